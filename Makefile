@@ -1,0 +1,59 @@
+# One entry point for developers and CI. `make test` builds the virtual
+# environment from the project's own files on first use, so a fresh clone with
+# nothing but Python 3.11+ needs no other step.
+PYTHON ?= python3
+# no usage reports from the SAM CLI (and no network calls in CI)
+export SAM_CLI_TELEMETRY := 0
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url build clean
+
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	# the shared layer's package and the functions import as in Lambda and in tests
+	printf '%s\n%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)" \
+	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/tether-project.pth"
+	touch $@
+
+venv: $(STAMP)
+
+test: lint typecheck validate unit integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+validate: $(STAMP)
+	$(BIN)/sam validate --lint
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration -q
+
+# Apply pending migrations to DATABASE_URL, or to the embedded PostgreSQL when unset.
+migrate: $(STAMP)
+	$(BIN)/python -m tether migrate
+
+# Print the admin URL of the database in use (starts the embedded one if needed).
+db-url: $(STAMP)
+	$(BIN)/python -m tether db-url
+
+# `sam build` needs python3.12 on PATH (the Lambda runtime).
+build: $(STAMP)
+	$(BIN)/sam build
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
