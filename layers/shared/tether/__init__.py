@@ -1,0 +1,1 @@
+"""Tether: the shared package of every Lambda function (the `shared` layer)."""

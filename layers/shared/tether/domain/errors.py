@@ -1,0 +1,57 @@
+"""Typed errors of the domain. Adapters raise these `from` driver errors; one table maps
+them to HTTP status codes at the edge."""
+
+from __future__ import annotations
+
+
+class TetherError(Exception):
+    """Base of every error Tether raises on purpose."""
+
+
+class InvalidInput(TetherError):
+    """Input from a client or a provider that cannot be accepted as it is."""
+
+
+class InvalidPhoneNumber(InvalidInput):
+    def __init__(self, raw: str, reason: str) -> None:
+        super().__init__(f"invalid phone number {raw!r}: {reason}")
+        self.raw = raw
+        self.reason = reason
+
+
+class InvalidSendKey(InvalidInput):
+    pass
+
+
+class InvalidTransition(TetherError):
+    """A lead state change the state machine does not allow."""
+
+    def __init__(self, current: str, target: str, detail: str | None = None) -> None:
+        message = f"a lead cannot move from {current} to {target}"
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.current = current
+        self.target = target
+
+
+class NotFound(TetherError):
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key} not found")
+        self.kind = kind
+        self.key = key
+
+
+class ConstraintViolation(TetherError):
+    """The database refused a write because it would break one of its invariants."""
+
+    def __init__(self, constraint: str | None, message: str) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class BindingViolation(ConstraintViolation):
+    """An outbound message was not bound to its campaign assignment's number, or a
+    binding was about to change after insert (the hard rule)."""
+
+
+class Conflict(ConstraintViolation):
+    """A unique key is already taken (a duplicate send, receipt, event or lease)."""

@@ -1,0 +1,58 @@
+"""Phone numbers in E.164, the only form Tether stores or compares."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+from tether.domain.errors import InvalidPhoneNumber
+
+DEFAULT_REGION = "US"
+
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "unknown or missing country code",
+    NumberParseException.NOT_A_NUMBER: "not a phone number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+
+_LENGTH_REASONS = {
+    ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_LENGTH: "wrong number of digits for its region",
+}
+
+
+def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """Return `raw` in E.164 (`+14155550123`), reading national numbers in `region`.
+
+    Raises InvalidPhoneNumber naming the input and the reason when it is not a valid,
+    dialable number.
+    """
+    text = raw.strip()
+    if not text:
+        raise InvalidPhoneNumber(raw, "empty")
+    try:
+        parsed = phonenumbers.parse(text, region.upper())
+    except NumberParseException as error:
+        reason = _PARSE_REASONS.get(error.error_type, "cannot be parsed")
+        raise InvalidPhoneNumber(raw, reason) from error
+    length = phonenumbers.is_possible_number_with_reason(parsed)
+    if length not in (ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+        raise InvalidPhoneNumber(raw, _LENGTH_REASONS.get(length, "impossible number"))
+    if length == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        raise InvalidPhoneNumber(raw, "local number without an area code")
+    if not phonenumbers.is_valid_number(parsed):
+        region_code = phonenumbers.region_code_for_number(parsed) or region.upper()
+        raise InvalidPhoneNumber(raw, f"not an assigned number range in {region_code}")
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+def is_e164(value: str) -> bool:
+    """True when `value` is already in the normalised form Tether stores."""
+    try:
+        return normalize_phone(value) == value
+    except InvalidPhoneNumber:
+        return False
