@@ -1,0 +1,43 @@
+"""Command line: ``python -m tether migrate`` and ``python -m tether db-url``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from tether.db.connection import conninfo_for
+from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tether")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "migrate", help="apply pending migrations (embedded database when DATABASE_URL is unset)"
+    )
+    db_url = commands.add_parser("db-url", help="print the connection URL of a database role")
+    db_url.add_argument("--role", choices=("admin", "app", "jobs"), default="admin")
+    args = parser.parse_args(argv)
+
+    if args.command == "db-url":
+        print(conninfo_for(args.role))
+        return 0
+
+    started = time.monotonic()
+    try:
+        applied = apply_pending(MIGRATIONS_DIR)
+    except MigrationError as error:
+        print(f"migrate: {error}", file=sys.stderr)
+        return 1
+    elapsed = time.monotonic() - started
+    if applied:
+        print(f"applied {len(applied)} migration(s) in {elapsed:.2f}s: {', '.join(applied)}")
+    else:
+        print(f"database is up to date ({elapsed:.2f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

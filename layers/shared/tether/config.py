@@ -1,0 +1,38 @@
+"""Settings, read once from the environment. The only module that looks at os.environ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the database is.
+
+    Locally: ``DATABASE_URL`` (an owner/admin URL; the application and jobs roles are
+    derived from it unless ``APP_DATABASE_URL`` / ``JOBS_DATABASE_URL`` say otherwise),
+    or nothing at all, and an embedded PostgreSQL is started under ``TETHER_DATA_DIR``.
+    In AWS: ``DB_SECRET_ARN`` (the function's own role credentials in Secrets Manager)
+    and ``DB_HOST`` (the RDS Proxy endpoint).
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    database_url: str | None = None
+    app_database_url: str | None = None
+    jobs_database_url: str | None = None
+    db_secret_arn: str | None = None
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "tether"
+    db_connect_timeout_seconds: int = 5
+    tether_data_dir: Path = PROJECT_ROOT / ".tether"
+
+
+@lru_cache(maxsize=1)
+def database_settings() -> DatabaseSettings:
+    return DatabaseSettings()

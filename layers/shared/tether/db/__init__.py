@@ -1,0 +1,1 @@
+"""The Postgres adapter: connections, migrations, the unit of work and repositories."""

@@ -1,0 +1,109 @@
+"""Repositories: the SQL behind the unit of work. Each method is one statement."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from tether.db.connection import Connection
+from tether.db.errors import translated_errors
+from tether.domain.lead_state import LeadState
+from tether.domain.model import Lead
+
+
+class TenantRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def create(self, name: str, default_region: str = "US") -> UUID:
+        """A tenant and its default configuration (jobs role: tenants have no tenant yet)."""
+        with translated_errors():
+            row = self._conn.execute(
+                "WITH tenant AS (INSERT INTO tenants (name) VALUES (%s) RETURNING id) "
+                "INSERT INTO tenant_config (tenant_id, default_region) "
+                "SELECT id, %s FROM tenant RETURNING tenant_id",
+                (name, default_region),
+            ).fetchone()
+        assert row is not None
+        tenant_id: UUID = row["tenant_id"]
+        return tenant_id
+
+
+class LeadRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, tenant_id: UUID, phone: str, campaign_id: UUID | None = None) -> Lead:
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO leads (tenant_id, campaign_id, phone) VALUES (%s, %s, %s) "
+                "RETURNING id, tenant_id, campaign_id, phone, state",
+                (tenant_id, campaign_id, phone),
+            ).fetchone()
+        assert row is not None
+        return _lead(row)
+
+    def get(self, lead_id: UUID, *, for_update: bool = False) -> Lead | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = self._conn.execute(
+            "SELECT id, tenant_id, campaign_id, phone, state FROM leads WHERE id = %s" + lock,
+            (lead_id,),
+        ).fetchone()
+        return _lead(row) if row else None
+
+    def set_state(self, lead_id: UUID, expected: LeadState, target: LeadState) -> bool:
+        """Move the lead if it is still in `expected`. False if it was not."""
+        with translated_errors():
+            cursor = self._conn.execute(
+                "UPDATE leads SET state = %s WHERE id = %s AND state = %s",
+                (target.value, lead_id, expected.value),
+            )
+        return cursor.rowcount == 1
+
+
+class LeadEventRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def append(
+        self,
+        lead: Lead,
+        event_type: str,
+        dedupe_key: str,
+        *,
+        previous_state: LeadState | None = None,
+        new_state: LeadState | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record an event once per `dedupe_key`. False when it was already recorded."""
+        with translated_errors():
+            cursor = self._conn.execute(
+                "INSERT INTO lead_events"
+                " (tenant_id, lead_id, event_type, previous_state, new_state, payload, dedupe_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING",
+                (
+                    lead.tenant_id,
+                    lead.id,
+                    event_type,
+                    previous_state.value if previous_state else None,
+                    new_state.value if new_state else None,
+                    Jsonb(payload or {}),
+                    dedupe_key,
+                ),
+            )
+        return cursor.rowcount == 1
+
+    def for_lead(self, lead_id: UUID) -> list[dict[str, Any]]:
+        return self._conn.execute(
+            "SELECT event_type, previous_state, new_state, payload, dedupe_key, occurred_at"
+            " FROM lead_events WHERE lead_id = %s ORDER BY occurred_at, created_at",
+            (lead_id,),
+        ).fetchall()
+
+
+def _lead(row: dict[str, Any]) -> Lead:
+    return Lead(
+        row["id"], row["tenant_id"], row["campaign_id"], row["phone"], LeadState(row["state"])
+    )

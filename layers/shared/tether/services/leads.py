@@ -1,0 +1,58 @@
+"""Moving a lead through its state machine, with its event, atomically."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import NotFound
+from tether.domain.lead_state import LeadState
+from tether.domain.model import Lead
+from tether.observability import logger
+
+
+def move_lead(
+    uow: UnitOfWork,
+    lead_id: UUID,
+    target: LeadState,
+    *,
+    event_type: str,
+    dedupe_key: str,
+    payload: dict[str, Any] | None = None,
+) -> Lead:
+    """Move a lead to `target` and record the event, in one transaction.
+
+    The event's `dedupe_key` makes this idempotent: replaying the same cause (a
+    redelivered webhook, a retried job) records nothing and moves nothing. Raises
+    InvalidTransition when the state machine forbids the move, NotFound when the lead
+    is not the tenant's.
+    """
+    lead = uow.leads.get(lead_id, for_update=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    if not uow.lead_events.append(
+        lead,
+        event_type,
+        dedupe_key,
+        previous_state=lead.state,
+        new_state=target,
+        payload=payload,
+    ):
+        logger.info(
+            "lead event already recorded", extra={"lead_id": str(lead_id), "dedupe_key": dedupe_key}
+        )
+        return lead
+    moved = lead.moved_to(target)  # a forbidden move raises; the event above is rolled back
+    uow.leads.set_state(lead_id, lead.state, target)
+    uow.commit()
+    logger.info(
+        "lead moved",
+        extra={
+            "lead_id": str(lead_id),
+            "from": lead.state.value,
+            "to": target.value,
+            "event": event_type,
+        },
+    )
+    return moved
