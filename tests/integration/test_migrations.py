@@ -1,0 +1,112 @@
+"""The migration runner against real, empty databases."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from functions.migrate import app as migrate_function
+from tether.db.connection import connect
+from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending, load_migrations
+
+
+def _applied(url: str) -> list[str]:
+    with connect(url) as conn:
+        return [r["name"] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+
+def test_applies_every_file_in_order_then_nothing(fresh_database: str) -> None:
+    names = [m.name for m in load_migrations()]
+    assert apply_pending(conninfo=fresh_database) == names
+    assert apply_pending(conninfo=fresh_database) == []
+    assert _applied(fresh_database) == names
+
+
+def test_refuses_to_run_when_an_applied_file_was_edited(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    apply_pending(folder, conninfo=fresh_database)
+    first = sorted(folder.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- an innocent comment\n")
+    (folder / "9999_later.sql").write_text("CREATE TABLE later (id int);")
+    with pytest.raises(MigrationError, match=first.name):
+        apply_pending(folder, conninfo=fresh_database)
+    # nothing pending was applied either
+    assert "9999_later.sql" not in _applied(fresh_database)
+
+
+def test_refuses_to_run_when_an_applied_file_is_missing(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    apply_pending(folder, conninfo=fresh_database)
+    last = sorted(folder.glob("*.sql"))[-1]
+    last.unlink()
+    with pytest.raises(MigrationError, match="missing"):
+        apply_pending(folder, conninfo=fresh_database)
+
+
+def test_a_failing_file_leaves_nothing_half_applied(fresh_database: str, tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    (folder / "9998_half.sql").write_text("CREATE TABLE half (id int);\nSELECT 1/0;")
+    with pytest.raises(Exception, match="division by zero"):
+        apply_pending(folder, conninfo=fresh_database)
+    assert "9998_half.sql" not in _applied(fresh_database)
+    with connect(fresh_database) as conn:
+        assert conn.execute("SELECT to_regclass('half') AS t").fetchone() == {"t": None}
+
+
+def test_refuses_badly_named_files(tmp_path: Path) -> None:
+    (tmp_path / "add_things.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match=r"NNNN_words\.sql"):
+        load_migrations(tmp_path)
+
+
+def test_concurrent_runs_apply_each_file_once(fresh_database: str) -> None:
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(apply_pending(conninfo=fresh_database))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    names = [m.name for m in load_migrations()]
+    assert sorted(results, key=len) == [[], [], names]
+    assert _applied(fresh_database) == names
+
+
+def test_migrate_function_ships_and_applies_the_migrations(
+    fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert migrate_function.MIGRATIONS.resolve() == MIGRATIONS_DIR.resolve()
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
+    from tether.config import database_settings
+
+    database_settings.cache_clear()
+    try:
+        result = migrate_function.handler({}, LambdaContextStub())  # type: ignore[arg-type]
+    finally:
+        database_settings.cache_clear()
+    assert result == {"applied": [m.name for m in load_migrations()]}
+
+
+class LambdaContextStub:
+    function_name = "tether-migrate"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-migrate"
+    aws_request_id = "req-1"
