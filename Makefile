@@ -51,8 +51,11 @@ migrate: $(STAMP)
 db-url: $(STAMP)
 	$(BIN)/python -m tether db-url
 
-# `sam build` needs python3.12 on PATH (the Lambda runtime).
+# `sam build` needs python3.12 (the Lambda runtime) on PATH; under pyenv, pick its 3.12.
 build: $(STAMP)
+	@if ! python3.12 --version >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then \
+	  export PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.12' | tail -n 1)"; \
+	fi; \
 	$(BIN)/sam build
 
 clean:
