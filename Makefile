@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url build clean
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ migrate: $(STAMP)
 # Print the admin URL of the database in use (starts the embedded one if needed).
 db-url: $(STAMP)
 	$(BIN)/python -m tether db-url
+
+# Stop the embedded PostgreSQL (it otherwise keeps running between runs).
+db-stop: $(STAMP)
+	$(BIN)/python -m tether db-stop
 
 # `sam build` needs python3.12 (the Lambda runtime) on PATH; under pyenv, pick its 3.12.
 build: $(STAMP)

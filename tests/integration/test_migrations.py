@@ -110,3 +110,14 @@ class LambdaContextStub:
     memory_limit_in_mb = 512
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-migrate"
     aws_request_id = "req-1"
+
+
+def test_embedded_server_starts_reuses_and_stops(tmp_path: Path) -> None:
+    from tether.db.embedded import start_embedded, stop_embedded
+
+    url = start_embedded(tmp_path, "tether")
+    assert start_embedded(tmp_path, "tether") == url  # reused while running
+    with connect(url) as conn:
+        assert conn.execute("SELECT current_database() AS db").fetchone() == {"db": "tether"}
+    assert stop_embedded(tmp_path)
+    assert not stop_embedded(tmp_path)

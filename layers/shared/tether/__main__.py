@@ -1,4 +1,4 @@
-"""Command line: ``python -m tether migrate`` and ``python -m tether db-url``."""
+"""Command line: ``python -m tether migrate | db-url | db-stop``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from tether.config import database_settings
 from tether.db.connection import conninfo_for
 from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending
 
@@ -19,7 +20,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     db_url = commands.add_parser("db-url", help="print the connection URL of a database role")
     db_url.add_argument("--role", choices=("admin", "app", "jobs"), default="admin")
+    commands.add_parser("db-stop", help="stop the embedded PostgreSQL of this checkout")
     args = parser.parse_args(argv)
+
+    if args.command == "db-stop":
+        from tether.db.embedded import stop_embedded
+
+        stopped = stop_embedded(database_settings().tether_data_dir)
+        print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+        return 0
 
     if args.command == "db-url":
         print(conninfo_for(args.role))

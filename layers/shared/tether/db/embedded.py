@@ -4,6 +4,9 @@ server binaries. Started on first use, kept running between runs, reused when ru
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import warnings
 from pathlib import Path
 
@@ -58,3 +61,22 @@ def drop_database(server_url: str, database: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
+
+
+def stop_embedded(data_dir: Path, timeout_seconds: float = 10.0) -> bool:
+    """Stop the embedded server under `data_dir` (a fast shutdown: open sessions end).
+    False when none was running."""
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, signal.SIGINT)
+    except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
+        return False
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    raise RuntimeError(f"the embedded PostgreSQL (pid {pid}) did not stop in {timeout_seconds}s")
