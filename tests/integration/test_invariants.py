@@ -271,3 +271,52 @@ def test_status_never_regresses(
     with pytest.raises(pg.CheckViolation) as error:
         app.execute("UPDATE messages SET status = %s WHERE id = %s", (refused, message_id))
     assert error.value.diag.constraint_name == "messages_status_monotonic"
+
+
+# seed 004's housekeeping: UTC, updated_at, the conversation overview
+
+
+def test_sessions_read_times_in_utc(app: Connection) -> None:
+    assert app.execute("SELECT current_setting('TimeZone') AS tz").fetchone() == {"tz": "UTC"}
+
+
+def test_updated_at_follows_every_update(admin: Connection, chain: Chain) -> None:
+    admin.execute("UPDATE leads SET first_name = 'Ada' WHERE id = %s", (chain.lead_id,))
+    row = admin.execute(
+        "SELECT created_at < updated_at AS moved FROM leads WHERE id = %s", (chain.lead_id,)
+    ).fetchone()
+    assert row == {"moved": True}
+
+
+def test_conversation_overview_counts_a_thread(app: Connection, chain: Chain) -> None:
+    as_tenant(app, chain.tenant_id)
+    thread_id = app.execute(
+        "INSERT INTO threads (tenant_id, our_address, their_address, lead_id, campaign_id)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (chain.tenant_id, chain.number, chain.lead_phone, chain.lead_id, chain.campaign_id),
+    ).fetchone()["id"]  # type: ignore[index]
+    insert_message(app, outbound_values(chain, thread_id=thread_id))
+    insert_message(app, outbound_values(chain, thread_id=thread_id))
+    insert_message(
+        app,
+        {
+            "tenant_id": chain.tenant_id,
+            "direction": "inbound",
+            "thread_id": thread_id,
+            "from_address": chain.lead_phone,
+            "to_address": chain.number,
+            "status": "received",
+            "received_at": "2026-11-21T10:00:00Z",
+        },
+    )
+    row = app.execute(
+        "SELECT message_count, inbound_count, outbound_count, workspace_stage::text AS stage"
+        " FROM conversation_overview WHERE thread_id = %s",
+        (thread_id,),
+    ).fetchone()
+    assert row == {
+        "message_count": 3,
+        "inbound_count": 1,
+        "outbound_count": 2,
+        "stage": "initial_message",
+    }
