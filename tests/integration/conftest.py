@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.integration.factories import Chain, make_chain
 from tether.config import DatabaseSettings
 from tether.db.connection import Connection, FreshConnections, as_role, connect
 from tether.db.embedded import create_database, drop_database, start_embedded
@@ -86,3 +87,9 @@ def app(test_database: TestDatabase) -> Iterator[Connection]:
     """A plain connection as tether_app, autocommit off: the test sets the tenant."""
     with connect(test_database.role_url("tether_app")) as conn:
         yield conn
+
+
+@pytest.fixture
+def chain(admin: Connection) -> Chain:
+    """A fresh tenant with one campaign, its primary number and one lead."""
+    return make_chain(admin)

@@ -15,15 +15,9 @@ from tests.integration.factories import (
     add_number,
     as_tenant,
     insert_message,
-    make_chain,
     outbound_values,
 )
 from tether.db.connection import Connection
-
-
-@pytest.fixture
-def chain(admin: Connection) -> Chain:
-    return make_chain(admin)
 
 
 def test_outbound_from_its_assignments_number_is_stored(app: Connection, chain: Chain) -> None:

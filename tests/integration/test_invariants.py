@@ -12,18 +12,11 @@ from tests.integration.factories import (
     add_number,
     as_tenant,
     insert_message,
-    make_chain,
     outbound_values,
 )
 from tether.db.connection import Connection
 from tether.domain.lead_state import LeadState, transition_pairs
 from tether.domain.message_status import STATUS_RANKS
-
-
-@pytest.fixture
-def chain(admin: Connection) -> Chain:
-    return make_chain(admin)
-
 
 # 3. receipts and events are unique; events only grow
 

@@ -12,11 +12,6 @@ from tether.domain.lead_state import LeadState
 from tether.services.leads import move_lead
 
 
-@pytest.fixture
-def chain(admin: Connection) -> Chain:
-    return make_chain(admin)
-
-
 def _state_and_events(admin: Connection, chain: Chain) -> tuple[str, list[str]]:
     state = admin.execute(
         "SELECT state::text AS s FROM leads WHERE id = %s", (chain.lead_id,)
