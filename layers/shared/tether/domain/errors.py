@@ -55,3 +55,32 @@ class BindingViolation(ConstraintViolation):
 
 class Conflict(ConstraintViolation):
     """A unique key is already taken (a duplicate send, receipt, event or lease)."""
+
+
+class PoolExhausted(TetherError):
+    """No number of the pool is free to lease (all leased or resting)."""
+
+    def __init__(self, pool: str) -> None:
+        super().__init__(
+            f"pool {pool!r} has no free number: every number is leased, resting or retired"
+        )
+        self.pool = pool
+
+
+class NoFreeNumber(TetherError):
+    """Staging found fewer free numbers in the campaign's pool than it needs."""
+
+    def __init__(self, pool: str, needed: int, found: int) -> None:
+        super().__init__(f"pool {pool!r} has {found} free number(s); staging needs {needed}")
+        self.pool = pool
+        self.needed = needed
+        self.found = found
+
+
+class SenderUnavailable(TetherError):
+    """The lead's bound sender cannot send (retired) or the campaign has no usable number.
+    A bound lead moves only through an explicit re-home."""
+
+
+class CampaignNotStaged(TetherError):
+    pass
