@@ -46,7 +46,10 @@ class LeadRepository:
         return _lead(row)
 
     def get(self, lead_id: UUID, *, for_update: bool = False) -> Lead | None:
-        lock = " FOR UPDATE" if for_update else ""
+        """The lead, or None. `for_update` serialises writers of this lead; it takes the
+        weaker NO KEY UPDATE lock, which does not block foreign-key checks of rows that
+        reference the lead (its events), so those never wait on it."""
+        lock = " FOR NO KEY UPDATE" if for_update else ""
         row = self._conn.execute(
             "SELECT id, tenant_id, campaign_id, phone, state FROM leads WHERE id = %s" + lock,
             (lead_id,),
@@ -76,13 +79,13 @@ class LeadEventRepository:
         previous_state: LeadState | None = None,
         new_state: LeadState | None = None,
         payload: dict[str, Any] | None = None,
-    ) -> bool:
-        """Record an event once per `dedupe_key`. False when it was already recorded."""
+    ) -> UUID | None:
+        """Record an event once per `dedupe_key`: its id, or None when already recorded."""
         with translated_errors():
-            cursor = self._conn.execute(
+            row = self._conn.execute(
                 "INSERT INTO lead_events"
                 " (tenant_id, lead_id, event_type, previous_state, new_state, payload, dedupe_key)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING",
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
                 (
                     lead.tenant_id,
                     lead.id,
@@ -92,13 +95,13 @@ class LeadEventRepository:
                     Jsonb(payload or {}),
                     dedupe_key,
                 ),
-            )
-        return cursor.rowcount == 1
+            ).fetchone()
+        return row["id"] if row else None
 
     def for_lead(self, lead_id: UUID) -> list[dict[str, Any]]:
         return self._conn.execute(
             "SELECT event_type, previous_state, new_state, payload, dedupe_key, occurred_at"
-            " FROM lead_events WHERE lead_id = %s ORDER BY occurred_at, created_at",
+            " FROM lead_events WHERE lead_id = %s ORDER BY seq",
             (lead_id,),
         ).fetchall()
 

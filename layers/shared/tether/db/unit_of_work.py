@@ -14,6 +14,12 @@ from uuid import UUID
 
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
+from tether.db.numbers import (
+    AuditRepository,
+    CampaignNumberRepository,
+    LeaseRepository,
+    NumberRepository,
+)
 from tether.db.repositories import LeadEventRepository, LeadRepository, TenantRepository
 
 
@@ -21,6 +27,10 @@ class UnitOfWork:
     leads: LeadRepository
     lead_events: LeadEventRepository
     tenants: TenantRepository
+    numbers: NumberRepository
+    campaign_numbers: CampaignNumberRepository
+    leases: LeaseRepository
+    audit: AuditRepository
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
         self._connections = connections
@@ -30,11 +40,14 @@ class UnitOfWork:
     def __enter__(self) -> Self:
         conn = self._connections.acquire()
         self._conn = conn
-        if self.tenant_id is not None:
-            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(self.tenant_id),))
+        self._begin()
         self.leads = LeadRepository(conn)
         self.lead_events = LeadEventRepository(conn)
         self.tenants = TenantRepository(conn)
+        self.numbers = NumberRepository(conn)
+        self.campaign_numbers = CampaignNumberRepository(conn)
+        self.leases = LeaseRepository(conn)
+        self.audit = AuditRepository(conn)
         return self
 
     def __exit__(
@@ -61,11 +74,16 @@ class UnitOfWork:
     def commit(self) -> None:
         with translated_errors():
             self.connection.commit()
-        if self.tenant_id is not None:
-            # the next transaction of this unit of work is scoped to the same tenant
-            self.connection.execute(
-                "SELECT set_config('app.tenant_id', %s, true)", (str(self.tenant_id),)
-            )
+        self._begin()
 
     def rollback(self) -> None:
         self.connection.rollback()
+        self._begin()
+
+    def _begin(self) -> None:
+        # Every transaction of this unit of work is scoped to its tenant; the setting is
+        # transaction-local, so it is set again after each commit or rollback.
+        if self.tenant_id is not None:
+            self.connection.execute(
+                "SELECT set_config('app.tenant_id', %s, true)", (str(self.tenant_id),)
+            )

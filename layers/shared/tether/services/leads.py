@@ -31,13 +31,16 @@ def move_lead(
     lead = uow.leads.get(lead_id, for_update=True)
     if lead is None:
         raise NotFound("lead", lead_id)
-    if not uow.lead_events.append(
-        lead,
-        event_type,
-        dedupe_key,
-        previous_state=lead.state,
-        new_state=target,
-        payload=payload,
+    if (
+        uow.lead_events.append(
+            lead,
+            event_type,
+            dedupe_key,
+            previous_state=lead.state,
+            new_state=target,
+            payload=payload,
+        )
+        is None
     ):
         logger.info(
             "lead event already recorded", extra={"lead_id": str(lead_id), "dedupe_key": dedupe_key}

@@ -1,0 +1,486 @@
+"""SQL for the number inventory, campaign assignments, sticky senders and leases.
+
+The statements that decide who gets a number (staging, binding, leasing, releasing)
+are single statements that lock what they take with FOR UPDATE SKIP LOCKED, so
+concurrent callers never wait on each other and never take the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from tether.db.connection import Connection
+from tether.db.errors import translated_errors
+from tether.domain.leases import CallOutcome, LeaseRules
+from tether.domain.sender import SenderCandidate
+
+
+@dataclass(frozen=True, slots=True)
+class NumberHealthRules:
+    failure_threshold: float
+    min_sample: int
+    cooldown_hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSettings:
+    default_region: str
+    lease: LeaseRules
+    health: NumberHealthRules
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    phone_number_id: UUID
+    phone_number: str
+    lead_id: UUID
+    pool: str
+    assigned_at: datetime
+    release_at: datetime
+    already_held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SenderBinding:
+    lead_id: UUID
+    campaign_id: UUID
+    assignment_id: UUID
+    phone_number_id: UUID
+    phone_number: str
+    number_status: str
+
+
+class NumberRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def settings(self, tenant_id: UUID) -> NumberSettings | None:
+        row = self._conn.execute(
+            "SELECT default_region, timezone, lease_hours_without_booking, lease_hours_after_appointment,"
+            " lease_no_answer_retries, lease_cooldown_minutes, number_failure_threshold,"
+            " number_health_min_sample, number_health_cooldown_hours"
+            " FROM tenant_config WHERE tenant_id = %s",
+            (tenant_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return NumberSettings(
+            default_region=row["default_region"],
+            lease=LeaseRules(
+                hours_without_booking=row["lease_hours_without_booking"],
+                hours_after_appointment=row["lease_hours_after_appointment"],
+                no_answer_retries=row["lease_no_answer_retries"],
+                cooldown_minutes=row["lease_cooldown_minutes"],
+                timezone=row["timezone"],
+            ),
+            health=NumberHealthRules(
+                failure_threshold=float(row["number_failure_threshold"]),
+                min_sample=row["number_health_min_sample"],
+                cooldown_hours=row["number_health_cooldown_hours"],
+            ),
+        )
+
+    def provider_account_exists(self, account_id: UUID) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM provider_accounts WHERE id = %s", (account_id,)
+        ).fetchone()
+        return row is not None
+
+    def add_many(
+        self,
+        tenant_id: UUID,
+        account_id: UUID,
+        pool: str,
+        numbers: Sequence[tuple[str, str | None]],
+    ) -> list[dict[str, Any]]:
+        """Insert (e164, label) pairs; those already registered are left as they are.
+        Returns the rows inserted."""
+        if not numbers:
+            return []
+        with translated_errors():
+            return self._conn.execute(
+                "INSERT INTO phone_numbers (tenant_id, provider_account_id, pool, e164, label)"
+                " SELECT %s, %s, %s, n.e164, n.label FROM unnest(%s::text[], %s::text[]) AS n (e164, label)"
+                " ON CONFLICT (tenant_id, e164) DO NOTHING RETURNING id, e164, pool, label",
+                (
+                    tenant_id,
+                    account_id,
+                    pool,
+                    [n for n, _ in numbers],
+                    [label for _, label in numbers],
+                ),
+            ).fetchall()
+
+    def get(self, number_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+        lock = " FOR UPDATE" if for_update else ""
+        return self._conn.execute(
+            "SELECT id, tenant_id, e164, pool, status, assignment_status, currently_assigned_to,"
+            " cooldown_until, sent_count, delivered_count, failed_count, filtered_count"
+            " FROM phone_numbers WHERE id = %s" + lock,
+            (number_id,),
+        ).fetchone()
+
+    def retire(self, number_id: UUID, at: datetime) -> bool:
+        with translated_errors():
+            cursor = self._conn.execute(
+                "UPDATE phone_numbers SET status = 'retired', retired_at = %s"
+                " WHERE id = %s AND status = 'active'",
+                (at, number_id),
+            )
+        return cursor.rowcount == 1
+
+    def record_delivery(
+        self, number_id: UUID, outcome: str, at: datetime, rules: NumberHealthRules
+    ) -> dict[str, Any] | None:
+        """Count one delivery outcome ('sent', 'delivered', 'failed', 'filtered') and, in
+        the same statement, rest the number when its failure or filtering rate since
+        its last rest passes the threshold over at least `min_sample` sends."""
+        return self._conn.execute(
+            """
+            WITH counted AS (
+                SELECT id,
+                       sent_count + (%(outcome)s = 'sent')::int AS sent,
+                       delivered_count + (%(outcome)s = 'delivered')::int AS delivered,
+                       failed_count + (%(outcome)s = 'failed')::int AS failed,
+                       filtered_count + (%(outcome)s = 'filtered')::int AS filtered,
+                       health_baseline_sent, health_baseline_failed, health_baseline_filtered
+                FROM phone_numbers WHERE id = %(id)s FOR UPDATE
+            ), judged AS (
+                SELECT *, (sent - health_baseline_sent) >= %(min_sample)s
+                          AND greatest(failed - health_baseline_failed, filtered - health_baseline_filtered)
+                              > %(threshold)s * (sent - health_baseline_sent) AS unhealthy
+                FROM counted
+            )
+            UPDATE phone_numbers p
+            SET sent_count = j.sent, delivered_count = j.delivered,
+                failed_count = j.failed, filtered_count = j.filtered,
+                cooldown_until = CASE WHEN j.unhealthy
+                    THEN greatest(p.cooldown_until, %(at)s + make_interval(hours => %(hours)s))
+                    ELSE p.cooldown_until END,
+                health_baseline_sent = CASE WHEN j.unhealthy THEN j.sent ELSE p.health_baseline_sent END,
+                health_baseline_failed = CASE WHEN j.unhealthy THEN j.failed ELSE p.health_baseline_failed END,
+                health_baseline_filtered = CASE WHEN j.unhealthy THEN j.filtered ELSE p.health_baseline_filtered END
+            FROM judged j
+            WHERE p.id = j.id
+            RETURNING p.id, p.e164, j.unhealthy AS rested, p.cooldown_until
+            """,
+            {
+                "id": number_id,
+                "outcome": outcome,
+                "at": at,
+                "min_sample": rules.min_sample,
+                "threshold": rules.failure_threshold,
+                "hours": rules.cooldown_hours,
+            },
+        ).fetchone()
+
+
+class CampaignNumberRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def lock_campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
+        return self._conn.execute(
+            "SELECT id, tenant_id, pool, status FROM campaigns WHERE id = %s FOR UPDATE",
+            (campaign_id,),
+        ).fetchone()
+
+    def assignments(self, campaign_id: UUID) -> list[dict[str, Any]]:
+        return self._conn.execute(
+            "SELECT id, phone_number_id, phone_number, is_primary FROM campaign_phone_assignments"
+            " WHERE campaign_id = %s ORDER BY is_primary DESC, assigned_at, phone_number",
+            (campaign_id,),
+        ).fetchall()
+
+    def lock_pool(self, tenant_id: UUID, pool: str) -> None:
+        """Serialise staging within one pool: whether a number is free depends on other
+        campaigns' assignments, which row locks on the number alone cannot see."""
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"stage:{tenant_id}:{pool}",)
+        )
+
+    def free_numbers(
+        self, tenant_id: UUID, pool: str, count: int, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Active, rested numbers of the pool that no live campaign sends from."""
+        return self._conn.execute(
+            "SELECT p.id, p.e164 FROM phone_numbers p"
+            " WHERE p.tenant_id = %s AND p.pool = %s AND p.status = 'active'"
+            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
+            " AND NOT EXISTS (SELECT 1 FROM campaign_phone_assignments a"
+            "   JOIN campaigns c ON c.id = a.campaign_id"
+            "   WHERE a.phone_number_id = p.id AND c.status IN ('staged', 'active', 'paused'))"
+            " ORDER BY p.sent_count, p.e164 LIMIT %s FOR UPDATE OF p SKIP LOCKED",
+            (tenant_id, pool, now, count),
+        ).fetchall()
+
+    def assign(self, tenant_id: UUID, campaign_id: UUID, numbers: Sequence[dict[str, Any]]) -> None:
+        with translated_errors():
+            for index, number in enumerate(numbers):
+                self._conn.execute(
+                    "INSERT INTO campaign_phone_assignments"
+                    " (tenant_id, campaign_id, phone_number_id, phone_number, is_primary)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (tenant_id, campaign_id, number["id"], number["e164"], index == 0),
+                )
+
+    def mark_staged(self, campaign_id: UUID, at: datetime) -> None:
+        self._conn.execute(
+            "UPDATE campaigns SET status = 'staged', staged_at = %s WHERE id = %s AND status = 'draft'",
+            (at, campaign_id),
+        )
+
+    def binding(self, lead_id: UUID, campaign_id: UUID) -> SenderBinding | None:
+        row = self._conn.execute(
+            "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
+            " b.phone_number, p.status FROM lead_sender_bindings b"
+            " JOIN phone_numbers p ON p.id = b.phone_number_id"
+            " WHERE b.lead_id = %s AND b.campaign_id = %s",
+            (lead_id, campaign_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return SenderBinding(
+            row["lead_id"],
+            row["campaign_id"],
+            row["campaign_phone_assignment_id"],
+            row["phone_number_id"],
+            row["phone_number"],
+            row["status"],
+        )
+
+    def sender_candidates(
+        self, campaign_id: UUID, now: datetime, exclude_number: UUID | None = None
+    ) -> list[SenderCandidate]:
+        """The campaign's numbers that may take a new lead, with how many leads each holds."""
+        rows = self._conn.execute(
+            "SELECT a.id, a.phone_number_id, a.phone_number,"
+            " (SELECT count(*) FROM lead_sender_bindings b WHERE b.campaign_phone_assignment_id = a.id) AS load"
+            " FROM campaign_phone_assignments a JOIN phone_numbers p ON p.id = a.phone_number_id"
+            " WHERE a.campaign_id = %s AND p.status = 'active'"
+            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
+            " AND a.phone_number_id IS DISTINCT FROM %s",
+            (campaign_id, now, exclude_number),
+        ).fetchall()
+        return [
+            SenderCandidate(r["id"], r["phone_number_id"], r["phone_number"], r["load"])
+            for r in rows
+        ]
+
+    def bind(
+        self, tenant_id: UUID, lead_id: UUID, campaign_id: UUID, sender: SenderCandidate
+    ) -> None:
+        """Bind unless a concurrent first send bound the lead already (that one wins)."""
+        with translated_errors():
+            self._conn.execute(
+                "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
+                " campaign_phone_assignment_id, phone_number_id, phone_number)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (lead_id, campaign_id) DO NOTHING",
+                (
+                    tenant_id,
+                    lead_id,
+                    campaign_id,
+                    sender.assignment_id,
+                    sender.phone_number_id,
+                    sender.phone_number,
+                ),
+            )
+
+    def rehome(
+        self,
+        lead_id: UUID,
+        campaign_id: UUID,
+        sender: SenderCandidate,
+        event_id: UUID,
+        at: datetime,
+    ) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE lead_sender_bindings SET campaign_phone_assignment_id = %s, phone_number_id = %s,"
+                " phone_number = %s, rehome_event_id = %s, bound_at = %s"
+                " WHERE lead_id = %s AND campaign_id = %s",
+                (
+                    sender.assignment_id,
+                    sender.phone_number_id,
+                    sender.phone_number,
+                    event_id,
+                    at,
+                    lead_id,
+                    campaign_id,
+                ),
+            )
+
+    def bound_to_number(self, number_id: UUID) -> list[dict[str, Any]]:
+        return self._conn.execute(
+            "SELECT lead_id, campaign_id FROM lead_sender_bindings WHERE phone_number_id = %s"
+            " ORDER BY campaign_id, lead_id",
+            (number_id,),
+        ).fetchall()
+
+
+_LEASE = """
+WITH held AS (
+    SELECT id, e164, assigned_at, release_at FROM phone_numbers
+    WHERE tenant_id = %(tenant_id)s AND pool = %(pool)s AND currently_assigned_to = %(lead_id)s
+), candidate AS (
+    SELECT id FROM phone_numbers
+    WHERE tenant_id = %(tenant_id)s AND pool = %(pool)s AND status = 'active'
+      AND assignment_status = 'available'
+      AND (cooldown_until IS NULL OR cooldown_until <= %(now)s)
+      AND NOT EXISTS (SELECT 1 FROM held)
+    ORDER BY last_leased_at NULLS FIRST
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE phone_numbers AS p
+    SET assignment_status = 'assigned', currently_assigned_to = %(lead_id)s,
+        assigned_at = %(now)s, release_at = %(release_at)s, last_leased_at = %(now)s,
+        last_call_outcome = NULL, appointment_scheduled_at = NULL, no_answer_count = 0
+    FROM candidate
+    WHERE p.id = candidate.id
+    RETURNING p.id, p.e164, p.assigned_at, p.release_at
+), on_lead AS (
+    UPDATE leads SET assigned_phone_number_id = leased.id, phone_assigned_at = leased.assigned_at
+    FROM leased
+    WHERE leads.id = %(lead_id)s
+), event AS (
+    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
+    SELECT %(tenant_id)s, %(lead_id)s, 'NUMBER_LEASED',
+           jsonb_build_object('phone_number_id', leased.id, 'phone_number', leased.e164,
+                              'pool', %(pool)s::text, 'release_at', leased.release_at),
+           'lease:' || leased.id || ':' || %(lead_id)s || ':' || %(now_key)s, %(now)s
+    FROM leased
+)
+SELECT id, e164, assigned_at, release_at, false AS already_held FROM leased
+UNION ALL
+SELECT id, e164, assigned_at, release_at, true FROM held
+"""
+
+# Releases a batch of leases and records each release on its lead, in one statement.
+# The cooldown comes from each number's tenant, so the jobs role can release across
+# tenants in one pass.
+_RELEASE = """
+WITH due AS (
+    SELECT p.id, p.tenant_id, p.pool, p.e164, p.currently_assigned_to AS lead_id, p.assigned_at
+    FROM phone_numbers p
+    WHERE p.assignment_status = 'assigned' AND {condition}
+    ORDER BY p.release_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), released AS (
+    UPDATE phone_numbers AS p
+    SET assignment_status = 'available', currently_assigned_to = NULL, assigned_at = NULL,
+        release_at = NULL, no_answer_count = 0,
+        cooldown_until = greatest(p.cooldown_until, %(now)s + make_interval(mins => c.lease_cooldown_minutes))
+    FROM due JOIN tenant_config c ON c.tenant_id = due.tenant_id
+    WHERE p.id = due.id
+    RETURNING p.id
+), event AS (
+    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
+    SELECT due.tenant_id, due.lead_id, 'NUMBER_RELEASED',
+           jsonb_build_object('phone_number_id', due.id, 'phone_number', due.e164, 'pool', due.pool,
+                              'reason', %(reason)s::text),
+           'release:' || due.id || ':' || extract(epoch FROM due.assigned_at)::text, %(now)s
+    FROM due JOIN released ON released.id = due.id
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT due.id, due.tenant_id, due.lead_id, due.pool, due.e164 FROM due JOIN released ON released.id = due.id
+"""
+
+
+class LeaseRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def lease(
+        self, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime, release_at: datetime
+    ) -> Lease | None:
+        """Lease the least recently used rested number of `pool` to the lead, or return
+        the one it holds already. None when the pool has nothing free."""
+        with translated_errors():
+            row = self._conn.execute(
+                _LEASE,
+                {
+                    "tenant_id": tenant_id,
+                    "lead_id": lead_id,
+                    "pool": pool,
+                    "now": now,
+                    "now_key": now.isoformat(),
+                    "release_at": release_at,
+                },
+            ).fetchone()
+        if row is None:
+            return None
+        return Lease(
+            row["id"],
+            row["e164"],
+            lead_id,
+            pool,
+            row["assigned_at"],
+            row["release_at"],
+            row["already_held"],
+        )
+
+    def held(self, lead_id: UUID, pool: str) -> dict[str, Any] | None:
+        return self._conn.execute(
+            "SELECT id, e164, assigned_at, release_at, no_answer_count FROM phone_numbers"
+            " WHERE currently_assigned_to = %s AND pool = %s FOR UPDATE",
+            (lead_id, pool),
+        ).fetchone()
+
+    def record_outcome(
+        self,
+        number_id: UUID,
+        outcome: CallOutcome,
+        release_at: datetime,
+        appointment_at: datetime | None,
+    ) -> None:
+        self._conn.execute(
+            "UPDATE phone_numbers SET last_call_outcome = %s, release_at = %s,"
+            " appointment_scheduled_at = coalesce(%s, appointment_scheduled_at),"
+            " no_answer_count = no_answer_count + (%s = 'no_answer')::int"
+            " WHERE id = %s",
+            (outcome.value, release_at, appointment_at, outcome.value, number_id),
+        )
+
+    def release_number(self, number_id: UUID, now: datetime, reason: str) -> list[dict[str, Any]]:
+        return self._release("p.id = %(number_id)s", {"number_id": number_id}, now, reason, 1)
+
+    def release_expired(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        return self._release("p.release_at <= %(now)s", {}, now, "expired", limit)
+
+    def _release(
+        self, condition: str, params: dict[str, Any], now: datetime, reason: str, limit: int
+    ) -> list[dict[str, Any]]:
+        query = _RELEASE.format(condition=condition)
+        with translated_errors():
+            return self._conn.execute(
+                query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
+            ).fetchall()
+
+
+class AuditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def record(
+        self,
+        tenant_id: UUID | None,
+        kind: str,
+        *,
+        subject_type: str | None = None,
+        subject_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO audit_log (tenant_id, kind, actor, subject_type, subject_id, detail)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (tenant_id, kind, actor, subject_type, subject_id, Jsonb(detail or {})),
+        )

@@ -1,0 +1,166 @@
+"""Pool leases (seed 001): a number lent to a lead for a call, and given back on time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from tether.db.numbers import Lease
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import InvalidInput, NotFound, PoolExhausted
+from tether.domain.leases import CallOutcome, initial_release_at, release_at_after
+from tether.observability import logger, metrics
+from tether.services.numbers import tenant_number_settings
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseReport:
+    released: int
+    batches: int
+    finished: bool  # False when the time budget ran out with expired leases left
+
+
+def lease_number(
+    uow: UnitOfWork, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime
+) -> Lease:
+    """Lease the pool's least recently used rested number to the lead (or give back the
+    one it holds). Raises PoolExhausted, after an audit row and a metric, when none is free."""
+    rules = tenant_number_settings(uow, tenant_id).lease
+    # Locking the lead serialises leases for one lead, so the lease statement's view of
+    # what the lead already holds is current (and two leases never race for one lead).
+    if uow.leads.get(lead_id, for_update=True) is None:
+        raise NotFound("lead", lead_id)
+    lease = uow.leases.lease(tenant_id, lead_id, pool, now, initial_release_at(now, rules))
+    if lease is None:
+        uow.audit.record(
+            tenant_id,
+            "pool_exhausted",
+            subject_type="lead",
+            subject_id=str(lead_id),
+            detail={"pool": pool},
+        )
+        uow.commit()
+        metrics.add_metric(name="PoolExhausted", unit="Count", value=1)
+        logger.warning(
+            "pool exhausted",
+            extra={"tenant_id": str(tenant_id), "lead_id": str(lead_id), "pool": pool},
+        )
+        raise PoolExhausted(pool)
+    uow.commit()
+    logger.info(
+        "number leased",
+        extra={
+            "tenant_id": str(tenant_id),
+            "lead_id": str(lead_id),
+            "pool": pool,
+            "phone_number": lease.phone_number,
+            "release_at": lease.release_at.isoformat(),
+            "already_held": lease.already_held,
+        },
+    )
+    return lease
+
+
+def record_call_outcome(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    lead_id: UUID,
+    pool: str,
+    outcome: CallOutcome,
+    now: datetime,
+    appointment_at: datetime | None = None,
+) -> datetime | None:
+    """Apply a call's outcome to the lead's lease: returns when the lease now ends, or
+    None when the outcome released it at once."""
+    rules = tenant_number_settings(uow, tenant_id).lease
+    held = _lock_lease(uow, lead_id, pool)
+    if held is None:
+        raise NotFound("lease", f"lead {lead_id} in pool {pool!r}")
+    if outcome is CallOutcome.BOOKED and appointment_at is not None and appointment_at <= now:
+        raise InvalidInput("the appointment must be in the future")
+    release_at = release_at_after(
+        outcome,
+        assigned_at=held["assigned_at"],
+        now=now,
+        rules=rules,
+        no_answers_before=held["no_answer_count"],
+        appointment_at=appointment_at,
+    )
+    uow.leases.record_outcome(held["id"], outcome, release_at, appointment_at)
+    lead = uow.leads.get(lead_id)
+    assert lead is not None
+    uow.lead_events.append(
+        lead,
+        "CALL_OUTCOME",
+        f"call:{held['id']}:{lead_id}:{now.isoformat()}",
+        payload={
+            "outcome": outcome.value,
+            "phone_number": held["e164"],
+            "appointment_at": appointment_at.isoformat() if appointment_at else None,
+            "release_at": release_at.isoformat(),
+        },
+    )
+    released = release_at <= now
+    if released:
+        uow.leases.release_number(held["id"], now, outcome.value)
+    uow.commit()
+    logger.info(
+        "call outcome recorded",
+        extra={
+            "lead_id": str(lead_id),
+            "pool": pool,
+            "outcome": outcome.value,
+            "release_at": release_at.isoformat(),
+        },
+    )
+    return None if released else release_at
+
+
+def release_lease(
+    uow: UnitOfWork, lead_id: UUID, pool: str, now: datetime, reason: str = "manual"
+) -> bool:
+    """Give the lead's number in `pool` back now. False when it held none."""
+    held = _lock_lease(uow, lead_id, pool)
+    if held is None:
+        uow.rollback()  # end the transaction: a row lock taken by the search must not linger
+        return False
+    uow.leases.release_number(held["id"], now, reason)
+    uow.commit()
+    return True
+
+
+def _lock_lease(uow: UnitOfWork, lead_id: UUID, pool: str) -> dict[str, Any] | None:
+    """Lock the lead, then its lease in `pool`: the order lease_number takes them in."""
+    if uow.leads.get(lead_id, for_update=True) is None:
+        raise NotFound("lead", lead_id)
+    return uow.leases.held(lead_id, pool)
+
+
+def release_expired_leases(
+    uow: UnitOfWork, now: datetime, batch_size: int = 500, time_budget_seconds: float = 50.0
+) -> ReleaseReport:
+    """Release every lease past its release time, across tenants (jobs role), in short
+    batches that each commit. Safe to run concurrently with itself and with leases:
+    rows another transaction holds are skipped and picked up by the next run."""
+    deadline = time.monotonic() + time_budget_seconds
+    released = batches = 0
+    while True:
+        rows = uow.leases.release_expired(now, batch_size)
+        uow.commit()
+        batches += 1
+        released += len(rows)
+        if len(rows) < batch_size:
+            finished = True
+            break
+        if time.monotonic() >= deadline:
+            finished = False
+            break
+    metrics.add_metric(name="LeasesReleased", unit="Count", value=released)
+    logger.info(
+        "expired leases released",
+        extra={"released": released, "batches": batches, "finished": finished},
+    )
+    return ReleaseReport(released, batches, finished)
