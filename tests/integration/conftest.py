@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.integration.factories import Chain, make_chain
+from tests.integration.factories import Chain, MigratedDatabase, make_chain
 from tether.config import DatabaseSettings
-from tether.db.connection import Connection, FreshConnections, as_role, connect
+from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.embedded import create_database, drop_database, start_embedded
 from tether.db.migrations import apply_pending
 
@@ -35,29 +34,20 @@ def _with_database(url: str, database: str) -> str:
     return make_conninfo("", **params)
 
 
-@dataclass(frozen=True)
-class TestDatabase:
-    server_url: str
-    admin_url: str
-
-    def role_url(self, role: str) -> str:
-        return as_role(self.admin_url, role)
-
-
 @pytest.fixture(scope="session")
-def test_database() -> Iterator[TestDatabase]:
+def test_database() -> Iterator[MigratedDatabase]:
     server_url = _server_url()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"tether_test_{worker}_{uuid.uuid4().hex[:8]}"
     create_database(server_url, name)
-    database = TestDatabase(server_url, _with_database(server_url, name))
+    database = MigratedDatabase(server_url, _with_database(server_url, name))
     apply_pending(conninfo=database.admin_url)
     yield database
     drop_database(server_url, name)
 
 
 @pytest.fixture
-def fresh_database(test_database: TestDatabase) -> Iterator[str]:
+def fresh_database(test_database: MigratedDatabase) -> Iterator[str]:
     """An empty, unmigrated database of its own (for migration tests)."""
     name = f"tether_fresh_{uuid.uuid4().hex[:12]}"
     create_database(test_database.server_url, name)
@@ -66,24 +56,24 @@ def fresh_database(test_database: TestDatabase) -> Iterator[str]:
 
 
 @pytest.fixture
-def admin(test_database: TestDatabase) -> Iterator[Connection]:
+def admin(test_database: MigratedDatabase) -> Iterator[Connection]:
     """The schema owner (a superuser on the embedded server), autocommit: for seeding."""
     with connect(test_database.admin_url, autocommit=True) as conn:
         yield conn
 
 
 @pytest.fixture
-def app_connections(test_database: TestDatabase) -> FreshConnections:
+def app_connections(test_database: MigratedDatabase) -> FreshConnections:
     return FreshConnections(test_database.role_url("tether_app"))
 
 
 @pytest.fixture
-def jobs_connections(test_database: TestDatabase) -> FreshConnections:
+def jobs_connections(test_database: MigratedDatabase) -> FreshConnections:
     return FreshConnections(test_database.role_url("tether_jobs"))
 
 
 @pytest.fixture
-def app(test_database: TestDatabase) -> Iterator[Connection]:
+def app(test_database: MigratedDatabase) -> Iterator[Connection]:
     """A plain connection as tether_app, autocommit off: the test sets the tenant."""
     with connect(test_database.role_url("tether_app")) as conn:
         yield conn

@@ -6,7 +6,16 @@ import os
 import uuid
 from dataclasses import dataclass
 
-from tether.db.connection import Connection
+from tether.db.connection import Connection, as_role
+
+
+@dataclass(frozen=True)
+class MigratedDatabase:
+    server_url: str
+    admin_url: str
+
+    def role_url(self, role: str) -> str:
+        return as_role(self.admin_url, role)
 
 
 @dataclass(frozen=True)
@@ -127,3 +136,52 @@ def insert_message(conn: Connection, values: dict[str, object]) -> uuid.UUID:
     assert row is not None
     message_id: uuid.UUID = row["id"]
     return message_id
+
+
+def make_tenant(admin: Connection, **config: object) -> tuple[uuid.UUID, uuid.UUID]:
+    """A tenant with its config (overridden by `config`) and one sandbox provider
+    account: (tenant_id, provider_account_id)."""
+    row = admin.execute(
+        "INSERT INTO tenants (name) VALUES (%s) RETURNING id", (f"tenant-{uuid.uuid4().hex[:6]}",)
+    ).fetchone()
+    assert row is not None
+    tenant_id: uuid.UUID = row["id"]
+    columns = ["tenant_id", *config]
+    admin.execute(
+        f"INSERT INTO tenant_config ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+        (tenant_id, *config.values()),
+    )
+    row = admin.execute(
+        "INSERT INTO provider_accounts (tenant_id, provider, name) VALUES (%s, 'sandbox', 'main') RETURNING id",
+        (tenant_id,),
+    ).fetchone()
+    assert row is not None
+    account_id: uuid.UUID = row["id"]
+    return tenant_id, account_id
+
+
+def make_campaign(
+    admin: Connection, tenant_id: uuid.UUID, pool: str, status: str = "draft"
+) -> uuid.UUID:
+    row = admin.execute(
+        "INSERT INTO campaigns (tenant_id, name, pool, status) VALUES (%s, %s, %s, %s) RETURNING id",
+        (tenant_id, f"campaign-{uuid.uuid4().hex[:6]}", pool, status),
+    ).fetchone()
+    assert row is not None
+    campaign_id: uuid.UUID = row["id"]
+    return campaign_id
+
+
+def make_lead(
+    admin: Connection,
+    tenant_id: uuid.UUID,
+    phone: str | None = None,
+    campaign_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    row = admin.execute(
+        "INSERT INTO leads (tenant_id, campaign_id, phone) VALUES (%s, %s, %s) RETURNING id",
+        (tenant_id, campaign_id, phone or unique_number()),
+    ).fetchone()
+    assert row is not None
+    lead_id: uuid.UUID = row["id"]
+    return lead_id

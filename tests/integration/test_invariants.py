@@ -61,7 +61,7 @@ def test_lead_events_refuse_update_and_delete(
 
 def test_lead_events_refuse_truncate_even_by_the_owner(admin: Connection) -> None:
     with pytest.raises(pg.CheckViolation):
-        admin.execute("TRUNCATE lead_events")
+        admin.execute("TRUNCATE lead_events CASCADE")
 
 
 def test_audit_log_is_append_only(admin: Connection, chain: Chain) -> None:
