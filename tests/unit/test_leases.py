@@ -9,7 +9,6 @@ from tether.domain.leases import (
     CallOutcome,
     LeaseRules,
     end_of_local_day,
-    initial_release_at,
     release_at_after,
 )
 
@@ -20,10 +19,6 @@ RULES = LeaseRules(
     timezone="America/New_York",
 )
 ASSIGNED = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
-
-
-def test_a_fresh_lease_ends_18_hours_after_assignment() -> None:
-    assert initial_release_at(ASSIGNED, RULES) == ASSIGNED + timedelta(hours=18)
 
 
 def test_booked_holds_until_24_hours_after_the_appointment() -> None:

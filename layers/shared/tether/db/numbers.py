@@ -15,8 +15,9 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from tether.db.connection import Connection
 from tether.db.errors import translated_errors
+from tether.db.session import Session
+from tether.domain.errors import NotFound
 from tether.domain.leases import CallOutcome, LeaseRules
 from tether.domain.sender import SenderCandidate
 
@@ -57,7 +58,7 @@ class SenderBinding:
 
 
 class NumberRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Session) -> None:
         self._conn = conn
 
     def settings(self, tenant_id: UUID) -> NumberSettings | None:
@@ -182,7 +183,7 @@ class NumberRepository:
 
 
 class CampaignNumberRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Session) -> None:
         self._conn = conn
 
     def lock_campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
@@ -324,8 +325,16 @@ class CampaignNumberRepository:
         ).fetchall()
 
 
+# One round trip: the lead must be the tenant's, a lead holding a number of the pool
+# gets it back, else the least recently used rested number is taken (SKIP LOCKED: a
+# number another claimer is taking is passed over, never waited for), recorded on the
+# number, on the lead and in its events. A fresh lease ends after the tenant's
+# lease_hours_without_booking (seed 001's 18 h) unless a call outcome moves it.
 _LEASE = """
-WITH held AS (
+WITH lead AS (
+    -- lead before number, like every writer of a lease, so claims never deadlock
+    SELECT id FROM leads WHERE id = %(lead_id)s FOR NO KEY UPDATE
+), held AS (
     SELECT id, e164, assigned_at, release_at FROM phone_numbers
     WHERE tenant_id = %(tenant_id)s AND pool = %(pool)s AND currently_assigned_to = %(lead_id)s
 ), candidate AS (
@@ -333,17 +342,18 @@ WITH held AS (
     WHERE tenant_id = %(tenant_id)s AND pool = %(pool)s AND status = 'active'
       AND assignment_status = 'available'
       AND (cooldown_until IS NULL OR cooldown_until <= %(now)s)
-      AND NOT EXISTS (SELECT 1 FROM held)
+      AND EXISTS (SELECT 1 FROM lead) AND NOT EXISTS (SELECT 1 FROM held)
     ORDER BY last_leased_at NULLS FIRST
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE phone_numbers AS p
     SET assignment_status = 'assigned', currently_assigned_to = %(lead_id)s,
-        assigned_at = %(now)s, release_at = %(release_at)s, last_leased_at = %(now)s,
+        assigned_at = %(now)s, last_leased_at = %(now)s,
+        release_at = %(now)s + make_interval(hours => c.lease_hours_without_booking),
         last_call_outcome = NULL, appointment_scheduled_at = NULL, no_answer_count = 0
-    FROM candidate
-    WHERE p.id = candidate.id
+    FROM candidate, tenant_config c
+    WHERE p.id = candidate.id AND c.tenant_id = %(tenant_id)s
     RETURNING p.id, p.e164, p.assigned_at, p.release_at
 ), on_lead AS (
     UPDATE leads SET assigned_phone_number_id = leased.id, phone_assigned_at = leased.assigned_at
@@ -357,9 +367,13 @@ WITH held AS (
            'lease:' || leased.id || ':' || %(lead_id)s || ':' || %(now_key)s, %(now)s
     FROM leased
 )
-SELECT id, e164, assigned_at, release_at, false AS already_held FROM leased
-UNION ALL
-SELECT id, e164, assigned_at, release_at, true FROM held
+SELECT EXISTS (SELECT 1 FROM lead) AS lead_found, x.*
+FROM (SELECT 1) AS one
+LEFT JOIN (
+    SELECT id, e164, assigned_at, release_at, false AS already_held FROM leased
+    UNION ALL
+    SELECT id, e164, assigned_at, release_at, true FROM held
+) AS x ON true
 """
 
 # Releases a batch of leases and records each release on its lead, in one statement.
@@ -395,14 +409,13 @@ SELECT due.id, due.tenant_id, due.lead_id, due.pool, due.e164 FROM due JOIN rele
 
 
 class LeaseRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def lease(
-        self, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime, release_at: datetime
-    ) -> Lease | None:
+    def lease(self, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime) -> Lease | None:
         """Lease the least recently used rested number of `pool` to the lead, or return
-        the one it holds already. None when the pool has nothing free."""
+        the one it holds already. None when the pool has nothing free; NotFound when
+        the lead is not the tenant's."""
         with translated_errors():
             row = self._conn.execute(
                 _LEASE,
@@ -412,10 +425,12 @@ class LeaseRepository:
                     "pool": pool,
                     "now": now,
                     "now_key": now.isoformat(),
-                    "release_at": release_at,
                 },
             ).fetchone()
-        if row is None:
+        assert row is not None  # the statement always answers one row
+        if not row["lead_found"]:
+            raise NotFound("lead", lead_id)
+        if row["id"] is None:
             return None
         return Lease(
             row["id"],
@@ -466,7 +481,7 @@ class LeaseRepository:
 
 
 class AuditRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Session) -> None:
         self._conn = conn
 
     def record(

@@ -7,14 +7,14 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from tether.db.connection import Connection
 from tether.db.errors import translated_errors
+from tether.db.session import Session
 from tether.domain.lead_state import LeadState
 from tether.domain.model import Lead
 
 
 class TenantRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Session) -> None:
         self._conn = conn
 
     def create(self, name: str, default_region: str = "US") -> UUID:
@@ -32,7 +32,7 @@ class TenantRepository:
 
 
 class LeadRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Session) -> None:
         self._conn = conn
 
     def add(self, tenant_id: UUID, phone: str, campaign_id: UUID | None = None) -> Lead:
@@ -67,7 +67,7 @@ class LeadRepository:
 
 
 class LeadEventRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Session) -> None:
         self._conn = conn
 
     def append(

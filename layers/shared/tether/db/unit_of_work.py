@@ -1,9 +1,9 @@
-"""The unit of work: one transaction, one door to the database for the services.
+"""The unit of work: one door to the database for the services.
 
-A unit of work made for a tenant sets ``app.tenant_id`` on its transaction
-(``set_config(..., true)``: transaction-local, so safe behind RDS Proxy), and row-level
-security confines every statement to that tenant. One made without a tenant is for the
-jobs role, which works across tenants.
+A unit of work made for a tenant scopes each of its transactions to that tenant (see
+Session), and row-level security confines every statement to it. One made without a
+tenant is for the jobs role, which works across tenants. Whatever was not committed
+when the unit of work ends is rolled back.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 from uuid import UUID
+
+from psycopg.pq import TransactionStatus
 
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
@@ -21,6 +23,7 @@ from tether.db.numbers import (
     NumberRepository,
 )
 from tether.db.repositories import LeadEventRepository, LeadRepository, TenantRepository
+from tether.db.session import Session
 
 
 class UnitOfWork:
@@ -31,6 +34,7 @@ class UnitOfWork:
     campaign_numbers: CampaignNumberRepository
     leases: LeaseRepository
     audit: AuditRepository
+    _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
         self._connections = connections
@@ -40,14 +44,14 @@ class UnitOfWork:
     def __enter__(self) -> Self:
         conn = self._connections.acquire()
         self._conn = conn
-        self._begin()
-        self.leads = LeadRepository(conn)
-        self.lead_events = LeadEventRepository(conn)
-        self.tenants = TenantRepository(conn)
-        self.numbers = NumberRepository(conn)
-        self.campaign_numbers = CampaignNumberRepository(conn)
-        self.leases = LeaseRepository(conn)
-        self.audit = AuditRepository(conn)
+        self._session = session = Session(conn, self.tenant_id)
+        self.leads = LeadRepository(session)
+        self.lead_events = LeadEventRepository(session)
+        self.tenants = TenantRepository(session)
+        self.numbers = NumberRepository(session)
+        self.campaign_numbers = CampaignNumberRepository(session)
+        self.leases = LeaseRepository(session)
+        self.audit = AuditRepository(session)
         return self
 
     def __exit__(
@@ -60,7 +64,7 @@ class UnitOfWork:
         if conn is None:
             return
         try:
-            if not conn.closed:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.rollback()  # nothing after the last commit survives
         finally:
             self._connections.release(conn)
@@ -72,18 +76,12 @@ class UnitOfWork:
         return self._conn
 
     def commit(self) -> None:
-        with translated_errors():
-            self.connection.commit()
-        self._begin()
+        try:
+            with translated_errors():
+                self.connection.commit()
+        finally:
+            self._session.transaction_ended()
 
     def rollback(self) -> None:
         self.connection.rollback()
-        self._begin()
-
-    def _begin(self) -> None:
-        # Every transaction of this unit of work is scoped to its tenant; the setting is
-        # transaction-local, so it is set again after each commit or rollback.
-        if self.tenant_id is not None:
-            self.connection.execute(
-                "SELECT set_config('app.tenant_id', %s, true)", (str(self.tenant_id),)
-            )
+        self._session.transaction_ended()

@@ -6,7 +6,10 @@
 - no answer: keep it for another try the same (local) day, then release; after
   ``no_answer_retries`` unanswered calls, release now.
 
-A released number rests ``cooldown_minutes`` before its next lease.
+A fresh lease ends ``hours_without_booking`` after it began unless an outcome moves
+it; the lease statement (tether.db.numbers) applies that from the tenant's config, and
+the release statement applies the rest (``cooldown_minutes``) a released number takes
+before its next lease.
 """
 
 from __future__ import annotations
@@ -32,11 +35,6 @@ class LeaseRules:
     no_answer_retries: int = 1
     cooldown_minutes: int = 60
     timezone: str = "America/New_York"
-
-
-def initial_release_at(assigned_at: datetime, rules: LeaseRules) -> datetime:
-    """When a fresh lease ends if no call outcome is ever recorded."""
-    return assigned_at + timedelta(hours=rules.hours_without_booking)
 
 
 def release_at_after(

@@ -10,8 +10,8 @@ from uuid import UUID
 
 from tether.db.numbers import Lease
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.errors import InvalidInput, NotFound, PoolExhausted
-from tether.domain.leases import CallOutcome, initial_release_at, release_at_after
+from tether.domain.errors import Conflict, InvalidInput, NotFound, PoolExhausted
+from tether.domain.leases import CallOutcome, release_at_after
 from tether.observability import logger, metrics
 from tether.services.numbers import tenant_number_settings
 
@@ -28,12 +28,16 @@ def lease_number(
 ) -> Lease:
     """Lease the pool's least recently used rested number to the lead (or give back the
     one it holds). Raises PoolExhausted, after an audit row and a metric, when none is free."""
-    rules = tenant_number_settings(uow, tenant_id).lease
-    # Locking the lead serialises leases for one lead, so the lease statement's view of
-    # what the lead already holds is current (and two leases never race for one lead).
-    if uow.leads.get(lead_id, for_update=True) is None:
-        raise NotFound("lead", lead_id)
-    lease = uow.leases.lease(tenant_id, lead_id, pool, now, initial_release_at(now, rules))
+    try:
+        lease = uow.leases.lease(tenant_id, lead_id, pool, now)
+    except Conflict:
+        # Another claim for this lead in this pool committed while ours waited for the
+        # lead's lock, so our statement could not see it. Retry with the lock taken
+        # first: the retry's statement then starts after it and sees that number.
+        uow.rollback()
+        if uow.leads.get(lead_id, for_update=True) is None:
+            raise NotFound("lead", lead_id) from None
+        lease = uow.leases.lease(tenant_id, lead_id, pool, now)
     if lease is None:
         uow.audit.record(
             tenant_id,
