@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ build: $(STAMP)
 	  export PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.12' | tail -n 1)"; \
 	fi; \
 	$(BIN)/sam build
+
+# Benchmarks: not part of `make test`; each prints a JSON line of its figures last.
+bench-pool: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/pool.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -128,3 +128,65 @@ CREATE INDEX lead_events_number_leases ON lead_events ((payload ->> 'phone_numbe
     WHERE event_type = 'NUMBER_LEASED';
 
 GRANT SELECT ON pool_health, recent_leases, overdue_releases, lease_anomalies TO tether_app, tether_jobs;
+
+-- Seed 001's lease, in one call: the lead must be the tenant's (row-level security
+-- applies: the function runs as its caller), a lead holding a number of the pool gets
+-- it back, else the least recently used rested number is taken (SKIP LOCKED: a number
+-- another claimer is taking is passed over, never waited for) and recorded on the
+-- number, on the lead and in its events. The lead is locked before the number, the
+-- order every lease writer uses, so claims cannot deadlock. A fresh lease ends after
+-- the tenant's lease_hours_without_booking (18 h) unless a call outcome moves it.
+-- A function, so each connection plans the statement once, not on every call.
+CREATE FUNCTION lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamptz)
+RETURNS TABLE (lead_found boolean, phone_number_id uuid, e164 text,
+               assigned_at timestamptz, release_at timestamptz, already_held boolean)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH lead AS (
+        SELECT l.id FROM leads l WHERE l.id = p_lead_id FOR NO KEY UPDATE
+    ), held AS (
+        SELECT p.id, p.e164, p.assigned_at, p.release_at FROM phone_numbers p
+        WHERE p.tenant_id = p_tenant_id AND p.pool = p_pool AND p.currently_assigned_to = p_lead_id
+    ), candidate AS (
+        SELECT p.id FROM phone_numbers p
+        WHERE p.tenant_id = p_tenant_id AND p.pool = p_pool AND p.status = 'active'
+          AND p.assignment_status = 'available'
+          AND (p.cooldown_until IS NULL OR p.cooldown_until <= p_now)
+          AND EXISTS (SELECT 1 FROM lead) AND NOT EXISTS (SELECT 1 FROM held)
+        ORDER BY p.last_leased_at NULLS FIRST
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ), leased AS (
+        UPDATE phone_numbers AS p
+        SET assignment_status = 'assigned', currently_assigned_to = p_lead_id,
+            assigned_at = p_now, last_leased_at = p_now,
+            release_at = p_now + make_interval(hours => c.lease_hours_without_booking),
+            last_call_outcome = NULL, appointment_scheduled_at = NULL, no_answer_count = 0
+        FROM candidate, tenant_config c
+        WHERE p.id = candidate.id AND c.tenant_id = p_tenant_id
+        RETURNING p.id, p.e164, p.assigned_at, p.release_at
+    ), on_lead AS (
+        UPDATE leads l SET assigned_phone_number_id = leased.id, phone_assigned_at = leased.assigned_at
+        FROM leased
+        WHERE l.id = p_lead_id
+    ), event AS (
+        INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
+        SELECT p_tenant_id, p_lead_id, 'NUMBER_LEASED',
+               jsonb_build_object('phone_number_id', leased.id, 'phone_number', leased.e164,
+                                  'pool', p_pool, 'release_at', leased.release_at),
+               'lease:' || leased.id || ':' || p_lead_id || ':' || p_now, p_now
+        FROM leased
+    )
+    SELECT EXISTS (SELECT 1 FROM lead), x.id, x.e164, x.assigned_at, x.release_at, x.already_held
+    FROM (SELECT 1) AS one
+    LEFT JOIN (
+        SELECT leased.id, leased.e164, leased.assigned_at, leased.release_at, false AS already_held FROM leased
+        UNION ALL
+        SELECT held.id, held.e164, held.assigned_at, held.release_at, true FROM held
+    ) AS x ON true;
+END $$;
+REVOKE ALL ON FUNCTION lease_number(uuid, uuid, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION lease_number(uuid, uuid, text, timestamptz) TO tether_app, tether_jobs;

@@ -325,56 +325,10 @@ class CampaignNumberRepository:
         ).fetchall()
 
 
-# One round trip: the lead must be the tenant's, a lead holding a number of the pool
-# gets it back, else the least recently used rested number is taken (SKIP LOCKED: a
-# number another claimer is taking is passed over, never waited for), recorded on the
-# number, on the lead and in its events. A fresh lease ends after the tenant's
-# lease_hours_without_booking (seed 001's 18 h) unless a call outcome moves it.
-_LEASE = """
-WITH lead AS (
-    -- lead before number, like every writer of a lease, so claims never deadlock
-    SELECT id FROM leads WHERE id = %(lead_id)s FOR NO KEY UPDATE
-), held AS (
-    SELECT id, e164, assigned_at, release_at FROM phone_numbers
-    WHERE tenant_id = %(tenant_id)s AND pool = %(pool)s AND currently_assigned_to = %(lead_id)s
-), candidate AS (
-    SELECT id FROM phone_numbers
-    WHERE tenant_id = %(tenant_id)s AND pool = %(pool)s AND status = 'active'
-      AND assignment_status = 'available'
-      AND (cooldown_until IS NULL OR cooldown_until <= %(now)s)
-      AND EXISTS (SELECT 1 FROM lead) AND NOT EXISTS (SELECT 1 FROM held)
-    ORDER BY last_leased_at NULLS FIRST
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), leased AS (
-    UPDATE phone_numbers AS p
-    SET assignment_status = 'assigned', currently_assigned_to = %(lead_id)s,
-        assigned_at = %(now)s, last_leased_at = %(now)s,
-        release_at = %(now)s + make_interval(hours => c.lease_hours_without_booking),
-        last_call_outcome = NULL, appointment_scheduled_at = NULL, no_answer_count = 0
-    FROM candidate, tenant_config c
-    WHERE p.id = candidate.id AND c.tenant_id = %(tenant_id)s
-    RETURNING p.id, p.e164, p.assigned_at, p.release_at
-), on_lead AS (
-    UPDATE leads SET assigned_phone_number_id = leased.id, phone_assigned_at = leased.assigned_at
-    FROM leased
-    WHERE leads.id = %(lead_id)s
-), event AS (
-    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
-    SELECT %(tenant_id)s, %(lead_id)s, 'NUMBER_LEASED',
-           jsonb_build_object('phone_number_id', leased.id, 'phone_number', leased.e164,
-                              'pool', %(pool)s::text, 'release_at', leased.release_at),
-           'lease:' || leased.id || ':' || %(lead_id)s || ':' || %(now_key)s, %(now)s
-    FROM leased
-)
-SELECT EXISTS (SELECT 1 FROM lead) AS lead_found, x.*
-FROM (SELECT 1) AS one
-LEFT JOIN (
-    SELECT id, e164, assigned_at, release_at, false AS already_held FROM leased
-    UNION ALL
-    SELECT id, e164, assigned_at, release_at, true FROM held
-) AS x ON true
-"""
+# lease_number() is the SQL function of migration 0007 (a function so its plan is
+# cached per connection: the statement is big enough that planning it on every call
+# would cost as much as running it).
+_LEASE = "SELECT * FROM lease_number(%(tenant_id)s, %(lead_id)s, %(pool)s, %(now)s)"
 
 # Releases a batch of leases and records each release on its lead, in one statement.
 # The cooldown comes from each number's tenant, so the jobs role can release across
@@ -418,22 +372,15 @@ class LeaseRepository:
         the lead is not the tenant's."""
         with translated_errors():
             row = self._conn.execute(
-                _LEASE,
-                {
-                    "tenant_id": tenant_id,
-                    "lead_id": lead_id,
-                    "pool": pool,
-                    "now": now,
-                    "now_key": now.isoformat(),
-                },
+                _LEASE, {"tenant_id": tenant_id, "lead_id": lead_id, "pool": pool, "now": now}
             ).fetchone()
-        assert row is not None  # the statement always answers one row
+        assert row is not None  # the function always answers one row
         if not row["lead_found"]:
             raise NotFound("lead", lead_id)
-        if row["id"] is None:
+        if row["phone_number_id"] is None:
             return None
         return Lease(
-            row["id"],
+            row["phone_number_id"],
             row["e164"],
             lead_id,
             pool,
