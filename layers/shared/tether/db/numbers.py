@@ -186,6 +186,13 @@ class CampaignNumberRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
+    def campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
+        return self._conn.execute(
+            "SELECT id, tenant_id, pool, status, template, workspace_stage::text AS workspace_stage"
+            " FROM campaigns WHERE id = %s",
+            (campaign_id,),
+        ).fetchone()
+
     def lock_campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
         return self._conn.execute(
             "SELECT id, tenant_id, pool, status FROM campaigns WHERE id = %s FOR UPDATE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -110,3 +111,49 @@ def _lead(row: dict[str, Any]) -> Lead:
     return Lead(
         row["id"], row["tenant_id"], row["campaign_id"], row["phone"], LeadState(row["state"])
     )
+
+
+class TimerRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def schedule(
+        self, tenant_id: UUID, lead_id: UUID, timer_type: str, trigger_at: datetime
+    ) -> UUID:
+        """Create the lead's active timer of this type, or move it (seed 002 part 5)."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO lead_timers (tenant_id, lead_id, timer_type, trigger_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (lead_id, timer_type) WHERE executed_at IS NULL AND cancelled_at IS NULL"
+                " DO UPDATE SET trigger_at = EXCLUDED.trigger_at RETURNING id",
+                (tenant_id, lead_id, timer_type, trigger_at),
+            ).fetchone()
+        assert row is not None
+        timer_id: UUID = row["id"]
+        return timer_id
+
+
+class SuppressionRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def add(
+        self,
+        tenant_id: UUID,
+        phone: str,
+        reason: str,
+        *,
+        phone_number_id: UUID | None = None,
+        keyword: str | None = None,
+        source_message_id: UUID | None = None,
+    ) -> bool:
+        """Suppress `phone` (for the whole tenant, or one sending number). Waits for the
+        sends to it in flight (migration 0009). False if it was suppressed already."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword, source_message_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING RETURNING id",
+                (tenant_id, phone, phone_number_id, reason, keyword, source_message_id),
+            ).fetchone()
+        return row is not None

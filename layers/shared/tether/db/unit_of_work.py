@@ -16,13 +16,20 @@ from psycopg.pq import TransactionStatus
 
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
+from tether.db.messages import MessageRepository
 from tether.db.numbers import (
     AuditRepository,
     CampaignNumberRepository,
     LeaseRepository,
     NumberRepository,
 )
-from tether.db.repositories import LeadEventRepository, LeadRepository, TenantRepository
+from tether.db.repositories import (
+    LeadEventRepository,
+    LeadRepository,
+    SuppressionRepository,
+    TenantRepository,
+    TimerRepository,
+)
 from tether.db.session import Session
 
 
@@ -34,6 +41,9 @@ class UnitOfWork:
     campaign_numbers: CampaignNumberRepository
     leases: LeaseRepository
     audit: AuditRepository
+    messages: MessageRepository
+    timers: TimerRepository
+    suppressions: SuppressionRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -52,6 +62,9 @@ class UnitOfWork:
         self.campaign_numbers = CampaignNumberRepository(session)
         self.leases = LeaseRepository(session)
         self.audit = AuditRepository(session)
+        self.messages = MessageRepository(session)
+        self.timers = TimerRepository(session)
+        self.suppressions = SuppressionRepository(session)
         return self
 
     def __exit__(

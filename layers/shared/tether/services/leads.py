@@ -20,13 +20,14 @@ def move_lead(
     event_type: str,
     dedupe_key: str,
     payload: dict[str, Any] | None = None,
+    commit: bool = True,
 ) -> Lead:
     """Move a lead to `target` and record the event, in one transaction.
 
     The event's `dedupe_key` makes this idempotent: replaying the same cause (a
     redelivered webhook, a retried job) records nothing and moves nothing. Raises
     InvalidTransition when the state machine forbids the move, NotFound when the lead
-    is not the tenant's.
+    is not the tenant's. With `commit=False` it is one step of the caller's transaction.
     """
     lead = uow.leads.get(lead_id, for_update=True)
     if lead is None:
@@ -48,7 +49,8 @@ def move_lead(
         return lead
     moved = lead.moved_to(target)  # a forbidden move raises; the event above is rolled back
     uow.leads.set_state(lead_id, lead.state, target)
-    uow.commit()
+    if commit:
+        uow.commit()
     logger.info(
         "lead moved",
         extra={

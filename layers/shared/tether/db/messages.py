@@ -1,0 +1,300 @@
+"""SQL for outbound messages: the request, the claim, the attempt and its outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from tether.db.errors import translated_errors
+from tether.db.session import Session
+from tether.domain.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundDraft:
+    tenant_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    thread_id: UUID
+    assignment_id: UUID
+    number_id: UUID
+    from_number: str
+    to_number: str
+    send_key: str
+    template: str | None
+    body: str
+    media_urls: list[str]
+    segments: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    """A message locked for sending, with what its gates need to know."""
+
+    id: UUID
+    tenant_id: UUID
+    lead_id: UUID
+    campaign_id: UUID
+    status: str
+    attempts: int
+    external_id: str | None
+    from_number: str
+    to_number: str
+    number_id: UUID
+    body: str
+    media_urls: list[str]
+    segments: int
+    send_key: str
+    not_before: datetime | None
+    expires_at: datetime | None
+    attempt_started_at: datetime | None
+    paced_slot: datetime | None
+    lead_state: str
+    lead_timezone: str | None
+    provider_account_id: UUID
+    provider: str
+    # tenant_config
+    quiet_hours_start: Any
+    quiet_hours_end: Any
+    quiet_hours_by_state: dict[str, Any]
+    segments_per_second: Decimal | None
+    segments_per_day: int | None
+    max_attempts: int
+    timer_7d_days: int
+
+
+class MessageRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def thread_for(
+        self,
+        tenant_id: UUID,
+        our_address: str,
+        their_address: str,
+        lead_id: UUID,
+        campaign_id: UUID,
+    ) -> UUID:
+        """The one thread of this pair of addresses (seed 003), made on first use."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+                " VALUES (%s, 'sms', %s, %s, %s, %s)"
+                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+                " RETURNING id",
+                (tenant_id, our_address, their_address, lead_id, campaign_id),
+            ).fetchone()
+        assert row is not None
+        thread_id: UUID = row["id"]
+        return thread_id
+
+    def insert_outbound(self, draft: OutboundDraft) -> UUID | None:
+        """The message row, once per send key: None when the key was used already."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
+                " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
+                " send_key, template, body, media_urls, segments, status, queued_at, expires_at)"
+                " VALUES (%s, 'outbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), %s)"
+                " ON CONFLICT (send_key) DO NOTHING RETURNING id",
+                (
+                    draft.tenant_id,
+                    draft.thread_id,
+                    draft.lead_id,
+                    draft.campaign_id,
+                    draft.from_number,
+                    draft.to_number,
+                    draft.number_id,
+                    draft.assignment_id,
+                    draft.send_key,
+                    draft.template,
+                    draft.body,
+                    draft.media_urls,
+                    draft.segments,
+                    draft.expires_at,
+                ),
+            ).fetchone()
+        return row["id"] if row else None
+
+    def validity_hours(self, tenant_id: UUID) -> int:
+        row = self._conn.execute(
+            "SELECT send_validity_hours FROM tenant_config WHERE tenant_id = %s", (tenant_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound("tenant", tenant_id)
+        hours: int = row["send_validity_hours"]
+        return hours
+
+    def by_send_key(self, send_key: str) -> dict[str, Any] | None:
+        return self._conn.execute(
+            "SELECT id, status, from_address, lead_id, campaign_id FROM messages WHERE send_key = %s",
+            (send_key,),
+        ).fetchone()
+
+    def lock_for_send(self, message_id: UUID) -> SendContext | None:
+        row = self._conn.execute(
+            "SELECT m.id, m.tenant_id, m.lead_id, m.campaign_id, m.status, m.attempts, m.external_id,"
+            " m.from_address, m.to_address, m.outbound_number_id, m.body, m.media_urls, m.segments,"
+            " m.send_key, m.not_before, m.expires_at, m.attempt_started_at, m.paced_slot,"
+            " l.state::text AS lead_state, l.timezone AS lead_timezone,"
+            " p.provider_account_id, a.provider,"
+            " c.quiet_hours_start, c.quiet_hours_end, c.quiet_hours_by_state,"
+            " c.send_segments_per_second, c.send_segments_per_day, c.send_max_attempts, c.timer_7d_days"
+            " FROM messages m"
+            " JOIN leads l ON l.id = m.lead_id"
+            " JOIN phone_numbers p ON p.id = m.outbound_number_id"
+            " JOIN provider_accounts a ON a.id = p.provider_account_id"
+            " JOIN tenant_config c ON c.tenant_id = m.tenant_id"
+            " WHERE m.id = %s AND m.direction = 'outbound'"
+            " FOR UPDATE OF m",
+            (message_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return SendContext(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            lead_id=row["lead_id"],
+            campaign_id=row["campaign_id"],
+            status=row["status"],
+            attempts=row["attempts"],
+            external_id=row["external_id"],
+            from_number=row["from_address"],
+            to_number=row["to_address"],
+            number_id=row["outbound_number_id"],
+            body=row["body"],
+            media_urls=list(row["media_urls"]),
+            segments=row["segments"] or 1,
+            send_key=row["send_key"],
+            not_before=row["not_before"],
+            expires_at=row["expires_at"],
+            attempt_started_at=row["attempt_started_at"],
+            paced_slot=row["paced_slot"],
+            lead_state=row["lead_state"],
+            lead_timezone=row["lead_timezone"],
+            provider_account_id=row["provider_account_id"],
+            provider=row["provider"],
+            quiet_hours_start=row["quiet_hours_start"],
+            quiet_hours_end=row["quiet_hours_end"],
+            quiet_hours_by_state=row["quiet_hours_by_state"],
+            segments_per_second=row["send_segments_per_second"],
+            segments_per_day=row["send_segments_per_day"],
+            max_attempts=row["send_max_attempts"],
+            timer_7d_days=row["timer_7d_days"],
+        )
+
+    def is_suppressed(self, tenant_id: UUID, phone: str, number_id: UUID) -> bool:
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM suppressions WHERE tenant_id = %s AND phone = %s"
+            " AND lifted_at IS NULL AND (phone_number_id IS NULL OR phone_number_id = %s)) AS suppressed",
+            (tenant_id, phone, number_id),
+        ).fetchone()
+        assert row is not None
+        return bool(row["suppressed"])
+
+    def hold_phone_against_opt_outs(self, tenant_id: UUID, phone: str) -> None:
+        """Until this transaction ends, an opt-out of `phone` waits (migration 0009)."""
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock_shared(suppression_lock_key(%s, %s))", (tenant_id, phone)
+        )
+
+    def reserve_pacing_slot(
+        self, number_id: UUID, segments: int, per_second: Decimal, now: datetime
+    ) -> datetime:
+        """Reserve the number's next free sending instant for `segments`: now if the
+        number is idle, else when the sends ahead of this one have had their time."""
+        row = self._conn.execute(
+            "WITH slot AS (SELECT greatest(coalesce(pacing_next_at, %(now)s), %(now)s) AS at"
+            "   FROM phone_numbers WHERE id = %(id)s FOR UPDATE)"
+            " UPDATE phone_numbers p SET pacing_next_at = slot.at + make_interval(secs => %(secs)s)"
+            " FROM slot WHERE p.id = %(id)s RETURNING slot.at",
+            {"id": number_id, "now": now, "secs": float(segments / per_second)},
+        ).fetchone()
+        assert row is not None
+        slot: datetime = row["at"]
+        return slot
+
+    def count_daily_segments(
+        self, tenant_id: UUID, number_id: UUID, day: date, segments: int, limit: int
+    ) -> bool:
+        """Add `segments` to the number's count for `day` unless that would pass `limit`."""
+        row = self._conn.execute(
+            "INSERT INTO number_daily_segments AS d (tenant_id, phone_number_id, day, segments)"
+            " SELECT %(tenant)s, %(number)s, %(day)s, %(segments)s WHERE %(segments)s <= %(limit)s"
+            " ON CONFLICT (phone_number_id, day) DO UPDATE SET segments = d.segments + EXCLUDED.segments"
+            " WHERE d.segments + EXCLUDED.segments <= %(limit)s RETURNING d.segments",
+            {
+                "tenant": tenant_id,
+                "number": number_id,
+                "day": day,
+                "segments": segments,
+                "limit": limit,
+            },
+        ).fetchone()
+        return row is not None
+
+    def defer(
+        self, message_id: UUID, until: datetime, *, paced_slot: datetime | None = None
+    ) -> None:
+        self._conn.execute(
+            "UPDATE messages SET not_before = %s, paced_slot = coalesce(%s, paced_slot) WHERE id = %s",
+            (until, paced_slot, message_id),
+        )
+
+    def start_attempt(self, message_id: UUID, now: datetime) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE messages SET status = 'sending', attempts = attempts + 1, attempt_started_at = %s,"
+                " not_before = NULL WHERE id = %s",
+                (now, message_id),
+            )
+
+    def record_sent(
+        self, message_id: UUID, provider: str, external_id: str, segments: int | None, now: datetime
+    ) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE messages SET status = 'sent', provider = %s, external_id = %s,"
+                " segments = coalesce(%s, segments), sent_at = %s, attempt_started_at = NULL,"
+                " error_code = NULL, error_reason = NULL WHERE id = %s",
+                (provider, external_id, segments, now, message_id),
+            )
+
+    def close_attempt(
+        self, message_id: UUID, code: str | None, reason: str, retry_at: datetime
+    ) -> None:
+        """The provider answered no to this attempt, but another may succeed."""
+        self._conn.execute(
+            "UPDATE messages SET attempt_started_at = NULL, error_code = %s, error_reason = %s,"
+            " not_before = %s WHERE id = %s",
+            (code, reason, retry_at, message_id),
+        )
+
+    def fail(self, message_id: UUID, code: str | None, reason: str) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE messages SET status = 'failed', error_code = %s, error_reason = %s,"
+                " attempt_started_at = NULL WHERE id = %s",
+                (code, reason, message_id),
+            )
+
+    def mark_enqueued(self, message_id: UUID, at: datetime | None) -> None:
+        """Record the hand-over to OutboundQueue (None: not enqueued, the sweeper's)."""
+        self._conn.execute("UPDATE messages SET enqueued_at = %s WHERE id = %s", (at, message_id))
+
+    def waiting_to_enqueue(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Sends that are due and in no queue: never enqueued (the queue call failed
+        after the commit) or deferred for longer than a queue delay can hold."""
+        return self._conn.execute(
+            "SELECT id, tenant_id FROM messages"
+            " WHERE direction = 'outbound' AND status IN ('queued', 'sending') AND enqueued_at IS NULL"
+            " AND coalesce(not_before, created_at) <= %s"
+            " ORDER BY coalesce(not_before, created_at) LIMIT %s FOR UPDATE SKIP LOCKED",
+            (now, limit),
+        ).fetchall()
