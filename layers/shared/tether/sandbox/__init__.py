@@ -1,0 +1,14 @@
+"""The local sandbox provider: an HTTP server shaped like an SMS provider, for tests and
+local runs. Not part of any Lambda function's work."""
+
+from tether.sandbox.faults import DEFAULT_FAULT_NUMBERS, SandboxErrorCode, SandboxFault
+from tether.sandbox.server import SandboxConfig, SandboxServer, SandboxText
+
+__all__ = [
+    "DEFAULT_FAULT_NUMBERS",
+    "SandboxConfig",
+    "SandboxErrorCode",
+    "SandboxFault",
+    "SandboxServer",
+    "SandboxText",
+]
