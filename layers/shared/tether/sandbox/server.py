@@ -134,8 +134,12 @@ class SandboxServer:
             return self
         self._stopping.clear()
         self._httpd = _SandboxHttpServer(self._address, _SandboxHandler, self)
+        # A short poll interval keeps stop() quick; it is the loop's idle wake-up only.
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="sandbox-provider", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-provider",
+            daemon=True,
         )
         self._thread.start()
         logger.info("sandbox provider started", extra={"url": self.url})
