@@ -8,7 +8,11 @@ import pytest
 
 from tether.domain.errors import InvalidPhoneNumber
 from tether.providers.base import ProviderError, ProviderErrorKind, SendCommand, kind_for
-from tether.providers.sandbox import SANDBOX_ERROR_KINDS, classify_sandbox_error
+from tether.providers.sandbox import (
+    SANDBOX_ERROR_KINDS,
+    SandboxErrorCode,
+    classify_sandbox_error,
+)
 from tether.providers.signalhouse import (
     classify_signalhouse_block,
     classify_signalhouse_error,
@@ -17,7 +21,7 @@ from tether.providers.signalhouse import (
 from tether.providers.signalwire import classify_signalwire_error, space_api_url
 from tether.providers.telnyx import classify_telnyx_error
 from tether.providers.twilio import classify_twilio_error
-from tether.sandbox.faults import FAULT_ANSWERS, SandboxErrorCode, SandboxFault
+from tether.sandbox.faults import FAULT_ANSWERS, SandboxFault
 
 K = ProviderErrorKind
 Classify = Callable[[int | None, str | None], ProviderErrorKind]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,9 +26,28 @@ from tether.providers.transport import (
     error_for_status,
     http_request,
 )
-from tether.sandbox.faults import SandboxErrorCode
 
 K = ProviderErrorKind
+
+
+class SandboxErrorCode(StrEnum):
+    """The error codes of the sandbox provider's API. They live with the adapter so that
+    a Lambda importing the providers never imports the sandbox server."""
+
+    UNAUTHORIZED = "unauthorized"
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    INVALID_REQUEST = "invalid_request"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    INVALID_NUMBER = "invalid_number"
+    UNSUBSCRIBED = "unsubscribed"
+    NOT_SMS_CAPABLE = "not_sms_capable"
+    LANDLINE = "landline"
+    FILTERED = "filtered"
+    REJECTED = "rejected"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+
+
 C = SandboxErrorCode
 
 SANDBOX_ERROR_KINDS: dict[str, ProviderErrorKind] = {

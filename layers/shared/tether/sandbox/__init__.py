@@ -1,7 +1,8 @@
 """The local sandbox provider: an HTTP server shaped like an SMS provider, for tests and
 local runs. Not part of any Lambda function's work."""
 
-from tether.sandbox.faults import DEFAULT_FAULT_NUMBERS, SandboxErrorCode, SandboxFault
+from tether.providers.sandbox import SandboxErrorCode
+from tether.sandbox.faults import DEFAULT_FAULT_NUMBERS, SandboxFault
 from tether.sandbox.server import SandboxConfig, SandboxServer, SandboxText
 
 __all__ = [

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tether.providers.sandbox import SandboxErrorCode
+
 
 class SandboxFault(StrEnum):
     RATE_LIMITED = "rate_limited"
@@ -25,23 +27,6 @@ class SandboxFault(StrEnum):
     LANDLINE = "landline"
     FILTERED = "filtered"
     REJECTED = "rejected"
-
-
-class SandboxErrorCode(StrEnum):
-    """The error codes of the sandbox's API (its adapter classifies them)."""
-
-    UNAUTHORIZED = "unauthorized"
-    ACCOUNT_NOT_FOUND = "account_not_found"
-    INVALID_REQUEST = "invalid_request"
-    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
-    INVALID_NUMBER = "invalid_number"
-    UNSUBSCRIBED = "unsubscribed"
-    NOT_SMS_CAPABLE = "not_sms_capable"
-    LANDLINE = "landline"
-    FILTERED = "filtered"
-    REJECTED = "rejected"
-    RATE_LIMITED = "rate_limited"
-    SERVER_ERROR = "server_error"
 
 
 @dataclass(frozen=True, slots=True)

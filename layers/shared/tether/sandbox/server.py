@@ -30,13 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from tether.domain.segments import count_segments
 from tether.observability import logger
-from tether.sandbox.faults import (
-    DEFAULT_FAULT_NUMBERS,
-    FAULT_ANSWERS,
-    FaultPlan,
-    SandboxErrorCode,
-    SandboxFault,
-)
+from tether.providers.sandbox import SandboxErrorCode
+from tether.sandbox.faults import DEFAULT_FAULT_NUMBERS, FAULT_ANSWERS, FaultPlan, SandboxFault
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")
