@@ -220,7 +220,11 @@ class SandboxServer:
                 self._replies[key] = _Reply(fingerprint, 201, payload)
         logger.info("sandbox accepted a text", extra={"sid": text.sid, "send_key": key})
         if self._on_text_accepted is not None:
-            self._on_text_accepted(text)
+            # A failing listener must not turn an accepted text into an error answer.
+            try:
+                self._on_text_accepted(text)
+            except Exception:
+                logger.exception("sandbox listener failed", extra={"sid": text.sid})
         if fault == SandboxFault.TIMEOUT:
             self._stopping.wait(config.stall_seconds)
         return 201, payload
