@@ -1,0 +1,34 @@
+"""Provider adapters over real HTTP on 127.0.0.1: the sandbox provider server, and a
+stub that answers like a real provider's API. Nothing here leaves the machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.providers.stub import StubProvider
+from tether.providers.sandbox import SandboxProvider
+from tether.sandbox import SandboxConfig, SandboxServer
+
+FROM = "+14155550100"
+TO = "+14155550123"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(SandboxConfig(stall_seconds=5.0)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox_provider(sandbox: SandboxServer) -> SandboxProvider:
+    return SandboxProvider(sandbox.url, sandbox.config.account_id, sandbox.config.api_token)
+
+
+@pytest.fixture
+def stub() -> Iterator[StubProvider]:
+    server = StubProvider().start()
+    yield server
+    server.stop()
