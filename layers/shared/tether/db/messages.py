@@ -248,10 +248,12 @@ class MessageRepository:
         )
 
     def start_attempt(self, message_id: UUID, now: datetime) -> None:
+        """Open an attempt. An attempt already open keeps its start: the text may be at
+        the provider since then."""
         with translated_errors():
             self._conn.execute(
-                "UPDATE messages SET status = 'sending', attempts = attempts + 1, attempt_started_at = %s,"
-                " not_before = NULL WHERE id = %s",
+                "UPDATE messages SET status = 'sending', attempts = attempts + 1,"
+                " attempt_started_at = coalesce(attempt_started_at, %s), not_before = NULL WHERE id = %s",
                 (now, message_id),
             )
 
@@ -266,14 +268,21 @@ class MessageRepository:
                 (provider, external_id, segments, now, message_id),
             )
 
-    def close_attempt(
-        self, message_id: UUID, code: str | None, reason: str, retry_at: datetime
+    def retry_later(
+        self,
+        message_id: UUID,
+        code: str | None,
+        reason: str,
+        retry_at: datetime,
+        *,
+        attempt_open: bool,
     ) -> None:
-        """The provider answered no to this attempt, but another may succeed."""
+        """This attempt failed but another may succeed. `attempt_open`: the provider may
+        have the text, so the attempt stays open (in doubt) for the retry."""
         self._conn.execute(
-            "UPDATE messages SET attempt_started_at = NULL, error_code = %s, error_reason = %s,"
-            " not_before = %s WHERE id = %s",
-            (code, reason, retry_at, message_id),
+            "UPDATE messages SET error_code = %s, error_reason = %s, not_before = %s,"
+            " attempt_started_at = CASE WHEN %s THEN attempt_started_at END WHERE id = %s",
+            (code, reason, retry_at, attempt_open, message_id),
         )
 
     def fail(self, message_id: UUID, code: str | None, reason: str) -> None:
