@@ -15,12 +15,20 @@ from uuid import UUID
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
 from tether.db.repositories import LeadEventRepository, LeadRepository, TenantRepository
+from tether.db.webhook_repositories import (
+    AuditLogRepository,
+    ProviderAccountRepository,
+    WebhookReceiptRepository,
+)
 
 
 class UnitOfWork:
     leads: LeadRepository
     lead_events: LeadEventRepository
     tenants: TenantRepository
+    provider_accounts: ProviderAccountRepository
+    webhook_receipts: WebhookReceiptRepository
+    audit_log: AuditLogRepository
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
         self._connections = connections
@@ -35,6 +43,9 @@ class UnitOfWork:
         self.leads = LeadRepository(conn)
         self.lead_events = LeadEventRepository(conn)
         self.tenants = TenantRepository(conn)
+        self.provider_accounts = ProviderAccountRepository(conn)
+        self.webhook_receipts = WebhookReceiptRepository(conn)
+        self.audit_log = AuditLogRepository(conn)
         return self
 
     def __exit__(
