@@ -55,3 +55,24 @@ class BindingViolation(ConstraintViolation):
 
 class Conflict(ConstraintViolation):
     """A unique key is already taken (a duplicate send, receipt, event or lease)."""
+
+
+class InProgress(TetherError):
+    """The same request is being handled right now; the caller may retry shortly."""
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An idempotency key came back with different content than it was first used with."""
+
+
+class DependencyUnavailable(TetherError):
+    """A service Tether depends on (database, queue, idempotency store, secrets) did not
+    answer. Nothing was changed on its account; the caller may retry."""
+
+    def __init__(self, dependency: str, detail: str | None = None) -> None:
+        super().__init__(f"{dependency} is unavailable" + (f": {detail}" if detail else ""))
+        self.dependency = dependency
+
+
+class ConfigurationError(TetherError):
+    """Tether is set up wrongly (a malformed secret reference, say): no request can fix it."""
