@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-webhook
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ build: $(STAMP)
 	  export PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.12' | tail -n 1)"; \
 	fi; \
 	$(BIN)/sam build
+
+# Latency, throughput and import time of the webhook function (not part of `make test`).
+bench-webhook: $(STAMP)
+	$(BIN)/python bench/webhook.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

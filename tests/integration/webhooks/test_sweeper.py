@@ -21,7 +21,7 @@ from tests.integration.webhooks.conftest import (
     receipts,
     sample_for,
 )
-from tests.webhook_samples import load_sample
+from tests.webhook_samples import EVENTS_DIR, load_sample
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.services.receipts import redrive_unenqueued_receipts
@@ -78,7 +78,8 @@ def test_a_failed_enqueue_is_200_and_the_sweeper_re_drives_it(
         getter.cache_clear()
     monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: getattr(aws, service))
     try:
-        report = sweeper_app.handler({"source": "aws.events"}, FakeLambdaContext())
+        scheduled = json.loads((EVENTS_DIR.parent / "sweeper.json").read_text())
+        report = sweeper_app.handler(scheduled, FakeLambdaContext())
     finally:
         lambda_connection("jobs").acquire().close()
         for getter in caches:
