@@ -139,10 +139,11 @@ def signed_event(
         headers["X-SignalWire-Signature"] = signatures.signalwire_json_signature(secret, url, body)
     elif provider == "telnyx":
         timestamp = str(int(now.timestamp()))
-        key = TELNYX_PRIVATE_KEY if secret == TELNYX_PUBLIC_KEY else _telnyx_key_for(secret)
+        if secret != TELNYX_PUBLIC_KEY:
+            raise ValueError("Telnyx samples are signed with the sample key pair only")
         headers["telnyx-timestamp"] = timestamp
         headers["telnyx-signature-ed25519"] = base64.b64encode(
-            key.sign(timestamp.encode() + b"|" + body)
+            TELNYX_PRIVATE_KEY.sign(timestamp.encode() + b"|" + body)
         ).decode()
     elif provider == "signalhouse":
         timestamp_ms = str(int(now.timestamp() * 1000))
@@ -159,25 +160,6 @@ def signed_event(
     else:
         raise ValueError(f"no signer for {provider} with {request.media_type}")
     return signed
-
-
-# Telnyx test keys other than the sample's: a private key derived from a name, whose
-# public key is what the account holds.
-_TELNYX_KEYS: dict[str, Ed25519PrivateKey] = {TELNYX_PUBLIC_KEY: TELNYX_PRIVATE_KEY}
-
-
-def telnyx_key_pair(name: str) -> str:
-    """A new Ed25519 key pair for tests; returns the public key (base64) to store."""
-    private = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
-    public = base64.b64encode(
-        private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    ).decode()
-    _TELNYX_KEYS[public] = private
-    return public
-
-
-def _telnyx_key_for(public_key: str) -> Ed25519PrivateKey:
-    return _TELNYX_KEYS[public_key]
 
 
 def twilio_json_event(event: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ with the same key gets InProgress (the first call's record expires with its Lamb
 invocation, so a crash does not block the key for long); once it has finished, the
 other gets the first call's result back without running anything. The payload's
 fingerprint is validated: the same key with different content is IdempotencyKeyReused.
+
+Imported on first use (a function's cached getter): Powertools idempotency loads boto3.
 """
 
 from __future__ import annotations
@@ -13,8 +15,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
+from tether.aws.clients import aws_client
 from tether.domain.errors import DependencyUnavailable, IdempotencyKeyReused, InProgress
 from tether.observability import logger
 
@@ -36,13 +50,6 @@ class DynamoDbExactlyOnce:
         expires_after_seconds: int,
         client: Any = None,
     ) -> None:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-        )
-
-        from tether.aws.clients import aws_client
-
         self._key_prefix = key_prefix
         self._config = IdempotencyConfig(
             event_key_jmespath="idempotency_key",
@@ -63,16 +70,6 @@ class DynamoDbExactlyOnce:
     ) -> tuple[ResultT, bool]:
         """`use_case(data)` unless it already ran for this key. Returns the result and
         whether it was replayed from the store (True: nothing ran this time)."""
-        from aws_lambda_powertools.utilities.idempotency import idempotent_function
-        from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError,
-            IdempotencyPersistenceLayerError,
-            IdempotencyValidationError,
-        )
-        from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
-            PydanticSerializer,
-        )
-
         ran: list[ResultT] = []
 
         def once(*, data: DataT) -> ResultT:

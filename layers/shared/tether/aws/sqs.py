@@ -1,9 +1,12 @@
-"""The SQS adapter of tether.queues.MessageQueue."""
+"""The SQS adapter of tether.queues.MessageQueue. Imported on first use (a function's
+cached getter), so botocore is not loaded at the function's import."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tether.domain.errors import DependencyUnavailable
 
@@ -32,8 +35,6 @@ class SqsQueue:
         group_id: str | None = None,
         deduplication_id: str | None = None,
     ) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         request: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": body}
         if attributes:
             request["MessageAttributes"] = {
