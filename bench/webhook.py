@@ -43,7 +43,7 @@ def main() -> int:
         AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench"
     )
 
-    import_ms, import_top = measure_import(args.import_runs)
+    import_ms, first_call_import_ms, import_top = measure_import(args.import_runs)
     with bench_database() as (admin_url, app_url), moto_aws() as aws:
         accounts = make_accounts(admin_url)
         handler, drain = wire_handler(app_url, aws)
@@ -59,11 +59,15 @@ def main() -> int:
                 run(event)()
                 drain()
             latencies: list[float] = []
+            load_before = os.getloadavg()[0]
+            cpu_started = time.process_time()
             started = time.perf_counter()
             for event in events[args.warmup :]:
                 latencies.append(timed(run(event)))
                 drain()
             elapsed = time.perf_counter() - started
+            cpu_s = time.process_time() - cpu_started
+            load_after = os.getloadavg()[0]
             drain_s = sum(timed(drain) for _ in range(10)) / 10 / 1000  # per request, excluded
             parts = breakdown(handler, drain, make_events(accounts, 500))
 
@@ -76,8 +80,14 @@ def main() -> int:
         "p99_ms": round(percentile(latencies, 0.99), 2),
         "max_ms": round(latencies[-1], 2),
         "throughput_per_s": round(len(latencies) / measured_s, 1),
+        # CPU this process spent per request (queue draining included): unlike wall
+        # time, hardly moved by other processes on a shared machine
+        "cpu_ms_per_request": round(cpu_s * 1000 / len(latencies), 2),
+        "load_avg_1m_before": round(load_before, 2),
+        "load_avg_1m_after": round(load_after, 2),
         "first_call_ms": round(first_ms, 1),
         "import_ms": round(import_ms, 1),
+        "first_call_import_ms": round(first_call_import_ms, 1),
         **{f"{name}_ms_per_request": round(ms, 2) for name, ms in parts.items()},
     }
     print(f"webhook handler, {len(latencies)} sequential requests on one connection:")
@@ -97,6 +107,10 @@ def main() -> int:
     )
     for module, ms in import_top:
         print(f"    {module:<32} {ms:6.1f} ms")
+    print(
+        f"the first invocation then imports the AWS adapters (boto3, Powertools idempotency):"
+        f" {figures['first_call_import_ms']} ms more, before its clients and connection"
+    )
     print(json.dumps(figures))
     return 0
 
@@ -116,25 +130,28 @@ def check(response: dict[str, Any]) -> None:
         raise RuntimeError(f"unexpected response: {response}")
 
 
-def measure_import(runs: int) -> tuple[float, list[tuple[str, float]]]:
-    """Median wall time of `import functions.webhook.app` in a fresh interpreter, and
-    the largest top-level imports (python -X importtime, cumulative)."""
+def measure_import(runs: int) -> tuple[float, float, list[tuple[str, float]]]:
+    """Median wall times, in fresh interpreters, of `import functions.webhook.app` and
+    of the adapters its first invocation imports (boto3, Powertools idempotency), and
+    where the former goes by package (python -X importtime, each module's own time)."""
     code = (
         "import time; t = time.perf_counter(); import functions.webhook.app;"
-        " print((time.perf_counter() - t) * 1000)"
+        " u = time.perf_counter(); import tether.aws.idempotency, tether.aws.sqs;"
+        " print((u - t) * 1000, (time.perf_counter() - u) * 1000)"
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'shared'}"}
-    samples = [
-        float(
-            subprocess.run(
+    runs_ms = [
+        [
+            float(ms)
+            for ms in subprocess.run(
                 [sys.executable, "-c", code],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,
                 text=True,
                 check=True,
-            ).stdout
-        )
+            ).stdout.split()
+        ]
         for _ in range(runs)
     ]
     trace = subprocess.run(
@@ -152,7 +169,8 @@ def measure_import(runs: int) -> tuple[float, list[tuple[str, float]]]:
             continue
         package = columns[2].strip().split(".")[0]
         by_package[package] = by_package.get(package, 0.0) + int(columns[0]) / 1000
-    return statistics.median(samples), sorted(by_package.items(), key=lambda kv: -kv[1])[:8]
+    top = sorted(by_package.items(), key=lambda kv: -kv[1])[:8]
+    return statistics.median(r[0] for r in runs_ms), statistics.median(r[1] for r in runs_ms), top
 
 
 @contextlib.contextmanager
