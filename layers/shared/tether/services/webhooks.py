@@ -160,7 +160,7 @@ def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
         raise PayloadTooLarge(f"the body is {len(request.body)} bytes; at most {MAX_BODY_BYTES}")
     if request.media_type not in provider.media_types:
         raise UnsupportedMediaType(
-            f"{request.media_type or 'no content type'} is not accepted from {provider.name};"
+            f"{request.media_type[:100] or 'no content type'} is not accepted from {provider.name};"
             f" send {' or '.join(sorted(provider.media_types))}"
         )
     with UnitOfWork(ports.connections) as uow:
@@ -288,7 +288,7 @@ def _audit_rejection(ports: WebhookPorts, request: WebhookRequest, error: Webhoo
                     "rejection": kind,
                     "reason": error.reason,
                     "method": request.method,
-                    "content_type": request.header("content-type"),
+                    "content_type": (request.header("content-type") or "")[:200],
                     "body_bytes": len(request.body),
                 },
             )
