@@ -237,7 +237,7 @@ def wire_handler(
     app_url: str, aws: Any
 ) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[], None]]:
     import functions.webhook.app as webhook_app
-    from tests.integration.webhooks.conftest import FakeLambdaContext
+    from tests.integration.webhooks.support import FakeLambdaContext
     from tether.aws.idempotency import DynamoDbExactlyOnce
     from tether.aws.sqs import SqsQueue
     from tether.db.connection import ReusedConnection

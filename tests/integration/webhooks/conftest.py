@@ -8,10 +8,8 @@ connection (FreshConnections).
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -20,48 +18,17 @@ from moto import mock_aws
 
 import functions.webhook.app as webhook_app
 from tests.integration.factories import Chain
-from tests.webhook_samples import SECRETS, signed_event
-from tether.aws.idempotency import DynamoDbExactlyOnce
-from tether.aws.sqs import SqsQueue
+from tests.integration.webhooks.support import (
+    TABLE,
+    AddAccount,
+    Aws,
+    Deliver,
+    FakeLambdaContext,
+    make_ports,
+)
+from tests.webhook_samples import SECRETS
 from tether.db.connection import Connection, FreshConnections
-from tether.secrets import resolve_secret
 from tether.services.webhooks import WebhookPorts
-
-TABLE = "tether-idempotency"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "tether-webhook"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:tether-webhook"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-@dataclass
-class Aws:
-    sqs: Any
-    dynamodb: Any
-    queue_url: str
-    table_name: str
-
-    def messages(self) -> list[dict[str, Any]]:
-        """Every message on the inbound queue, taken off it."""
-        taken: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            ).get("Messages", [])
-            if not batch:
-                return taken
-            for message in batch:
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-                taken.append(json.loads(message["Body"]))
 
 
 @pytest.fixture
@@ -86,28 +53,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         yield Aws(sqs, dynamodb, queue_url, TABLE)
 
 
-def make_ports(aws: Aws, connections: FreshConnections, **overrides: Any) -> WebhookPorts:
-    values: dict[str, Any] = {
-        "connections": connections,
-        "queue": SqsQueue(aws.queue_url, aws.sqs),
-        "exactly_once": DynamoDbExactlyOnce(
-            aws.table_name,
-            key_prefix="webhook-receipt",
-            expires_after_seconds=3600,
-            client=aws.dynamodb,
-        ),
-        "resolve_secret": resolve_secret,
-    }
-    values.update(overrides)
-    return WebhookPorts(**values)
-
-
 @pytest.fixture
 def ports(aws: Aws, app_connections: FreshConnections) -> WebhookPorts:
     return make_ports(aws, app_connections)
-
-
-Deliver = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @pytest.fixture
@@ -120,9 +68,6 @@ def deliver(ports: WebhookPorts, monkeypatch: pytest.MonkeyPatch) -> Deliver:
         return response
 
     return call
-
-
-AddAccount = Callable[..., str]
 
 
 @pytest.fixture
@@ -148,22 +93,3 @@ def add_account(admin: Connection, chain: Chain) -> AddAccount:
         return str(row["id"])
 
     return add
-
-
-def sample_for(add_account: AddAccount, event: dict[str, Any], **sign: Any) -> dict[str, Any]:
-    """`event` sent to a new account of its provider, signed now."""
-    account_id = add_account(event["pathParameters"]["provider"])
-    return signed_event(event, account_id=account_id, **sign)
-
-
-def receipts(admin: Connection, account_id: str) -> list[dict[str, Any]]:
-    return admin.execute(
-        "SELECT * FROM webhook_receipts WHERE provider_account_id = %s ORDER BY received_at",
-        (account_id,),
-    ).fetchall()
-
-
-def audit_rows(admin: Connection, account_id: str) -> list[dict[str, Any]]:
-    return admin.execute(
-        "SELECT * FROM audit_log WHERE subject_id = %s ORDER BY created_at", (account_id,)
-    ).fetchall()

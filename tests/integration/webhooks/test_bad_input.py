@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.integration.factories import Chain
-from tests.integration.webhooks.conftest import (
+from tests.integration.webhooks.support import (
     AddAccount,
     Aws,
     Deliver,

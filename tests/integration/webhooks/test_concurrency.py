@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.webhooks.conftest import (
+from tests.integration.webhooks.support import (
     AddAccount,
     Aws,
     Deliver,

@@ -12,7 +12,7 @@ import pytest
 
 import functions.sweeper.app as sweeper_app
 import functions.webhook.app as webhook_app
-from tests.integration.webhooks.conftest import (
+from tests.integration.webhooks.support import (
     AddAccount,
     Aws,
     Deliver,
