@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool bench-webhook
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ build: $(STAMP)
 # Benchmarks: not part of `make test`; each prints a JSON line of its figures last.
 bench-pool: $(STAMP)
 	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/pool.py
+
+# Latency, throughput and import time of the webhook function (not part of `make test`).
+bench-webhook: $(STAMP)
+	$(BIN)/python bench/webhook.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

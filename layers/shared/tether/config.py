@@ -36,3 +36,35 @@ class DatabaseSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
+
+
+class WebhookSettings(BaseSettings):
+    """The webhook function's environment (template.yaml, WebhookFunction)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    idempotency_table_name: str
+    inbound_queue_url: str
+    # how long DynamoDB answers a repeated event from memory; Postgres keeps it for good
+    idempotency_expires_after_seconds: int = 3600
+
+
+@lru_cache(maxsize=1)
+def webhook_settings() -> WebhookSettings:
+    return WebhookSettings()
+
+
+class SweeperSettings(BaseSettings):
+    """The receipt sweeper's environment (template.yaml, SweeperFunction)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    inbound_queue_url: str
+    # must exceed the webhook function's timeout, so a sweep never races its own enqueue
+    sweep_grace_seconds: int = 30
+    sweep_batch_size: int = 100
+
+
+@lru_cache(maxsize=1)
+def sweeper_settings() -> SweeperSettings:
+    return SweeperSettings()

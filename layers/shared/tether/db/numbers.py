@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.errors import NotFound
@@ -432,24 +430,3 @@ class LeaseRepository:
             return self._conn.execute(
                 query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
             ).fetchall()
-
-
-class AuditRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def record(
-        self,
-        tenant_id: UUID | None,
-        kind: str,
-        *,
-        subject_type: str | None = None,
-        subject_id: str | None = None,
-        detail: dict[str, Any] | None = None,
-        actor: str | None = None,
-    ) -> None:
-        self._conn.execute(
-            "INSERT INTO audit_log (tenant_id, kind, actor, subject_type, subject_id, detail)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (tenant_id, kind, actor, subject_type, subject_id, Jsonb(detail or {})),
-        )

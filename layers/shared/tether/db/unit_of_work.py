@@ -18,7 +18,6 @@ from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
 from tether.db.messages import MessageRepository
 from tether.db.numbers import (
-    AuditRepository,
     CampaignNumberRepository,
     LeaseRepository,
     NumberRepository,
@@ -31,6 +30,11 @@ from tether.db.repositories import (
     TimerRepository,
 )
 from tether.db.session import Session
+from tether.db.webhook_repositories import (
+    AuditLogRepository,
+    ProviderAccountRepository,
+    WebhookReceiptRepository,
+)
 
 
 class UnitOfWork:
@@ -40,7 +44,9 @@ class UnitOfWork:
     numbers: NumberRepository
     campaign_numbers: CampaignNumberRepository
     leases: LeaseRepository
-    audit: AuditRepository
+    audit: AuditLogRepository
+    provider_accounts: ProviderAccountRepository
+    webhook_receipts: WebhookReceiptRepository
     messages: MessageRepository
     timers: TimerRepository
     suppressions: SuppressionRepository
@@ -61,7 +67,9 @@ class UnitOfWork:
         self.numbers = NumberRepository(session)
         self.campaign_numbers = CampaignNumberRepository(session)
         self.leases = LeaseRepository(session)
-        self.audit = AuditRepository(session)
+        self.audit = AuditLogRepository(session)
+        self.provider_accounts = ProviderAccountRepository(session)
+        self.webhook_receipts = WebhookReceiptRepository(session)
         self.messages = MessageRepository(session)
         self.timers = TimerRepository(session)
         self.suppressions = SuppressionRepository(session)

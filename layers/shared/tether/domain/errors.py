@@ -82,5 +82,22 @@ class SenderUnavailable(TetherError):
     A bound lead moves only through an explicit re-home."""
 
 
-class CampaignNotStaged(TetherError):
-    pass
+class InProgress(TetherError):
+    """The same request is being handled right now; the caller may retry shortly."""
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An idempotency key came back with different content than it was first used with."""
+
+
+class DependencyUnavailable(TetherError):
+    """A service Tether depends on (database, queue, idempotency store, secrets) did not
+    answer. Nothing was changed on its account; the caller may retry."""
+
+    def __init__(self, dependency: str, detail: str | None = None) -> None:
+        super().__init__(f"{dependency} is unavailable" + (f": {detail}" if detail else ""))
+        self.dependency = dependency
+
+
+class ConfigurationError(TetherError):
+    """Tether is set up wrongly (a malformed secret reference, say): no request can fix it."""

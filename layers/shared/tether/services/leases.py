@@ -40,8 +40,8 @@ def lease_number(
         lease = uow.leases.lease(tenant_id, lead_id, pool, now)
     if lease is None:
         uow.audit.record(
-            tenant_id,
             "pool_exhausted",
+            tenant_id=tenant_id,
             subject_type="lead",
             subject_id=str(lead_id),
             detail={"pool": pool},

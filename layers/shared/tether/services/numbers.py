@@ -267,8 +267,8 @@ def record_number_delivery(
     if row["rested"]:
         metrics.add_metric(name="NumberRested", unit="Count", value=1)
         uow.audit.record(
-            tenant_id,
             "number_rested",
+            tenant_id=tenant_id,
             subject_type="phone_number",
             subject_id=str(number_id),
             detail={

@@ -335,8 +335,8 @@ def _provider_refused(
             ctx.id, error.code, error.reason, retry_at, attempt_open=error.may_have_sent
         )
         uow.audit.record(
-            ctx.tenant_id,
             "send_failure",
+            tenant_id=ctx.tenant_id,
             subject_type="message",
             subject_id=str(ctx.id),
             detail={**detail, "retry_at": retry_at.isoformat()},
@@ -380,8 +380,8 @@ def _fail(
 ) -> SendOutcome:
     uow.messages.fail(ctx.id, code, reason)
     uow.audit.record(
-        ctx.tenant_id,
         "send_failure",
+        tenant_id=ctx.tenant_id,
         subject_type="message",
         subject_id=str(ctx.id),
         detail={"code": code, "reason": reason, **(detail or {})},

@@ -1,0 +1,24 @@
+"""boto3 clients, one per service per container, made on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+Service = Literal["sqs", "dynamodb"]
+
+
+@overload
+def aws_client(service: Literal["sqs"]) -> SQSClient: ...
+@overload
+def aws_client(service: Literal["dynamodb"]) -> Any: ...
+@cache
+def aws_client(service: Service) -> Any:
+    import boto3
+
+    # A session of its own: clients are thread-safe, but making two at once from
+    # boto3's shared default session is not.
+    return boto3.session.Session().client(service)

@@ -1,0 +1,103 @@
+"""Exactly once per key: Powertools idempotency with its records in DynamoDB.
+
+The guard goes around one use-case function, not around the whole handler: an error
+response must never be stored and replayed. While one call with a key runs, another
+with the same key gets InProgress (the first call's record expires with its Lambda
+invocation, so a crash does not block the key for long); once it has finished, the
+other gets the first call's result back without running anything. The payload's
+fingerprint is validated: the same key with different content is IdempotencyKeyReused.
+
+Imported on first use (a function's cached getter): Powertools idempotency loads boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
+
+from tether.aws.clients import aws_client
+from tether.domain.errors import DependencyUnavailable, IdempotencyKeyReused, InProgress
+from tether.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+DataT = TypeVar("DataT", bound=BaseModel)
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+
+class DynamoDbExactlyOnce:
+    """`data` must have the fields `idempotency_key` and `fingerprint`."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        key_prefix: str,
+        expires_after_seconds: int,
+        client: Any = None,
+    ) -> None:
+        self._key_prefix = key_prefix
+        self._config = IdempotencyConfig(
+            event_key_jmespath="idempotency_key",
+            payload_validation_jmespath="fingerprint",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=expires_after_seconds,
+        )
+        self._store = DynamoDBPersistenceLayer(
+            table_name=table_name, boto3_client=client or aws_client("dynamodb")
+        )
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        """An in-progress record then expires when this invocation would time out."""
+        self._config.register_lambda_context(context)
+
+    def run(
+        self, use_case: Callable[[DataT], ResultT], data: DataT, result_type: type[ResultT]
+    ) -> tuple[ResultT, bool]:
+        """`use_case(data)` unless it already ran for this key. Returns the result and
+        whether it was replayed from the store (True: nothing ran this time)."""
+        ran: list[ResultT] = []
+
+        def once(*, data: DataT) -> ResultT:
+            result = use_case(data)
+            ran.append(result)
+            return result
+
+        guarded = idempotent_function(
+            once,
+            data_keyword_argument="data",
+            persistence_store=self._store,
+            config=self._config,
+            output_serializer=PydanticSerializer(result_type),
+            key_prefix=self._key_prefix,
+        )
+        try:
+            result = cast(ResultT, guarded(data=data))
+        except IdempotencyAlreadyInProgressError as error:
+            raise InProgress("the same event is being handled right now") from error
+        except IdempotencyValidationError as error:
+            raise IdempotencyKeyReused(
+                "this event id was already used for different content"
+            ) from error
+        except IdempotencyPersistenceLayerError as error:
+            if ran:
+                # the use case finished; only recording that in DynamoDB failed. A retry
+                # will run it again, and the use case is idempotent on its own.
+                logger.warning("idempotency record not saved", extra={"error": str(error)})
+                return ran[0], False
+            raise DependencyUnavailable("the idempotency store", str(error)) from error
+        return result, not ran

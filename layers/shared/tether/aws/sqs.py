@@ -1,0 +1,52 @@
+"""The SQS adapter of tether.queues.MessageQueue. Imported on first use (a function's
+cached getter), so botocore is not loaded at the function's import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tether.domain.errors import DependencyUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+class SqsQueue:
+    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+        self.queue_url = queue_url
+        self._client = client
+
+    @property
+    def client(self) -> SQSClient:
+        if self._client is None:
+            from tether.aws.clients import aws_client
+
+            self._client = aws_client("sqs")
+        return self._client
+
+    def send(
+        self,
+        body: str,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+    ) -> str:
+        request: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": body}
+        if attributes:
+            request["MessageAttributes"] = {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in attributes.items()
+            }
+        if group_id is not None:
+            request["MessageGroupId"] = group_id
+        if deduplication_id is not None:
+            request["MessageDeduplicationId"] = deduplication_id
+        try:
+            response = self.client.send_message(**request)
+        except (BotoCoreError, ClientError) as error:
+            raise DependencyUnavailable("SQS", str(error)) from error
+        return response["MessageId"]

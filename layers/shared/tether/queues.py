@@ -1,0 +1,21 @@
+"""The one door to message queues. The SQS adapter is tether.aws.sqs.SqsQueue; tests
+and the local stack use the same adapter against moto."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+
+class MessageQueue(Protocol):
+    def send(
+        self,
+        body: str,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+    ) -> str:
+        """Put one message on the queue and return its id. `group_id` and
+        `deduplication_id` are for FIFO queues. Raises DependencyUnavailable."""
+        ...

@@ -1,0 +1,102 @@
+"""What every provider's webhook support provides, and the helpers they share."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from tether.domain.events import EventType, InboundMessage, Provider, StatusUpdate
+from tether.webhooks.errors import MalformedPayload
+from tether.webhooks.request import WebhookRequest
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDelivery:
+    """One provider event, read from a verified request."""
+
+    # the provider's identity of this event: the same on every retry of it, different
+    # for every other event (a message id alone is not: one message has many statuses)
+    identity: str
+    # what it means; None for an event type Tether does not handle (kept, acknowledged)
+    event: InboundMessage | StatusUpdate | None
+    # the provider's own name for the event type, for logs and the audit trail
+    provider_event_type: str
+    # a hash of the event's content without per-attempt delivery data: a retry must
+    # match it, a different event reusing the identity must not
+    fingerprint: str
+
+    @property
+    def event_type(self) -> EventType:
+        return self.event.kind if self.event is not None else "unknown"
+
+    @property
+    def external_id(self) -> str | None:
+        return self.event.external_id if self.event is not None else None
+
+
+class WebhookProvider(Protocol):
+    """A provider's webhooks: which bodies it sends, how it signs, what they mean."""
+
+    name: Provider
+    media_types: frozenset[str]
+
+    def verify(self, request: WebhookRequest, secrets: list[str], now: datetime) -> None:
+        """Raise InvalidSignature unless one of `secrets` signed `request`."""
+        ...
+
+    def parse(self, request: WebhookRequest, received_at: datetime) -> ParsedDelivery:
+        """The event a verified request carries. Raises MalformedPayload."""
+        ...
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def json_fingerprint(value: Any) -> str:
+    return sha256_hex(json.dumps(value, sort_keys=True, separators=(",", ":")).encode())
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise MalformedPayload(f"the body is not JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise MalformedPayload("the body is JSON but not an object")
+    return value
+
+
+def read_model(model: type[ModelT], data: Any, what: str) -> ModelT:
+    """`data` as `model`, or MalformedPayload naming each field that is wrong."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise MalformedPayload(f"{what}: {describe(error)}") from error
+
+
+def make_event(model: type[ModelT], what: str, **fields: Any) -> ModelT:
+    """A canonical event, or MalformedPayload when the provider's values do not fit it."""
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        raise MalformedPayload(f"{what}: {describe(error)}") from error
+
+
+def describe(error: ValidationError, limit: int = 5) -> str:
+    problems = [
+        f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
+        for e in error.errors()[:limit]
+    ]
+    more = error.error_count() - limit
+    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")

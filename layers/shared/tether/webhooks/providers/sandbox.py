@@ -1,0 +1,98 @@
+"""The local provider sandbox, signed with Standard Webhooks: `webhook-id`,
+`webhook-timestamp` (seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+"{id}.{timestamp}.{body}">`, with a `whsec_<base64>` secret. The id names the event.
+
+`{"type": "message.received" | "message.status", "timestamp": <ISO 8601>,
+"data": {"id", "from", "to", "body", "media_urls", "status", "error_code", "error_reason"}}`
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from tether.domain.events import InboundMessage, Provider, StatusUpdate
+from tether.domain.message_status import MessageStatus
+from tether.webhooks import signatures
+from tether.webhooks.providers.base import (
+    JSON,
+    ParsedDelivery,
+    json_object,
+    make_event,
+    read_model,
+    sha256_hex,
+)
+from tether.webhooks.request import WebhookRequest
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    from_: str = Field(alias="from")
+    to: str
+    body: str = ""
+    media_urls: list[str] = []
+    status: MessageStatus | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(min_length=1)
+    timestamp: AwareDatetime | None = None
+    data: dict[str, object] = {}
+
+
+class Sandbox:
+    name: Provider = "sandbox"
+    media_types = frozenset({JSON})
+
+    def verify(self, request: WebhookRequest, secrets: list[str], now: datetime) -> None:
+        signatures.verify_standard_webhooks(
+            signatures.require_header(request.header("webhook-id"), "webhook-id"),
+            signatures.require_header(request.header("webhook-timestamp"), "webhook-timestamp"),
+            signatures.require_header(request.header("webhook-signature"), "webhook-signature"),
+            request.body,
+            secrets,
+            now,
+        )
+
+    def parse(self, request: WebhookRequest, received_at: datetime) -> ParsedDelivery:
+        msg_id = (request.header("webhook-id") or "").strip()
+        fingerprint = sha256_hex(request.body)
+        event = read_model(_Event, json_object(request.body), "sandbox event")
+        occurred_at = event.timestamp or received_at
+        if event.type == "message.received":
+            m = read_model(_Message, event.data, "data")
+            inbound = make_event(
+                InboundMessage,
+                event.type,
+                provider=self.name,
+                external_id=m.id,
+                from_address=m.from_,
+                to_address=m.to,
+                body=m.body,
+                media_urls=tuple(m.media_urls),
+                occurred_at=occurred_at,
+            )
+            return ParsedDelivery(msg_id, inbound, event.type, fingerprint)
+        if event.type == "message.status":
+            m = read_model(_Message, event.data, "data")
+            update = make_event(
+                StatusUpdate,
+                event.type,
+                provider=self.name,
+                external_id=m.id,
+                from_address=m.from_,
+                to_address=m.to,
+                status=m.status,
+                error_code=m.error_code,
+                error_reason=m.error_reason,
+                occurred_at=occurred_at,
+            )
+            return ParsedDelivery(msg_id, update, event.type, fingerprint)
+        return ParsedDelivery(msg_id, None, event.type, fingerprint)

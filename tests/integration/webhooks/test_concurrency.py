@@ -1,0 +1,62 @@
+"""Fifty deliveries of one event at once, from real threads, each with its own
+connection: exactly one receipt and one queue message, whatever the interleaving.
+
+moto's DynamoDB is not atomic across threads the way DynamoDB is (its conditional put
+is plain Python), so two threads may both get past the idempotency record; Postgres's
+unique key is what makes the second one a duplicate then. Both doors are exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from tests.integration.webhooks.support import (
+    AddAccount,
+    Aws,
+    Deliver,
+    receipts,
+    sample_for,
+)
+from tests.webhook_samples import load_sample
+from tether.db.connection import Connection
+
+DELIVERIES = 50
+
+
+@pytest.mark.parametrize("name", ["signalhouse_inbound", "twilio_status"])
+def test_fifty_concurrent_deliveries_store_one_receipt_and_send_one_message(
+    name: str, deliver: Deliver, add_account: AddAccount, admin: Connection, aws: Aws
+) -> None:
+    event = sample_for(add_account, load_sample(name))
+    start = threading.Barrier(DELIVERIES)
+    responses: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait(10)
+            responses.append(deliver(event))
+        except BaseException as error:  # surfaced below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(DELIVERIES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    statuses = sorted(r["statusCode"] for r in responses)
+    assert len(statuses) == DELIVERIES
+    assert set(statuses) <= {200, 409}, statuses  # 409: still in progress, retry later
+    assert 200 in statuses
+    [receipt] = receipts(admin, event["pathParameters"]["account_id"])
+    assert receipt["enqueued_at"] is not None
+    messages = aws.messages()
+    assert [m["receipt_id"] for m in messages] == [str(receipt["id"])]
+    accepted = [r for r in responses if r["statusCode"] == 200 and r["body"].startswith("{")]
+    assert sum(json.loads(r["body"])["status"] == "accepted" for r in accepted) <= 1
