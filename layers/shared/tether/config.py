@@ -55,11 +55,12 @@ def webhook_settings() -> WebhookSettings:
 
 
 class SweeperSettings(BaseSettings):
-    """The receipt sweeper's environment (template.yaml, SweeperFunction)."""
+    """The sweeper's environment (template.yaml, SweeperFunction)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     inbound_queue_url: str
+    outbound_queue_url: str
     # must exceed the webhook function's timeout, so a sweep never races its own enqueue
     sweep_grace_seconds: int = 30
     sweep_batch_size: int = 100
@@ -68,3 +69,17 @@ class SweeperSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def sweeper_settings() -> SweeperSettings:
     return SweeperSettings()
+
+
+class OutboundSettings(BaseSettings):
+    """The outbound function's environment (template.yaml, OutboundFunction)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    # where a send that must wait goes back, with a delay
+    outbound_queue_url: str
+
+
+@lru_cache(maxsize=1)
+def outbound_settings() -> OutboundSettings:
+    return OutboundSettings()

@@ -15,7 +15,9 @@ class MessageQueue(Protocol):
         attributes: Mapping[str, str] | None = None,
         group_id: str | None = None,
         deduplication_id: str | None = None,
+        delay_seconds: int = 0,
     ) -> str:
         """Put one message on the queue and return its id. `group_id` and
-        `deduplication_id` are for FIFO queues. Raises DependencyUnavailable."""
+        `deduplication_id` are for FIFO queues; `delay_seconds` (at most 900) keeps it
+        out of sight that long. Raises DependencyUnavailable."""
         ...

@@ -70,10 +70,17 @@ def test_a_failed_enqueue_is_200_and_the_sweeper_re_drives_it(
     age(admin, account_id, 60)
     monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
     monkeypatch.setenv("INBOUND_QUEUE_URL", aws.queue_url)
+    monkeypatch.setenv("OUTBOUND_QUEUE_URL", aws.sqs.create_queue(QueueName="outbound")["QueueUrl"])
     from tether.config import database_settings, sweeper_settings
     from tether.db.connection import lambda_connection
 
-    caches = (database_settings, sweeper_settings, lambda_connection, sweeper_app.inbound_queue)
+    caches = (
+        database_settings,
+        sweeper_settings,
+        lambda_connection,
+        sweeper_app.inbound_queue,
+        sweeper_app.outbound_queue,
+    )
     for getter in caches:
         getter.cache_clear()
     for where in ("tether.aws.clients.aws_client", "tether.aws.idempotency.aws_client"):
@@ -86,8 +93,8 @@ def test_a_failed_enqueue_is_200_and_the_sweeper_re_drives_it(
         for getter in caches:
             getter.cache_clear()
 
-    assert report["enqueued"] >= 1
-    assert report["failed"] == 0
+    assert report["receipts"]["enqueued"] >= 1
+    assert report["receipts"]["failed"] == 0
     [swept] = receipts(admin, account_id)
     assert swept["enqueued_at"] is not None
     ours = [m for m in aws.messages() if m["receipt_id"] == str(receipt["id"])]

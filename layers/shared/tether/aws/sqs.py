@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 
+MAX_DELAY_SECONDS = 900  # SQS's limit on DelaySeconds
+
+
 class SqsQueue:
     def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
@@ -34,8 +37,11 @@ class SqsQueue:
         attributes: Mapping[str, str] | None = None,
         group_id: str | None = None,
         deduplication_id: str | None = None,
+        delay_seconds: int = 0,
     ) -> str:
         request: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": body}
+        if delay_seconds:
+            request["DelaySeconds"] = min(max(delay_seconds, 0), MAX_DELAY_SECONDS)
         if attributes:
             request["MessageAttributes"] = {
                 name: {"DataType": "String", "StringValue": value}

@@ -57,6 +57,7 @@ class SendContext:
     lead_timezone: str | None
     provider_account_id: UUID
     provider: str
+    credentials_ref: str | None
     # tenant_config
     quiet_hours_start: Any
     quiet_hours_end: Any
@@ -143,7 +144,7 @@ class MessageRepository:
             " m.from_address, m.to_address, m.outbound_number_id, m.body, m.media_urls, m.segments,"
             " m.send_key, m.not_before, m.expires_at, m.attempt_started_at, m.paced_slot,"
             " l.state::text AS lead_state, l.timezone AS lead_timezone,"
-            " p.provider_account_id, a.provider,"
+            " p.provider_account_id, a.provider, a.credentials_ref,"
             " c.quiet_hours_start, c.quiet_hours_end, c.quiet_hours_by_state,"
             " c.send_segments_per_second, c.send_segments_per_day, c.send_max_attempts, c.timer_7d_days"
             " FROM messages m"
@@ -180,6 +181,7 @@ class MessageRepository:
             lead_timezone=row["lead_timezone"],
             provider_account_id=row["provider_account_id"],
             provider=row["provider"],
+            credentials_ref=row["credentials_ref"],
             quiet_hours_start=row["quiet_hours_start"],
             quiet_hours_end=row["quiet_hours_end"],
             quiet_hours_by_state=row["quiet_hours_by_state"],

@@ -18,19 +18,22 @@ A send goes through three short transactions:
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether.db.connection import ConnectionSource
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.errors import Conflict, InvalidInput, NotFound
+from tether.domain.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from tether.domain.lead_state import LeadState
 from tether.domain.quiet_hours import (
     QuietHours,
@@ -42,6 +45,7 @@ from tether.domain.quiet_hours import (
 from tether.domain.segments import count_segments
 from tether.domain.send_key import check_send_key, default_send_key
 from tether.observability import logger, metrics
+from tether.providers import provider_for
 from tether.providers.base import (
     ProviderError,
     ProviderErrorKind,
@@ -49,6 +53,8 @@ from tether.providers.base import (
     SendCommand,
     SmsProvider,
 )
+from tether.queues import MessageQueue
+from tether.secrets import resolve_secret
 from tether.services.leads import move_lead
 from tether.services.numbers import record_number_delivery, resolve_sender
 
@@ -56,6 +62,7 @@ from tether.services.numbers import record_number_delivery, resolve_sender
 RECONCILE_MARGIN = timedelta(minutes=2)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
+MAX_QUEUE_DELAY_SECONDS = 900  # SQS's DelaySeconds limit
 
 
 class SendRequest(BaseModel):
@@ -80,8 +87,20 @@ class SendReceipt:
     duplicate: bool
 
 
-class OutboundQueue(Protocol):
-    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None: ...
+class OutboundMessage(BaseModel):
+    """What OutboundQueue carries: it names a stored send, which the worker loads. It
+    may arrive more than once; the claim in Postgres makes the send happen once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: UUID
+    message_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveReport:
+    found: int
+    enqueued: int
 
 
 ProviderSource = Callable[[SendContext], SmsProvider]
@@ -103,7 +122,7 @@ class SendOutcome:
 
 
 def request_send(
-    uow: UnitOfWork, request: SendRequest, now: datetime, queue: OutboundQueue | None
+    uow: UnitOfWork, request: SendRequest, now: datetime, queue: MessageQueue | None
 ) -> SendReceipt:
     """Store the send once per send key and hand it to the queue. A repeated request
     answers the first one's receipt and sends nothing more."""
@@ -166,24 +185,78 @@ def request_send(
 
 def enqueue(
     uow: UnitOfWork,
-    queue: OutboundQueue,
+    queue: MessageQueue,
     tenant_id: UUID,
     message_id: UUID,
     now: datetime,
     delay_seconds: int = 0,
 ) -> bool:
     """Hand a stored send to OutboundQueue. A failure is logged, not raised: the message
-    stays marked as not enqueued and the sweeper re-drives it."""
+    stays marked as not enqueued and the sweeper re-drives it when it is due."""
+    body = OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
     try:
-        queue.send({"tenant_id": str(tenant_id), "message_id": str(message_id)}, delay_seconds)
+        queue.send(body, delay_seconds=delay_seconds)
     except Exception:
         logger.exception(
             "enqueue failed; the sweeper will re-drive it", extra={"message_id": str(message_id)}
         )
+        uow.rollback()
+        uow.messages.mark_enqueued(message_id, None)
+        uow.commit()
         return False
     uow.messages.mark_enqueued(message_id, now)
     uow.commit()
     return True
+
+
+def redrive_waiting_sends(
+    uow: UnitOfWork, queue: MessageQueue, now: datetime, batch_size: int = 100
+) -> RedriveReport:
+    """Enqueue the sends that are due and in no queue (jobs role, every tenant): stored
+    but never enqueued, or deferred longer than a queue delay can hold. Locked with SKIP
+    LOCKED and marked in the same transaction, so overlapping sweeps send each once."""
+    rows = uow.messages.waiting_to_enqueue(now, batch_size)
+    enqueued = 0
+    for row in rows:
+        try:
+            queue.send(
+                OutboundMessage(tenant_id=row["tenant_id"], message_id=row["id"]).model_dump_json()
+            )
+        except Exception:
+            logger.exception("re-drive stopped: outbound queue unavailable")
+            break
+        uow.messages.mark_enqueued(row["id"], now)
+        enqueued += 1
+    uow.commit()
+    metrics.add_metric(name="SendsRedriven", unit="Count", value=enqueued)
+    if rows:
+        logger.warning("sends re-driven", extra={"found": len(rows), "enqueued": enqueued})
+    return RedriveReport(len(rows), enqueued)
+
+
+def account_provider(ctx: SendContext) -> SmsProvider:
+    """The provider adapter of the message's number, with the account's credentials
+    (its `credentials_ref`: a JSON object of the keys tether.providers.factory lists,
+    plus `base_url` where the API is not the provider's default)."""
+    if not ctx.credentials_ref:
+        raise ProviderError(
+            ctx.provider,
+            ProviderErrorKind.AUTH,
+            f"provider account {ctx.provider_account_id} has no credentials_ref",
+        )
+    try:
+        credentials = json.loads(resolve_secret(ctx.credentials_ref))
+    except (ValueError, ConfigurationError) as error:
+        raise ProviderError(
+            ctx.provider,
+            ProviderErrorKind.AUTH,
+            f"credentials of account {ctx.provider_account_id}: {error}",
+        ) from error
+    if not isinstance(credentials, dict):
+        raise ProviderError(
+            ctx.provider, ProviderErrorKind.AUTH, "credentials must be a JSON object"
+        )
+    return provider_for(ctx.provider, credentials, credentials.get("base_url"))
 
 
 def process_send(
@@ -269,7 +342,10 @@ def _hand_over(
         return _fail(uow, ctx, "suppressed", "the recipient opted out")
     if ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}:
         return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
-    provider = providers(ctx)
+    try:
+        provider = providers(ctx)
+    except ProviderError as error:  # no usable credentials: an operator must act
+        return _provider_refused(uow, ctx, error, now, rng)
     command = SendCommand(
         from_number=ctx.from_number,
         to_number=ctx.to_number,
@@ -456,3 +532,38 @@ def _duplicate(existing: dict[str, Any], request: SendRequest, send_key: str) ->
             "messages_send_key_key", f"send key {send_key!r} was used for another lead or campaign"
         )
     return SendReceipt(existing["id"], send_key, existing["from_address"], duplicate=True)
+
+
+def handle_queued_send(
+    connections: ConnectionSource,
+    queue: MessageQueue,
+    message: OutboundMessage,
+    providers: ProviderSource,
+    now: datetime,
+) -> SendOutcome:
+    """What the outbound worker does with one queue message: take the send as far as it
+    goes, and put a send that must wait back on the queue with a delay (or, past what a
+    queue delay can hold, leave it to the sweeper)."""
+    with UnitOfWork(connections, message.tenant_id) as uow:
+        logger.append_keys(tenant_id=str(message.tenant_id), message_id=str(message.message_id))
+        try:
+            outcome = process_send(uow, message.message_id, providers, now)
+        except NotFound:
+            # another tenant's id or a deleted row: retrying cannot help
+            logger.error("queued send not found; dropped")
+            return SendOutcome(Outcome.ALREADY_DONE, reason="not found")
+        if outcome.outcome in {Outcome.DEFERRED, Outcome.RETRY} and outcome.not_before is not None:
+            wait = (outcome.not_before - now).total_seconds()
+            if wait <= MAX_QUEUE_DELAY_SECONDS:
+                enqueue(
+                    uow,
+                    queue,
+                    message.tenant_id,
+                    message.message_id,
+                    now,
+                    delay_seconds=max(0, math.ceil(wait)),
+                )
+            else:
+                uow.messages.mark_enqueued(message.message_id, None)  # the sweeper's, when due
+                uow.commit()
+    return outcome

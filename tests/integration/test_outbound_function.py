@@ -1,0 +1,234 @@
+"""The outbound function as deployed: SQS batch events in, partial batch failures out,
+moto's SQS for the queue, the sandbox provider over real HTTP, real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.outbound import app as outbound_app
+from tests.integration.factories import MigratedDatabase, make_campaign, make_lead, make_tenant
+from tether.aws.sqs import SqsQueue
+from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import DependencyUnavailable
+from tether.sandbox import SandboxConfig, SandboxServer
+from tether.services.numbers import NumberRow, register_numbers, stage_campaign
+from tether.services.outbound import (
+    OutboundMessage,
+    SendRequest,
+    account_provider,
+    redrive_waiting_sends,
+    request_send,
+)
+
+SENDER = "+14155550100"
+
+
+class Queue:
+    def __init__(self, client: Any, url: str) -> None:
+        self.client, self.url = client, url
+
+    def take(self) -> list[dict[str, Any]]:
+        """Every visible message, taken off the queue, with its delay attribute."""
+        taken: list[dict[str, Any]] = []
+        while batch := self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                self.client.delete_message(
+                    QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                taken.append(json.loads(message["Body"]))
+        return taken
+
+
+class BrokenQueue:
+    def send(self, body: str, **_: Any) -> str:
+        raise DependencyUnavailable("SQS", "test")
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.session.Session(region_name="us-east-1").client("sqs")
+        yield Queue(client, client.create_queue(QueueName="outbound")["QueueUrl"])
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(SandboxConfig()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def deployed(
+    monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, queue: Queue
+) -> Iterator[None]:
+    """The function's environment and container-wide getters, as in Lambda."""
+    from tether.config import database_settings, outbound_settings
+    from tether.db.connection import lambda_connection
+
+    monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
+    monkeypatch.setenv("OUTBOUND_QUEUE_URL", queue.url)
+    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: queue.client)
+    caches = (database_settings, outbound_settings, lambda_connection, outbound_app.outbound_queue)
+    for getter in caches:
+        getter.cache_clear()
+    yield
+    lambda_connection("app").acquire().close()
+    for getter in caches:
+        getter.cache_clear()
+
+
+class Tenant:
+    def __init__(
+        self, admin: Connection, app: FreshConnections, sandbox: SandboxServer, **config: object
+    ) -> None:
+        self.admin, self.app = admin, app
+        credentials = {
+            "account_id": "sandbox",
+            "api_token": "sandbox-token",
+            "base_url": sandbox.url,
+        }
+        # the whole day is a sending window: these tests run on the real clock
+        config = {
+            "quiet_hours_start": "00:00",
+            "quiet_hours_end": "23:59:59",
+            "send_segments_per_second": None,
+        } | config
+        self.id, account_id = make_tenant(admin, **config)
+        admin.execute(
+            "UPDATE provider_accounts SET credentials_ref = %s WHERE id = %s",
+            ("local:" + json.dumps(credentials), account_id),
+        )
+        with UnitOfWork(app, self.id) as uow:
+            register_numbers(uow, self.id, account_id, "pool", [NumberRow(SENDER)])
+        self.campaign_id = make_campaign(admin, self.id, "pool")
+        with UnitOfWork(app, self.id) as uow:
+            stage_campaign(uow, self.campaign_id, datetime.now(UTC))
+
+    def request(self, phone: str, queue: Any = None) -> uuid.UUID:
+        lead_id = make_lead(self.admin, self.id, phone, self.campaign_id)
+        with UnitOfWork(self.app, self.id) as uow:
+            receipt = request_send(
+                uow,
+                SendRequest(
+                    tenant_id=self.id, campaign_id=self.campaign_id, lead_id=lead_id, body="Hello"
+                ),
+                datetime.now(UTC),
+                queue,
+            )
+        return receipt.message_id
+
+    def record(self, message_id: uuid.UUID) -> dict[str, Any]:
+        body = OutboundMessage(tenant_id=self.id, message_id=message_id).model_dump_json()
+        return {"messageId": str(uuid.uuid4()), "receiptHandle": "h", "body": body, "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:outbound", "attributes": {}, "messageAttributes": {}}  # fmt: skip
+
+    def status(self, message_id: uuid.UUID) -> tuple[str, Any]:
+        row = self.admin.execute(
+            "SELECT status, enqueued_at FROM messages WHERE id = %s", (message_id,)
+        ).fetchone()
+        assert row is not None
+        return row["status"], row["enqueued_at"]
+
+
+class LambdaContextStub:
+    function_name = "tether-outbound"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-outbound"
+    aws_request_id = "req-1"
+
+
+def test_a_batch_sends_each_record_and_reports_only_the_failed_one(
+    deployed: None,
+    admin: Connection,
+    app_connections: FreshConnections,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = Tenant(admin, app_connections, sandbox)
+    good = [tenant.request(f"+1415555{n:04d}") for n in range(200, 203)]
+    broken = tenant.request("+14155550299")
+    real_provider = account_provider
+
+    def provider(ctx: Any) -> Any:
+        if ctx.to_number == "+14155550299":
+            raise RuntimeError("the database went away")  # unexpected: this record only
+        return real_provider(ctx)
+
+    monkeypatch.setattr(outbound_app, "account_provider", provider)
+    records = [tenant.record(m) for m in [*good, broken]]
+    result = outbound_app.handler({"Records": records}, LambdaContextStub())
+    assert result == {"batchItemFailures": [{"itemIdentifier": records[-1]["messageId"]}]}
+    assert [tenant.status(m)[0] for m in good] == ["sent"] * 3
+    assert sorted(t.to_number for t in sandbox.texts()) == [
+        "+14155550200",
+        "+14155550201",
+        "+14155550202",
+    ]
+    # redelivered, the same batch sends nothing more
+    monkeypatch.setattr(outbound_app, "account_provider", real_provider)
+    assert outbound_app.handler({"Records": records}, LambdaContextStub()) == {
+        "batchItemFailures": []
+    }
+    assert len(sandbox.texts()) == 4
+
+
+def test_a_paced_send_goes_back_on_the_queue_with_a_delay(
+    deployed: None,
+    admin: Connection,
+    app_connections: FreshConnections,
+    sandbox: SandboxServer,
+    queue: Queue,
+) -> None:
+    tenant = Tenant(admin, app_connections, sandbox, send_segments_per_second=0.1)  # one per 10 s
+    first, second = tenant.request("+14155550200"), tenant.request("+14155550201")
+    result = outbound_app.handler(
+        {"Records": [tenant.record(first), tenant.record(second)]}, LambdaContextStub()
+    )
+    assert result == {"batchItemFailures": []}
+    assert tenant.status(first)[0] == "sent"
+    status, enqueued_at = tenant.status(second)
+    assert (status, enqueued_at is not None) == ("queued", True)
+    assert queue.take() == []  # delayed: not visible yet
+    attributes = queue.client.get_queue_attributes(
+        QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+def test_a_send_stored_but_never_enqueued_is_redriven_once(
+    admin: Connection,
+    app_connections: FreshConnections,
+    jobs_connections: FreshConnections,
+    sandbox: SandboxServer,
+    queue: Queue,
+) -> None:
+    tenant = Tenant(admin, app_connections, sandbox)
+    message_id = tenant.request("+14155550200", queue=BrokenQueue())
+    assert tenant.status(message_id) == ("queued", None)
+    sqs = SqsQueue(queue.url, queue.client)
+    with UnitOfWork(jobs_connections) as uow:
+        report = redrive_waiting_sends(uow, sqs, datetime.now(UTC))
+    assert report.enqueued >= 1
+    with UnitOfWork(jobs_connections) as uow:
+        redrive_waiting_sends(uow, sqs, datetime.now(UTC))
+    ours = [m for m in queue.take() if m["message_id"] == str(message_id)]
+    assert ours == [{"tenant_id": str(tenant.id), "message_id": str(message_id)}]
+    assert tenant.status(message_id)[1] is not None
