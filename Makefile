@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool bench-webhook
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool bench-webhook bench-outbound
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench-pool: $(STAMP)
 # Latency, throughput and import time of the webhook function (not part of `make test`).
 bench-webhook: $(STAMP)
 	$(BIN)/python bench/webhook.py
+
+# Sends through the outbound function against the sandbox provider (4 containers).
+bench-outbound: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/outbound.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

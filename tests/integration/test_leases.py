@@ -293,6 +293,7 @@ def test_pool_release_function_releases_expired_leases(
     try:
         result = pool_release_function.handler(pool_release_event(), LambdaContextStub())
     finally:
+        lambda_connection("jobs").acquire().close()
         database_settings.cache_clear()
         lambda_connection.cache_clear()
     assert result["released"] >= 1

@@ -11,6 +11,8 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.errors import NotFound
+from tether.domain.lead_state import LeadState
+from tether.domain.model import Lead
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,14 @@ class SendContext:
     segments_per_day: int | None
     max_attempts: int
     timer_7d_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandOverCheck:
+    lead: Lead  # locked
+    external_id: str | None
+    attempts: int
+    suppressed: bool
 
 
 class MessageRepository:
@@ -139,23 +149,8 @@ class MessageRepository:
         ).fetchone()
 
     def lock_for_send(self, message_id: UUID) -> SendContext | None:
-        row = self._conn.execute(
-            "SELECT m.id, m.tenant_id, m.lead_id, m.campaign_id, m.status, m.attempts, m.external_id,"
-            " m.from_address, m.to_address, m.outbound_number_id, m.body, m.media_urls, m.segments,"
-            " m.send_key, m.not_before, m.expires_at, m.attempt_started_at, m.paced_slot,"
-            " l.state::text AS lead_state, l.timezone AS lead_timezone,"
-            " p.provider_account_id, a.provider, a.credentials_ref,"
-            " c.quiet_hours_start, c.quiet_hours_end, c.quiet_hours_by_state,"
-            " c.send_segments_per_second, c.send_segments_per_day, c.send_max_attempts, c.timer_7d_days"
-            " FROM messages m"
-            " JOIN leads l ON l.id = m.lead_id"
-            " JOIN phone_numbers p ON p.id = m.outbound_number_id"
-            " JOIN provider_accounts a ON a.id = p.provider_account_id"
-            " JOIN tenant_config c ON c.tenant_id = m.tenant_id"
-            " WHERE m.id = %s AND m.direction = 'outbound'"
-            " FOR UPDATE OF m",
-            (message_id,),
-        ).fetchone()
+        """The message locked for its claim, with what its gates need (migration 0009)."""
+        row = self._conn.execute("SELECT * FROM message_for_send(%s)", (message_id,)).fetchone()
         if row is None:
             return None
         return SendContext(
@@ -191,20 +186,20 @@ class MessageRepository:
             timer_7d_days=row["timer_7d_days"],
         )
 
-    def is_suppressed(self, tenant_id: UUID, phone: str, number_id: UUID) -> bool:
-        row = self._conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM suppressions WHERE tenant_id = %s AND phone = %s"
-            " AND lifted_at IS NULL AND (phone_number_id IS NULL OR phone_number_id = %s)) AS suppressed",
-            (tenant_id, phone, number_id),
-        ).fetchone()
-        assert row is not None
-        return bool(row["suppressed"])
-
-    def hold_phone_against_opt_outs(self, tenant_id: UUID, phone: str) -> None:
-        """Until this transaction ends, an opt-out of `phone` waits (migration 0009)."""
-        self._conn.execute(
-            "SELECT pg_advisory_xact_lock_shared(suppression_lock_key(%s, %s))", (tenant_id, phone)
+    def begin_hand_over(self, message_id: UUID) -> HandOverCheck | None:
+        """Take the hand-over's locks in their order (the lead, the phone against
+        opt-outs, the message) and read what may have changed since the claim."""
+        row = self._conn.execute("SELECT * FROM begin_hand_over(%s)", (message_id,)).fetchone()
+        if row is None:
+            return None
+        lead = Lead(
+            row["lead_id"],
+            row["tenant_id"],
+            row["campaign_id"],
+            row["phone"],
+            LeadState(row["lead_state"]),
         )
+        return HandOverCheck(lead, row["external_id"], row["attempts"], row["suppressed"])
 
     def reserve_pacing_slot(
         self, number_id: UUID, segments: int, per_second: Decimal, now: datetime

@@ -134,33 +134,33 @@ class NumberRepository:
             )
         return cursor.rowcount == 1
 
-    def record_delivery(
-        self, number_id: UUID, outcome: str, at: datetime, rules: NumberHealthRules
-    ) -> dict[str, Any] | None:
+    def record_delivery(self, number_id: UUID, outcome: str, at: datetime) -> dict[str, Any] | None:
         """Count one delivery outcome ('sent', 'delivered', 'failed', 'filtered') and, in
         the same statement, rest the number when its failure or filtering rate since
-        its last rest passes the threshold over at least `min_sample` sends."""
+        its last rest passes the tenant's threshold over at least its minimum sample."""
         return self._conn.execute(
             """
             WITH counted AS (
-                SELECT id,
+                SELECT p.id,
                        sent_count + (%(outcome)s = 'sent')::int AS sent,
                        delivered_count + (%(outcome)s = 'delivered')::int AS delivered,
                        failed_count + (%(outcome)s = 'failed')::int AS failed,
                        filtered_count + (%(outcome)s = 'filtered')::int AS filtered,
-                       health_baseline_sent, health_baseline_failed, health_baseline_filtered
-                FROM phone_numbers WHERE id = %(id)s FOR UPDATE
+                       health_baseline_sent, health_baseline_failed, health_baseline_filtered,
+                       c.number_failure_threshold, c.number_health_min_sample, c.number_health_cooldown_hours
+                FROM phone_numbers p JOIN tenant_config c ON c.tenant_id = p.tenant_id
+                WHERE p.id = %(id)s FOR UPDATE OF p
             ), judged AS (
-                SELECT *, (sent - health_baseline_sent) >= %(min_sample)s
+                SELECT *, (sent - health_baseline_sent) >= number_health_min_sample
                           AND greatest(failed - health_baseline_failed, filtered - health_baseline_filtered)
-                              > %(threshold)s * (sent - health_baseline_sent) AS unhealthy
+                              > number_failure_threshold * (sent - health_baseline_sent) AS unhealthy
                 FROM counted
             )
             UPDATE phone_numbers p
             SET sent_count = j.sent, delivered_count = j.delivered,
                 failed_count = j.failed, filtered_count = j.filtered,
                 cooldown_until = CASE WHEN j.unhealthy
-                    THEN greatest(p.cooldown_until, %(at)s + make_interval(hours => %(hours)s))
+                    THEN greatest(p.cooldown_until, %(at)s + make_interval(hours => j.number_health_cooldown_hours))
                     ELSE p.cooldown_until END,
                 health_baseline_sent = CASE WHEN j.unhealthy THEN j.sent ELSE p.health_baseline_sent END,
                 health_baseline_failed = CASE WHEN j.unhealthy THEN j.failed ELSE p.health_baseline_failed END,
@@ -169,14 +169,7 @@ class NumberRepository:
             WHERE p.id = j.id
             RETURNING p.id, p.e164, j.unhealthy AS rested, p.cooldown_until
             """,
-            {
-                "id": number_id,
-                "outcome": outcome,
-                "at": at,
-                "min_sample": rules.min_sample,
-                "threshold": rules.failure_threshold,
-                "hours": rules.cooldown_hours,
-            },
+            {"id": number_id, "outcome": outcome, "at": at},
         ).fetchone()
 
 

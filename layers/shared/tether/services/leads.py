@@ -21,15 +21,17 @@ def move_lead(
     dedupe_key: str,
     payload: dict[str, Any] | None = None,
     commit: bool = True,
+    locked: Lead | None = None,
 ) -> Lead:
     """Move a lead to `target` and record the event, in one transaction.
 
     The event's `dedupe_key` makes this idempotent: replaying the same cause (a
     redelivered webhook, a retried job) records nothing and moves nothing. Raises
     InvalidTransition when the state machine forbids the move, NotFound when the lead
-    is not the tenant's. With `commit=False` it is one step of the caller's transaction.
+    is not the tenant's. With `commit=False` it is one step of the caller's transaction;
+    `locked` is the lead when the caller holds its row lock already.
     """
-    lead = uow.leads.get(lead_id, for_update=True)
+    lead = locked or uow.leads.get(lead_id, for_update=True)
     if lead is None:
         raise NotFound("lead", lead_id)
     if (

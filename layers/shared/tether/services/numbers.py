@@ -260,8 +260,7 @@ def record_number_delivery(
     health cooldown. Does not commit (part of applying a status update)."""
     if outcome not in {"sent", "delivered", "failed", "filtered"}:
         raise InvalidInput(f"unknown delivery outcome {outcome!r}")
-    rules = tenant_number_settings(uow, tenant_id).health
-    row = uow.numbers.record_delivery(number_id, outcome, now, rules)
+    row = uow.numbers.record_delivery(number_id, outcome, now)
     if row is None:
         raise NotFound("phone number", number_id)
     if row["rested"]:

@@ -22,7 +22,7 @@ import json
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -35,6 +35,7 @@ from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from tether.domain.lead_state import LeadState
+from tether.domain.model import Lead
 from tether.domain.quiet_hours import (
     QuietHours,
     SendWindow,
@@ -329,16 +330,14 @@ def _hand_over(
     in_doubt: bool,
     rng: random.Random,
 ) -> SendOutcome:
-    # Lock order: the lead, then the phone against opt-outs (an opt-out that changes the
-    # lead's state takes them in the same order), then the message.
-    uow.leads.get(claimed.lead_id, for_update=True)
-    uow.messages.hold_phone_against_opt_outs(claimed.tenant_id, claimed.to_number)
-    ctx = uow.messages.lock_for_send(claimed.id)
-    assert ctx is not None
-    if ctx.external_id is not None:  # another delivery of this message finished it
+    check = uow.messages.begin_hand_over(claimed.id)
+    assert check is not None  # claimed a moment ago
+    if check.external_id is not None:  # another delivery of this message finished it
         uow.rollback()
         return SendOutcome(Outcome.ALREADY_DONE)
-    if uow.messages.is_suppressed(ctx.tenant_id, ctx.to_number, ctx.number_id):
+    lead = check.lead
+    ctx = replace(claimed, attempts=check.attempts, lead_state=lead.state.value)
+    if check.suppressed:
         return _fail(uow, ctx, "suppressed", "the recipient opted out")
     if ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}:
         return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
@@ -358,8 +357,8 @@ def _hand_over(
     except ProviderError as error:
         return _provider_refused(uow, ctx, error, now, rng)
     uow.messages.record_sent(ctx.id, provider.name, accepted.external_id, accepted.segments, now)
-    if ctx.lead_state == LeadState.NEW.value:
-        _first_touch(uow, ctx, now)
+    if lead.state is LeadState.NEW:
+        _first_touch(uow, ctx, lead, now)
     record_number_delivery(uow, ctx.tenant_id, ctx.number_id, "sent", now)
     uow.commit()
     metrics.add_metric(name="MessagesSent", unit="Count", value=1)
@@ -495,7 +494,7 @@ def _defer(
     return SendOutcome(Outcome.DEFERRED, until, reason)
 
 
-def _first_touch(uow: UnitOfWork, ctx: SendContext, now: datetime) -> None:
+def _first_touch(uow: UnitOfWork, ctx: SendContext, lead: Lead, now: datetime) -> None:
     """NEW → TOUCHED with its event, and the 7-day timer (seed 002 parts 3 and 5)."""
     move_lead(
         uow,
@@ -505,6 +504,7 @@ def _first_touch(uow: UnitOfWork, ctx: SendContext, now: datetime) -> None:
         dedupe_key=f"first_touch:{ctx.lead_id}",
         payload={"message_id": str(ctx.id)},
         commit=False,
+        locked=lead,
     )
     uow.timers.schedule(
         ctx.tenant_id, ctx.lead_id, "TIMER_7D", now + timedelta(days=ctx.timer_7d_days)

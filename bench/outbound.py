@@ -1,0 +1,250 @@
+"""Sends through the outbound function, against the sandbox provider over real HTTP.
+
+Stores 10,000 sends (not timed), then feeds them to ``functions/outbound/app.handler``
+as SQS batch events of 10 records, the way Lambda would, with pacing off and the whole
+day a sending window. The sandbox runs in its own process. Prints sends/s, p50/p99 per
+send, and the Postgres statements and round trips per send; last, a JSON line.
+
+    .venv/bin/python bench/outbound.py [--sends 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection as Pipe
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tether.config import DatabaseSettings
+from tether.db.connection import FreshConnections, as_role, connect
+from tether.db.embedded import create_database, drop_database, start_embedded
+from tether.db.migrations import apply_pending
+from tether.db.unit_of_work import UnitOfWork
+from tether.services.numbers import NumberRow, register_numbers, stage_campaign
+from tether.services.outbound import OutboundMessage, SendRequest, handle_queued_send, request_send
+
+DATABASE = "tether_bench_outbound"
+BATCH = 10
+
+
+def run_sandbox(pipe: Pipe) -> None:
+    from tether.sandbox import SandboxConfig, SandboxServer
+
+    server = SandboxServer(SandboxConfig()).start()
+    pipe.send(server.url)
+    pipe.recv()  # until the bench is done
+    pipe.send(len(server.texts()))
+    server.stop()
+
+
+def database_url() -> tuple[str, str]:
+    settings = DatabaseSettings()
+    server = settings.database_url or start_embedded(settings.tether_data_dir, "postgres")
+    drop_database(server, DATABASE)
+    create_database(server, DATABASE)
+    params = conninfo_to_dict(server)
+    params["dbname"] = DATABASE
+    return server, make_conninfo("", **params)
+
+
+def prepare(admin_url: str, sandbox_url: str, sends: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    credentials = {"account_id": "sandbox", "api_token": "sandbox-token", "base_url": sandbox_url}
+    with connect(admin_url, autocommit=True) as admin:
+        tenant = admin.execute(
+            "INSERT INTO tenants (name) VALUES ('bench') RETURNING id"
+        ).fetchone()["id"]  # type: ignore[index]
+        admin.execute(
+            "INSERT INTO tenant_config (tenant_id, quiet_hours_start, quiet_hours_end,"
+            " send_segments_per_second, send_segments_per_day) VALUES (%s, '00:00', '23:59:59', NULL, NULL)",
+            (tenant,),
+        )
+        account = admin.execute(
+            "INSERT INTO provider_accounts (tenant_id, provider, name, credentials_ref)"
+            " VALUES (%s, 'sandbox', 'bench', %s) RETURNING id",
+            (tenant, "local:" + json.dumps(credentials)),
+        ).fetchone()["id"]  # type: ignore[index]
+        campaign = admin.execute(
+            "INSERT INTO campaigns (tenant_id, name, pool, template) VALUES (%s, 'bench', 'bench', 'Hi there')"
+            " RETURNING id",
+            (tenant,),
+        ).fetchone()["id"]  # type: ignore[index]
+        leads = [
+            row["id"]
+            for row in admin.execute(
+                "INSERT INTO leads (tenant_id, campaign_id, phone)"
+                " SELECT %s, %s, '+1650' || lpad(g::text, 7, '0') FROM generate_series(2000000, 2000000 + %s - 1) g"
+                " RETURNING id",
+                (tenant, campaign, sends),
+            )
+        ]
+    app = FreshConnections(as_role(admin_url, "tether_app"))
+    now = datetime.now(UTC)
+    with UnitOfWork(app, tenant) as uow:
+        register_numbers(
+            uow, tenant, account, "bench", [NumberRow(f"+1415555{n:04d}") for n in range(100, 110)]
+        )
+    with UnitOfWork(app, tenant) as uow:
+        stage_campaign(uow, campaign, now, rotation_numbers=9)
+    started = time.monotonic()
+    messages = []
+    with connect(as_role(admin_url, "tether_app")) as conn:
+        source = _Single(conn)
+        for lead in leads:
+            with UnitOfWork(source, tenant) as uow:
+                request = SendRequest(
+                    tenant_id=tenant, campaign_id=campaign, lead_id=lead, template="bench"
+                )
+                messages.append(request_send(uow, request, now, None).message_id)
+    print(f"stored {len(messages)} sends in {time.monotonic() - started:.1f}s")
+    return tenant, messages
+
+
+class _Single:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def acquire(self) -> psycopg.Connection[Any]:
+        return self.conn
+
+    def release(self, conn: psycopg.Connection[Any]) -> None:
+        pass
+
+
+@contextmanager
+def counting_round_trips() -> Iterator[dict[str, int]]:
+    """Count what every connection sends: statements, and commits or rollbacks."""
+    counts = {"statements": 0, "ends": 0}
+    originals = {
+        name: getattr(psycopg.Connection, name) for name in ("execute", "commit", "rollback")
+    }
+
+    def counting(name: str, key: str) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counts[key] += 1
+            return originals[name](self, *args, **kwargs)
+
+        return wrapper
+
+    for name in originals:
+        setattr(
+            psycopg.Connection, name, counting(name, "statements" if name == "execute" else "ends")
+        )
+    try:
+        yield counts
+    finally:
+        for name, original in originals.items():
+            setattr(psycopg.Connection, name, original)
+
+
+class LambdaContextStub:
+    function_name = "tether-outbound"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-outbound"
+    aws_request_id = "bench"
+
+
+def container(args: tuple[list[dict[str, Any]], float]) -> tuple[list[float], dict[str, int], int]:
+    """One Lambda container: its own import of the function, its own connection, its
+    share of the batches. Returns latencies per send, round-trip counts, failures."""
+    records, start_at = args
+    from functions.outbound import app
+
+    latencies: list[float] = []
+
+    def timed(*call: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return handle_queued_send(*call, **kwargs)
+        finally:
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    setattr(app, "handle_queued_send", timed)  # noqa: B010 - the handler's own reference
+    failures = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    with counting_round_trips() as counts:
+        for start in range(0, len(records), BATCH):
+            result = app.handler({"Records": records[start : start + BATCH]}, LambdaContextStub())
+            failures += len(result["batchItemFailures"])
+    return latencies, counts, failures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sends", type=int, default=10_000)
+    parser.add_argument("--containers", type=int, default=4, help="concurrent Lambda containers")
+    args = parser.parse_args()
+
+    ours, theirs = multiprocessing.Pipe()
+    sandbox = multiprocessing.get_context("spawn").Process(
+        target=run_sandbox, args=(theirs,), daemon=True
+    )
+    sandbox.start()
+    sandbox_url = ours.recv()
+    server, admin_url = database_url()
+    try:
+        apply_pending(conninfo=admin_url)
+        tenant, messages = prepare(admin_url, sandbox_url, args.sends)
+        os.environ["DATABASE_URL"] = admin_url
+        os.environ["OUTBOUND_QUEUE_URL"] = "https://sqs.us-east-1.amazonaws.com/123456789012/unused"
+        records = [
+            {"messageId": str(uuid.uuid4()), "receiptHandle": "h", "eventSource": "aws:sqs", "attributes": {},
+             "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:outbound",
+             "body": OutboundMessage(tenant_id=tenant, message_id=m).model_dump_json()}
+            for m in messages
+        ]  # fmt: skip
+        share = -(-len(records) // args.containers)
+        start_at = time.time() + 2.0  # every container imported and waiting
+        jobs = [(records[n * share : (n + 1) * share], start_at) for n in range(args.containers)]
+        with multiprocessing.get_context("fork").Pool(args.containers) as pool:
+            results = pool.map(container, jobs)
+        elapsed = time.time() - start_at
+        ours.send("done")
+        texts = ours.recv()
+        with connect(admin_url) as admin:
+            sent = admin.execute(
+                "SELECT count(*) AS n FROM messages WHERE status = 'sent'"
+            ).fetchone()["n"]  # type: ignore[index]
+    finally:
+        drop_database(server, DATABASE)
+    latencies = [value for result in results for value in result[0]]
+    statements = sum(result[1]["statements"] for result in results)
+    ends = sum(result[1]["ends"] for result in results)
+    failures = sum(result[2] for result in results)
+    cuts = statistics.quantiles(latencies, n=100)
+    figures = {
+        "sends": len(messages),
+        "containers": args.containers,
+        "sent": sent,
+        "texts_at_provider": texts,
+        "batch_failures": failures,
+        "sends_per_s": round(len(messages) / elapsed, 1),
+        "p50_ms": round(cuts[49], 3),
+        "p99_ms": round(cuts[98], 3),
+        "statements_per_send": round(statements / len(messages), 2),
+        "round_trips_per_send": round((statements + ends) / len(messages), 2),
+    }
+    print(
+        f"{figures['sends']} sends by {args.containers} container(s) in {elapsed:.1f}s:"
+        f" {figures['sends_per_s']} sends/s, p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms;"
+        f" {figures['statements_per_send']} statements and {figures['round_trips_per_send']} round trips"
+        f" per send; {texts} texts at the provider, {failures} batch failures"
+    )
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
