@@ -164,18 +164,13 @@ class SandboxProvider:
         payload = payload if isinstance(payload, dict) else {}
         code = payload.get("code") if isinstance(payload.get("code"), str) else None
         message = payload.get("message")
-        error = error_for_status(
+        return error_for_status(
             self.name,
             response,
             classify_sandbox_error(response.status, code),
             code=code,
-            reason=message if isinstance(message, str) else None,
+            reason=message,
         )
-        logger.warning(
-            "provider refused message",
-            extra={"provider": self.name, "code": code, "kind": str(error.kind)},
-        )
-        return error
 
 
 def _object(response: HttpResponse) -> Mapping[str, Any]:

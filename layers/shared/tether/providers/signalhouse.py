@@ -239,18 +239,13 @@ class SignalHouseProvider:
         raw_code = payload.get("errorCode")
         code = str(raw_code) if raw_code not in (None, "") else None
         message = payload.get("message") or payload.get("error")
-        error = error_for_status(
+        return error_for_status(
             self.name,
             response,
             classify_signalhouse_error(response.status, code),
             code=code,
-            reason=message if isinstance(message, str) else None,
+            reason=message,
         )
-        logger.warning(
-            "provider refused message",
-            extra={"provider": self.name, "code": code, "kind": str(error.kind)},
-        )
-        return error
 
 
 def _unwrapped(payload: object) -> Mapping[str, Any]:

@@ -197,18 +197,13 @@ class TelnyxProvider:
         raw_code = first.get("code")
         code = str(raw_code) if raw_code not in (None, "") else None
         reason = first.get("detail") or first.get("title")
-        error = error_for_status(
+        return error_for_status(
             self.name,
             response,
             classify_telnyx_error(response.status, code),
             code=code,
-            reason=reason if isinstance(reason, str) else None,
+            reason=reason,
         )
-        logger.warning(
-            "provider refused message",
-            extra={"provider": self.name, "code": code, "kind": str(error.kind)},
-        )
-        return error
 
 
 def _data(response: HttpResponse) -> Mapping[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
+from tether.observability import logger
 from tether.providers.base import ProviderError, ProviderErrorKind
 
 CONNECT_TIMEOUT_SECONDS = 3.0
@@ -102,14 +103,20 @@ def error_for_status(
     kind: ProviderErrorKind,
     *,
     code: str | None,
-    reason: str | None,
+    reason: object,
 ) -> ProviderError:
-    """The ProviderError of an HTTP error answer; a 5xx may have created the message."""
-    return ProviderError(
+    """The ProviderError of an HTTP error answer (logged); a 5xx may have created the
+    message. `reason` is the provider's message when it sent a string."""
+    error = ProviderError(
         provider,
         kind,
-        reason or f"HTTP {response.status}",
+        reason if isinstance(reason, str) and reason else f"HTTP {response.status}",
         code=code,
         http_status=response.status,
         may_have_sent=response.status >= 500,
     )
+    logger.warning(
+        "provider refused message",
+        extra={"provider": provider, "code": code, "kind": str(error.kind)},
+    )
+    return error

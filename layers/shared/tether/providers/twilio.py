@@ -210,18 +210,13 @@ class TwilioCompatibleApi:
         raw_code = payload.get("code")
         code = str(raw_code) if raw_code not in (None, "") else None
         message = payload.get("message")
-        error = error_for_status(
+        return error_for_status(
             self.provider,
             response,
             self._classify(response.status, code),
             code=code,
-            reason=message if isinstance(message, str) else None,
+            reason=message,
         )
-        logger.warning(
-            "provider refused message",
-            extra={"provider": self.provider, "code": code, "kind": str(error.kind)},
-        )
-        return error
 
 
 class TwilioProvider:
