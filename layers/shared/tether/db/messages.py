@@ -304,3 +304,125 @@ class MessageRepository:
             " ORDER BY coalesce(not_before, created_at) LIMIT %s FOR UPDATE SKIP LOCKED",
             (now, limit),
         ).fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    id: UUID
+    status: str
+    error_code: str | None
+    error_reason: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedMessage:
+    id: UUID
+    tenant_id: UUID
+    lead_id: UUID | None
+    status: str
+    number_id: UUID | None
+    to_address: str
+
+
+class StatusRepository:
+    """Delivery statuses: their history, and the message each one moves."""
+
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def record(
+        self,
+        tenant_id: UUID,
+        provider: str,
+        external_id: str,
+        status: str,
+        error_code: str | None,
+        error_reason: str | None,
+        occurred_at: datetime,
+        receipt_id: UUID | None,
+    ) -> StatusEvent | None:
+        """Keep the report; None when this receipt was recorded already."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO message_status_events (tenant_id, provider, external_id, status, error_code,"
+                " error_reason, occurred_at, receipt_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (receipt_id) DO NOTHING RETURNING id",
+                (
+                    tenant_id,
+                    provider,
+                    external_id,
+                    status,
+                    error_code,
+                    error_reason,
+                    occurred_at,
+                    receipt_id,
+                ),
+            ).fetchone()
+        if row is None:
+            return None
+        return StatusEvent(row["id"], status, error_code, error_reason, occurred_at)
+
+    def find_message(self, provider: str, external_id: str) -> TrackedMessage | None:
+        row = self._conn.execute(
+            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address FROM messages"
+            " WHERE provider = %s AND external_id = %s",
+            (provider, external_id),
+        ).fetchone()
+        return _tracked(row) if row else None
+
+    def lock_message(self, message_id: UUID) -> TrackedMessage:
+        row = self._conn.execute(
+            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address FROM messages"
+            " WHERE id = %s FOR UPDATE",
+            (message_id,),
+        ).fetchone()
+        assert row is not None
+        return _tracked(row)
+
+    def parked(self, provider: str, external_id: str) -> list[StatusEvent]:
+        """Reports that came before the send's SID was stored, in arrival order."""
+        rows = self._conn.execute(
+            "SELECT id, status, error_code, error_reason, occurred_at FROM message_status_events"
+            " WHERE provider = %s AND external_id = %s AND message_id IS NULL"
+            " ORDER BY created_at, id FOR UPDATE",
+            (provider, external_id),
+        ).fetchall()
+        return [
+            StatusEvent(r["id"], r["status"], r["error_code"], r["error_reason"], r["occurred_at"])
+            for r in rows
+        ]
+
+    def attach(self, event_ids: list[UUID], message_id: UUID, at: datetime) -> None:
+        self._conn.execute(
+            "UPDATE message_status_events SET message_id = %s, applied_at = %s WHERE id = ANY(%s)",
+            (message_id, at, event_ids),
+        )
+
+    def move_message(
+        self,
+        message_id: UUID,
+        status: str,
+        error_code: str | None,
+        error_reason: str | None,
+        at: datetime,
+    ) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE messages SET status = %s,"
+                " delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END,"
+                " error_code = coalesce(%s, error_code), error_reason = coalesce(%s, error_reason)"
+                " WHERE id = %s",
+                (status, status, at, error_code, error_reason, message_id),
+            )
+
+
+def _tracked(row: dict[str, Any]) -> TrackedMessage:
+    return TrackedMessage(
+        row["id"],
+        row["tenant_id"],
+        row["lead_id"],
+        row["status"],
+        row["outbound_number_id"],
+        row["to_address"],
+    )

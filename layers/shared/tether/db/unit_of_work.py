@@ -16,7 +16,7 @@ from psycopg.pq import TransactionStatus
 
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
-from tether.db.messages import MessageRepository
+from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
     LeaseRepository,
@@ -50,6 +50,7 @@ class UnitOfWork:
     messages: MessageRepository
     timers: TimerRepository
     suppressions: SuppressionRepository
+    statuses: StatusRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -73,6 +74,7 @@ class UnitOfWork:
         self.messages = MessageRepository(session)
         self.timers = TimerRepository(session)
         self.suppressions = SuppressionRepository(session)
+        self.statuses = StatusRepository(session)
         return self
 
     def __exit__(

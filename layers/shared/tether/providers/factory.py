@@ -88,3 +88,24 @@ def _require(provider: str, credentials: Mapping[str, str], *keys: str) -> None:
 
 def _missing(provider: str, keys: list[str]) -> ProviderError:
     return ProviderError(provider, ProviderErrorKind.AUTH, f"credentials lack {', '.join(keys)}")
+
+
+def classify_error(
+    provider: str, code: str | None, http_status: int | None = None
+) -> ProviderErrorKind:
+    """What a provider's error code means, for a send's answer or a status callback."""
+    from tether.providers.sandbox import classify_sandbox_error
+    from tether.providers.signalhouse import classify_signalhouse_error
+    from tether.providers.signalwire import classify_signalwire_error
+    from tether.providers.telnyx import classify_telnyx_error
+    from tether.providers.twilio import classify_twilio_error
+
+    classifiers = {
+        "twilio": classify_twilio_error,
+        "signalwire": classify_signalwire_error,
+        "telnyx": classify_telnyx_error,
+        "signalhouse": classify_signalhouse_error,
+        "sandbox": classify_sandbox_error,
+    }
+    classify = classifiers.get(provider)
+    return classify(http_status, code) if classify else ProviderErrorKind.REJECTED

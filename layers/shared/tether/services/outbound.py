@@ -58,6 +58,7 @@ from tether.queues import MessageQueue
 from tether.secrets import resolve_secret
 from tether.services.leads import move_lead
 from tether.services.numbers import record_number_delivery, resolve_sender
+from tether.services.statuses import apply_parked_statuses
 
 # A reconciling lookup searches from a little before the attempt began: clocks differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
@@ -357,6 +358,7 @@ def _hand_over(
     except ProviderError as error:
         return _provider_refused(uow, ctx, error, now, rng)
     uow.messages.record_sent(ctx.id, provider.name, accepted.external_id, accepted.segments, now)
+    apply_parked_statuses(uow, ctx.id, provider.name, accepted.external_id, now)
     if lead.state is LeadState.NEW:
         _first_touch(uow, ctx, lead, now)
     record_number_delivery(uow, ctx.tenant_id, ctx.number_id, "sent", now)
