@@ -1,0 +1,444 @@
+"""What an inbound SMS reply from a lead means: opt-out, re-subscribe, help, interest.
+
+A reply gets one `Intent`, the one that decides what happens next, chosen by this
+precedence::
+
+    OPT_OUT > RESUBSCRIBE > HELP > WRONG_NUMBER > NOT_INTERESTED > INTERESTED > OTHER
+
+and, whatever the intent, the email address and phone number it contains. The
+classifier is a protocol so a model can replace the rules later; `RuleBasedClassifier`
+is the default and `classify_reply` calls a shared instance of it.
+
+The word lists below are data, written as people type them; they are normalised once
+(lower case, accents and apostrophes removed, so "No más" is "no mas" and "don't" is
+"dont") and every reply is normalised the same way before it is compared.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import phonenumbers
+
+from tether.domain.errors import InvalidPhoneNumber
+from tether.domain.phone import DEFAULT_REGION, normalize_phone
+
+# An opt-out when a sentence of the reply is nothing but one of these (and fillers).
+# The first seven are the FCC's revocation words (47 CFR 64.1200(a)(10)); STOPALL and
+# OPTOUT are carrier keywords; the Spanish ones are how our Spanish-speaking leads say it.
+OPT_OUT_KEYWORDS = (
+    "stop",
+    "quit",
+    "end",
+    "revoke",
+    "opt out",
+    "cancel",
+    "unsubscribe",
+    "stopall",
+    "stop all",
+    "optout",
+    "no más",
+    "alto",
+    "parar",
+    "basta",
+    "cancelar",
+)
+
+# An opt-out wherever these appear: they only ever mean "stop contacting me".
+OPT_OUT_PHRASES = (
+    "unsubscribe",
+    "stopall",
+    "optout",
+    "opt out",
+    "opt me out",
+    "stop texting",
+    "stop messaging",
+    "stop sending",
+    "stop contacting",
+    "stop calling",
+    "quit texting",
+    "quit messaging",
+    "remove me",
+    "remove my number",
+    "be removed",
+    "take me off",
+    "delete my number",
+    "lose my number",
+    "do not text",
+    "don't text",
+    "do not message",
+    "don't message",
+    "do not contact",
+    "don't contact",
+    "do not call",
+    "don't call",
+    "do not send",
+    "don't send",
+    "leave me alone",
+    "no more texts",
+    "no more messages",
+    "revoke consent",
+    "revoke my consent",
+    "no más mensajes",
+    "no me escribas",
+    "no me escriban",
+    "no me envíes",
+)
+
+# Written in capitals inside an otherwise lower-case reply ("No thanks STOP"), these are
+# plainly the keyword rather than an ordinary word of a sentence.
+SHOUTED_OPT_OUT_KEYWORDS = (
+    "stop",
+    "quit",
+    "end",
+    "revoke",
+    "cancel",
+    "unsubscribe",
+    "stopall",
+    "optout",
+)
+
+# Lift a suppression only when the whole reply is one of these words.
+RESUBSCRIBE_KEYWORDS = ("start", "unstop")
+
+HELP_KEYWORDS = ("help", "info", "ayuda")
+
+WRONG_NUMBER_PHRASES = (
+    "wrong number",
+    "wrong person",
+    "wrong guy",
+    "wrong girl",
+    "wrong lady",
+    "wrong phone",
+    "wrong contact",
+    "you have the wrong",
+    "you've got the wrong",
+    "you got the wrong",
+    "not the owner",
+    "not the homeowner",
+    "no one by that name",
+    "nobody by that name",
+    "no one here by that name",
+    "nobody here by that name",
+    "not my name",
+    "isn't my name",
+    "don't know who that is",
+    "don't know anyone named",
+    "never heard of",
+    "número equivocado",
+)
+
+# Not interested when a sentence is nothing but one of these (and fillers): "no" inside
+# a longer sentence is too often "no problem" or "no, the other one".
+NOT_INTERESTED_KEYWORDS = ("no", "nope", "nah", "pass", "I'm good", "I'm all set", "all set")
+
+NOT_INTERESTED_PHRASES = (
+    "not interested",
+    "no interest",
+    "no thanks",
+    "no thank you",
+    "no thx",
+    "not now",
+    "not right now",
+    "not at this time",
+    "not looking",
+    "not for me",
+    "not for sale",
+    "not selling",
+    "don't need",
+    "do not need",
+    "already have",
+    "already found",
+    "no gracias",
+    "no me interesa",
+)
+
+INTERESTED_KEYWORDS = (
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "y",
+    "sure",
+    "ok",
+    "okay",
+    "sí",
+    "absolutely",
+    "definitely",
+    "of course",
+    "I'm in",
+    "count me in",
+    "I want in",
+)
+
+# A reply that opens with one of these says yes to whatever follows ("Yes, when?").
+INTERESTED_OPENING_WORDS = ("yes", "yeah", "yep", "yup", "sure", "sí", "absolutely", "definitely")
+
+INTERESTED_PHRASES = (
+    "interested",
+    "sounds good",
+    "sounds great",
+    "call me",
+    "give me a call",
+    "can you call",
+    "tell me more",
+    "more info",
+    "more information",
+    "more details",
+    "how much",
+    "what's the rate",
+    "what is the rate",
+    "what are the rates",
+    "what's the price",
+    "what is the price",
+    "what's the cost",
+    "I want in",
+    "count me in",
+    "sign me up",
+    "let's do it",
+    "let's talk",
+    "let's chat",
+    "can we talk",
+    "when can we",
+    "I'd like",
+    "I would like",
+    "I'd love",
+    "I would love",
+    "send me",
+    "me interesa",
+)
+
+# Words that do not change what a bare keyword means: "stop please", "STOP now!!",
+# "no thank you", "basta ya", "alto por favor".
+FILLER_WORDS = (
+    "please",
+    "pls",
+    "plz",
+    "now",
+    "right",
+    "immediately",
+    "asap",
+    "already",
+    "it",
+    "thanks",
+    "thank",
+    "you",
+    "thx",
+    "ty",
+    "ya",
+    "por",
+    "favor",
+)
+
+
+class Intent(StrEnum):
+    OPT_OUT = "opt_out"
+    RESUBSCRIBE = "resubscribe"
+    HELP = "help"
+    INTERESTED = "interested"
+    NOT_INTERESTED = "not_interested"
+    WRONG_NUMBER = "wrong_number"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What a reply means (`intent`) and what it gave us.
+
+    `email` is lower-cased, `phone` is E.164, `keyword` is the opt-out, re-subscribe or
+    help keyword or phrase that matched (normalised: "no mas", "stop texting"), kept for
+    the audit trail.
+    """
+
+    intent: Intent
+    email: str | None = None
+    phone: str | None = None
+    keyword: str | None = None
+
+    @property
+    def high_intent(self) -> bool:
+        """True when the lead asked for more or gave a number to call, and did not say no."""
+        if self.intent in (Intent.OPT_OUT, Intent.NOT_INTERESTED, Intent.WRONG_NUMBER):
+            return False
+        return self.intent is Intent.INTERESTED or self.phone is not None
+
+
+@runtime_checkable
+class ReplyClassifier(Protocol):
+    def classify(self, body: str, region: str = DEFAULT_REGION) -> Classification:
+        """Classify the text of one inbound reply; `region` reads national phone numbers."""
+        ...
+
+
+Words = tuple[str, ...]
+
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
+# Sentence breaks; a keyword counts when it is a sentence of its own ("No thanks. Stop.")
+_SENTENCE_BREAK = re.compile(r"[.!?,;:\n\r()\[\]\"“”¡¿]+")
+_APOSTROPHES = re.compile(r"['\u2019\u2018\u02bc`]")
+_WORD = re.compile(r"[a-z0-9]+")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+# "This isn't Maria", "this is not John's phone": a capitalised word after the denial is
+# a name; "This is not a good time" is not a wrong number.
+_NOT_THAT_PERSON = re.compile(
+    r"(?i:\bthis\s+(?:isn['\u2019]?t|is\s+not)|\bi\s*['\u2019]?\s*a?m\s+not)\s+"
+    r"(?!(?i:a|an|the|my|what|it|that|for|me|good|right|true|ok|okay|interested|sure)\b)"
+    r"[A-Z]"
+)
+
+
+def _words(text: str) -> Words:
+    decomposed = unicodedata.normalize("NFKD", text)
+    unaccented = "".join(char for char in decomposed if not unicodedata.combining(char))
+    # "wrong #" is "wrong number"
+    spelled = _APOSTROPHES.sub("", unaccented.lower()).replace("#", " number ")
+    return tuple(_WORD.findall(spelled))
+
+
+def _word_table(entries: Iterable[str]) -> tuple[Words, ...]:
+    return tuple(_words(entry) for entry in entries)
+
+
+_OPT_OUT_KEYWORDS = _word_table(OPT_OUT_KEYWORDS)
+_OPT_OUT_PHRASES = _word_table(OPT_OUT_PHRASES)
+_SHOUTED_OPT_OUT_KEYWORDS = frozenset(SHOUTED_OPT_OUT_KEYWORDS)
+_RESUBSCRIBE_KEYWORDS = _word_table(RESUBSCRIBE_KEYWORDS)
+_HELP_KEYWORDS = _word_table(HELP_KEYWORDS)
+_WRONG_NUMBER_PHRASES = _word_table(WRONG_NUMBER_PHRASES)
+_NOT_INTERESTED_KEYWORDS = _word_table(NOT_INTERESTED_KEYWORDS)
+_NOT_INTERESTED_PHRASES = _word_table(NOT_INTERESTED_PHRASES)
+_INTERESTED_KEYWORDS = _word_table(INTERESTED_KEYWORDS)
+_INTERESTED_OPENING_WORDS = frozenset(INTERESTED_OPENING_WORDS)
+_INTERESTED_PHRASES = _word_table(INTERESTED_PHRASES)
+_FILLER_WORDS = frozenset(FILLER_WORDS)
+
+
+def _bare(sentence: Words) -> Words:
+    """The sentence without fillers and without repeats ("stop stop STOP" is "stop")."""
+    core: list[str] = []
+    for word in sentence:
+        if word not in _FILLER_WORDS and (not core or core[-1] != word):
+            core.append(word)
+    return tuple(core)
+
+
+def _sentence_is(sentences: Sequence[Words], keywords: Sequence[Words]) -> str | None:
+    for sentence in sentences:
+        core = _bare(sentence)
+        if core and core in keywords:
+            return " ".join(core)
+    return None
+
+
+def _contains(sentences: Sequence[Words], phrases: Sequence[Words]) -> str | None:
+    for phrase in phrases:
+        size = len(phrase)
+        for sentence in sentences:
+            if any(sentence[i : i + size] == phrase for i in range(len(sentence) - size + 1)):
+                return " ".join(phrase)
+    return None
+
+
+def _shouted_keyword(body: str) -> str | None:
+    # A reply all in capitals ("I CAN'T STOP THINKING ABOUT IT") proves nothing.
+    if not any(char.islower() for char in body):
+        return None
+    word: str
+    for word in _LATIN_WORD.findall(body):
+        if word.isupper() and word.lower() in _SHOUTED_OPT_OUT_KEYWORDS:
+            return word.lower()
+    return None
+
+
+def _find_email(body: str) -> str | None:
+    match = _EMAIL.search(body)
+    return match.group().lower() if match else None
+
+
+def _find_phone(text: str, region: str) -> str | None:
+    for match in phonenumbers.PhoneNumberMatcher(text, region.upper()):
+        try:
+            return normalize_phone(match.raw_string, region)
+        except InvalidPhoneNumber:
+            # a number we cannot dial is not worth failing a reply over
+            continue
+    return None
+
+
+class RuleBasedClassifier:
+    """The default `ReplyClassifier`: word lists and a few rules, no model.
+
+    Opt-outs are where a mistake costs most, so the rules are deliberately shaped:
+
+    - A single-word keyword (STOP, END, CANCEL, ALTO...) is an opt-out when a sentence of
+      the reply is nothing but that keyword, in any case, with any punctuation, emoji,
+      repeats or fillers ("Stop.", " stop!! ", "STOP 🛑", "unsubscribe please", "No
+      thanks. Stop"). Inside a sentence the same word is ordinary English: "I can't stop
+      thinking about this offer", "Stop by anytime", "the end of the week" and "cancel
+      my appointment" (a scheduling request for a person to handle, not a revocation of
+      consent to be texted) are not opt-outs. The FCC treats a keyword inside a longer
+      message as ambiguous, not as an automatic revocation.
+    - The exception is a keyword in capitals inside a lower-case reply ("No thanks
+      STOP"): that is the keyword, not a word of the sentence.
+    - Phrases that can only mean "stop contacting me" ("stop texting", "remove me",
+      "don't text", "lose my number", "unsubscribe") are opt-outs wherever they appear,
+      even negated ("don't stop texting me" is an opt-out): a wrong opt-out loses a
+      lead, a missed one breaks the law.
+    - A suppression is lifted only by a reply that is exactly START or UNSTOP (case and
+      punctuation aside); "start please" or "let's start" lift nothing.
+    """
+
+    def classify(self, body: str, region: str = DEFAULT_REGION) -> Classification:
+        """Classify the text of one inbound reply; `region` reads national phone numbers."""
+        email = _find_email(body)
+        # an address like 6505300051@vtext.com is an email, not a phone number
+        without_email = _EMAIL.sub(" ", body)
+        phone = _find_phone(without_email, region)
+        sentences = [
+            words for part in _SENTENCE_BREAK.split(without_email) if (words := _words(part))
+        ]
+        intent, keyword = self._intent(without_email, sentences)
+        return Classification(intent=intent, email=email, phone=phone, keyword=keyword)
+
+    def _intent(self, text: str, sentences: Sequence[Words]) -> tuple[Intent, str | None]:
+        opt_out = (
+            _sentence_is(sentences, _OPT_OUT_KEYWORDS)
+            or _contains(sentences, _OPT_OUT_PHRASES)
+            or _shouted_keyword(text)
+        )
+        if opt_out:
+            return Intent.OPT_OUT, opt_out
+        every_word = tuple(word for sentence in sentences for word in sentence)
+        if every_word in _RESUBSCRIBE_KEYWORDS:
+            return Intent.RESUBSCRIBE, every_word[0]
+        help_keyword = _sentence_is(sentences, _HELP_KEYWORDS)
+        if help_keyword:
+            return Intent.HELP, help_keyword
+        if _contains(sentences, _WRONG_NUMBER_PHRASES) or _NOT_THAT_PERSON.search(text):
+            return Intent.WRONG_NUMBER, None
+        if _sentence_is(sentences, _NOT_INTERESTED_KEYWORDS) or _contains(
+            sentences, _NOT_INTERESTED_PHRASES
+        ):
+            return Intent.NOT_INTERESTED, None
+        if (
+            _sentence_is(sentences, _INTERESTED_KEYWORDS)
+            or _contains(sentences, _INTERESTED_PHRASES)
+            or (every_word and every_word[0] in _INTERESTED_OPENING_WORDS)
+        ):
+            return Intent.INTERESTED, None
+        return Intent.OTHER, None
+
+
+_DEFAULT_CLASSIFIER = RuleBasedClassifier()
+
+
+def classify_reply(body: str, region: str = DEFAULT_REGION) -> Classification:
+    """Classify one inbound reply with the default, rule-based classifier."""
+    return _DEFAULT_CLASSIFIER.classify(body, region)
