@@ -16,6 +16,7 @@ from psycopg.pq import TransactionStatus
 
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
+from tether.db.inbound import InboundRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
@@ -51,6 +52,7 @@ class UnitOfWork:
     timers: TimerRepository
     suppressions: SuppressionRepository
     statuses: StatusRepository
+    inbound: InboundRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -75,6 +77,7 @@ class UnitOfWork:
         self.timers = TimerRepository(session)
         self.suppressions = SuppressionRepository(session)
         self.statuses = StatusRepository(session)
+        self.inbound = InboundRepository(session)
         return self
 
     def __exit__(

@@ -1,0 +1,26 @@
+"""Inbound matching (seed 000, improved): every reply back through the number it was
+sent to, to its campaign and lead."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from tether.db.inbound import InboundMatch
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import InvalidPhoneNumber
+from tether.domain.phone import normalize_phone
+
+
+def match_inbound(
+    uow: UnitOfWork, tenant_id: UUID, to_address: str, from_address: str, region: str = "US"
+) -> InboundMatch:
+    """Match a reply by exact normalised numbers. A sender that is not a phone number
+    (a short code, an alphanumeric id) is kept as it came and simply matches no lead."""
+    return uow.inbound.match(tenant_id, _e164(to_address, region), _e164(from_address, region))
+
+
+def _e164(address: str, region: str) -> str:
+    try:
+        return normalize_phone(address, region)
+    except InvalidPhoneNumber:
+        return address.strip()
