@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool bench-webhook bench-outbound
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool bench-webhook bench-outbound bench-inbound
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ bench-webhook: $(STAMP)
 # Sends through the outbound function against the sandbox provider (4 containers).
 bench-outbound: $(STAMP)
 	POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/outbound.py
+
+# Inbound matching on 1,000,000 leads beside seed 000's algorithm.
+bench-inbound: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/inbound.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
