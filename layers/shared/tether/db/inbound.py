@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
+from tether.db.errors import translated_errors
 from tether.db.session import Session
 
 # match_inbound() is the SQL function of migration 0011 (a function, so each connection
@@ -48,3 +50,89 @@ class InboundRepository:
             row["lead_id"],
             row["matched_by"],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class InboundDraft:
+    tenant_id: UUID
+    thread_id: UUID
+    provider: str
+    external_id: str
+    from_address: str
+    to_address: str
+    body: str
+    media_urls: list[str]
+    received_at: datetime
+    lead_id: UUID | None
+    campaign_id: UUID | None
+    assignment_id: UUID | None
+    number_id: UUID | None
+
+
+class InboundMessageRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def insert(self, draft: InboundDraft) -> UUID | None:
+        """The reply, once per provider message id: None when it was stored already."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
+                " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
+                " media_urls, status, received_at)"
+                " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s)"
+                " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
+                (
+                    draft.tenant_id,
+                    draft.thread_id,
+                    draft.lead_id,
+                    draft.campaign_id,
+                    draft.from_address,
+                    draft.to_address,
+                    draft.number_id,
+                    draft.assignment_id,
+                    draft.provider,
+                    draft.external_id,
+                    draft.body,
+                    draft.media_urls,
+                    draft.received_at,
+                ),
+            ).fetchone()
+        return row["id"] if row else None
+
+    def park_unmatched(self, tenant_id: UUID, message_id: UUID, reason: str) -> None:
+        self._conn.execute(
+            "INSERT INTO unmatched_inbound (message_id, tenant_id, reason) VALUES (%s, %s, %s)",
+            (message_id, tenant_id, reason),
+        )
+
+    def note_reply(self, thread_id: UUID, lead_id: UUID, at: datetime) -> None:
+        """The thread has an unread reply; the lead was last messaged now."""
+        self._conn.execute(
+            "UPDATE threads SET last_message_at = greatest(last_message_at, %s),"
+            " last_inbound_at = greatest(last_inbound_at, %s), unread_count = unread_count + 1 WHERE id = %s",
+            (at, at, thread_id),
+        )
+        self._conn.execute(
+            "UPDATE leads SET last_message_at = greatest(last_message_at, %s) WHERE id = %s",
+            (at, lead_id),
+        )
+
+    def cancel_timers(self, lead_id: UUID, at: datetime) -> int:
+        cursor = self._conn.execute(
+            "UPDATE lead_timers SET cancelled_at = %s"
+            " WHERE lead_id = %s AND executed_at IS NULL AND cancelled_at IS NULL",
+            (at, lead_id),
+        )
+        return cursor.rowcount
+
+    def lift_suppressions(self, tenant_id: UUID, phone: str, at: datetime, reason: str) -> int:
+        cursor = self._conn.execute(
+            "UPDATE suppressions SET lifted_at = %s, lifted_reason = %s"
+            " WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL AND reason = 'opt_out'",
+            (at, reason, tenant_id, phone),
+        )
+        return cursor.rowcount
+
+    def set_email(self, lead_id: UUID, email: str) -> None:
+        self._conn.execute("UPDATE leads SET email = %s WHERE id = %s", (email, lead_id))

@@ -87,8 +87,8 @@ class MessageRepository:
         tenant_id: UUID,
         our_address: str,
         their_address: str,
-        lead_id: UUID,
-        campaign_id: UUID,
+        lead_id: UUID | None,
+        campaign_id: UUID | None,
     ) -> UUID:
         """The one thread of this pair of addresses (seed 003), made on first use."""
         with translated_errors():

@@ -16,7 +16,7 @@ from psycopg.pq import TransactionStatus
 
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
-from tether.db.inbound import InboundRepository
+from tether.db.inbound import InboundMessageRepository, InboundRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
@@ -53,6 +53,7 @@ class UnitOfWork:
     suppressions: SuppressionRepository
     statuses: StatusRepository
     inbound: InboundRepository
+    replies: InboundMessageRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.suppressions = SuppressionRepository(session)
         self.statuses = StatusRepository(session)
         self.inbound = InboundRepository(session)
+        self.replies = InboundMessageRepository(session)
         return self
 
     def __exit__(

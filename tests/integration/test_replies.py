@@ -1,0 +1,203 @@
+"""Inbound replies end to end on real PostgreSQL: a text goes out through the sandbox,
+the lead answers, and the answer lands on its lead, campaign and thread."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from tests.integration.test_outbound import NOW, SENDER, Outbound
+from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.events import InboundMessage
+from tether.domain.lead_state import LeadState
+from tether.sandbox import SandboxConfig, SandboxServer
+from tether.services.outbound import Outcome
+from tether.services.replies import HandledReply, ReplyOutcome, handle_reply
+
+LEAD_PHONE = "+14155550123"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(SandboxConfig()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def texted(
+    admin: Connection, app_connections: FreshConnections, sandbox: SandboxServer
+) -> tuple[Outbound, uuid.UUID]:
+    """A lead that was sent its first text (so it is TOUCHED, with a 7-day timer)."""
+    outbound = Outbound(admin, app_connections, sandbox)
+    lead_id = outbound.lead(LEAD_PHONE)
+    assert outbound.process(outbound.request(lead_id)).outcome is Outcome.SENT
+    return outbound, lead_id
+
+
+def reply(
+    outbound: Outbound,
+    body: str,
+    sender: str = "(415) 555-0123",
+    to: str = SENDER,
+    sid: str | None = None,
+) -> HandledReply:
+    event = InboundMessage(
+        provider="sandbox",
+        external_id=sid or f"SM{uuid.uuid4().hex}",
+        from_address=sender,
+        to_address=to,
+        body=body,
+        occurred_at=NOW + timedelta(minutes=5),
+    )
+    with UnitOfWork(outbound.app, outbound.tenant_id) as uow:
+        return handle_reply(
+            uow, outbound.tenant_id, event, uuid.uuid4(), NOW + timedelta(minutes=5)
+        )
+
+
+def lead_row(admin: Connection, lead_id: uuid.UUID) -> dict[str, object]:
+    row = admin.execute(
+        "SELECT state::text AS state, email FROM leads WHERE id = %s", (lead_id,)
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def active_timers(admin: Connection, lead_id: uuid.UUID) -> int:
+    row = admin.execute(
+        "SELECT count(*) AS n FROM lead_timers WHERE lead_id = %s AND executed_at IS NULL AND cancelled_at IS NULL",
+        (lead_id,),
+    ).fetchone()
+    assert row is not None
+    count: int = row["n"]
+    return count
+
+
+def test_a_reply_lands_on_its_lead_campaign_and_thread(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    assert active_timers(admin, lead_id) == 1
+    handled = reply(outbound, "Thanks for reaching out")
+    assert (handled.outcome, handled.lead_id, handled.state) == (
+        ReplyOutcome.MATCHED,
+        lead_id,
+        LeadState.RESPONDED,
+    )
+    row = admin.execute(
+        "SELECT m.lead_id, m.campaign_id, m.from_address, m.to_address, t.unread_count,"
+        " (SELECT count(*) FROM messages x WHERE x.thread_id = t.id) AS in_thread"
+        " FROM messages m JOIN threads t ON t.id = m.thread_id WHERE m.id = %s",
+        (handled.message_id,),
+    ).fetchone()
+    assert row == {
+        "lead_id": lead_id,
+        "campaign_id": outbound.campaign_id,
+        "from_address": LEAD_PHONE,
+        "to_address": SENDER,
+        "unread_count": 1,
+        "in_thread": 2,  # the text that went out and this reply: one thread
+    }
+    assert active_timers(admin, lead_id) == 0  # any reply cancels the pending timers
+
+
+def test_stop_suppresses_and_a_queued_send_then_goes_nowhere(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    queued = outbound.request(lead_id, send_key="follow-up")
+    handled = reply(outbound, "STOP")
+    assert handled.state is LeadState.SUPPRESSED
+    suppression = admin.execute(
+        "SELECT reason, keyword FROM suppressions WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL",
+        (outbound.tenant_id, LEAD_PHONE),
+    ).fetchone()
+    assert suppression == {"reason": "opt_out", "keyword": "stop"}
+    assert active_timers(admin, lead_id) == 0
+    assert outbound.process(queued).outcome is Outcome.FAILED
+    assert len(outbound.sandbox.texts()) == 1  # only the first text, before the STOP
+
+
+def test_an_email_is_captured(texted: tuple[Outbound, uuid.UUID], admin: Connection) -> None:
+    outbound, lead_id = texted
+    assert reply(outbound, "my email is Ana.Lopez@Example.com").state is LeadState.EMAIL_CAPTURED
+    assert lead_row(admin, lead_id) == {"state": "email_captured", "email": "ana.lopez@example.com"}
+
+
+def test_a_call_request_is_high_intent(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    handled = reply(outbound, "yes! call me at 650-530-0051")
+    assert handled.classification is not None
+    assert handled.classification.phone == "+16505300051"
+    assert lead_row(admin, lead_id)["state"] == "high_intent"
+
+
+def test_a_later_reply_does_not_demote_the_lead(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    reply(outbound, "yes, call me")
+    assert reply(outbound, "my email is ana@example.com").state is LeadState.HIGH_INTENT
+    events = admin.execute(
+        "SELECT event_type, new_state::text AS state FROM lead_events WHERE lead_id = %s ORDER BY seq",
+        (lead_id,),
+    ).fetchall()
+    assert events == [
+        {"event_type": "FIRST_TOUCH", "state": "touched"},
+        {"event_type": "REPLY_RECEIVED", "state": "high_intent"},
+        {"event_type": "REPLY_RECEIVED", "state": None},
+    ]
+
+
+def test_a_redelivered_reply_changes_nothing(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    assert reply(outbound, "Interested", sid="SM-once").outcome is ReplyOutcome.MATCHED
+    assert reply(outbound, "Interested", sid="SM-once").outcome is ReplyOutcome.DUPLICATE
+    count = admin.execute(
+        "SELECT count(*) AS n FROM messages WHERE lead_id = %s AND direction = 'inbound'",
+        (lead_id,),
+    ).fetchone()
+    assert count == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    ("sender", "to", "reason"),
+    [
+        ("+13125550199", SENDER, "no lead has the sender's number"),
+        (LEAD_PHONE, "+12125550100", "the receiving number is not one of the tenant's"),
+    ],
+)
+def test_unmatched_replies_are_kept_with_the_reason(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection, sender: str, to: str, reason: str
+) -> None:
+    outbound, _ = texted
+    handled = reply(outbound, "hello?", sender=sender, to=to)
+    assert handled.outcome is ReplyOutcome.UNMATCHED
+    row = admin.execute(
+        "SELECT u.reason, m.body FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
+        " WHERE u.message_id = %s",
+        (handled.message_id,),
+    ).fetchone()
+    assert row == {"reason": reason, "body": "hello?"}
+
+
+def test_start_lifts_the_opt_out_but_the_lead_stays_suppressed(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, _ = texted
+    reply(outbound, "STOP")
+    assert reply(outbound, "START").state is LeadState.SUPPRESSED
+    active = admin.execute(
+        "SELECT count(*) AS n FROM suppressions WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL",
+        (outbound.tenant_id, LEAD_PHONE),
+    ).fetchone()
+    assert active == {"n": 0}
