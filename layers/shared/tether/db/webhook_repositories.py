@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -62,6 +62,21 @@ class ProviderAccountRepository:
 class WebhookReceiptRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def lock_for_processing(self, receipt_id: UUID) -> dict[str, Any] | None:
+        """The receipt's canonical event and whether it was processed, locked so two
+        deliveries of its queue message take turns."""
+        return self._conn.execute(
+            "SELECT id, event_type, event, processed_at FROM webhook_receipts WHERE id = %s FOR UPDATE",
+            (receipt_id,),
+        ).fetchone()
+
+    def mark_processed(self, receipt_id: UUID, at: datetime) -> None:
+        self._conn.execute(
+            "UPDATE webhook_receipts SET processed_at = %s, attempts = attempts + 1, last_error = NULL"
+            " WHERE id = %s",
+            (at, receipt_id),
+        )
 
     def add(self, receipt: NewReceipt) -> UUID | None:
         """Store a receipt once per idempotency key. None when the key was stored before

@@ -58,8 +58,11 @@ def handle_reply(
     receipt_id: UUID,
     now: datetime,
     classifier: ReplyClassifier | None = None,
+    *,
+    commit: bool = True,
 ) -> HandledReply:
-    """Store, match and act on one inbound reply, in one transaction."""
+    """Store, match and act on one inbound reply, in one transaction (the caller's, with
+    `commit=False`)."""
     region = tenant_number_settings(uow, tenant_id).default_region
     match = match_inbound(uow, tenant_id, reply.to_address, reply.from_address, region)
     ours, theirs = _e164(reply.to_address, region), _e164(reply.from_address, region)
@@ -84,20 +87,21 @@ def handle_reply(
             number_id=match.number_id if match.assignment_id else None,
         )
     )
-    if message_id is None:
-        uow.rollback()
+    if message_id is None:  # stored before: its effects were applied then
         return HandledReply(ReplyOutcome.DUPLICATE)
     reason = match.unmatched_reason
     if lead is None or reason is not None:
         uow.replies.park_unmatched(tenant_id, message_id, reason or "no lead matched")
-        uow.commit()
+        if commit:
+            uow.commit()
         logger.warning("reply unmatched", extra={"message_id": str(message_id), "reason": reason})
         return HandledReply(ReplyOutcome.UNMATCHED, message_id)
     classification = (classifier or _RuleBased()).classify(reply.body, region)
     uow.replies.note_reply(thread_id, lead.id, reply.occurred_at)
     cancelled = uow.replies.cancel_timers(lead.id, now)  # any reply stops the follow-ups
     state = _act(uow, lead, classification, theirs, message_id, receipt_id, now)
-    uow.commit()
+    if commit:
+        uow.commit()
     logger.info(
         "reply handled",
         extra={

@@ -39,9 +39,16 @@ class AppliedStatus:
 
 
 def apply_status_update(
-    uow: UnitOfWork, tenant_id: UUID, update: StatusUpdate, receipt_id: UUID | None, now: datetime
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    update: StatusUpdate,
+    receipt_id: UUID | None,
+    now: datetime,
+    *,
+    commit: bool = True,
 ) -> AppliedStatus:
-    """Keep a provider's status report and apply it to its message, in one transaction."""
+    """Keep a provider's status report and apply it to its message, in one transaction
+    (the caller's, with `commit=False`)."""
     event = uow.statuses.record(
         tenant_id,
         update.provider,
@@ -52,12 +59,12 @@ def apply_status_update(
         update.occurred_at,
         receipt_id,
     )
-    if event is None:
-        uow.rollback()
+    if event is None:  # nothing was written
         return AppliedStatus(StatusOutcome.DUPLICATE)
     found = uow.statuses.find_message(update.provider, update.external_id)
     if found is None:
-        uow.commit()
+        if commit:
+            uow.commit()
         logger.info(
             "status parked until its send is recorded", extra={"external_id": update.external_id}
         )
@@ -67,7 +74,8 @@ def apply_status_update(
         uow.leads.get(found.lead_id, for_update=True)
     message = uow.statuses.lock_message(found.id)
     status = _apply(uow, message, update.provider, [event], now)
-    uow.commit()
+    if commit:
+        uow.commit()
     moved = status != MessageStatus(message.status)
     return AppliedStatus(StatusOutcome.APPLIED if moved else StatusOutcome.UNCHANGED, status)
 

@@ -1,0 +1,59 @@
+"""The inbound worker's use case: one stored webhook receipt, applied once.
+
+The queue message names a `webhook_receipts` row; delivery is at least once (the
+sweeper may re-send what the webhook sent), so the receipt is locked, skipped when
+already processed, and marked processed in the same transaction as its effects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import TypeAdapter
+
+from tether.db.connection import ConnectionSource
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import NotFound
+from tether.domain.events import CanonicalEvent, InboundMessage, StatusUpdate
+from tether.observability import logger
+from tether.services.receipts import ReceiptMessage
+from tether.services.replies import handle_reply
+from tether.services.statuses import apply_status_update
+
+_EVENT: TypeAdapter[InboundMessage | StatusUpdate] = TypeAdapter(CanonicalEvent)
+
+
+def process_receipt(connections: ConnectionSource, message: ReceiptMessage, now: datetime) -> str:
+    """Apply the receipt's event. Returns what happened, for the log."""
+    with UnitOfWork(connections, message.tenant_id) as uow:
+        logger.append_keys(tenant_id=str(message.tenant_id), receipt_id=str(message.receipt_id))
+        receipt = uow.webhook_receipts.lock_for_processing(message.receipt_id)
+        if receipt is None:
+            raise NotFound("webhook receipt", message.receipt_id)
+        if receipt["processed_at"] is not None:
+            return "already processed"
+        if receipt["event"] is None or receipt["event_type"] == "unknown":
+            uow.webhook_receipts.mark_processed(message.receipt_id, now)
+            uow.commit()
+            return "unknown event: kept, nothing to apply"
+        event = _EVENT.validate_python(receipt["event"])
+        # the effects commit with the mark, so a crash in between replays both or neither
+        outcome = _apply(uow, message.tenant_id, message.receipt_id, event, now)
+        uow.webhook_receipts.mark_processed(message.receipt_id, now)
+        uow.commit()
+        return outcome
+
+
+def _apply(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    receipt_id: UUID,
+    event: InboundMessage | StatusUpdate,
+    now: datetime,
+) -> str:
+    if isinstance(event, StatusUpdate):
+        return f"status {apply_status_update(uow, tenant_id, event, receipt_id, now, commit=False).outcome.value}"
+    return (
+        f"reply {handle_reply(uow, tenant_id, event, receipt_id, now, commit=False).outcome.value}"
+    )

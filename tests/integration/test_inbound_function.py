@@ -1,0 +1,141 @@
+"""The inbound function as deployed: InboundQueue batches naming stored receipts, each
+applied once, partial batch failures, real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from functions.inbound import app as inbound_app
+from tests.integration.factories import MigratedDatabase
+from tests.integration.test_outbound import NOW, SENDER, Outbound
+from tests.integration.test_replies import LEAD_PHONE, sandbox, texted
+from tether.db.connection import Connection
+from tether.domain.events import InboundMessage, StatusUpdate
+from tether.domain.message_status import MessageStatus
+
+__all__ = ["sandbox", "texted"]  # fixtures shared with test_replies
+
+
+@pytest.fixture
+def deployed(monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase) -> Iterator[None]:
+    from tether.config import database_settings
+    from tether.db.connection import lambda_connection
+
+    monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
+    database_settings.cache_clear()
+    lambda_connection.cache_clear()
+    yield
+    lambda_connection("app").acquire().close()
+    database_settings.cache_clear()
+    lambda_connection.cache_clear()
+
+
+def store_receipt(
+    admin: Connection, outbound: Outbound, event: InboundMessage | StatusUpdate | None
+) -> dict[str, Any]:
+    account = admin.execute(
+        "SELECT id FROM provider_accounts WHERE tenant_id = %s", (outbound.tenant_id,)
+    ).fetchone()
+    assert account is not None
+    event_type = "unknown" if event is None else event.kind
+    row = admin.execute(
+        "INSERT INTO webhook_receipts (tenant_id, provider_account_id, provider, idempotency_key, event_type,"
+        " raw_body, event) VALUES (%s, %s, 'sandbox', %s, %s, '{}', %s) RETURNING id",
+        (
+            outbound.tenant_id,
+            account["id"],
+            f"sandbox:{uuid.uuid4()}",
+            event_type,
+            Jsonb(event.model_dump(mode="json")) if event else None,
+        ),
+    ).fetchone()
+    assert row is not None
+    body = {
+        "tenant_id": str(outbound.tenant_id),
+        "receipt_id": str(row["id"]),
+        "event_type": event_type,
+    }
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "h",
+        "body": json.dumps(body),
+        "attributes": {},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inbound",
+    }
+
+
+class LambdaContextStub:
+    function_name = "tether-inbound"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-inbound"
+    aws_request_id = "req-1"
+
+
+def test_a_batch_applies_replies_statuses_and_unknown_events_once(
+    deployed: None, texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    [text] = outbound.sandbox.texts()
+    records = [
+        store_receipt(
+            admin,
+            outbound,
+            InboundMessage(
+                provider="sandbox",
+                external_id="SM-in-1",
+                from_address=LEAD_PHONE,
+                to_address=SENDER,
+                body="Yes, call me",
+                occurred_at=NOW,
+            ),
+        ),
+        store_receipt(
+            admin,
+            outbound,
+            StatusUpdate(
+                provider="sandbox",
+                external_id=text.sid,
+                status=MessageStatus.DELIVERED,
+                occurred_at=NOW,
+            ),
+        ),
+        store_receipt(admin, outbound, None),
+    ]
+    missing = {**records[0], "messageId": str(uuid.uuid4())}
+    missing["body"] = json.dumps(
+        {**json.loads(records[0]["body"]), "receipt_id": str(uuid.uuid4())}
+    )
+    result = inbound_app.handler({"Records": [*records, missing]}, LambdaContextStub())
+    assert result == {"batchItemFailures": [{"itemIdentifier": missing["messageId"]}]}
+    state = admin.execute("SELECT state::text AS s FROM leads WHERE id = %s", (lead_id,)).fetchone()
+    assert state == {"s": "high_intent"}
+    sent = admin.execute(
+        "SELECT status FROM messages WHERE external_id = %s", (text.sid,)
+    ).fetchone()
+    assert sent == {"status": "delivered"}
+    processed = admin.execute(
+        "SELECT count(*) AS n FROM webhook_receipts WHERE tenant_id = %s AND processed_at IS NOT NULL",
+        (outbound.tenant_id,),
+    ).fetchone()
+    assert processed == {"n": 3}
+    # the queue delivers again: nothing changes
+    assert inbound_app.handler({"Records": records}, LambdaContextStub()) == {
+        "batchItemFailures": []
+    }
+    events = admin.execute(
+        "SELECT count(*) AS n FROM lead_events WHERE lead_id = %s", (lead_id,)
+    ).fetchone()
+    assert events == {"n": 2}  # the first touch and the reply
+    replies = admin.execute(
+        "SELECT count(*) AS n FROM messages WHERE lead_id = %s AND direction = 'inbound'",
+        (lead_id,),
+    ).fetchone()
+    assert replies == {"n": 1}
