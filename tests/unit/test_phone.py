@@ -48,3 +48,11 @@ def test_is_e164_only_for_the_stored_form() -> None:
     assert is_e164("+16505300051")
     assert not is_e164("650-530-0051")
     assert not is_e164("+1650530005")
+
+
+def test_addresses_that_are_not_phone_numbers_are_kept() -> None:
+    from tether.domain.phone import normalize_or_keep
+
+    assert normalize_or_keep("(650) 530-0051") == "+16505300051"
+    assert normalize_or_keep(" 72345 ") == "72345"
+    assert normalize_or_keep("ACME") == "ACME"

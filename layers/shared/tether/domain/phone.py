@@ -56,3 +56,12 @@ def is_e164(value: str) -> bool:
         return normalize_phone(value) == value
     except InvalidPhoneNumber:
         return False
+
+
+def normalize_or_keep(address: str, region: str = DEFAULT_REGION) -> str:
+    """E.164 when `address` is a phone number, else the address as it came (a short code
+    or an alphanumeric sender must be kept, not refused)."""
+    try:
+        return normalize_phone(address, region)
+    except InvalidPhoneNumber:
+        return address.strip()

@@ -7,8 +7,7 @@ from uuid import UUID
 
 from tether.db.inbound import InboundMatch
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.errors import InvalidPhoneNumber
-from tether.domain.phone import normalize_phone
+from tether.domain.phone import normalize_or_keep
 
 
 def match_inbound(
@@ -16,11 +15,6 @@ def match_inbound(
 ) -> InboundMatch:
     """Match a reply by exact normalised numbers. A sender that is not a phone number
     (a short code, an alphanumeric id) is kept as it came and simply matches no lead."""
-    return uow.inbound.match(tenant_id, _e164(to_address, region), _e164(from_address, region))
-
-
-def _e164(address: str, region: str) -> str:
-    try:
-        return normalize_phone(address, region)
-    except InvalidPhoneNumber:
-        return address.strip()
+    return uow.inbound.match(
+        tenant_id, normalize_or_keep(to_address, region), normalize_or_keep(from_address, region)
+    )

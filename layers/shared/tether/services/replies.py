@@ -20,11 +20,10 @@ from uuid import UUID
 from tether.db.inbound import InboundDraft
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.classification import Classification, Intent, ReplyClassifier, classify_reply
-from tether.domain.errors import InvalidPhoneNumber
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState, can_transition
 from tether.domain.model import Lead
-from tether.domain.phone import normalize_phone
+from tether.domain.phone import normalize_or_keep
 from tether.observability import logger
 from tether.services.leads import move_lead
 from tether.services.matching import match_inbound
@@ -65,7 +64,10 @@ def handle_reply(
     `commit=False`)."""
     region = tenant_number_settings(uow, tenant_id).default_region
     match = match_inbound(uow, tenant_id, reply.to_address, reply.from_address, region)
-    ours, theirs = _e164(reply.to_address, region), _e164(reply.from_address, region)
+    ours, theirs = (
+        normalize_or_keep(reply.to_address, region),
+        normalize_or_keep(reply.from_address, region),
+    )
     lead = (
         uow.leads.get(match.lead_id, for_update=True) if match.lead_id else None
     )  # the lead first
@@ -171,10 +173,3 @@ def _act(
         locked=lead,
     )
     return target
-
-
-def _e164(address: str, region: str) -> str:
-    try:
-        return normalize_phone(address, region)
-    except InvalidPhoneNumber:
-        return address.strip()
