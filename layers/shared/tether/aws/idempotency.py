@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
@@ -89,6 +90,10 @@ class DynamoDbExactlyOnce:
             result = cast(ResultT, guarded(data=data))
         except IdempotencyAlreadyInProgressError as error:
             raise InProgress("the same event is being handled right now") from error
+        except IdempotencyInconsistentStateError as error:
+            # the record vanished between two reads: a concurrent call with this key just
+            # failed and removed it. Nothing ran here; the provider's retry will.
+            raise InProgress("the same event was being handled a moment ago") from error
         except IdempotencyValidationError as error:
             raise IdempotencyKeyReused(
                 "this event id was already used for different content"
