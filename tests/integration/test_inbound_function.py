@@ -133,7 +133,7 @@ def test_a_batch_applies_replies_statuses_and_unknown_events_once(
     events = admin.execute(
         "SELECT count(*) AS n FROM lead_events WHERE lead_id = %s", (lead_id,)
     ).fetchone()
-    assert events == {"n": 2}  # the first touch and the reply
+    assert events == {"n": 3}  # the first touch, the reply, the lease for the call
     replies = admin.execute(
         "SELECT count(*) AS n FROM messages WHERE lead_id = %s AND direction = 'inbound'",
         (lead_id,),

@@ -146,7 +146,8 @@ def test_a_later_reply_does_not_demote_the_lead(
     reply(outbound, "yes, call me")
     assert reply(outbound, "my email is ana@example.com").state is LeadState.HIGH_INTENT
     events = admin.execute(
-        "SELECT event_type, new_state::text AS state FROM lead_events WHERE lead_id = %s ORDER BY seq",
+        "SELECT event_type, new_state::text AS state FROM lead_events"
+        " WHERE lead_id = %s AND event_type <> 'NUMBER_LEASED' ORDER BY seq",
         (lead_id,),
     ).fetchall()
     assert events == [
@@ -201,3 +202,77 @@ def test_start_lifts_the_opt_out_but_the_lead_stays_suppressed(
         (outbound.tenant_id, LEAD_PHONE),
     ).fetchone()
     assert active == {"n": 0}
+
+
+def test_a_reply_rings_its_workspace_bell_and_records_the_insight(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    handled = reply(outbound, "What is this about?")
+    bell = admin.execute(
+        "SELECT workspace_stage::text AS stage, kind, lead_id FROM notifications WHERE message_id = %s",
+        (handled.message_id,),
+    ).fetchall()
+    assert bell == [{"stage": "initial_message", "kind": "reply", "lead_id": lead_id}]
+    insight = admin.execute(
+        "SELECT i.label, i.next_step FROM thread_insights i JOIN messages m ON m.thread_id = i.thread_id"
+        " WHERE m.id = %s",
+        (handled.message_id,),
+    ).fetchone()
+    assert insight == {"label": "other", "next_step": "auto_reply"}
+
+
+def test_high_intent_queues_a_call_and_leases_a_number(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    handled = reply(outbound, "yes! call me at 650-530-0051")
+    assert handled.decision is not None
+    assert handled.decision.next_step is not None
+    assert handled.decision.next_step.value == "human_takeover"
+    call = admin.execute(
+        "SELECT priority, reason, status FROM call_queue WHERE lead_id = %s", (lead_id,)
+    ).fetchall()
+    assert call == [
+        {"priority": 50, "reason": "interested", "status": "queued"}
+    ]  # no email yet: not gold
+    lease = admin.execute(
+        "SELECT e164 FROM phone_numbers WHERE currently_assigned_to = %s", (lead_id,)
+    ).fetchall()
+    assert lease == [{"e164": SENDER}]
+    # an email and a mobile later: gold, and still one entry
+    reply(outbound, "yes, ana@example.com, call me")
+    call = admin.execute(
+        "SELECT priority, reason FROM call_queue WHERE lead_id = %s", (lead_id,)
+    ).fetchall()
+    assert call == [{"priority": 100, "reason": "interested"}]
+
+
+def test_the_reply_belongs_to_its_numbers_worker_first(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, _ = texted
+    first = reply(outbound, "ok")
+    admin.execute(
+        "UPDATE phone_numbers SET ai_worker = 'cathy' WHERE tenant_id = %s", (outbound.tenant_id,)
+    )
+    second = reply(outbound, "ok again")
+    workers = admin.execute(
+        "SELECT ai_worker::text AS w FROM messages WHERE id = ANY(%s) ORDER BY received_at, created_at",
+        ([first.message_id, second.message_id],),
+    ).fetchall()
+    assert [w["w"] for w in workers] == ["gianna", "cathy"]  # the campaign's, then the number's
+
+
+@pytest.mark.parametrize("body", ["not interested", "wrong number"])
+def test_not_interested_or_wrong_number_closes_the_lead(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection, body: str
+) -> None:
+    outbound, lead_id = texted
+    handled = reply(outbound, body)
+    assert handled.state is LeadState.CLOSED
+    assert handled.decision is not None
+    assert handled.decision.next_step is None
+    assert admin.execute(
+        "SELECT count(*) AS n FROM call_queue WHERE lead_id = %s", (lead_id,)
+    ).fetchone() == {"n": 0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from tether.db.errors import translated_errors
@@ -136,3 +137,88 @@ class InboundMessageRepository:
 
     def set_email(self, lead_id: UUID, email: str) -> None:
         self._conn.execute("UPDATE leads SET email = %s WHERE id = %s", (email, lead_id))
+
+
+class ReplyEffectsRepository:
+    """The rest of what a reply sets in motion: worker, call queue, bell, insight."""
+
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def context(self, campaign_id: UUID, number_id: UUID, lead_id: UUID) -> dict[str, Any]:
+        """The campaign's workspace stage and pool, the worker the reply belongs to (its
+        number's, else its campaign's), the call priorities and the lead's email."""
+        row = self._conn.execute(
+            "SELECT c.workspace_stage::text AS workspace_stage, c.pool,"
+            " coalesce(p.ai_worker, c.ai_worker)::text AS ai_worker,"
+            " t.gold_label_priority, t.call_priority, l.email"
+            " FROM campaigns c JOIN tenant_config t ON t.tenant_id = c.tenant_id, phone_numbers p, leads l"
+            " WHERE c.id = %s AND p.id = %s AND l.id = %s",
+            (campaign_id, number_id, lead_id),
+        ).fetchone()
+        assert row is not None
+        return dict(row)
+
+    def attribute(self, message_id: UUID, ai_worker: str) -> None:
+        self._conn.execute(
+            "UPDATE messages SET ai_worker = %s WHERE id = %s", (ai_worker, message_id)
+        )
+
+    def queue_call(
+        self, tenant_id: UUID, lead_id: UUID, priority: int, reason: str, at: datetime
+    ) -> bool:
+        """One open call-queue entry per lead: a second high-intent reply keeps the first
+        (at the higher of the two priorities)."""
+        cursor = self._conn.execute(
+            "INSERT INTO call_queue (tenant_id, lead_id, priority, reason, due_at) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (lead_id) WHERE status IN ('queued', 'claimed')"
+            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)",
+            (tenant_id, lead_id, priority, reason, at),
+        )
+        return cursor.rowcount == 1
+
+    def notify(
+        self,
+        tenant_id: UUID,
+        workspace_stage: str,
+        kind: str,
+        campaign_id: UUID,
+        lead_id: UUID,
+        thread_id: UUID,
+        message_id: UUID,
+        title: str,
+        body: str,
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO notifications (tenant_id, workspace_stage, kind, campaign_id, lead_id, thread_id,"
+            " message_id, title, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (message_id, kind) DO NOTHING",
+            (
+                tenant_id,
+                workspace_stage,
+                kind,
+                campaign_id,
+                lead_id,
+                thread_id,
+                message_id,
+                title,
+                body,
+            ),
+        )
+
+    def record_insight(
+        self,
+        tenant_id: UUID,
+        thread_id: UUID,
+        label: str,
+        next_step: str | None,
+        next_followup_at: datetime | None,
+        summary: str,
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO thread_insights (thread_id, tenant_id, label, next_step, next_followup_at, summary)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (thread_id) DO UPDATE SET label = EXCLUDED.label, next_step = EXCLUDED.next_step,"
+            " next_followup_at = EXCLUDED.next_followup_at, summary = EXCLUDED.summary",
+            (thread_id, tenant_id, label, next_step, next_followup_at, summary),
+        )

@@ -16,7 +16,11 @@ from psycopg.pq import TransactionStatus
 
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
-from tether.db.inbound import InboundMessageRepository, InboundRepository
+from tether.db.inbound import (
+    InboundMessageRepository,
+    InboundRepository,
+    ReplyEffectsRepository,
+)
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
@@ -54,6 +58,7 @@ class UnitOfWork:
     statuses: StatusRepository
     inbound: InboundRepository
     replies: InboundMessageRepository
+    reply_effects: ReplyEffectsRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -80,6 +85,7 @@ class UnitOfWork:
         self.statuses = StatusRepository(session)
         self.inbound = InboundRepository(session)
         self.replies = InboundMessageRepository(session)
+        self.reply_effects = ReplyEffectsRepository(session)
         return self
 
     def __exit__(

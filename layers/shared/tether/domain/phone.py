@@ -65,3 +65,15 @@ def normalize_or_keep(address: str, region: str = DEFAULT_REGION) -> str:
         return normalize_phone(address, region)
     except InvalidPhoneNumber:
         return address.strip()
+
+
+def is_mobile(e164: str) -> bool:
+    """True when the number can be a mobile (in North America a range serves both)."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }

@@ -4,10 +4,11 @@ on in the same transaction (seed 000's matching, seed 002's state and timers).
 What is here: the thread and the message (deduplicated on the provider's id), the
 unmatched queue, classification, the lead's state move with its event (the receipt is
 the dedupe key), opt-out (suppression, SUPPRESSED), re-subscribe (START/UNSTOP lift the
-opt-out), the captured email, and the cancelling of the lead's pending timers.
-Still to come (issue 6): the call queue and lease for high intent, notifications, the
-worker decision and auto reply, worker routing, thread insights, and the opt-out
-confirmation text.
+opt-out), not interested / wrong number (CLOSED), the captured email, the cancelling of
+the lead's pending timers, the worker the reply belongs to, the bell of the campaign's
+workspace stage, a call-queue entry and a leased number for high intent, the worker's
+decision and the thread's insight. Still to come (issue 6): sending the auto reply and
+the one opt-out confirmation text.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tether.domain.classification import Classification, Intent, ReplyClassifier
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState, can_transition
 from tether.domain.model import Lead
-from tether.domain.phone import normalize_or_keep
+from tether.domain.phone import is_mobile, normalize_or_keep
+from tether.domain.worker import WorkerDecision, decide
 from tether.observability import logger
 from tether.services.leads import move_lead
 from tether.services.matching import match_inbound
@@ -43,6 +45,7 @@ class HandledReply:
     lead_id: UUID | None = None
     classification: Classification | None = None
     state: LeadState | None = None
+    decision: WorkerDecision | None = None
 
 
 class _RuleBased:
@@ -102,6 +105,24 @@ def handle_reply(
     uow.replies.note_reply(thread_id, lead.id, reply.occurred_at)
     cancelled = uow.replies.cancel_timers(lead.id, now)  # any reply stops the follow-ups
     state = _act(uow, lead, classification, theirs, message_id, receipt_id, now)
+    decision = decide(classification)
+    if (
+        match.campaign_id is not None
+        and match.number_id is not None
+        and match.assignment_id is not None
+    ):
+        _follow_through(
+            uow,
+            lead,
+            match.campaign_id,
+            match.number_id,
+            thread_id,
+            message_id,
+            reply,
+            classification,
+            decision,
+            now,
+        )
     if commit:
         uow.commit()
     logger.info(
@@ -116,7 +137,7 @@ def handle_reply(
             "timers_cancelled": cancelled,
         },
     )
-    return HandledReply(ReplyOutcome.MATCHED, message_id, lead.id, classification, state)
+    return HandledReply(ReplyOutcome.MATCHED, message_id, lead.id, classification, state, decision)
 
 
 def _act(
@@ -143,6 +164,8 @@ def _act(
             source_message_id=message_id,
         )
         target = LeadState.SUPPRESSED
+    elif classification.intent in {Intent.NOT_INTERESTED, Intent.WRONG_NUMBER}:
+        target = LeadState.CLOSED
     elif classification.intent is Intent.RESUBSCRIBE:
         uow.replies.lift_suppressions(
             lead.tenant_id, phone, now, f"re-subscribed: {classification.keyword}"
@@ -173,3 +196,72 @@ def _act(
         locked=lead,
     )
     return target
+
+
+def _follow_through(
+    uow: UnitOfWork,
+    lead: Lead,
+    campaign_id: UUID,
+    number_id: UUID,
+    thread_id: UUID,
+    message_id: UUID,
+    reply: InboundMessage,
+    classification: Classification,
+    decision: WorkerDecision,
+    now: datetime,
+) -> None:
+    """The reply's worker, the bell of its workspace stage, a call for high intent, and
+    the thread's insight (seed 002 parts 6 to 8, seed 003 phase 4)."""
+    context = uow.reply_effects.context(campaign_id, number_id, lead.id)
+    uow.reply_effects.attribute(message_id, context["ai_worker"])
+    kind = (
+        "opt_out"
+        if classification.intent is Intent.OPT_OUT
+        else "high_intent"
+        if classification.high_intent
+        else "reply"
+    )
+    uow.reply_effects.notify(
+        lead.tenant_id,
+        context["workspace_stage"],
+        kind,
+        campaign_id,
+        lead.id,
+        thread_id,
+        message_id,
+        f"{_TITLES[kind]} from {lead.phone}",
+        reply.body[:280],
+    )
+    if classification.high_intent and classification.intent is not Intent.OPT_OUT:
+        email = classification.email or context["email"]
+        mobile = classification.phone or (lead.phone if is_mobile(lead.phone) else None)
+        gold = bool(email and mobile)
+        priority = context["gold_label_priority"] if gold else context["call_priority"]
+        uow.reply_effects.queue_call(
+            lead.tenant_id, lead.id, priority, "gold" if gold else classification.intent.value, now
+        )
+        # seed 001: the reply asks for a call, a number of the pool is leased for it
+        if uow.leases.lease(lead.tenant_id, lead.id, context["pool"], now) is None:
+            uow.audit.record(
+                "pool_exhausted",
+                tenant_id=lead.tenant_id,
+                subject_type="lead",
+                subject_id=str(lead.id),
+                detail={"pool": context["pool"]},
+            )
+            logger.warning(
+                "no number free for the call",
+                extra={"lead_id": str(lead.id), "pool": context["pool"]},
+            )
+    next_followup_at = now + decision.follow_up_after if decision.follow_up_after else None
+    uow.reply_effects.record_insight(
+        lead.tenant_id,
+        thread_id,
+        classification.intent.value,
+        decision.next_step.value if decision.next_step else None,
+        next_followup_at,
+        f"{classification.intent.value}: {reply.body[:200]}",
+    )
+
+
+_TITLES = {"opt_out": "Opt-out", "high_intent": "Hot lead", "reply": "Reply"}

@@ -1,0 +1,41 @@
+"""The worker decision after a reply (seed 003): what happens next in the thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from tether.domain.classification import Classification, Intent
+
+FOLLOW_UP_AFTER = timedelta(days=1)
+
+
+class NextStep(StrEnum):
+    AUTO_REPLY = "auto_reply"  # the campaign's AI worker answers
+    FOLLOW_UP = "follow_up"  # nothing now; the worker writes again later
+    HUMAN_TAKEOVER = "human_takeover"  # a person calls or writes
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerDecision:
+    next_step: NextStep | None  # None: the conversation is over (opt-out, not interested)
+    follow_up_after: timedelta | None = None
+
+
+def decide(classification: Classification) -> WorkerDecision:
+    """High intent goes to a person at once; a question or a plain answer gets the
+    worker's reply; a captured email earns a follow-up; an opt-out, a "not interested"
+    or a wrong number ends it (an opt-out's one confirmation is compliance, not a step)."""
+    if classification.intent in {
+        Intent.OPT_OUT,
+        Intent.NOT_INTERESTED,
+        Intent.WRONG_NUMBER,
+        Intent.RESUBSCRIBE,
+    }:
+        return WorkerDecision(None)
+    if classification.high_intent:
+        return WorkerDecision(NextStep.HUMAN_TAKEOVER)
+    if classification.email:
+        return WorkerDecision(NextStep.FOLLOW_UP, FOLLOW_UP_AFTER)
+    return WorkerDecision(NextStep.AUTO_REPLY)
