@@ -9,6 +9,11 @@ ALTER TABLE tenant_config
     ALTER COLUMN send_segments_per_day DROP NOT NULL;
 
 ALTER TABLE messages
+    -- campaign: the gates all apply. opt_out_confirmation: the one text an opt-out
+    -- gets back (CTIA), which goes to a suppressed phone, at once. auto_reply: a
+    -- worker's answer to a reply, gated like any text.
+    ADD COLUMN purpose text NOT NULL DEFAULT 'campaign'
+        CHECK (purpose IN ('campaign', 'auto_reply', 'opt_out_confirmation')),
     ADD COLUMN not_before timestamptz,     -- deferred (quiet hours, pacing, back-off) until then
     ADD COLUMN expires_at timestamptz,     -- the validity deadline: fail rather than send late
     ADD COLUMN enqueued_at timestamptz,    -- last handed to OutboundQueue; NULL: the sweeper re-drives it
@@ -65,7 +70,7 @@ RETURNS TABLE (id uuid, tenant_id uuid, lead_id uuid, campaign_id uuid, status t
                lead_state text, lead_timezone text, provider_account_id uuid, provider text,
                credentials_ref text, quiet_hours_start time, quiet_hours_end time,
                quiet_hours_by_state jsonb, send_segments_per_second numeric, send_segments_per_day integer,
-               send_max_attempts integer, timer_7d_days integer)
+               send_max_attempts integer, timer_7d_days integer, purpose text)
 LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
@@ -76,7 +81,8 @@ BEGIN
            m.send_key, m.not_before, m.expires_at, m.attempt_started_at, m.paced_slot,
            l.state::text, l.timezone, p.provider_account_id, a.provider, a.credentials_ref,
            c.quiet_hours_start, c.quiet_hours_end, c.quiet_hours_by_state,
-           c.send_segments_per_second, c.send_segments_per_day, c.send_max_attempts, c.timer_7d_days
+           c.send_segments_per_second, c.send_segments_per_day, c.send_max_attempts, c.timer_7d_days,
+           m.purpose
     FROM messages m
     JOIN leads l ON l.id = m.lead_id
     JOIN phone_numbers p ON p.id = m.outbound_number_id

@@ -90,7 +90,7 @@ def test_a_batch_applies_replies_statuses_and_unknown_events_once(
             outbound,
             InboundMessage(
                 provider="sandbox",
-                external_id="SM-in-1",
+                external_id=f"SM-in-{uuid.uuid4().hex}",
                 from_address=LEAD_PHONE,
                 to_address=SENDER,
                 body="Yes, call me",

@@ -101,7 +101,7 @@ def test_a_reply_lands_on_its_lead_campaign_and_thread(
         "from_address": LEAD_PHONE,
         "to_address": SENDER,
         "unread_count": 1,
-        "in_thread": 2,  # the text that went out and this reply: one thread
+        "in_thread": 3,  # the text that went out, this reply and the answer queued: one thread
     }
     assert active_timers(admin, lead_id) == 0  # any reply cancels the pending timers
 
@@ -161,8 +161,9 @@ def test_a_redelivered_reply_changes_nothing(
     texted: tuple[Outbound, uuid.UUID], admin: Connection
 ) -> None:
     outbound, lead_id = texted
-    assert reply(outbound, "Interested", sid="SM-once").outcome is ReplyOutcome.MATCHED
-    assert reply(outbound, "Interested", sid="SM-once").outcome is ReplyOutcome.DUPLICATE
+    sid = f"SM-once-{uuid.uuid4().hex}"
+    assert reply(outbound, "Interested", sid=sid).outcome is ReplyOutcome.MATCHED
+    assert reply(outbound, "Interested", sid=sid).outcome is ReplyOutcome.DUPLICATE
     count = admin.execute(
         "SELECT count(*) AS n FROM messages WHERE lead_id = %s AND direction = 'inbound'",
         (lead_id,),
@@ -276,3 +277,51 @@ def test_not_interested_or_wrong_number_closes_the_lead(
     assert admin.execute(
         "SELECT count(*) AS n FROM call_queue WHERE lead_id = %s", (lead_id,)
     ).fetchone() == {"n": 0}
+
+
+def queued(admin: Connection, lead_id: uuid.UUID, purpose: str) -> list[dict[str, object]]:
+    return admin.execute(
+        "SELECT id, body, from_address FROM messages WHERE lead_id = %s AND purpose = %s ORDER BY created_at",
+        (lead_id, purpose),
+    ).fetchall()
+
+
+def test_stop_gets_exactly_one_confirmation_which_goes_out(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    reply(outbound, "STOP")
+    reply(outbound, "stop")  # already suppressed: no second confirmation
+    [confirmation] = queued(admin, lead_id, "opt_out_confirmation")
+    assert confirmation["from_address"] == SENDER
+    assert str(confirmation["body"]).startswith("You're unsubscribed")
+    late_at_night = NOW + timedelta(hours=10)  # 4:00 in Los Angeles: it still goes now
+    assert outbound.process(confirmation["id"], late_at_night).outcome is Outcome.SENT  # type: ignore[arg-type]
+    assert [t.body for t in outbound.sandbox.texts()][-1] == confirmation["body"]
+    assert queued(admin, lead_id, "auto_reply") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"), [("What is this about?", "Thanks for your reply"), ("HELP", "Reply STOP")]
+)
+def test_the_worker_answers_from_the_bound_number(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection, body: str, answer: str
+) -> None:
+    outbound, lead_id = texted
+    sid = f"SM-ask-{uuid.uuid4().hex}"  # provider ids are unique across tenants
+    handled = reply(outbound, body, sid=sid)
+    reply(outbound, body, sid=sid)  # redelivered: no second answer
+    [auto] = queued(admin, lead_id, "auto_reply")
+    assert str(auto["body"]).startswith(answer)
+    assert outbound.process(auto["id"]).outcome is Outcome.SENT  # type: ignore[arg-type]
+    [_, answered] = outbound.sandbox.texts()
+    assert (answered.from_number, answered.to_number) == (SENDER, LEAD_PHONE)
+    assert handled.outcome is ReplyOutcome.MATCHED
+
+
+def test_high_intent_goes_to_a_person_not_an_auto_reply(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    outbound, lead_id = texted
+    reply(outbound, "yes, call me")
+    assert queued(admin, lead_id, "auto_reply") == []

@@ -31,6 +31,7 @@ class OutboundDraft:
     media_urls: list[str]
     segments: int
     expires_at: datetime
+    purpose: str = "campaign"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,11 @@ class SendContext:
     segments_per_day: int | None
     max_attempts: int
     timer_7d_days: int
+    purpose: str = "campaign"
+
+    @property
+    def is_opt_out_confirmation(self) -> bool:
+        return self.purpose == "opt_out_confirmation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +117,8 @@ class MessageRepository:
             row = self._conn.execute(
                 "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
                 " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
-                " send_key, template, body, media_urls, segments, status, queued_at, expires_at)"
-                " VALUES (%s, 'outbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), %s)"
+                " send_key, template, body, media_urls, segments, status, queued_at, expires_at, purpose)"
+                " VALUES (%s, 'outbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), %s, %s)"
                 " ON CONFLICT (send_key) DO NOTHING RETURNING id",
                 (
                     draft.tenant_id,
@@ -129,6 +135,7 @@ class MessageRepository:
                     draft.media_urls,
                     draft.segments,
                     draft.expires_at,
+                    draft.purpose,
                 ),
             ).fetchone()
         return row["id"] if row else None
@@ -184,6 +191,7 @@ class MessageRepository:
             segments_per_day=row["send_segments_per_day"],
             max_attempts=row["send_max_attempts"],
             timer_7d_days=row["timer_7d_days"],
+            purpose=row["purpose"],
         )
 
     def begin_hand_over(self, message_id: UUID) -> HandOverCheck | None:

@@ -39,3 +39,18 @@ def decide(classification: Classification) -> WorkerDecision:
     if classification.email:
         return WorkerDecision(NextStep.FOLLOW_UP, FOLLOW_UP_AFTER)
     return WorkerDecision(NextStep.AUTO_REPLY)
+
+
+# The texts Tether sends on its own. The opt-out confirmation is the one text CTIA
+# expects back after STOP; HELP must say how to opt out.
+OPT_OUT_CONFIRMATION = (
+    "You're unsubscribed and will get no more messages from this number. Reply START to undo."
+)
+HELP_REPLY = "Reply STOP to unsubscribe. Msg & data rates may apply."
+AUTO_REPLY = "Thanks for your reply! We'll get back to you shortly."
+
+
+def auto_reply_text(classification: Classification) -> str:
+    """What the worker answers (a model can take this over behind ReplyClassifier's
+    sibling; the rule-based default answers HELP as the carriers require)."""
+    return HELP_REPLY if classification.intent is Intent.HELP else AUTO_REPLY

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,6 +79,9 @@ class SendRequest(BaseModel):
     body: str | None = Field(default=None, max_length=1600)
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     send_key: str | None = Field(default=None, max_length=200)
+    # opt_out_confirmation: the one text an opt-out gets back; it passes the gates that
+    # would stop any text to a suppressed phone (lead state, suppression, quiet hours)
+    purpose: Literal["campaign", "auto_reply", "opt_out_confirmation"] = "campaign"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +127,16 @@ class SendOutcome:
 
 
 def request_send(
-    uow: UnitOfWork, request: SendRequest, now: datetime, queue: MessageQueue | None
+    uow: UnitOfWork,
+    request: SendRequest,
+    now: datetime,
+    queue: MessageQueue | None,
+    *,
+    commit: bool = True,
 ) -> SendReceipt:
     """Store the send once per send key and hand it to the queue. A repeated request
-    answers the first one's receipt and sends nothing more."""
+    answers the first one's receipt and sends nothing more. With `commit=False` the row
+    is a step of the caller's transaction, and the sweeper enqueues it once committed."""
     lead = uow.leads.get(request.lead_id)
     if lead is None:
         raise NotFound("lead", request.lead_id)
@@ -163,13 +172,17 @@ def request_send(
         media_urls=list(request.media_urls),
         segments=count_segments(body).segments,
         expires_at=now + timedelta(hours=uow.messages.validity_hours(lead.tenant_id)),
+        purpose=request.purpose,
     )
     message_id = uow.messages.insert_outbound(draft)
     if message_id is None:  # a concurrent request with the same key won
-        uow.rollback()
+        if commit:
+            uow.rollback()
         existing = uow.messages.by_send_key(send_key)
         assert existing is not None
         return _duplicate(existing, request, send_key)
+    if not commit:
+        return SendReceipt(message_id, send_key, binding.phone_number, duplicate=False)
     uow.commit()
     logger.info(
         "send requested",
@@ -294,13 +307,16 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
         return _fail(
             uow, ctx, "expired", f"not sent by its validity deadline {ctx.expires_at.isoformat()}"
         )
-    if ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}:
+    if (
+        ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}
+        and not ctx.is_opt_out_confirmation
+    ):
         return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
     if ctx.not_before is not None and ctx.not_before > now:
         uow.rollback()  # delivered early: it waits for its time
         return SendOutcome(Outcome.DEFERRED, ctx.not_before, "not yet due")
     opening = next_send_time(now, recipient_zone(ctx.to_number, ctx.lead_timezone), _window(ctx))
-    if opening > now:
+    if opening > now and not ctx.is_opt_out_confirmation:
         return _defer(uow, ctx, opening, "quiet hours at the recipient")
     if ctx.segments_per_second is not None and ctx.paced_slot is None:
         slot = uow.messages.reserve_pacing_slot(
@@ -338,10 +354,11 @@ def _hand_over(
         return SendOutcome(Outcome.ALREADY_DONE)
     lead = check.lead
     ctx = replace(claimed, attempts=check.attempts, lead_state=lead.state.value)
-    if check.suppressed:
-        return _fail(uow, ctx, "suppressed", "the recipient opted out")
-    if ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}:
-        return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
+    if not ctx.is_opt_out_confirmation:
+        if check.suppressed:
+            return _fail(uow, ctx, "suppressed", "the recipient opted out")
+        if ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}:
+            return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
     try:
         provider = providers(ctx)
     except ProviderError as error:  # no usable credentials: an operator must act

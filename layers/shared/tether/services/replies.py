@@ -25,11 +25,18 @@ from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState, can_transition
 from tether.domain.model import Lead
 from tether.domain.phone import is_mobile, normalize_or_keep
-from tether.domain.worker import WorkerDecision, decide
+from tether.domain.worker import (
+    OPT_OUT_CONFIRMATION,
+    NextStep,
+    WorkerDecision,
+    auto_reply_text,
+    decide,
+)
 from tether.observability import logger
 from tether.services.leads import move_lead
 from tether.services.matching import match_inbound
 from tether.services.numbers import tenant_number_settings
+from tether.services.outbound import SendRequest, request_send
 
 
 class ReplyOutcome(StrEnum):
@@ -104,7 +111,7 @@ def handle_reply(
     classification = (classifier or _RuleBased()).classify(reply.body, region)
     uow.replies.note_reply(thread_id, lead.id, reply.occurred_at)
     cancelled = uow.replies.cancel_timers(lead.id, now)  # any reply stops the follow-ups
-    state = _act(uow, lead, classification, theirs, message_id, receipt_id, now)
+    state, newly_suppressed = _act(uow, lead, classification, theirs, message_id, receipt_id, now)
     decision = decide(classification)
     if (
         match.campaign_id is not None
@@ -121,6 +128,16 @@ def handle_reply(
             reply,
             classification,
             decision,
+            now,
+        )
+        _answer(
+            uow,
+            lead,
+            match.campaign_id,
+            receipt_id,
+            classification,
+            decision,
+            newly_suppressed,
             now,
         )
     if commit:
@@ -148,7 +165,9 @@ def _act(
     message_id: UUID,
     receipt_id: UUID,
     now: datetime,
-) -> LeadState:
+) -> tuple[LeadState, bool]:
+    """The lead's new state, and whether this reply suppressed its phone just now."""
+    newly_suppressed = False
     payload = {
         "message_id": str(message_id),
         "intent": classification.intent.value,
@@ -156,7 +175,7 @@ def _act(
     }
     if classification.intent is Intent.OPT_OUT:
         # the lead is locked already: an opt-out takes the lead, then the phone
-        uow.suppressions.add(
+        newly_suppressed = uow.suppressions.add(
             lead.tenant_id,
             phone,
             "opt_out",
@@ -184,7 +203,7 @@ def _act(
     if lead.state is target or not can_transition(lead.state, target):
         # e.g. a suppressed lead stays suppressed, a high-intent lead is not demoted
         uow.lead_events.append(lead, "REPLY_RECEIVED", f"receipt:{receipt_id}", payload=payload)
-        return lead.state
+        return lead.state, newly_suppressed
     move_lead(
         uow,
         lead.id,
@@ -195,7 +214,7 @@ def _act(
         commit=False,
         locked=lead,
     )
-    return target
+    return target, newly_suppressed
 
 
 def _follow_through(
@@ -265,3 +284,39 @@ def _follow_through(
 
 
 _TITLES = {"opt_out": "Opt-out", "high_intent": "Hot lead", "reply": "Reply"}
+
+
+def _answer(
+    uow: UnitOfWork,
+    lead: Lead,
+    campaign_id: UUID,
+    receipt_id: UUID,
+    classification: Classification,
+    decision: WorkerDecision,
+    newly_suppressed: bool,
+    now: datetime,
+) -> None:
+    """Queue what Tether says back, from the lead's bound number, in this transaction:
+    the one opt-out confirmation, or the worker's auto reply. The send key names the
+    receipt, so a redelivered reply queues nothing more; the sweeper enqueues the row
+    once this transaction commits."""
+    if newly_suppressed:
+        purpose, template, body = (
+            "opt_out_confirmation",
+            "opt_out_confirmation",
+            OPT_OUT_CONFIRMATION,
+        )
+    elif decision.next_step is NextStep.AUTO_REPLY:
+        purpose, template, body = "auto_reply", "auto_reply", auto_reply_text(classification)
+    else:
+        return
+    request = SendRequest(
+        tenant_id=lead.tenant_id,
+        campaign_id=campaign_id,
+        lead_id=lead.id,
+        template=template,
+        body=body,
+        send_key=f"{template}:{receipt_id}",
+        purpose=purpose,
+    )
+    request_send(uow, request, now, None, commit=False)
