@@ -8,8 +8,9 @@ its campaign's number) and times, for the same senders:
   that campaign, then ``LIKE '%…%'`` over every lead), on the same tables.
 
 Both for a reply from a lead of the number's campaign (the normal path) and from a lead
-of another campaign (the fallback). The whole inbound transaction is timed by the
-inbound function's own benchmark when that function exists; this one times the match.
+of another campaign (the fallback). Then the whole inbound transaction: a reply
+handled as the inbound function does (stored, matched, classified, the lead moved,
+timers cancelled, the bell, the insight, the answer queued), committed each time.
 
     .venv/bin/python bench/inbound.py [--leads 1000000] [--campaigns 1000]
 """
@@ -24,7 +25,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -33,8 +36,17 @@ from tether.db.connection import FreshConnections, as_role, connect
 from tether.db.embedded import create_database, drop_database, start_embedded
 from tether.db.migrations import apply_pending
 from tether.db.unit_of_work import UnitOfWork
+from tether.domain.events import InboundMessage
+from tether.services.replies import handle_reply
 
 DATABASE = "tether_bench_inbound"
+REPLIES = [
+    "Thanks",
+    "What is this about?",
+    "my email is ana@example.com",
+    "not interested",
+    "yes, call me",
+]
 
 SEED_ASSIGNMENT = (
     "SELECT id, campaign_id FROM campaign_phone_assignments WHERE phone_number = %s LIMIT 1"
@@ -92,6 +104,19 @@ def load(admin_url: str, leads: int, campaigns: int) -> uuid.UUID:
     return tenant  # type: ignore[no-any-return]
 
 
+class _Single:
+    """One connection for every unit of work, as a Lambda container keeps it."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def acquire(self) -> Any:
+        return self.conn
+
+    def release(self, conn: Any) -> None:
+        pass
+
+
 def timed(calls: list[Callable[[], object]]) -> dict[str, float]:
     latencies = []
     for call in calls:
@@ -108,6 +133,7 @@ def main() -> int:
     parser.add_argument("--campaigns", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--seed-fallback-samples", type=int, default=40)
+    parser.add_argument("--reply-samples", type=int, default=500)
     args = parser.parse_args()
 
     settings = DatabaseSettings()
@@ -143,6 +169,27 @@ def main() -> int:
             ours_fallback = timed(
                 [partial(uow.inbound.match, tenant, to, sender) for to, sender in other]
             )
+        replies = [
+            InboundMessage(
+                provider="sandbox",
+                external_id=f"SM{uuid.uuid4().hex}",
+                from_address=sender,
+                to_address=to,
+                body=rng.choice(REPLIES),
+                occurred_at=datetime.now(UTC),
+            )
+            for to, sender in own[: args.reply_samples]
+        ]
+
+        with connect(as_role(admin_url, "tether_app")) as conn:
+            source = _Single(conn)
+
+            def handle(event: InboundMessage) -> object:
+                with UnitOfWork(source, tenant) as uow:
+                    return handle_reply(uow, tenant, event, uuid.uuid4(), datetime.now(UTC))
+
+            whole = timed([partial(handle, event) for event in replies])
+
         with connect(admin_url, autocommit=True) as seed:
 
             def seed_match(to: str, sender: str) -> object:
@@ -162,6 +209,7 @@ def main() -> int:
         drop_database(server, DATABASE)
 
     for name, result in [
+        ("whole_inbound_transaction", whole),
         ("tether_normal", ours_normal),
         ("tether_fallback", ours_fallback),
         ("seed_normal", seed_normal),
@@ -177,6 +225,7 @@ def main() -> int:
         ("tether, fallback", ours_fallback),
         ("seed 000, normal path", seed_normal),
         ("seed 000, LIKE fallback", seed_fallback),
+        ("whole inbound txn", whole),
     ]:
         print(f"{name:22} {result['p50_ms']:>10.3f} {result['p99_ms']:>10.3f}")
     print(
