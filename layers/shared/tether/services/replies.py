@@ -7,8 +7,8 @@ the dedupe key), opt-out (suppression, SUPPRESSED), re-subscribe (START/UNSTOP l
 opt-out), not interested / wrong number (CLOSED), the captured email, the cancelling of
 the lead's pending timers, the worker the reply belongs to, the bell of the campaign's
 workspace stage, a call-queue entry and a leased number for high intent, the worker's
-decision and the thread's insight. Still to come (issue 6): sending the auto reply and
-the one opt-out confirmation text.
+decision and the thread's insight, and the answer queued from the bound number (the
+one opt-out confirmation, or the worker's auto reply).
 """
 
 from __future__ import annotations
