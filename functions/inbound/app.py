@@ -5,6 +5,7 @@ message, a reply to its lead. Records that fail unexpectedly are reported back
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -15,7 +16,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tether.config import inbound_settings
 from tether.observability import logger, metrics
+from tether.queues import MessageQueue
 from tether.services.inbound import process_receipt
 from tether.services.receipts import ReceiptMessage
 
@@ -25,11 +28,20 @@ if TYPE_CHECKING:
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+@lru_cache(maxsize=1)
+def outbound_queue() -> MessageQueue:
+    from tether.aws.sqs import SqsQueue
+
+    return SqsQueue(inbound_settings().outbound_queue_url)
+
+
 def record_handler(record: SQSRecord) -> None:
     from tether.db.connection import lambda_connection
 
     message = ReceiptMessage.model_validate_json(record.body)
-    outcome = process_receipt(lambda_connection("app"), message, datetime.now(UTC))
+    outcome = process_receipt(
+        lambda_connection("app"), message, datetime.now(UTC), outbound_queue()
+    )
     logger.info("receipt processed", extra={"outcome": outcome})
 
 

@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 from psycopg.types.json import Jsonb
 
 from functions.inbound import app as inbound_app
@@ -23,17 +25,36 @@ __all__ = ["sandbox", "texted"]  # fixtures shared with test_replies
 
 
 @pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase) -> Iterator[None]:
-    from tether.config import database_settings
+def outbound_sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.session.Session(region_name="us-east-1").client("sqs")
+        yield client, client.create_queue(QueueName="outbound")["QueueUrl"]
+
+
+@pytest.fixture
+def deployed(
+    monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, outbound_sqs: tuple[Any, str]
+) -> Iterator[None]:
+    from tether.config import database_settings, inbound_settings
     from tether.db.connection import lambda_connection
 
+    client, url = outbound_sqs
     monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
-    database_settings.cache_clear()
-    lambda_connection.cache_clear()
+    monkeypatch.setenv("OUTBOUND_QUEUE_URL", url)
+    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: client)
+    caches = (database_settings, inbound_settings, lambda_connection, inbound_app.outbound_queue)
+    for getter in caches:
+        getter.cache_clear()
     yield
     lambda_connection("app").acquire().close()
-    database_settings.cache_clear()
-    lambda_connection.cache_clear()
+    for getter in caches:
+        getter.cache_clear()
 
 
 def store_receipt(
@@ -139,3 +160,39 @@ def test_a_batch_applies_replies_statuses_and_unknown_events_once(
         (lead_id,),
     ).fetchone()
     assert replies == {"n": 1}
+
+
+def test_an_answer_goes_to_the_outbound_queue_at_once(
+    deployed: None,
+    texted: tuple[Outbound, uuid.UUID],
+    admin: Connection,
+    outbound_sqs: tuple[Any, str],
+) -> None:
+    outbound, lead_id = texted
+    record = store_receipt(
+        admin,
+        outbound,
+        InboundMessage(
+            provider="sandbox",
+            external_id=f"SM-in-{uuid.uuid4().hex}",
+            from_address=LEAD_PHONE,
+            to_address=SENDER,
+            body="HELP",
+            occurred_at=NOW,
+        ),
+    )
+    assert inbound_app.handler({"Records": [record]}, LambdaContextStub()) == {
+        "batchItemFailures": []
+    }
+    answer = admin.execute(
+        "SELECT id, enqueued_at FROM messages WHERE lead_id = %s AND purpose = 'auto_reply'",
+        (lead_id,),
+    ).fetchone()
+    assert answer is not None
+    assert answer["enqueued_at"] is not None
+    client, url = outbound_sqs
+    [message] = client.receive_message(QueueUrl=url).get("Messages", [])
+    assert json.loads(message["Body"]) == {
+        "tenant_id": str(outbound.tenant_id),
+        "message_id": str(answer["id"]),
+    }

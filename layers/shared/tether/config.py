@@ -83,3 +83,17 @@ class OutboundSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def outbound_settings() -> OutboundSettings:
     return OutboundSettings()
+
+
+class InboundSettings(BaseSettings):
+    """The inbound function's environment (template.yaml, InboundFunction)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    # where an answer to a reply (opt-out confirmation, auto reply) goes at once
+    outbound_queue_url: str
+
+
+@lru_cache(maxsize=1)
+def inbound_settings() -> InboundSettings:
+    return InboundSettings()

@@ -2,7 +2,9 @@
 
 The queue message names a `webhook_receipts` row; delivery is at least once (the
 sweeper may re-send what the webhook sent), so the receipt is locked, skipped when
-already processed, and marked processed in the same transaction as its effects.
+already processed, and marked processed in the same transaction as its effects. An
+answer the reply queued goes to OutboundQueue once that transaction has committed
+(if the queue fails, the sweeper sends it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound
 from tether.domain.events import CanonicalEvent, InboundMessage, StatusUpdate
 from tether.observability import logger
+from tether.queues import MessageQueue
+from tether.services.outbound import enqueue
 from tether.services.receipts import ReceiptMessage
 from tether.services.replies import handle_reply
 from tether.services.statuses import apply_status_update
@@ -24,7 +28,12 @@ from tether.services.statuses import apply_status_update
 _EVENT: TypeAdapter[InboundMessage | StatusUpdate] = TypeAdapter(CanonicalEvent)
 
 
-def process_receipt(connections: ConnectionSource, message: ReceiptMessage, now: datetime) -> str:
+def process_receipt(
+    connections: ConnectionSource,
+    message: ReceiptMessage,
+    now: datetime,
+    outbound: MessageQueue | None = None,
+) -> str:
     """Apply the receipt's event. Returns what happened, for the log."""
     with UnitOfWork(connections, message.tenant_id) as uow:
         logger.append_keys(tenant_id=str(message.tenant_id), receipt_id=str(message.receipt_id))
@@ -39,21 +48,19 @@ def process_receipt(connections: ConnectionSource, message: ReceiptMessage, now:
             return "unknown event: kept, nothing to apply"
         event = _EVENT.validate_python(receipt["event"])
         # the effects commit with the mark, so a crash in between replays both or neither
-        outcome = _apply(uow, message.tenant_id, message.receipt_id, event, now)
+        answer_id: UUID | None = None
+        if isinstance(event, StatusUpdate):
+            applied = apply_status_update(
+                uow, message.tenant_id, event, message.receipt_id, now, commit=False
+            )
+            outcome = f"status {applied.outcome.value}"
+        else:
+            handled = handle_reply(
+                uow, message.tenant_id, event, message.receipt_id, now, commit=False
+            )
+            outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id
         uow.webhook_receipts.mark_processed(message.receipt_id, now)
         uow.commit()
+        if answer_id is not None and outbound is not None:
+            enqueue(uow, outbound, message.tenant_id, answer_id, now)
         return outcome
-
-
-def _apply(
-    uow: UnitOfWork,
-    tenant_id: UUID,
-    receipt_id: UUID,
-    event: InboundMessage | StatusUpdate,
-    now: datetime,
-) -> str:
-    if isinstance(event, StatusUpdate):
-        return f"status {apply_status_update(uow, tenant_id, event, receipt_id, now, commit=False).outcome.value}"
-    return (
-        f"reply {handle_reply(uow, tenant_id, event, receipt_id, now, commit=False).outcome.value}"
-    )

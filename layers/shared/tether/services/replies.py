@@ -53,6 +53,7 @@ class HandledReply:
     classification: Classification | None = None
     state: LeadState | None = None
     decision: WorkerDecision | None = None
+    answer_id: UUID | None = None  # the answer queued (opt-out confirmation or auto reply)
 
 
 class _RuleBased:
@@ -112,6 +113,7 @@ def handle_reply(
     uow.replies.note_reply(thread_id, lead.id, reply.occurred_at)
     cancelled = uow.replies.cancel_timers(lead.id, now)  # any reply stops the follow-ups
     state, newly_suppressed = _act(uow, lead, classification, theirs, message_id, receipt_id, now)
+    answer_id: UUID | None = None
     decision = decide(classification)
     if (
         match.campaign_id is not None
@@ -130,7 +132,7 @@ def handle_reply(
             decision,
             now,
         )
-        _answer(
+        answer_id = _answer(
             uow,
             lead,
             match.campaign_id,
@@ -154,7 +156,9 @@ def handle_reply(
             "timers_cancelled": cancelled,
         },
     )
-    return HandledReply(ReplyOutcome.MATCHED, message_id, lead.id, classification, state, decision)
+    return HandledReply(
+        ReplyOutcome.MATCHED, message_id, lead.id, classification, state, decision, answer_id
+    )
 
 
 def _act(
@@ -295,7 +299,7 @@ def _answer(
     decision: WorkerDecision,
     newly_suppressed: bool,
     now: datetime,
-) -> None:
+) -> UUID | None:
     """Queue what Tether says back, from the lead's bound number, in this transaction:
     the one opt-out confirmation, or the worker's auto reply. The send key names the
     receipt, so a redelivered reply queues nothing more; the sweeper enqueues the row
@@ -309,7 +313,7 @@ def _answer(
     elif decision.next_step is NextStep.AUTO_REPLY:
         purpose, template, body = "auto_reply", "auto_reply", auto_reply_text(classification)
     else:
-        return
+        return None
     request = SendRequest(
         tenant_id=lead.tenant_id,
         campaign_id=campaign_id,
@@ -319,4 +323,4 @@ def _answer(
         send_key=f"{template}:{receipt_id}",
         purpose=purpose,
     )
-    request_send(uow, request, now, None, commit=False)
+    return request_send(uow, request, now, None, commit=False).message_id
