@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tether.domain.errors import InvalidPhoneNumber
-from tether.domain.phone import is_e164, normalize_phone
+from tether.domain.phone import is_e164, normalize_or_keep, normalize_phone
 
 
 @pytest.mark.parametrize(
@@ -51,8 +51,6 @@ def test_is_e164_only_for_the_stored_form() -> None:
 
 
 def test_addresses_that_are_not_phone_numbers_are_kept() -> None:
-    from tether.domain.phone import normalize_or_keep
-
     assert normalize_or_keep("(650) 530-0051") == "+16505300051"
     assert normalize_or_keep(" 72345 ") == "72345"
     assert normalize_or_keep("ACME") == "ACME"

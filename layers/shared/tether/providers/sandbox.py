@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from tether.domain.message_status import MessageStatus
-from tether.observability import logger
 from tether.providers.base import (
     ProviderError,
     ProviderErrorKind,
@@ -23,6 +22,7 @@ from tether.providers.base import (
 from tether.providers.transport import (
     READ_TIMEOUT_SECONDS,
     HttpResponse,
+    accepted_message,
     error_for_status,
     http_request,
 )
@@ -113,16 +113,7 @@ class SandboxProvider:
         )
         if not response.ok:
             raise self._error(response)
-        accepted = self._accepted(_object(response))
-        logger.info(
-            "provider accepted message",
-            extra={
-                "provider": self.name,
-                "send_key": command.idempotency_key,
-                "external_id": accepted.external_id,
-            },
-        )
-        return accepted
+        return accepted_message(self.name, command, self._accepted(_object(response)))
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:
         query = urlencode(

@@ -34,6 +34,8 @@ from tether.providers.base import (
 from tether.providers.transport import (
     READ_TIMEOUT_SECONDS,
     HttpResponse,
+    accepted_message,
+    error_code,
     error_for_status,
     http_request,
 )
@@ -148,16 +150,7 @@ class SignalHouseProvider:
             )
         if not response.ok:
             raise self._error(response)
-        accepted = self._enqueued(response, recipient)
-        logger.info(
-            "provider accepted message",
-            extra={
-                "provider": self.name,
-                "send_key": command.idempotency_key,
-                "external_id": accepted.external_id,
-            },
-        )
-        return accepted
+        return accepted_message(self.name, command, self._enqueued(response, recipient))
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:
         if not self._group_id:
@@ -236,8 +229,7 @@ class SignalHouseProvider:
     def _error(self, response: HttpResponse) -> ProviderError:
         payload = response.json()
         payload = payload if isinstance(payload, dict) else {}
-        raw_code = payload.get("errorCode")
-        code = str(raw_code) if raw_code not in (None, "") else None
+        code = error_code(payload.get("errorCode"))
         message = payload.get("message") or payload.get("error")
         return error_for_status(
             self.name,

@@ -33,6 +33,8 @@ from tether.providers.base import (
 from tether.providers.transport import (
     READ_TIMEOUT_SECONDS,
     HttpResponse,
+    accepted_message,
+    error_code,
     error_for_status,
     http_request,
 )
@@ -114,16 +116,7 @@ class TelnyxProvider:
         response = self._request(
             "POST", f"{self._api_url}/messages", body=json.dumps(payload).encode()
         )
-        accepted = self._accepted(_data(response))
-        logger.info(
-            "provider accepted message",
-            extra={
-                "provider": self.name,
-                "send_key": command.idempotency_key,
-                "external_id": accepted.external_id,
-            },
-        )
-        return accepted
+        return accepted_message(self.name, command, self._accepted(_data(response)))
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:
         # Whole seconds: a record's timestamp may be rounded down to its second.
@@ -194,8 +187,7 @@ class TelnyxProvider:
         errors = payload.get("errors") if isinstance(payload, dict) else None
         first = errors[0] if isinstance(errors, list) and errors else {}
         first = first if isinstance(first, dict) else {}
-        raw_code = first.get("code")
-        code = str(raw_code) if raw_code not in (None, "") else None
+        code = error_code(first.get("code"))
         reason = first.get("detail") or first.get("title")
         return error_for_status(
             self.name,

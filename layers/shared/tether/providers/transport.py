@@ -14,7 +14,7 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
 from tether.observability import logger
-from tether.providers.base import ProviderError, ProviderErrorKind
+from tether.providers.base import ProviderError, ProviderErrorKind, SendAccepted, SendCommand
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 10.0
@@ -120,3 +120,21 @@ def error_for_status(
         extra={"provider": provider, "code": code, "kind": str(error.kind)},
     )
     return error
+
+
+def error_code(raw: object) -> str | None:
+    """A provider's error code as text (they send numbers or strings); None when absent."""
+    return str(raw) if raw not in (None, "") else None
+
+
+def accepted_message(provider: str, command: SendCommand, accepted: SendAccepted) -> SendAccepted:
+    """Log a send the provider took, and hand it back."""
+    logger.info(
+        "provider accepted message",
+        extra={
+            "provider": provider,
+            "send_key": command.idempotency_key,
+            "external_id": accepted.external_id,
+        },
+    )
+    return accepted

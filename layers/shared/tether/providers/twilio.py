@@ -33,6 +33,8 @@ from tether.providers.base import (
 from tether.providers.transport import (
     READ_TIMEOUT_SECONDS,
     HttpResponse,
+    accepted_message,
+    error_code,
     error_for_status,
     http_request,
 )
@@ -142,16 +144,7 @@ class TwilioCompatibleApi:
         )
         if not response.ok:
             raise self._error(response)
-        accepted = self._accepted(_object(response))
-        logger.info(
-            "provider accepted message",
-            extra={
-                "provider": self.provider,
-                "send_key": command.idempotency_key,
-                "external_id": accepted.external_id,
-            },
-        )
-        return accepted
+        return accepted_message(self.provider, command, self._accepted(_object(response)))
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:
         since = sent_after.astimezone(UTC).replace(microsecond=0)
@@ -207,8 +200,7 @@ class TwilioCompatibleApi:
     def _error(self, response: HttpResponse) -> ProviderError:
         payload = response.json()
         payload = payload if isinstance(payload, dict) else {}
-        raw_code = payload.get("code")
-        code = str(raw_code) if raw_code not in (None, "") else None
+        code = error_code(payload.get("code"))
         message = payload.get("message")
         return error_for_status(
             self.provider,
