@@ -3,7 +3,7 @@ cached getter), so botocore is not loaded at the function's import."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 
 MAX_DELAY_SECONDS = 900  # SQS's limit on DelaySeconds
+MAX_BATCH = 10  # SendMessageBatch's limit on entries
 
 
 class SqsQueue:
@@ -56,3 +57,18 @@ class SqsQueue:
         except (BotoCoreError, ClientError) as error:
             raise DependencyUnavailable("SQS", str(error)) from error
         return response["MessageId"]
+
+    def send_batch(self, bodies: Sequence[str]) -> list[int]:
+        failed: list[int] = []
+        for start in range(0, len(bodies), MAX_BATCH):
+            entries: list[Any] = [
+                {"Id": str(start + offset), "MessageBody": body}
+                for offset, body in enumerate(bodies[start : start + MAX_BATCH])
+            ]
+            try:
+                response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError):
+                failed.extend(range(start, len(bodies)))  # unreachable: the rest waits too
+                break
+            failed.extend(int(entry["Id"]) for entry in response.get("Failed", []))
+        return failed
