@@ -30,11 +30,13 @@ ALTER TABLE campaigns ADD COLUMN follow_up_template text CHECK (btrim(follow_up_
 
 -- A failed firing waits until retry_at (the next run, not the same one); a cancelled
 -- timer says why (a reply, an opt-out, superseded by a later escalation, given up).
+-- message_id is the text a firing stored, for reading; the binding between the two is
+-- the message's unique send key `timer:<timer id>` (a foreign key here would cost the
+-- job a row lock per fired timer on a row it has just inserted).
 ALTER TABLE lead_timers
     ADD COLUMN retry_at timestamptz,
     ADD COLUMN cancel_reason text,
     ADD COLUMN message_id uuid,
-    ADD CONSTRAINT lead_timers_message FOREIGN KEY (tenant_id, message_id) REFERENCES messages (tenant_id, id),
     ADD CONSTRAINT lead_timers_attempts_bounded CHECK (attempts <= max_attempts);
 
 -- The claim's order: oldest due first (a retry is due at retry_at).

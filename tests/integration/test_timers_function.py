@@ -117,3 +117,14 @@ def test_a_send_the_queue_did_not_take_is_re_driven_by_the_sweeper(
         )
     assert report.enqueued >= 1
     assert str(message_id) in {message["message_id"] for message in queue.take()}
+
+
+def test_send_batch_puts_every_body_on_the_queue_once(queue: Queue) -> None:
+    bodies = [json.dumps({"message_id": str(n)}) for n in range(25)]  # three calls at once
+    assert SqsQueue(queue.url, queue.client).send_batch(bodies) == []
+    assert sorted(int(message["message_id"]) for message in queue.take()) == list(range(25))
+
+
+def test_send_batch_reports_what_an_unreachable_queue_did_not_take(queue: Queue) -> None:
+    missing = SqsQueue(queue.url.replace("outbound", "missing"), queue.client)
+    assert missing.send_batch(["a", "b", "c"]) == [0, 1, 2]

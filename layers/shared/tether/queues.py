@@ -24,6 +24,5 @@ class MessageQueue(Protocol):
 
     def send_batch(self, bodies: Sequence[str]) -> list[int]:
         """Put many messages on the queue in as few calls as it allows; return the
-        positions in `bodies` it did not accept (from the first failed call on, all of
-        them: the caller leaves those to a re-drive)."""
+        positions in `bodies` it did not accept (the caller leaves those to a re-drive)."""
         ...
