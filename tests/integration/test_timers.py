@@ -430,13 +430,17 @@ def test_two_concurrent_runs_over_5000_due_timers_fire_each_exactly_once(world: 
     counts = world.admin.execute(
         "SELECT count(*) FILTER (WHERE executed_at IS NOT NULL) AS fired,"
         " count(*) FILTER (WHERE executed_at IS NULL) AS open, max(attempts) AS attempts"
-        " FROM lead_timers t JOIN leads l ON l.id = t.lead_id WHERE l.phone LIKE '+1212%%'"
+        " FROM lead_timers t JOIN leads l ON l.id = t.lead_id"
+        " WHERE t.tenant_id = %s AND l.phone LIKE '+1212%%'",
+        (world.tenant_id,),
     ).fetchone()
     assert counts == {"fired": 5000, "open": 0, "attempts": 1}
     kinds = world.admin.execute(
         "SELECT count(*) FILTER (WHERE timer_type = 'CALLBACK') AS calls,"
         " count(*) FILTER (WHERE timer_type <> 'CALLBACK') AS texts"
-        " FROM lead_timers t JOIN leads l ON l.id = t.lead_id WHERE l.phone LIKE '+1212%%'"
+        " FROM lead_timers t JOIN leads l ON l.id = t.lead_id"
+        " WHERE t.tenant_id = %s AND l.phone LIKE '+1212%%'",
+        (world.tenant_id,),
     ).fetchone()
     assert kinds is not None
     sends = world.admin.execute(
