@@ -29,12 +29,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-from tether.config import DatabaseSettings
 from tether.db.connection import FreshConnections, as_role, connect
-from tether.db.embedded import create_database, drop_database, start_embedded
-from tether.db.migrations import apply_pending
+from tether.db.scratch import scratch_database
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import InboundMessage
 from tether.services.replies import handle_reply
@@ -136,16 +132,8 @@ def main() -> int:
     parser.add_argument("--reply-samples", type=int, default=500)
     args = parser.parse_args()
 
-    settings = DatabaseSettings()
-    server = settings.database_url or start_embedded(settings.tether_data_dir, "postgres")
-    drop_database(server, DATABASE)
-    create_database(server, DATABASE)
-    params = conninfo_to_dict(server)
-    params["dbname"] = DATABASE
-    admin_url = make_conninfo("", **params)
     figures: dict[str, float] = {}
-    try:
-        apply_pending(conninfo=admin_url)
+    with scratch_database(DATABASE) as admin_url:
         tenant = load(admin_url, args.leads, args.campaigns)
         with connect(admin_url, autocommit=True) as admin:
             rows = admin.execute(
@@ -205,8 +193,6 @@ def main() -> int:
                     for to, sender in other[: args.seed_fallback_samples]
                 ]
             )
-    finally:
-        drop_database(server, DATABASE)
 
     for name, result in [
         ("whole_inbound_transaction", whole),

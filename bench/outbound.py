@@ -25,12 +25,9 @@ from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tether.config import DatabaseSettings
 from tether.db.connection import FreshConnections, as_role, connect
-from tether.db.embedded import create_database, drop_database, start_embedded
-from tether.db.migrations import apply_pending
+from tether.db.scratch import scratch_database
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import OutboundMessage, SendRequest, handle_queued_send, request_send
@@ -47,16 +44,6 @@ def run_sandbox(pipe: Pipe) -> None:
     pipe.recv()  # until the bench is done
     pipe.send(len(server.texts()))
     server.stop()
-
-
-def database_url() -> tuple[str, str]:
-    settings = DatabaseSettings()
-    server = settings.database_url or start_embedded(settings.tether_data_dir, "postgres")
-    drop_database(server, DATABASE)
-    create_database(server, DATABASE)
-    params = conninfo_to_dict(server)
-    params["dbname"] = DATABASE
-    return server, make_conninfo("", **params)
 
 
 def prepare(admin_url: str, sandbox_url: str, sends: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
@@ -193,9 +180,7 @@ def main() -> int:
     )
     sandbox.start()
     sandbox_url = ours.recv()
-    server, admin_url = database_url()
-    try:
-        apply_pending(conninfo=admin_url)
+    with scratch_database(DATABASE) as admin_url:
         tenant, messages = prepare(admin_url, sandbox_url, args.sends)
         os.environ["DATABASE_URL"] = admin_url
         os.environ["OUTBOUND_QUEUE_URL"] = "https://sqs.us-east-1.amazonaws.com/123456789012/unused"
@@ -217,8 +202,6 @@ def main() -> int:
             sent = admin.execute(
                 "SELECT count(*) AS n FROM messages WHERE status = 'sent'"
             ).fetchone()["n"]  # type: ignore[index]
-    finally:
-        drop_database(server, DATABASE)
     latencies = [value for result in results for value in result[0]]
     statements = sum(result[1]["statements"] for result in results)
     ends = sum(result[1]["ends"] for result in results)

@@ -32,12 +32,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-from tether.config import DatabaseSettings
 from tether.db.connection import FreshConnections, as_role, connect
-from tether.db.embedded import create_database, drop_database, start_embedded
-from tether.db.migrations import apply_pending
+from tether.db.scratch import scratch_database
 from tether.db.timers import TimerRepository
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
@@ -51,16 +47,6 @@ MIX = [  # (share, timer type, lead state)
     (10, "TIMER_30D", "touched"),
     (10, "TIMER_7D", "responded"),
 ]
-
-
-def database_url() -> tuple[str, str]:
-    settings = DatabaseSettings()
-    server = settings.database_url or start_embedded(settings.tether_data_dir, "postgres")
-    drop_database(server, DATABASE)
-    create_database(server, DATABASE)
-    params = conninfo_to_dict(server)
-    params["dbname"] = DATABASE
-    return server, make_conninfo("", **params)
 
 
 def prepare(admin_url: str, timers: int, now: datetime) -> None:
@@ -128,10 +114,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    server, admin_url = database_url()
     now = datetime.now(UTC)
-    try:
-        apply_pending(conninfo=admin_url)
+    with scratch_database(DATABASE) as admin_url:
         started = time.monotonic()
         prepare(admin_url, args.timers, now)
         print(f"stored {args.timers} due timers in {time.monotonic() - started:.1f}s")
@@ -182,8 +166,6 @@ def main() -> int:
                 " (SELECT count(*) FROM messages WHERE send_key LIKE 'timer:%%') AS texts,"
                 " (SELECT count(*) FROM call_queue) AS calls FROM lead_timers"
             ).fetchone()
-    finally:
-        drop_database(server, DATABASE)
     assert check is not None
     cuts = statistics.quantiles(claims, n=100)
     handled = totals["fired"] + totals["cancelled"] + totals["failed"]

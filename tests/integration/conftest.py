@@ -9,41 +9,31 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import boto3
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from moto import mock_aws
 
-from tests.integration.factories import Chain, MigratedDatabase, make_chain
-from tether.config import DatabaseSettings
+from tests.integration.factories import Chain, Deploy, MigratedDatabase, Queue, make_chain
 from tether.db.connection import Connection, FreshConnections, connect
-from tether.db.embedded import create_database, drop_database, start_embedded
+from tether.db.embedded import create_database, drop_database
 from tether.db.migrations import apply_pending
-
-
-def _server_url() -> str:
-    settings = DatabaseSettings()
-    if settings.database_url:
-        return settings.database_url
-    return start_embedded(settings.tether_data_dir, "postgres")
-
-
-def _with_database(url: str, database: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = database
-    return make_conninfo("", **params)
+from tether.db.scratch import server_url, with_database
+from tether.sandbox import SandboxConfig, SandboxServer
 
 
 @pytest.fixture(scope="session")
 def test_database() -> Iterator[MigratedDatabase]:
-    server_url = _server_url()
+    server = server_url()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"tether_test_{worker}_{uuid.uuid4().hex[:8]}"
-    create_database(server_url, name)
-    database = MigratedDatabase(server_url, _with_database(server_url, name))
+    create_database(server, name)
+    database = MigratedDatabase(server, with_database(server, name))
     apply_pending(conninfo=database.admin_url)
     yield database
-    drop_database(server_url, name)
+    drop_database(server, name)
 
 
 @pytest.fixture
@@ -51,7 +41,7 @@ def fresh_database(test_database: MigratedDatabase) -> Iterator[str]:
     """An empty, unmigrated database of its own (for migration tests)."""
     name = f"tether_fresh_{uuid.uuid4().hex[:12]}"
     create_database(test_database.server_url, name)
-    yield _with_database(test_database.server_url, name)
+    yield with_database(test_database.server_url, name)
     drop_database(test_database.server_url, name)
 
 
@@ -83,3 +73,51 @@ def app(test_database: MigratedDatabase) -> Iterator[Connection]:
 def chain(admin: Connection) -> Chain:
     """A fresh tenant with one campaign, its primary number and one lead."""
     return make_chain(admin)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """The sandbox provider over real HTTP (a module may define one configured otherwise)."""
+    server = SandboxServer(SandboxConfig()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
+    """An SQS queue in moto, as OutboundQueue."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.session.Session(region_name="us-east-1").client("sqs")
+        yield Queue(client, client.create_queue(QueueName="outbound")["QueueUrl"])
+
+
+@pytest.fixture
+def deploy(
+    monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, queue: Queue
+) -> Iterator[Deploy]:
+    """Set a function up as Lambda would: the database, OutboundQueue in moto, and the
+    container-wide cached getters it names cleared, before and after."""
+    from tether.config import database_settings
+    from tether.db.connection import lambda_connection
+
+    cleared: list[Callable[..., Any]] = [database_settings, lambda_connection]
+
+    def setup(*getters: Callable[..., Any]) -> None:
+        monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
+        monkeypatch.setenv("OUTBOUND_QUEUE_URL", queue.url)
+        monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: queue.client)
+        cleared.extend(getters)
+        for getter in cleared:
+            getter.cache_clear()  # type: ignore[attr-defined]
+
+    yield setup
+    for role in ("app", "jobs"):
+        lambda_connection(role).acquire().close()
+    for getter in cleared:
+        getter.cache_clear()  # type: ignore[attr-defined]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from tether.db.connection import Connection, as_role
 
@@ -185,3 +188,27 @@ def make_lead(
     assert row is not None
     lead_id: uuid.UUID = row["id"]
     return lead_id
+
+
+class Queue:
+    def __init__(self, client: Any, url: str) -> None:
+        self.client, self.url = client, url
+
+    def take(self) -> list[dict[str, Any]]:
+        """Every visible message, taken off the queue, with its delay attribute."""
+        taken: list[dict[str, Any]] = []
+        while batch := self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                self.client.delete_message(
+                    QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                taken.append(json.loads(message["Body"]))
+        return taken
+
+
+class Deploy(Protocol):
+    """The `deploy` fixture: set a function up as Lambda would, clearing `getters`."""
+
+    def __call__(self, *getters: Callable[..., Any]) -> None: ...

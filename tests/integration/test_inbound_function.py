@@ -5,57 +5,28 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from psycopg.types.json import Jsonb
 
 from functions.inbound import app as inbound_app
-from tests.integration.factories import MigratedDatabase
+from tests.integration.factories import Deploy, Queue
 from tests.integration.test_outbound import NOW, SENDER, Outbound
-from tests.integration.test_replies import LEAD_PHONE, sandbox, texted
+from tests.integration.test_replies import LEAD_PHONE, texted
 from tests.lambda_context import LambdaContextStub
 from tether.db.connection import Connection
 from tether.domain.events import InboundMessage, StatusUpdate
 from tether.domain.message_status import MessageStatus
 
-__all__ = ["sandbox", "texted"]  # fixtures shared with test_replies
+__all__ = ["texted"]  # a fixture shared with test_replies
 
 
 @pytest.fixture
-def outbound_sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.session.Session(region_name="us-east-1").client("sqs")
-        yield client, client.create_queue(QueueName="outbound")["QueueUrl"]
+def deployed(deploy: Deploy) -> None:
+    from tether.config import inbound_settings
 
-
-@pytest.fixture
-def deployed(
-    monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, outbound_sqs: tuple[Any, str]
-) -> Iterator[None]:
-    from tether.config import database_settings, inbound_settings
-    from tether.db.connection import lambda_connection
-
-    client, url = outbound_sqs
-    monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
-    monkeypatch.setenv("OUTBOUND_QUEUE_URL", url)
-    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: client)
-    caches = (database_settings, inbound_settings, lambda_connection, inbound_app.outbound_queue)
-    for getter in caches:
-        getter.cache_clear()
-    yield
-    lambda_connection("app").acquire().close()
-    for getter in caches:
-        getter.cache_clear()
+    deploy(inbound_settings, inbound_app.outbound_queue)
 
 
 def store_receipt(
@@ -160,7 +131,7 @@ def test_an_answer_goes_to_the_outbound_queue_at_once(
     deployed: None,
     texted: tuple[Outbound, uuid.UUID],
     admin: Connection,
-    outbound_sqs: tuple[Any, str],
+    queue: Queue,
 ) -> None:
     outbound, lead_id = texted
     record = store_receipt(
@@ -184,9 +155,8 @@ def test_an_answer_goes_to_the_outbound_queue_at_once(
     ).fetchone()
     assert answer is not None
     assert answer["enqueued_at"] is not None
-    client, url = outbound_sqs
-    [message] = client.receive_message(QueueUrl=url).get("Messages", [])
-    assert json.loads(message["Body"]) == {
+    [message] = queue.take()
+    assert message == {
         "tenant_id": str(outbound.tenant_id),
         "message_id": str(answer["id"]),
     }

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from functions.outbound import app as outbound_app
-from tests.integration.factories import MigratedDatabase, make_campaign, make_lead, make_tenant
+from tests.integration.factories import (
+    Deploy,
+    Queue,
+    make_campaign,
+    make_lead,
+    make_tenant,
+)
 from tests.lambda_context import LambdaContextStub
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import DependencyUnavailable
-from tether.sandbox import SandboxConfig, SandboxServer
+from tether.sandbox import SandboxServer
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import (
     OutboundMessage,
@@ -33,67 +36,17 @@ from tether.services.outbound import (
 SENDER = "+14155550100"
 
 
-class Queue:
-    def __init__(self, client: Any, url: str) -> None:
-        self.client, self.url = client, url
-
-    def take(self) -> list[dict[str, Any]]:
-        """Every visible message, taken off the queue, with its delay attribute."""
-        taken: list[dict[str, Any]] = []
-        while batch := self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            for message in batch:
-                self.client.delete_message(
-                    QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"]
-                )
-                taken.append(json.loads(message["Body"]))
-        return taken
-
-
 class BrokenQueue:
     def send(self, body: str, **_: Any) -> str:
         raise DependencyUnavailable("SQS", "test")
 
 
 @pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.session.Session(region_name="us-east-1").client("sqs")
-        yield Queue(client, client.create_queue(QueueName="outbound")["QueueUrl"])
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxConfig()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def deployed(
-    monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, queue: Queue
-) -> Iterator[None]:
+def deployed(deploy: Deploy) -> None:
     """The function's environment and container-wide getters, as in Lambda."""
-    from tether.config import database_settings, outbound_settings
-    from tether.db.connection import lambda_connection
+    from tether.config import outbound_settings
 
-    monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
-    monkeypatch.setenv("OUTBOUND_QUEUE_URL", queue.url)
-    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: queue.client)
-    caches = (database_settings, outbound_settings, lambda_connection, outbound_app.outbound_queue)
-    for getter in caches:
-        getter.cache_clear()
-    yield
-    lambda_connection("app").acquire().close()
-    for getter in caches:
-        getter.cache_clear()
+    deploy(outbound_settings, outbound_app.outbound_queue)
 
 
 class Tenant:

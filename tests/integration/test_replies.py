@@ -4,7 +4,6 @@ the lead answers, and the answer lands on its lead, campaign and thread."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,18 +13,11 @@ from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState
-from tether.sandbox import SandboxConfig, SandboxServer
+from tether.sandbox import SandboxServer
 from tether.services.outbound import Outcome
 from tether.services.replies import HandledReply, ReplyOutcome, handle_reply
 
 LEAD_PHONE = "+14155550123"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxConfig()).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from tests.integration.factories import Chain, insert_message, make_chain, outbound_values
 from tests.integration.test_outbound import NOW, Outbound
@@ -17,7 +14,7 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import StatusUpdate
 from tether.domain.message_status import MessageStatus
 from tether.providers import SendAccepted, SendCommand, SmsProvider
-from tether.sandbox import SandboxConfig, SandboxServer
+from tether.sandbox import SandboxServer
 from tether.services.outbound import Outcome
 from tether.services.statuses import StatusOutcome, apply_status_update
 
@@ -158,13 +155,6 @@ def test_an_unknown_sid_is_parked_not_dropped(
         "SELECT status FROM message_status_events WHERE external_id = 'SM-nobody' AND message_id IS NULL"
     ).fetchall()
     assert parked == [{"status": "delivered"}]
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxConfig()).start()
-    yield server
-    server.stop()
 
 
 def test_a_status_before_the_sid_is_saved_is_applied_with_it(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from tether.db.timers import TimerRepository
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import InboundMessage
 from tether.domain.timers import FOLLOW_UP_TEXT, TimerType
-from tether.sandbox import SandboxConfig, SandboxServer
+from tether.sandbox import SandboxServer
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import Outcome
 from tether.services.replies import handle_reply
@@ -148,13 +148,6 @@ class World(Outbound):
             timer_id = uow.timers.schedule(self.tenant_id, lead_id, timer_type.value, at)
             uow.commit()
         return timer_id
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxConfig()).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from functions.timers import app as timers_app
-from tests.integration.factories import MigratedDatabase
+from tests.integration.factories import Deploy, Queue
 from tests.integration.test_outbound import NOW
-from tests.integration.test_outbound_function import Queue
 from tests.integration.test_timers import World
 from tests.lambda_context import LambdaContextStub
 from tether.aws.sqs import SqsQueue
@@ -26,35 +23,10 @@ from tether.services.outbound import redrive_waiting_sends
 
 
 @pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.session.Session(region_name="us-east-1").client("sqs")
-        yield Queue(client, client.create_queue(QueueName="outbound")["QueueUrl"])
+def deployed(deploy: Deploy) -> None:
+    from tether.config import timers_settings
 
-
-@pytest.fixture
-def deployed(
-    monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, queue: Queue
-) -> Iterator[None]:
-    from tether.config import database_settings, timers_settings
-    from tether.db.connection import lambda_connection
-
-    monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
-    monkeypatch.setenv("OUTBOUND_QUEUE_URL", queue.url)
-    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: queue.client)
-    caches = (database_settings, timers_settings, lambda_connection, timers_app.outbound_queue)
-    for getter in caches:
-        getter.cache_clear()
-    yield
-    lambda_connection("jobs").acquire().close()
-    for getter in caches:
-        getter.cache_clear()
+    deploy(timers_settings, timers_app.outbound_queue)
 
 
 @pytest.fixture

@@ -243,16 +243,7 @@ class CampaignNumberRepository:
             " WHERE b.lead_id = %s AND b.campaign_id = %s",
             (lead_id, campaign_id),
         ).fetchone()
-        if row is None:
-            return None
-        return SenderBinding(
-            row["lead_id"],
-            row["campaign_id"],
-            row["campaign_phone_assignment_id"],
-            row["phone_number_id"],
-            row["phone_number"],
-            row["status"],
-        )
+        return _binding(row) if row else None
 
     def bindings_for(
         self, pairs: Sequence[tuple[UUID, UUID]]
@@ -267,17 +258,7 @@ class CampaignNumberRepository:
             " JOIN phone_numbers p ON p.id = b.phone_number_id",
             ([lead for lead, _ in pairs], [campaign for _, campaign in pairs]),
         ).fetchall()
-        return {
-            (row["lead_id"], row["campaign_id"]): SenderBinding(
-                row["lead_id"],
-                row["campaign_id"],
-                row["campaign_phone_assignment_id"],
-                row["phone_number_id"],
-                row["phone_number"],
-                row["status"],
-            )
-            for row in rows
-        }
+        return {(row["lead_id"], row["campaign_id"]): _binding(row) for row in rows}
 
     def bind_many(self, bindings: Sequence[tuple[UUID, UUID, UUID, SenderCandidate]]) -> None:
         """Bind many (tenant, lead, campaign, sender) at once; a binding made meanwhile by
@@ -469,3 +450,14 @@ class LeaseRepository:
             return self._conn.execute(
                 query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
             ).fetchall()
+
+
+def _binding(row: dict[str, Any]) -> SenderBinding:
+    return SenderBinding(
+        row["lead_id"],
+        row["campaign_id"],
+        row["campaign_phone_assignment_id"],
+        row["phone_number_id"],
+        row["phone_number"],
+        row["status"],
+    )
