@@ -1,0 +1,14 @@
+"""Query parameters many routes share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from tether.domain.pagination import MAX_LIMIT
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the page before")
+]
