@@ -3,12 +3,14 @@ PostgreSQL and moto's SQS: what it answers, what it stores, and its error classe
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
 from tests.integration.api.conftest import NOW, Api
 from tests.integration.api.support import POOL, SECRET_ARN, build_campaign, seed_inbox
 from tests.integration.factories import unique_number
+from tether.config import PROJECT_ROOT
 
 
 def test_provider_accounts_are_created_by_reference_and_listed(api: Api) -> None:
@@ -363,3 +365,14 @@ def test_unknown_route_is_a_json_404(api: Api) -> None:
     reply = client.get("/v1/nothing-here")
     assert reply.status == 404
     assert reply.body["error"] == "not_found"
+
+
+def test_openapi_document_and_swagger_ui_are_served_without_a_key(api: Api) -> None:
+    anonymous = type(api.tenant())(None)
+    document = anonymous.get("/v1/openapi.json")
+    assert document.status == 200
+    assert document.body == json.loads((PROJECT_ROOT / "openapi.json").read_text())
+    ui = anonymous.get("/v1/docs")
+    assert ui.status == 200
+    assert ui.headers["Content-Type"].startswith("text/html")
+    assert "swagger" in ui.body.lower()
