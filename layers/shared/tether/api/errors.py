@@ -7,7 +7,10 @@ from typing import Any
 
 import psycopg
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from tether.domain.errors import (
     Conflict,
@@ -32,11 +35,17 @@ class BodyTooLarge(TetherError):
     """A request body over the API's limit (1 MiB)."""
 
 
+class UnsupportedMediaType(TetherError):
+    """A body that is neither JSON nor, where a route takes it, CSV."""
+
+
 # First match wins: subclasses before their bases. Anything not here is a 500.
 API_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (Unauthenticated, 401, "unauthenticated"),
     (NotFound, 404, "not_found"),
     (BodyTooLarge, 413, "payload_too_large"),
+    (UnsupportedMediaType, 415, "unsupported_media_type"),
+    (RequestUnsupportedContentType, 415, "unsupported_media_type"),
     (IdempotencyKeyReused, 409, "idempotency_key_reused"),
     (InProgress, 409, "in_progress"),
     (InvalidTransition, 409, "invalid_transition"),

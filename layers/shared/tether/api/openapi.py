@@ -11,10 +11,11 @@ ERROR_DESCRIPTIONS = {
     404: "Unknown id, or another tenant's (the two look alike)",
     409: "Conflicts with the current state, or a repeated Idempotency-Key",
     413: "Body over 1 MiB",
+    415: "Body neither JSON nor, where a route takes it, CSV",
     422: "Invalid input: each field and the reason",
     503: "A service Tether needs is unavailable; retry",
 }
-COMMON = (401, 413, 422, 503)
+COMMON = (401, 413, 415, 422, 503)
 
 
 def responses(success: int = 200, *errors: int) -> dict[int, Any]:

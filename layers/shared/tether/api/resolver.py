@@ -32,6 +32,8 @@ PREFIX = "/v1"
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
 DOCS_PATH = f"{PREFIX}/docs"
 PUBLIC_PATHS = frozenset({OPENAPI_PATH, DOCS_PATH})
+# Powertools would also parse forms and multipart bodies; no route takes them.
+ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "text/csv"})
 TITLE = "Tether management API"
 VERSION = "1.0.0"
 DESCRIPTION = (
@@ -120,6 +122,13 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
         return proxy_error(
             413, "payload_too_large", f"the body is over {ports.max_body_bytes} bytes"
         )
+    media_type = _media_type(event)
+    if event.get("body") and media_type not in ACCEPTED_MEDIA_TYPES:
+        return proxy_error(
+            415,
+            "unsupported_media_type",
+            "send the body as application/json (or text/csv to /leads/csv)",
+        )
     if path in PUBLIC_PATHS:
         return app.resolve(event, lambda_context)
     try:
@@ -138,11 +147,21 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
         context.leave(token)
 
 
-def _authorization(event: dict[str, Any]) -> str | None:
+def _header(event: dict[str, Any], wanted: str) -> str | None:
     for name, value in (event.get("headers") or {}).items():
-        if name.lower() == "authorization" and isinstance(value, str):
+        if name.lower() == wanted and isinstance(value, str):
             return value
     return None
+
+
+def _authorization(event: dict[str, Any]) -> str | None:
+    return _header(event, "authorization")
+
+
+def _media_type(event: dict[str, Any]) -> str:
+    """The body's media type; none given reads as JSON, as the resolver does."""
+    value = _header(event, "content-type") or "application/json"
+    return value.split(";", 1)[0].strip().lower()
 
 
 def _body_size(event: dict[str, Any]) -> int:
