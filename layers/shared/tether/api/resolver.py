@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -42,6 +43,11 @@ DESCRIPTION = (
     " `limit` and the `next_cursor` of the page before. POSTs that create something honour"
     " an `Idempotency-Key` header."
 )
+
+# Powertools keeps the request being resolved on the resolver (and the class) itself, so
+# one process resolves one event at a time: a Lambda container does anyway; a local
+# server calling `serve` from several threads is made to take turns.
+_one_at_a_time = threading.Lock()
 
 # Response validation failing is Tether's bug, never the client's: 500, not 422.
 app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -130,7 +136,8 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
             "send the body as application/json (or text/csv to /leads/csv)",
         )
     if path in PUBLIC_PATHS:
-        return app.resolve(event, lambda_context)
+        with _one_at_a_time:
+            return app.resolve(event, lambda_context)
     try:
         principal = authenticate(
             ports.connections, bearer_token(_authorization(event)), ports.now()
@@ -142,7 +149,8 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
         return proxy_error(status, code, "the API key could not be checked")
     token = context.enter(context.RequestScope(principal, ports))
     try:
-        return app.resolve(event, lambda_context)
+        with _one_at_a_time:
+            return app.resolve(event, lambda_context)
     finally:
         context.leave(token)
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from tether.api import context
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
-from tether.api.params import Cursor, Limit
+from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import (
     Assignment,
     Campaign,
@@ -52,7 +52,7 @@ def _campaign(row: dict[str, Any], progress: dict[str, Any] | None = None) -> Ca
     responses=responses(201, 409),
     middlewares=[idempotent],
 )
-def create_campaign(body: NewCampaign) -> Campaign:
+def create_campaign(body: NewCampaign, idempotency_key: IdempotencyKey = None) -> Campaign:
     with context.tenant_uow() as uow:
         row = campaigns.create_campaign(
             uow,
@@ -156,10 +156,12 @@ def _import_result(report: ImportReport) -> ImportResult:
     "/campaigns/<campaign_id>/leads",
     tags=["leads"],
     summary="Import leads (JSON): phones normalised, bad rows reported, duplicates merged",
-    responses=responses(200, 404),
+    responses=responses(200, 404, 409),
     middlewares=[idempotent],
 )
-def import_json(campaign_id: CampaignId, body: LeadImport) -> ImportResult:
+def import_json(
+    campaign_id: CampaignId, body: LeadImport, idempotency_key: IdempotencyKey = None
+) -> ImportResult:
     rows = [
         LeadRow(
             phone=lead.phone,
@@ -180,7 +182,7 @@ def import_json(campaign_id: CampaignId, body: LeadImport) -> ImportResult:
     "/campaigns/<campaign_id>/leads/csv",
     tags=["leads"],
     summary="Import leads (CSV with a header row naming a phone column)",
-    responses=responses(200, 404),
+    responses=responses(200, 404, 409),
     middlewares=[idempotent],
     openapi_extensions={
         "requestBody": {
@@ -194,7 +196,7 @@ def import_json(campaign_id: CampaignId, body: LeadImport) -> ImportResult:
         }
     },
 )
-def import_csv(campaign_id: CampaignId) -> ImportResult:
+def import_csv(campaign_id: CampaignId, idempotency_key: IdempotencyKey = None) -> ImportResult:
     rows = rows_from_csv(_text_body())
     with context.tenant_uow() as uow:
         report = import_leads(uow, context.tenant_id(), campaign_id, rows)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from tether.api import context
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
-from tether.api.params import Cursor, Limit
+from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import (
     LeadToRehome,
     NewProviderAccount,
@@ -47,7 +47,9 @@ def _account(row: dict[str, object]) -> ProviderAccount:
     responses=responses(201, 409),
     middlewares=[idempotent],
 )
-def create_provider_account(body: NewProviderAccount) -> ProviderAccount:
+def create_provider_account(
+    body: NewProviderAccount, idempotency_key: IdempotencyKey = None
+) -> ProviderAccount:
     with context.tenant_uow() as uow:
         row = inventory.create_provider_account(
             uow,
@@ -81,10 +83,12 @@ def list_provider_accounts(
     "/phone-numbers",
     tags=["phone numbers"],
     summary="Register numbers in a pool: every row stored or rejected with its reason",
-    responses=responses(200, 404),
+    responses=responses(200, 404, 409),
     middlewares=[idempotent],
 )
-def register_numbers(body: NumberRegistration) -> RegistrationResult:
+def register_numbers(
+    body: NumberRegistration, idempotency_key: IdempotencyKey = None
+) -> RegistrationResult:
     rows = [NumberRow(entry.number, entry.label) for entry in body.numbers]
     with context.tenant_uow() as uow:
         report = inventory.register(

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from tether.api import context
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
-from tether.api.params import Cursor, Limit
+from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import ApiKey, IssuedApiKey, NewApiKey, Page
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
 from tether.services import api_keys
@@ -24,10 +24,10 @@ router = Router()  # type: ignore[no-untyped-call]
     status_code=201,
     tags=["api keys"],
     summary="Issue another API key (shown once)",
-    responses=responses(201),
+    responses=responses(201, 409),
     middlewares=[idempotent],
 )
-def issue_key(body: NewApiKey) -> IssuedApiKey:
+def issue_key(body: NewApiKey, idempotency_key: IdempotencyKey = None) -> IssuedApiKey:
     with context.tenant_uow() as uow:
         issued = api_keys.issue_key(uow, context.tenant_id(), body.name)
     return IssuedApiKey(

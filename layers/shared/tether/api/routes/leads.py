@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from tether.api import context
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
+from tether.api.params import IdempotencyKey
 from tether.api.schemas import (
     CallOutcomeRequest,
     CallOutcomeResult,
@@ -61,7 +62,7 @@ def trace(lead_id: LeadId) -> LeadTrace:
     responses=responses(201, 404, 409),
     middlewares=[idempotent],
 )
-def lease(lead_id: LeadId, body: LeaseRequest) -> Lease:
+def lease(lead_id: LeadId, body: LeaseRequest, idempotency_key: IdempotencyKey = None) -> Lease:
     with context.tenant_uow() as uow:
         leased = lead_calls.lease_for_lead(
             uow, context.tenant_id(), lead_id, body.pool, context.now()

@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from tether.api import context
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
+from tether.api.params import IdempotencyKey
 from tether.api.schemas import SendMessage, SendResult
 from tether.services.outbound import SendRequest, request_send
 
@@ -21,7 +22,7 @@ router = Router()  # type: ignore[no-untyped-call]
     responses=responses(202, 404, 409),
     middlewares=[idempotent],
 )
-def send_message(body: SendMessage) -> SendResult:
+def send_message(body: SendMessage, idempotency_key: IdempotencyKey = None) -> SendResult:
     request = SendRequest(
         tenant_id=context.tenant_id(),
         campaign_id=body.campaign_id,
