@@ -255,6 +255,12 @@ def test_lease_and_call_outcomes(api: Api) -> None:
     assert booked.body["release_at"].startswith((NOW + timedelta(days=3)).date().isoformat())
     missing_time = client.post(f"/v1/leads/{lead}/call-outcome", {"outcome": "booked"})
     assert missing_time.status == 422
+    naive = client.post(
+        f"/v1/leads/{lead}/call-outcome",
+        {"outcome": "booked", "appointment_at": "2026-11-23T10:00:00"},
+    )
+    assert naive.status == 422
+    assert naive.body["fields"][0]["field"] == "body.appointment_at"
     no_lease = client.post(f"/v1/leads/{scene.lead_ids[1]}/call-outcome", {"outcome": "no_answer"})
     assert no_lease.status == 404
     wrong = client.post(f"/v1/leads/{lead}/call-outcome", {"outcome": "maybe"})

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _storable(value: str) -> str:
@@ -362,7 +362,9 @@ class Lease(BaseModel):
 
 class CallOutcomeRequest(Request):
     outcome: Literal["booked", "no_booking", "no_answer"]
-    appointment_at: datetime | None = Field(default=None, description="required when booked")
+    appointment_at: AwareDatetime | None = Field(
+        default=None, description="required when booked; with its UTC offset"
+    )
     pool: Pool | None = Field(default=None, description="default: the lead's campaign's pool")
 
 

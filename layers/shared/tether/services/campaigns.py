@@ -92,6 +92,7 @@ def stage(
 
 def launch_campaign(
     uow: UnitOfWork,
+    tenant_id: UUID,
     campaign_id: UUID,
     now: datetime,
     queue: MessageQueue | None,
@@ -132,7 +133,7 @@ def launch_campaign(
                 break
             after = lead["id"]
             request = SendRequest(
-                tenant_id=campaign_tenant(uow),
+                tenant_id=tenant_id,
                 campaign_id=campaign_id,
                 lead_id=lead["id"],
                 template=LAUNCH_TEMPLATE,
@@ -169,12 +170,6 @@ def launch_campaign(
     return LaunchReport(campaign, progress, queued, duplicates, dict(skipped), complete)
 
 
-def campaign_tenant(uow: UnitOfWork) -> UUID:
-    if uow.tenant_id is None:
-        raise RuntimeError("a launch runs as its tenant")
-    return uow.tenant_id
-
-
 def pause_campaign(uow: UnitOfWork, campaign_id: UUID, now: datetime) -> dict[str, Any]:
     """Stop the campaign's sends that no provider has yet: the outbound gate holds them
     (services.outbound) until the campaign is resumed. Pausing twice changes nothing."""
@@ -194,7 +189,11 @@ def pause_campaign(uow: UnitOfWork, campaign_id: UUID, now: datetime) -> dict[st
 
 
 def resume_campaign(
-    uow: UnitOfWork, campaign_id: UUID, now: datetime, queue: MessageQueue | None
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    campaign_id: UUID,
+    now: datetime,
+    queue: MessageQueue | None,
 ) -> dict[str, Any]:
     """Carry on sending: the sends held while paused are due now and enqueued again."""
     campaign = uow.campaigns.get(campaign_id, for_update=True)
@@ -211,6 +210,6 @@ def resume_campaign(
     uow.commit()
     if queue is not None:
         for message_id in held:
-            enqueue(uow, queue, campaign_tenant(uow), message_id, now)
+            enqueue(uow, queue, tenant_id, message_id, now)
     logger.info("campaign resumed", extra={"campaign_id": str(campaign_id), "woken": len(held)})
     return campaign

@@ -109,7 +109,12 @@ def launch_campaign(campaign_id: CampaignId) -> LaunchResult:
     request = context.scope()
     with context.tenant_uow() as uow:
         report = campaigns.launch_campaign(
-            uow, campaign_id, context.now(), request.ports.queue, request.ports.launch_budget
+            uow,
+            request.principal.tenant_id,
+            campaign_id,
+            context.now(),
+            request.ports.queue,
+            request.ports.launch_budget,
         )
     return LaunchResult(
         campaign=_campaign(report.campaign, report.progress),
@@ -140,7 +145,9 @@ def pause_campaign(campaign_id: CampaignId) -> Campaign:
 )
 def resume_campaign(campaign_id: CampaignId) -> Campaign:
     with context.tenant_uow() as uow:
-        row = campaigns.resume_campaign(uow, campaign_id, context.now(), context.queue())
+        row = campaigns.resume_campaign(
+            uow, context.tenant_id(), campaign_id, context.now(), context.queue()
+        )
     return _campaign(row)
 
 
