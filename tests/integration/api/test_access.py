@@ -14,6 +14,7 @@ from tests.integration.api.conftest import NOW, Api, Client
 from tests.integration.api.support import build_campaign
 from tests.integration.factories import MigratedDatabase
 from tether.__main__ import main
+from tether.api import context
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InProgress
@@ -219,3 +220,18 @@ def test_concurrent_claims_of_one_key_let_one_request_through(
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["claimed", "in_progress", "in_progress", "in_progress"]
+
+
+def test_a_database_that_does_not_answer_is_a_503_to_retry(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = api.tenant()
+    down = context.ApiPorts(
+        connections=FreshConnections("host=127.0.0.1 port=1 dbname=tether connect_timeout=1"),
+        queue=None,
+    )
+    monkeypatch.setattr(context, "api_ports", lambda: down)
+    reply = client.get("/v1/campaigns")
+    assert reply.status == 503
+    assert reply.body["error"] == "unavailable"
+    assert reply.headers["Retry-After"] == "5"

@@ -59,6 +59,8 @@ API_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     # a value the driver or the server refused (out of range, not storable): the client's
     (psycopg.DataError, 422, "invalid_value"),
     (DependencyUnavailable, 503, "unavailable"),
+    # the database did not answer (down, failing over, out of connections): retry
+    (psycopg.OperationalError, 503, "unavailable"),
 )
 
 ERROR_HEADERS: dict[str, dict[str, str]] = {

@@ -9,6 +9,7 @@ import binascii
 import threading
 from typing import Any
 
+import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
@@ -144,15 +145,25 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
         )
     except Unauthenticated as error:
         return proxy_error(401, "unauthenticated", str(error))
-    except TetherError as error:
+    except (TetherError, psycopg.OperationalError) as error:
         status, code = status_of(error)
-        return proxy_error(status, code, "the API key could not be checked")
+        logger.warning("API key not checked", extra={"error": str(error)})
+        return proxy_error(status, code, "the API key could not be checked; retry")
     token = context.enter(context.RequestScope(principal, ports))
     try:
         with _one_at_a_time:
-            return app.resolve(event, lambda_context)
+            response = app.resolve(event, lambda_context)
     finally:
         context.leave(token)
+    logger.info(
+        "api request",
+        extra={
+            "method": event.get("httpMethod"),
+            "path": path,
+            "status": response.get("statusCode"),
+        },
+    )
+    return response
 
 
 def _header(event: dict[str, Any], wanted: str) -> str | None:

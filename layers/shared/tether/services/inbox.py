@@ -11,7 +11,7 @@ from uuid import UUID
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidState, NotFound
 from tether.domain.pagination import Page, Position, RankedPosition, page_of
-from tether.observability import logger
+from tether.observability import logger, metrics
 
 WORKSPACE_STAGES = ("initial_message", "retarget", "nudger", "content_nurture", "book_appointment")
 THREAD_MESSAGES = 200
@@ -147,3 +147,4 @@ def record_access_denied(
         detail={"request": request[:300]},
     )
     uow.commit()
+    metrics.add_metric(name="ApiAccessDenied", unit="Count", value=1)
