@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -71,8 +72,10 @@ def openapi_document() -> Response[str]:
     )
 
 
+@cache
 def openapi_json() -> str:
-    """The document as committed in openapi.json (`make openapi`)."""
+    """The document as committed in openapi.json (`make openapi`); made once per
+    container, the routes being fixed at import."""
     return app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
