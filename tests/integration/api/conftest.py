@@ -5,7 +5,7 @@ Gateway proxy events."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -165,6 +165,3 @@ def api(
         )
         monkeypatch.setattr(context, "api_ports", lambda: ports)
         yield Api(sqs, url, jobs_connections, admin)
-
-
-TenantFactory = Callable[[], Client]
