@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -84,3 +84,7 @@ bench-inbound: $(STAMP)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# 100,000 due timers worked through by the timers function (moto SQS in process).
+bench-timers: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/timers.py

@@ -17,6 +17,7 @@ from functions.inbound import app as inbound_app
 from tests.integration.factories import MigratedDatabase
 from tests.integration.test_outbound import NOW, SENDER, Outbound
 from tests.integration.test_replies import LEAD_PHONE, sandbox, texted
+from tests.lambda_context import LambdaContextStub
 from tether.db.connection import Connection
 from tether.domain.events import InboundMessage, StatusUpdate
 from tether.domain.message_status import MessageStatus
@@ -91,13 +92,6 @@ def store_receipt(
         "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inbound",
     }
-
-
-class LambdaContextStub:
-    function_name = "tether-inbound"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-inbound"
-    aws_request_id = "req-1"
 
 
 def test_a_batch_applies_replies_statuses_and_unknown_events_once(

@@ -12,6 +12,7 @@ import pytest
 
 from functions.pool_release import app as pool_release_function
 from tests.integration.factories import MigratedDatabase, make_lead, make_tenant
+from tests.lambda_context import LambdaContextStub
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound, PoolExhausted
@@ -367,13 +368,3 @@ def test_32_threads_never_share_a_number_nor_hold_two_in_a_pool(
 
 def pool_release_event() -> dict[str, object]:
     return {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
-
-
-class LambdaContextStub:
-    function_name = "tether-pool-release"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-pool-release"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000

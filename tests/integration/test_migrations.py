@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from functions.migrate import app as migrate_function
+from tests.lambda_context import LambdaContextStub
 from tether.db.connection import connect
 from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending, load_migrations
 
@@ -103,13 +104,6 @@ def test_migrate_function_ships_and_applies_the_migrations(
     finally:
         database_settings.cache_clear()
     assert result == {"applied": [m.name for m in load_migrations()]}
-
-
-class LambdaContextStub:
-    function_name = "tether-migrate"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-migrate"
-    aws_request_id = "req-1"
 
 
 def test_embedded_server_starts_reuses_and_stops(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from functions.outbound import app as outbound_app
 from tests.integration.factories import MigratedDatabase, make_campaign, make_lead, make_tenant
+from tests.lambda_context import LambdaContextStub
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
@@ -146,13 +147,6 @@ class Tenant:
         ).fetchone()
         assert row is not None
         return row["status"], row["enqueued_at"]
-
-
-class LambdaContextStub:
-    function_name = "tether-outbound"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-outbound"
-    aws_request_id = "req-1"
 
 
 def test_a_batch_sends_each_record_and_reports_only_the_failed_one(

@@ -82,7 +82,7 @@ def test_a_reply_lands_on_its_lead_campaign_and_thread(
     texted: tuple[Outbound, uuid.UUID], admin: Connection
 ) -> None:
     outbound, lead_id = texted
-    assert active_timers(admin, lead_id) == 1
+    assert active_timers(admin, lead_id) == 3  # the 7-, 14- and 30-day timers
     handled = reply(outbound, "Thanks for reaching out")
     assert (handled.outcome, handled.lead_id, handled.state) == (
         ReplyOutcome.MATCHED,

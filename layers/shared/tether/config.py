@@ -71,6 +71,22 @@ def sweeper_settings() -> SweeperSettings:
     return SweeperSettings()
 
 
+class TimersSettings(BaseSettings):
+    """The timers function's environment (template.yaml, TimersFunction)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    outbound_queue_url: str
+    timers_batch_size: int = 500
+    # a run takes no new batch with less than this left before the function's timeout
+    timers_reserve_seconds: float = 5.0
+
+
+@lru_cache(maxsize=1)
+def timers_settings() -> TimersSettings:
+    return TimersSettings()
+
+
 class OutboundSettings(BaseSettings):
     """The outbound function's environment (template.yaml, OutboundFunction)."""
 

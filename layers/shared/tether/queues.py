@@ -3,7 +3,7 @@ and the local stack use the same adapter against moto."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 
@@ -20,4 +20,9 @@ class MessageQueue(Protocol):
         """Put one message on the queue and return its id. `group_id` and
         `deduplication_id` are for FIFO queues; `delay_seconds` (at most 900) keeps it
         out of sight that long. Raises DependencyUnavailable."""
+        ...
+
+    def send_batch(self, bodies: Sequence[str]) -> list[int]:
+        """Put many messages on the queue in as few calls as it allows; return the
+        positions in `bodies` it did not accept (the caller leaves those to a re-drive)."""
         ...

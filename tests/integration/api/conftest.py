@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 import functions.api.app as api_app
-from tests.integration.webhooks.support import FakeLambdaContext
+from tests.lambda_context import LambdaContextStub
 from tether.api import context
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
@@ -56,7 +56,7 @@ class Client:
             sent.setdefault("Authorization", f"Bearer {self.key}")
         text = raw if raw is not None else (json.dumps(body) if body is not None else None)
         event = proxy_event(method, path, sent, text, query)
-        response = api_app.handler(event, FakeLambdaContext(function_name="tether-api"))
+        response = api_app.handler(event, LambdaContextStub(function_name="tether-api"))
         payload = response.get("body") or ""
         answered = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
         answered.update(response.get("headers") or {})

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 import functions.api.app as api_app
 from tests.integration.api.conftest import Api, Client
 from tests.integration.api.support import build_campaign, seed_inbox
-from tests.integration.webhooks.support import FakeLambdaContext
+from tests.lambda_context import LambdaContextStub
 from tether.config import PROJECT_ROOT
 
 CASES_PER_OPERATION = 5
@@ -76,7 +76,7 @@ def lambda_as_wsgi(environ: dict[str, Any], start_response: StartResponse) -> It
         "body": raw.decode("utf-8", errors="replace") if raw else None,
         "isBase64Encoded": False,
     }
-    response = api_app.handler(event, FakeLambdaContext(function_name="tether-api"))
+    response = api_app.handler(event, LambdaContextStub(function_name="tether-api"))
     answered = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
     answered.update(response.get("headers") or {})
     body = response.get("body") or ""

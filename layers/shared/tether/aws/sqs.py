@@ -3,7 +3,8 @@ cached getter), so botocore is not loaded at the function's import."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
 
 MAX_DELAY_SECONDS = 900  # SQS's limit on DelaySeconds
+MAX_BATCH = 10  # SendMessageBatch's limit on entries
+BATCH_CALLS_AT_ONCE = 8
 
 
 class SqsQueue:
@@ -56,3 +59,24 @@ class SqsQueue:
         except (BotoCoreError, ClientError) as error:
             raise DependencyUnavailable("SQS", str(error)) from error
         return response["MessageId"]
+
+    def send_batch(self, bodies: Sequence[str]) -> list[int]:
+        chunks = [
+            (start, bodies[start : start + MAX_BATCH]) for start in range(0, len(bodies), MAX_BATCH)
+        ]
+        if len(chunks) <= 1:
+            return [index for chunk in chunks for index in self._send_chunk(chunk)]
+        # each call is a network round trip: a few at once (the client is thread-safe)
+        with ThreadPoolExecutor(max_workers=min(BATCH_CALLS_AT_ONCE, len(chunks))) as calls:
+            return [index for failed in calls.map(self._send_chunk, chunks) for index in failed]
+
+    def _send_chunk(self, chunk: tuple[int, Sequence[str]]) -> list[int]:
+        start, bodies = chunk
+        entries: list[Any] = [
+            {"Id": str(start + offset), "MessageBody": body} for offset, body in enumerate(bodies)
+        ]
+        try:
+            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        except (BotoCoreError, ClientError):
+            return list(range(start, start + len(bodies)))  # the caller leaves these to a re-drive
+        return [int(entry["Id"]) for entry in response.get("Failed", [])]

@@ -121,7 +121,7 @@ class InboundMessageRepository:
 
     def cancel_timers(self, lead_id: UUID, at: datetime) -> int:
         cursor = self._conn.execute(
-            "UPDATE lead_timers SET cancelled_at = %s"
+            "UPDATE lead_timers SET cancelled_at = %s, cancel_reason = 'lead replied'"
             " WHERE lead_id = %s AND executed_at IS NULL AND cancelled_at IS NULL",
             (at, lead_id),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -140,6 +141,72 @@ class MessageRepository:
                 ),
             ).fetchone()
         return row["id"] if row else None
+
+    def threads_for_many(
+        self, pairs: Sequence[tuple[UUID, str, str, UUID, UUID]]
+    ) -> dict[tuple[UUID, str, str], UUID]:
+        """`thread_for` of many (tenant, our address, their address, lead, campaign) in
+        one statement; keyed by (tenant, our address, their address)."""
+        unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
+        if not unique:
+            return {}
+        with translated_errors():
+            rows = self._conn.execute(
+                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+                " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
+                " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
+                "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
+                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+                " RETURNING id, tenant_id, our_address, their_address",
+                tuple(list(column) for column in zip(*unique, strict=True)),
+            ).fetchall()
+        return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
+
+    def insert_outbound_many(self, drafts: Sequence[OutboundDraft]) -> dict[str, UUID]:
+        """`insert_outbound` of many drafts in one statement: the ids of the rows made,
+        by send key (a key used already makes none)."""
+        if not drafts:
+            return {}
+        columns = (
+            [d.tenant_id for d in drafts],
+            [d.thread_id for d in drafts],
+            [d.lead_id for d in drafts],
+            [d.campaign_id for d in drafts],
+            [d.from_number for d in drafts],
+            [d.to_number for d in drafts],
+            [d.number_id for d in drafts],
+            [d.assignment_id for d in drafts],
+            [d.send_key for d in drafts],
+            [d.template for d in drafts],
+            [d.body for d in drafts],
+            [d.segments for d in drafts],
+            [d.expires_at for d in drafts],
+            [d.purpose for d in drafts],
+        )
+        with translated_errors():
+            rows = self._conn.execute(
+                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
+                " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
+                " send_key, template, body, segments, status, queued_at, expires_at, purpose)"
+                " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
+                " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
+                " 'queued', now(), v.expires_at, v.purpose"
+                " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],"
+                " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[],"
+                " %s::timestamptz[], %s::text[])"
+                " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
+                " assignment_id, send_key, template, body, segments, expires_at, purpose)"
+                " ON CONFLICT (send_key) DO NOTHING RETURNING id, send_key",
+                columns,
+            ).fetchall()
+        return {row["send_key"]: row["id"] for row in rows}
+
+    def mark_enqueued_many(self, message_ids: Sequence[UUID], at: datetime) -> None:
+        self._conn.execute(
+            "UPDATE messages SET enqueued_at = %s WHERE id = ANY(%s)", (at, list(message_ids))
+        )
 
     def validity_hours(self, tenant_id: UUID) -> int:
         row = self._conn.execute(

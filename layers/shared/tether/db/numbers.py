@@ -254,6 +254,52 @@ class CampaignNumberRepository:
             row["status"],
         )
 
+    def bindings_for(
+        self, pairs: Sequence[tuple[UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID], SenderBinding]:
+        """The bindings of many (lead, campaign) pairs in one statement."""
+        if not pairs:
+            return {}
+        rows = self._conn.execute(
+            "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
+            " b.phone_number, p.status FROM unnest(%s::uuid[], %s::uuid[]) AS v(lead_id, campaign_id)"
+            " JOIN lead_sender_bindings b ON b.lead_id = v.lead_id AND b.campaign_id = v.campaign_id"
+            " JOIN phone_numbers p ON p.id = b.phone_number_id",
+            ([lead for lead, _ in pairs], [campaign for _, campaign in pairs]),
+        ).fetchall()
+        return {
+            (row["lead_id"], row["campaign_id"]): SenderBinding(
+                row["lead_id"],
+                row["campaign_id"],
+                row["campaign_phone_assignment_id"],
+                row["phone_number_id"],
+                row["phone_number"],
+                row["status"],
+            )
+            for row in rows
+        }
+
+    def bind_many(self, bindings: Sequence[tuple[UUID, UUID, UUID, SenderCandidate]]) -> None:
+        """Bind many (tenant, lead, campaign, sender) at once; a binding made meanwhile by
+        a concurrent first send wins, as in `bind`."""
+        if not bindings:
+            return
+        with translated_errors():
+            self._conn.execute(
+                "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
+                " campaign_phone_assignment_id, phone_number_id, phone_number)"
+                " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
+                " ON CONFLICT (lead_id, campaign_id) DO NOTHING",
+                (
+                    [tenant for tenant, _, _, _ in bindings],
+                    [lead for _, lead, _, _ in bindings],
+                    [campaign for _, _, campaign, _ in bindings],
+                    [sender.assignment_id for *_, sender in bindings],
+                    [sender.phone_number_id for *_, sender in bindings],
+                    [sender.phone_number for *_, sender in bindings],
+                ),
+            )
+
     def sender_candidates(
         self, campaign_id: UUID, now: datetime, exclude_number: UUID | None = None
     ) -> list[SenderCandidate]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -111,26 +110,6 @@ def _lead(row: dict[str, Any]) -> Lead:
     return Lead(
         row["id"], row["tenant_id"], row["campaign_id"], row["phone"], LeadState(row["state"])
     )
-
-
-class TimerRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def schedule(
-        self, tenant_id: UUID, lead_id: UUID, timer_type: str, trigger_at: datetime
-    ) -> UUID:
-        """Create the lead's active timer of this type, or move it (seed 002 part 5)."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO lead_timers (tenant_id, lead_id, timer_type, trigger_at) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (lead_id, timer_type) WHERE executed_at IS NULL AND cancelled_at IS NULL"
-                " DO UPDATE SET trigger_at = EXCLUDED.trigger_at RETURNING id",
-                (tenant_id, lead_id, timer_type, trigger_at),
-            ).fetchone()
-        assert row is not None
-        timer_id: UUID = row["id"]
-        return timer_id
 
 
 class SuppressionRepository:

@@ -43,9 +43,9 @@ from tether.db.repositories import (
     LeadRepository,
     SuppressionRepository,
     TenantRepository,
-    TimerRepository,
 )
 from tether.db.session import Session
+from tether.db.timers import TimerRepository
 from tether.db.webhook_repositories import (
     AuditLogRepository,
     ProviderAccountRepository,

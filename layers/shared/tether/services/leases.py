@@ -107,6 +107,8 @@ def record_call_outcome(
             "release_at": release_at.isoformat(),
         },
     )
+    if outcome is CallOutcome.BOOKED:  # a booked call ends the follow-ups
+        uow.timers.cancel(lead_id, now, "call booked")
     released = release_at <= now
     if released:
         uow.leases.release_number(held["id"], now, outcome.value)

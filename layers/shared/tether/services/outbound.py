@@ -519,7 +519,8 @@ def _defer(
 
 
 def _first_touch(uow: UnitOfWork, ctx: SendContext, lead: Lead, now: datetime) -> None:
-    """NEW → TOUCHED with its event, and the 7-day timer (seed 002 parts 3 and 5)."""
+    """NEW → TOUCHED with its event, and the 7-, 14- and 30-day timers (seed 002 parts 3
+    and 5)."""
     move_lead(
         uow,
         ctx.lead_id,
@@ -530,9 +531,7 @@ def _first_touch(uow: UnitOfWork, ctx: SendContext, lead: Lead, now: datetime) -
         commit=False,
         locked=lead,
     )
-    uow.timers.schedule(
-        ctx.tenant_id, ctx.lead_id, "TIMER_7D", now + timedelta(days=ctx.timer_7d_days)
-    )
+    uow.timers.schedule_escalations(ctx.tenant_id, ctx.lead_id, now)
 
 
 def _window(ctx: SendContext) -> SendWindow:

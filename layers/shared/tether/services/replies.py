@@ -25,6 +25,7 @@ from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState, can_transition
 from tether.domain.model import Lead
 from tether.domain.phone import is_mobile, normalize_or_keep
+from tether.domain.timers import TimerType
 from tether.domain.worker import (
     OPT_OUT_CONFIRMATION,
     NextStep,
@@ -277,6 +278,8 @@ def _follow_through(
                 extra={"lead_id": str(lead.id), "pool": context["pool"]},
             )
     next_followup_at = now + decision.follow_up_after if decision.follow_up_after else None
+    if next_followup_at is not None:  # the insight's follow-up is a timer the job fires
+        uow.timers.schedule(lead.tenant_id, lead.id, TimerType.FOLLOW_UP.value, next_followup_at)
     uow.reply_effects.record_insight(
         lead.tenant_id,
         thread_id,

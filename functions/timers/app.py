@@ -1,0 +1,52 @@
+"""Fires due lead timers (EventBridge, every minute): escalations, follow-ups, callbacks.
+
+The run's clock is the scheduled event's `time` (EventBridge sets it to the minute it
+fires), so an event with a later time, e.g. `python -m tether invoke`, plays the job at
+that moment; without one it is now.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tether.config import timers_settings
+from tether.db.unit_of_work import UnitOfWork
+from tether.observability import logger, metrics
+from tether.queues import MessageQueue
+from tether.services.timers import fire_due_timers
+
+
+@lru_cache(maxsize=1)
+def outbound_queue() -> MessageQueue:
+    from tether.aws.sqs import SqsQueue
+
+    return SqsQueue(timers_settings().outbound_queue_url)
+
+
+def run_time(event: dict[str, Any]) -> datetime:
+    scheduled = event.get("time")
+    if not scheduled:
+        return datetime.now(UTC)
+    return datetime.fromisoformat(str(scheduled).replace("Z", "+00:00")).astimezone(UTC)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from tether.db.connection import lambda_connection
+
+    settings = timers_settings()
+    with UnitOfWork(lambda_connection("jobs")) as uow:
+        report = fire_due_timers(
+            uow,
+            outbound_queue(),
+            run_time(event),
+            batch_size=settings.timers_batch_size,
+            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+            reserve_seconds=settings.timers_reserve_seconds,
+        )
+    return report.as_dict()

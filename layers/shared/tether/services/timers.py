@@ -1,0 +1,491 @@
+"""The timer job: fire due lead timers exactly once, oldest first, within a time budget.
+
+Each batch is one short transaction: the claim locks due timers and their leads with
+SKIP LOCKED, `tether.domain.timers.plan_firing` decides each one, and set-based
+statements record the whole batch: the sends (stored with send key `timer:<id>`, from
+the lead's bound number in the campaign they go out in), the lead moves and closes,
+call-queue entries, one lead event per fired timer (dedupe key `timer:<id>`), and the
+timers fired, cancelled or failed. After the commit the sends are handed to
+OutboundQueue; one the queue did not take stays marked not enqueued, and the sweeper
+re-drives it. A batch that fails as a whole is retried one timer at a time, so one bad
+timer costs itself an attempt and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from tether.db.messages import OutboundDraft
+from tether.db.numbers import SenderBinding
+from tether.db.timers import ClaimedTimer, FailedTimer, FiredTimer, TimerEvent
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import NotFound
+from tether.domain.lead_state import LeadState, can_transition
+from tether.domain.segments import count_segments
+from tether.domain.sender import SenderCandidate, choose_sender
+from tether.domain.timers import (
+    FOLLOW_UP_TEXT,
+    Action,
+    TimerType,
+    plan_firing,
+    retry_delay,
+    timer_send_key,
+)
+from tether.observability import logger, metrics
+from tether.queues import MessageQueue
+from tether.services.outbound import OutboundMessage
+
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(slots=True)
+class TimerRunReport:
+    fired: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    gave_up: int = 0
+    sends: int = 0
+    enqueued: int = 0
+    batches: int = 0
+    remaining: int = 0
+    claim_seconds: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "fired": self.fired,
+            "cancelled": self.cancelled,
+            "failed": self.failed,
+            "gave_up": self.gave_up,
+            "sends": self.sends,
+            "enqueued": self.enqueued,
+            "batches": self.batches,
+            "remaining": self.remaining,
+        }
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one batch records, gathered before it is written."""
+
+    now: datetime
+    fired: list[FiredTimer] = field(default_factory=list)
+    cancelled: list[tuple[UUID, str]] = field(default_factory=list)
+    failed: list[tuple[ClaimedTimer, str]] = field(default_factory=list)
+    events: list[TimerEvent] = field(default_factory=list)
+    moves: list[tuple[UUID, UUID]] = field(default_factory=list)
+    closes: list[ClaimedTimer] = field(default_factory=list)
+    calls: list[ClaimedTimer] = field(default_factory=list)
+    sends: list[tuple[ClaimedTimer, Action, UUID]] = field(default_factory=list)  # to campaign
+    messages: list[tuple[UUID, UUID]] = field(default_factory=list)  # (tenant, message)
+
+
+def fire_due_timers(
+    uow: UnitOfWork,
+    queue: MessageQueue | None,
+    now: datetime,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    time_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 5.0,
+    clock: Callable[[], float] | None = None,
+) -> TimerRunReport:
+    """Work through the timers due at `now` (jobs role, every tenant) in batches, oldest
+    first, until none is left or `time_left()` falls below `reserve_seconds`; report
+    what happened and how many remain due."""
+    tick = clock or time.perf_counter
+    report = TimerRunReport()
+    while time_left is None or time_left() > reserve_seconds:
+        started = tick()
+        claimed = uow.timers.claim_due(now, batch_size)
+        report.claim_seconds.append(tick() - started)
+        if not claimed:
+            uow.rollback()
+            break
+        try:
+            batch = _fire(uow, claimed, now)
+            uow.commit()
+        except Exception:
+            logger.exception("timer batch failed; firing its timers one at a time")
+            uow.rollback()
+            batch = _fire_one_by_one(uow, [c.timer.id for c in claimed], now)
+        report.batches += 1
+        _count(report, batch)
+        if queue is not None:
+            report.enqueued += _enqueue(uow, queue, batch.messages, now)
+    report.remaining = uow.timers.count_due(now)
+    uow.rollback()
+    for name, value in report.as_dict().items():
+        if name != "batches":
+            metrics.add_metric(
+                name=f"Timers{name.title().replace('_', '')}", unit="Count", value=value
+            )
+    logger.info("timer run done", extra=report.as_dict())
+    if report.remaining:
+        logger.warning("timers left for the next run", extra={"remaining": report.remaining})
+    return report
+
+
+def schedule_timer(
+    uow: UnitOfWork,
+    lead_id: UUID,
+    timer_type: TimerType,
+    trigger_at: datetime,
+    *,
+    commit: bool = True,
+) -> UUID:
+    """Set the lead's timer of this type to `trigger_at` (a pending one moves)."""
+    lead = uow.leads.get(lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    timer_id = uow.timers.schedule(lead.tenant_id, lead_id, timer_type.value, trigger_at)
+    if commit:
+        uow.commit()
+    return timer_id
+
+
+def cancel_timers(
+    uow: UnitOfWork,
+    lead_id: UUID,
+    now: datetime,
+    reason: str,
+    timer_type: TimerType | None = None,
+    *,
+    commit: bool = True,
+) -> int:
+    """Cancel the lead's pending timers (of one type, or all): how many."""
+    cancelled = uow.timers.cancel(lead_id, now, reason, timer_type.value if timer_type else None)
+    if commit:
+        uow.commit()
+    return cancelled
+
+
+def _fire_one_by_one(uow: UnitOfWork, timer_ids: Sequence[UUID], now: datetime) -> _Batch:
+    """The fallback of a failed batch: each timer in a transaction of its own; one that
+    still fails is counted as a failed attempt."""
+    merged = _Batch(now)
+    for timer_id in timer_ids:
+        claimed = uow.timers.claim_due(now, 1, [timer_id])
+        if not claimed:  # fired or taken by another run meanwhile
+            uow.rollback()
+            continue
+        try:
+            batch = _fire(uow, claimed, now)
+            uow.commit()
+        except Exception as error:
+            uow.rollback()
+            logger.exception("timer failed", extra={"timer_id": str(timer_id)})
+            claimed = uow.timers.claim_due(now, 1, [timer_id])
+            batch = _Batch(now, failed=[(c, _describe(error)) for c in claimed])
+            _record_failures(uow, batch)
+            uow.commit()
+        for name in ("fired", "cancelled", "failed", "messages"):
+            getattr(merged, name).extend(getattr(batch, name))
+    return merged
+
+
+def _fire(uow: UnitOfWork, claimed: Sequence[ClaimedTimer], now: datetime) -> _Batch:
+    """Decide and record one claimed batch (not committed)."""
+    batch = _Batch(now)
+    leads_seen: set[UUID] = set()
+    for item in claimed:
+        timer = item.timer
+        if timer.lead_id in leads_seen:
+            continue  # one timer per lead per batch; the next batch takes this one
+        leads_seen.add(timer.lead_id)
+        firing = plan_firing(timer)
+        if firing.action is Action.CANCEL:
+            batch.cancelled.append((timer.id, firing.reason or "cancelled"))
+        elif firing.action is Action.CLOSE:
+            batch.closes.append(item)
+        elif firing.action is Action.CALL:
+            batch.calls.append(item)
+        else:
+            assert firing.campaign_id is not None  # MOVE and FOLLOW_UP name where
+            batch.sends.append((item, firing.action, firing.campaign_id))
+    _prepare_sends(uow, batch)
+    _record(uow, batch)
+    return batch
+
+
+def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
+    """Store the batch's texts, each from its lead's bound number in the campaign it goes
+    out in (bound now when the lead is new to that campaign); a text that cannot be
+    stored fails its timer."""
+    if not batch.sends:
+        return
+    campaigns = uow.timers.campaigns({campaign_id for _, _, campaign_id in batch.sends})
+    settings = uow.timers.tenant_settings({item.timer.tenant_id for item, _, _ in batch.sends})
+    ready: list[tuple[ClaimedTimer, Action, UUID, str]] = []
+    for item, action, campaign_id in batch.sends:
+        campaign = campaigns.get(campaign_id)
+        if campaign is None:
+            batch.failed.append((item, f"campaign {campaign_id} not found"))
+            continue
+        body: str | None = (
+            campaign["template"]
+            if action is Action.MOVE
+            else campaign["follow_up_template"] or FOLLOW_UP_TEXT
+        )
+        if not body or not body.strip():
+            batch.failed.append((item, f"campaign {campaign_id} has no template to send"))
+            continue
+        ready.append((item, action, campaign_id, body))
+    bindings = _bindings(uow, [(item, campaign_id) for item, _, campaign_id, _ in ready], batch)
+    sendable = [
+        (item, action, body, bindings[(item.timer.lead_id, campaign_id)])
+        for item, action, campaign_id, body in ready
+        if (item.timer.lead_id, campaign_id) in bindings
+    ]
+    threads = uow.messages.threads_for_many(
+        [
+            (
+                item.timer.tenant_id,
+                binding.phone_number,
+                item.lead_phone,
+                item.timer.lead_id,
+                binding.campaign_id,
+            )
+            for item, _, _, binding in sendable
+        ]
+    )
+    drafts = [
+        OutboundDraft(
+            tenant_id=item.timer.tenant_id,
+            lead_id=item.timer.lead_id,
+            campaign_id=binding.campaign_id,
+            thread_id=threads[(item.timer.tenant_id, binding.phone_number, item.lead_phone)],
+            assignment_id=binding.assignment_id,
+            number_id=binding.phone_number_id,
+            from_number=binding.phone_number,
+            to_number=item.lead_phone,
+            send_key=timer_send_key(item.timer.id),
+            template=item.timer.timer_type.value.lower(),
+            body=body,
+            media_urls=[],
+            segments=count_segments(body).segments,
+            expires_at=batch.now
+            + timedelta(hours=settings[item.timer.tenant_id]["send_validity_hours"]),
+        )
+        for item, _, body, binding in sendable
+    ]
+    stored = uow.messages.insert_outbound_many(drafts)
+    for (item, action, _, binding), draft in zip(sendable, drafts, strict=True):
+        message_id = stored.get(draft.send_key)
+        if message_id is None:  # stored before under this timer's key: that one is the send
+            existing = uow.messages.by_send_key(draft.send_key)
+            assert existing is not None
+            message_id = existing["id"]
+        else:
+            batch.messages.append((item.timer.tenant_id, message_id))
+        timer = item.timer
+        payload: dict[str, str | None] = {
+            "timer_id": str(timer.id),
+            "timer_type": timer.timer_type.value,
+            "message_id": str(message_id),
+            "campaign_id": str(binding.campaign_id),
+            "from_number": binding.phone_number,
+        }
+        if action is Action.MOVE:
+            batch.moves.append((timer.lead_id, binding.campaign_id))
+            payload["previous_campaign_id"] = (
+                str(timer.lead_campaign_id) if timer.lead_campaign_id else None
+            )
+        batch.events.append(
+            TimerEvent(
+                timer.tenant_id,
+                timer.lead_id,
+                "ESCALATED" if action is Action.MOVE else "FOLLOW_UP_SENT",
+                timer_send_key(timer.id),
+                payload,
+            )
+        )
+        batch.fired.append(FiredTimer(timer.id, message_id))
+
+
+def _bindings(
+    uow: UnitOfWork, sends: Sequence[tuple[ClaimedTimer, UUID]], batch: _Batch
+) -> dict[tuple[UUID, UUID], SenderBinding]:
+    """Each send's sticky sender; a lead new to the campaign is bound as its first send
+    would bind it (`choose_sender`), the batch's own bindings counting toward load."""
+    found = uow.campaign_numbers.bindings_for(
+        [(item.timer.lead_id, campaign_id) for item, campaign_id in sends]
+    )
+    unbound = [
+        (item, campaign_id)
+        for item, campaign_id in sends
+        if (item.timer.lead_id, campaign_id) not in found
+    ]
+    candidates: dict[UUID, list[SenderCandidate]] = {}
+    new: list[tuple[UUID, UUID, UUID, SenderCandidate]] = []
+    for item, campaign_id in unbound:
+        if campaign_id not in candidates:
+            candidates[campaign_id] = uow.campaign_numbers.sender_candidates(campaign_id, batch.now)
+        pool = candidates[campaign_id]
+        if not pool:
+            batch.failed.append(
+                (item, f"campaign {campaign_id} has no active number: stage it first")
+            )
+            continue
+        chosen = choose_sender(item.lead_phone, pool)
+        pool[pool.index(chosen)] = replace(chosen, bound_leads=chosen.bound_leads + 1)
+        new.append((item.timer.tenant_id, item.timer.lead_id, campaign_id, chosen))
+    uow.campaign_numbers.bind_many(new)
+    found.update(
+        uow.campaign_numbers.bindings_for([(lead, campaign) for _, lead, campaign, _ in new])
+    )
+    usable: dict[tuple[UUID, UUID], SenderBinding] = {}
+    for item, campaign_id in sends:
+        key = (item.timer.lead_id, campaign_id)
+        binding = found.get(key)
+        if binding is None:
+            continue
+        if binding.number_status != "active":
+            batch.failed.append(
+                (
+                    item,
+                    f"lead is bound to {binding.phone_number}, which is {binding.number_status};"
+                    " re-home the lead first",
+                )
+            )
+            continue
+        usable[key] = binding
+    return usable
+
+
+def _record(uow: UnitOfWork, batch: _Batch) -> None:
+    now = batch.now
+    closed: list[ClaimedTimer] = []
+    for item in batch.closes:
+        timer = item.timer
+        if not can_transition(timer.lead_state, LeadState.CLOSED):
+            batch.cancelled.append((timer.id, f"lead is {timer.lead_state.value}"))
+            continue
+        closed.append(item)
+        batch.events.append(
+            TimerEvent(
+                timer.tenant_id,
+                timer.lead_id,
+                "TIMER_CLOSED",
+                timer_send_key(timer.id),
+                {"timer_id": str(timer.id), "timer_type": timer.timer_type.value},
+                timer.lead_state,
+                LeadState.CLOSED,
+            )
+        )
+        batch.fired.append(FiredTimer(timer.id, None))
+    if batch.calls:
+        settings = uow.timers.tenant_settings({item.timer.tenant_id for item in batch.calls})
+        uow.timers.queue_calls(
+            [
+                (
+                    item.timer.tenant_id,
+                    item.timer.lead_id,
+                    settings[item.timer.tenant_id]["call_priority"],
+                    now,
+                )
+                for item in batch.calls
+            ]
+        )
+        for item in batch.calls:
+            timer = item.timer
+            batch.events.append(
+                TimerEvent(
+                    timer.tenant_id,
+                    timer.lead_id,
+                    "CALLBACK_DUE",
+                    timer_send_key(timer.id),
+                    {"timer_id": str(timer.id), "timer_type": timer.timer_type.value},
+                )
+            )
+            batch.fired.append(FiredTimer(timer.id, None))
+    uow.timers.move_leads(batch.moves)
+    uow.timers.close_leads([item.timer.lead_id for item in closed], now)
+    uow.timers.append_events(batch.events)
+    uow.timers.mark_fired(batch.fired, now)
+    uow.timers.cancel_others(
+        [item.timer.lead_id for item in closed],
+        [item.timer.id for item in closed],
+        now,
+        "lead closed",
+    )
+    uow.timers.mark_cancelled(batch.cancelled, now)
+    _record_failures(uow, batch)
+    for fired in batch.fired:
+        logger.debug(
+            "timer fired",
+            extra={"timer_id": str(fired.timer_id), "message_id": str(fired.message_id)},
+        )
+
+
+def _record_failures(uow: UnitOfWork, batch: _Batch) -> None:
+    failures = [
+        FailedTimer(
+            item.timer.id,
+            error,
+            batch.now + retry_delay(item.timer.attempts + 1),
+            gave_up=item.timer.attempts + 1 >= item.timer.max_attempts,
+        )
+        for item, error in batch.failed
+    ]
+    uow.timers.mark_failed(failures, batch.now)
+    for (item, error), failure in zip(batch.failed, failures, strict=True):
+        timer = item.timer
+        extra = {
+            "tenant_id": str(timer.tenant_id),
+            "lead_id": str(timer.lead_id),
+            "timer_id": str(timer.id),
+            "timer_type": timer.timer_type.value,
+            "attempt": timer.attempts + 1,
+            "error": error,
+        }
+        if failure.gave_up:
+            uow.audit.record(
+                "timer_failed",
+                tenant_id=timer.tenant_id,
+                subject_type="lead_timer",
+                subject_id=str(timer.id),
+                detail={**extra, "max_attempts": timer.max_attempts},
+            )
+            logger.error("timer gave up", extra=extra)
+        else:
+            logger.warning("timer failed; retrying on a later run", extra=extra)
+
+
+def _enqueue(
+    uow: UnitOfWork, queue: MessageQueue, messages: Sequence[tuple[UUID, UUID]], now: datetime
+) -> int:
+    """Hand the batch's committed sends to OutboundQueue; the ones it did not take stay
+    not enqueued, for the sweeper."""
+    if not messages:
+        return 0
+    bodies = [
+        OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
+        for tenant_id, message_id in messages
+    ]
+    failed = set(queue.send_batch(bodies))
+    if failed:
+        logger.warning(
+            "sends not enqueued; the sweeper will re-drive them", extra={"count": len(failed)}
+        )
+    done = [message_id for index, (_, message_id) in enumerate(messages) if index not in failed]
+    uow.messages.mark_enqueued_many(done, now)
+    uow.commit()
+    return len(done)
+
+
+def _count(report: TimerRunReport, batch: _Batch) -> None:
+    report.fired += len(batch.fired)
+    report.cancelled += len(batch.cancelled)
+    report.failed += len(batch.failed)
+    report.gave_up += sum(
+        1 for item, _ in batch.failed if item.timer.attempts + 1 >= item.timer.max_attempts
+    )
+    report.sends += len(batch.messages)
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,130 @@
+"""The timers function as deployed: a scheduled event in, moto's SQS for OutboundQueue,
+real PostgreSQL; the sweeper re-drives a send the queue did not take."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.timers import app as timers_app
+from tests.integration.factories import MigratedDatabase
+from tests.integration.test_outbound import NOW
+from tests.integration.test_outbound_function import Queue
+from tests.integration.test_timers import World
+from tests.lambda_context import LambdaContextStub
+from tether.aws.sqs import SqsQueue
+from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
+from tether.sandbox import SandboxConfig, SandboxServer
+from tether.services.outbound import redrive_waiting_sends
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.session.Session(region_name="us-east-1").client("sqs")
+        yield Queue(client, client.create_queue(QueueName="outbound")["QueueUrl"])
+
+
+@pytest.fixture
+def deployed(
+    monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, queue: Queue
+) -> Iterator[None]:
+    from tether.config import database_settings, timers_settings
+    from tether.db.connection import lambda_connection
+
+    monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
+    monkeypatch.setenv("OUTBOUND_QUEUE_URL", queue.url)
+    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: queue.client)
+    caches = (database_settings, timers_settings, lambda_connection, timers_app.outbound_queue)
+    for getter in caches:
+        getter.cache_clear()
+    yield
+    lambda_connection("jobs").acquire().close()
+    for getter in caches:
+        getter.cache_clear()
+
+
+@pytest.fixture
+def world(
+    admin: Connection,
+    app_connections: FreshConnections,
+    jobs_connections: FreshConnections,
+) -> Iterator[World]:
+    sandbox = SandboxServer(SandboxConfig()).start()
+    yield World(admin, app_connections, jobs_connections, sandbox)
+    sandbox.stop()
+
+
+def scheduled(at: str) -> dict[str, Any]:
+    with open("events/timers.json") as sample:
+        event: dict[str, Any] = json.load(sample)
+    return event | {"time": at}
+
+
+def test_a_scheduled_run_fires_due_timers_and_enqueues_their_sends(
+    deployed: None, world: World, queue: Queue
+) -> None:
+    leads = [world.touched(f"+1415555{n:04d}") for n in range(300, 303)]
+    week = (NOW + timedelta(days=7)).isoformat().replace("+00:00", "Z")
+
+    result = timers_app.handler(scheduled(week), LambdaContextStub("tether-timers"))
+    assert result == {
+        "fired": 3,
+        "cancelled": 0,
+        "failed": 0,
+        "gave_up": 0,
+        "sends": 3,
+        "enqueued": 3,
+        "remaining": 0,
+        "batches": 1,
+    }
+    sent = {world.timers(lead)["TIMER_7D"]["message_id"] for lead in leads}
+    assert {message["message_id"] for message in queue.take()} == {str(m) for m in sent}
+    # a second delivery of the same schedule finds nothing left to do
+    assert timers_app.handler(scheduled(week), LambdaContextStub("tether-timers"))["fired"] == 0
+
+
+def test_a_send_the_queue_did_not_take_is_re_driven_by_the_sweeper(
+    deployed: None, world: World, queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead_id = world.touched()
+    week = (NOW + timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    with monkeypatch.context() as patch:  # the queue refuses every send of the batch
+        patch.setattr(
+            "tether.aws.sqs.SqsQueue.send_batch", lambda self, bodies: list(range(len(bodies)))
+        )
+        result = timers_app.handler(scheduled(week), LambdaContextStub("tether-timers"))
+    assert (result["fired"], result["sends"], result["enqueued"]) == (1, 1, 0)
+    assert queue.take() == []
+
+    message_id = world.timers(lead_id)["TIMER_7D"]["message_id"]
+    with UnitOfWork(world.jobs) as uow:
+        report = redrive_waiting_sends(
+            uow, SqsQueue(queue.url, queue.client), NOW + timedelta(days=7, minutes=1)
+        )
+    assert report.enqueued >= 1
+    assert str(message_id) in {message["message_id"] for message in queue.take()}
+
+
+def test_send_batch_puts_every_body_on_the_queue_once(queue: Queue) -> None:
+    bodies = [json.dumps({"message_id": str(n)}) for n in range(25)]  # three calls at once
+    assert SqsQueue(queue.url, queue.client).send_batch(bodies) == []
+    assert sorted(int(message["message_id"]) for message in queue.take()) == list(range(25))
+
+
+def test_send_batch_reports_what_an_unreachable_queue_did_not_take(queue: Queue) -> None:
+    missing = SqsQueue(queue.url.replace("outbound", "missing"), queue.client)
+    assert missing.send_batch(["a", "b", "c"]) == [0, 1, 2]
