@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ migrate: $(STAMP)
 # Print the admin URL of the database in use (starts the embedded one if needed).
 db-url: $(STAMP)
 	$(BIN)/python -m tether db-url
+
+# Regenerate openapi.json from the API's routes (a test fails while it is stale).
+openapi: $(STAMP)
+	$(BIN)/python -c 'from tether.api.resolver import openapi_json; print(openapi_json())' > openapi.json
 
 # Stop the embedded PostgreSQL (it otherwise keeps running between runs).
 db-stop: $(STAMP)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tether migrate | db-url | db-stop``."""
+"""Command line: ``python -m tether migrate | db-url | db-stop | tenant create NAME``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_url = commands.add_parser("db-url", help="print the connection URL of a database role")
     db_url.add_argument("--role", choices=("admin", "app", "jobs"), default="admin")
     commands.add_parser("db-stop", help="stop the embedded PostgreSQL of this checkout")
+    tenant = commands.add_parser("tenant", help="manage tenants")
+    tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_commands.add_parser(
+        "create", help="create a tenant and print its first API key (shown only this once)"
+    )
+    create.add_argument("name")
     args = parser.parse_args(argv)
+
+    if args.command == "tenant":
+        return _create_tenant(args.name)
 
     if args.command == "db-stop":
         from tether.db.embedded import stop_embedded
@@ -45,6 +54,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"applied {len(applied)} migration(s) in {elapsed:.2f}s: {', '.join(applied)}")
     else:
         print(f"database is up to date ({elapsed:.2f}s)")
+    return 0
+
+
+def _create_tenant(name: str) -> int:
+    from tether.db.connection import FreshConnections
+    from tether.domain.errors import TetherError
+    from tether.services.api_keys import create_tenant
+
+    try:
+        # the jobs role: a tenant has no tenant of its own to act as until it exists
+        tenant_id, issued = create_tenant(FreshConnections(conninfo_for("jobs")), name)
+    except TetherError as error:
+        print(f"tenant create: {error}", file=sys.stderr)
+        return 1
+    print(f"tenant {tenant_id} created")
+    print(f"API key (shown once, store it now): {issued.key}")
     return 0
 
 

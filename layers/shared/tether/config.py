@@ -113,3 +113,21 @@ class InboundSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def inbound_settings() -> InboundSettings:
     return InboundSettings()
+
+
+class ApiSettings(BaseSettings):
+    """The api function's environment (template.yaml, ApiFunction)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    # where a requested send goes at once (the sweeper re-drives it if that fails)
+    outbound_queue_url: str
+    max_body_bytes: int = 1024 * 1024
+    # how much one launch request queues before it answers (API Gateway waits 29 s)
+    launch_max_leads: int = 1000
+    launch_max_seconds: float = 20.0
+
+
+@lru_cache(maxsize=1)
+def api_settings() -> ApiSettings:
+    return ApiSettings()

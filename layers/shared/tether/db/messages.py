@@ -71,6 +71,7 @@ class SendContext:
     max_attempts: int
     timer_7d_days: int
     purpose: str = "campaign"
+    campaign_status: str = "active"
 
     @property
     def is_opt_out_confirmation(self) -> bool:
@@ -259,6 +260,7 @@ class MessageRepository:
             max_attempts=row["send_max_attempts"],
             timer_7d_days=row["timer_7d_days"],
             purpose=row["purpose"],
+            campaign_status=row["campaign_status"],
         )
 
     def begin_hand_over(self, message_id: UUID) -> HandOverCheck | None:

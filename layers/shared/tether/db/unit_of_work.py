@@ -14,6 +14,8 @@ from uuid import UUID
 
 from psycopg.pq import TransactionStatus
 
+from tether.db.api_keys import ApiKeyRepository, IdempotencyRepository
+from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
 from tether.db.inbound import (
@@ -21,6 +23,15 @@ from tether.db.inbound import (
     InboundRepository,
     ReplyEffectsRepository,
 )
+from tether.db.inbox import (
+    AuditQueryRepository,
+    CallQueueRepository,
+    NotificationRepository,
+    ThreadRepository,
+    UnmatchedRepository,
+)
+from tether.db.inventory import InventoryRepository
+from tether.db.leads import LeadRecordRepository, TraceRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
@@ -59,6 +70,17 @@ class UnitOfWork:
     inbound: InboundRepository
     replies: InboundMessageRepository
     reply_effects: ReplyEffectsRepository
+    api_keys: ApiKeyRepository
+    idempotency: IdempotencyRepository
+    campaigns: CampaignRepository
+    lead_records: LeadRecordRepository
+    traces: TraceRepository
+    threads: ThreadRepository
+    notifications: NotificationRepository
+    call_queue: CallQueueRepository
+    unmatched: UnmatchedRepository
+    audit_queries: AuditQueryRepository
+    inventory: InventoryRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -86,6 +108,17 @@ class UnitOfWork:
         self.inbound = InboundRepository(session)
         self.replies = InboundMessageRepository(session)
         self.reply_effects = ReplyEffectsRepository(session)
+        self.api_keys = ApiKeyRepository(session)
+        self.idempotency = IdempotencyRepository(session)
+        self.campaigns = CampaignRepository(session)
+        self.lead_records = LeadRecordRepository(session)
+        self.traces = TraceRepository(session)
+        self.threads = ThreadRepository(session)
+        self.notifications = NotificationRepository(session)
+        self.call_queue = CallQueueRepository(session)
+        self.unmatched = UnmatchedRepository(session)
+        self.audit_queries = AuditQueryRepository(session)
+        self.inventory = InventoryRepository(session)
         return self
 
     def __exit__(

@@ -101,3 +101,12 @@ class DependencyUnavailable(TetherError):
 
 class ConfigurationError(TetherError):
     """Tether is set up wrongly (a malformed secret reference, say): no request can fix it."""
+
+
+class Unauthenticated(TetherError):
+    """A request without a valid API key (missing, malformed, unknown or revoked)."""
+
+
+class InvalidState(TetherError):
+    """The request does not fit the resource's current state (launching a campaign that
+    was never staged, assigning a reply that was assigned already): a conflict."""

@@ -65,6 +65,9 @@ RECONCILE_MARGIN = timedelta(minutes=2)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
 MAX_QUEUE_DELAY_SECONDS = 900  # SQS's DelaySeconds limit
+# A paused campaign's sends wait with the sweeper and look again this often; resuming
+# the campaign brings them forward at once (services.campaigns.resume_campaign).
+PAUSED_RECHECK = timedelta(hours=1)
 
 
 class SendRequest(BaseModel):
@@ -312,6 +315,8 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
         and not ctx.is_opt_out_confirmation
     ):
         return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
+    if ctx.campaign_status == "paused" and ctx.purpose == "campaign":
+        return _defer(uow, ctx, now + PAUSED_RECHECK, "campaign paused")
     if ctx.not_before is not None and ctx.not_before > now:
         uow.rollback()  # delivered early: it waits for its time
         return SendOutcome(Outcome.DEFERRED, ctx.not_before, "not yet due")

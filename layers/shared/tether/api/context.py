@@ -1,0 +1,95 @@
+"""What a route needs beyond its parameters: the tenant the request acts for, a unit of
+work scoped to it, the queue, the clock. Set for each request by `resolver.serve`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from uuid import UUID
+
+from tether.db.connection import ConnectionSource
+from tether.db.unit_of_work import UnitOfWork
+from tether.queues import MessageQueue
+from tether.services.api_keys import Principal
+from tether.services.campaigns import LaunchBudget
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ApiPorts:
+    """Everything the API talks to. The function wires real ones; tests wire moto's and
+    a connection per unit of work."""
+
+    connections: ConnectionSource
+    queue: MessageQueue | None
+    now: Callable[[], datetime] = utc_now
+    max_body_bytes: int = 1024 * 1024
+    launch_budget: LaunchBudget = field(default_factory=LaunchBudget)
+
+
+@lru_cache(maxsize=1)
+def api_ports() -> ApiPorts:
+    """The container's connection and queue, made on first use."""
+    from tether.aws.sqs import SqsQueue
+    from tether.config import api_settings
+    from tether.db.connection import lambda_connection
+
+    settings = api_settings()
+    return ApiPorts(
+        connections=lambda_connection("app"),
+        queue=SqsQueue(settings.outbound_queue_url),
+        max_body_bytes=settings.max_body_bytes,
+        launch_budget=LaunchBudget(settings.launch_max_leads, settings.launch_max_seconds),
+    )
+
+
+@dataclass(frozen=True)
+class RequestScope:
+    principal: Principal
+    ports: ApiPorts
+
+
+_current: ContextVar[RequestScope] = ContextVar("tether_api_request")
+
+
+def enter(scope: RequestScope) -> object:
+    return _current.set(scope)
+
+
+def leave(token: object) -> None:
+    _current.reset(token)  # type: ignore[arg-type]
+
+
+def current() -> RequestScope | None:
+    return _current.get(None)
+
+
+def scope() -> RequestScope:
+    found = _current.get(None)
+    if found is None:
+        raise RuntimeError("no authenticated request is being served")
+    return found
+
+
+def tenant_id() -> UUID:
+    return scope().principal.tenant_id
+
+
+def tenant_uow() -> UnitOfWork:
+    """A unit of work whose every transaction is scoped to the request's tenant."""
+    request = scope()
+    return UnitOfWork(request.ports.connections, request.principal.tenant_id)
+
+
+def now() -> datetime:
+    return scope().ports.now()
+
+
+def queue() -> MessageQueue | None:
+    return scope().ports.queue

@@ -1,0 +1,198 @@
+"""The API's resolver: its routers under /v1, the error table, the OpenAPI document
+(/v1/openapi.json, Swagger UI at /v1/docs), and `serve`, which checks the body's size
+and the API key before any route runs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from functools import cache
+from typing import Any
+
+import psycopg
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tether.api import context
+from tether.api.errors import (
+    error_payload,
+    error_response,
+    proxy_error,
+    status_of,
+    validation_response,
+)
+from tether.api.routes import campaigns, inbox, inventory, keys, leads, messages
+from tether.domain.api_keys import bearer_token
+from tether.domain.errors import NotFound, TetherError, Unauthenticated
+from tether.observability import logger
+from tether.services.api_keys import authenticate
+from tether.services.inbox import record_access_denied
+
+PREFIX = "/v1"
+OPENAPI_PATH = f"{PREFIX}/openapi.json"
+DOCS_PATH = f"{PREFIX}/docs"
+PUBLIC_PATHS = frozenset({OPENAPI_PATH, DOCS_PATH})
+# Powertools would also parse forms and multipart bodies; no route takes them.
+ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "text/csv"})
+TITLE = "Tether management API"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "The tenant's control surface. Every request carries `Authorization: Bearer <api key>`;"
+    " another tenant's resources answer 404, like unknown ones. Lists are paged with"
+    " `limit` and the `next_cursor` of the page before. POSTs that create something honour"
+    " an `Idempotency-Key` header."
+)
+
+# Powertools keeps the request being resolved on the resolver (and the class) itself, so
+# one process resolves one event at a time: a Lambda container does anyway; a local
+# server calling `serve` from several threads is made to take turns.
+_one_at_a_time = threading.Lock()
+
+# Response validation failing is Tether's bug, never the client's: 500, not 422.
+app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
+app.configure_openapi(
+    title=TITLE,
+    version=VERSION,
+    description=DESCRIPTION,
+    security_schemes={"bearer": HTTPBearer(bearerFormat="tth_...")},
+    security=[{"bearer": []}],
+)
+for area in (keys, inventory, campaigns, leads, messages, inbox):
+    app.include_router(area.router, prefix=PREFIX)
+app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
+
+
+@app.get(OPENAPI_PATH, include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json()
+    )
+
+
+@cache
+def openapi_json() -> str:
+    """The document as committed in openapi.json (`make openapi`); made once per
+    container, the routes being fixed at import."""
+    return app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        security_schemes={"bearer": HTTPBearer(bearerFormat="tth_...")},
+        security=[{"bearer": []}],
+    )
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_request(error: RequestValidationError) -> Response[Any]:
+    return validation_response(error)
+
+
+@app.exception_handler(NotFound)  # type: ignore[untyped-decorator]
+def not_found(error: NotFound) -> Response[Any]:
+    request = context.current()
+    if request is not None:
+        # unknown or another tenant's: the same 404, and the same audit row
+        event = app.current_event
+        with context.tenant_uow() as uow:
+            record_access_denied(
+                uow,
+                request.principal.tenant_id,
+                request.principal.key_id,
+                error.kind,
+                error.key,
+                f"{event.http_method} {event.path}",
+            )
+        logger.warning("access denied", extra={"kind": error.kind, "key": str(error.key)})
+    return error_response(error)
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def any_error(error: Exception) -> Response[Any]:
+    return error_response(error)
+
+
+@app.not_found
+def no_route(_: Exception) -> Response[Any]:
+    return Response(
+        status_code=404,
+        content_type=content_types.APPLICATION_JSON,
+        body=error_payload("not_found", "no such route"),
+    )
+
+
+def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
+    """Answer one API Gateway proxy event: 413 for a body over the limit and 401 without
+    a valid key before any route runs; the request then acts as the key's tenant."""
+    ports = context.api_ports()
+    path = event.get("path") or ""
+    if _body_size(event) > ports.max_body_bytes:
+        return proxy_error(
+            413, "payload_too_large", f"the body is over {ports.max_body_bytes} bytes"
+        )
+    media_type = _media_type(event)
+    if event.get("body") and media_type not in ACCEPTED_MEDIA_TYPES:
+        return proxy_error(
+            415,
+            "unsupported_media_type",
+            "send the body as application/json (or text/csv to /leads/csv)",
+        )
+    if path in PUBLIC_PATHS:
+        with _one_at_a_time:
+            return app.resolve(event, lambda_context)
+    try:
+        principal = authenticate(
+            ports.connections, bearer_token(_authorization(event)), ports.now()
+        )
+    except Unauthenticated as error:
+        return proxy_error(401, "unauthenticated", str(error))
+    except (TetherError, psycopg.OperationalError) as error:
+        status, code = status_of(error)
+        logger.warning("API key not checked", extra={"error": str(error)})
+        return proxy_error(status, code, "the API key could not be checked; retry")
+    token = context.enter(context.RequestScope(principal, ports))
+    try:
+        with _one_at_a_time:
+            response = app.resolve(event, lambda_context)
+    finally:
+        context.leave(token)
+    logger.info(
+        "api request",
+        extra={
+            "method": event.get("httpMethod"),
+            "path": path,
+            "status": response.get("statusCode"),
+        },
+    )
+    return response
+
+
+def _header(event: dict[str, Any], wanted: str) -> str | None:
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == wanted and isinstance(value, str):
+            return value
+    return None
+
+
+def _authorization(event: dict[str, Any]) -> str | None:
+    return _header(event, "authorization")
+
+
+def _media_type(event: dict[str, Any]) -> str:
+    """The body's media type; none given reads as JSON, as the resolver does."""
+    value = _header(event, "content-type") or "application/json"
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        return 0
+    if event.get("isBase64Encoded"):
+        try:
+            return len(base64.b64decode(body, validate=False))
+        except (binascii.Error, ValueError):
+            return len(body)
+    return len(body.encode("utf-8", errors="surrogatepass"))

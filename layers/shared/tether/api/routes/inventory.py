@@ -1,0 +1,161 @@
+"""/v1/provider-accounts, /v1/phone-numbers, /v1/pools: what the tenant sends with."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from tether.api import context
+from tether.api.idempotency import idempotent
+from tether.api.openapi import responses
+from tether.api.params import Cursor, IdempotencyKey, Limit
+from tether.api.schemas import (
+    LeadToRehome,
+    NewProviderAccount,
+    NumberRegistration,
+    Page,
+    PhoneNumber,
+    PoolHealth,
+    PoolHealthList,
+    ProviderAccount,
+    RegistrationResult,
+    RejectedRow,
+    RetiredNumber,
+    Text,
+)
+from tether.domain.pagination import DEFAULT_LIMIT, decode_position
+from tether.services import inventory
+from tether.services.numbers import NumberRow, retire_number
+
+router = Router()  # type: ignore[no-untyped-call]
+
+
+def _account(row: dict[str, object]) -> ProviderAccount:
+    return ProviderAccount.model_validate(
+        {**row, "webhook_path": f"/webhooks/{row['provider']}/{row['id']}"}
+    )
+
+
+@router.post(
+    "/provider-accounts",
+    status_code=201,
+    tags=["provider accounts"],
+    summary="Add an SMS provider account (secrets by Secrets Manager reference)",
+    responses=responses(201, 409),
+    middlewares=[idempotent],
+)
+def create_provider_account(
+    body: NewProviderAccount, idempotency_key: IdempotencyKey = None
+) -> ProviderAccount:
+    with context.tenant_uow() as uow:
+        row = inventory.create_provider_account(
+            uow,
+            context.tenant_id(),
+            body.provider,
+            body.name,
+            body.external_account_id,
+            body.signing_secret_ref,
+            body.credentials_ref,
+        )
+    return _account(row)
+
+
+@router.get(
+    "/provider-accounts",
+    tags=["provider accounts"],
+    summary="List provider accounts",
+    responses=responses(),
+)
+def list_provider_accounts(
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Page[ProviderAccount]:
+    with context.tenant_uow() as uow:
+        page = inventory.list_provider_accounts(uow, decode_position(cursor), limit)
+    return Page[ProviderAccount](
+        items=[_account(r) for r in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "/phone-numbers",
+    tags=["phone numbers"],
+    summary="Register numbers in a pool: every row stored or rejected with its reason",
+    responses=responses(200, 404, 409),
+    middlewares=[idempotent],
+)
+def register_numbers(
+    body: NumberRegistration, idempotency_key: IdempotencyKey = None
+) -> RegistrationResult:
+    rows = [NumberRow(entry.number, entry.label) for entry in body.numbers]
+    with context.tenant_uow() as uow:
+        report = inventory.register(
+            uow, context.tenant_id(), body.provider_account_id, body.pool, rows, body.ai_worker
+        )
+    return RegistrationResult(
+        stored=report.stored,
+        already_registered=report.already_registered,
+        rejected=[RejectedRow(row=r.row, value=r.value, reason=r.reason) for r in report.rejected],
+    )
+
+
+@router.get(
+    "/phone-numbers",
+    tags=["phone numbers"],
+    summary="List numbers, newest first, by pool, status, lease or account",
+    responses=responses(),
+)
+def list_numbers(
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    pool: Annotated[Text | None, Query(max_length=100)] = None,
+    status: Annotated[Literal["active", "retired"] | None, Query()] = None,
+    assignment_status: Annotated[Literal["available", "assigned"] | None, Query()] = None,
+    provider_account_id: Annotated[UUID | None, Query()] = None,
+) -> Page[PhoneNumber]:
+    with context.tenant_uow() as uow:
+        page = inventory.list_numbers(
+            uow,
+            decode_position(cursor),
+            limit,
+            pool=pool,
+            status=status,
+            assignment_status=assignment_status,
+            provider_account_id=provider_account_id,
+        )
+    return Page[PhoneNumber](
+        items=[PhoneNumber.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "/phone-numbers/<number_id>/retire",
+    tags=["phone numbers"],
+    summary="Retire a number: its lease released, the leads bound to it listed for re-homing",
+    responses=responses(200, 404),
+)
+def retire(number_id: Annotated[UUID, Path()]) -> RetiredNumber:
+    with context.tenant_uow() as uow:
+        retired = retire_number(uow, number_id, context.now())
+    return RetiredNumber(
+        number=retired.number,
+        released_lease=retired.released_lease,
+        leads_to_rehome=[
+            LeadToRehome(lead_id=lead, campaign_id=campaign)
+            for lead, campaign in retired.leads_to_rehome
+        ],
+    )
+
+
+@router.get(
+    "/pools",
+    tags=["phone numbers"],
+    summary="Pool health: numbers free, leased, resting, in all",
+    responses=responses(),
+)
+def pools() -> PoolHealthList:
+    with context.tenant_uow() as uow:
+        rows = inventory.pool_health(uow)
+    return PoolHealthList(pools=[PoolHealth.model_validate(r) for r in rows])

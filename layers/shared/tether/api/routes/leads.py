@@ -1,0 +1,98 @@
+"""/v1/leads/{id}: a lead, its trace (seed 000), its number lease and call outcomes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from tether.api import context
+from tether.api.idempotency import idempotent
+from tether.api.openapi import responses
+from tether.api.params import IdempotencyKey
+from tether.api.schemas import (
+    CallOutcomeRequest,
+    CallOutcomeResult,
+    Lead,
+    LeadTrace,
+    Lease,
+    LeaseRequest,
+    TraceBinding,
+    TraceEvent,
+    TraceMessage,
+)
+from tether.domain.leases import CallOutcome
+from tether.services import lead_calls, traces
+
+router = Router()  # type: ignore[no-untyped-call]
+LeadId = Annotated[UUID, Path()]
+
+
+@router.get("/leads/<lead_id>", tags=["leads"], summary="A lead", responses=responses(200, 404))
+def get_lead(lead_id: LeadId) -> Lead:
+    with context.tenant_uow() as uow:
+        row = traces.get_lead(uow, lead_id)
+    return Lead.model_validate(row)
+
+
+@router.get(
+    "/leads/<lead_id>/trace",
+    tags=["leads"],
+    summary="Campaign → assignment → every message (number, SID, status history) → lead events",
+    responses=responses(200, 404),
+)
+def trace(lead_id: LeadId) -> LeadTrace:
+    with context.tenant_uow() as uow:
+        found = traces.lead_trace(uow, context.tenant_id(), lead_id)
+    return LeadTrace(
+        lead=Lead.model_validate(found.lead),
+        bindings=[TraceBinding.model_validate(b) for b in found.bindings],
+        messages=[TraceMessage.model_validate(m) for m in found.messages],
+        events=[TraceEvent.model_validate(e) for e in found.events],
+    )
+
+
+@router.post(
+    "/leads/<lead_id>/lease",
+    status_code=201,
+    tags=["leases"],
+    summary="Lease a number of the pool to the lead for a call (or the one it holds)",
+    responses=responses(201, 404, 409),
+    middlewares=[idempotent],
+)
+def lease(lead_id: LeadId, body: LeaseRequest, idempotency_key: IdempotencyKey = None) -> Lease:
+    with context.tenant_uow() as uow:
+        leased = lead_calls.lease_for_lead(
+            uow, context.tenant_id(), lead_id, body.pool, context.now()
+        )
+    return Lease(
+        phone_number_id=leased.phone_number_id,
+        phone_number=leased.phone_number,
+        lead_id=leased.lead_id,
+        pool=leased.pool,
+        assigned_at=leased.assigned_at,
+        release_at=leased.release_at,
+        already_held=leased.already_held,
+    )
+
+
+@router.post(
+    "/leads/<lead_id>/call-outcome",
+    tags=["leases"],
+    summary="Record a call's outcome: booked (with the appointment), no booking, no answer",
+    responses=responses(200, 404),
+)
+def call_outcome(lead_id: LeadId, body: CallOutcomeRequest) -> CallOutcomeResult:
+    with context.tenant_uow() as uow:
+        release_at = lead_calls.call_outcome_for_lead(
+            uow,
+            context.tenant_id(),
+            lead_id,
+            body.pool,
+            CallOutcome(body.outcome),
+            context.now(),
+            body.appointment_at,
+        )
+    return CallOutcomeResult(lead_id=lead_id, outcome=body.outcome, release_at=release_at)

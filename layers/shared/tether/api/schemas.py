@@ -1,0 +1,513 @@
+"""Request and response bodies of the management API. Requests refuse fields they do
+not know; text refuses what PostgreSQL cannot store (NUL, lone surrogates)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text cannot contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("text must be valid Unicode") from error
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("cannot be blank")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Name = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(_storable), AfterValidator(_not_blank)
+]
+Pool = Annotated[
+    str, Field(min_length=1, max_length=100), AfterValidator(_storable), AfterValidator(_not_blank)
+]
+SecretRef = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_storable)]
+Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox"]
+WorkspaceStage = Literal[
+    "initial_message", "retarget", "nudger", "content_nurture", "book_appointment"
+]
+AiWorker = Literal["gianna", "cathy", "sabrina"]
+ItemT = TypeVar("ItemT")
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last"
+    )
+
+
+class ErrorField(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    fields: list[ErrorField] = Field(default_factory=list)
+
+
+# --- API keys
+
+
+class NewApiKey(Request):
+    name: Name
+
+
+class ApiKey(BaseModel):
+    id: UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class IssuedApiKey(BaseModel):
+    id: UUID
+    name: str
+    prefix: str
+    key: str = Field(description="shown this once; only its hash is kept")
+    created_at: datetime
+
+
+# --- provider accounts
+
+
+class NewProviderAccount(Request):
+    provider: Provider
+    name: Name
+    external_account_id: Annotated[Text, Field(max_length=200)] | None = None
+    signing_secret_ref: SecretRef | None = Field(default=None, description="Secrets Manager ARN")
+    credentials_ref: SecretRef | None = Field(default=None, description="Secrets Manager ARN")
+
+
+class ProviderAccount(BaseModel):
+    id: UUID
+    provider: str
+    name: str
+    external_account_id: str | None
+    signing_secret_ref: str | None
+    credentials_ref: str | None
+    webhook_path: str = Field(description="append to the stack's WebhookUrl output")
+    created_at: datetime
+
+
+# --- numbers and pools
+
+
+class NumberEntry(Request):
+    number: Annotated[Text, Field(max_length=64)]
+    label: Annotated[Text, Field(max_length=200)] | None = None
+
+
+class NumberRegistration(Request):
+    provider_account_id: UUID
+    pool: Pool
+    ai_worker: AiWorker | None = None
+    numbers: list[NumberEntry] = Field(min_length=1, max_length=1000)
+
+
+class RejectedRow(BaseModel):
+    row: int
+    value: str
+    reason: str
+
+
+class RegistrationResult(BaseModel):
+    stored: list[str]
+    already_registered: list[str]
+    rejected: list[RejectedRow]
+
+
+class PhoneNumber(BaseModel):
+    id: UUID
+    provider_account_id: UUID
+    e164: str
+    pool: str
+    label: str | None
+    status: str
+    ai_worker: str | None
+    retired_at: datetime | None
+    cooldown_until: datetime | None
+    assignment_status: str
+    currently_assigned_to: UUID | None
+    release_at: datetime | None
+    last_leased_at: datetime | None
+    sent_count: int
+    delivered_count: int
+    failed_count: int
+    filtered_count: int
+    created_at: datetime
+
+
+class LeadToRehome(BaseModel):
+    lead_id: UUID
+    campaign_id: UUID
+
+
+class RetiredNumber(BaseModel):
+    number: str
+    released_lease: bool
+    leads_to_rehome: list[LeadToRehome]
+
+
+class PoolHealth(BaseModel):
+    pool: str
+    available: int
+    assigned: int
+    cooldown: int
+    total: int
+
+
+class PoolHealthList(BaseModel):
+    pools: list[PoolHealth]
+
+
+# --- campaigns
+
+
+class NewCampaign(Request):
+    name: Name
+    workspace_stage: WorkspaceStage = "initial_message"
+    ai_worker: AiWorker = "gianna"
+    pool: Pool
+    template: Annotated[Text, Field(max_length=1600)] | None = None
+
+
+class Progress(BaseModel):
+    leads: int = Field(description="leads in the campaign")
+    requested: int = Field(description="first messages stored (launch)")
+    waiting: int
+    sending: int
+    sent: int
+    delivered: int
+    failed: int
+
+
+class Campaign(BaseModel):
+    id: UUID
+    name: str
+    workspace_stage: str
+    ai_worker: str
+    pool: str
+    template: str | None
+    status: str
+    staged_at: datetime | None
+    launched_at: datetime | None
+    created_at: datetime
+    progress: Progress | None = None
+
+
+class StageRequest(Request):
+    rotation_numbers: int = Field(default=0, ge=0, le=20)
+
+
+class Assignment(BaseModel):
+    id: UUID
+    phone_number: str
+    phone_number_id: UUID
+    is_primary: bool
+
+
+class StagedCampaign(BaseModel):
+    campaign: Campaign
+    assignments: list[Assignment]
+
+
+class LaunchResult(BaseModel):
+    campaign: Campaign
+    queued_now: int
+    already_queued: int
+    skipped: dict[str, int] = Field(description="leads not queued, by reason")
+    complete: bool = Field(description="false: the request ran out of time; launch again to go on")
+
+
+# --- leads
+
+
+class LeadIn(Request):
+    phone: Annotated[Text, Field(max_length=64)]
+    first_name: Annotated[Text, Field(max_length=200)] | None = None
+    last_name: Annotated[Text, Field(max_length=200)] | None = None
+    email: Annotated[Text, Field(max_length=320)] | None = None
+    timezone: Annotated[Text, Field(max_length=64)] | None = None
+    attributes: dict[
+        Annotated[Text, Field(max_length=100)], Annotated[Text, Field(max_length=1000)]
+    ] = Field(default_factory=dict, max_length=50)
+
+
+class LeadImport(Request):
+    leads: list[LeadIn] = Field(min_length=1, max_length=5000)
+
+
+class RejectedLead(BaseModel):
+    row: int
+    value: str
+    reason: str
+
+
+class ImportResult(BaseModel):
+    imported: int
+    merged: int
+    rejected: list[RejectedLead]
+
+
+class Lead(BaseModel):
+    id: UUID
+    campaign_id: UUID | None
+    phone: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    timezone: str | None
+    state: str
+    state_changed_at: datetime
+    assigned_phone_number_id: UUID | None
+    last_message_at: datetime | None
+    attributes: dict[str, Any]
+    created_at: datetime
+
+
+class TraceBinding(BaseModel):
+    campaign_id: UUID
+    campaign_name: str
+    campaign_status: str
+    assignment_id: UUID
+    phone_number_id: UUID
+    phone_number: str
+    is_primary: bool
+    bound_at: datetime
+    rehome_event_id: UUID | None
+
+
+class StatusChange(BaseModel):
+    status: str
+    occurred_at: datetime
+    error_code: str | None = None
+    applied: bool
+
+
+class TraceMessage(BaseModel):
+    id: UUID
+    direction: str
+    campaign_id: UUID | None
+    assignment_id: UUID | None
+    phone_number_id: UUID | None
+    from_address: str
+    to_address: str
+    body: str
+    status: str
+    provider: str | None
+    external_id: str | None = Field(description="the provider's message SID")
+    send_key: str | None
+    error_code: str | None
+    error_reason: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    received_at: datetime | None
+    status_history: list[StatusChange]
+
+
+class TraceEvent(BaseModel):
+    id: UUID
+    event_type: str
+    previous_state: str | None
+    new_state: str | None
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+class LeadTrace(BaseModel):
+    lead: Lead
+    bindings: list[TraceBinding]
+    messages: list[TraceMessage]
+    events: list[TraceEvent]
+
+
+# --- leases
+
+
+class LeaseRequest(Request):
+    pool: Pool | None = Field(default=None, description="default: the lead's campaign's pool")
+
+
+class Lease(BaseModel):
+    phone_number_id: UUID
+    phone_number: str
+    lead_id: UUID
+    pool: str
+    assigned_at: datetime
+    release_at: datetime
+    already_held: bool
+
+
+class CallOutcomeRequest(Request):
+    outcome: Literal["booked", "no_booking", "no_answer"]
+    appointment_at: AwareDatetime | None = Field(
+        default=None, description="required when booked; with its UTC offset"
+    )
+    pool: Pool | None = Field(default=None, description="default: the lead's campaign's pool")
+
+
+class CallOutcomeResult(BaseModel):
+    lead_id: UUID
+    outcome: str
+    release_at: datetime | None = Field(description="null: the number was released now")
+
+
+# --- messages
+
+
+class SendMessage(Request):
+    campaign_id: UUID
+    lead_id: UUID
+    body: Annotated[Text, Field(min_length=1, max_length=1600)] | None = None
+    template: str = Field(
+        default="message", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"
+    )
+    media_urls: list[Annotated[Text, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=10
+    )
+    send_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+
+
+class SendResult(BaseModel):
+    message_id: UUID
+    send_key: str
+    from_number: str
+    duplicate: bool
+
+
+# --- threads, notifications, call queue, unmatched, audit
+
+
+class Thread(BaseModel):
+    id: UUID
+    channel: str
+    our_address: str
+    their_address: str
+    lead_id: UUID | None
+    campaign_id: UUID | None
+    workspace_stage: str | None
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    unread_count: int
+    label: str | None
+    next_step: str | None
+    next_followup_at: datetime | None
+    summary: str | None
+    created_at: datetime
+
+
+class ThreadMessage(BaseModel):
+    id: UUID
+    direction: str
+    from_address: str
+    to_address: str
+    body: str
+    status: str
+    external_id: str | None
+    lead_id: UUID | None
+    campaign_id: UUID | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    received_at: datetime | None
+
+
+class ThreadDetail(BaseModel):
+    thread: Thread
+    messages: list[ThreadMessage]
+
+
+class Notification(BaseModel):
+    id: UUID
+    workspace_stage: str
+    kind: str
+    campaign_id: UUID | None
+    lead_id: UUID | None
+    thread_id: UUID | None
+    message_id: UUID | None
+    title: str
+    body: str | None
+    read_at: datetime | None
+    created_at: datetime
+
+
+class UnreadCounts(BaseModel):
+    counts: dict[str, int] = Field(description="unread notifications per workspace stage")
+    total: int
+
+
+class CallEntry(BaseModel):
+    id: UUID
+    lead_id: UUID
+    lead_phone: str
+    first_name: str | None
+    last_name: str | None
+    priority: int
+    reason: str
+    status: str
+    due_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    created_at: datetime
+
+
+class ClaimRequest(Request):
+    claimed_by: Name
+
+
+class ClaimResult(BaseModel):
+    entry: CallEntry | None = Field(description="null: nothing is due")
+
+
+class UnmatchedReply(BaseModel):
+    message_id: UUID
+    reason: str
+    from_address: str
+    to_address: str
+    body: str
+    received_at: datetime | None
+    thread_id: UUID | None
+    created_at: datetime
+
+
+class AssignRequest(Request):
+    lead_id: UUID
+
+
+class AssignResult(BaseModel):
+    message_id: UUID
+    lead_id: UUID
+    thread_id: UUID | None
+    assigned_at: datetime
+
+
+class AuditEntry(BaseModel):
+    id: UUID
+    kind: str
+    actor: str | None
+    subject_type: str | None
+    subject_id: str | None
+    detail: dict[str, Any]
+    created_at: datetime

@@ -1,0 +1,108 @@
+"""SQL of the management API's access: API keys and Idempotency-Key records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from tether.db.errors import translated_errors
+from tether.db.pages import after_position, newest_first
+from tether.db.session import Session
+from tether.domain.pagination import Position
+
+
+class ApiKeyRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def find_live(self, key_hash: bytes) -> dict[str, Any] | None:
+        """The live key with this hash, before its tenant is known. For the app role the
+        transaction may then read this one key (migration 0015's api_key_lookup policy)."""
+        self._conn.execute("SELECT set_config('app.api_key_hash', %s, true)", (key_hash.hex(),))
+        return self._conn.execute(
+            "SELECT id, tenant_id, name FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+            (key_hash,),
+        ).fetchone()
+
+    def touch_as_tenant(self, tenant_id: UUID, key_id: UUID, at: datetime) -> None:
+        """Note the key's use, at most once a minute (a write per request is not worth
+        it), scoping the rest of the transaction to the key's tenant to do so."""
+        self._conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
+        self._conn.execute(
+            "UPDATE api_keys SET last_used_at = %s WHERE id = %s"
+            " AND (last_used_at IS NULL OR last_used_at < %s - interval '1 minute')",
+            (at, key_id, at),
+        )
+
+    def add(self, tenant_id: UUID, name: str, prefix: str, key_hash: bytes) -> dict[str, Any]:
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO api_keys (tenant_id, name, prefix, key_hash) VALUES (%s, %s, %s, %s)"
+                " RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
+                (tenant_id, name, prefix, key_hash),
+            ).fetchone()
+        assert row is not None
+        return row
+
+    def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
+        condition, order = newest_first()
+        return self._conn.execute(
+            "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
+            f" WHERE {condition} {order}",
+            after_position(after, limit),
+        ).fetchall()
+
+    def revoke(self, key_id: UUID, at: datetime) -> dict[str, Any] | None:
+        """Revoke the key (revoking twice keeps the first time)."""
+        return self._conn.execute(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, %s) WHERE id = %s"
+            " RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
+            (at, key_id),
+        ).fetchone()
+
+
+class IdempotencyRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def claim(
+        self, tenant_id: UUID, key: str, request_hash: str, stale_before: datetime
+    ) -> dict[str, Any] | None:
+        """Claim the key for this request: None when claimed now (go ahead), else the
+        record another request left (its response, or a claim still in progress). A
+        claim older than `stale_before` without a response is taken over."""
+        with translated_errors():
+            claimed = self._conn.execute(
+                "INSERT INTO api_idempotency AS r (tenant_id, idempotency_key, request_hash)"
+                " VALUES (%s, %s, %s)"
+                " ON CONFLICT (tenant_id, idempotency_key) DO UPDATE"
+                " SET request_hash = EXCLUDED.request_hash, created_at = now()"
+                " WHERE r.completed_at IS NULL AND r.created_at < %s"
+                " RETURNING 1",
+                (tenant_id, key, request_hash, stale_before),
+            ).fetchone()
+        if claimed is not None:
+            return None
+        return self._conn.execute(
+            "SELECT request_hash, status_code, response, completed_at FROM api_idempotency"
+            " WHERE tenant_id = %s AND idempotency_key = %s",
+            (tenant_id, key),
+        ).fetchone()
+
+    def complete(self, tenant_id: UUID, key: str, status_code: int, response: Any) -> None:
+        self._conn.execute(
+            "UPDATE api_idempotency SET status_code = %s, response = %s, completed_at = now()"
+            " WHERE tenant_id = %s AND idempotency_key = %s",
+            (status_code, Jsonb(response), tenant_id, key),
+        )
+
+    def release(self, tenant_id: UUID, key: str) -> None:
+        """Give the key back: the request failed, and the client may try it again."""
+        self._conn.execute(
+            "DELETE FROM api_idempotency WHERE tenant_id = %s AND idempotency_key = %s"
+            " AND completed_at IS NULL",
+            (tenant_id, key),
+        )

@@ -1,0 +1,114 @@
+"""SQL of campaigns as the API manages them: create, read with progress, launch, pause."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from tether.db.errors import translated_errors
+from tether.db.pages import after_position, newest_first
+from tether.db.session import Session
+from tether.domain.pagination import Position
+
+CAMPAIGN_COLUMNS = (
+    "id, name, workspace_stage::text AS workspace_stage, ai_worker::text AS ai_worker, pool,"
+    " template, status, staged_at, launched_at, created_at, updated_at"
+)
+
+
+class CampaignRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def add(
+        self,
+        tenant_id: UUID,
+        name: str,
+        workspace_stage: str,
+        ai_worker: str,
+        pool: str,
+        template: str | None,
+    ) -> dict[str, Any]:
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO campaigns (tenant_id, name, workspace_stage, ai_worker, pool, template)"
+                f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {CAMPAIGN_COLUMNS}",
+                (tenant_id, name, workspace_stage, ai_worker, pool, template),
+            ).fetchone()
+        assert row is not None
+        return row
+
+    def get(self, campaign_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+        lock = " FOR NO KEY UPDATE" if for_update else ""
+        return self._conn.execute(
+            f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = %s{lock}", (campaign_id,)
+        ).fetchone()
+
+    def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
+        condition, order = newest_first()
+        return self._conn.execute(
+            f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE {condition} {order}",
+            after_position(after, limit),
+        ).fetchall()
+
+    def progress(self, campaign_id: UUID, template: str) -> dict[str, Any]:
+        """Leads, and the campaign's sends of `template` by where they are. Messages are
+        found through the campaign's assignments (indexed), not a scan by campaign."""
+        row = self._conn.execute(
+            "SELECT (SELECT count(*) FROM leads WHERE campaign_id = %(id)s) AS leads,"
+            " count(m.id) AS requested,"
+            " count(m.id) FILTER (WHERE m.status IN ('pending', 'queued', 'accepted')) AS waiting,"
+            " count(m.id) FILTER (WHERE m.status = 'sending') AS sending,"
+            " count(m.id) FILTER (WHERE m.status = 'sent') AS sent,"
+            " count(m.id) FILTER (WHERE m.status IN ('delivered', 'read')) AS delivered,"
+            " count(m.id) FILTER (WHERE m.status IN ('failed', 'undelivered', 'canceled')) AS failed"
+            " FROM messages m"
+            " WHERE m.campaign_phone_assignment_id IN"
+            "   (SELECT id FROM campaign_phone_assignments WHERE campaign_id = %(id)s)"
+            " AND m.direction = 'outbound' AND m.template = %(template)s",
+            {"id": campaign_id, "template": template},
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def set_status(
+        self, campaign_id: UUID, status: str, at: datetime, *, launched: bool = False
+    ) -> dict[str, Any]:
+        row = self._conn.execute(
+            "UPDATE campaigns SET status = %s,"
+            " launched_at = CASE WHEN %s THEN coalesce(launched_at, %s) ELSE launched_at END"
+            f" WHERE id = %s RETURNING {CAMPAIGN_COLUMNS}",
+            (status, launched, at, campaign_id),
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def leads_to_launch(
+        self, campaign_id: UUID, after: UUID | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The campaign's leads a first message may go to (not suppressed or closed),
+        in id order after `after`."""
+        return self._conn.execute(
+            "SELECT id, state::text AS state FROM leads WHERE campaign_id = %s"
+            " AND (%s::uuid IS NULL OR id > %s) AND state NOT IN ('suppressed', 'closed')"
+            " ORDER BY id LIMIT %s",
+            (campaign_id, after, after, limit),
+        ).fetchall()
+
+    def wake_paused_sends(self, campaign_id: UUID, now: datetime, limit: int) -> list[UUID]:
+        """Bring the campaign's sends held while it was paused forward to now: never
+        attempted, in no queue, waiting for a later time. Their ids, at most `limit`
+        (the sweeper takes any others, now that they are due)."""
+        rows = self._conn.execute(
+            "WITH held AS ("
+            "  UPDATE messages SET not_before = %(now)s"
+            "  WHERE campaign_phone_assignment_id IN"
+            "    (SELECT id FROM campaign_phone_assignments WHERE campaign_id = %(id)s)"
+            "  AND direction = 'outbound' AND status = 'queued' AND attempts = 0"
+            "  AND enqueued_at IS NULL AND not_before > %(now)s"
+            "  RETURNING id)"
+            " SELECT id FROM held LIMIT %(limit)s",
+            {"id": campaign_id, "now": now, "limit": limit},
+        ).fetchall()
+        return [row["id"] for row in rows]

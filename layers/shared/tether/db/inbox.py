@@ -1,0 +1,209 @@
+"""SQL of what the team works from: threads, the bell, the call queue, unmatched
+replies, the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from tether.db.errors import translated_errors
+from tether.db.pages import after_position, newest_first
+from tether.db.session import Session
+from tether.domain.pagination import Position, RankedPosition
+
+THREAD_COLUMNS = (
+    "t.id, t.channel, t.our_address, t.their_address, t.lead_id, t.campaign_id,"
+    " c.workspace_stage::text AS workspace_stage, t.last_message_at, t.last_inbound_at,"
+    " t.unread_count, i.label, i.next_step, i.next_followup_at, i.summary, t.created_at,"
+    " coalesce(t.last_message_at, t.created_at) AS active_at"
+)
+NOTIFICATION_COLUMNS = (
+    "id, workspace_stage::text AS workspace_stage, kind, campaign_id, lead_id, thread_id,"
+    " message_id, title, body, read_at, created_at"
+)
+CALL_COLUMNS = (
+    "q.id, q.lead_id, l.phone AS lead_phone, l.first_name, l.last_name, q.priority, q.reason,"
+    " q.status, q.due_at, q.claimed_by, q.claimed_at, q.created_at"
+)
+
+
+class ThreadRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def page(
+        self,
+        after: Position | None,
+        limit: int,
+        workspace_stage: str | None,
+        label: str | None,
+        unread: bool | None,
+    ) -> list[dict[str, Any]]:
+        """Threads, most recently active first."""
+        condition, order = newest_first("coalesce(t.last_message_at, t.created_at)", "t.id")
+        return self._conn.execute(
+            f"SELECT {THREAD_COLUMNS} FROM threads t"
+            " LEFT JOIN campaigns c ON c.id = t.campaign_id"
+            " LEFT JOIN thread_insights i ON i.thread_id = t.id"
+            f" WHERE {condition}"
+            " AND (%(stage)s::text IS NULL OR c.workspace_stage::text = %(stage)s)"
+            " AND (%(label)s::text IS NULL OR i.label = %(label)s)"
+            " AND (%(unread)s::boolean IS NULL OR (t.unread_count > 0) = %(unread)s)"
+            f" {order}",
+            after_position(after, limit, stage=workspace_stage, label=label, unread=unread),
+        ).fetchall()
+
+    def get(self, thread_id: UUID) -> dict[str, Any] | None:
+        return self._conn.execute(
+            f"SELECT {THREAD_COLUMNS} FROM threads t"
+            " LEFT JOIN campaigns c ON c.id = t.campaign_id"
+            " LEFT JOIN thread_insights i ON i.thread_id = t.id WHERE t.id = %s",
+            (thread_id,),
+        ).fetchone()
+
+    def messages(self, thread_id: UUID, limit: int) -> list[dict[str, Any]]:
+        """The thread's latest messages, oldest first."""
+        return self._conn.execute(
+            "SELECT * FROM (SELECT id, direction, from_address, to_address, body, status,"
+            " external_id, lead_id, campaign_id, created_at, sent_at, delivered_at, received_at"
+            " FROM messages WHERE thread_id = %s ORDER BY created_at DESC, id DESC LIMIT %s) AS latest"
+            " ORDER BY created_at, id",
+            (thread_id, limit),
+        ).fetchall()
+
+
+class NotificationRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def page(
+        self, after: Position | None, limit: int, workspace_stage: str | None, unread: bool | None
+    ) -> list[dict[str, Any]]:
+        condition, order = newest_first()
+        return self._conn.execute(
+            f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE {condition}"
+            " AND (%(stage)s::text IS NULL OR workspace_stage::text = %(stage)s)"
+            " AND (%(unread)s::boolean IS NULL OR (read_at IS NULL) = %(unread)s)"
+            f" {order}",
+            after_position(after, limit, stage=workspace_stage, unread=unread),
+        ).fetchall()
+
+    def mark_read(self, notification_id: UUID, at: datetime) -> dict[str, Any] | None:
+        return self._conn.execute(
+            "UPDATE notifications SET read_at = coalesce(read_at, %s) WHERE id = %s"
+            f" RETURNING {NOTIFICATION_COLUMNS}",
+            (at, notification_id),
+        ).fetchone()
+
+    def unread_counts(self, tenant_id: UUID) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT workspace_stage::text AS stage, count(*) AS unread FROM notifications"
+            " WHERE tenant_id = %s AND read_at IS NULL GROUP BY workspace_stage",
+            (tenant_id,),
+        ).fetchall()
+        return {row["stage"]: row["unread"] for row in rows}
+
+
+class CallQueueRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def page(
+        self, tenant_id: UUID, after: RankedPosition | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Queued calls by priority, highest first, then by when they are due."""
+        priority, due_at, row_id = after if after is not None else (None, None, None)
+        return self._conn.execute(
+            f"SELECT {CALL_COLUMNS} FROM call_queue q JOIN leads l ON l.id = q.lead_id"
+            " WHERE q.tenant_id = %(tenant)s AND q.status = 'queued'"
+            " AND (%(priority)s::integer IS NULL OR q.priority < %(priority)s"
+            "      OR (q.priority = %(priority)s AND (q.due_at, q.id) > (%(due)s, %(id)s::uuid)))"
+            " ORDER BY q.priority DESC, q.due_at, q.id LIMIT %(limit)s",
+            {
+                "tenant": tenant_id,
+                "priority": priority,
+                "due": due_at,
+                "id": row_id,
+                "limit": limit + 1,
+            },
+        ).fetchall()
+
+    def claim_next(self, tenant_id: UUID, claimed_by: str, now: datetime) -> dict[str, Any] | None:
+        """Claim the first due call in priority order. SKIP LOCKED: two agents claiming
+        at once get two different calls, and neither waits for the other."""
+        with translated_errors():
+            return self._conn.execute(
+                "WITH next AS ("
+                "  SELECT id FROM call_queue WHERE tenant_id = %(tenant)s AND status = 'queued'"
+                "  AND due_at <= %(now)s ORDER BY priority DESC, due_at, id LIMIT 1"
+                "  FOR UPDATE SKIP LOCKED"
+                "), claimed AS ("
+                "  UPDATE call_queue q SET status = 'claimed', claimed_by = %(by)s, claimed_at = %(now)s"
+                "  FROM next WHERE q.id = next.id RETURNING q.*"
+                f") SELECT {CALL_COLUMNS} FROM claimed q JOIN leads l ON l.id = q.lead_id",
+                {"tenant": tenant_id, "by": claimed_by, "now": now},
+            ).fetchone()
+
+
+class UnmatchedRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
+        """Replies still waiting for a lead, newest first."""
+        condition, order = newest_first("u.created_at", "u.message_id")
+        return self._conn.execute(
+            "SELECT u.message_id, u.reason, u.created_at, m.from_address, m.to_address, m.body,"
+            " m.received_at, m.thread_id FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
+            f" WHERE u.resolved_at IS NULL AND {condition} {order}",
+            after_position(after, limit),
+        ).fetchall()
+
+    def lock(self, message_id: UUID) -> dict[str, Any] | None:
+        return self._conn.execute(
+            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.lead_id"
+            " FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
+            " WHERE u.message_id = %s FOR UPDATE OF u",
+            (message_id,),
+        ).fetchone()
+
+    def assign(
+        self,
+        message_id: UUID,
+        thread_id: UUID | None,
+        lead_id: UUID,
+        campaign_id: UUID | None,
+        at: datetime,
+    ) -> None:
+        """The reply is the lead's from now on: the message and its thread name it (a
+        message's lead may be set once, never changed: migration 0004)."""
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE messages SET lead_id = %s, campaign_id = coalesce(campaign_id, %s)"
+                " WHERE id = %s AND lead_id IS NULL",
+                (lead_id, campaign_id, message_id),
+            )
+            if thread_id is not None:
+                self._conn.execute(
+                    "UPDATE threads SET lead_id = coalesce(lead_id, %s),"
+                    " campaign_id = coalesce(campaign_id, %s) WHERE id = %s",
+                    (lead_id, campaign_id, thread_id),
+                )
+            self._conn.execute(
+                "UPDATE unmatched_inbound SET resolved_at = %s, resolved_lead_id = %s WHERE message_id = %s",
+                (at, lead_id, message_id),
+            )
+
+
+class AuditQueryRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def page(self, after: Position | None, limit: int, kind: str | None) -> list[dict[str, Any]]:
+        condition, order = newest_first()
+        return self._conn.execute(
+            "SELECT id, kind, actor, subject_type, subject_id, detail, created_at FROM audit_log"
+            f" WHERE {condition} AND (%(kind)s::text IS NULL OR kind = %(kind)s) {order}",
+            after_position(after, limit, kind=kind),
+        ).fetchall()

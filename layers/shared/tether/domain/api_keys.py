@@ -1,0 +1,44 @@
+"""API keys: how one is made, shown once and recognised by its hash alone."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+KEY_PREFIX = "tth_"
+PREFIX_LENGTH = 12  # what lists show of a key: enough to tell keys apart, useless to use
+_SECRET_BYTES = 32
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key: str  # shown to its owner once, never stored
+    prefix: str
+    key_hash: bytes
+
+
+def generate_key() -> NewKey:
+    key = KEY_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
+    return NewKey(key, key[:PREFIX_LENGTH], hash_key(key))
+
+
+def hash_key(key: str) -> bytes:
+    """SHA-256 of the key. A key holds 256 random bits, so no slow hash is needed: there
+    is nothing to guess from a leaked hash."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None when there is none
+    or it is not of that form."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
+        return None
+    if not token.startswith(KEY_PREFIX) or not token.isascii() or not token.isprintable():
+        return None
+    return token

@@ -1,0 +1,142 @@
+"""Lead import: rows from JSON or CSV, phones normalised, bad rows reported with their
+reason, rows of one phone merged into one lead. Pure: the service stores the result."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tether.domain.errors import InvalidInput, InvalidPhoneNumber
+from tether.domain.phone import normalize_phone
+
+MAX_ROWS = 5000
+KNOWN_COLUMNS = ("phone", "first_name", "last_name", "email", "timezone")
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRow:
+    phone: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLead:
+    row: int  # the first row (1-based) of this phone
+    phone: str  # E.164
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    timezone: str | None
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLead:
+    row: int
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImport:
+    leads: list[PreparedLead]
+    rejected: list[RejectedLead]
+    merged_rows: int  # rows folded into an earlier row of the same phone
+
+
+def rows_from_csv(text: str) -> list[LeadRow]:
+    """The rows of a CSV document whose header names a `phone` column (other known
+    columns: first_name, last_name, email, timezone; the rest become attributes)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInput("the CSV is empty: it needs a header row with a phone column")
+        names = [name.strip().lower() for name in header]
+        if "phone" not in names:
+            raise InvalidInput("the CSV header has no phone column")
+        if len(set(names)) != len(names):
+            raise InvalidInput("the CSV header names a column twice")
+        rows: list[LeadRow] = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise InvalidInput(f"at most {MAX_ROWS} rows per import")
+            cells = dict(zip(names, (v.strip() for v in values), strict=False))
+            rows.append(
+                LeadRow(
+                    phone=cells.get("phone", ""),
+                    first_name=cells.get("first_name") or None,
+                    last_name=cells.get("last_name") or None,
+                    email=cells.get("email") or None,
+                    timezone=cells.get("timezone") or None,
+                    attributes={
+                        k: v for k, v in cells.items() if k not in KNOWN_COLUMNS and k and v
+                    },
+                )
+            )
+    except csv.Error as error:
+        raise InvalidInput(f"the CSV cannot be read: {error}") from error
+    return rows
+
+
+def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
+    """Normalise and check each row; a later row of a phone already seen fills what the
+    earlier one left empty."""
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput(f"at most {MAX_ROWS} rows per import")
+    by_phone: dict[str, PreparedLead] = {}
+    rejected: list[RejectedLead] = []
+    merged = 0
+    for index, row in enumerate(rows, start=1):
+        try:
+            phone = normalize_phone(row.phone, region)
+        except InvalidPhoneNumber as error:
+            rejected.append(RejectedLead(index, row.phone, error.reason))
+            continue
+        reason = _invalid_field(row)
+        if reason is not None:
+            rejected.append(RejectedLead(index, row.phone, reason))
+            continue
+        earlier = by_phone.get(phone)
+        if earlier is None:
+            by_phone[phone] = PreparedLead(
+                index,
+                phone,
+                row.first_name,
+                row.last_name,
+                row.email,
+                row.timezone,
+                dict(row.attributes),
+            )
+            continue
+        merged += 1
+        by_phone[phone] = replace(
+            earlier,
+            first_name=earlier.first_name or row.first_name,
+            last_name=earlier.last_name or row.last_name,
+            email=earlier.email or row.email,
+            timezone=earlier.timezone or row.timezone,
+            attributes={**row.attributes, **earlier.attributes},
+        )
+    return PreparedImport(list(by_phone.values()), rejected, merged)
+
+
+def _invalid_field(row: LeadRow) -> str | None:
+    if row.email is not None:
+        local, at, domain = row.email.partition("@")
+        if not at or not local or "." not in domain or " " in row.email:
+            return f"email {row.email[:100]!r} is not an address"
+    if row.timezone is not None:
+        try:
+            ZoneInfo(row.timezone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            return f"timezone {row.timezone[:100]!r} is not an IANA zone name"
+    return None

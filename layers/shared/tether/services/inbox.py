@@ -1,0 +1,150 @@
+"""What the team works from: threads, the bell of each workspace stage, the call
+queue, replies that matched no lead, and the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import InvalidState, NotFound
+from tether.domain.pagination import Page, Position, RankedPosition, page_of
+from tether.observability import logger, metrics
+
+WORKSPACE_STAGES = ("initial_message", "retarget", "nudger", "content_nurture", "book_appointment")
+THREAD_MESSAGES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    thread: dict[str, Any]
+    messages: list[dict[str, Any]]
+
+
+def list_threads(
+    uow: UnitOfWork,
+    after: Position | None,
+    limit: int,
+    workspace_stage: str | None,
+    label: str | None,
+    unread: bool | None,
+) -> Page[dict[str, Any]]:
+    rows = uow.threads.page(after, limit, workspace_stage, label, unread)
+    return page_of(rows, limit, lambda r: (r["active_at"], r["id"]))
+
+
+def get_thread(uow: UnitOfWork, thread_id: UUID) -> ThreadView:
+    thread = uow.threads.get(thread_id)
+    if thread is None:
+        raise NotFound("thread", thread_id)
+    view = ThreadView(thread, uow.threads.messages(thread_id, THREAD_MESSAGES))
+    uow.rollback()
+    return view
+
+
+def list_notifications(
+    uow: UnitOfWork,
+    after: Position | None,
+    limit: int,
+    workspace_stage: str | None,
+    unread: bool | None,
+) -> Page[dict[str, Any]]:
+    rows = uow.notifications.page(after, limit, workspace_stage, unread)
+    return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
+
+
+def mark_notification_read(uow: UnitOfWork, notification_id: UUID, now: datetime) -> dict[str, Any]:
+    row = uow.notifications.mark_read(notification_id, now)
+    if row is None:
+        raise NotFound("notification", notification_id)
+    uow.commit()
+    return row
+
+
+def unread_counts(uow: UnitOfWork, tenant_id: UUID) -> dict[str, int]:
+    """The bell: unread notifications of every workspace stage (0 included)."""
+    counts = uow.notifications.unread_counts(tenant_id)
+    return {stage: counts.get(stage, 0) for stage in WORKSPACE_STAGES}
+
+
+def list_call_queue(
+    uow: UnitOfWork, tenant_id: UUID, after: RankedPosition | None, limit: int
+) -> Page[dict[str, Any]]:
+    rows = uow.call_queue.page(tenant_id, after, limit)
+    return page_of(rows, limit, lambda r: (r["priority"], r["due_at"], r["id"]))
+
+
+def claim_next_call(
+    uow: UnitOfWork, tenant_id: UUID, claimed_by: str, now: datetime
+) -> dict[str, Any] | None:
+    """The next due call, claimed for `claimed_by`; None when the queue is empty."""
+    row = uow.call_queue.claim_next(tenant_id, claimed_by, now)
+    uow.commit()
+    if row is not None:
+        logger.info(
+            "call claimed", extra={"call_id": str(row["id"]), "lead_id": str(row["lead_id"])}
+        )
+    return row
+
+
+def list_unmatched(uow: UnitOfWork, after: Position | None, limit: int) -> Page[dict[str, Any]]:
+    rows = uow.unmatched.page(after, limit)
+    return page_of(rows, limit, lambda r: (r["created_at"], r["message_id"]))
+
+
+def assign_unmatched(
+    uow: UnitOfWork, message_id: UUID, lead_id: UUID, now: datetime
+) -> dict[str, Any]:
+    """Give a reply that matched nothing to its lead: the message and its thread name the
+    lead from now on, and the lead's events say who was given what."""
+    entry = uow.unmatched.lock(message_id)
+    if entry is None:
+        raise NotFound("unmatched reply", message_id)
+    if entry["resolved_at"] is not None:
+        raise InvalidState(f"the reply was assigned to lead {entry['resolved_lead_id']} already")
+    lead = uow.leads.get(lead_id, for_update=True)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    uow.unmatched.assign(message_id, entry["thread_id"], lead_id, lead.campaign_id, now)
+    uow.lead_events.append(
+        lead,
+        "UNMATCHED_ASSIGNED",
+        f"unmatched:{message_id}",
+        payload={"message_id": str(message_id)},
+    )
+    uow.commit()
+    logger.info(
+        "unmatched reply assigned", extra={"message_id": str(message_id), "lead_id": str(lead_id)}
+    )
+    return {
+        "message_id": message_id,
+        "lead_id": lead_id,
+        "thread_id": entry["thread_id"],
+        "assigned_at": now,
+    }
+
+
+def list_audit_log(
+    uow: UnitOfWork, after: Position | None, limit: int, kind: str | None
+) -> Page[dict[str, Any]]:
+    rows = uow.audit_queries.page(after, limit, kind)
+    return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
+
+
+def record_access_denied(
+    uow: UnitOfWork, tenant_id: UUID, key_id: UUID, kind: str, key: object, request: str
+) -> None:
+    """A request named something its tenant cannot see: unknown, or another tenant's.
+    The two look the same on purpose (both 404), and both leave this row."""
+    uow.audit.record(
+        "access_denied",
+        tenant_id=tenant_id,
+        actor=f"api_key:{key_id}",
+        subject_type=kind,
+        subject_id=str(key)[:200],
+        detail={"request": request[:300]},
+    )
+    uow.commit()
+    metrics.add_metric(name="ApiAccessDenied", unit="Count", value=1)

@@ -1,0 +1,41 @@
+"""Seed 000's traceability chain of a lead: campaign → assignment → every message with
+its number, provider SID and status history → the lead's events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from tether.db.unit_of_work import UnitOfWork
+from tether.domain.errors import NotFound
+
+MAX_TRACE_ROWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LeadTrace:
+    lead: dict[str, Any]
+    bindings: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+def get_lead(uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:
+    lead = uow.lead_records.get(lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    return lead
+
+
+def lead_trace(uow: UnitOfWork, tenant_id: UUID, lead_id: UUID) -> LeadTrace:
+    """The chain as one consistent read (one transaction)."""
+    lead = get_lead(uow, lead_id)
+    trace = LeadTrace(
+        lead,
+        uow.traces.bindings(lead_id),
+        uow.traces.messages(tenant_id, lead_id, MAX_TRACE_ROWS),
+        uow.traces.events(tenant_id, lead_id, MAX_TRACE_ROWS),
+    )
+    uow.rollback()
+    return trace

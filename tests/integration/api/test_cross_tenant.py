@@ -1,0 +1,178 @@
+"""Every route, called with a second tenant's key on the first tenant's resources:
+404 (never 403, which would confirm the id exists), an access_denied audit row in the
+caller's tenant, and nothing changed. Lists show the caller nothing of the first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.api.conftest import Api, Client
+from tests.integration.api.support import Scene, build_campaign, seed_inbox
+
+# (method, path, body): ids come from the owner's scene
+ID_ROUTES: list[tuple[str, str, Any]] = [
+    ("GET", "/v1/campaigns/{campaign_id}", None),
+    ("POST", "/v1/campaigns/{campaign_id}/stage", {}),
+    ("POST", "/v1/campaigns/{campaign_id}/launch", {}),
+    ("POST", "/v1/campaigns/{campaign_id}/pause", {}),
+    ("POST", "/v1/campaigns/{campaign_id}/resume", {}),
+    ("POST", "/v1/campaigns/{campaign_id}/leads", {"leads": [{"phone": "+14155550134"}]}),
+    ("POST", "/v1/campaigns/{campaign_id}/leads/csv", "phone\n+14155550134\n"),
+    ("GET", "/v1/leads/{lead_id}", None),
+    ("GET", "/v1/leads/{lead_id}/trace", None),
+    ("POST", "/v1/leads/{lead_id}/lease", {"pool": "Outreach"}),
+    ("POST", "/v1/leads/{lead_id}/call-outcome", {"outcome": "no_answer", "pool": "Outreach"}),
+    (
+        "POST",
+        "/v1/messages",
+        {"campaign_id": "{campaign_id}", "lead_id": "{lead_id}", "body": "Hi"},
+    ),
+    (
+        "POST",
+        "/v1/phone-numbers",
+        {
+            "provider_account_id": "{account_id}",
+            "pool": "Outreach",
+            "numbers": [{"number": "+14155550188"}],
+        },
+    ),
+    ("POST", "/v1/phone-numbers/{number_id}/retire", {}),
+    ("GET", "/v1/threads/{thread_id}", None),
+    ("POST", "/v1/notifications/{notification_id}/read", {}),
+    ("POST", "/v1/unmatched-inbound/{unmatched_id}/assign", {"lead_id": "{lead_id}"}),
+    ("POST", "/v1/api-keys/{key_id}/revoke", {}),
+]
+
+LIST_ROUTES = [
+    "/v1/provider-accounts",
+    "/v1/phone-numbers",
+    "/v1/campaigns",
+    "/v1/threads",
+    "/v1/notifications",
+    "/v1/call-queue",
+    "/v1/unmatched-inbound",
+    "/v1/audit-log",
+    "/v1/api-keys",
+]
+
+
+def _owner_ids(api: Api, owner: Client, scene: Scene) -> dict[str, str]:
+    ids = seed_inbox(api.admin, owner.tenant_id, scene)
+    number = api.admin.execute(
+        "SELECT id FROM phone_numbers WHERE tenant_id = %s", (owner.tenant_id,)
+    ).fetchone()
+    key = api.admin.execute(
+        "SELECT id FROM api_keys WHERE tenant_id = %s", (owner.tenant_id,)
+    ).fetchone()
+    assert number is not None
+    assert key is not None
+    return {
+        **ids,
+        "campaign_id": scene.campaign_id,
+        "lead_id": scene.lead_ids[0],
+        "account_id": scene.account_id,
+        "number_id": str(number["id"]),
+        "key_id": str(key["id"]),
+    }
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    return value
+
+
+def _state(api: Api, tenant_id: Any) -> list[Any]:
+    """What the owner's tenant holds, to show the intruder changed none of it."""
+    return (
+        [
+            api.admin.execute(
+                f"SELECT count(*) AS n, max(updated_at) AS at FROM {table} WHERE tenant_id = %s",
+                (tenant_id,),
+            ).fetchone()
+            for table in ("campaigns", "leads", "phone_numbers", "call_queue", "threads")
+        ]
+        + [
+            api.admin.execute(
+                f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s", (tenant_id,)
+            ).fetchone()
+            for table in ("messages", "lead_events", "api_keys")
+        ]
+        + [
+            api.admin.execute(
+                "SELECT count(*) FILTER (WHERE read_at IS NULL) AS unread,"
+                " (SELECT count(*) FROM unmatched_inbound WHERE tenant_id = %s AND resolved_at IS NULL) AS open,"
+                " (SELECT count(*) FROM api_keys WHERE tenant_id = %s AND revoked_at IS NULL) AS live"
+                " FROM notifications WHERE tenant_id = %s",
+                (tenant_id, tenant_id, tenant_id),
+            ).fetchone()
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"), ID_ROUTES, ids=[f"{m} {p}" for m, p, _ in ID_ROUTES]
+)
+def test_another_tenants_resource_is_404_and_audited(
+    api: Api, method: str, path: str, body: Any
+) -> None:
+    owner = api.tenant("Owner")
+    scene = build_campaign(api, owner, leads=1)
+    owner.post(f"/v1/campaigns/{scene.campaign_id}/launch")
+    ids = _owner_ids(api, owner, scene)
+    intruder = api.tenant("Intruder")
+    build_campaign(api, intruder, leads=1)  # the intruder has data of its own, too
+    before = _state(api, owner.tenant_id)
+
+    target = path.format(**ids)
+    if isinstance(body, str):
+        reply = intruder.request(method, target, raw=body, content_type="text/csv")
+    else:
+        reply = intruder.request(method, target, _fill(body, ids))
+
+    assert reply.status == 404, reply
+    assert reply.body["error"] == "not_found"
+    audit = api.audit_rows(intruder.tenant_id)
+    assert len(audit) == 1
+    assert audit[0]["subject_id"] in ids.values()
+    assert audit[0]["detail"]["request"].startswith(f"{method} /v1/")
+    assert api.audit_rows(owner.tenant_id) == []
+    assert _state(api, owner.tenant_id) == before
+
+
+def test_lists_show_another_tenant_nothing(api: Api) -> None:
+    owner = api.tenant("Owner")
+    scene = build_campaign(api, owner, leads=1)
+    seed_inbox(api.admin, owner.tenant_id, scene)
+    owner.get("/v1/leads/00000000-0000-0000-0000-000000000000")  # an audit row of the owner's
+    intruder = api.tenant("Intruder")
+    for path in LIST_ROUTES:
+        mine = owner.get(path).body["items"]
+        theirs = intruder.get(path).body["items"]
+        assert mine, path
+        assert not {str(row.get("id", row.get("message_id"))) for row in mine} & {
+            str(row.get("id", row.get("message_id"))) for row in theirs
+        }, path
+    assert intruder.get("/v1/pools").body["pools"] == []
+    assert intruder.get("/v1/notifications/unread-counts").body["total"] == 0
+    assert intruder.post("/v1/call-queue/claim", {"claimed_by": "x"}).body == {"entry": None}
+    assert owner.post("/v1/call-queue/claim", {"claimed_by": "x"}).body["entry"] is not None
+
+
+def test_an_own_reply_cannot_be_given_to_another_tenants_lead(api: Api) -> None:
+    owner = api.tenant("Owner")
+    scene = build_campaign(api, owner, leads=1)
+    ids = seed_inbox(api.admin, owner.tenant_id, scene)
+    other = api.tenant("Other")
+    their = build_campaign(api, other, leads=1)
+    reply = owner.post(
+        f"/v1/unmatched-inbound/{ids['unmatched_id']}/assign", {"lead_id": their.lead_ids[0]}
+    )
+    assert reply.status == 404
+    assert [r["subject_id"] for r in api.audit_rows(owner.tenant_id)] == [their.lead_ids[0]]

@@ -1,0 +1,38 @@
+"""API keys: made random, recognised by hash, read from the Authorization header."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tether.domain.api_keys import KEY_PREFIX, bearer_token, generate_key, hash_key
+
+
+def test_a_new_key_is_random_and_only_its_hash_and_prefix_are_kept() -> None:
+    first, second = generate_key(), generate_key()
+    assert first.key != second.key
+    assert first.key.startswith(KEY_PREFIX)
+    assert len(first.key) > 40
+    assert first.key_hash == hashlib.sha256(first.key.encode()).digest() == hash_key(first.key)
+    assert first.key.startswith(first.prefix)
+    assert len(first.prefix) == 12
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Bearer tth_abc", "tth_abc"),
+        ("bearer   tth_abc  ", "tth_abc"),
+        (None, None),
+        ("", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("Basic tth_abc", None),
+        ("Bearer other_abc", None),
+        ("Bearer tth_\u00e9", None),
+        ("Bearer tth_" + "a" * 300, None),
+    ],
+)
+def test_bearer_token(header: str | None, expected: str | None) -> None:
+    assert bearer_token(header) == expected
