@@ -15,6 +15,16 @@ from tether.local.stack import STATE_FILE_NAME, TEMPLATE, DevOptions, run_dev
 
 
 def run(args: argparse.Namespace) -> int:
+    from tether.local.template import TemplateError
+
+    try:
+        return _run(args)
+    except (TemplateError, OSError) as error:  # a wrong name, a port in use, no such file
+        print(f"{args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "dev":
         return run_dev(
             DevOptions(
