@@ -77,6 +77,8 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
                 "0",
                 "--moto-port",
                 "0",
+                "--lambda-port",
+                "0",
                 "--sandbox-callback-delay",
                 "0.2",
             ],

@@ -19,7 +19,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import boto3
+import pytest
 import urllib3
+from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import DevStack
 from tests.integration.factories import make_campaign, make_chain, make_lead, make_tenant
@@ -203,12 +206,30 @@ def test_invoke_runs_one_function_against_the_running_stack(dev_stack: DevStack)
     assert set(answer) == {"receipts", "sends"}
 
 
+def test_lambdas_invoke_api_runs_a_scheduled_function_now(dev_stack: DevStack) -> None:
+    lambda_client = boto3.session.Session().client(
+        "lambda",
+        endpoint_url=dev_stack.state["lambda_url"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    event = json.loads((PROJECT_ROOT / "events/pool_release.json").read_text())
+    answer = lambda_client.invoke(FunctionName="pool_release", Payload=json.dumps(event))
+    assert (answer["StatusCode"], answer.get("FunctionError", "")) == (200, "")
+    assert json.loads(answer["Payload"].read())["finished"] is True
+
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        lambda_client.invoke(FunctionName="nope", Payload=b"{}")
+
+
 def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
     dev_stack.process.send_signal(signal.SIGINT)
     assert dev_stack.process.wait(timeout=30) == 0
     assert dev_stack.log().rstrip().endswith("stopped")
     for url in (
         dev_stack.gateway,
+        dev_stack.state["lambda_url"],
         dev_stack.state["sandbox_url"],
         dev_stack.state["aws_endpoint_url"],
     ):

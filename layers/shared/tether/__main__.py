@@ -62,6 +62,7 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     dev.add_argument("--port", type=int, default=3000, help="the gateway's port (0: any free)")
     dev.add_argument("--sandbox-port", type=int, default=3001)
     dev.add_argument("--moto-port", type=int, default=3002)
+    dev.add_argument("--lambda-port", type=int, default=3003, help="Lambda's Invoke API")
     dev.add_argument(
         "--sandbox-failure-rate",
         type=float,

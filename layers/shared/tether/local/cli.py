@@ -32,6 +32,7 @@ def _run(args: argparse.Namespace) -> int:
                 gateway_port=args.port,
                 sandbox_port=args.sandbox_port,
                 moto_port=args.moto_port,
+                lambda_port=args.lambda_port,
                 sandbox_failure_rate=args.sandbox_failure_rate,
                 sandbox_undelivered_rate=args.sandbox_undelivered_rate,
                 sandbox_latency_seconds=args.sandbox_latency,

@@ -23,10 +23,11 @@ from tether.local.events import (
     proxy_event,
 )
 from tether.local.logs import stack_logger
+from tether.local.runtime import Invocation
 from tether.local.template import Route
 
-# (function logical id, event, request id) → the function's result; raises on failure
-Invoke = Callable[[str, dict[str, Any], str], Any]
+# (function logical id, event, request id) → how the invocation went
+Invoke = Callable[[str, dict[str, Any], str], Invocation]
 
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 
@@ -96,18 +97,32 @@ class LocalGateway:
             method=method,
             path=parts.path,
             query=parts.query,
-            headers=headers,
+            headers=self._forwarded(headers, source_ip),
             body=body,
             stage=self.stage,
             source_ip=source_ip,
             now=datetime.now(UTC),
             request_id=request_id,
         )
-        try:
-            result = self.invoke(route.function, event, request_id)
-        except Exception:
+        invocation = self.invoke(route.function, event, request_id)
+        if invocation.timed_out:
+            return json_answer(504, {"message": "Endpoint request timed out"}), request_id
+        if invocation.failed:
             return bad_gateway(), request_id
-        return http_answer(result), request_id
+        return http_answer(invocation.result), request_id
+
+    def _forwarded(self, headers: list[tuple[str, str]], source_ip: str) -> list[tuple[str, str]]:
+        """The headers API Gateway adds, so a function sees the URL it was called at
+        (signatures over the URL verify locally too)."""
+        present = {name.lower() for name, _ in headers}
+        port = str(self._httpd.server_address[1])
+        added = [
+            ("X-Forwarded-For", source_ip),
+            ("X-Forwarded-Port", port),
+            ("X-Forwarded-Proto", "http"),
+            ("X-Amzn-Trace-Id", f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}"),
+        ]
+        return headers + [(name, value) for name, value in added if name.lower() not in present]
 
 
 class _GatewayServer(ThreadingHTTPServer):

@@ -26,9 +26,15 @@ from typing import Any
 from tether.config import PROJECT_ROOT, DatabaseSettings
 from tether.local.aws import MotoServer, client, provision, queue_url
 from tether.local.gateway import LocalGateway
+from tether.local.lambda_api import LocalLambdaApi
 from tether.local.logs import stack_logger, use_terminal_logs
 from tether.local.pollers import QueuePoller, Scheduler
-from tether.local.runtime import FunctionRunner, apply_environment, local_environment
+from tether.local.runtime import (
+    FunctionRunner,
+    Invocation,
+    apply_environment,
+    local_environment,
+)
 from tether.local.sandbox_process import SandboxOptions, SandboxProcess
 from tether.local.template import Route, Stack, load_template, read_stack
 
@@ -41,7 +47,8 @@ class DevOptions:
     host: str = "127.0.0.1"
     gateway_port: int = 3000
     sandbox_port: int = 3001
-    moto_port: int = 3002  # 0 for any free port, for each of the three
+    moto_port: int = 3002
+    lambda_port: int = 3003  # 0 for any free port, for each of the four
     template: Path = TEMPLATE
     sandbox_failure_rate: float = 0.0  # sends answered 500 (retryable)
     sandbox_undelivered_rate: float = 0.0  # texts whose last callback is undelivered
@@ -59,6 +66,7 @@ class RunningStack:
     database_url: str
     moto: MotoServer
     gateway: LocalGateway
+    lambda_api: LocalLambdaApi
     sandbox: SandboxProcess
     pollers: list[QueuePoller]
     scheduler: Scheduler
@@ -69,6 +77,7 @@ class RunningStack:
     def state(self) -> dict[str, Any]:
         return {
             "gateway_url": self.gateway.url,
+            "lambda_url": self.lambda_api.url,
             "sandbox_url": self.sandbox.url,
             "aws_endpoint_url": self.moto.url,
             "database_url": self.database_url,
@@ -114,11 +123,8 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         runner = FunctionRunner(stack, PROJECT_ROOT)
         runner.warm()
 
-        def invoke_api(logical_id: str, event: dict[str, Any], request_id: str) -> Any:
-            invocation = runner.invoke(stack.function(logical_id), event, request_id)
-            if invocation.failed:
-                raise RuntimeError(f"{invocation.function} failed")  # the gateway's 502
-            return invocation.result
+        def invoke_api(logical_id: str, event: dict[str, Any], request_id: str) -> Invocation:
+            return runner.invoke(stack.function(logical_id), event, request_id)
 
         # bound now (its URL is the sandbox's webhook), serving last
         gateway = LocalGateway(
@@ -156,6 +162,9 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         scheduler = Scheduler(stack.functions, _bind(runner)).start()
         exit_stack.callback(scheduler.join, 65)
         exit_stack.callback(scheduler.stop)
+        lambda_api = LocalLambdaApi(stack, runner.invoke, options.host, options.lambda_port)
+        exit_stack.callback(lambda_api.stop)
+        lambda_api.start()
         gateway.start()
         exit_stack.callback(gateway.stop)
         state_file = settings.tether_data_dir / STATE_FILE_NAME
@@ -164,6 +173,7 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             database_url,
             moto,
             gateway,
+            lambda_api,
             sandbox,
             pollers,
             scheduler,
@@ -208,6 +218,8 @@ def banner(running: RunningStack) -> str:
         f"local:{state['sandbox_signing_secret']}",
         '            credentials_ref local:{"account_id": "<account id>", '
         f'"api_token": "{state["sandbox_api_token"]}", "base_url": "{state["sandbox_url"]}"}}',
+        f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"
+        "  (Lambda's Invoke API)",
         f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS)",
         f"  database  {state['database_url']}",
     ]
