@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tether.config import PROJECT_ROOT
-from tether.local.runtime import local_environment
+from tether.local.runtime import environment_for, local_environment
 from tether.local.template import Stack, TemplateError, load_template, read_stack
 
 
@@ -71,10 +71,17 @@ def test_environment_resolves_to_local_resources_and_drops_what_has_no_local_val
     assert "DB_SECRET_ARN" not in webhook
     assert "DB_HOST" not in webhook
 
-    environment = local_environment(stack, aws_endpoint_url="http://moto", database_url="db")
-    assert environment["AWS_ENDPOINT_URL"] == "http://moto"
-    assert environment["DATABASE_URL"] == "db"
-    assert environment["OUTBOUND_QUEUE_URL"] == url("tether-local-OutboundQueue")
+
+def test_each_function_runs_with_its_own_variables_and_the_local_ones(stack: Stack) -> None:
+    base = local_environment(aws_endpoint_url="http://moto", database_url="db")
+    declared = {name for f in stack.functions for name in f.environment}
+    wanted, unwanted = environment_for(stack.function("inbound"), base, declared)
+    assert wanted["AWS_ENDPOINT_URL"] == "http://moto"
+    assert wanted["DATABASE_URL"] == "db"
+    assert wanted["OUTBOUND_QUEUE_URL"] == url("tether-local-OutboundQueue")
+    # the webhook's variables are not the inbound function's, in Lambda or here
+    assert {"INBOUND_QUEUE_URL", "IDEMPOTENCY_TABLE_NAME"} <= unwanted
+    assert not unwanted & wanted.keys()
 
 
 def test_routes_are_the_function_events_and_the_inline_mocks(stack: Stack) -> None:
@@ -134,25 +141,6 @@ def test_intrinsics_in_their_short_and_long_forms(tmp_path: Path) -> None:
         "G": "y",
     }
     assert (function.timeout, function.memory_size) == (3, 128)  # SAM's defaults
-
-
-def test_one_process_cannot_give_one_variable_two_values(tmp_path: Path) -> None:
-    document = load_template(
-        write(
-            tmp_path,
-            """
-            Resources:
-              One:
-                Type: AWS::Serverless::Function
-                Properties: {CodeUri: a/, Handler: app.handler, Environment: {Variables: {MODE: x}}}
-              Two:
-                Type: AWS::Serverless::Function
-                Properties: {CodeUri: b/, Handler: app.handler, Environment: {Variables: {MODE: y}}}
-            """,
-        )
-    )
-    with pytest.raises(TemplateError, match="MODE is 'x' for One but 'y' for Two"):
-        local_environment(read_stack(document, url), aws_endpoint_url="e", database_url=None)
 
 
 def test_a_template_without_resources_is_refused(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def invoke(function_name: str, event_path: str) -> int:
     from tether.db.migrations import apply_pending
     from tether.local.aws import provision, queue_url
     from tether.local.logs import use_terminal_logs
-    from tether.local.runtime import FunctionRunner, apply_environment, local_environment
+    from tether.local.runtime import FunctionRunner, local_environment
     from tether.local.template import load_template, read_stack
 
     use_terminal_logs(stream=sys.stderr)
@@ -88,10 +88,8 @@ def invoke(function_name: str, event_path: str) -> int:
             apply_pending()
         else:
             database_url = state["database_url"]
-        apply_environment(
-            local_environment(stack, aws_endpoint_url=endpoint, database_url=database_url)
-        )
-        invocation = FunctionRunner(stack, PROJECT_ROOT).invoke(function, event)
+        base = local_environment(aws_endpoint_url=endpoint, database_url=database_url)
+        invocation = FunctionRunner(stack, PROJECT_ROOT, base).invoke(function, event)
     if invocation.failed:
         print(json.dumps(invocation.error_payload(), indent=2))
         return 1

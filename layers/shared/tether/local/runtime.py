@@ -1,11 +1,11 @@
 """Functions run in this process the way Lambda runs them: the handler module imported
 from its code folder, the template's environment, a context that knows the timeout.
 
-All functions share one process, so they share one environment and the cached
-connections and clients of the `tether` package. Two consequences, both deliberate:
-the template must not give one variable two values (checked at start), and one
-invocation runs at a time (a lock), as one Lambda container would: the package's
-connection per role and Powertools' logger state are not made for two at once.
+All functions share one process, and with it the cached connections and clients of
+the `tether` package. So one invocation runs at a time (a lock), as in one Lambda
+container: the package's connection per role and Powertools' logger state are not
+made for two at once. Before each, the process environment becomes the function's:
+its own variables from the template, none of the others'.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -79,62 +79,66 @@ class Invocation:
         }
 
 
-def local_environment(
-    stack: Stack, *, aws_endpoint_url: str, database_url: str | None
-) -> dict[str, str]:
-    """The environment every function gets: the template's variables (one value per
-    name across all functions), and what makes them talk to the local resources."""
-    merged: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    for function in stack.functions:
-        for name, value in function.environment.items():
-            if name in merged and merged[name] != value:
-                raise TemplateError(
-                    f"{name} is {merged[name]!r} for {owners[name]} but {value!r} for "
-                    f"{function.logical_id}: functions share one process locally"
-                )
-            merged[name], owners[name] = value, function.logical_id
-    merged.update(
-        {
-            # boto3 sends every client here (botocore reads AWS_ENDPOINT_URL)
-            "AWS_ENDPOINT_URL": aws_endpoint_url,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            # no EMF blobs and no X-Ray in a terminal
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
+def local_environment(*, aws_endpoint_url: str, database_url: str | None) -> dict[str, str]:
+    """What every function gets locally besides its own variables: what makes it talk
+    to the local resources."""
+    environment = {
+        # boto3 sends every client here (botocore reads AWS_ENDPOINT_URL)
+        "AWS_ENDPOINT_URL": aws_endpoint_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        # no EMF blobs and no X-Ray in a terminal
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
     if database_url:
-        merged["DATABASE_URL"] = database_url
-    return merged
+        environment["DATABASE_URL"] = database_url
+    return environment
 
 
-def apply_environment(environment: Mapping[str, str]) -> None:
-    """Lambda's environment is the process's: set it before the first function (or
-    settings model) reads it. The only place the local stack writes os.environ."""
-    for name in ("DB_SECRET_ARN", "DB_HOST"):  # AWS only: they would bypass DATABASE_URL
-        os.environ.pop(name, None)
-    os.environ.update(environment)
-    from tether.config import database_settings
-
-    database_settings.cache_clear()  # read again, with DATABASE_URL
+def environment_for(
+    function: Function, base: Mapping[str, str], declared: Iterable[str]
+) -> tuple[dict[str, str], set[str]]:
+    """The variables to set for `function`, and those to unset: another function's
+    variable is not there, as it would not be in Lambda (a function that forgot one in
+    the template fails here too)."""
+    wanted = {**function.environment, **base}
+    return wanted, set(declared) - wanted.keys()
 
 
 class FunctionRunner:
-    """Imports each function once and invokes one at a time."""
+    """Imports each function once and invokes one at a time, in its own environment."""
 
-    def __init__(self, stack: Stack, project_root: Path) -> None:
+    def __init__(
+        self, stack: Stack, project_root: Path, base_environment: Mapping[str, str]
+    ) -> None:
         self._stack = stack
         self._root = project_root
+        self._base = dict(base_environment)
+        self._declared = {name for f in stack.functions for name in f.environment}
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
+        # AWS only, and they would win over DATABASE_URL (a shell may have them set)
+        for name in ("DB_SECRET_ARN", "DB_HOST"):
+            os.environ.pop(name, None)
+
+    def _enter(self, function: Function) -> None:
+        """Lambda's environment is the process's: the only place the local stack
+        writes os.environ, under the lock, before the function reads it."""
+        wanted, unwanted = environment_for(function, self._base, self._declared)
+        for name in unwanted:
+            os.environ.pop(name, None)
+        os.environ.update(wanted)
+        from tether.config import database_settings
+
+        database_settings.cache_clear()  # read again, with this DATABASE_URL
 
     def handler(self, function: Function) -> Handler:
         handler = self._handlers.get(function.logical_id)
         if handler is None:
+            self._enter(function)
             module = _import(self._root / function.module_path, function.logical_id)
             handler = getattr(module, function.handler_name)
             self._handlers[function.logical_id] = handler
@@ -157,6 +161,7 @@ class FunctionRunner:
                 aws_request_id=request_id or str(uuid.uuid4()),
             )
             handler = self.handler(function)
+            self._enter(function)
             started = time.monotonic()
             error: BaseException | None = None
             result: Any = None

@@ -32,7 +32,6 @@ from tether.local.pollers import QueuePoller, Scheduler
 from tether.local.runtime import (
     FunctionRunner,
     Invocation,
-    apply_environment,
     local_environment,
 )
 from tether.local.sandbox_process import SandboxOptions, SandboxProcess
@@ -117,10 +116,11 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         exit_stack.callback(moto.stop)
         stack = read_stack(load_template(options.template), lambda n: queue_url(moto.url, n))
         provision(stack, moto.url)
-        apply_environment(
-            local_environment(stack, aws_endpoint_url=moto.url, database_url=database_url)
+        runner = FunctionRunner(
+            stack,
+            PROJECT_ROOT,
+            local_environment(aws_endpoint_url=moto.url, database_url=database_url),
         )
-        runner = FunctionRunner(stack, PROJECT_ROOT)
         runner.warm()
 
         def invoke_api(logical_id: str, event: dict[str, Any], request_id: str) -> Invocation:
