@@ -154,19 +154,17 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
                     queue.name,
                     queue_url(moto.url, queue.name),
                     sqs,
-                    _bind(runner),
+                    runner.invoke,
                 )
                 pollers.append(poller.start())
                 exit_stack.callback(poller.join, 35)  # an invocation in flight finishes
                 exit_stack.callback(poller.stop)
-        scheduler = Scheduler(stack.functions, _bind(runner)).start()
+        scheduler = Scheduler(stack.functions, runner.invoke).start()
         exit_stack.callback(scheduler.join, 65)
         exit_stack.callback(scheduler.stop)
         lambda_api = LocalLambdaApi(stack, runner.invoke, options.host, options.lambda_port)
         exit_stack.callback(lambda_api.stop)
         lambda_api.start()
-        gateway.start()
-        exit_stack.callback(gateway.stop)
         state_file = settings.tether_data_dir / STATE_FILE_NAME
         running = RunningStack(
             stack,
@@ -178,17 +176,18 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             pollers,
             scheduler,
             state_file,
-            time.monotonic() - started,
-            exit_stack.pop_all(),
+            0.0,
+            exit_stack,
         )
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(json.dumps(running.state(), indent=2))
-    running._exit.callback(state_file.unlink, missing_ok=True)
+        # written before the gateway answers: once it does, scripts find the rest
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(running.state(), indent=2))
+        exit_stack.callback(state_file.unlink, missing_ok=True)
+        gateway.start()
+        exit_stack.callback(gateway.stop)
+        running.started_in_seconds = time.monotonic() - started
+        running._exit = exit_stack.pop_all()
     return running
-
-
-def _bind(runner: FunctionRunner) -> Any:
-    return runner.invoke
 
 
 def demo_api_key(running: RunningStack) -> str | None:
