@@ -124,7 +124,13 @@ class Scheduler:
     """Every enabled rate schedule of the template, first fired one period after start
     (as a new EventBridge rule is)."""
 
-    def __init__(self, functions: list[Function], invoke: Invoke) -> None:
+    def __init__(
+        self,
+        functions: list[Function],
+        invoke: Invoke,
+        period_of: Callable[[str], timedelta] = parse_rate,
+    ) -> None:
+        """`period_of` reads a schedule expression (a test shrinks the periods)."""
         self._invoke = invoke
         self._entries: list[tuple[Function, Schedule, timedelta]] = []
         for function in functions:
@@ -132,7 +138,7 @@ class Scheduler:
                 if not schedule.enabled:
                     continue
                 try:
-                    period = parse_rate(schedule.expression)
+                    period = period_of(schedule.expression)
                 except ValueError:
                     stack_logger().warning(
                         "schedule not run locally (only rate expressions are)",
