@@ -44,7 +44,10 @@ class LocalGateway:
         self.routes = routes
         self.stage = stage
         self.invoke = invoke
-        self._httpd = _GatewayServer((host, port), _GatewayHandler, self)
+        try:
+            self._httpd = _GatewayServer((host, port), _GatewayHandler, self)
+        except OSError as error:
+            raise OSError(f"{host}:{port} is in use ({error.strerror})") from error
         self._thread: threading.Thread | None = None
 
     @property

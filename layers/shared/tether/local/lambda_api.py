@@ -31,7 +31,10 @@ class LocalLambdaApi:
     def __init__(self, stack: Stack, invoke: Invoke, host: str, port: int) -> None:
         self.stack = stack
         self.invoke = invoke
-        self._httpd = _LambdaServer((host, port), _LambdaHandler, self)
+        try:
+            self._httpd = _LambdaServer((host, port), _LambdaHandler, self)
+        except OSError as error:
+            raise OSError(f"{host}:{port} is in use ({error.strerror})") from error
         self._thread: threading.Thread | None = None
 
     @property
