@@ -41,6 +41,8 @@ def claim_port(host: str, port: int) -> int:
     """`port` if it is free on `host`, any free port for 0; OSError when taken. (Another
     program may still take it before we bind again: unlikely, and then binding fails.)"""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the servers bind: a port whose last connections are in TIME_WAIT is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
