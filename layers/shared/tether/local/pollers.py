@@ -11,6 +11,7 @@ only the messages the function names go back.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -104,8 +105,11 @@ class QueuePoller:
         return len(messages)
 
     def _receive(self) -> list[dict[str, Any]]:
+        """Up to the batch size; once one message is in, more are gathered until the
+        batch is full, the queue is empty, or MaximumBatchingWindowInSeconds passes."""
         messages: list[dict[str, Any]] = []
-        while len(messages) < self.source.batch_size:
+        window_ends: float | None = None
+        while len(messages) < self.source.batch_size and not self._stopping.is_set():
             answer = self._sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(SQS_MAX_BATCH, self.source.batch_size - len(messages)),
@@ -115,8 +119,12 @@ class QueuePoller:
             )
             received = answer.get("Messages", [])
             messages.extend(received)
-            if not received or self._stopping.is_set():
+            if messages and window_ends is None:
+                window_ends = time.monotonic() + self.source.maximum_batching_window_seconds
+            if not received and (window_ends is None or time.monotonic() >= window_ends):
                 break
+            if not received:
+                self._stopping.wait(0.1)
         return messages
 
 
