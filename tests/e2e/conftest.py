@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
 from tether.db.embedded import create_database, drop_database, start_embedded
+from tether.local.client import LocalStack
 
 START_TIMEOUT_SECONDS = 60.0
 
@@ -35,6 +36,10 @@ class DevStack:
     @property
     def gateway(self) -> str:
         return str(self.state["gateway_url"])
+
+    @property
+    def client(self) -> LocalStack:
+        return LocalStack(self.state)
 
     @property
     def database_url(self) -> str:

@@ -54,39 +54,26 @@ def request(method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
 
 def sandbox_account(admin: Connection, stack: DevStack, account_id: uuid.UUID) -> None:
     """Point a provider account at the running sandbox, as the README says to."""
-    credentials = {
-        "account_id": str(account_id),
-        "api_token": stack.state["sandbox_api_token"],
-        "base_url": stack.state["sandbox_url"],
-    }
+    refs = stack.client.sandbox_account(str(account_id))
     admin.execute(
         "UPDATE provider_accounts SET provider = 'sandbox', signing_secret_ref = %s,"
         " credentials_ref = %s WHERE id = %s",
-        (
-            f"local:{stack.state['sandbox_signing_secret']}",
-            f"local:{json.dumps(credentials)}",
-            account_id,
-        ),
+        (refs["signing_secret_ref"], refs["credentials_ref"], account_id),
     )
 
 
 def test_the_gateway_serves_the_template_routes_and_403s_the_rest(dev_stack: DevStack) -> None:
-    health = request("GET", f"{dev_stack.gateway}/v1/health")
+    health = dev_stack.client.call("GET", "/v1/health")
     assert (health.status, health.json()) == (200, {"status": "ok"})
-    assert health.headers["x-amzn-RequestId"]
+    assert health.headers["x-amzn-requestid"]
 
     for method, path in [("GET", "/v1/nothing"), ("DELETE", "/v1/health"), ("GET", "/")]:
-        answer = request(method, f"{dev_stack.gateway}{path}")
+        answer = dev_stack.client.call(method, path)
         assert (answer.status, answer.json()) == (403, {"message": "Missing Authentication Token"})
 
     # the webhook route is the function's: it answers an unknown account itself
-    unknown = request(
-        "POST",
-        f"{dev_stack.gateway}/webhooks/sandbox/{uuid.uuid4()}",
-        body=b"{}",
-        headers={"Content-Type": "application/json"},
-    )
-    assert unknown.status == 404
+    unknown = dev_stack.client.call("POST", f"/webhooks/sandbox/{uuid.uuid4()}", {})
+    assert (unknown.status, unknown.json()["error"]) == (404, "not_found")
 
 
 def test_a_leads_reply_is_received_stored_and_processed(dev_stack: DevStack) -> None:
@@ -180,11 +167,7 @@ def test_a_send_goes_out_once_from_its_bound_number_and_is_delivered(
         message = eventually(delivered)
     assert message["from_address"] == sender
 
-    texts = request(
-        "GET",
-        f"{dev_stack.state['sandbox_url']}/v1/accounts/{account_id}/messages",
-        headers={"Authorization": f"Bearer {dev_stack.state['sandbox_api_token']}"},
-    ).json()["messages"]
+    texts = dev_stack.client.texts(str(account_id))
     assert [(t["sid"], t["from"], t["to"]) for t in texts] == [
         (message["external_id"], sender, "+12125550188")
     ]
@@ -221,6 +204,11 @@ def test_lambdas_invoke_api_runs_a_scheduled_function_now(dev_stack: DevStack) -
 
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         lambda_client.invoke(FunctionName="nope", Payload=b"{}")
+
+    # the same through the stack's client, as the demo will call it
+    assert dev_stack.client.invoke("pool_release", event)["finished"] is True
+    with pytest.raises(RuntimeError, match="errorMessage"):
+        dev_stack.client.invoke("inbound", {"Records": "not a list"})
 
 
 def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
