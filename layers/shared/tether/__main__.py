@@ -81,10 +81,17 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     dev.add_argument("--log-level", default="INFO")
     dev.add_argument("--json-logs", action="store_true", help="Powertools JSON, as in Lambda")
-
     invoke = commands.add_parser(
         "invoke", help="run one function on one event, like `sam local invoke`"
     )
+    for command in (dev, invoke):
+        command.add_argument(
+            "--parameter-overrides",
+            nargs="*",
+            default=[],
+            metavar="KEY=VALUE",
+            help="template parameters (as sam local); the others take their Default",
+        )
     invoke.add_argument("function", help="the code folder's name (webhook) or the logical id")
     invoke.add_argument("event", help="a JSON event file, e.g. events/sweeper.json; - for stdin")
 

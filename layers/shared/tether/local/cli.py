@@ -39,10 +39,11 @@ def _run(args: argparse.Namespace) -> int:
                 sandbox_callback_delay_seconds=args.sandbox_callback_delay,
                 log_level=args.log_level.upper(),
                 json_logs=args.json_logs,
+                parameter_overrides=tuple(parameter_pairs(args.parameter_overrides)),
             )
         )
     if args.command == "invoke":
-        return invoke(args.function, args.event)
+        return invoke(args.function, args.event, parameter_pairs(args.parameter_overrides))
     if args.sandbox_command == "serve":
         from tether.local.sandbox_process import serve
 
@@ -65,7 +66,22 @@ def running_state(settings: DatabaseSettings | None = None) -> dict[str, Any] | 
     return state
 
 
-def invoke(function_name: str, event_path: str) -> int:
+def parameter_pairs(items: list[str]) -> list[tuple[str, str]]:
+    """KEY=VALUE arguments; OSError-free: a malformed one is a TemplateError."""
+    from tether.local.template import TemplateError
+
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise TemplateError(f"--parameter-overrides takes KEY=VALUE, not {item!r}")
+        pairs.append((key, value))
+    return pairs
+
+
+def invoke(
+    function_name: str, event_path: str, parameter_overrides: list[tuple[str, str]] | None = None
+) -> int:
     """One function on one event, as `sam local invoke` does: the template's
     environment, the local resources (the running stack's, or a moto of its own for
     this call), logs on stderr and the answer as JSON on stdout."""
@@ -80,7 +96,11 @@ def invoke(function_name: str, event_path: str) -> int:
     settings = DatabaseSettings()
     state = running_state(settings)
     with _aws_endpoint(state) as endpoint:
-        stack = read_stack(load_template(TEMPLATE), lambda name: queue_url(endpoint, name))
+        stack = read_stack(
+            load_template(TEMPLATE),
+            lambda name: queue_url(endpoint, name),
+            dict(parameter_overrides or []),
+        )
         function = stack.function(function_name)
         if state is None:
             provision(stack, endpoint)

@@ -134,6 +134,9 @@ class FunctionRunner:
         from tether.config import database_settings
 
         database_settings.cache_clear()  # read again, with this DATABASE_URL
+        # Powertools reads the level when the logger is made, long before this call
+        if wanted.get("POWERTOOLS_LOG_LEVEL"):
+            logger.setLevel(wanted["POWERTOOLS_LOG_LEVEL"])
 
     def handler(self, function: Function) -> Handler:
         handler = self._handlers.get(function.logical_id)

@@ -55,6 +55,9 @@ class DevOptions:
     sandbox_callback_delay_seconds: float = 0.5
     log_level: str = "INFO"
     json_logs: bool = False
+    # template parameters, as `sam local --parameter-overrides` (those without a
+    # default, the secret ARNs, have no local value unless given one here)
+    parameter_overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -114,7 +117,11 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
     with ExitStack() as exit_stack:
         moto = MotoServer(options.host, options.moto_port).start()
         exit_stack.callback(moto.stop)
-        stack = read_stack(load_template(options.template), lambda n: queue_url(moto.url, n))
+        stack = read_stack(
+            load_template(options.template),
+            lambda name: queue_url(moto.url, name),
+            dict(options.parameter_overrides),
+        )
         provision(stack, moto.url)
         runner = FunctionRunner(
             stack,
