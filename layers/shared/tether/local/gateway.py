@@ -30,6 +30,8 @@ from tether.local.template import Route
 Invoke = Callable[[str, dict[str, Any], str], Invocation]
 
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
+# A REST API gives up on its integration after 29 s, whatever the function's timeout.
+INTEGRATION_TIMEOUT_MS = 29_000
 
 
 class LocalGateway:
@@ -108,7 +110,7 @@ class LocalGateway:
             request_id=request_id,
         )
         invocation = self.invoke(route.function, event, request_id)
-        if invocation.timed_out:
+        if invocation.timed_out or invocation.duration_ms > INTEGRATION_TIMEOUT_MS:
             return json_answer(504, {"message": "Endpoint request timed out"}), request_id
         if invocation.failed:
             return bad_gateway(), request_id
