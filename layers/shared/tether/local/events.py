@@ -5,6 +5,7 @@ the routing and rate expressions they depend on. Pure: no sockets, no clocks rea
 from __future__ import annotations
 
 import base64
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -192,8 +193,6 @@ def bad_gateway() -> HttpAnswer:
 
 
 def json_answer(status: int, payload: Mapping[str, Any]) -> HttpAnswer:
-    import json
-
     return HttpAnswer(status, [("Content-Type", "application/json")], json.dumps(payload).encode())
 
 

@@ -9,6 +9,7 @@ name. Anything the local stack cannot resolve is absent, never a made-up value.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -239,8 +240,6 @@ _QUEUE_ATTRIBUTES = (
 
 
 def _queue(logical_id: str, props: Mapping[str, Any], resolver: _Resolver) -> Queue:
-    import json
-
     attributes = {
         name: _attribute_text(resolver.resolve(props[name]))
         for name in _QUEUE_ATTRIBUTES
