@@ -151,9 +151,12 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         started = time.monotonic()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = list(self.headers.items())
+        body = self._body()
+        headers = [
+            (name, value)
+            for name, value in self.headers.items()
+            if name.lower() != "transfer-encoding"  # the body is whole by now
+        ]
         answer, request_id = self.server.gateway.answer(
             self.command, self.path, headers, body, self.client_address[0]
         )
@@ -174,6 +177,18 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 "function_name": "gateway",
             },
         )
+
+    def _body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # the chunk's CRLF
+            while self.rfile.readline().strip():  # trailers, up to the blank line
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
