@@ -7,8 +7,9 @@ export SAM_CLI_TELEMETRY := 0
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+.PHONY: dev e2e
 
-.PHONY: venv test lint format typecheck validate unit integration e2e dev migrate db-url db-stop build clean bench-pool bench-webhook bench-outbound bench-inbound
+.PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop build clean bench-pool bench-webhook bench-outbound bench-inbound
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
