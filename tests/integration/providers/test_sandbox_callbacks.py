@@ -18,14 +18,17 @@ from tests.integration.providers.conftest import FROM, TO
 from tether.providers import SendCommand
 from tether.providers.sandbox import SandboxProvider
 from tether.sandbox import SandboxConfig, SandboxServer
+from tether.sandbox.callbacks import WebhookPoster
+from tether.sandbox.server import DEV_SIGNING_SECRET
 from tether.webhooks.signatures import verify_standard_webhooks
 
 
 class Receiver(ThreadingHTTPServer):
     """A webhook endpoint that keeps every post: (path, headers, body)."""
 
-    def __init__(self) -> None:
+    def __init__(self, failures: int = 0) -> None:
         self.posts: list[tuple[str, dict[str, str], bytes]] = []
+        self.failures = failures  # the first posts answered 503
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -47,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.posts.append(
                 (self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             )
-        self.send_response(200)
+            failing = len(self.server.posts) <= self.server.failures
+        self.send_response(503 if failing else 200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -157,6 +161,19 @@ def test_a_reply_goes_to_the_account_that_sent_from_that_number(receiver: Receiv
         ("/webhooks/sandbox/acct-9", TO, "STOP"),
         ("/webhooks/sandbox/acct-2", TO, "hi"),
     ]
+
+
+def test_a_post_answered_5xx_is_retried_with_the_same_webhook_id() -> None:
+    receiver = Receiver(failures=2)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        poster = WebhookPoster(receiver.url, DEV_SIGNING_SECRET, retry_delays=(0.01, 0.01, 0.01))
+        delivery = poster.post("acct-1", "message.status", {"id": "SM1", "status": "sent"})
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert delivery.status == 200
+    assert [h["webhook-id"] for _, h, _ in receiver.posts] == [delivery.webhook_id] * 3
 
 
 def test_without_a_webhook_url_it_stays_silent_and_serves_one_account(receiver: Receiver) -> None:

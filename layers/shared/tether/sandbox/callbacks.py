@@ -24,7 +24,8 @@ from tether.observability import logger
 from tether.providers.sandbox import SandboxErrorCode
 from tether.webhooks.signatures import standard_webhooks_signature
 
-POST_TIMEOUT_SECONDS = 10.0
+POST_TIMEOUT_SECONDS = 30.0  # the local gateway serves one invocation at a time
+RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0)
 
 
 @dataclass(frozen=True)
@@ -57,34 +58,64 @@ def signed_headers(secret: str, webhook_id: str, body: bytes, now: datetime) -> 
 class WebhookPoster:
     """Signs and posts one event to an account's webhook URL."""
 
-    def __init__(self, webhook_url: str, signing_secret: str) -> None:
+    def __init__(
+        self,
+        webhook_url: str,
+        signing_secret: str,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+    ) -> None:
         self.webhook_url = webhook_url.rstrip("/")
         self.signing_secret = signing_secret
+        self.retry_delays = retry_delays
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Give up the retries in progress (the sandbox is stopping)."""
+        self._closed.set()
 
     def post(self, account_id: str, event_type: str, data: Mapping[str, Any]) -> Delivery:
+        """Post until answered below 500 (other than 429), retrying after each delay, as
+        providers do. Every attempt carries the same webhook-id (the receiver's dedupe
+        key) and is signed at its own time."""
         import urllib3
 
-        now = datetime.now(UTC)
         webhook_id = f"msg_{secrets.token_hex(12)}"
-        body = event_payload(event_type, data, now)
+        body = event_payload(event_type, data, datetime.now(UTC))
         url = f"{self.webhook_url}/{account_id}"
-        status: int | None
-        try:
-            response = urllib3.request(
-                "POST",
-                url,
-                body=body,
-                headers=signed_headers(self.signing_secret, webhook_id, body, now),
-                timeout=POST_TIMEOUT_SECONDS,
-                retries=False,
-            )
-            status = response.status
-        except urllib3.exceptions.HTTPError as error:
-            logger.warning("sandbox webhook not delivered", extra={"url": url, "error": str(error)})
-            status = None
+        status: int | None = None
+        attempt = 0
+        for delay in (0.0, *self.retry_delays):
+            if self._closed.wait(delay):
+                break
+            attempt += 1
+            try:
+                response = urllib3.request(
+                    "POST",
+                    url,
+                    body=body,
+                    headers=signed_headers(
+                        self.signing_secret, webhook_id, body, datetime.now(UTC)
+                    ),
+                    timeout=POST_TIMEOUT_SECONDS,
+                    retries=False,
+                )
+                status = response.status
+            except urllib3.exceptions.HTTPError as error:
+                status = None
+                logger.warning(
+                    "sandbox webhook not answered",
+                    extra={"url": url, "error": str(error), "attempt": attempt},
+                )
+            if status is not None and status < 500 and status != 429:
+                break
         logger.info(
             "sandbox posted a webhook",
-            extra={"event_type": event_type, "status": status, "external_id": data.get("id")},
+            extra={
+                "event_type": event_type,
+                "status": status,
+                "attempts": attempt,
+                "external_id": data.get("id"),
+            },
         )
         return Delivery(webhook_id, url, event_type, status)
 
@@ -128,6 +159,7 @@ class StatusCallbacks:
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
+        self._poster.close()
         if self._thread is not None:
             self._thread.join(timeout=POST_TIMEOUT_SECONDS + 1)
 
