@@ -7,6 +7,7 @@ keys), and it talks to the stack over HTTP only.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -117,8 +118,12 @@ def serve(args: Any) -> int:
         callback_delay_seconds=args.callback_delay,
     )
     sandbox = SandboxServer(config, host=args.host, port=args.port).start()
+    parent = os.getppid()
     try:
-        stop.wait()
+        # a stack killed outright (SIGKILL) cannot stop us: no orphan outlives it
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                break
     finally:
         sandbox.stop()
     return 0
