@@ -7,6 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+.PHONY: dev e2e
 
 .PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
 
@@ -21,7 +22,7 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 
 venv: $(STAMP)
 
-test: lint typecheck validate unit integration
+test: lint typecheck validate unit integration e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,6 +43,15 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q
+
+# The local stack in a subprocess on free ports, driven over HTTP (about 10 s).
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e -q
+
+# The whole system on this machine (README, "Run it locally"); Ctrl-C stops it.
+# Options after ARGS=, e.g. make dev ARGS="--port 8080 --sandbox-failure-rate 0.1"
+dev: $(STAMP)
+	$(BIN)/python -m tether dev $(ARGS)
 
 # Apply pending migrations to DATABASE_URL, or to the embedded PostgreSQL when unset.
 migrate: $(STAMP)

@@ -12,7 +12,18 @@ API (JSON; ``Authorization: Bearer <api_token>``):
 - ``GET /v1/accounts/{account_id}/messages?from=&to=&date_sent_after=`` lists accepted
   texts, newest first (like Twilio's Messages list).
 
-Status callbacks and replies are a later step: `on_text_accepted` is where they attach.
+With a ``webhook_url`` (the local stack sets it), it also talks back like a provider
+(tether.sandbox.callbacks): status callbacks queued → sent → delivered for each
+accepted text, and replies from leads:
+
+- ``POST /sandbox/replies`` with ``from`` (the lead), ``to`` (one of our numbers),
+  ``body`` and an optional ``account_id`` (by default, the account that last sent from
+  ``to``) posts a signed ``message.received`` to that account's webhook. 202 with the
+  event's id, account and the webhook's HTTP status. No token: it stands for the phone
+  network, not for the API.
+
+With ``open_accounts`` any account id is served (one sandbox for every tenant's
+provider account locally: the account id in the URL is Tether's provider account id).
 """
 
 from __future__ import annotations
@@ -31,11 +42,16 @@ from urllib.parse import parse_qs, urlsplit
 from tether.domain.segments import count_segments
 from tether.observability import logger
 from tether.providers.sandbox import SandboxErrorCode
+from tether.sandbox.callbacks import Delivery, StatusCallbacks, WebhookPoster
 from tether.sandbox.faults import DEFAULT_FAULT_NUMBERS, FAULT_ANSWERS, FaultPlan, SandboxFault
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")
+_REPLIES_PATH = "/sandbox/replies"
 MAX_BODY_CHARS = 1600
+# The signing secret of the sandbox's webhooks (Standard Webhooks): a provider account
+# of the sandbox is configured with `local:` and this (signing_secret_ref).
+DEV_SIGNING_SECRET = "whsec_" + "dGV0aGVyIHNhbmRib3ggZGV2ZWxvcG1lbnQga2V5ISE="
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +68,12 @@ class SandboxConfig:
     latency_seconds: float = 0.0  # before every send is handled
     latency_jitter_seconds: float = 0.0  # plus a uniform random extra up to this
     stall_seconds: float = 30.0  # how late a TIMEOUT fault answers
+    # Talking back: webhooks go to f"{webhook_url}/{account_id}" when set.
+    webhook_url: str | None = None
+    signing_secret: str = DEV_SIGNING_SECRET
+    callback_delay_seconds: float = 0.5  # between a send's answer and each next status
+    undelivered_rate: float = 0.0  # the share of texts whose last status is undelivered
+    open_accounts: bool = False  # serve any account id, not only `account_id`
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +143,7 @@ class SandboxServer:
         self._stopping = threading.Event()
         self._httpd: _SandboxHttpServer | None = None
         self._thread: threading.Thread | None = None
+        self._callbacks: StatusCallbacks | None = None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -129,6 +152,13 @@ class SandboxServer:
             return self
         self._stopping.clear()
         self._httpd = _SandboxHttpServer(self._address, _SandboxHandler, self)
+        if self._config.webhook_url:
+            self._callbacks = StatusCallbacks(
+                self._poster(self._config),
+                delay_seconds=self._config.callback_delay_seconds,
+                undelivered_rate=self._config.undelivered_rate,
+                seed=self._config.seed,
+            ).start()
         # A short poll interval keeps stop() quick; it is the loop's idle wake-up only.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -148,8 +178,11 @@ class SandboxServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._callbacks is not None:
+            self._callbacks.stop()
         self._httpd = None
         self._thread = None
+        self._callbacks = None
         logger.info("sandbox provider stopped")
 
     def __enter__(self) -> SandboxServer:
@@ -214,11 +247,15 @@ class SandboxServer:
                 answer = FAULT_ANSWERS[fault]
                 logger.info("sandbox answered a fault", extra={"fault": str(fault)})
                 raise _RequestRefused(answer.http_status, answer.code, answer.message)
-            text = self._record(config.account_id, request, key)
+            text = self._record(account_id, request, key)
             payload = text.as_json()
             if key is not None and config.honour_idempotency_keys:
                 self._replies[key] = _Reply(fingerprint, 201, payload)
         logger.info("sandbox accepted a text", extra={"sid": text.sid, "send_key": key})
+        if self._callbacks is not None:
+            self._callbacks.text_accepted(
+                text.account_id, text.sid, text.from_number, text.to_number
+            )
         if self._on_text_accepted is not None:
             # A failing listener must not turn an accepted text into an error answer.
             try:
@@ -255,12 +292,72 @@ class SandboxServer:
         ]
         return 200, {"messages": matching}
 
+    def answer_reply(self, raw_body: bytes) -> tuple[int, dict[str, Any]]:
+        """A lead texts one of our numbers: post it, signed, to the number's account."""
+        config = self._config
+        try:
+            request = json.loads(raw_body or b"{}")
+        except ValueError as error:
+            raise _RequestRefused(
+                400, SandboxErrorCode.INVALID_REQUEST, "body is not JSON"
+            ) from error
+        if not isinstance(request, dict):
+            raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "body is not an object")
+        from_number, to_number = request.get("from"), request.get("to")
+        body, account_id = request.get("body"), request.get("account_id")
+        for name, value in (("from", from_number), ("to", to_number)):
+            if not isinstance(value, str) or not _E164.match(value):
+                raise _RequestRefused(
+                    400, SandboxErrorCode.INVALID_NUMBER, f"'{name}' must be E.164"
+                )
+        if not isinstance(body, str) or not body:
+            raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'body' is required")
+        if not config.webhook_url:
+            raise _RequestRefused(
+                409, SandboxErrorCode.INVALID_REQUEST, "no webhook_url configured"
+            )
+        if not isinstance(account_id, str) or not account_id:
+            account_id = self.account_of(str(to_number))
+        if account_id is None:
+            raise _RequestRefused(
+                404,
+                SandboxErrorCode.ACCOUNT_NOT_FOUND,
+                f"no account has sent from {to_number}; give account_id",
+            )
+        sid = f"SM{secrets.token_hex(16)}"
+        delivery = self._poster(config).post(
+            account_id,
+            "message.received",
+            {"id": sid, "from": from_number, "to": to_number, "body": body, "media_urls": []},
+        )
+        return 202, {
+            "sid": sid,
+            "account_id": account_id,
+            "webhook_id": delivery.webhook_id,
+            "webhook_status": delivery.status,
+        }
+
+    def account_of(self, number: str) -> str | None:
+        """The account that last sent a text from `number`."""
+        return next(
+            (text.account_id for text in reversed(self.texts()) if text.from_number == number),
+            None,
+        )
+
+    def deliveries(self) -> list[Delivery]:
+        """The status callbacks posted so far, oldest first."""
+        return list(self._callbacks.deliveries) if self._callbacks is not None else []
+
+    @staticmethod
+    def _poster(config: SandboxConfig) -> WebhookPoster:
+        return WebhookPoster(config.webhook_url or "", config.signing_secret)
+
     def _authorize(
         self, config: SandboxConfig, account_id: str, headers: Mapping[str, str]
     ) -> None:
         if headers.get("authorization") != f"Bearer {config.api_token}":
             raise _RequestRefused(401, SandboxErrorCode.UNAUTHORIZED, "invalid API token")
-        if account_id != config.account_id:
+        if account_id != config.account_id and not config.open_accounts:
             raise _RequestRefused(404, SandboxErrorCode.ACCOUNT_NOT_FOUND, "unknown account")
 
     def _record(self, account_id: str, request: Mapping[str, Any], key: str | None) -> SandboxText:
@@ -361,6 +458,11 @@ class _SandboxHandler(BaseHTTPRequestHandler):
         match = _MESSAGES_PATH.match(parts.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
         try:
+            if method == "POST" and parts.path == _REPLIES_PATH:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, payload = self.server.sandbox.answer_reply(self.rfile.read(length))
+                self._answer(status, payload)
+                return
             if match is None:
                 raise _RequestRefused(404, SandboxErrorCode.INVALID_REQUEST, "no such resource")
             account_id = match["account_id"]

@@ -1,0 +1,196 @@
+"""A local API Gateway (REST API, proxy integrations) serving exactly the template's
+routes at the root, like `sam local start-api`: each request becomes the proxy event
+AWS would send, the function's answer becomes the HTTP response. A path or method the
+template does not map gets API Gateway's own 403."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from tether.local.events import (
+    HttpAnswer,
+    bad_gateway,
+    http_answer,
+    json_answer,
+    match_route,
+    proxy_event,
+)
+from tether.local.logs import stack_logger
+from tether.local.runtime import Invocation
+from tether.local.template import Route
+
+# (function logical id, event, request id) → how the invocation went
+Invoke = Callable[[str, dict[str, Any], str], Invocation]
+
+MISSING_TOKEN = {"message": "Missing Authentication Token"}
+# A REST API gives up on its integration after 29 s, whatever the function's timeout.
+INTEGRATION_TIMEOUT_MS = 29_000
+
+
+class LocalGateway:
+    def __init__(
+        self,
+        routes: list[Route],
+        stage: str,
+        invoke: Invoke,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+    ) -> None:
+        self.routes = routes
+        self.stage = stage
+        self.invoke = invoke
+        try:
+            self._httpd = _GatewayServer((host, port), _GatewayHandler, self)
+        except OSError as error:
+            raise OSError(f"{host}:{port} is in use ({error.strerror})") from error
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> LocalGateway:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="local-gateway",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (requests in flight finish on their own threads)."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        self._httpd.server_close()
+
+    def answer(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+    ) -> tuple[HttpAnswer, str]:
+        request_id = str(uuid.uuid4())
+        parts = urlsplit(target)
+        match = match_route(self.routes, method, parts.path)
+        if match is None:
+            return json_answer(403, MISSING_TOKEN), request_id
+        route = match.route
+        if route.function is None:  # a mock integration: API Gateway answers itself
+            answer = HttpAnswer(
+                route.mock_status, [("Content-Type", "application/json")], route.mock_body.encode()
+            )
+            return answer, request_id
+        event = proxy_event(
+            route=match,
+            method=method,
+            path=parts.path,
+            query=parts.query,
+            headers=self._forwarded(headers, source_ip),
+            body=body,
+            stage=self.stage,
+            source_ip=source_ip,
+            now=datetime.now(UTC),
+            request_id=request_id,
+        )
+        invocation = self.invoke(route.function, event, request_id)
+        if invocation.timed_out or invocation.duration_ms > INTEGRATION_TIMEOUT_MS:
+            return json_answer(504, {"message": "Endpoint request timed out"}), request_id
+        if invocation.failed:
+            return bad_gateway(), request_id
+        return http_answer(invocation.result), request_id
+
+    def _forwarded(self, headers: list[tuple[str, str]], source_ip: str) -> list[tuple[str, str]]:
+        """The headers API Gateway adds, so a function sees the URL it was called at
+        (signatures over the URL verify locally too)."""
+        present = {name.lower() for name, _ in headers}
+        port = str(self._httpd.server_address[1])
+        added = [
+            ("X-Forwarded-For", source_ip),
+            ("X-Forwarded-Port", port),
+            ("X-Forwarded-Proto", "http"),
+            ("X-Amzn-Trace-Id", f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}"),
+        ]
+        return headers + [(name, value) for name, value in added if name.lower() not in present]
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        gateway: LocalGateway,
+    ) -> None:
+        super().__init__(address, handler)
+        self.gateway = gateway
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    server: _GatewayServer
+    server_version = "TetherLocalGateway/1"
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        body = self._body()
+        headers = [
+            (name, value)
+            for name, value in self.headers.items()
+            if name.lower() != "transfer-encoding"  # the body is whole by now
+        ]
+        answer, request_id = self.server.gateway.answer(
+            self.command, self.path, headers, body, self.client_address[0]
+        )
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("x-amzn-RequestId", request_id)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+        stack_logger().info(
+            f"{self.command} {urlsplit(self.path).path} {answer.status}",
+            extra={
+                "ms": round((time.monotonic() - started) * 1000),
+                "correlation_id": request_id,
+                "function_name": "gateway",
+            },
+        )
+
+    def _body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # the chunk's CRLF
+            while self.rfile.readline().strip():  # trailers, up to the blank line
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request is written by _handle

@@ -1,0 +1,197 @@
+"""What the sandbox provider says back, as a real provider does: signed webhooks
+(Standard Webhooks) to the account's webhook URL, ``{webhook_url}/{account_id}``.
+
+- Status callbacks: queued → sent → delivered (or undelivered, at a configured rate),
+  posted some time after the send was answered, in order, from one worker thread.
+- Replies: a lead's text to one of the account's numbers (``message.received``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import random
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tether.observability import logger
+from tether.providers.sandbox import SandboxErrorCode
+from tether.webhooks.signatures import standard_webhooks_signature
+
+POST_TIMEOUT_SECONDS = 30.0  # the local gateway serves one invocation at a time
+RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook post and how it went (status None: no answer at all)."""
+
+    webhook_id: str
+    url: str
+    event_type: str
+    status: int | None
+
+
+def event_payload(event_type: str, data: Mapping[str, Any], now: datetime) -> bytes:
+    return json.dumps(
+        {"type": event_type, "timestamp": now.astimezone(UTC).isoformat(), "data": dict(data)}
+    ).encode()
+
+
+def signed_headers(secret: str, webhook_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    timestamp = str(int(now.timestamp()))
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "tether-sandbox/1",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": standard_webhooks_signature(secret, webhook_id, timestamp, body),
+    }
+
+
+class WebhookPoster:
+    """Signs and posts one event to an account's webhook URL."""
+
+    def __init__(
+        self,
+        webhook_url: str,
+        signing_secret: str,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+    ) -> None:
+        self.webhook_url = webhook_url.rstrip("/")
+        self.signing_secret = signing_secret
+        self.retry_delays = retry_delays
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Give up the retries in progress (the sandbox is stopping)."""
+        self._closed.set()
+
+    def post(self, account_id: str, event_type: str, data: Mapping[str, Any]) -> Delivery:
+        """Post until answered below 500 (other than 429), retrying after each delay, as
+        providers do. Every attempt carries the same webhook-id (the receiver's dedupe
+        key) and is signed at its own time."""
+        import urllib3
+
+        webhook_id = f"msg_{secrets.token_hex(12)}"
+        body = event_payload(event_type, data, datetime.now(UTC))
+        url = f"{self.webhook_url}/{account_id}"
+        status: int | None = None
+        attempt = 0
+        for delay in (0.0, *self.retry_delays):
+            if self._closed.wait(delay):
+                break
+            attempt += 1
+            try:
+                response = urllib3.request(
+                    "POST",
+                    url,
+                    body=body,
+                    headers=signed_headers(
+                        self.signing_secret, webhook_id, body, datetime.now(UTC)
+                    ),
+                    timeout=POST_TIMEOUT_SECONDS,
+                    retries=False,
+                )
+                status = response.status
+            except urllib3.exceptions.HTTPError as error:
+                status = None
+                logger.warning(
+                    "sandbox webhook not answered",
+                    extra={"url": url, "error": str(error), "attempt": attempt},
+                )
+            if status is not None and status < 500 and status != 429:
+                break
+        logger.info(
+            "sandbox posted a webhook",
+            extra={
+                "event_type": event_type,
+                "status": status,
+                "attempts": attempt,
+                "external_id": data.get("id"),
+            },
+        )
+        return Delivery(webhook_id, url, event_type, status)
+
+
+@dataclass(frozen=True, order=True)
+class _Due:
+    at: float
+    sequence: int
+    account_id: str
+    data: tuple[tuple[str, Any], ...]
+
+
+class StatusCallbacks:
+    """Posts each accepted text's statuses later, in order, from one thread."""
+
+    def __init__(
+        self,
+        poster: WebhookPoster,
+        *,
+        delay_seconds: float = 0.5,
+        undelivered_rate: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self._poster = poster
+        self._delay = delay_seconds
+        self._undelivered_rate = undelivered_rate
+        self._random = random.Random(seed)  # noqa: S311 - a simulation, not a secret
+        self._due: list[_Due] = []
+        self._sequence = itertools.count()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.deliveries: list[Delivery] = []
+
+    def start(self) -> StatusCallbacks:
+        self._thread = threading.Thread(target=self._run, name="sandbox-callbacks", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        self._poster.close()
+        if self._thread is not None:
+            self._thread.join(timeout=POST_TIMEOUT_SECONDS + 1)
+
+    def text_accepted(self, account_id: str, sid: str, from_number: str, to_number: str) -> None:
+        with self._wake:
+            delivered = self._random.random() >= self._undelivered_rate
+        final: dict[str, Any] = {"status": "delivered"}
+        if not delivered:
+            final = {
+                "status": "undelivered",
+                "error_code": str(SandboxErrorCode.FILTERED),
+                "error_reason": "message filtered by the carrier",
+            }
+        start = time.monotonic()
+        base = {"id": sid, "from": from_number, "to": to_number}
+        for step, extra in enumerate(({"status": "queued"}, {"status": "sent"}, final), 1):
+            data = tuple({**base, **extra}.items())
+            self._schedule(_Due(start + step * self._delay, next(self._sequence), account_id, data))
+
+    def _schedule(self, due: _Due) -> None:
+        with self._wake:
+            heapq.heappush(self._due, due)
+            self._wake.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopping and (not self._due or self._due[0].at > time.monotonic()):
+                    timeout = self._due[0].at - time.monotonic() if self._due else None
+                    self._wake.wait(timeout)
+                if self._stopping:
+                    return
+                due = heapq.heappop(self._due)
+            delivery = self._poster.post(due.account_id, "message.status", dict(due.data))
+            self.deliveries.append(delivery)

@@ -1,0 +1,228 @@
+"""The local stack end to end: the gateway serves the template's routes and nothing
+else, a lead's reply goes sandbox → gateway → webhook → InboundQueue → inbound, a send
+goes OutboundQueue → outbound → sandbox and its status callbacks come back delivered,
+`invoke` runs a function against the running stack, and Ctrl-C stops it all.
+
+Rows are seeded as the schema owner (the API that would create them is issue 9's
+other half); everything after that goes over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+import urllib3
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import DevStack
+from tests.integration.factories import make_campaign, make_chain, make_lead, make_tenant
+from tether.aws.sqs import SqsQueue
+from tether.config import PROJECT_ROOT
+from tether.db.connection import Connection, FreshConnections, as_role, connect
+from tether.db.unit_of_work import UnitOfWork
+from tether.local.aws import client
+from tether.services.numbers import NumberRow, register_numbers, stage_campaign
+from tether.services.outbound import SendRequest, request_send
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 20.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout}s: {probe.__doc__ or probe}")
+        time.sleep(0.2)
+
+
+def request(method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+    return urllib3.request(method, url, timeout=15, retries=False, **kwargs)
+
+
+def sandbox_account(admin: Connection, stack: DevStack, account_id: uuid.UUID) -> None:
+    """Point a provider account at the running sandbox, as the README says to."""
+    refs = stack.client.sandbox_account(str(account_id))
+    admin.execute(
+        "UPDATE provider_accounts SET provider = 'sandbox', signing_secret_ref = %s,"
+        " credentials_ref = %s WHERE id = %s",
+        (refs["signing_secret_ref"], refs["credentials_ref"], account_id),
+    )
+
+
+def test_the_gateway_serves_the_template_routes_and_403s_the_rest(dev_stack: DevStack) -> None:
+    health = dev_stack.client.call("GET", "/v1/health")
+    assert (health.status, health.json()) == (200, {"status": "ok"})
+    assert health.headers["x-amzn-requestid"]
+
+    for method, path in [("GET", "/v1/nothing"), ("DELETE", "/v1/health"), ("GET", "/")]:
+        answer = dev_stack.client.call(method, path)
+        assert (answer.status, answer.json()) == (403, {"message": "Missing Authentication Token"})
+
+    # the webhook route is the function's: it answers an unknown account itself
+    unknown = dev_stack.client.call("POST", f"/webhooks/sandbox/{uuid.uuid4()}", {})
+    assert (unknown.status, unknown.json()["error"]) == (404, "not_found")
+
+
+def test_a_leads_reply_is_received_stored_and_processed(dev_stack: DevStack) -> None:
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        chain = make_chain(admin)
+        sandbox_account(admin, dev_stack, chain.provider_account_id)
+
+    reply = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tether",
+            "sandbox",
+            "reply",
+            "--from",
+            chain.lead_phone,
+            "--to",
+            chain.number,
+            "--account",
+            str(chain.provider_account_id),
+            "Yes, interested! reach me at lead@example.com",
+        ],
+        cwd=PROJECT_ROOT,
+        env=dev_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert reply.returncode == 0, reply.stdout + reply.stderr
+    assert json.loads(reply.stdout)["webhook_status"] == 200
+
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+
+        def processed() -> dict[str, Any] | None:
+            """the receipt is processed by the inbound poller"""
+            return admin.execute(
+                "SELECT r.processed_at, m.body, l.state, l.email FROM webhook_receipts r"
+                " JOIN messages m ON m.tenant_id = r.tenant_id AND m.direction = 'inbound'"
+                " JOIN leads l ON l.id = m.lead_id"
+                " WHERE r.tenant_id = %s AND r.processed_at IS NOT NULL",
+                (chain.tenant_id,),
+            ).fetchone()
+
+        row = eventually(processed)
+    assert row["body"] == "Yes, interested! reach me at lead@example.com"
+    assert row["state"] in ("email_captured", "high_intent")
+    assert row["email"] == "lead@example.com"
+
+
+def test_a_send_goes_out_once_from_its_bound_number_and_is_delivered(
+    dev_stack: DevStack,
+) -> None:
+    sender = "+14155550123"
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        tenant_id, account_id = make_tenant(
+            admin,
+            send_segments_per_second=None,
+            quiet_hours_start="00:00",
+            quiet_hours_end="23:59:59",
+        )
+        sandbox_account(admin, dev_stack, account_id)
+        app = FreshConnections(as_role(dev_stack.database_url, "tether_app"))
+        with UnitOfWork(app, tenant_id) as uow:
+            register_numbers(uow, tenant_id, account_id, "Pool", [NumberRow(sender)])
+        campaign_id = make_campaign(admin, tenant_id, "Pool")
+        with UnitOfWork(app, tenant_id) as uow:
+            stage_campaign(uow, campaign_id, datetime.now(UTC))
+        lead_id = make_lead(admin, tenant_id, "+12125550188", campaign_id)
+
+    queue = SqsQueue(
+        dev_stack.state["queues"]["OutboundQueue"],
+        client("sqs", dev_stack.state["aws_endpoint_url"]),
+    )
+    send = SendRequest(
+        tenant_id=tenant_id, campaign_id=campaign_id, lead_id=lead_id, body="Hello from Tether"
+    )
+    with UnitOfWork(app, tenant_id) as uow:
+        receipt = request_send(uow, send, datetime.now(UTC), queue)
+
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+
+        def delivered() -> dict[str, Any] | None:
+            """the message's status callbacks came back: delivered"""
+            return admin.execute(
+                "SELECT status, external_id, from_address FROM messages"
+                " WHERE id = %s AND status = 'delivered'",
+                (receipt.message_id,),
+            ).fetchone()
+
+        message = eventually(delivered)
+    assert message["from_address"] == sender
+
+    texts = dev_stack.client.texts(str(account_id))
+    assert [(t["sid"], t["from"], t["to"]) for t in texts] == [
+        (message["external_id"], sender, "+12125550188")
+    ]
+    assert [t["idempotency_key"] for t in texts] == [str(receipt.message_id)]
+
+
+def test_invoke_runs_one_function_against_the_running_stack(dev_stack: DevStack) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tether", "invoke", "sweeper", "events/sweeper.json"],
+        cwd=PROJECT_ROOT,
+        env=dev_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"receipts", "sends"}
+
+
+def test_lambdas_invoke_api_runs_a_scheduled_function_now(dev_stack: DevStack) -> None:
+    lambda_client = boto3.session.Session().client(
+        "lambda",
+        endpoint_url=dev_stack.state["lambda_url"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    event = json.loads((PROJECT_ROOT / "events/pool_release.json").read_text())
+    answer = lambda_client.invoke(FunctionName="pool_release", Payload=json.dumps(event))
+    assert (answer["StatusCode"], answer.get("FunctionError", "")) == (200, "")
+    assert json.loads(answer["Payload"].read())["finished"] is True
+
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        lambda_client.invoke(FunctionName="nope", Payload=b"{}")
+
+    # the same through the stack's client, as the demo will call it
+    assert dev_stack.client.invoke("pool_release", event)["finished"] is True
+    with pytest.raises(RuntimeError, match="errorMessage"):
+        dev_stack.client.invoke("inbound", {"Records": "not a list"})
+
+
+def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
+    dev_stack.process.send_signal(signal.SIGINT)
+    assert dev_stack.process.wait(timeout=30) == 0
+    assert dev_stack.log().rstrip().endswith("stopped")
+    for url in (
+        dev_stack.gateway,
+        dev_stack.state["lambda_url"],
+        dev_stack.state["sandbox_url"],
+        dev_stack.state["aws_endpoint_url"],
+    ):
+        try:
+            request("GET", url)
+        except urllib3.exceptions.HTTPError:
+            continue
+        raise AssertionError(f"{url} still answers")

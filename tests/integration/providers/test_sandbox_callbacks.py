@@ -1,0 +1,194 @@
+"""The sandbox talking back: status callbacks after each accepted text and replies from
+leads, posted over real HTTP to a webhook receiver, signed so the webhook verifies."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import urllib3
+
+from tests.integration.providers.conftest import FROM, TO
+from tether.providers import SendCommand
+from tether.providers.sandbox import SandboxProvider
+from tether.sandbox import SandboxConfig, SandboxServer
+from tether.sandbox.callbacks import WebhookPoster
+from tether.sandbox.server import DEV_SIGNING_SECRET
+from tether.webhooks.signatures import verify_standard_webhooks
+
+
+class Receiver(ThreadingHTTPServer):
+    """A webhook endpoint that keeps every post: (path, headers, body)."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.posts: list[tuple[str, dict[str, str], bytes]] = []
+        self.failures = failures  # the first posts answered 503
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/webhooks/sandbox"
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [json.loads(body) for _, _, body in self.posts]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.server.lock:
+            self.server.posts.append(
+                (self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
+            failing = len(self.server.posts) <= self.server.failures
+        self.send_response(503 if failing else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def talking_sandbox(receiver: Receiver, **config: Any) -> SandboxServer:
+    return SandboxServer(
+        SandboxConfig(
+            webhook_url=receiver.url, open_accounts=True, callback_delay_seconds=0.02, **config
+        )
+    ).start()
+
+
+def wait_for(receiver: Receiver, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 5
+    while len(receiver.events()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return receiver.events()
+
+
+def test_each_text_gets_queued_sent_delivered_signed_to_its_accounts_webhook(
+    receiver: Receiver,
+) -> None:
+    sandbox = talking_sandbox(receiver)
+    try:
+        provider = SandboxProvider(sandbox.url, "acct-7", sandbox.config.api_token)
+        accepted = provider.send(SendCommand(FROM, TO, "Hi", "key-1"))
+        events = wait_for(receiver, 3)
+    finally:
+        sandbox.stop()
+
+    assert [(e["type"], e["data"]["status"]) for e in events] == [
+        ("message.status", "queued"),
+        ("message.status", "sent"),
+        ("message.status", "delivered"),
+    ]
+    assert {e["data"]["id"] for e in events} == {accepted.external_id}
+    for path, headers, body in receiver.posts:
+        assert path == "/webhooks/sandbox/acct-7"
+        verify_standard_webhooks(
+            headers["webhook-id"],
+            headers["webhook-timestamp"],
+            headers["webhook-signature"],
+            body,
+            [sandbox.config.signing_secret],
+            datetime.now(UTC),
+        )
+    assert [t.account_id for t in sandbox.texts()] == ["acct-7"]
+
+
+def test_at_an_undelivered_rate_of_one_every_text_ends_undelivered_with_a_reason(
+    receiver: Receiver,
+) -> None:
+    sandbox = talking_sandbox(receiver, undelivered_rate=1.0)
+    try:
+        SandboxProvider(sandbox.url, "a", sandbox.config.api_token).send(
+            SendCommand(FROM, TO, "Hi", "key-1")
+        )
+        last = wait_for(receiver, 3)[-1]["data"]
+    finally:
+        sandbox.stop()
+    assert (last["status"], last["error_code"]) == ("undelivered", "filtered")
+
+
+def test_a_reply_goes_to_the_account_that_sent_from_that_number(receiver: Receiver) -> None:
+    sandbox = talking_sandbox(receiver)
+    try:
+        SandboxProvider(sandbox.url, "acct-9", sandbox.config.api_token).send(
+            SendCommand(FROM, TO, "Hi", "key-1")
+        )
+
+        def reply(payload: dict[str, str]) -> urllib3.BaseHTTPResponse:
+            return urllib3.request(
+                "POST", f"{sandbox.url}/sandbox/replies", body=json.dumps(payload).encode()
+            )
+
+        answer = reply({"from": TO, "to": FROM, "body": "STOP"})
+        unknown = reply({"from": TO, "to": "+14155550999", "body": "hello?"})
+        chosen = reply({"from": TO, "to": "+14155550999", "body": "hi", "account_id": "acct-2"})
+        malformed = reply({"from": "nope", "to": FROM, "body": "x"})
+        wait_for(receiver, 5)
+    finally:
+        sandbox.stop()
+
+    assert (answer.status, answer.json()["account_id"], answer.json()["webhook_status"]) == (
+        202,
+        "acct-9",
+        200,
+    )
+    assert unknown.status == 404
+    assert chosen.status == 202
+    assert malformed.status == 400
+    received = [(p, json.loads(b)) for p, _, b in receiver.posts if b"message.received" in b]
+    assert [(p, e["data"]["from"], e["data"]["body"]) for p, e in received] == [
+        ("/webhooks/sandbox/acct-9", TO, "STOP"),
+        ("/webhooks/sandbox/acct-2", TO, "hi"),
+    ]
+
+
+def test_a_post_answered_5xx_is_retried_with_the_same_webhook_id() -> None:
+    receiver = Receiver(failures=2)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        poster = WebhookPoster(receiver.url, DEV_SIGNING_SECRET, retry_delays=(0.01, 0.01, 0.01))
+        delivery = poster.post("acct-1", "message.status", {"id": "SM1", "status": "sent"})
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert delivery.status == 200
+    assert [h["webhook-id"] for _, h, _ in receiver.posts] == [delivery.webhook_id] * 3
+
+
+def test_without_a_webhook_url_it_stays_silent_and_serves_one_account(receiver: Receiver) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        refused = urllib3.request(
+            "POST",
+            f"{sandbox.url}/v1/accounts/other/messages",
+            body=json.dumps({"from": FROM, "to": TO, "body": "x"}).encode(),
+            headers={"Authorization": f"Bearer {sandbox.config.api_token}"},
+        )
+        no_webhook = urllib3.request(
+            "POST",
+            f"{sandbox.url}/sandbox/replies",
+            body=json.dumps({"from": TO, "to": FROM, "body": "x"}).encode(),
+        )
+    assert refused.status == 404
+    assert no_webhook.status == 409
+    assert receiver.posts == []

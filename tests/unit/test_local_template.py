@@ -1,0 +1,145 @@
+"""template.yaml as the local stack reads it: what it runs must be what SAM deploys."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tether.config import PROJECT_ROOT
+from tether.local.runtime import environment_for, local_environment
+from tether.local.template import Stack, TemplateError, load_template, read_stack
+
+
+def url(name: str) -> str:
+    return f"http://moto/123456789012/{name}"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    return read_stack(load_template(PROJECT_ROOT / "template.yaml"), url)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_every_function_of_the_template_is_found_with_its_handler_module(stack: Stack) -> None:
+    for function in stack.functions:
+        assert (PROJECT_ROOT / function.module_path).is_file(), function.logical_id
+        assert function.handler_name == "handler"
+    assert stack.function("webhook").logical_id == "WebhookFunction"
+    assert stack.function("WebhookFunction").timeout == 10
+    with pytest.raises(TemplateError, match="no function 'nope'"):
+        stack.function("nope")
+
+
+def test_queues_keep_their_redrive_policy_to_their_dead_letter_queue(stack: Stack) -> None:
+    inbound = stack.queue("InboundQueue")
+    assert inbound.dead_letter_target == "InboundDeadLetterQueue"
+    assert inbound.attributes["VisibilityTimeout"] == "180"
+    assert json.loads(inbound.attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:tether-local-InboundDeadLetterQueue",
+        "maxReceiveCount": 5,
+    }
+    assert stack.queue("InboundDeadLetterQueue").dead_letter_target is None
+
+
+def test_queue_triggers_keep_batch_size_and_partial_failures(stack: Stack) -> None:
+    sources = {f.name: f.queue_sources for f in stack.functions if f.queue_sources}
+    assert {
+        name: [(s.queue, s.batch_size, s.reports_batch_item_failures) for s in found]
+        for name, found in sources.items()
+    } == {
+        "inbound": [("InboundQueue", 10, True)],
+        "outbound": [("OutboundQueue", 10, True)],
+    }
+
+
+def test_environment_resolves_to_local_resources_and_drops_what_has_no_local_value(
+    stack: Stack,
+) -> None:
+    webhook = stack.function("webhook").environment
+    assert webhook["INBOUND_QUEUE_URL"] == url("tether-local-InboundQueue")
+    assert webhook["IDEMPOTENCY_TABLE_NAME"] == "tether-local-IdempotencyTable"
+    assert webhook["POWERTOOLS_LOG_LEVEL"] == "INFO"  # !Ref LogLevel's default
+    # parameters without a default (secret ARNs, the proxy endpoint) are AWS-only
+    assert "DB_SECRET_ARN" not in webhook
+    assert "DB_HOST" not in webhook
+
+
+def test_each_function_runs_with_its_own_variables_and_the_local_ones(stack: Stack) -> None:
+    base = local_environment(aws_endpoint_url="http://moto", database_url="db")
+    declared = {name for f in stack.functions for name in f.environment}
+    wanted, unwanted = environment_for(stack.function("inbound"), base, declared)
+    assert wanted["AWS_ENDPOINT_URL"] == "http://moto"
+    assert wanted["DATABASE_URL"] == "db"
+    assert wanted["OUTBOUND_QUEUE_URL"] == url("tether-local-OutboundQueue")
+    # the webhook's variables are not the inbound function's, in Lambda or here
+    assert {"INBOUND_QUEUE_URL", "IDEMPOTENCY_TABLE_NAME"} <= unwanted
+    assert not unwanted & wanted.keys()
+
+
+def test_routes_are_the_function_events_and_the_inline_mocks(stack: Stack) -> None:
+    routes = {(r.method, r.path): r for r in stack.routes}
+    assert routes[("ANY", "/webhooks/{provider}/{account_id}")].function == "WebhookFunction"
+    health = routes[("GET", "/v1/health")]
+    assert (health.function, health.mock_status, health.mock_body) == (None, 200, '{"status":"ok"}')
+
+
+def test_schedules_are_read_with_their_rate(stack: Stack) -> None:
+    found = {f.name: [s.expression for s in f.schedules] for f in stack.functions if f.schedules}
+    assert found["pool_release"] == ["rate(5 minutes)"]
+    assert found["sweeper"] == ["rate(1 minute)"]
+
+
+def test_intrinsics_in_their_short_and_long_forms(tmp_path: Path) -> None:
+    document = load_template(
+        write(
+            tmp_path,
+            """
+            Parameters:
+              Stage: {Type: String, Default: dev}
+              Secret: {Type: String}
+            Conditions:
+              IsProd: !Equals [!Ref Stage, prod]
+            Resources:
+              Jobs:
+                Type: AWS::SQS::Queue
+                Properties: {FifoQueue: true, VisibilityTimeout: 60}
+              Fn:
+                Type: AWS::Serverless::Function
+                Properties:
+                  CodeUri: functions/fn/
+                  Handler: app.handler
+                  Environment:
+                    Variables:
+                      A: !Sub "${AWS::Region}-${Stage}-${Jobs.QueueName}"
+                      B: !Sub ["${X}/${!Literal}", {X: !GetAtt Jobs.Arn}]
+                      C: !If [IsProd, big, small]
+                      D: !Ref Secret
+                      E: {"Fn::Join": ["-", [a, !Ref Stage]]}
+                      F: !Ref Jobs
+                      G: !Select [1, [x, y]]
+            """,
+        )
+    )
+    function = read_stack(document, url, {"Stage": "prod"}).functions[0]
+    assert function.environment == {
+        "A": "us-east-1-prod-tether-local-Jobs.fifo",
+        "B": "arn:aws:sqs:us-east-1:123456789012:tether-local-Jobs.fifo/${Literal}",
+        "C": "big",
+        "E": "a-prod",
+        "F": url("tether-local-Jobs.fifo"),
+        "G": "y",
+    }
+    assert (function.timeout, function.memory_size) == (3, 128)  # SAM's defaults
+
+
+def test_a_template_without_resources_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="no Resources"):
+        load_template(write(tmp_path, "Parameters: {}\n"))
