@@ -67,9 +67,12 @@ def test_the_gateway_serves_the_template_routes_and_403s_the_rest(dev_stack: Dev
     assert (health.status, health.json()) == (200, {"status": "ok"})
     assert health.headers["x-amzn-requestid"]
 
-    for method, path in [("GET", "/v1/nothing"), ("DELETE", "/v1/health"), ("GET", "/")]:
+    for method, path in [("GET", "/nothing"), ("DELETE", "/v1/health"), ("GET", "/")]:
         answer = dev_stack.client.call(method, path)
         assert (answer.status, answer.json()) == (403, {"message": "Missing Authentication Token"})
+
+    # the rest of /v1 is the api function's ({proxy+}): without a key, its 401
+    assert dev_stack.client.call("GET", "/v1/nothing").status == 401
 
     # the webhook route is the function's: it answers an unknown account itself
     unknown = dev_stack.client.call("POST", f"/webhooks/sandbox/{uuid.uuid4()}", {})

@@ -29,21 +29,22 @@ class RouteMatch:
 
 
 def match_route(routes: Sequence[Route], method: str, path: str) -> RouteMatch | None:
-    """The route API Gateway would pick: a literal segment beats a {param}, which beats
-    a {proxy+}; a method mapped exactly beats ANY. None means API Gateway's 403."""
+    """The route API Gateway would pick. The resource comes first: a literal segment
+    beats a {param}, which beats a {proxy+}; then the method on that resource, mapped
+    exactly or ANY. A resource without the method is API Gateway's 403 (None), even
+    where a {proxy+} would take the path."""
     method = method.upper()
-    candidates: list[tuple[tuple[int, ...], RouteMatch]] = []
+    resources: dict[str, tuple[tuple[int, ...], dict[str, str]]] = {}
     for route in routes:
-        if route.method not in (method, "ANY"):
-            continue
         parameters = _match_path(route.path, path)
-        if parameters is None:
-            continue
-        rank = (*_specificity(route.path), 1 if route.method == method else 0)
-        candidates.append((rank, RouteMatch(route, parameters)))
-    if not candidates:
+        if parameters is not None:
+            resources[route.path] = (_specificity(route.path), parameters)
+    if not resources:
         return None
-    return max(candidates, key=lambda candidate: candidate[0])[1]
+    resource = max(resources, key=lambda template: resources[template][0])
+    on_resource = {route.method: route for route in routes if route.path == resource}
+    chosen = on_resource.get(method) or on_resource.get("ANY")
+    return RouteMatch(chosen, resources[resource][1]) if chosen else None
 
 
 def _segments(path: str) -> list[str]:
