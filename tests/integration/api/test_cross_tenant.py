@@ -43,6 +43,14 @@ ID_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/v1/notifications/{notification_id}/read", {}),
     ("POST", "/v1/unmatched-inbound/{unmatched_id}/assign", {"lead_id": "{lead_id}"}),
     ("POST", "/v1/api-keys/{key_id}/revoke", {}),
+    ("GET", "/v1/leads/{lead_id}/timers", None),
+    (
+        "POST",
+        "/v1/leads/{lead_id}/timers",
+        {"timer_type": "CALLBACK", "trigger_at": "2026-12-01T10:00:00Z"},
+    ),
+    ("DELETE", "/v1/leads/{lead_id}/timers/TIMER_7D", None),
+    ("PUT", "/v1/escalations/TIMER_7D", {"action": "move", "campaign_id": "{campaign_id}"}),
 ]
 
 LIST_ROUTES = [

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 def _storable(value: str) -> str:
@@ -511,3 +511,61 @@ class AuditEntry(BaseModel):
     subject_id: str | None
     detail: dict[str, Any]
     created_at: datetime
+
+
+# --- timers
+
+TimerTypeName = Literal["TIMER_7D", "TIMER_14D", "TIMER_30D", "FOLLOW_UP", "CALLBACK"]
+EscalationTimer = Literal["TIMER_7D", "TIMER_14D", "TIMER_30D"]
+
+
+class EscalationStepRequest(Request):
+    action: Literal["move", "follow_up", "close"] = Field(
+        description="move: to `campaign_id`, whose template goes out from the lead's bound"
+        " number there; follow_up: a follow-up in the lead's campaign; close: close the lead"
+    )
+    campaign_id: UUID | None = Field(default=None, description="required by move, else absent")
+
+    @model_validator(mode="after")
+    def _campaign_for_move(self) -> EscalationStepRequest:
+        if (self.action == "move") != (self.campaign_id is not None):
+            raise ValueError("campaign_id is required by move and only by move")
+        return self
+
+
+class EscalationStep(BaseModel):
+    timer_type: EscalationTimer
+    action: Literal["move", "follow_up", "close"]
+    campaign_id: UUID | None
+    configured: bool = Field(description="false: the default (7D, 14D follow up; 30D closes)")
+
+
+class EscalationMap(BaseModel):
+    steps: list[EscalationStep]
+
+
+class TimerRequest(Request):
+    timer_type: TimerTypeName
+    trigger_at: AwareDatetime = Field(description="when it fires; a pending one of the type moves")
+
+
+class Timer(BaseModel):
+    id: UUID
+    timer_type: TimerTypeName
+    trigger_at: datetime
+    retry_at: datetime | None
+    executed_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    message_id: UUID | None
+
+
+class TimerList(BaseModel):
+    items: list[Timer]
+
+
+class TimersCancelled(BaseModel):
+    cancelled: int

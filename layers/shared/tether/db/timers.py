@@ -134,6 +134,39 @@ class TimerRepository:
             (lead_id,),
         ).fetchall()
 
+    def history(self, lead_id: UUID) -> list[dict[str, Any]]:
+        """The lead's timers, pending and past, newest first."""
+        return self._conn.execute(
+            "SELECT id, timer_type::text AS timer_type, trigger_at, retry_at, executed_at, cancelled_at,"
+            " cancel_reason, attempts, max_attempts, last_error, message_id"
+            " FROM lead_timers WHERE lead_id = %s ORDER BY created_at DESC, trigger_at DESC",
+            (lead_id,),
+        ).fetchall()
+
+    def escalation_steps(self) -> dict[str, dict[str, Any]]:
+        """The tenant's configured steps (the session's tenant), by timer type."""
+        rows = self._conn.execute(
+            "SELECT timer_type::text AS timer_type, action, campaign_id FROM escalation_steps"
+        ).fetchall()
+        return {row["timer_type"]: row for row in rows}
+
+    def set_escalation_step(
+        self, tenant_id: UUID, timer_type: str, action: str, campaign_id: UUID | None
+    ) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "INSERT INTO escalation_steps (tenant_id, timer_type, action, campaign_id)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant_id, timer_type)"
+                " DO UPDATE SET action = EXCLUDED.action, campaign_id = EXCLUDED.campaign_id",
+                (tenant_id, timer_type, action, campaign_id),
+            )
+
+    def remove_escalation_step(self, timer_type: str) -> bool:
+        cursor = self._conn.execute(
+            "DELETE FROM escalation_steps WHERE timer_type = %s", (timer_type,)
+        )
+        return cursor.rowcount > 0
+
     def claim_due(
         self, now: datetime, limit: int, timer_ids: Sequence[UUID] | None = None
     ) -> list[ClaimedTimer]:

@@ -47,10 +47,23 @@ DEFAULT_STEPS = {
     TimerType.TIMER_30D: Action.CLOSE,
 }
 
+# What a tenant's escalation step may do (CALL and CANCEL are the job's own).
+STEP_ACTIONS = frozenset({Action.MOVE, Action.FOLLOW_UP, Action.CLOSE})
+
 FOLLOW_UP_TEXT = "Just following up on my last message. Is this still a good time to talk?"
 
 # A failed firing waits this long per attempt before the next run tries again.
 RETRY_BACKOFF = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """What one escalation timer does for a tenant; `configured` False: the default."""
+
+    timer_type: TimerType
+    action: Action
+    campaign_id: UUID | None
+    configured: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,19 +17,24 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from tether.db.messages import OutboundDraft
 from tether.db.numbers import SenderBinding
 from tether.db.timers import ClaimedTimer, FailedTimer, FiredTimer, TimerEvent
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.errors import NotFound
+from tether.domain.errors import InvalidInput, NotFound
 from tether.domain.lead_state import LeadState, can_transition
 from tether.domain.segments import count_segments
 from tether.domain.sender import SenderCandidate, choose_sender
 from tether.domain.timers import (
+    DEFAULT_STEPS,
+    ESCALATIONS,
     FOLLOW_UP_TEXT,
+    STEP_ACTIONS,
     Action,
+    EscalationStep,
     TimerType,
     plan_firing,
     retry_delay,
@@ -147,20 +152,67 @@ def schedule_timer(
     return timer_id
 
 
-def cancel_timers(
-    uow: UnitOfWork,
-    lead_id: UUID,
-    now: datetime,
-    reason: str,
-    timer_type: TimerType | None = None,
-    *,
-    commit: bool = True,
-) -> int:
-    """Cancel the lead's pending timers (of one type, or all): how many."""
-    cancelled = uow.timers.cancel(lead_id, now, reason, timer_type.value if timer_type else None)
-    if commit:
-        uow.commit()
+def cancel_lead_timer(uow: UnitOfWork, lead_id: UUID, timer_type: TimerType, now: datetime) -> int:
+    """Cancel the lead's pending timer of this type (by hand): how many, 0 or 1."""
+    if uow.leads.get(lead_id) is None:
+        raise NotFound("lead", lead_id)
+    cancelled = uow.timers.cancel(lead_id, now, "cancelled through the API", timer_type.value)
+    uow.commit()
     return cancelled
+
+
+def lead_timers(uow: UnitOfWork, lead_id: UUID) -> list[dict[str, Any]]:
+    """The lead's timers, pending and past (NotFound for a lead the tenant lacks)."""
+    if uow.leads.get(lead_id) is None:
+        raise NotFound("lead", lead_id)
+    return uow.timers.history(lead_id)
+
+
+def escalation_map(uow: UnitOfWork) -> list[EscalationStep]:
+    """What each escalation timer does for the session's tenant, defaults included."""
+    configured = uow.timers.escalation_steps()
+    steps = []
+    for timer_type in ESCALATIONS:
+        row = configured.get(timer_type.value)
+        if row is None:
+            steps.append(EscalationStep(timer_type, DEFAULT_STEPS[timer_type], None, False))
+        else:
+            steps.append(
+                EscalationStep(timer_type, Action(row["action"]), row["campaign_id"], True)
+            )
+    return steps
+
+
+def set_escalation_step(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    timer_type: TimerType,
+    action: Action,
+    campaign_id: UUID | None,
+) -> list[EscalationStep]:
+    """Set what `timer_type` does for the tenant; a move names a campaign of its own."""
+    if timer_type not in ESCALATIONS or action not in STEP_ACTIONS:
+        raise InvalidInput(f"{timer_type.value} cannot {action.value}")
+    if (action is Action.MOVE) != (campaign_id is not None):
+        raise InvalidInput("campaign_id is required by move and only by move")
+    if campaign_id is not None and uow.campaign_numbers.campaign(campaign_id) is None:
+        raise NotFound("campaign", campaign_id)
+    uow.timers.set_escalation_step(tenant_id, timer_type.value, action.value, campaign_id)
+    uow.commit()
+    logger.info(
+        "escalation step set",
+        extra={"tenant_id": str(tenant_id), "timer_type": timer_type.value, "action": action.value},
+    )
+    return escalation_map(uow)
+
+
+def remove_escalation_step(uow: UnitOfWork, timer_type: TimerType) -> list[EscalationStep]:
+    """Put `timer_type` back to its default."""
+    if timer_type not in ESCALATIONS:
+        raise InvalidInput(f"{timer_type.value} has no escalation step")
+    uow.timers.remove_escalation_step(timer_type.value)
+    uow.commit()
+    return escalation_map(uow)
 
 
 def _fire_one_by_one(uow: UnitOfWork, timer_ids: Sequence[UUID], now: datetime) -> _Batch:

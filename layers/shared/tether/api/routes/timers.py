@@ -1,0 +1,123 @@
+"""/v1/escalations and /v1/leads/{id}/timers: what a tenant's 7/14/30-day timers do,
+and a lead's timers (a follow-up or callback set by hand, one cancelled)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from tether.api import context
+from tether.api.idempotency import idempotent
+from tether.api.openapi import responses
+from tether.api.params import IdempotencyKey
+from tether.api.schemas import (
+    EscalationMap,
+    EscalationStep,
+    EscalationStepRequest,
+    EscalationTimer,
+    Timer,
+    TimerList,
+    TimerRequest,
+    TimersCancelled,
+    TimerTypeName,
+)
+from tether.domain.timers import Action, TimerType
+from tether.domain.timers import EscalationStep as Step
+from tether.services import timers
+
+router = Router()  # type: ignore[no-untyped-call]
+LeadId = Annotated[UUID, Path()]
+EscalationType = Annotated[EscalationTimer, Path()]
+TimerTypePath = Annotated[TimerTypeName, Path()]
+
+
+def _map(steps: list[Step]) -> EscalationMap:
+    return EscalationMap(
+        steps=[
+            EscalationStep(
+                timer_type=step.timer_type.value,
+                action=step.action.value,
+                campaign_id=step.campaign_id,
+                configured=step.configured,
+            )
+            for step in steps
+        ]
+    )
+
+
+@router.get(
+    "/escalations",
+    tags=["timers"],
+    summary="What an unanswered lead's 7-, 14- and 30-day timers do (defaults included)",
+    responses=responses(200),
+)
+def get_escalations() -> EscalationMap:
+    with context.tenant_uow() as uow:
+        return _map(timers.escalation_map(uow))
+
+
+@router.put(
+    "/escalations/<timer_type>",
+    tags=["timers"],
+    summary="Set what one escalation timer does: move to a campaign, follow up, or close",
+    responses=responses(200, 404),
+)
+def put_escalation(timer_type: EscalationType, body: EscalationStepRequest) -> EscalationMap:
+    with context.tenant_uow() as uow:
+        steps = timers.set_escalation_step(
+            uow, context.tenant_id(), TimerType(timer_type), Action(body.action), body.campaign_id
+        )
+    return _map(steps)
+
+
+@router.delete(
+    "/escalations/<timer_type>",
+    tags=["timers"],
+    summary="Put one escalation timer back to its default",
+    responses=responses(200, 404),
+)
+def delete_escalation(timer_type: EscalationType) -> EscalationMap:
+    with context.tenant_uow() as uow:
+        return _map(timers.remove_escalation_step(uow, TimerType(timer_type)))
+
+
+@router.get(
+    "/leads/<lead_id>/timers",
+    tags=["timers"],
+    summary="The lead's timers, pending and past, newest first",
+    responses=responses(200, 404),
+)
+def list_timers(lead_id: LeadId) -> TimerList:
+    with context.tenant_uow() as uow:
+        rows = timers.lead_timers(uow, lead_id)
+    return TimerList(items=[Timer.model_validate(row) for row in rows])
+
+
+@router.post(
+    "/leads/<lead_id>/timers",
+    status_code=201,
+    tags=["timers"],
+    summary="Set one of the lead's timers (a callback at a time, a follow-up); a pending one moves",
+    responses=responses(201, 404, 409),
+    middlewares=[idempotent],
+)
+def set_timer(lead_id: LeadId, body: TimerRequest, idempotency_key: IdempotencyKey = None) -> Timer:
+    with context.tenant_uow() as uow:
+        timer_id = timers.schedule_timer(uow, lead_id, TimerType(body.timer_type), body.trigger_at)
+        row = next(row for row in uow.timers.history(lead_id) if row["id"] == timer_id)
+    return Timer.model_validate(row)
+
+
+@router.delete(
+    "/leads/<lead_id>/timers/<timer_type>",
+    tags=["timers"],
+    summary="Cancel the lead's pending timer of this type",
+    responses=responses(200, 404),
+)
+def cancel_timer(lead_id: LeadId, timer_type: TimerTypePath) -> TimersCancelled:
+    with context.tenant_uow() as uow:
+        cancelled = timers.cancel_lead_timer(uow, lead_id, TimerType(timer_type), context.now())
+    return TimersCancelled(cancelled=cancelled)
