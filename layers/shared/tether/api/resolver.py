@@ -24,7 +24,16 @@ from tether.api.errors import (
     status_of,
     validation_response,
 )
-from tether.api.routes import campaigns, inbox, inventory, keys, leads, messages, timers
+from tether.api.routes import (
+    campaigns,
+    inbox,
+    inventory,
+    keys,
+    leads,
+    messages,
+    settings,
+    timers,
+)
 from tether.domain.api_keys import bearer_token
 from tether.domain.errors import NotFound, TetherError, Unauthenticated
 from tether.observability import logger
@@ -60,7 +69,7 @@ app.configure_openapi(
     security_schemes={"bearer": HTTPBearer(bearerFormat="tth_...")},
     security=[{"bearer": []}],
 )
-for area in (keys, inventory, campaigns, leads, messages, inbox, timers):
+for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
 

@@ -3,11 +3,20 @@ not know; text refuses what PostgreSQL cannot store (NUL, lone surrogates)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 
 def _storable(value: str) -> str:
@@ -569,3 +578,73 @@ class TimerList(BaseModel):
 
 class TimersCancelled(BaseModel):
     cancelled: int
+
+
+# --- settings
+
+# JSON Schema's "time" wants a UTC offset; a time of day in the recipient's zone has none
+TimeOfDay = Annotated[
+    str,
+    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", description="HH:MM[:SS]"),
+]
+
+
+def _time_of_day(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, time) else value
+
+
+Days = Annotated[int, Field(ge=1, le=365)]
+Hours = Annotated[int, Field(ge=0, le=24 * 30)]
+Priority = Annotated[int, Field(ge=-1000, le=1000)]
+
+
+class TenantSettings(BaseModel):
+    timezone: str = Field(
+        description="IANA zone of the tenant (a no-answer lease ends at its midnight)"
+    )
+    default_region: str = Field(description="ISO country of numbers written without +")
+    quiet_hours_start: Annotated[TimeOfDay, BeforeValidator(_time_of_day)] = Field(
+        description="first time of day a text may go, recipient's local time"
+    )
+    quiet_hours_end: Annotated[TimeOfDay, BeforeValidator(_time_of_day)] = Field(
+        description="last time of day a text may go"
+    )
+    timer_7d_days: int
+    timer_14d_days: int
+    timer_30d_days: int
+    gold_label_priority: int = Field(
+        description="call-queue priority when email and mobile are known"
+    )
+    call_priority: int = Field(description="call-queue priority of the other hot leads")
+    lease_hours_without_booking: int
+    lease_hours_after_appointment: int
+    lease_cooldown_minutes: int
+    lease_no_answer_retries: int
+    send_segments_per_second: Decimal | None = Field(description="per number; null: no pacing")
+    send_segments_per_day: int | None = Field(description="per number; null: no daily cap")
+    send_max_attempts: int
+    send_validity_hours: int
+
+
+class TenantSettingsUpdate(Request):
+    """Only the settings given change."""
+
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    quiet_hours_start: TimeOfDay | None = None
+    quiet_hours_end: TimeOfDay | None = None
+    timer_7d_days: Days | None = None
+    timer_14d_days: Days | None = None
+    timer_30d_days: Days | None = None
+    gold_label_priority: Priority | None = None
+    call_priority: Priority | None = None
+    lease_hours_without_booking: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
+    lease_hours_after_appointment: Hours | None = None
+    lease_cooldown_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 30)] | None = None
+    lease_no_answer_retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    send_segments_per_second: Annotated[Decimal, Field(gt=0, le=1000, decimal_places=2)] | None = (
+        None
+    )
+    send_segments_per_day: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    send_max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
+    send_validity_hours: Annotated[int, Field(ge=1, le=24 * 7)] | None = None

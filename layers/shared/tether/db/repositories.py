@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from tether.db.errors import translated_errors
@@ -29,6 +30,52 @@ class TenantRepository:
         assert row is not None
         tenant_id: UUID = row["tenant_id"]
         return tenant_id
+
+
+# What a tenant may change of its configuration through the API (tether.services.settings).
+TENANT_SETTINGS = (
+    "timezone",
+    "default_region",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "timer_7d_days",
+    "timer_14d_days",
+    "timer_30d_days",
+    "gold_label_priority",
+    "call_priority",
+    "lease_hours_without_booking",
+    "lease_hours_after_appointment",
+    "lease_cooldown_minutes",
+    "lease_no_answer_retries",
+    "send_segments_per_second",
+    "send_segments_per_day",
+    "send_max_attempts",
+    "send_validity_hours",
+)
+
+
+class TenantSettingsRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def get(self, tenant_id: UUID) -> dict[str, Any] | None:
+        columns = sql.SQL(", ").join(sql.Identifier(name) for name in TENANT_SETTINGS)
+        return self._conn.execute(
+            sql.SQL("SELECT {} FROM tenant_config WHERE tenant_id = %s").format(columns),
+            (tenant_id,),
+        ).fetchone()
+
+    def update(self, tenant_id: UUID, changes: dict[str, Any]) -> None:
+        unknown = set(changes) - set(TENANT_SETTINGS)
+        assert not unknown, unknown  # the service passes only the settings above
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
+        )
+        with translated_errors():
+            self._conn.execute(
+                sql.SQL("UPDATE tenant_config SET {} WHERE tenant_id = %s").format(assignments),
+                (*changes.values(), tenant_id),
+            )
 
 
 class LeadRepository:

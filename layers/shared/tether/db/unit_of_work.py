@@ -43,6 +43,7 @@ from tether.db.repositories import (
     LeadRepository,
     SuppressionRepository,
     TenantRepository,
+    TenantSettingsRepository,
 )
 from tether.db.session import Session
 from tether.db.timers import TimerRepository
@@ -57,6 +58,7 @@ class UnitOfWork:
     leads: LeadRepository
     lead_events: LeadEventRepository
     tenants: TenantRepository
+    settings: TenantSettingsRepository
     numbers: NumberRepository
     campaign_numbers: CampaignNumberRepository
     leases: LeaseRepository
@@ -95,6 +97,7 @@ class UnitOfWork:
         self.leads = LeadRepository(session)
         self.lead_events = LeadEventRepository(session)
         self.tenants = TenantRepository(session)
+        self.settings = TenantSettingsRepository(session)
         self.numbers = NumberRepository(session)
         self.campaign_numbers = CampaignNumberRepository(session)
         self.leases = LeaseRepository(session)

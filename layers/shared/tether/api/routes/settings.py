@@ -1,0 +1,39 @@
+"""/v1/settings: the tenant's configuration (quiet hours, timer intervals, call
+priorities, lease hours, send limits)."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from tether.api import context
+from tether.api.openapi import responses
+from tether.api.schemas import TenantSettings, TenantSettingsUpdate
+from tether.services import settings
+
+router = Router()  # type: ignore[no-untyped-call]
+
+
+@router.get(
+    "/settings", tags=["settings"], summary="The tenant's configuration", responses=responses(200)
+)
+def get_settings() -> TenantSettings:
+    with context.tenant_uow() as uow:
+        return TenantSettings.model_validate(settings.tenant_settings(uow, context.tenant_id()))
+
+
+@router.patch(
+    "/settings",
+    tags=["settings"],
+    summary="Change some of the tenant's configuration (send null to turn pacing or the daily cap off)",
+    responses=responses(200),
+)
+def patch_settings(body: TenantSettingsUpdate) -> TenantSettings:
+    changes = body.model_dump(exclude_unset=True)  # what was sent, a null included
+    for name in ("quiet_hours_start", "quiet_hours_end"):
+        if changes.get(name) is not None:
+            changes[name] = time.fromisoformat(changes[name])
+    with context.tenant_uow() as uow:
+        row = settings.update_tenant_settings(uow, context.tenant_id(), changes)
+    return TenantSettings.model_validate(row)
