@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-.PHONY: dev e2e
+.PHONY: dev e2e demo
 
 .PHONY: venv test lint format typecheck validate unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
 
@@ -52,6 +52,10 @@ e2e: $(STAMP)
 # Options after ARGS=, e.g. make dev ARGS="--port 8080 --sandbox-failure-rate 0.1"
 dev: $(STAMP)
 	$(BIN)/python -m tether dev $(ARGS)
+
+# The demo scenario over HTTP against the running stack (or one it starts and stops).
+demo: $(STAMP)
+	$(BIN)/python -m tether demo
 
 # Apply pending migrations to DATABASE_URL, or to the embedded PostgreSQL when unset.
 migrate: $(STAMP)

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import urllib3
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tether.config import PROJECT_ROOT, DatabaseSettings
-from tether.db.embedded import create_database, drop_database, start_embedded
+from tether.config import PROJECT_ROOT
+from tether.db.embedded import create_database, drop_database
+from tether.db.scratch import server_url, with_database
 from tether.local.client import LocalStack
 
 START_TIMEOUT_SECONDS = 60.0
@@ -49,22 +49,15 @@ class DevStack:
         return self.log_path.read_text(errors="replace")
 
 
-def _server_url() -> str:
-    settings = DatabaseSettings()
-    return settings.database_url or start_embedded(settings.tether_data_dir, "postgres")
-
-
 @pytest.fixture(scope="module")
 def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    server_url = _server_url()
+    server = server_url()
     name = f"tether_e2e_{uuid.uuid4().hex[:8]}"
-    create_database(server_url, name)
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
+    create_database(server, name)
     data_dir = tmp_path_factory.mktemp("tether-dev")
     env = {
         **os.environ,
-        "DATABASE_URL": make_conninfo("", **params),
+        "DATABASE_URL": with_database(server, name),
         "TETHER_DATA_DIR": str(data_dir),
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
@@ -105,7 +98,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        drop_database(server_url, name)
+        drop_database(server, name)
 
 
 def _wait_until_serving(stack: DevStack, state_file: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Command line: ``python -m tether migrate | db-url | db-stop | tenant create NAME | dev |
-invoke | sandbox``."""
+demo | invoke | sandbox``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "tenant":
         return _create_tenant(args.name)
-    if args.command in ("dev", "invoke", "sandbox"):
+    if args.command in ("dev", "invoke", "sandbox", "demo"):
         from tether.local import cli
 
         return cli.run(args)
@@ -106,6 +106,10 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     dev.add_argument("--log-level", default="INFO")
     dev.add_argument("--json-logs", action="store_true", help="Powertools JSON, as in Lambda")
+    demo = commands.add_parser(
+        "demo", help="the demo scenario against the running stack (or one started for it)"
+    )
+    demo.add_argument("--wait", type=float, default=60.0, help="seconds each step may take")
     invoke = commands.add_parser(
         "invoke", help="run one function on one event, like `sam local invoke`"
     )

@@ -63,6 +63,7 @@ LIST_ROUTES = [
     "/v1/unmatched-inbound",
     "/v1/audit-log",
     "/v1/api-keys",
+    "/v1/leads",
 ]
 
 

@@ -48,6 +48,16 @@ WorkspaceStage = Literal[
     "initial_message", "retarget", "nudger", "content_nurture", "book_appointment"
 ]
 AiWorker = Literal["gianna", "cathy", "sabrina"]
+LeadStateName = Literal[
+    "new",
+    "touched",
+    "responded",
+    "email_captured",
+    "high_intent",
+    "in_call_queue",
+    "closed",
+    "suppressed",
+]
 ItemT = TypeVar("ItemT")
 
 

@@ -9,8 +9,10 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from tether.db.errors import translated_errors
+from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.lead_import import PreparedLead
+from tether.domain.pagination import Position
 
 LEAD_COLUMNS = (
     "id, campaign_id, phone, first_name, last_name, email, timezone, state::text AS state,"
@@ -66,6 +68,26 @@ class LeadRecordRepository:
         return self._conn.execute(
             f"SELECT {LEAD_COLUMNS} FROM leads WHERE id = %s", (lead_id,)
         ).fetchone()
+
+    def page(
+        self,
+        after: Position | None,
+        limit: int,
+        *,
+        campaign_id: UUID | None,
+        phone: str | None,
+        state: str | None,
+    ) -> list[dict[str, Any]]:
+        """The tenant's leads, newest first, by campaign, exact phone or state."""
+        condition, order = newest_first()
+        return self._conn.execute(
+            f"SELECT {LEAD_COLUMNS} FROM leads WHERE {condition}"
+            " AND (%(campaign)s::uuid IS NULL OR campaign_id = %(campaign)s)"
+            " AND (%(phone)s::text IS NULL OR phone = %(phone)s)"
+            " AND (%(state)s::lead_state IS NULL OR state = %(state)s::lead_state)"
+            f" {order}",
+            after_position(after, limit, campaign=campaign_id, phone=phone, state=state),
+        ).fetchall()
 
     def campaign_pool(self, lead_id: UUID) -> dict[str, Any] | None:
         """The lead and its campaign's pool (NULL when it has no campaign)."""

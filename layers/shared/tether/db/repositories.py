@@ -18,6 +18,13 @@ class TenantRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
+    def named(self, name: str) -> UUID | None:
+        """The oldest tenant called `name` (names are not unique)."""
+        row = self._conn.execute(
+            "SELECT id FROM tenants WHERE name = %s ORDER BY created_at LIMIT 1", (name,)
+        ).fetchone()
+        return row["id"] if row else None
+
     def create(self, name: str, default_region: str = "US") -> UUID:
         """A tenant and its default configuration (jobs role: tenants have no tenant yet)."""
         with translated_errors():

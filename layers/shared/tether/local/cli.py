@@ -42,6 +42,8 @@ def _run(args: argparse.Namespace) -> int:
                 parameter_overrides=tuple(parameter_pairs(args.parameter_overrides)),
             )
         )
+    if args.command == "demo":
+        return demo(args.wait)
     if args.command == "invoke":
         return invoke(args.function, args.event, parameter_pairs(args.parameter_overrides))
     if args.sandbox_command == "serve":
@@ -64,6 +66,44 @@ def running_state(settings: DatabaseSettings | None = None) -> dict[str, Any] | 
     except (OSError, ValueError, KeyError, urllib3.exceptions.HTTPError):
         return None
     return state
+
+
+def demo(wait_seconds: float) -> int:
+    """The demo scenario against the running stack, or against one started for it (and
+    stopped after)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tether.local.client import LocalStack
+    from tether.local.demo import DemoError, run_demo
+
+    started: subprocess.Popen[bytes] | None = None
+    state = running_state()
+    try:
+        if state is None:
+            print("no local stack running: starting one (make dev) for the demo")
+            started = subprocess.Popen(
+                [sys.executable, "-m", "tether", "dev", "--log-level", "WARNING"],
+                cwd=PROJECT_ROOT,
+                env=os.environ.copy(),
+            )
+            deadline = time.monotonic() + 120
+            while (state := running_state()) is None:
+                if started.poll() is not None or time.monotonic() > deadline:
+                    print("demo: the local stack did not start", file=sys.stderr)
+                    return 1
+                time.sleep(0.3)
+        run_demo(LocalStack(state), wait_seconds=wait_seconds)
+    except DemoError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if started is not None:
+            started.send_signal(signal.SIGINT)
+            started.wait(timeout=60)
+    return 0
 
 
 def parameter_pairs(items: list[str]) -> list[tuple[str, str]]:

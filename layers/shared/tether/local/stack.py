@@ -20,6 +20,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from tether.local.template import Route, Stack, load_template, read_stack
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 STATE_FILE_NAME = "dev.json"
+DEMO_TENANT = "Demo"  # the tenant whose key the banner prints
 
 
 @dataclass(frozen=True)
@@ -197,14 +199,21 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
     return running
 
 
-def demo_api_key(running: RunningStack) -> str | None:
-    """The demo tenant's first API key, printed in the banner.
+def demo_api_key(running: RunningStack) -> str:
+    """A fresh API key of the tenant "Demo" (made on the first start), for trying the
+    API by hand; keys are kept hashed, so each start issues a new one."""
+    from tether.db.connection import FreshConnections, as_role
+    from tether.db.unit_of_work import UnitOfWork
+    from tether.services.api_keys import create_tenant, issue_key
 
-    Hook for the API (issue 9 part 2): when `python -m tether tenant create NAME`
-    exists, create (or find) the tenant "demo" here through the same service function
-    and return the key it prints. Until then there is no key to show.
-    """
-    return None
+    jobs = FreshConnections(as_role(running.database_url, "tether_jobs"))
+    with UnitOfWork(jobs) as uow:
+        tenant_id = uow.tenants.named(DEMO_TENANT)
+    if tenant_id is None:
+        return create_tenant(jobs, DEMO_TENANT)[1].key
+    app = FreshConnections(as_role(running.database_url, "tether_app"))
+    with UnitOfWork(app, tenant_id) as uow:
+        return issue_key(uow, tenant_id, f"make dev {datetime.now(UTC):%Y-%m-%d %H:%M:%S}").key
 
 
 def banner(running: RunningStack) -> str:
@@ -220,13 +229,10 @@ def banner(running: RunningStack) -> str:
     ]
     lines += [
         f"  sandbox   {state['sandbox_url']}  webhooks to {state['webhook_url']}/<account id>",
-        "            a sandbox provider account: signing_secret_ref "
-        f"local:{state['sandbox_signing_secret']}",
-        '            credentials_ref local:{"account_id": "<account id>", '
-        f'"api_token": "{state["sandbox_api_token"]}", "base_url": "{state["sandbox_url"]}"}}',
+        "            its account's secrets go in Secrets Manager (moto): `make demo` shows how",
         f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"
         "  (Lambda's Invoke API)",
-        f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS)",
+        f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, Secrets Manager)",
         f"  database  {state['database_url']}",
     ]
     lines += [
@@ -237,11 +243,8 @@ def banner(running: RunningStack) -> str:
         f"  schedule  {function.name} {schedule.expression}"
         for function, schedule, _ in running.scheduler.entries
     ]
-    key = demo_api_key(running)
     lines += [
-        f"  API key   {key}"
-        if key
-        else "  API key   none yet (`python -m tether tenant create NAME` comes with the API)",
+        f"  API key   {demo_api_key(running)}  (tenant {DEMO_TENANT!r}; try GET /v1/settings)",
         f"  state     {running.state_file}",
         "Ctrl-C stops it; the embedded PostgreSQL keeps running (make db-stop).",
     ]

@@ -9,6 +9,8 @@ from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound
+from tether.domain.pagination import Page, Position, page_of
+from tether.domain.phone import normalize_or_keep
 
 MAX_TRACE_ROWS = 1000
 
@@ -19,6 +21,22 @@ class LeadTrace:
     bindings: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     events: list[dict[str, Any]]
+
+
+def list_leads(
+    uow: UnitOfWork,
+    after: Position | None,
+    limit: int,
+    *,
+    campaign_id: UUID | None,
+    phone: str | None,
+    state: str | None,
+    region: str = "US",
+) -> Page[dict[str, Any]]:
+    """The tenant's leads, newest first; `phone` is matched exactly once normalised."""
+    wanted = normalize_or_keep(phone, region) if phone else None
+    rows = uow.lead_records.page(after, limit, campaign_id=campaign_id, phone=wanted, state=state)
+    return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
 
 
 def get_lead(uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:

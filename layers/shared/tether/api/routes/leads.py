@@ -6,28 +6,59 @@ from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tether.api import context
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
-from tether.api.params import IdempotencyKey
+from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import (
     CallOutcomeRequest,
     CallOutcomeResult,
     Lead,
+    LeadStateName,
     LeadTrace,
     Lease,
     LeaseRequest,
+    Page,
+    Text,
     TraceBinding,
     TraceEvent,
     TraceMessage,
 )
 from tether.domain.leases import CallOutcome
+from tether.domain.pagination import DEFAULT_LIMIT, decode_position
 from tether.services import lead_calls, traces
 
 router = Router()  # type: ignore[no-untyped-call]
 LeadId = Annotated[UUID, Path()]
+
+
+@router.get(
+    "/leads",
+    tags=["leads"],
+    summary="List leads, newest first, by campaign, phone or state",
+    responses=responses(),
+)
+def list_leads(
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    campaign_id: Annotated[UUID | None, Query()] = None,
+    phone: Annotated[Text | None, Query(max_length=64)] = None,
+    state: Annotated[LeadStateName | None, Query()] = None,
+) -> Page[Lead]:
+    with context.tenant_uow() as uow:
+        page = traces.list_leads(
+            uow,
+            decode_position(cursor),
+            limit,
+            campaign_id=campaign_id,
+            phone=phone,
+            state=state,
+        )
+    return Page[Lead](
+        items=[Lead.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/leads/<lead_id>", tags=["leads"], summary="A lead", responses=responses(200, 404))

@@ -1,0 +1,94 @@
+"""The demo scenario over HTTP against a stack started for this module, then what it
+left: the database's state, and the sandbox's record of what it was asked to send
+(exactly one text per send key, each from the number its lead is bound to in the
+message's campaign)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import DevStack
+from tether.db.connection import connect
+from tether.local.demo import LEADS, NUMBERS, STRANGER, run_demo
+
+
+def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
+    dev_stack: DevStack,
+) -> None:
+    lines: list[str] = []
+    run = run_demo(dev_stack.client, say=lines.append, environment=dev_stack.env)
+    assert "demo finished" in lines[-1]
+
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        states = {
+            row["phone"]: (row["state"], row["campaign_id"])
+            for row in admin.execute(
+                "SELECT phone, state::text AS state, campaign_id::text AS campaign_id FROM leads"
+                " WHERE tenant_id = %s",
+                (run.tenant_id,),
+            )
+        }
+        messages = admin.execute(
+            "SELECT m.id::text AS id, m.send_key, m.from_address, m.to_address, m.status,"
+            " m.external_id, b.phone_number AS bound"
+            " FROM messages m JOIN lead_sender_bindings b"
+            "   ON b.lead_id = m.lead_id AND b.campaign_id = m.campaign_id"
+            " WHERE m.tenant_id = %s AND m.direction = 'outbound'",
+            (run.tenant_id,),
+        ).fetchall()
+        unmatched = admin.execute(
+            "SELECT m.from_address FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
+            " WHERE u.tenant_id = %s",
+            (run.tenant_id,),
+        ).fetchall()
+        calls = admin.execute(
+            "SELECT l.phone, c.status FROM call_queue c JOIN leads l ON l.id = c.lead_id"
+            " WHERE c.tenant_id = %s",
+            (run.tenant_id,),
+        ).fetchall()
+        leases = admin.execute(
+            "SELECT count(*) AS held FROM phone_numbers WHERE tenant_id = %s"
+            " AND currently_assigned_to IS NOT NULL",
+            (run.tenant_id,),
+        ).fetchone()
+
+    phone = {name: number for name, (number, _) in LEADS.items()}
+    assert states == {
+        phone["Ana"]: ("high_intent", run.gianna),
+        phone["Ben"]: ("email_captured", run.gianna),
+        phone["Cleo"]: ("suppressed", run.gianna),
+        phone["Dan"]: ("touched", run.cathy),  # escalated at 7 days to CATHY's campaign
+        phone["Eve"]: ("touched", run.cathy),
+    }
+    assert [row["from_address"] for row in unmatched] == [STRANGER]
+    assert [(row["phone"], row["status"]) for row in calls] == [(phone["Ana"], "queued")]
+    assert leases == {"held": 0}  # leased for the call, released after two missed calls
+
+    # 5 first texts, Cleo's one opt-out confirmation, Dan's and Eve's nudges, Ben's follow-up
+    texts_by_lead = _count(row["to_address"] for row in messages)
+    assert texts_by_lead == {
+        phone["Ana"]: 1,
+        phone["Ben"]: 2,
+        phone["Cleo"]: 2,
+        phone["Dan"]: 2,
+        phone["Eve"]: 2,
+    }
+    assert all(row["status"] == "delivered" for row in messages), messages
+    assert all(row["from_address"] == row["bound"] for row in messages)
+    assert {row["from_address"] for row in messages} <= set(NUMBERS)
+
+    texts = dev_stack.client.texts(run.account_id)
+    by_key = _count(text["idempotency_key"] for text in texts)
+    assert by_key == {row["id"]: 1 for row in messages}  # one text per send, none twice
+    sent_from = {text["idempotency_key"]: (text["from"], text["sid"]) for text in texts}
+    assert all(
+        sent_from[row["id"]] == (row["bound"], row["external_id"]) for row in messages
+    )  # the provider saw each from its bound number, under the SID Tether stored
+    assert len({row["send_key"] for row in messages}) == len(messages)
+
+
+def _count(values: Any) -> dict[Any, int]:
+    counts: dict[Any, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
