@@ -77,6 +77,7 @@ class TimersSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     outbound_queue_url: str
+    # a batch holds its leads' rows about a quarter of a second; a reply to one waits
     timers_batch_size: int = 500
     # a run takes no new batch with less than this left before the function's timeout
     timers_reserve_seconds: float = 5.0

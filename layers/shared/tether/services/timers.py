@@ -6,7 +6,8 @@ statements record the whole batch: the sends (stored with send key `timer:<id>`,
 the lead's bound number in the campaign they go out in), the lead moves and closes,
 call-queue entries, one lead event per fired timer (dedupe key `timer:<id>`), and the
 timers fired, cancelled or failed. After the commit the sends are handed to
-OutboundQueue; one the queue did not take stays marked not enqueued, and the sweeper
+OutboundQueue (on a thread, while the next batch is worked, and marked enqueued in the
+next transaction); one the queue did not take stays marked not enqueued, and the sweeper
 re-drives it. A batch that fails as a whole is retried one timer at a time, so one bad
 timer costs itself an attempt and nothing else.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,24 +105,34 @@ def fire_due_timers(
     what happened and how many remain due."""
     tick = clock or time.perf_counter
     report = TimerRunReport()
-    while time_left is None or time_left() > reserve_seconds:
-        started = tick()
-        claimed = uow.timers.claim_due(now, batch_size)
-        report.claim_seconds.append(tick() - started)
-        if not claimed:
-            uow.rollback()
-            break
-        try:
-            batch = _fire(uow, claimed, now)
-            uow.commit()
-        except Exception:
-            logger.exception("timer batch failed; firing its timers one at a time")
-            uow.rollback()
-            batch = _fire_one_by_one(uow, [c.timer.id for c in claimed], now)
-        report.batches += 1
-        _count(report, batch)
-        if queue is not None:
-            report.enqueued += _enqueue(uow, queue, batch.messages, now)
+    handover = _Handover(queue) if queue is not None else None
+    try:
+        while time_left is None or time_left() > reserve_seconds:
+            started = tick()
+            claimed = uow.timers.claim_due(now, batch_size)
+            report.claim_seconds.append(tick() - started)
+            if not claimed:
+                uow.rollback()
+                break
+            try:
+                batch = _fire(uow, claimed, now)
+                marked = handover.mark(uow, now) if handover else 0
+                uow.commit()
+            except Exception:
+                logger.exception("timer batch failed; firing its timers one at a time")
+                uow.rollback()
+                marked = _mark_alone(uow, handover, now)
+                batch = _fire_one_by_one(uow, [c.timer.id for c in claimed], now)
+            if handover:
+                handover.done()
+                handover.hand_over(batch.messages)
+            report.enqueued += marked
+            report.batches += 1
+            _count(report, batch)
+        report.enqueued += _mark_alone(uow, handover, now)
+    finally:
+        if handover:
+            handover.close()
     report.remaining = uow.timers.count_due(now)
     uow.rollback()
     for name, value in report.as_dict().items():
@@ -507,26 +519,64 @@ def _record_failures(uow: UnitOfWork, batch: _Batch) -> None:
             logger.warning("timer failed; retrying on a later run", extra=extra)
 
 
-def _enqueue(
-    uow: UnitOfWork, queue: MessageQueue, messages: Sequence[tuple[UUID, UUID]], now: datetime
-) -> int:
-    """Hand the batch's committed sends to OutboundQueue; the ones it did not take stay
-    not enqueued, for the sweeper."""
-    if not messages:
+class _Handover:
+    """Puts a committed batch's texts on OutboundQueue on a thread of its own while the
+    next batch is worked, and marks the ones the queue took as enqueued in the next
+    transaction (or a last one of their own). A text whose mark is lost (the process
+    died in between) is re-driven by the sweeper; the outbound claim makes a second
+    queue message for it harmless."""
+
+    def __init__(self, queue: MessageQueue) -> None:
+        self._queue = queue
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="timers-enqueue")
+        self._pending: Future[list[UUID]] | None = None
+
+    def hand_over(self, messages: Sequence[tuple[UUID, UUID]]) -> None:
+        if messages:
+            self._pending = self._thread.submit(_send, self._queue, list(messages))
+
+    def mark(self, uow: UnitOfWork, now: datetime) -> int:
+        """Record in the open transaction what the queue took of the last hand-over;
+        `done` forgets it once that transaction has committed."""
+        if self._pending is None:
+            return 0
+        taken = self._pending.result()
+        uow.messages.mark_enqueued_many(taken, now)
+        return len(taken)
+
+    def done(self) -> None:
+        self._pending = None
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+def _mark_alone(uow: UnitOfWork, handover: _Handover | None, now: datetime) -> int:
+    """The last hand-over's marks in a transaction of their own."""
+    if handover is None:
         return 0
+    marked = handover.mark(uow, now)
+    uow.commit()
+    handover.done()
+    return marked
+
+
+def _send(queue: MessageQueue, messages: Sequence[tuple[UUID, UUID]]) -> list[UUID]:
+    """The message ids OutboundQueue took; the rest stay not enqueued, for the sweeper."""
     bodies = [
         OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
         for tenant_id, message_id in messages
     ]
-    failed = set(queue.send_batch(bodies))
+    try:
+        failed = set(queue.send_batch(bodies))
+    except Exception:
+        logger.exception("sends not enqueued; the sweeper will re-drive them")
+        return []
     if failed:
         logger.warning(
             "sends not enqueued; the sweeper will re-drive them", extra={"count": len(failed)}
         )
-    done = [message_id for index, (_, message_id) in enumerate(messages) if index not in failed]
-    uow.messages.mark_enqueued_many(done, now)
-    uow.commit()
-    return len(done)
+    return [message_id for index, (_, message_id) in enumerate(messages) if index not in failed]
 
 
 def _count(report: TimerRunReport, batch: _Batch) -> None:
