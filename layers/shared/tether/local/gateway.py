@@ -5,7 +5,6 @@ template does not map gets API Gateway's own 403."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from tether.local.events import (
 )
 from tether.local.logs import stack_logger
 from tether.local.runtime import Invocation
+from tether.local.serving import BackgroundServer
 from tether.local.template import Route
 
 # (function logical id, event, request id) → how the invocation went
@@ -34,7 +34,9 @@ MISSING_TOKEN = {"message": "Missing Authentication Token"}
 INTEGRATION_TIMEOUT_MS = 29_000
 
 
-class LocalGateway:
+class LocalGateway(BackgroundServer):
+    thread_name = "local-gateway"
+
     def __init__(
         self,
         routes: list[Route],
@@ -46,37 +48,7 @@ class LocalGateway:
         self.routes = routes
         self.stage = stage
         self.invoke = invoke
-        try:
-            self._httpd = _GatewayServer((host, port), _GatewayHandler, self)
-        except OSError as error:
-            raise OSError(f"{host}:{port} is in use ({error.strerror})") from error
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> LocalGateway:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="local-gateway",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (requests in flight finish on their own threads)."""
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def close(self) -> None:
-        self.stop()
-        self._httpd.server_close()
+        self._listen(lambda: _GatewayServer((host, port), _GatewayHandler, self), host, port)
 
     def answer(
         self,

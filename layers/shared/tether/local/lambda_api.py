@@ -20,6 +20,7 @@ from typing import Any
 
 from tether.local.logs import stack_logger
 from tether.local.runtime import Invocation
+from tether.local.serving import BackgroundServer
 from tether.local.template import STACK_NAME, Function, Stack, TemplateError
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
@@ -27,37 +28,13 @@ _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?
 Invoke = Callable[[Function, Any, str], Invocation]
 
 
-class LocalLambdaApi:
+class LocalLambdaApi(BackgroundServer):
+    thread_name = "local-lambda-api"
+
     def __init__(self, stack: Stack, invoke: Invoke, host: str, port: int) -> None:
         self.stack = stack
         self.invoke = invoke
-        try:
-            self._httpd = _LambdaServer((host, port), _LambdaHandler, self)
-        except OSError as error:
-            raise OSError(f"{host}:{port} is in use ({error.strerror})") from error
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> LocalLambdaApi:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="local-lambda-api",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        self._listen(lambda: _LambdaServer((host, port), _LambdaHandler, self), host, port)
 
     def answer(
         self, path: str, invocation_type: str, body: bytes

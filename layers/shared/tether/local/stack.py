@@ -172,7 +172,7 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         exit_stack.callback(scheduler.join, 65)
         exit_stack.callback(scheduler.stop)
         lambda_api = LocalLambdaApi(stack, runner.invoke, options.host, options.lambda_port)
-        exit_stack.callback(lambda_api.stop)
+        exit_stack.callback(lambda_api.close)
         lambda_api.start()
         state_file = settings.tether_data_dir / STATE_FILE_NAME
         running = RunningStack(
