@@ -119,14 +119,6 @@ class InboundMessageRepository:
             (at, lead_id),
         )
 
-    def cancel_timers(self, lead_id: UUID, at: datetime) -> int:
-        cursor = self._conn.execute(
-            "UPDATE lead_timers SET cancelled_at = %s, cancel_reason = 'lead replied'"
-            " WHERE lead_id = %s AND executed_at IS NULL AND cancelled_at IS NULL",
-            (at, lead_id),
-        )
-        return cursor.rowcount
-
     def lift_suppressions(self, tenant_id: UUID, phone: str, at: datetime, reason: str) -> int:
         cursor = self._conn.execute(
             "UPDATE suppressions SET lifted_at = %s, lifted_reason = %s"

@@ -126,14 +126,6 @@ class TimerRepository:
         )
         return cursor.rowcount
 
-    def active(self, lead_id: UUID) -> list[dict[str, Any]]:
-        return self._conn.execute(
-            "SELECT id, timer_type::text AS timer_type, trigger_at, retry_at, attempts"
-            " FROM lead_timers WHERE lead_id = %s AND executed_at IS NULL AND cancelled_at IS NULL"
-            " ORDER BY trigger_at",
-            (lead_id,),
-        ).fetchall()
-
     def history(self, lead_id: UUID) -> list[dict[str, Any]]:
         """The lead's timers, pending and past, newest first."""
         return self._conn.execute(

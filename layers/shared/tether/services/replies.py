@@ -112,7 +112,7 @@ def handle_reply(
         return HandledReply(ReplyOutcome.UNMATCHED, message_id)
     classification = (classifier or _RuleBased()).classify(reply.body, region)
     uow.replies.note_reply(thread_id, lead.id, reply.occurred_at)
-    cancelled = uow.replies.cancel_timers(lead.id, now)  # any reply stops the follow-ups
+    cancelled = uow.timers.cancel(lead.id, now, "lead replied")  # any reply stops them
     state, newly_suppressed = _act(uow, lead, classification, theirs, message_id, receipt_id, now)
     answer_id: UUID | None = None
     decision = decide(classification)

@@ -14,7 +14,6 @@ timer costs itself an attempt and nothing else.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -59,7 +58,6 @@ class TimerRunReport:
     enqueued: int = 0
     batches: int = 0
     remaining: int = 0
-    claim_seconds: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -88,6 +86,8 @@ class _Batch:
     calls: list[ClaimedTimer] = field(default_factory=list)
     sends: list[tuple[ClaimedTimer, Action, UUID]] = field(default_factory=list)  # to campaign
     messages: list[tuple[UUID, UUID]] = field(default_factory=list)  # (tenant, message)
+    # tenant_config of the tenants whose texts or calls the batch makes
+    settings: dict[UUID, dict[str, Any]] = field(default_factory=dict)
 
 
 def fire_due_timers(
@@ -98,19 +98,15 @@ def fire_due_timers(
     batch_size: int = DEFAULT_BATCH_SIZE,
     time_left: Callable[[], float] | None = None,
     reserve_seconds: float = 5.0,
-    clock: Callable[[], float] | None = None,
 ) -> TimerRunReport:
     """Work through the timers due at `now` (jobs role, every tenant) in batches, oldest
     first, until none is left or `time_left()` falls below `reserve_seconds`; report
     what happened and how many remain due."""
-    tick = clock or time.perf_counter
     report = TimerRunReport()
     handover = _Handover(queue) if queue is not None else None
     try:
         while time_left is None or time_left() > reserve_seconds:
-            started = tick()
             claimed = uow.timers.claim_due(now, batch_size)
-            report.claim_seconds.append(tick() - started)
             if not claimed:
                 uow.rollback()
                 break
@@ -270,6 +266,11 @@ def _fire(uow: UnitOfWork, claimed: Sequence[ClaimedTimer], now: datetime) -> _B
         else:
             assert firing.campaign_id is not None  # MOVE and FOLLOW_UP name where
             batch.sends.append((item, firing.action, firing.campaign_id))
+    if batch.sends or batch.calls:
+        batch.settings = uow.timers.tenant_settings(
+            {item.timer.tenant_id for item, _, _ in batch.sends}
+            | {item.timer.tenant_id for item in batch.calls}
+        )
     _prepare_sends(uow, batch)
     _record(uow, batch)
     return batch
@@ -282,7 +283,6 @@ def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
     if not batch.sends:
         return
     campaigns = uow.timers.campaigns({campaign_id for _, _, campaign_id in batch.sends})
-    settings = uow.timers.tenant_settings({item.timer.tenant_id for item, _, _ in batch.sends})
     ready: list[tuple[ClaimedTimer, Action, UUID, str]] = []
     for item, action, campaign_id in batch.sends:
         campaign = campaigns.get(campaign_id)
@@ -332,7 +332,7 @@ def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
             media_urls=[],
             segments=count_segments(body).segments,
             expires_at=batch.now
-            + timedelta(hours=settings[item.timer.tenant_id]["send_validity_hours"]),
+            + timedelta(hours=batch.settings[item.timer.tenant_id]["send_validity_hours"]),
         )
         for item, _, body, binding in sendable
     ]
@@ -442,13 +442,12 @@ def _record(uow: UnitOfWork, batch: _Batch) -> None:
         )
         batch.fired.append(FiredTimer(timer.id, None))
     if batch.calls:
-        settings = uow.timers.tenant_settings({item.timer.tenant_id for item in batch.calls})
         uow.timers.queue_calls(
             [
                 (
                     item.timer.tenant_id,
                     item.timer.lead_id,
-                    settings[item.timer.tenant_id]["call_priority"],
+                    batch.settings[item.timer.tenant_id]["call_priority"],
                     now,
                 )
                 for item in batch.calls
