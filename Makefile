@@ -81,24 +81,25 @@ build: $(STAMP)
 	$(BIN)/sam build
 
 # Benchmarks: not part of `make test`; each prints a JSON line of its figures last.
+# They run as the local stage: their accounts use `local:` secrets and the sandbox.
 bench-pool: $(STAMP)
-	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/pool.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/pool.py
 
 # Latency, throughput and import time of the webhook function (not part of `make test`).
 bench-webhook: $(STAMP)
-	$(BIN)/python bench/webhook.py
+	TETHER_STAGE=local $(BIN)/python bench/webhook.py
 
 # Sends through the outbound function against the sandbox provider (4 containers).
 bench-outbound: $(STAMP)
-	POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/outbound.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/outbound.py
 
 # Inbound matching on 1,000,000 leads beside seed 000's algorithm.
 bench-inbound: $(STAMP)
-	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/inbound.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/inbound.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # 100,000 due timers worked through by the timers function (moto SQS in process).
 bench-timers: $(STAMP)
-	POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/timers.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/timers.py

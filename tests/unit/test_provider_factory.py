@@ -28,13 +28,17 @@ def test_each_provider_is_built_from_its_credentials() -> None:
     assert isinstance(signalhouse, SignalHouseProvider)
     assert signalhouse.supports_idempotency_key
     sandbox = provider_for(
-        "sandbox", {"account_id": "a", "api_token": "t"}, base_url="http://127.0.0.1:1"
+        "sandbox",
+        {"account_id": "a", "api_token": "t"},
+        base_url="http://127.0.0.1:1",
+        local_stage=True,
     )
     assert isinstance(sandbox, SandboxProvider)
     assert sandbox.supports_idempotency_key
     keyless = provider_for(
         "sandbox",
         {"account_id": "a", "api_token": "t", "base_url": "http://x", "idempotency_keys": "off"},
+        local_stage=True,
     )
     assert not keyless.supports_idempotency_key
 
@@ -54,7 +58,7 @@ def test_missing_credentials_are_an_auth_error_naming_the_keys(
     provider: str, credentials: dict[str, str], missing: str
 ) -> None:
     with pytest.raises(ProviderError) as raised:
-        provider_for(provider, credentials)
+        provider_for(provider, credentials, local_stage=True)
     assert raised.value.kind == ProviderErrorKind.AUTH
     assert missing in raised.value.reason
 

@@ -40,9 +40,10 @@ def test_both_secrets_verify_during_the_grace_period_only() -> None:
 
 
 def test_local_references_are_their_value_and_unknown_ones_are_refused() -> None:
-    assert resolve_secret("local:s3cr3t:with:colons") == "s3cr3t:with:colons"
+    tenant = uuid.uuid4()
+    assert resolve_secret("local:s3cr3t:with:colons", tenant) == "s3cr3t:with:colons"
     with pytest.raises(ConfigurationError):
-        resolve_secret("vault://somewhere")
+        resolve_secret("vault://somewhere", tenant)
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,33 @@ def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
 
 
+LOCAL_STAGE = "local"
+
+
+class StageSettings(BaseSettings):
+    """Which stage this runs in, and how much it may log.
+
+    ``TETHER_STAGE`` is the template's ``Stage`` (dev, prod: ``local`` is not among its
+    allowed values, so no deployed stack can claim it). The local stack and the tests
+    set it to ``local``: only there are ``local:`` secret references, the sandbox
+    provider and custom provider URLs accepted, and phone numbers logged unmasked at
+    DEBUG. Unset means "not local": the safe side.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    tether_stage: str = ""
+
+    @property
+    def is_local(self) -> bool:
+        return self.tether_stage == LOCAL_STAGE
+
+
+@lru_cache(maxsize=1)
+def stage_settings() -> StageSettings:
+    return StageSettings()
+
+
 class WebhookSettings(BaseSettings):
     """The webhook function's environment (template.yaml, WebhookFunction)."""
 

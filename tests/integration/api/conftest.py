@@ -1,5 +1,5 @@
 """API fixtures: the api function's handler wired to real PostgreSQL (a connection per
-unit of work) and moto's SQS, tenants with their keys, and a client that sends API
+unit of work), moto's SQS and Secrets Manager, tenants with their keys, and a client that sends API
 Gateway proxy events."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tests.lambda_context import LambdaContextStub
 from tether.api import context
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
+from tether.secrets import SecretStore
 from tether.services.api_keys import create_tenant
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside quiet hours' window
@@ -114,6 +115,7 @@ class Api:
     queue_url: str
     jobs: FreshConnections
     admin: Connection
+    secretsmanager: Any = None
 
     def tenant(self, name: str = "Acme Outreach") -> Client:
         tenant_id, issued = create_tenant(self.jobs, name)
@@ -160,8 +162,12 @@ def api(
     with mock_aws():
         sqs = boto3.session.Session(region_name="us-east-1").client("sqs")
         url = sqs.create_queue(QueueName="outbound")["QueueUrl"]
+        secretsmanager = boto3.session.Session(region_name="us-east-1").client("secretsmanager")
         ports = context.ApiPorts(
-            connections=app_connections, queue=SqsQueue(url, sqs), now=lambda: NOW
+            connections=app_connections,
+            queue=SqsQueue(url, sqs),
+            now=lambda: NOW,
+            secrets=SecretStore(secretsmanager),
         )
         monkeypatch.setattr(context, "api_ports", lambda: ports)
-        yield Api(sqs, url, jobs_connections, admin)
+        yield Api(sqs, url, jobs_connections, admin, secretsmanager)

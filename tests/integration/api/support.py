@@ -11,7 +11,12 @@ from tests.integration.api.conftest import Api, Client
 from tests.integration.factories import unique_number
 from tether.db.connection import Connection
 
-SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tether/sandbox-credentials"
+# what a sandbox account sends with (the tests never send through it from the API tier)
+SANDBOX_CREDENTIALS = {
+    "account_id": "sandbox",
+    "api_token": "token",
+    "base_url": "http://127.0.0.1:9",
+}
 POOL = "Outreach"
 
 
@@ -34,7 +39,7 @@ def build_campaign(
         {
             "provider": "sandbox",
             "name": f"main-{uuid.uuid4().hex[:6]}",
-            "credentials_ref": SECRET_ARN,
+            "credentials": SANDBOX_CREDENTIALS,
         },
     )
     assert account.status == 201, account

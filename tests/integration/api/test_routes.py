@@ -8,27 +8,30 @@ import uuid
 from datetime import timedelta
 
 from tests.integration.api.conftest import NOW, Api
-from tests.integration.api.support import POOL, SECRET_ARN, build_campaign, seed_inbox
+from tests.integration.api.support import POOL, build_campaign, seed_inbox
 from tests.integration.factories import unique_number
 from tether.config import PROJECT_ROOT
 
 
-def test_provider_accounts_are_created_by_reference_and_listed(api: Api) -> None:
+def test_provider_accounts_are_created_with_their_secrets_and_listed(api: Api) -> None:
     client = api.tenant()
     made = client.post(
         "/v1/provider-accounts",
-        {"provider": "twilio", "name": "Twilio main", "signing_secret_ref": SECRET_ARN},
+        {"provider": "twilio", "name": "Twilio main", "signing_secret": "twilio-auth-token"},
     )
     assert made.status == 201
     assert made.body["webhook_path"] == f"/webhooks/twilio/{made.body['id']}"
+    assert (made.body["has_signing_secret"], made.body["has_credentials"]) == (True, False)
+    assert "twilio-auth-token" not in json.dumps(made.body)
     listed = client.get("/v1/provider-accounts")
     assert [a["id"] for a in listed.body["items"]] == [made.body["id"]]
-    # a secret's value is refused: only a reference may be stored
-    raw = client.post(
-        "/v1/provider-accounts", {"provider": "twilio", "name": "raw", "credentials_ref": "hunter2"}
+    # a reference from the client is not a field any more: values only
+    by_ref = client.post(
+        "/v1/provider-accounts",
+        {"provider": "twilio", "name": "ref", "credentials_ref": "arn:aws:secretsmanager:x"},
     )
-    assert raw.status == 422
-    assert "Secrets Manager ARN" in raw.body["message"]
+    assert by_ref.status == 422
+    assert by_ref.body["fields"][0]["field"] == "body.credentials_ref"
     twice = client.post("/v1/provider-accounts", {"provider": "twilio", "name": "Twilio main"})
     assert twice.status == 409
     assert twice.body["error"] == "conflict"

@@ -140,10 +140,7 @@ def test_an_unknown_provider_or_account_is_404_with_a_tenantless_audit_row(
 def test_an_account_without_a_signing_secret_refuses_everything(
     deliver: Deliver, add_account: AddAccount, admin: Connection
 ) -> None:
-    account_id = add_account("sandbox", "")
-    admin.execute(
-        "UPDATE provider_accounts SET signing_secret_ref = NULL WHERE id = %s", (account_id,)
-    )
+    account_id = add_account("sandbox", signing_secret_ref=None)
     response = deliver(signed_event(load_sample("sandbox_inbound"), account_id=account_id))
     assert response["statusCode"] == 401
     assert "no signing secret" in json.loads(response["body"])["message"]

@@ -13,6 +13,7 @@ from uuid import UUID
 from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
 from tether.queues import MessageQueue
+from tether.secrets import SecretStore
 from tether.services.api_keys import Principal
 from tether.services.campaigns import LaunchBudget
 
@@ -31,6 +32,8 @@ class ApiPorts:
     now: Callable[[], datetime] = utc_now
     max_body_bytes: int = 1024 * 1024
     launch_budget: LaunchBudget = field(default_factory=LaunchBudget)
+    # provider-account secrets (Secrets Manager; its client is made on first use)
+    secrets: SecretStore = field(default_factory=SecretStore)
 
 
 @lru_cache(maxsize=1)
@@ -93,3 +96,7 @@ def now() -> datetime:
 
 def queue() -> MessageQueue | None:
     return scope().ports.queue
+
+
+def secrets() -> SecretStore:
+    return scope().ports.secrets

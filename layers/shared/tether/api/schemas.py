@@ -42,7 +42,9 @@ Name = Annotated[
 Pool = Annotated[
     str, Field(min_length=1, max_length=100), AfterValidator(_storable), AfterValidator(_not_blank)
 ]
-SecretRef = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_storable)]
+SecretValue = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_storable)]
+CredentialKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+Credentials = Annotated[dict[CredentialKey, SecretValue], Field(min_length=1, max_length=20)]
 Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox"]
 WorkspaceStage = Literal[
     "initial_message", "retarget", "nudger", "content_nurture", "book_appointment"
@@ -114,8 +116,30 @@ class NewProviderAccount(Request):
     provider: Provider
     name: Name
     external_account_id: Annotated[Text, Field(max_length=200)] | None = None
-    signing_secret_ref: SecretRef | None = Field(default=None, description="Secrets Manager ARN")
-    credentials_ref: SecretRef | None = Field(default=None, description="Secrets Manager ARN")
+    credentials: Credentials | None = Field(
+        default=None,
+        description="the send credentials, keys per provider (README, Providers); kept in"
+        " Secrets Manager under the tenant's path, never stored in the database or returned",
+    )
+    signing_secret: SecretValue | None = Field(
+        default=None,
+        description="the secret the provider signs webhooks with; kept as credentials are",
+    )
+
+
+class ProviderAccountSecrets(Request):
+    credentials: Credentials | None = Field(
+        default=None, description="new send credentials (replace the old ones at once)"
+    )
+    signing_secret: SecretValue | None = Field(
+        default=None, description="a new webhook signing secret"
+    )
+    previous_secret_valid_hours: int = Field(
+        default=24,
+        ge=0,
+        le=168,
+        description="how long webhooks signed with the replaced signing secret still verify",
+    )
 
 
 class ProviderAccount(BaseModel):
@@ -123,8 +147,11 @@ class ProviderAccount(BaseModel):
     provider: str
     name: str
     external_account_id: str | None
-    signing_secret_ref: str | None
-    credentials_ref: str | None
+    has_credentials: bool
+    has_signing_secret: bool
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, description="end of a signing-secret rotation's grace period"
+    )
     webhook_path: str = Field(description="append to the stack's WebhookUrl output")
     created_at: datetime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,8 +11,11 @@ from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.pagination import Position
 
+# what the API shows of an account: whether secrets are set, never where they are
 ACCOUNT_COLUMNS = (
-    "id, provider, name, external_account_id, signing_secret_ref, credentials_ref, created_at"
+    "id, provider, name, external_account_id, credentials_ref IS NOT NULL AS has_credentials,"
+    " signing_secret_ref IS NOT NULL AS has_signing_secret, previous_secret_expires_at,"
+    " created_at"
 )
 NUMBER_COLUMNS = (
     "id, provider_account_id, e164, pool, label, status, ai_worker::text AS ai_worker, retired_at,"
@@ -26,6 +30,7 @@ class InventoryRepository:
 
     def add_account(
         self,
+        account_id: UUID,
         tenant_id: UUID,
         provider: str,
         name: str,
@@ -35,16 +40,60 @@ class InventoryRepository:
     ) -> dict[str, Any]:
         with translated_errors():
             row = self._conn.execute(
-                "INSERT INTO provider_accounts (tenant_id, provider, name, external_account_id,"
-                " signing_secret_ref, credentials_ref) VALUES (%s, %s, %s, %s, %s, %s)"
+                "INSERT INTO provider_accounts (id, tenant_id, provider, name,"
+                " external_account_id, signing_secret_ref, credentials_ref)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 f" RETURNING {ACCOUNT_COLUMNS}",
                 (
+                    account_id,
                     tenant_id,
                     provider,
                     name,
                     external_account_id,
                     signing_secret_ref,
                     credentials_ref,
+                ),
+            ).fetchone()
+        assert row is not None
+        return row
+
+    def account_for_update(self, account_id: UUID) -> dict[str, Any] | None:
+        """The account with its secret references, locked until commit."""
+        return self._conn.execute(
+            "SELECT id, tenant_id, provider, signing_secret_ref, credentials_ref"
+            " FROM provider_accounts WHERE id = %s FOR UPDATE",
+            (account_id,),
+        ).fetchone()
+
+    def set_secret_refs(
+        self,
+        account_id: UUID,
+        *,
+        credentials_ref: str | None,
+        signing_secret_ref: str | None,
+        previous_signing_secret_ref: str | None,
+        previous_secret_expires_at: datetime | None,
+    ) -> dict[str, Any]:
+        """Point the account at its (rotated) secrets; None keeps what is there, except
+        that a previous signing secret is replaced or cleared together with its end."""
+        with translated_errors():
+            row = self._conn.execute(
+                "UPDATE provider_accounts SET"
+                " credentials_ref = coalesce(%s, credentials_ref),"
+                " signing_secret_ref = coalesce(%s, signing_secret_ref),"
+                " previous_signing_secret_ref = CASE WHEN %s THEN %s"
+                "   ELSE previous_signing_secret_ref END,"
+                " previous_secret_expires_at = CASE WHEN %s THEN %s"
+                "   ELSE previous_secret_expires_at END"
+                f" WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
+                (
+                    credentials_ref,
+                    signing_secret_ref,
+                    signing_secret_ref is not None,
+                    previous_signing_secret_ref,
+                    signing_secret_ref is not None,
+                    previous_secret_expires_at,
+                    account_id,
                 ),
             ).fetchone()
         assert row is not None

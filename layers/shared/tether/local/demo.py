@@ -1,8 +1,8 @@
 """`make demo`: one tenant's day on the local stack, driven over HTTP like a client.
 
 A tenant (bootstrapped with `python -m tether tenant create`, the one step that is not
-HTTP) sets its quiet hours, keeps its sandbox credentials in Secrets Manager (moto),
-registers a pool of numbers, makes GIANNA's first-touch campaign and CATHY's nudge
+HTTP) sets its quiet hours, hands its sandbox credentials to Tether (which keeps them
+in moto's Secrets Manager under the tenant's path), registers a pool of numbers, makes GIANNA's first-touch campaign and CATHY's nudge
 campaign, maps the 7-day timer to the nudge, imports leads and launches. The sends go
 out through OutboundQueue and the outbound function; the sandbox calls back
 queued → sent → delivered. Then leads reply (interest, an email, STOP, and a stranger
@@ -13,7 +13,6 @@ the call queue and the bell.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -95,13 +94,16 @@ def run_demo(
                                    "send_segments_per_second": None})  # fmt: skip
     say(f"tenant {tenant_id}, API key {key[:12]}… (quiet hours off for the demo)")
 
-    step("A provider account (the sandbox), its secrets in Secrets Manager")
-    secrets = SandboxSecrets(stack, tenant_id)
+    step("A provider account (the sandbox); Tether keeps its secrets in Secrets Manager")
+    signing_secret = str(stack.state["sandbox_signing_secret"])
     account = api("POST", "/v1/provider-accounts", {
-        "provider": "sandbox", "name": "Sandbox", "signing_secret_ref": secrets.signing_arn,
-        "credentials_ref": secrets.credentials_arn})  # fmt: skip
+        "provider": "sandbox", "name": "Sandbox", "signing_secret": signing_secret})  # fmt: skip
     run.account_id = account["id"]
-    secrets.point_at(run.account_id)
+    # the sandbox knows the account by Tether's id (it posts to .../{account_id}), so
+    # the send credentials follow once the id is known: a rotation, as a client would
+    api("PUT", f"/v1/provider-accounts/{run.account_id}/secrets", {"credentials": {
+        "account_id": run.account_id, "api_token": str(stack.state["sandbox_api_token"]),
+        "base_url": stack.sandbox_url}})  # fmt: skip
     say(
         f"provider account {run.account_id}; webhooks at {stack.state['webhook_url']}/{run.account_id}"
     )
@@ -205,41 +207,6 @@ def create_tenant(
     if result.returncode != 0 or tenant is None or key is None:
         raise DemoError(f"tenant create failed: {result.stdout}{result.stderr}")
     return tenant.group(1), key.group(1)
-
-
-class SandboxSecrets:
-    """The sandbox account's signing secret and credentials, stored in (moto's) Secrets
-    Manager as an operator would, so the account holds references only."""
-
-    def __init__(self, stack: LocalStack, tenant_id: str) -> None:
-        import boto3
-
-        self._stack = stack
-        self._client = boto3.session.Session().client(
-            "secretsmanager",
-            endpoint_url=str(stack.state["aws_endpoint_url"]),
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto's
-        )
-        prefix = f"tether/{tenant_id}/sandbox"
-        self.signing_arn = self._client.create_secret(
-            Name=f"{prefix}/signing", SecretString=str(stack.state["sandbox_signing_secret"])
-        )["ARN"]
-        self.credentials_arn = self._client.create_secret(
-            Name=f"{prefix}/credentials", SecretString="{}"
-        )["ARN"]
-
-    def point_at(self, account_id: str) -> None:
-        """The sandbox knows the account by Tether's id: it posts to .../{account_id}."""
-        credentials = {
-            "account_id": account_id,
-            "api_token": self._stack.state["sandbox_api_token"],
-            "base_url": self._stack.sandbox_url,
-        }
-        self._client.put_secret_value(
-            SecretId=self.credentials_arn, SecretString=json.dumps(credentials)
-        )
 
 
 def _campaign(

@@ -89,6 +89,9 @@ def local_environment(*, aws_endpoint_url: str, database_url: str | None) -> dic
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
+        # the local stage: over the template's Stage (dev), since only here may `local:`
+        # secrets, the sandbox provider and custom provider URLs be used (tether.config)
+        "TETHER_STAGE": "local",
         # no EMF blobs and no X-Ray in a terminal
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -229,7 +229,7 @@ def banner(running: RunningStack) -> str:
     ]
     lines += [
         f"  sandbox   {state['sandbox_url']}  webhooks to {state['webhook_url']}/<account id>",
-        "            its account's secrets go in Secrets Manager (moto): `make demo` shows how",
+        "            its account's secrets are sent to the API (kept in moto): `make demo` shows how",
         f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"
         "  (Lambda's Invoke API)",
         f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, Secrets Manager)",

@@ -1,5 +1,8 @@
 """One provider adapter from a provider name and a credentials mapping.
 
+Outside the local stage, `base_url` and `space_url` must name the provider's own API
+host and the sandbox is refused (tether.domain.provider_endpoints).
+
 The mapping is what a provider account's send-credentials secret holds (resolving the
 secret reference is done elsewhere). Keys per provider:
 
@@ -9,13 +12,14 @@ secret reference is done elsewhere). Keys per provider:
 | ``signalwire`` | ``project_id``, ``api_token``, ``space_url`` (``example.signalwire.com``) | | the space URL |
 | ``telnyx`` | ``api_key`` | | the API root, ``https://api.telnyx.com/v2`` |
 | ``signalhouse`` | ``api_key`` | ``group_id`` (needed by `find_sent`) | the API root, ``https://v2.signalhouse.io`` |
-| ``sandbox`` | ``account_id``, ``api_token``, and ``base_url`` here or as an argument | ``idempotency_keys``: ``off`` | the sandbox server's URL |
+| ``sandbox`` (local stage only) | ``account_id``, ``api_token``, and ``base_url`` here or as an argument | ``idempotency_keys``: ``off`` | the sandbox server's URL |
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tether.domain.provider_endpoints import EndpointRefused, check_provider_endpoints
 from tether.providers.base import ProviderError, ProviderErrorKind, SmsProvider
 from tether.providers.sandbox import SandboxProvider
 from tether.providers.signalhouse import SIGNALHOUSE_API_URL, SignalHouseProvider
@@ -27,10 +31,20 @@ PROVIDERS = ("twilio", "signalwire", "telnyx", "signalhouse", "sandbox")
 
 
 def provider_for(
-    provider: str, credentials: Mapping[str, str], base_url: str | None = None
+    provider: str,
+    credentials: Mapping[str, str],
+    base_url: str | None = None,
+    *,
+    local_stage: bool = False,
 ) -> SmsProvider:
     """The adapter for `provider` with `credentials`; a ProviderError of kind AUTH names
-    an unknown provider or the missing keys, since an operator has to fix either."""
+    an unknown provider, the missing keys or a host this stage does not send to
+    (tether.domain.provider_endpoints), since an operator has to fix any of them."""
+    try:
+        endpoints = {**credentials, **({"base_url": base_url} if base_url else {})}
+        check_provider_endpoints(provider, endpoints, local_stage=local_stage)
+    except EndpointRefused as error:
+        raise ProviderError(provider, ProviderErrorKind.AUTH, str(error)) from error
     if provider == "twilio":
         _require(provider, credentials, "account_sid")
         if not credentials.get("auth_token") and not (

@@ -30,6 +30,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether.config import stage_settings
 from tether.db.connection import ConnectionSource
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
@@ -263,7 +264,7 @@ def account_provider(ctx: SendContext) -> SmsProvider:
             f"provider account {ctx.provider_account_id} has no credentials_ref",
         )
     try:
-        credentials = json.loads(resolve_secret(ctx.credentials_ref))
+        credentials = json.loads(resolve_secret(ctx.credentials_ref, ctx.tenant_id))
     except (ValueError, ConfigurationError) as error:
         raise ProviderError(
             ctx.provider,
@@ -274,7 +275,12 @@ def account_provider(ctx: SendContext) -> SmsProvider:
         raise ProviderError(
             ctx.provider, ProviderErrorKind.AUTH, "credentials must be a JSON object"
         )
-    return provider_for(ctx.provider, credentials, credentials.get("base_url"))
+    return provider_for(
+        ctx.provider,
+        credentials,
+        credentials.get("base_url"),
+        local_stage=stage_settings().is_local,
+    )
 
 
 def process_send(

@@ -27,7 +27,12 @@ from pydantic import BaseModel, ConfigDict
 from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
 from tether.db.webhook_repositories import NewReceipt
-from tether.domain.errors import DependencyUnavailable, IdempotencyKeyReused, InProgress
+from tether.domain.errors import (
+    ConfigurationError,
+    DependencyUnavailable,
+    IdempotencyKeyReused,
+    InProgress,
+)
 from tether.domain.events import EventType, Provider
 from tether.domain.provider_account import ProviderAccount
 from tether.observability import logger, metrics
@@ -80,7 +85,7 @@ class WebhookPorts:
     connections: ConnectionSource
     queue: MessageQueue
     exactly_once: ExactlyOnce
-    resolve_secret: Callable[[str], str]
+    resolve_secret: Callable[[str, UUID], str]  # (reference, the account's tenant)
     now: Callable[[], datetime] = utc_now
 
 
@@ -194,7 +199,17 @@ def _verified_delivery(
     account: ProviderAccount,
 ) -> Delivery:
     now = ports.now()
-    secrets = [ports.resolve_secret(ref) for ref in account.signing_secret_refs(now)]
+    secrets = []
+    for ref in account.signing_secret_refs(now):
+        try:
+            secrets.append(ports.resolve_secret(ref, account.tenant_id))
+        except ConfigurationError as error:
+            # a reference outside the tenant's path (or a secret gone): never read, and
+            # an operator's to fix; the request is unverifiable, not a server error
+            logger.error(
+                "signing secret refused",
+                extra={"provider_account_id": str(account.id), "reason": str(error)},
+            )
     if not secrets:
         raise InvalidSignature("the account has no signing secret configured")
     provider.verify(request, secrets, now)

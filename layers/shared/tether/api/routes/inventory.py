@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from tether.api.schemas import (
     PoolHealth,
     PoolHealthList,
     ProviderAccount,
+    ProviderAccountSecrets,
     RegistrationResult,
     RejectedRow,
     RetiredNumber,
@@ -43,7 +45,7 @@ def _account(row: dict[str, object]) -> ProviderAccount:
     "/provider-accounts",
     status_code=201,
     tags=["provider accounts"],
-    summary="Add an SMS provider account (secrets by Secrets Manager reference)",
+    summary="Add an SMS provider account; its secrets go to Secrets Manager, never the database",
     responses=responses(201, 409),
     middlewares=[idempotent],
 )
@@ -53,12 +55,40 @@ def create_provider_account(
     with context.tenant_uow() as uow:
         row = inventory.create_provider_account(
             uow,
+            context.secrets(),
             context.tenant_id(),
-            body.provider,
-            body.name,
-            body.external_account_id,
-            body.signing_secret_ref,
-            body.credentials_ref,
+            inventory.NewAccount(
+                provider=body.provider,
+                name=body.name,
+                external_account_id=body.external_account_id,
+                credentials=body.credentials,
+                signing_secret=body.signing_secret,
+            ),
+        )
+    return _account(row)
+
+
+@router.put(
+    "/provider-accounts/<account_id>/secrets",
+    tags=["provider accounts"],
+    summary="Rotate an account's credentials and/or signing secret",
+    responses=responses(200, 404),
+)
+def rotate_provider_secrets(
+    account_id: Annotated[UUID, Path()], body: ProviderAccountSecrets
+) -> ProviderAccount:
+    with context.tenant_uow() as uow:
+        row = inventory.rotate_provider_secrets(
+            uow,
+            context.secrets(),
+            context.tenant_id(),
+            account_id,
+            inventory.SecretRotation(
+                credentials=body.credentials,
+                signing_secret=body.signing_secret,
+                previous_valid=timedelta(hours=body.previous_secret_valid_hours),
+            ),
+            context.now(),
         )
     return _account(row)
 
