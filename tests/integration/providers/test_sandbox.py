@@ -96,6 +96,7 @@ def test_without_keys_a_retry_is_a_second_text_and_find_sent_finds_the_first(
         "sandbox",
         {"account_id": "sandbox", "api_token": "sandbox-token", "idempotency_keys": "off"},
         base_url=sandbox.url,
+        local_stage=True,
     )
     assert not provider.supports_idempotency_key
     before = datetime.now(UTC)

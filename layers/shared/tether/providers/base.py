@@ -17,6 +17,7 @@ from typing import Protocol
 
 from tether.domain.errors import InvalidPhoneNumber, TetherError
 from tether.domain.message_status import MessageStatus
+from tether.domain.redaction import redact
 
 # The shape of E.164; that the number is real is checked where numbers enter Tether.
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -53,6 +54,9 @@ class ProviderError(TetherError):
         http_status: int | None = None,
         may_have_sent: bool = False,
     ) -> None:
+        # A provider's text can hold the recipient's number: redacted here, once, before
+        # it reaches a log line, an audit row or the message's error reason.
+        reason = redact(reason)
         label = f"{provider} {code}" if code else provider
         super().__init__(f"{label}: {reason} ({kind})")
         self.provider = provider
