@@ -224,3 +224,63 @@ def test_outside_the_local_stage_the_sandbox_and_foreign_hosts_are_refused(
     assert secrets_under(api, "tether/") == sorted(
         [path, path.replace("credentials", "signing-secret")]
     )
+
+
+def test_no_secret_value_is_stored_anywhere_in_postgres(api: Api) -> None:
+    client = api.tenant()
+    values = {"auth_token": "tok-Zq81vX0ccP", "signing": "sig-Yw27uT4bbR"}
+    made = client.post(
+        "/v1/provider-accounts",
+        {"provider": "twilio", "name": "Scanned",
+         "credentials": {"account_sid": "AC1", "auth_token": values["auth_token"]},
+         "signing_secret": values["signing"]},
+        headers={"Idempotency-Key": "register-once"},
+    )  # fmt: skip
+    assert made.status == 201
+    replay = client.post(
+        "/v1/provider-accounts",
+        {"provider": "twilio", "name": "Scanned",
+         "credentials": {"account_sid": "AC1", "auth_token": values["auth_token"]},
+         "signing_secret": values["signing"]},
+        headers={"Idempotency-Key": "register-once"},
+    )  # fmt: skip
+    assert replay.status == 201
+    rotated = client.request(
+        "PUT",
+        f"/v1/provider-accounts/{made.body['id']}/secrets",
+        {"signing_secret": values["signing"] + "-2"},
+    )
+    assert rotated.status == 200
+    columns = api.admin.execute(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns"
+        " JOIN information_schema.tables USING (table_schema, table_name)"
+        " WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+        " AND data_type IN ('text', 'jsonb', 'json', 'character varying', 'bytea')"
+    ).fetchall()
+    assert len(columns) > 20
+    for column in columns:
+        found = api.admin.execute(
+            f'SELECT count(*) AS n FROM "{column["table_name"]}"'
+            f' WHERE position(%s in "{column["column_name"]}"::text) > 0'
+            f' OR position(%s in "{column["column_name"]}"::text) > 0',
+            (values["auth_token"], values["signing"]),
+        ).fetchone()
+        assert found is not None
+        assert found["n"] == 0, column
+
+
+def test_a_retried_rotation_with_its_key_keeps_the_replaced_secret_verifying(
+    api: Api, reader: None
+) -> None:
+    client = api.tenant()
+    account_id = register(client).body["id"]
+    path = f"/v1/provider-accounts/{account_id}/secrets"
+    headers = {"Idempotency-Key": "rotate-1"}
+    first = client.request("PUT", path, {"signing_secret": "whsec-new"}, headers=headers)
+    again = client.request("PUT", path, {"signing_secret": "whsec-new"}, headers=headers)
+    assert (first.status, again.status) == (200, 200)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    row = refs(api, account_id)
+    clear_secret_cache()
+    assert resolve_secret(row["previous_signing_secret_ref"], client.tenant_id) == "whsec-signing"
+    assert resolve_secret(row["signing_secret_ref"], client.tenant_id) == "whsec-new"

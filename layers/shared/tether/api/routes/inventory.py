@@ -71,11 +71,15 @@ def create_provider_account(
 @router.put(
     "/provider-accounts/<account_id>/secrets",
     tags=["provider accounts"],
-    summary="Rotate an account's credentials and/or signing secret",
-    responses=responses(200, 404),
+    summary="Rotate an account's credentials and/or signing secret (retry with the same"
+    " Idempotency-Key: a second rotation would end the replaced secret's grace)",
+    responses=responses(200, 404, 409),
+    middlewares=[idempotent],
 )
 def rotate_provider_secrets(
-    account_id: Annotated[UUID, Path()], body: ProviderAccountSecrets
+    account_id: Annotated[UUID, Path()],
+    body: ProviderAccountSecrets,
+    idempotency_key: IdempotencyKey = None,
 ) -> ProviderAccount:
     with context.tenant_uow() as uow:
         row = inventory.rotate_provider_secrets(
