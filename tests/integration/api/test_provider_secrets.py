@@ -284,3 +284,37 @@ def test_a_retried_rotation_with_its_key_keeps_the_replaced_secret_verifying(
     clear_secret_cache()
     assert resolve_secret(row["previous_signing_secret_ref"], client.tenant_id) == "whsec-signing"
     assert resolve_secret(row["signing_secret_ref"], client.tenant_id) == "whsec-new"
+
+
+def test_an_account_registered_with_an_arn_before_0020_is_moved_by_a_rotation(
+    api: Api, reader: None
+) -> None:
+    client = api.tenant()
+    account_id = register(client).body["id"]
+    legacy = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tether/old-AbCdEf"
+    # as a row written before the constraints (NOT VALID) would be
+    api.admin.execute(
+        "ALTER TABLE provider_accounts"
+        " DROP CONSTRAINT provider_accounts_signing_secret_ref_in_tenant_path"
+    )
+    try:
+        api.admin.execute(
+            "UPDATE provider_accounts SET signing_secret_ref = %s WHERE id = %s",
+            (legacy, account_id),
+        )
+    finally:
+        api.admin.execute(
+            "ALTER TABLE provider_accounts"
+            " ADD CONSTRAINT provider_accounts_signing_secret_ref_in_tenant_path CHECK ("
+            "  provider_secret_ref_ok(signing_secret_ref, tenant_id, id, 'signing-secret')"
+            " ) NOT VALID"
+        )
+    with pytest.raises(SecretRefused):
+        resolve_secret(legacy, client.tenant_id)
+    # rotating the credentials alone drops the legacy reference instead of failing
+    rotated = client.request(
+        "PUT", f"/v1/provider-accounts/{account_id}/secrets", {"credentials": TWILIO}
+    )
+    assert rotated.status == 200, rotated
+    assert rotated.body["has_signing_secret"] is False
+    assert refs(api, account_id)["signing_secret_ref"] is None

@@ -75,16 +75,25 @@ class InventoryRepository:
         previous_secret_expires_at: datetime | None,
     ) -> dict[str, Any]:
         """Point the account at its (rotated) secrets; None keeps what is there, except
-        that a previous signing secret is replaced or cleared together with its end."""
+        that a previous signing secret is replaced or cleared together with its end.
+        A reference from before migration 0020 (an ARN, refused at use anyway) is
+        dropped, since the row could not be written back with it."""
         with translated_errors():
             row = self._conn.execute(
                 "UPDATE provider_accounts SET"
-                " credentials_ref = coalesce(%s, credentials_ref),"
-                " signing_secret_ref = coalesce(%s, signing_secret_ref),"
+                " credentials_ref = coalesce(%s, CASE WHEN provider_secret_ref_ok("
+                "   credentials_ref, tenant_id, id, 'credentials') THEN credentials_ref END),"
+                " signing_secret_ref = coalesce(%s, CASE WHEN provider_secret_ref_ok("
+                "   signing_secret_ref, tenant_id, id, 'signing-secret')"
+                "   THEN signing_secret_ref END),"
                 " previous_signing_secret_ref = CASE WHEN %s THEN %s"
-                "   ELSE previous_signing_secret_ref END,"
+                "   WHEN provider_secret_ref_ok("
+                "     previous_signing_secret_ref, tenant_id, id, 'signing-secret')"
+                "   THEN previous_signing_secret_ref END,"
                 " previous_secret_expires_at = CASE WHEN %s THEN %s"
-                "   ELSE previous_secret_expires_at END"
+                "   WHEN provider_secret_ref_ok("
+                "     previous_signing_secret_ref, tenant_id, id, 'signing-secret')"
+                "   THEN previous_secret_expires_at END"
                 f" WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
                 (
                     credentials_ref,
