@@ -72,7 +72,8 @@ def test_local_values_only_on_the_local_stage() -> None:
 
 @given(
     owner=st.uuids(),
-    caller=st.uuids(),
+    other=st.uuids(),
+    same_tenant=st.booleans(),
     account=st.uuids(),
     stage=st.sampled_from(["dev", "prod", "local"]),
     caller_stage=st.sampled_from(["dev", "prod", "local"]),
@@ -82,7 +83,8 @@ def test_local_values_only_on_the_local_stage() -> None:
 )
 def test_a_reference_is_readable_only_by_its_tenant_in_its_stage(
     owner: uuid.UUID,
-    caller: uuid.UUID,
+    other: uuid.UUID,
+    same_tenant: bool,
     account: uuid.UUID,
     stage: str,
     caller_stage: str,
@@ -90,6 +92,7 @@ def test_a_reference_is_readable_only_by_its_tenant_in_its_stage(
     prefix: str,
     suffix: str,
 ) -> None:
+    caller = owner if same_tenant else other
     ref = prefix + secret_name(stage, owner, account, kind) + suffix  # type: ignore[arg-type]
     readable = (
         caller == owner
