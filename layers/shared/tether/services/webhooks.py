@@ -161,11 +161,10 @@ def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
         with UnitOfWork(ports.connections) as uow:
             account = uow.provider_accounts.find_for_webhook(account_id)
     try:
-        _check_request(request, provider, account)
+        provider, account = _checked_request(request, provider, account)
     except WebhookRejected as error:
         error.tenant_id = account.tenant_id if account else None
         raise
-    assert provider is not None and account is not None  # _check_request made sure
     logger.append_keys(tenant_id=str(account.tenant_id))
     try:
         delivery = _verified_delivery(request, ports, provider, account)
@@ -184,9 +183,10 @@ def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
     return outcome.model_copy(update={"replayed": True}) if replayed else outcome
 
 
-def _check_request(
+def _checked_request(
     request: WebhookRequest, provider: WebhookProvider | None, account: ProviderAccount | None
-) -> None:
+) -> tuple[WebhookProvider, ProviderAccount]:
+    """The provider and account, once the request's envelope is one they accept."""
     if request.method != "POST":
         raise MethodNotAllowed(f"{request.method or 'this method'} is not allowed; use POST")
     if provider is None or account is None or account.provider != provider.name:
@@ -198,6 +198,7 @@ def _check_request(
             f"{request.media_type[:100] or 'no content type'} is not accepted from {provider.name};"
             f" send {' or '.join(sorted(provider.media_types))}"
         )
+    return provider, account
 
 
 def _verified_delivery(
