@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.webhook_samples import SAMPLE_TIME, load_sample, with_body, with_json
+from tests.webhook_samples import SAMPLE_TIME, SECRETS, load_sample, with_body, with_json
 from tether.domain.classification import Intent, classify_reply
 from tether.domain.events import InboundMessage, StatusUpdate
 from tether.domain.storable import REPLACEMENT, readable_body, storable, storable_text
+from tether.webhooks.errors import InvalidSignature
 from tether.webhooks.providers import WEBHOOK_PROVIDERS, ParsedDelivery
 from tether.webhooks.providers.base import code_text, event_time
 from tether.webhooks.request import WebhookRequest
@@ -156,3 +157,24 @@ def test_a_body_that_is_not_utf8_is_readable_and_the_rest_is_kept() -> None:
 @pytest.mark.parametrize("body", ["STOP\x00", "\x00STOP", "Stop\ud800", "STOP\x00\x00\x00"])
 def test_a_stop_with_nul_or_a_surrogate_is_an_opt_out_once_stored(body: str) -> None:
     assert classify_reply(storable_text(body)).intent is Intent.OPT_OUT
+
+
+TIMESTAMP_HEADERS = {
+    "telnyx_inbound": "telnyx-timestamp",
+    "signalhouse_inbound": "X-SignalHouse-Timestamp",
+    "sandbox_inbound": "webhook-timestamp",
+}
+
+
+@pytest.mark.parametrize("name", TIMESTAMP_HEADERS)
+@pytest.mark.parametrize(
+    "value", ["²", "٣٤٥", "NaN", "inf", "-inf", "9" * 5000, "-1", "1e300", " ", "0x10"]
+)
+def test_a_signature_timestamp_that_is_no_time_is_a_401_not_a_crash(name: str, value: str) -> None:
+    event = load_sample(name)
+    event["headers"][TIMESTAMP_HEADERS[name]] = value
+    provider = event["pathParameters"]["provider"]
+    with pytest.raises(InvalidSignature):
+        WEBHOOK_PROVIDERS[provider].verify(
+            WebhookRequest.from_api_gateway(event), [SECRETS[provider]], SAMPLE_TIME
+        )

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from psycopg import errors as pg
 
 from tests.integration.factories import Chain
 from tests.integration.webhooks.support import AddAccount, Aws, Deliver, receipts
@@ -159,3 +160,20 @@ def test_a_number_that_does_not_parse_is_stored_and_listed_as_unmatched(
             (chain.tenant_id, receipt["external_id"]),
         ).fetchall()
         assert len(parked) == 1, odd
+
+
+def test_a_receipts_raw_request_cannot_be_rewritten_and_is_never_missing(
+    admin: Connection, chain: Chain
+) -> None:
+    row = admin.execute(
+        "INSERT INTO webhook_receipts (tenant_id, provider_account_id, provider,"
+        " idempotency_key, event_type, raw_body) VALUES (%s, %s, 'sandbox', %s, 'unknown',"
+        " 'caf\u00e9') RETURNING id, raw_bytes",
+        (chain.tenant_id, chain.provider_account_id, f"sandbox:{chain.provider_account_id}:x"),
+    ).fetchone()
+    assert row is not None
+    assert bytes(row["raw_bytes"]) == "café".encode()  # written without it: its text's UTF-8
+    for change in ("raw_bytes = '\\x00'::bytea", "raw_body = 'other'"):
+        with pytest.raises(pg.CheckViolation), admin.transaction():
+            admin.execute(f"UPDATE webhook_receipts SET {change} WHERE id = %s", (row["id"],))
+    admin.execute("UPDATE webhook_receipts SET attempts = 1 WHERE id = %s", (row["id"],))
