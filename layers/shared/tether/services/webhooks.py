@@ -1,11 +1,13 @@
 """Receiving a provider webhook: check it, store it exactly once, enqueue it.
 
-In this order, each refusal a 4xx with an audit row and nothing else: wrong method
-(405), unknown provider or account (404), body over 64 KiB (413), wrong content type
-(415), bad signature over the raw request (401), unreadable payload (400). Then the
-event is stored in `webhook_receipts` under the provider's event identity, at most
-once (Powertools idempotency in DynamoDB in front, the unique key in Postgres behind),
-and put on the inbound queue.
+In this order, each refusal a 4xx and nothing stored: wrong method (405), unknown
+provider or account (404), body over 64 KiB (413), wrong content type (415), bad
+signature over the raw request (401), unreadable payload (400). A refusal to no account
+is a metric; those of an account are counted into one audit row per account, kind and
+minute, so a flood costs no row per request. Then the event is made storable (one rule,
+tether.domain.storable; the raw bytes kept beside it), stored in `webhook_receipts`
+under the provider's event identity, at most once (Powertools idempotency in DynamoDB
+in front, the unique key in Postgres behind), and put on the inbound queue.
 
 A 5xx means nothing was stored, so the provider's retry is safe. Once the receipt is
 committed every later failure is answered 200: a receipt the queue did not take is
