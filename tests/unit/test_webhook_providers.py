@@ -302,7 +302,6 @@ def test_twilio_voice_callbacks_and_unknown_statuses_are_unknown_events() -> Non
             "status",
         ),
         ("twilio_inbound", "MessageSid=SM1&SmsStatus=received&Body=hi&To=%2B1", "From"),
-        ("twilio_inbound", "MessageSid=SM1&Body=hi&From=a&To=b&NumMedia=lots", "NumMedia"),
         ("twilio_status", "MessageStatus=delivered", "MessageSid"),
     ],
 )

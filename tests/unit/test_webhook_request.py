@@ -29,7 +29,11 @@ def test_a_custom_domain_keeps_its_base_path_and_port() -> None:
     event["headers"]["Host"] = "hooks.example.com:8443"
     event["requestContext"]["path"] = "/tether/webhooks/twilio/x"
     request = WebhookRequest.from_api_gateway(event)
-    assert request.url.candidates() == ["https://hooks.example.com:8443/tether/webhooks/twilio/x"]
+    # with its port first, and without it: the Twilio SDK's RequestValidator tries both
+    assert request.url.candidates() == [
+        "https://hooks.example.com:8443/tether/webhooks/twilio/x",
+        "https://hooks.example.com/tether/webhooks/twilio/x",
+    ]
 
 
 def test_forwarded_proto_and_port_and_the_path_without_request_context() -> None:
@@ -38,7 +42,8 @@ def test_forwarded_proto_and_port_and_the_path_without_request_context() -> None
     del event["requestContext"]["path"]
     request = WebhookRequest.from_api_gateway(event)
     assert request.url.candidates() == [
-        f"http://{HOST}:8080/dev/webhooks/twilio/{SAMPLE_ACCOUNT_ID}"
+        f"http://{HOST}:8080/dev/webhooks/twilio/{SAMPLE_ACCOUNT_ID}",
+        f"http://{HOST}/dev/webhooks/twilio/{SAMPLE_ACCOUNT_ID}",
     ]
 
 
@@ -71,3 +76,12 @@ def test_a_base64_body_is_decoded_to_its_bytes() -> None:
 def test_an_event_without_body_or_headers_is_still_a_request() -> None:
     request = WebhookRequest.from_api_gateway({"httpMethod": "GET"})
     assert (request.body, request.media_type, request.provider) == (b"", "", "")
+
+
+@pytest.mark.parametrize("port", ["²", "٣٤", "99999", "0", "1" * 5000, "-1", "8o"])
+def test_a_port_that_is_no_port_is_ignored_not_a_crash(port: str) -> None:
+    event = load_sample("twilio_status")
+    event["headers"]["Host"] = f"hooks.example.com:{port}"
+    event["headers"]["X-Forwarded-Port"] = port
+    request = WebhookRequest.from_api_gateway(event)
+    assert request.url.port is None

@@ -123,18 +123,27 @@ def test_the_audit_row_of_a_known_account_belongs_to_its_tenant(
         ("nexmo", str(uuid.uuid4())),  # no such provider
     ],
 )
-def test_an_unknown_provider_or_account_is_404_with_a_tenantless_audit_row(
-    provider: str, account_id: str, deliver: Deliver, admin: Connection, aws: Aws
+def test_an_unknown_provider_or_account_is_404_and_a_metric_not_a_row(
+    provider: str,
+    account_id: str,
+    deliver: Deliver,
+    admin: Connection,
+    aws: Aws,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     event = retarget(load_sample("signalhouse_inbound"), account_id, provider)
+    audit_before = admin.execute("SELECT count(*) AS n FROM audit_log").fetchone()
 
     response = deliver(event)
 
     assert response["statusCode"] == 404
     assert aws.messages() == []
-    [audit] = audit_rows(admin, account_id)
-    assert audit["tenant_id"] is None
-    assert audit["detail"]["rejection"] == "not_found"
+    # anonymous traffic costs no row (issue 24): nobody could even read a tenantless one
+    assert admin.execute("SELECT count(*) AS n FROM audit_log").fetchone() == audit_before
+    metrics = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    assert any(m.get("WebhookRejectedUnknownTarget") == [1.0] for m in metrics)
 
 
 def test_an_account_without_a_signing_secret_refuses_everything(

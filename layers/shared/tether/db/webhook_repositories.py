@@ -26,6 +26,7 @@ class NewReceipt:
     event_type: str
     external_id: str | None
     raw_body: str
+    raw_bytes: bytes
     headers: Mapping[str, str]
     event: Mapping[str, Any] | None
 
@@ -84,8 +85,8 @@ class WebhookReceiptRepository:
         with translated_errors():
             row = self._conn.execute(
                 "INSERT INTO webhook_receipts (tenant_id, provider_account_id, provider,"
-                " idempotency_key, event_type, external_id, raw_body, headers, event)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " idempotency_key, event_type, external_id, raw_body, raw_bytes, headers, event)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
                 (
                     receipt.tenant_id,
@@ -95,6 +96,7 @@ class WebhookReceiptRepository:
                     receipt.event_type,
                     receipt.external_id,
                     receipt.raw_body,
+                    receipt.raw_bytes,
                     Jsonb(dict(receipt.headers)),
                     Jsonb(dict(receipt.event)) if receipt.event is not None else None,
                 ),
@@ -152,4 +154,35 @@ class AuditLogRepository:
                 "INSERT INTO audit_log (tenant_id, kind, actor, subject_type, subject_id, detail)"
                 " VALUES (%s, %s, %s, %s, %s, %s)",
                 (tenant_id, kind, actor, subject_type, subject_id, Jsonb(dict(detail or {}))),
+            )
+
+    def count(
+        self,
+        kind: str,
+        *,
+        rate_key: str,
+        tenant_id: UUID,
+        actor: str | None = None,
+        subject_type: str | None = None,
+        subject_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Count one more occurrence into the audit row named `rate_key`, writing it
+        (count 1) on the first. The only update an audit row allows (migration 0018)."""
+        with translated_errors():
+            self._conn.execute(
+                "INSERT INTO audit_log"
+                " (tenant_id, kind, actor, subject_type, subject_id, detail, rate_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s || '{\"count\": 1}'::jsonb, %s)"
+                " ON CONFLICT (rate_key) DO UPDATE SET detail = jsonb_set(audit_log.detail,"
+                " '{count}', to_jsonb((audit_log.detail ->> 'count')::bigint + 1))",
+                (
+                    tenant_id,
+                    kind,
+                    actor,
+                    subject_type,
+                    subject_id,
+                    Jsonb(dict(detail or {})),
+                    rate_key,
+                ),
             )

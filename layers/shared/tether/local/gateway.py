@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +23,7 @@ from tether.local.events import (
 )
 from tether.local.logs import stack_logger
 from tether.local.runtime import Invocation
-from tether.local.serving import BackgroundServer
+from tether.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
 from tether.local.template import Route
 
 # (function logical id, event, request id) → how the invocation went
@@ -102,10 +102,7 @@ class LocalGateway(BackgroundServer):
         return headers + [(name, value) for name, value in added if name.lower() not in present]
 
 
-class _GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _GatewayServer(LocalHttpServer):
     def __init__(
         self,
         address: tuple[str, int],
@@ -120,10 +117,15 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     server: _GatewayServer
     server_version = "TetherLocalGateway/1"
     protocol_version = "HTTP/1.1"
+    timeout = 30  # a client that stops sending mid-request frees its thread
 
     def _handle(self) -> None:
         started = time.monotonic()
-        body = self._body()
+        try:
+            body = read_body(self.headers, self.rfile)
+        except (FramingError, TimeoutError) as error:
+            self._refuse(error)
+            return
         headers = [
             (name, value)
             for name, value in self.headers.items()
@@ -150,17 +152,30 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             },
         )
 
-    def _body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()  # the chunk's CRLF
-            while self.rfile.readline().strip():  # trailers, up to the blank line
-                pass
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def _refuse(self, error: FramingError | TimeoutError) -> None:
+        """A request that cannot be read: answered (API Gateway's JSON shape) and the
+        connection closed, since where the next request would start is unknown."""
+        status, message = (
+            (error.status, error.message)
+            if isinstance(error, FramingError)
+            else (408, "the request was not received in time")
+        )
+        answer = json_answer(status, {"message": message})
+        self.close_connection = True
+        try:
+            self.send_response(answer.status)
+            for name, value in answer.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(answer.body)
+        except OSError:
+            pass  # the client is gone
+        stack_logger().info(
+            f"{self.command} {urlsplit(self.path).path} {status}",
+            extra={"function_name": "gateway", "reason": message},
+        )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 

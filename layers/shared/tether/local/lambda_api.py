@@ -15,12 +15,12 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tether.local.logs import stack_logger
 from tether.local.runtime import Invocation
-from tether.local.serving import BackgroundServer
+from tether.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
 from tether.local.template import STACK_NAME, Function, Stack, TemplateError
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
@@ -72,10 +72,7 @@ def _error(status: int, kind: str, message: str) -> tuple[int, dict[str, str], b
     return status, headers, json.dumps({"Type": "User", "message": message}).encode()
 
 
-class _LambdaServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _LambdaServer(LocalHttpServer):
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], api: LocalLambdaApi
     ) -> None:
@@ -89,8 +86,12 @@ class _LambdaHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = read_body(self.headers, self.rfile)
+        except FramingError as error:
+            self.close_connection = True
+            self.send_error(error.status, error.message)
+            return
         invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         status, headers, data = self.server.api.answer(self.path, invocation_type, body)
         self.send_response(status)

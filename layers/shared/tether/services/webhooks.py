@@ -1,11 +1,13 @@
 """Receiving a provider webhook: check it, store it exactly once, enqueue it.
 
-In this order, each refusal a 4xx with an audit row and nothing else: wrong method
-(405), unknown provider or account (404), body over 64 KiB (413), wrong content type
-(415), bad signature over the raw request (401), unreadable payload (400). Then the
-event is stored in `webhook_receipts` under the provider's event identity, at most
-once (Powertools idempotency in DynamoDB in front, the unique key in Postgres behind),
-and put on the inbound queue.
+In this order, each refusal a 4xx and nothing stored: wrong method (405), unknown
+provider or account (404), body over 64 KiB (413), wrong content type (415), bad
+signature over the raw request (401), unreadable payload (400). A refusal to no account
+is a metric; those of an account are counted into one audit row per account, kind and
+minute, so a flood costs no row per request. Then the event is made storable (one rule,
+tether.domain.storable; the raw bytes kept beside it), stored in `webhook_receipts`
+under the provider's event identity, at most once (Powertools idempotency in DynamoDB
+in front, the unique key in Postgres behind), and put on the inbound queue.
 
 A 5xx means nothing was stored, so the provider's retry is safe. Once the receipt is
 committed every later failure is answered 200: a receipt the queue did not take is
@@ -35,6 +37,7 @@ from tether.domain.errors import (
 )
 from tether.domain.events import EventType, Provider
 from tether.domain.provider_account import ProviderAccount
+from tether.domain.storable import readable_body, storable, storable_text
 from tether.observability import logger, metrics
 from tether.queues import MessageQueue
 from tether.services.receipts import ReceiptMessage, enqueue_receipt
@@ -102,7 +105,8 @@ class Delivery(BaseModel):
     provider: Provider
     event_type: EventType
     external_id: str | None
-    raw_body: str
+    raw_body: str  # readable and storable; raw_bytes is the body as sent
+    raw_bytes: bytes
     headers: dict[str, str]
     event: dict[str, Any] | None
 
@@ -155,25 +159,19 @@ def receive_webhook(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutc
 
 
 def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
-    if request.method != "POST":
-        raise MethodNotAllowed(f"{request.method or 'this method'} is not allowed; use POST")
     provider = WEBHOOK_PROVIDERS.get(request.provider)
     account_id = _uuid(request.account_id)
-    if provider is None or account_id is None:
-        raise UnknownWebhookTarget("no such provider account")
-    if len(request.body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is {len(request.body)} bytes; at most {MAX_BODY_BYTES}")
-    if request.media_type not in provider.media_types:
-        raise UnsupportedMediaType(
-            f"{request.media_type[:100] or 'no content type'} is not accepted from {provider.name};"
-            f" send {' or '.join(sorted(provider.media_types))}"
-        )
-    with UnitOfWork(ports.connections) as uow:
-        account = uow.provider_accounts.find_for_webhook(account_id)
-    if account is None or account.provider != provider.name:
-        error = UnknownWebhookTarget("no such provider account")
+    account: ProviderAccount | None = None
+    if provider is not None and account_id is not None:
+        # looked up first, so that every refusal of a real account is counted under its
+        # tenant; a refusal to no account is only a metric
+        with UnitOfWork(ports.connections) as uow:
+            account = uow.provider_accounts.find_for_webhook(account_id)
+    try:
+        provider, account = _checked_request(request, provider, account)
+    except WebhookRejected as error:
         error.tenant_id = account.tenant_id if account else None
-        raise error
+        raise
     logger.append_keys(tenant_id=str(account.tenant_id))
     try:
         delivery = _verified_delivery(request, ports, provider, account)
@@ -190,6 +188,24 @@ def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
         rejected.tenant_id = account.tenant_id
         raise rejected from error
     return outcome.model_copy(update={"replayed": True}) if replayed else outcome
+
+
+def _checked_request(
+    request: WebhookRequest, provider: WebhookProvider | None, account: ProviderAccount | None
+) -> tuple[WebhookProvider, ProviderAccount]:
+    """The provider and account, once the request's envelope is one they accept."""
+    if request.method != "POST":
+        raise MethodNotAllowed(f"{request.method or 'this method'} is not allowed; use POST")
+    if provider is None or account is None or account.provider != provider.name:
+        raise UnknownWebhookTarget("no such provider account")
+    if len(request.body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is {len(request.body)} bytes; at most {MAX_BODY_BYTES}")
+    if request.media_type not in provider.media_types:
+        raise UnsupportedMediaType(
+            f"{request.media_type[:100] or 'no content type'} is not accepted from {provider.name};"
+            f" send {' or '.join(sorted(provider.media_types))}"
+        )
+    return provider, account
 
 
 def _verified_delivery(
@@ -216,22 +232,22 @@ def _verified_delivery(
     parsed: ParsedDelivery = provider.parse(request, now)
     if len(parsed.identity) > MAX_IDENTITY_LENGTH:
         raise MalformedPayload(f"the event id is longer than {MAX_IDENTITY_LENGTH} characters")
-    try:
-        raw_body = request.body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise MalformedPayload("the body is not UTF-8 text") from error
+    # Everything text-like is made storable here, in one place (tether.domain.storable):
+    # a NUL or a lone surrogate in a signed event must not lose it. raw_bytes keeps the
+    # original, so nothing replaced is lost.
     return Delivery(
         # namespaced by account: one tenant's provider cannot collide with another's
-        idempotency_key=f"{provider.name}:{account.id}:{parsed.identity}",
+        idempotency_key=storable_text(f"{provider.name}:{account.id}:{parsed.identity}"),
         fingerprint=parsed.fingerprint,
         tenant_id=account.tenant_id,
         provider_account_id=account.id,
         provider=provider.name,
         event_type=parsed.event_type,
-        external_id=parsed.external_id,
-        raw_body=raw_body,
-        headers={k: v for k, v in request.headers.items() if k not in UNSTORED_HEADERS},
-        event=parsed.event.model_dump(mode="json") if parsed.event is not None else None,
+        external_id=storable_text(parsed.external_id) if parsed.external_id else None,
+        raw_body=readable_body(request.body),
+        raw_bytes=request.body,
+        headers=storable({k: v for k, v in request.headers.items() if k not in UNSTORED_HEADERS}),
+        event=storable(parsed.event.model_dump(mode="json")) if parsed.event is not None else None,
     )
 
 
@@ -248,6 +264,7 @@ def store_and_enqueue(ports: WebhookPorts, delivery: Delivery) -> ReceiptOutcome
                 event_type=delivery.event_type,
                 external_id=delivery.external_id,
                 raw_body=delivery.raw_body,
+                raw_bytes=delivery.raw_bytes,
                 headers=delivery.headers,
                 event=delivery.event,
             )
@@ -289,23 +306,35 @@ def store_and_enqueue(ports: WebhookPorts, delivery: Delivery) -> ReceiptOutcome
 
 
 def _audit_rejection(ports: WebhookPorts, request: WebhookRequest, error: WebhookRejected) -> None:
+    """Refusals cost no row per request (issue 24): one to an unknown account is only a
+    metric; those of a known account are counted into one audit row per account, kind
+    of refusal and minute."""
     tenant_id, kind = error.tenant_id, error.kind
     logger.info("webhook rejected", extra={"rejection": kind, "reason": error.reason})
+    if tenant_id is None:
+        metrics.add_metric(name="WebhookRejectedUnknownTarget", unit=MetricUnit.Count, value=1)
+        return
+    minute = ports.now().replace(second=0, microsecond=0)
     try:
         with UnitOfWork(ports.connections, tenant_id) as uow:
-            uow.audit.record(
+            uow.audit.count(
                 "webhook_rejected",
+                rate_key=f"webhook_rejected:{request.account_id}:{kind}:{minute.isoformat()}",
                 tenant_id=tenant_id,
                 actor=f"provider:{request.provider}"[:100],
                 subject_type="provider_account",
                 subject_id=request.account_id[:100],
-                detail={
-                    "rejection": kind,
-                    "reason": error.reason,
-                    "method": request.method,
-                    "content_type": (request.header("content-type") or "")[:200],
-                    "body_bytes": len(request.body),
-                },
+                detail=storable(
+                    {
+                        "rejection": kind,
+                        "minute": minute.isoformat(),
+                        # the first refusal of the minute speaks for the rest
+                        "reason": error.reason[:500],
+                        "method": request.method[:20],
+                        "content_type": (request.header("content-type") or "")[:200],
+                        "body_bytes": len(request.body),
+                    }
+                ),
             )
             uow.commit()
     except Exception:

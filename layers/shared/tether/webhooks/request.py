@@ -38,16 +38,25 @@ class PublicUrl(BaseModel):
         return next((value for key, value in self.query if key == name), None)
 
     def candidates(self) -> list[str]:
-        """The URL as the provider may have signed it. With the scheme's own port the
-        provider may or may not have included it (Twilio's own validators try both)."""
-        query = f"?{urlencode(self.query, quote_via=quote)}" if self.query else ""
-        default = DEFAULT_PORTS.get(self.scheme)
-        if self.port is not None and self.port != default:
-            return [f"{self.scheme}://{self.host}:{self.port}{self.path}{query}"]
+        """The URL as the provider may have signed it: with and without its port, as
+        the official Twilio SDK's RequestValidator tries (its add_port/remove_port: a
+        URL without a port is also tried with 443 for https and 80 otherwise)."""
+        query = (
+            f"?{urlencode(self.query, quote_via=quote, errors='surrogatepass')}"
+            if self.query
+            else ""
+        )
         plain = f"{self.scheme}://{self.host}{self.path}{query}"
-        if default is None:
-            return [plain]
-        return [plain, f"{self.scheme}://{self.host}:{default}{self.path}{query}"]
+        port = self.port or (443 if self.scheme == "https" else 80)
+        with_port = f"{self.scheme}://{self.host}:{port}{self.path}{query}"
+        return (
+            [plain, with_port]
+            if self.port in (None, DEFAULT_PORTS.get(self.scheme))
+            else [
+                with_port,
+                plain,
+            ]
+        )
 
 
 class WebhookRequest(BaseModel):
@@ -88,7 +97,8 @@ class WebhookRequest(BaseModel):
 def _body(event: Mapping[str, Any]) -> bytes:
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
-        return str(body).encode("utf-8")
+        # a lone surrogate in the event's text is kept as its bytes (stored, never a 500)
+        return str(body).encode("utf-8", "surrogatepass")
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as error:
@@ -103,10 +113,9 @@ def _public_url(
     port: int | None = None
     if ":" in host:
         host, _, host_port = host.rpartition(":")
-        port = int(host_port) if host_port.isdigit() else None
-    forwarded_port = _first(headers.get("x-forwarded-port"))
-    if port is None and forwarded_port and forwarded_port.isdigit():
-        port = int(forwarded_port)
+        port = _port(host_port)
+    if port is None:
+        port = _port(_first(headers.get("x-forwarded-port")))
     # requestContext.path is the path as called: with the stage on the execute-api
     # domain, with the base path on a custom domain
     path = str(context.get("path") or "")
@@ -123,6 +132,14 @@ def _query(event: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         return tuple((str(k), str(v)) for k, values in multi.items() for v in values or [])
     single = event.get("queryStringParameters") or {}
     return tuple((str(k), str(v)) for k, v in single.items())
+
+
+def _port(text: str | None) -> int | None:
+    """A TCP port, or None for anything else ("²" and "٣" are digits to str.isdigit)."""
+    if not text or len(text) > 5 or not text.isascii() or not text.isdigit():
+        return None
+    port = int(text)
+    return port if 0 < port < 65536 else None
 
 
 def _first(value: str | None) -> str | None:

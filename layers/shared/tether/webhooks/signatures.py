@@ -9,6 +9,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -18,9 +20,15 @@ from tether.webhooks.errors import InvalidSignature
 TIMESTAMP_TOLERANCE_SECONDS = 300
 
 
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8; a lone surrogate (only a forger sends one) becomes its bytes and
+    simply fails to match, never an encoding error."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def same(expected: str, given: str) -> bool:
     """Constant-time equality of two signatures (any text, not only ASCII)."""
-    return hmac.compare_digest(expected.encode(), given.encode())
+    return hmac.compare_digest(utf8(expected), utf8(given))
 
 
 def require_header(value: str | None, name: str) -> str:
@@ -39,8 +47,12 @@ def check_timestamp(
         raise InvalidSignature(f"the timestamp is {skew:.0f} s off, more than {tolerance} s")
 
 
+_UNIX_TIME = re.compile(r"[0-9]{1,16}")
+
+
 def parse_timestamp(value: str, name: str, *, milliseconds: bool = False) -> float:
-    if not value.isdigit():
+    """ASCII digits only: str.isdigit() also takes "²", which int() then refuses."""
+    if not _UNIX_TIME.fullmatch(value):
         raise InvalidSignature(f"the {name} header is not a Unix timestamp")
     return int(value) / 1000 if milliseconds else float(value)
 
@@ -48,11 +60,41 @@ def parse_timestamp(value: str, name: str, *, milliseconds: bool = False) -> flo
 # Twilio, and SignalWire's compatibility (cXML) callbacks
 
 
-def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
-    """Base64 HMAC-SHA1 of the URL followed by every POST parameter's name and value,
-    sorted by name (repeated names by value)."""
-    signed = url + "".join(name + value for name, value in sorted(params))
-    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+# X-Twilio-Webhooks-Signature-Settings: "key=<shared key id>,algorithm=<algorithm>";
+# absent, or without an algorithm, means the Auth Token's HMAC-SHA1.
+TWILIO_ALGORITHMS = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+
+
+def twilio_algorithm(settings_header: str | None) -> str:
+    """The algorithm a Twilio request announces, as the SDK's get_signature_algorithm
+    reads it. Raises InvalidSignature for one Tether does not know."""
+    algorithm = "HMAC_SHA1"
+    for part in (settings_header or "").split(","):
+        name, separator, value = part.partition("=")
+        if separator and name.strip() == "algorithm" and value.strip():
+            algorithm = value.strip()
+            break
+    if algorithm.upper() not in TWILIO_ALGORITHMS:
+        raise InvalidSignature(f"the signature algorithm {algorithm[:40]!r} is not supported")
+    return algorithm.upper()
+
+
+def twilio_signature(
+    auth_token: str,
+    url: str,
+    params: Iterable[tuple[str, str]],
+    algorithm: str = "HMAC_SHA1",
+) -> str:
+    """Base64 HMAC of the URL followed by each POST parameter name, sorted, with each of
+    its distinct values, sorted: the official SDK's RequestValidator.compute_signature
+    (so `Digits=1&Digits=1` signs "Digits1" once)."""
+    values: dict[str, set[str]] = {}
+    for name, value in params:
+        values.setdefault(name, set()).add(value)
+    signed = url + "".join(
+        name + value for name in sorted(values) for value in sorted(values[name])
+    )
+    digest = hmac.new(utf8(auth_token), utf8(signed), TWILIO_ALGORITHMS[algorithm]).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -61,10 +103,13 @@ def verify_twilio(
     secrets: Sequence[str],
     urls: Sequence[str],
     params: Sequence[tuple[str, str]],
+    algorithm: str = "HMAC_SHA1",
 ) -> None:
+    """Any of `secrets` (the Auth Token, or the webhook shared key when the request
+    announces HMAC_SHA256; two of either during a rotation) over any URL variant."""
     for url in urls:
         for secret in secrets:
-            if same(twilio_signature(secret, url, params), signature):
+            if same(twilio_signature(secret, url, params, algorithm), signature.strip()):
                 return
     raise InvalidSignature("the signature does not match the URL and parameters")
 
@@ -82,7 +127,7 @@ def verify_body_sha256(expected_hex: str | None, body: bytes) -> None:
 
 def signalwire_json_signature(signing_key: str, url: str, body: bytes) -> str:
     """Lower-hex HMAC-SHA1 of the URL followed by the raw body."""
-    return hmac.new(signing_key.encode(), url.encode() + body, hashlib.sha1).hexdigest()
+    return hmac.new(utf8(signing_key), utf8(url) + body, hashlib.sha1).hexdigest()
 
 
 def verify_signalwire_json(
@@ -131,9 +176,7 @@ def verify_telnyx(
 
 def signalhouse_signature(secret: str, timestamp_ms: str, body: bytes) -> str:
     """Hex HMAC-SHA256 of "{timestamp in ms}.{raw body}"."""
-    return hmac.new(
-        secret.encode(), timestamp_ms.encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    return hmac.new(utf8(secret), utf8(timestamp_ms) + b"." + body, hashlib.sha256).hexdigest()
 
 
 def verify_signalhouse(
@@ -148,23 +191,46 @@ def verify_signalhouse(
     raise InvalidSignature("the signature does not match the timestamp and body")
 
 
-# Standard Webhooks (the local provider sandbox)
+# Standard Webhooks (the local provider sandbox), as the `standardwebhooks` library
+# verifies: what it accepts, this accepts.
 
 
 def standard_webhooks_key(secret: str) -> bytes:
-    """The HMAC key of a `whsec_<base64>` secret."""
-    encoded = secret.removeprefix("whsec_")
+    """The HMAC key of a `whsec_<base64>` secret; the prefix is optional and the base64
+    may lack its padding."""
+    encoded = secret.strip().removeprefix("whsec_")
     try:
-        return base64.b64decode(encoded, validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError) as error:
         raise InvalidSignature("the account's secret is not a whsec_<base64> secret") from error
+    if not key:
+        raise InvalidSignature("the account's secret is empty")
+    return key
 
 
 def standard_webhooks_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
     """`v1,` and the base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
+    signed = utf8(f"{msg_id}.{timestamp}.") + body
     digest = hmac.new(standard_webhooks_key(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def _standard_timestamp(value: str) -> str:
+    """The library reads the header as a float and signs its whole seconds."""
+    try:
+        seconds = float(value)
+    except ValueError as error:
+        raise InvalidSignature("the webhook-timestamp header is not a Unix timestamp") from error
+    if not math.isfinite(seconds) or abs(seconds) > 1e11:
+        raise InvalidSignature("the webhook-timestamp header is not a Unix timestamp")
+    return str(math.floor(seconds))
+
+
+def _signature_bytes(encoded: str) -> bytes | None:
+    try:
+        return base64.b64decode(encoded)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def verify_standard_webhooks(
@@ -176,11 +242,18 @@ def verify_standard_webhooks(
     now: datetime,
 ) -> None:
     """`webhook-signature` holds space-separated `version,signature` pairs; any v1 match
-    passes (a sender mid-rotation signs with both secrets)."""
-    check_timestamp(parse_timestamp(timestamp, "webhook-timestamp"), now)
-    given = [s for s in signatures.split() if s.startswith("v1,")]
+    passes (a sender mid-rotation signs with both secrets). Signatures are compared as
+    the bytes they encode, as the library does."""
+    seconds = _standard_timestamp(timestamp)
+    check_timestamp(float(seconds), now)
+    given = [
+        decoded
+        for pair in signatures.split(" ")
+        if pair.startswith("v1,") and (decoded := _signature_bytes(pair[3:])) is not None
+    ]
     for secret in secrets:
-        expected = standard_webhooks_signature(secret, msg_id, timestamp, body)
-        if any(same(expected, candidate) for candidate in given):
+        expected = standard_webhooks_signature(secret, msg_id, seconds, body)
+        expected_bytes = base64.b64decode(expected[3:])
+        if any(hmac.compare_digest(expected_bytes, candidate) for candidate in given):
             return
     raise InvalidSignature("no v1 signature matches the id, timestamp and body")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
 from tether.domain.events import EventType, InboundMessage, Provider, StatusUpdate
 from tether.webhooks.errors import MalformedPayload
@@ -67,9 +68,19 @@ def json_fingerprint(value: Any) -> str:
     return sha256_hex(json.dumps(value, sort_keys=True, separators=(",", ":")).encode())
 
 
+# An integer literal this long is no count, code or time any provider sends; it is read
+# as infinity (which every field below refuses or ignores) rather than making Python's
+# integer parser fail on the whole body.
+MAX_INTEGER_DIGITS = 100
+
+
+def _json_int(literal: str) -> int | float:
+    return int(literal) if len(literal) <= MAX_INTEGER_DIGITS else float(literal)
+
+
 def json_object(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_int=_json_int)
     except (ValueError, RecursionError) as error:
         raise MalformedPayload(f"the body is not JSON: {error}") from error
     if not isinstance(value, dict):
@@ -100,3 +111,39 @@ def describe(error: ValidationError, limit: int = 5) -> str:
     ]
     more = error.error_count() - limit
     return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
+
+
+# A provider's event time is informational: ordering uses status ranks and the time of
+# receipt. So a time that cannot be read (NaN, Infinity, 1e300, text, a naive or absurd
+# date) or lies before 2000 or more than a day after arrival is replaced by the time of
+# receipt, never refused: the event (a STOP, say) matters more than its clock.
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME_AHEAD = timedelta(days=1)
+_AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+def event_time(value: object, received_at: datetime) -> datetime:
+    """The provider's time of the event (ISO 8601, or Unix seconds), or `received_at`."""
+    if value is None or isinstance(value, bool):
+        return received_at
+    if isinstance(value, float) and not math.isfinite(value):
+        return received_at
+    try:
+        when = _AWARE_DATETIME.validate_python(value)
+        if not EARLIEST_EVENT_TIME <= when <= received_at + LATEST_EVENT_TIME_AHEAD:
+            return received_at
+        return when.astimezone(UTC)
+    except (ValidationError, ValueError, OverflowError, TypeError):
+        return received_at
+
+
+def code_text(value: object) -> str | None:
+    """A provider's error code as text, whatever JSON type it came in; a non-finite or
+    non-scalar one is no code (the error's reason is kept beside it)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)[:100]

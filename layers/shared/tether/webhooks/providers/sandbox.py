@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tether.domain.events import InboundMessage, Provider, StatusUpdate
 from tether.domain.message_status import MessageStatus
@@ -18,6 +18,8 @@ from tether.webhooks import signatures
 from tether.webhooks.providers.base import (
     JSON,
     ParsedDelivery,
+    code_text,
+    event_time,
     json_object,
     make_event,
     read_model,
@@ -35,7 +37,7 @@ class _Message(BaseModel):
     body: str = ""
     media_urls: list[str] = []
     status: MessageStatus | None = None
-    error_code: str | None = None
+    error_code: object = None
     error_reason: str | None = None
 
 
@@ -43,7 +45,7 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: str = Field(min_length=1)
-    timestamp: AwareDatetime | None = None
+    timestamp: object = None  # read by event_time
     data: dict[str, object] = {}
 
 
@@ -65,7 +67,7 @@ class Sandbox:
         msg_id = (request.header("webhook-id") or "").strip()
         fingerprint = sha256_hex(request.body)
         event = read_model(_Event, json_object(request.body), "sandbox event")
-        occurred_at = event.timestamp or received_at
+        occurred_at = event_time(event.timestamp, received_at)
         if event.type == "message.received":
             m = read_model(_Message, event.data, "data")
             inbound = make_event(
@@ -90,7 +92,7 @@ class Sandbox:
                 from_address=m.from_,
                 to_address=m.to,
                 status=m.status,
-                error_code=m.error_code,
+                error_code=code_text(m.error_code),
                 error_reason=m.error_reason,
                 occurred_at=occurred_at,
             )

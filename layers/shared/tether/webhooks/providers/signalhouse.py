@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tether.domain.events import InboundMessage, Provider, StatusUpdate
 from tether.domain.message_status import MessageStatus
@@ -23,6 +23,8 @@ from tether.webhooks.errors import MalformedPayload
 from tether.webhooks.providers.base import (
     JSON,
     ParsedDelivery,
+    code_text,
+    event_time,
     json_object,
     make_event,
     read_model,
@@ -51,7 +53,7 @@ class _Message(BaseModel):
     recipients: str | list[str] | None = Field(default=None, alias="recipientPhoneNumber")
     body: str | None = Field(default=None, alias="messageBody")
     media_urls: list[str] = Field(default=[], alias="mediaUrls")
-    error_code: str | int | None = Field(default=None, alias="errorCode")
+    error_code: object = Field(default=None, alias="errorCode")  # read by code_text
     error_message: str | None = Field(default=None, alias="errorMessage")
 
     @property
@@ -69,7 +71,7 @@ class _MetaData(BaseModel):
 class _Notification(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    timestamp: AwareDatetime | None = None
+    timestamp: object = None  # read by event_time
     event: str = Field(min_length=1)
     identifier: str | None = None
     meta_data: _MetaData | None = Field(default=None, alias="metaData")
@@ -107,7 +109,7 @@ class SignalHouse:
             raise MalformedPayload(
                 f"{notification.event}: neither identifier nor metaData.Message._id"
             )
-        occurred_at = notification.timestamp or received_at
+        occurred_at = event_time(notification.timestamp, received_at)
         if event_name in INBOUND_EVENTS:
             inbound = make_event(
                 InboundMessage,
@@ -129,7 +131,7 @@ class SignalHouse:
             from_address=message.sender,
             to_address=message.recipient,
             status=STATUS_EVENTS[event_name],
-            error_code=str(message.error_code) if message.error_code is not None else None,
+            error_code=code_text(message.error_code),
             error_reason=message.error_message,
             occurred_at=occurred_at,
         )

@@ -10,7 +10,7 @@ A RELAY messaging event is `{"event_type": "messaging.receive" | "messaging.stat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,7 @@ from tether.webhooks.providers.base import (
     FORM,
     JSON,
     ParsedDelivery,
+    event_time,
     json_object,
     make_event,
     read_model,
@@ -52,7 +53,7 @@ class _RelayEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     event_type: str
-    timestamp: float | None = None
+    timestamp: object = None  # Unix seconds, read by event_time
     params: dict[str, object] = {}
 
 
@@ -77,11 +78,7 @@ class SignalWire:
             return parse_compatible(self.name, request, received_at)
         fingerprint = sha256_hex(request.body)
         envelope = read_model(_RelayEvent, json_object(request.body), "RELAY event")
-        occurred_at = (
-            datetime.fromtimestamp(envelope.timestamp, UTC)
-            if envelope.timestamp is not None
-            else received_at
-        )
+        occurred_at = event_time(envelope.timestamp, received_at)
         if envelope.event_type == "messaging.receive":
             p = read_model(_RelayParams, envelope.params, "messaging.receive params")
             inbound = make_event(

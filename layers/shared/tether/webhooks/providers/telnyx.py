@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tether.domain.events import InboundMessage, Provider, StatusUpdate
 from tether.domain.message_status import MessageStatus
@@ -20,6 +20,8 @@ from tether.webhooks import signatures
 from tether.webhooks.providers.base import (
     JSON,
     ParsedDelivery,
+    code_text,
+    event_time,
     json_fingerprint,
     json_object,
     make_event,
@@ -56,7 +58,7 @@ class _Media(BaseModel):
 class _Error(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    code: str | int | None = None
+    code: object = None  # read by code_text
     title: str | None = None
     detail: str | None = None
 
@@ -77,7 +79,7 @@ class _Data(BaseModel):
 
     id: str = Field(min_length=1)
     event_type: str
-    occurred_at: AwareDatetime | None = None
+    occurred_at: object = None  # read by event_time
     payload: dict[str, Any] = {}
 
 
@@ -106,7 +108,7 @@ class Telnyx:
         body = json_object(request.body)
         data = read_model(_Envelope, body, "Telnyx event").data
         fingerprint = json_fingerprint(body["data"])
-        occurred_at = data.occurred_at or received_at
+        occurred_at = event_time(data.occurred_at, received_at)
         if data.event_type == "message.received":
             m = read_model(_Message, data.payload, "data.payload")
             inbound = make_event(
@@ -134,7 +136,7 @@ class Telnyx:
                     from_address=m.from_.phone_number,
                     to_address=m.to[0].phone_number,
                     status=status,
-                    error_code=str(error.code) if error and error.code is not None else None,
+                    error_code=code_text(error.code) if error else None,
                     error_reason=(error.detail or error.title) if error else None,
                     occurred_at=occurred_at,
                 )

@@ -26,6 +26,11 @@ from tether.webhooks.providers.base import (
 )
 from tether.webhooks.request import WebhookRequest
 
+# Twilio announces a shared-key signature's algorithm here (HMAC_SHA1 when absent).
+SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+# Twilio allows 10 media per message, as MediaUrl0 to MediaUrl9
+MAX_MEDIA = 10
+
 _S = MessageStatus
 STATUSES: dict[str, MessageStatus] = {
     "accepted": _S.ACCEPTED,
@@ -59,16 +64,17 @@ def verify_compatible(
         " or ".join(signature_headers),
     )
     urls = request.url.candidates()
+    algorithm = signatures.twilio_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
     if request.media_type == JSON:
         signatures.verify_body_sha256(request.url.query_value("bodySHA256"), request.body)
-        signatures.verify_twilio(signature, secrets, urls, [])
+        signatures.verify_twilio(signature, secrets, urls, [], algorithm)
         return
     try:
         params = form_params(request.body)
     except MalformedPayload as error:
         # nothing that cannot even be read as parameters was signed by the provider
         raise InvalidSignature(error.reason) from error
-    signatures.verify_twilio(signature, secrets, urls, params)
+    signatures.verify_twilio(signature, secrets, urls, params, algorithm)
 
 
 def parse_compatible(
@@ -115,9 +121,9 @@ def parse_compatible(
         missing = [name for name in ("From", "To") if not params.get(name)]
         if missing:
             raise MalformedPayload(f"an inbound message without {' and '.join(missing)}")
-        media = [
-            params[f"MediaUrl{i}"] for i in range(_num_media(params)) if params.get(f"MediaUrl{i}")
-        ]
+        # the MediaUrlN present, not NumMedia: a count that cannot be read ("²",
+        # 5,000 digits) must not lose the message
+        media = [params[f"MediaUrl{i}"] for i in range(MAX_MEDIA) if params.get(f"MediaUrl{i}")]
         event_in = make_event(
             InboundMessage,
             "inbound message",
@@ -133,13 +139,6 @@ def parse_compatible(
     return ParsedDelivery(
         sid or f"sha256:{fingerprint}", None, params.get("SmsStatus") or "form", fingerprint
     )
-
-
-def _num_media(params: dict[str, str]) -> int:
-    value = params.get("NumMedia", "0")
-    if not value.isdigit() or int(value) > 10:  # Twilio allows 10 media per message
-        raise MalformedPayload(f"NumMedia is {value!r}, not a number from 0 to 10")
-    return int(value)
 
 
 class Twilio:
