@@ -200,7 +200,8 @@ def _call(key: str, source: str, path: str = "/v1/campaigns") -> dict[str, Any]:
 
     event = proxy_event("GET", path, {"Authorization": f"Bearer {key}"}, None)
     event["requestContext"]["identity"]["sourceIp"] = source
-    return api_app.handler(event, LambdaContextStub(function_name="tether-api"))
+    response: dict[str, Any] = api_app.handler(event, LambdaContextStub(function_name="tether-api"))
+    return response
 
 
 def test_failed_lookups_past_the_threshold_get_429_with_retry_after(
