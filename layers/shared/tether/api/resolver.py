@@ -55,7 +55,9 @@ DESCRIPTION = (
     "The tenant's control surface. Every request carries `Authorization: Bearer <api key>`;"
     " another tenant's resources answer 404, like unknown ones. Lists are paged with"
     " `limit` and the `next_cursor` of the page before. POSTs that create something honour"
-    " an `Idempotency-Key` header."
+    " an `Idempotency-Key` header. Each operation's `x-tether-scope` is the key scope it"
+    " needs (read < write < admin; below it: 403). More than 20 failed key lookups from"
+    " one address in a minute answer 429 with `Retry-After` for the rest of the minute."
 )
 
 # Powertools keeps the request being resolved on the resolver (and the class) itself, so
