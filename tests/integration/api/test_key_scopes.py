@@ -287,3 +287,19 @@ def test_a_409_names_the_conflict_in_words(api: Api) -> None:
     assert again.status == 409
     assert again.body["message"] == "a campaign with this name exists already; choose another name"
     assert "campaigns_" not in json.dumps(again.body)
+
+
+def test_a_refused_scope_claims_no_idempotency_key(api: Api) -> None:
+    """The scope is checked before the route's own middlewares: a read key's POST leaves
+    no Idempotency-Key record behind, so the key is free for a proper retry."""
+    admin = api.tenant()
+    reader = issue(admin, "read")
+    headers = {"Idempotency-Key": "spring-once"}
+    body = {"name": "Spring", "pool": "Outreach"}
+    assert reader.post("/v1/campaigns", body, headers=headers).status == 403
+    stored = api.admin.execute(
+        "SELECT count(*) AS n FROM api_idempotency WHERE tenant_id = %s", (admin.tenant_id,)
+    ).fetchone()
+    assert stored is not None
+    assert stored["n"] == 0
+    assert admin.post("/v1/campaigns", body, headers=headers).status == 201
