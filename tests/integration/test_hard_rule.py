@@ -153,7 +153,7 @@ def test_send_key_and_provider_sid_are_unique(app: Connection, chain: Chain) -> 
     app.execute("SAVEPOINT again")
     with pytest.raises(pg.UniqueViolation) as same_key:
         insert_message(app, outbound_values(chain, send_key="lead:intro:2026-11-21"))
-    assert same_key.value.diag.constraint_name == "messages_send_key_key"
+    assert same_key.value.diag.constraint_name == "messages_tenant_id_send_key_key"
     app.execute("ROLLBACK TO SAVEPOINT again")
     with pytest.raises(pg.UniqueViolation) as same_sid:
         insert_message(app, outbound_values(chain, provider="sandbox", external_id="SM9"))

@@ -36,3 +36,16 @@ def test_a_new_key_is_random_and_only_its_hash_and_prefix_are_kept() -> None:
 )
 def test_bearer_token(header: str | None, expected: str | None) -> None:
     assert bearer_token(header) == expected
+
+
+def test_scopes_are_ordered_and_a_key_issues_at_most_its_own() -> None:
+    from tether.domain.api_keys import Scope, may_issue
+
+    assert Scope.ADMIN.allows(Scope.WRITE)
+    assert Scope.WRITE.allows(Scope.READ)
+    assert not Scope.READ.allows(Scope.WRITE)
+    assert not Scope.WRITE.allows(Scope.ADMIN)
+    assert may_issue(Scope.WRITE, Scope.WRITE)
+    assert may_issue(Scope.ADMIN, Scope.READ)
+    assert not may_issue(Scope.READ, Scope.WRITE)
+    assert not may_issue(Scope.WRITE, Scope.ADMIN)

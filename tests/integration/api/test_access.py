@@ -159,10 +159,12 @@ def test_bodies_over_one_mebibyte_get_413_before_anything_runs(api: Api) -> None
     assert Client(None).post("/v1/campaigns", big).status == 413
 
 
-def test_malformed_json_is_a_422_not_a_500(api: Api) -> None:
+def test_malformed_json_is_a_400_naming_the_problem_not_a_500(api: Api) -> None:
     client = api.tenant()
     reply = client.post("/v1/campaigns", raw="{not json")
-    assert reply.status == 422
+    assert reply.status == 400
+    assert reply.body["error"] == "malformed_body"
+    assert "not valid JSON" in reply.body["message"]
 
 
 def test_idempotency_key_replays_the_first_response(api: Api) -> None:

@@ -80,6 +80,10 @@ def scope() -> RequestScope:
     return found
 
 
+def principal() -> Principal:
+    return scope().principal
+
+
 def tenant_id() -> UUID:
     return scope().principal.tenant_id
 

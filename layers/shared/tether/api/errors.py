@@ -16,6 +16,7 @@ from tether.domain.errors import (
     Conflict,
     ConstraintViolation,
     DependencyUnavailable,
+    Forbidden,
     IdempotencyKeyReused,
     InProgress,
     InvalidInput,
@@ -26,9 +27,14 @@ from tether.domain.errors import (
     PoolExhausted,
     SenderUnavailable,
     TetherError,
+    TooManyFailures,
     Unauthenticated,
 )
 from tether.observability import logger
+
+
+class MalformedBody(TetherError):
+    """A body the API cannot read as JSON within its limits (encoding, depth, numbers)."""
 
 
 class BodyTooLarge(TetherError):
@@ -41,7 +47,10 @@ class UnsupportedMediaType(TetherError):
 
 # First match wins: subclasses before their bases. Anything not here is a 500.
 API_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (MalformedBody, 400, "malformed_body"),
     (Unauthenticated, 401, "unauthenticated"),
+    (Forbidden, 403, "forbidden"),
+    (TooManyFailures, 429, "too_many_failures"),
     (NotFound, 404, "not_found"),
     (BodyTooLarge, 413, "payload_too_large"),
     (UnsupportedMediaType, 415, "unsupported_media_type"),
@@ -119,13 +128,19 @@ def validation_response(error: RequestValidationError) -> Response[Any]:
     )
 
 
-def proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
+def proxy_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """An error answered before routing (no key, body too large), as a proxy response."""
     import json
 
     return {
         "statusCode": status,
-        "headers": {"Content-Type": "application/json", **ERROR_HEADERS.get(code, {})},
+        "headers": {
+            "Content-Type": "application/json",
+            **ERROR_HEADERS.get(code, {}),
+            **(headers or {}),
+        },
         "body": json.dumps(error_payload(code, message)),
         "isBase64Encoded": False,
     }

@@ -3,6 +3,8 @@ keeps the records)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -16,9 +18,38 @@ from tether.services import api_idempotency
 HEADER = "Idempotency-Key"
 
 
+Middleware = Callable[[ApiGatewayResolver, NextMiddleware], Response[Any]]
+
+
 def idempotent(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Carry the request out once per key: a repeat answers the first 2xx response
     (with `Idempotent-Replayed: true`); a failed request frees its key for a retry."""
+    return _carry_out_once(app, next_middleware, frozenset())
+
+
+def idempotent_never_storing(*secret_fields: str) -> Middleware:
+    """`idempotent` for a response holding a secret: the stored copy, and so a replay,
+    has these fields null. The secret is answered once, to the first request only."""
+    never_stored = frozenset(secret_fields)
+
+    def middleware(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        return _carry_out_once(app, next_middleware, never_stored)
+
+    return middleware
+
+
+def _without(body: Any, never_stored: frozenset[str]) -> Any:
+    if not never_stored:
+        return body
+    parsed = json.loads(body) if isinstance(body, str | bytes) else body
+    if not isinstance(parsed, dict):
+        raise TypeError("a response with secret fields must be a JSON object")
+    return {name: None if name in never_stored else value for name, value in parsed.items()}
+
+
+def _carry_out_once(
+    app: ApiGatewayResolver, next_middleware: NextMiddleware, never_stored: frozenset[str]
+) -> Response[Any]:
     key = app.current_event.headers.get(HEADER.lower()) or app.current_event.headers.get(HEADER)
     if key is None:
         return next_middleware(app)
@@ -46,7 +77,9 @@ def idempotent(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Resp
         raise
     with context.tenant_uow() as uow:
         if 200 <= response.status_code < 300:
-            api_idempotency.finish(uow, tenant_id, key, response.status_code, response.body)
+            api_idempotency.finish(
+                uow, tenant_id, key, response.status_code, _without(response.body, never_stored)
+            )
         else:
             api_idempotency.abandon(uow, tenant_id, key)
     return response

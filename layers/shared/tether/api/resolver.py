@@ -1,6 +1,7 @@
 """The API's resolver: its routers under /v1, the error table, the OpenAPI document
-(/v1/openapi.json, Swagger UI at /v1/docs), and `serve`, which checks the body's size
-and the API key before any route runs."""
+(/v1/openapi.json, Swagger UI at /v1/docs), and `serve`, which checks the body's size,
+the API key and the body's encoding before any route runs; each route's scope is
+checked by `scopes.check_scope` before the route's own middlewares."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tether.api import context
+from tether.api import context, scopes
+from tether.api.body import body_bytes, read_json, read_text
 from tether.api.errors import (
+    MalformedBody,
     error_payload,
     error_response,
     proxy_error,
@@ -35,7 +38,7 @@ from tether.api.routes import (
     timers,
 )
 from tether.domain.api_keys import bearer_token
-from tether.domain.errors import NotFound, TetherError, Unauthenticated
+from tether.domain.errors import NotFound, TetherError, TooManyFailures, Unauthenticated
 from tether.observability import logger
 from tether.services.api_keys import authenticate
 from tether.services.inbox import record_access_denied
@@ -52,7 +55,9 @@ DESCRIPTION = (
     "The tenant's control surface. Every request carries `Authorization: Bearer <api key>`;"
     " another tenant's resources answer 404, like unknown ones. Lists are paged with"
     " `limit` and the `next_cursor` of the page before. POSTs that create something honour"
-    " an `Idempotency-Key` header."
+    " an `Idempotency-Key` header. Each operation's `x-tether-scope` is the key scope it"
+    " needs (read < write < admin; below it: 403). More than 20 failed key lookups from"
+    " one address in a minute answer 429 with `Retry-After` for the rest of the minute."
 )
 
 # Powertools keeps the request being resolved on the resolver (and the class) itself, so
@@ -69,6 +74,7 @@ app.configure_openapi(
     security_schemes={"bearer": HTTPBearer(bearerFormat="tth_...")},
     security=[{"bearer": []}],
 )
+app.use([scopes.check_scope])
 for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
@@ -153,14 +159,25 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
             return app.resolve(event, lambda_context)
     try:
         principal = authenticate(
-            ports.connections, bearer_token(_authorization(event)), ports.now()
+            ports.connections, bearer_token(_authorization(event)), ports.now(), _source(event)
         )
     except Unauthenticated as error:
         return proxy_error(401, "unauthenticated", str(error))
+    except TooManyFailures as error:
+        return proxy_error(
+            429,
+            "too_many_failures",
+            str(error),
+            {"Retry-After": str(error.retry_after_seconds)},
+        )
     except (TetherError, psycopg.OperationalError) as error:
         status, code = status_of(error)
         logger.warning("API key not checked", extra={"error": str(error)})
         return proxy_error(status, code, "the API key could not be checked; retry")
+    try:
+        _read_body(event, media_type)
+    except MalformedBody as error:
+        return proxy_error(400, "malformed_body", str(error))
     token = context.enter(context.RequestScope(principal, ports))
     try:
         with _one_at_a_time:
@@ -176,6 +193,23 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
         },
     )
     return response
+
+
+def _read_body(event: dict[str, Any], media_type: str) -> None:
+    """Refuse a body the routes could not read (tether.api.body has the rules)."""
+    body = event.get("body")
+    if not body or not isinstance(body, str):
+        return
+    text = read_text(body_bytes(body, bool(event.get("isBase64Encoded"))))
+    if media_type == "application/json":
+        read_json(text)
+
+
+def _source(event: dict[str, Any]) -> str:
+    """The caller's address as API Gateway saw it: failed key lookups count per source."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    source = identity.get("sourceIp")
+    return source if isinstance(source, str) and source else "unknown"
 
 
 def _header(event: dict[str, Any], wanted: str) -> str | None:

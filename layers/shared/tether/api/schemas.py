@@ -88,14 +88,26 @@ class ErrorBody(BaseModel):
 # --- API keys
 
 
+KeyScope = Literal["read", "write", "admin"]
+
+
 class NewApiKey(Request):
     name: Name
+    scope: KeyScope = Field(
+        default="read",
+        description="read: GETs; write: a day's work; admin: keys, settings, provider"
+        " accounts. At most the scope of the key that issues it.",
+    )
 
 
 class ApiKey(BaseModel):
     id: UUID
     name: str
     prefix: str
+    scope: KeyScope
+    created_by_key_id: UUID | None = Field(
+        default=None, description="the key that issued this one; none for a tenant's first key"
+    )
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
@@ -105,7 +117,12 @@ class IssuedApiKey(BaseModel):
     id: UUID
     name: str
     prefix: str
-    key: str = Field(description="shown this once; only its hash is kept")
+    scope: KeyScope
+    created_by_key_id: UUID | None = None
+    key: str | None = Field(
+        description="shown this once; only its hash is kept. An Idempotency-Key replay"
+        " answers null here: the key itself is never stored"
+    )
     created_at: datetime
 
 

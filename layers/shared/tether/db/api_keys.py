@@ -13,6 +13,8 @@ from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.pagination import Position
 
+COLUMNS = "id, name, prefix, scope, created_by_key_id, created_at, last_used_at, revoked_at"
+
 
 class ApiKeyRepository:
     def __init__(self, conn: Session) -> None:
@@ -23,7 +25,8 @@ class ApiKeyRepository:
         transaction may then read this one key (migration 0015's api_key_lookup policy)."""
         self._conn.execute("SELECT set_config('app.api_key_hash', %s, true)", (key_hash.hex(),))
         return self._conn.execute(
-            "SELECT id, tenant_id, name FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+            "SELECT id, tenant_id, name, scope FROM api_keys"
+            " WHERE key_hash = %s AND revoked_at IS NULL",
             (key_hash,),
         ).fetchone()
 
@@ -37,12 +40,23 @@ class ApiKeyRepository:
             (at, key_id, at),
         )
 
-    def add(self, tenant_id: UUID, name: str, prefix: str, key_hash: bytes) -> dict[str, Any]:
+    def add(
+        self,
+        tenant_id: UUID,
+        name: str,
+        prefix: str,
+        key_hash: bytes,
+        scope: str,
+        created_by_key_id: UUID | None,
+    ) -> dict[str, Any]:
+        """Store a key's hash (never the key). Migration 0019's trigger refuses a scope
+        above its issuer's, or an issuer that is revoked."""
         with translated_errors():
             row = self._conn.execute(
-                "INSERT INTO api_keys (tenant_id, name, prefix, key_hash) VALUES (%s, %s, %s, %s)"
-                " RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
-                (tenant_id, name, prefix, key_hash),
+                "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, scope, created_by_key_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s)"
+                f" RETURNING {COLUMNS}",
+                (tenant_id, name, prefix, key_hash, scope, created_by_key_id),
             ).fetchone()
         assert row is not None
         return row
@@ -50,18 +64,61 @@ class ApiKeyRepository:
     def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
         condition, order = newest_first()
         return self._conn.execute(
-            "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
-            f" WHERE {condition} {order}",
+            f"SELECT {COLUMNS} FROM api_keys WHERE {condition} {order}",
             after_position(after, limit),
         ).fetchall()
 
     def revoke(self, key_id: UUID, at: datetime) -> dict[str, Any] | None:
         """Revoke the key (revoking twice keeps the first time)."""
         return self._conn.execute(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, %s) WHERE id = %s"
-            " RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
+            f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, %s) WHERE id = %s"
+            f" RETURNING {COLUMNS}",
             (at, key_id),
         ).fetchone()
+
+    def revoke_descendants(self, key_id: UUID, at: datetime) -> list[dict[str, Any]]:
+        """Revoke every live key issued by this one, and by those, down the lineage."""
+        return self._conn.execute(
+            "WITH RECURSIVE lineage AS ("
+            " SELECT id FROM api_keys WHERE created_by_key_id = %s"
+            " UNION SELECT k.id FROM api_keys k JOIN lineage l ON k.created_by_key_id = l.id)"
+            " UPDATE api_keys SET revoked_at = %s"
+            " WHERE id IN (SELECT id FROM lineage) AND revoked_at IS NULL"
+            f" RETURNING {COLUMNS}",
+            (key_id, at),
+        ).fetchall()
+
+
+class AuthFailureRepository:
+    """Failed key lookups per source and minute (migration 0019), shared by every
+    container through one upsert."""
+
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def failures(self, source: str, minute: datetime) -> int:
+        row = self._conn.execute(
+            "SELECT failures FROM api_auth_failures WHERE source = %s AND minute = %s",
+            (source, minute),
+        ).fetchone()
+        return int(row["failures"]) if row else 0
+
+    def count(self, source: str, minute: datetime) -> int:
+        """Count one more failure of `source` in `minute`; the minute's count so far.
+        Rows over a day old are dropped a few at a time on the way."""
+        self._conn.execute(
+            "DELETE FROM api_auth_failures WHERE ctid IN (SELECT ctid FROM api_auth_failures"
+            " WHERE minute < %s - interval '1 day' LIMIT 50)",
+            (minute,),
+        )
+        row = self._conn.execute(
+            "INSERT INTO api_auth_failures AS f (source, minute, failures) VALUES (%s, %s, 1)"
+            " ON CONFLICT (source, minute) DO UPDATE SET failures = f.failures + 1"
+            " RETURNING failures",
+            (source, minute),
+        ).fetchone()
+        assert row is not None  # an upsert always returns its row
+        return int(row["failures"])
 
 
 class IdempotencyRepository:

@@ -21,17 +21,106 @@ BINDING_CONSTRAINTS = frozenset(
 )
 
 
+# What a 409 says for each unique or exclusion constraint (and unique index): the
+# conflict in words a client can act on. A constraint name never reaches a client;
+# tests/integration/test_conflict_words.py checks that every one in the schema is here.
+CONFLICT_WORDS: dict[str, str] = {
+    "api_auth_failures_pkey": "this source's failures for that minute are counted already",
+    "api_idempotency_pkey": "this Idempotency-Key is already in use",
+    "api_keys_key_hash_key": "an API key like this one exists already; issue the key again",
+    "api_keys_pkey": "an API key with this id exists already",
+    "api_keys_tenant_id_id_key": "an API key with this id exists already",
+    "audit_log_pkey": "an audit entry with this id exists already",
+    "call_queue_one_open_per_lead": "the lead is already waiting in the call queue",
+    "call_queue_pkey": "a call queue entry with this id exists already",
+    "campaign_phone_assignments_campaign_id_phone_number_key": (
+        "this number is already assigned to the campaign"
+    ),
+    "campaign_phone_assignments_pkey": "a campaign number assignment with this id exists already",
+    "campaign_phone_assignments_tenant_id_campaign_id_id_phone_n_key": (
+        "this number is already assigned to the campaign"
+    ),
+    "campaigns_pkey": "a campaign with this id exists already",
+    "campaigns_tenant_id_id_key": "a campaign with this id exists already",
+    "campaigns_tenant_id_name_key": "a campaign with this name exists already; choose another name",
+    "cpa_one_primary_per_campaign": "the campaign has a primary number already",
+    "escalation_steps_pkey": "this escalation step is set already",
+    "lead_events_dedupe_key_key": "this lead event was recorded already",
+    "lead_events_pkey": "a lead event with this id exists already",
+    "lead_events_seq": "the lead changed at the same moment; retry",
+    "lead_events_tenant_lead_id": "the lead changed at the same moment; retry",
+    "lead_sender_bindings_pkey": "the lead is already bound to a sending number in this campaign",
+    "lead_state_transitions_pkey": "this lead state transition exists already",
+    "lead_timers_one_active": "the lead already has an active timer of this type",
+    "lead_timers_pkey": "a timer with this id exists already",
+    "leads_pkey": "a lead with this id exists already",
+    "leads_tenant_id_id_key": "a lead with this id exists already",
+    "message_status_events_pkey": "this status event was recorded already",
+    "message_status_events_receipt_id_key": "this status callback was applied already",
+    "message_statuses_pkey": "this message status exists already",
+    "messages_pkey": "a message with this id exists already",
+    "messages_provider_external_id_key": "the provider's message id is recorded already",
+    "messages_tenant_id_id_key": "a message with this id exists already",
+    "messages_tenant_id_send_key_key": (
+        "this send key was already used for another lead or campaign; choose another key"
+    ),
+    "notifications_message_id_kind_key": "this notification was made already",
+    "notifications_pkey": "a notification with this id exists already",
+    "number_daily_segments_pkey": "the number's count for this day exists already",
+    "phone_numbers_id_e164_key": "this phone number is in the inventory already",
+    "phone_numbers_one_lease_per_lead_per_pool": "the lead already holds a number of this pool",
+    "phone_numbers_pkey": "a phone number with this id exists already",
+    "phone_numbers_tenant_id_e164_key": "this phone number is in the inventory already",
+    "phone_numbers_tenant_id_id_key": "a phone number with this id exists already",
+    "provider_accounts_pkey": "a provider account with this id exists already",
+    "provider_accounts_tenant_id_id_key": "a provider account with this id exists already",
+    "provider_accounts_tenant_id_name_key": (
+        "a provider account with this name exists already; choose another name"
+    ),
+    "suppressions_one_active": "this number is suppressed already",
+    "suppressions_pkey": "a suppression with this id exists already",
+    "tenant_config_pkey": "the tenant's settings exist already",
+    "tenants_pkey": "a tenant with this id exists already",
+    "thread_insights_pkey": "the thread's insight exists already",
+    "threads_pkey": "a thread with this id exists already",
+    "threads_tenant_id_channel_our_address_their_address_key": (
+        "a thread between these two addresses exists already"
+    ),
+    "threads_tenant_id_id_key": "a thread with this id exists already",
+    "unmatched_inbound_pkey": "this unmatched message is recorded already",
+    "webhook_receipts_idempotency_key_key": "this provider event was received already",
+    "webhook_receipts_pkey": "a webhook receipt with this id exists already",
+}
+UNNAMED_CONFLICT = "this conflicts with something that exists already"
+
+
 def to_domain_error(error: psycopg.Error) -> Exception:
-    """The domain error for a database refusal; other errors are returned unchanged."""
+    """The domain error for a database refusal, its message in words (never a constraint
+    name); other errors are returned unchanged."""
     constraint = error.diag.constraint_name
     message = error.diag.message_primary or str(error)
     if constraint in BINDING_CONSTRAINTS:
         return BindingViolation(constraint, message)
-    if isinstance(error, pg.UniqueViolation):
-        return Conflict(constraint, message)
+    if isinstance(error, pg.UniqueViolation | pg.ExclusionViolation):
+        return Conflict(constraint, CONFLICT_WORDS.get(constraint or "", UNNAMED_CONFLICT))
     if isinstance(error, pg.IntegrityError):
-        return ConstraintViolation(constraint, message)
+        return ConstraintViolation(constraint, _rule_words(error, constraint, message))
     return error
+
+
+def _rule_words(error: psycopg.Error, constraint: str | None, message: str) -> str:
+    """A trigger's own message is written for people; the server's generic ones name
+    the constraint, so they become words about the table."""
+    if isinstance(error, pg.ForeignKeyViolation):
+        return "it refers to something that does not exist"
+    if isinstance(error, pg.NotNullViolation):
+        return f"{(error.diag.column_name or 'a value').replace('_', ' ')} is required"
+    if (constraint and constraint in message) or isinstance(error, pg.CheckViolation):
+        if constraint and constraint not in message:
+            return message
+        table = (error.diag.table_name or "record").replace("_", " ")
+        return f"a value is not allowed for this {table}"
+    return message
 
 
 @contextmanager

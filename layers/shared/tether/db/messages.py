@@ -121,7 +121,7 @@ class MessageRepository:
                 " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
                 " send_key, template, body, media_urls, segments, status, queued_at, expires_at, purpose)"
                 " VALUES (%s, 'outbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), %s, %s)"
-                " ON CONFLICT (send_key) DO NOTHING RETURNING id",
+                " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id",
                 (
                     draft.tenant_id,
                     draft.thread_id,
@@ -198,7 +198,7 @@ class MessageRepository:
                 " %s::timestamptz[], %s::text[])"
                 " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
                 " assignment_id, send_key, template, body, segments, expires_at, purpose)"
-                " ON CONFLICT (send_key) DO NOTHING RETURNING id, send_key",
+                " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
                 columns,
             ).fetchall()
         return {row["send_key"]: row["id"] for row in rows}
@@ -217,10 +217,12 @@ class MessageRepository:
         hours: int = row["send_validity_hours"]
         return hours
 
-    def by_send_key(self, send_key: str) -> dict[str, Any] | None:
+    def by_send_key(self, tenant_id: UUID, send_key: str) -> dict[str, Any] | None:
+        """The tenant's message with this send key (send keys are unique per tenant)."""
         return self._conn.execute(
-            "SELECT id, status, from_address, lead_id, campaign_id FROM messages WHERE send_key = %s",
-            (send_key,),
+            "SELECT id, status, from_address, lead_id, campaign_id FROM messages"
+            " WHERE tenant_id = %s AND send_key = %s",
+            (tenant_id, send_key),
         ).fetchone()
 
     def lock_for_send(self, message_id: UUID) -> SendContext | None:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from psycopg.pq import TransactionStatus
 
-from tether.db.api_keys import ApiKeyRepository, IdempotencyRepository
+from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
 from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
@@ -73,6 +73,7 @@ class UnitOfWork:
     replies: InboundMessageRepository
     reply_effects: ReplyEffectsRepository
     api_keys: ApiKeyRepository
+    auth_failures: AuthFailureRepository
     idempotency: IdempotencyRepository
     campaigns: CampaignRepository
     lead_records: LeadRecordRepository
@@ -112,6 +113,7 @@ class UnitOfWork:
         self.replies = InboundMessageRepository(session)
         self.reply_effects = ReplyEffectsRepository(session)
         self.api_keys = ApiKeyRepository(session)
+        self.auth_failures = AuthFailureRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.campaigns = CampaignRepository(session)
         self.lead_records = LeadRecordRepository(session)

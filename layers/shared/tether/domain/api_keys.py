@@ -5,11 +5,38 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 
 KEY_PREFIX = "tth_"
 PREFIX_LENGTH = 12  # what lists show of a key: enough to tell keys apart, useless to use
 _SECRET_BYTES = 32
 MAX_KEY_LENGTH = 200
+
+
+class Scope(StrEnum):
+    """What a key may do, each including the ones before it: `read` (GETs), `write`
+    (a day's work: campaigns, leads, sends, leases), `admin` (keys, settings, provider
+    accounts, escalation steps, the audit log). The same order is in migration 0019."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def allows(self, needed: Scope) -> bool:
+        """A key of this scope may call a route that needs `needed`."""
+        return self.rank >= needed.rank
+
+
+_RANKS = {Scope.READ: 1, Scope.WRITE: 2, Scope.ADMIN: 3}
+
+
+def may_issue(issuer: Scope, wanted: Scope) -> bool:
+    """A key issues keys of at most its own scope: a leaked key cannot mint a stronger one."""
+    return issuer.allows(wanted)
 
 
 @dataclass(frozen=True, slots=True)

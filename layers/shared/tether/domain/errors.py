@@ -110,3 +110,18 @@ class Unauthenticated(TetherError):
 class InvalidState(TetherError):
     """The request does not fit the resource's current state (launching a campaign that
     was never staged, assigning a reply that was assigned already): a conflict."""
+
+
+class Forbidden(TetherError):
+    """The request's key is valid but its scope does not cover what it asked for."""
+
+
+class TooManyFailures(TetherError):
+    """The request's source failed too many key lookups this minute."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            "too many failed API key lookups from this address; retry after"
+            f" {retry_after_seconds} s"
+        )
+        self.retry_after_seconds = retry_after_seconds

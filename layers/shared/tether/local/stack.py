@@ -204,7 +204,7 @@ def demo_api_key(running: RunningStack) -> str:
     API by hand; keys are kept hashed, so each start issues a new one."""
     from tether.db.connection import FreshConnections, as_role
     from tether.db.unit_of_work import UnitOfWork
-    from tether.services.api_keys import create_tenant, issue_key
+    from tether.services.api_keys import create_tenant, issue_operator_key
 
     jobs = FreshConnections(as_role(running.database_url, "tether_jobs"))
     with UnitOfWork(jobs) as uow:
@@ -213,7 +213,9 @@ def demo_api_key(running: RunningStack) -> str:
         return create_tenant(jobs, DEMO_TENANT)[1].key
     app = FreshConnections(as_role(running.database_url, "tether_app"))
     with UnitOfWork(app, tenant_id) as uow:
-        return issue_key(uow, tenant_id, f"make dev {datetime.now(UTC):%Y-%m-%d %H:%M:%S}").key
+        return issue_operator_key(
+            uow, tenant_id, f"make dev {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+        ).key
 
 
 def banner(running: RunningStack) -> str:

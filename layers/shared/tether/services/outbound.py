@@ -34,7 +34,13 @@ from tether.config import stage_settings
 from tether.db.connection import ConnectionSource
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.errors import ConfigurationError, Conflict, InvalidInput, NotFound
+from tether.domain.errors import (
+    ConfigurationError,
+    Conflict,
+    InProgress,
+    InvalidInput,
+    NotFound,
+)
 from tether.domain.lead_state import LeadState
 from tether.domain.model import Lead
 from tether.domain.quiet_hours import (
@@ -152,7 +158,7 @@ def request_send(
         if request.send_key
         else default_send_key(lead.id, request.template, now)
     )
-    existing = uow.messages.by_send_key(send_key)
+    existing = uow.messages.by_send_key(lead.tenant_id, send_key)
     if existing is not None:
         return _duplicate(existing, request, send_key)
     body = request.body if request.body is not None else (campaign["template"] or "")
@@ -182,8 +188,9 @@ def request_send(
     if message_id is None:  # a concurrent request with the same key won
         if commit:
             uow.rollback()
-        existing = uow.messages.by_send_key(send_key)
-        assert existing is not None
+        existing = uow.messages.by_send_key(lead.tenant_id, send_key)
+        if existing is None:  # the winner's transaction is not visible yet
+            raise InProgress("a send with this send key is being stored right now; retry")
         return _duplicate(existing, request, send_key)
     if not commit:
         return SendReceipt(message_id, send_key, binding.phone_number, duplicate=False)
@@ -558,7 +565,8 @@ def _backoff(attempt: int, rng: random.Random) -> float:
 def _duplicate(existing: dict[str, Any], request: SendRequest, send_key: str) -> SendReceipt:
     if existing["lead_id"] != request.lead_id or existing["campaign_id"] != request.campaign_id:
         raise Conflict(
-            "messages_send_key_key", f"send key {send_key!r} was used for another lead or campaign"
+            "messages_tenant_id_send_key_key",
+            "this send key was already used for another lead or campaign; choose another key",
         )
     return SendReceipt(existing["id"], send_key, existing["from_address"], duplicate=True)
 

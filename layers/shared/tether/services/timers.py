@@ -340,7 +340,7 @@ def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
     for (item, action, _, binding), draft in zip(sendable, drafts, strict=True):
         message_id = stored.get(draft.send_key)
         if message_id is None:  # stored before under this timer's key: that one is the send
-            existing = uow.messages.by_send_key(draft.send_key)
+            existing = uow.messages.by_send_key(draft.tenant_id, draft.send_key)
             assert existing is not None
             message_id = existing["id"]
         else:

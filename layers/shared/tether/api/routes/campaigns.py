@@ -11,7 +11,7 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from tether.api import context
+from tether.api import context, scopes
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import Cursor, IdempotencyKey, Limit
@@ -46,6 +46,7 @@ def _campaign(row: dict[str, Any], progress: dict[str, Any] | None = None) -> Ca
 
 @router.post(
     "/campaigns",
+    openapi_extensions=scopes.WRITE,
     status_code=201,
     tags=["campaigns"],
     summary="Create a campaign (workspace stage, AI worker, pool, template)",
@@ -66,7 +67,13 @@ def create_campaign(body: NewCampaign, idempotency_key: IdempotencyKey = None) -
     return _campaign(row)
 
 
-@router.get("/campaigns", tags=["campaigns"], summary="List campaigns", responses=responses())
+@router.get(
+    "/campaigns",
+    openapi_extensions=scopes.READ,
+    tags=["campaigns"],
+    summary="List campaigns",
+    responses=responses(),
+)
 def list_campaigns(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[Campaign]:
     with context.tenant_uow() as uow:
         page = campaigns.list_campaigns(uow, decode_position(cursor), limit)
@@ -75,6 +82,7 @@ def list_campaigns(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[
 
 @router.get(
     "/campaigns/<campaign_id>",
+    openapi_extensions=scopes.READ,
     tags=["campaigns"],
     summary="A campaign with its progress counts",
     responses=responses(200, 404),
@@ -87,6 +95,7 @@ def get_campaign(campaign_id: CampaignId) -> Campaign:
 
 @router.post(
     "/campaigns/<campaign_id>/stage",
+    openapi_extensions=scopes.WRITE,
     tags=["campaigns"],
     summary="Stage the campaign on a primary number (and rotation numbers) of its pool",
     responses=responses(200, 404, 409),
@@ -101,6 +110,7 @@ def stage_campaign(campaign_id: CampaignId, body: StageRequest) -> StagedCampaig
 
 @router.post(
     "/campaigns/<campaign_id>/launch",
+    openapi_extensions=scopes.WRITE,
     tags=["campaigns"],
     summary="Queue the first message to every lead (again: only leads added since)",
     responses=responses(200, 404, 409),
@@ -127,6 +137,7 @@ def launch_campaign(campaign_id: CampaignId) -> LaunchResult:
 
 @router.post(
     "/campaigns/<campaign_id>/pause",
+    openapi_extensions=scopes.WRITE,
     tags=["campaigns"],
     summary="Pause: sends not yet with a provider wait until resumed",
     responses=responses(200, 404, 409),
@@ -139,6 +150,7 @@ def pause_campaign(campaign_id: CampaignId) -> Campaign:
 
 @router.post(
     "/campaigns/<campaign_id>/resume",
+    openapi_extensions=scopes.WRITE,
     tags=["campaigns"],
     summary="Resume: the held sends go out again",
     responses=responses(200, 404, 409),
@@ -161,6 +173,7 @@ def _import_result(report: ImportReport) -> ImportResult:
 
 @router.post(
     "/campaigns/<campaign_id>/leads",
+    openapi_extensions=scopes.WRITE,
     tags=["leads"],
     summary="Import leads (JSON): phones normalised, bad rows reported, duplicates merged",
     responses=responses(200, 404, 409),
@@ -192,6 +205,7 @@ def import_json(
     responses=responses(200, 404, 409),
     middlewares=[idempotent],
     openapi_extensions={
+        **scopes.WRITE,
         "requestBody": {
             "required": True,
             "content": {
@@ -200,7 +214,7 @@ def import_json(
                     "example": "phone,first_name,email\n(415) 555-0134,Ana,ana@example.com\n",
                 }
             },
-        }
+        },
     },
 )
 def import_csv(campaign_id: CampaignId, idempotency_key: IdempotencyKey = None) -> ImportResult:

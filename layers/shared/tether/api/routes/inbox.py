@@ -9,7 +9,7 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from tether.api import context
+from tether.api import context, scopes
 from tether.api.openapi import responses
 from tether.api.params import Cursor, Limit
 from tether.api.schemas import (
@@ -38,6 +38,7 @@ Stage = Annotated[WorkspaceStage | None, Query()]
 
 @router.get(
     "/threads",
+    openapi_extensions=scopes.READ,
     tags=["threads"],
     summary="Threads, most recently active first, by workspace stage, label or unread",
     responses=responses(),
@@ -60,6 +61,7 @@ def list_threads(
 
 @router.get(
     "/threads/<thread_id>",
+    openapi_extensions=scopes.READ,
     tags=["threads"],
     summary="A thread with its latest messages and its insight",
     responses=responses(200, 404),
@@ -75,6 +77,7 @@ def get_thread(thread_id: Annotated[UUID, Path()]) -> ThreadDetail:
 
 @router.get(
     "/notifications",
+    openapi_extensions=scopes.READ,
     tags=["notifications"],
     summary="Notifications, newest first, by workspace stage or unread",
     responses=responses(),
@@ -96,6 +99,7 @@ def list_notifications(
 
 @router.get(
     "/notifications/unread-counts",
+    openapi_extensions=scopes.READ,
     tags=["notifications"],
     summary="The bell: unread notifications per workspace stage",
     responses=responses(),
@@ -108,6 +112,7 @@ def unread_counts() -> UnreadCounts:
 
 @router.post(
     "/notifications/<notification_id>/read",
+    openapi_extensions=scopes.WRITE,
     tags=["notifications"],
     summary="Mark a notification read",
     responses=responses(200, 404),
@@ -120,6 +125,7 @@ def mark_read(notification_id: Annotated[UUID, Path()]) -> Notification:
 
 @router.get(
     "/call-queue",
+    openapi_extensions=scopes.READ,
     tags=["call queue"],
     summary="Queued calls by priority, then by when they are due",
     responses=responses(),
@@ -136,6 +142,7 @@ def list_call_queue(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page
 
 @router.post(
     "/call-queue/claim",
+    openapi_extensions=scopes.WRITE,
     tags=["call queue"],
     summary="Claim the next due call (two agents never get the same one)",
     responses=responses(),
@@ -148,6 +155,7 @@ def claim_call(body: ClaimRequest) -> ClaimResult:
 
 @router.get(
     "/unmatched-inbound",
+    openapi_extensions=scopes.READ,
     tags=["unmatched inbound"],
     summary="Replies that matched no lead, newest first",
     responses=responses(),
@@ -162,6 +170,7 @@ def list_unmatched(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[
 
 @router.post(
     "/unmatched-inbound/<message_id>/assign",
+    openapi_extensions=scopes.WRITE,
     tags=["unmatched inbound"],
     summary="Give an unmatched reply to its lead",
     responses=responses(200, 404, 409),
@@ -174,6 +183,7 @@ def assign_unmatched(message_id: Annotated[UUID, Path()], body: AssignRequest) -
 
 @router.get(
     "/audit-log",
+    openapi_extensions=scopes.ADMIN,
     tags=["audit log"],
     summary="The audit log, newest first (access denied, send failures, ...)",
     responses=responses(),

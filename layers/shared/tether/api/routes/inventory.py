@@ -9,7 +9,7 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from tether.api import context
+from tether.api import context, scopes
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import Cursor, IdempotencyKey, Limit
@@ -43,6 +43,7 @@ def _account(row: dict[str, object]) -> ProviderAccount:
 
 @router.post(
     "/provider-accounts",
+    openapi_extensions=scopes.ADMIN,
     status_code=201,
     tags=["provider accounts"],
     summary="Add an SMS provider account; its secrets go to Secrets Manager, never the database",
@@ -74,6 +75,7 @@ def create_provider_account(
     summary="Rotate an account's credentials and/or signing secret (retry with the same"
     " Idempotency-Key: a second rotation would end the replaced secret's grace)",
     responses=responses(200, 404, 409),
+    openapi_extensions=scopes.ADMIN,
     middlewares=[idempotent],
 )
 def rotate_provider_secrets(
@@ -99,6 +101,7 @@ def rotate_provider_secrets(
 
 @router.get(
     "/provider-accounts",
+    openapi_extensions=scopes.READ,
     tags=["provider accounts"],
     summary="List provider accounts",
     responses=responses(),
@@ -115,6 +118,7 @@ def list_provider_accounts(
 
 @router.post(
     "/phone-numbers",
+    openapi_extensions=scopes.WRITE,
     tags=["phone numbers"],
     summary="Register numbers in a pool: every row stored or rejected with its reason",
     responses=responses(200, 404, 409),
@@ -137,6 +141,7 @@ def register_numbers(
 
 @router.get(
     "/phone-numbers",
+    openapi_extensions=scopes.READ,
     tags=["phone numbers"],
     summary="List numbers, newest first, by pool, status, lease or account",
     responses=responses(),
@@ -166,6 +171,7 @@ def list_numbers(
 
 @router.post(
     "/phone-numbers/<number_id>/retire",
+    openapi_extensions=scopes.WRITE,
     tags=["phone numbers"],
     summary="Retire a number: its lease released, the leads bound to it listed for re-homing",
     responses=responses(200, 404),
@@ -185,6 +191,7 @@ def retire(number_id: Annotated[UUID, Path()]) -> RetiredNumber:
 
 @router.get(
     "/pools",
+    openapi_extensions=scopes.READ,
     tags=["phone numbers"],
     summary="Pool health: numbers free, leased, resting, in all",
     responses=responses(),

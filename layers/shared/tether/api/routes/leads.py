@@ -8,7 +8,7 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from tether.api import context
+from tether.api import context, scopes
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import Cursor, IdempotencyKey, Limit
@@ -36,6 +36,7 @@ LeadId = Annotated[UUID, Path()]
 
 @router.get(
     "/leads",
+    openapi_extensions=scopes.READ,
     tags=["leads"],
     summary="List leads, newest first, by campaign, phone or state",
     responses=responses(),
@@ -61,7 +62,13 @@ def list_leads(
     )
 
 
-@router.get("/leads/<lead_id>", tags=["leads"], summary="A lead", responses=responses(200, 404))
+@router.get(
+    "/leads/<lead_id>",
+    openapi_extensions=scopes.READ,
+    tags=["leads"],
+    summary="A lead",
+    responses=responses(200, 404),
+)
 def get_lead(lead_id: LeadId) -> Lead:
     with context.tenant_uow() as uow:
         row = traces.get_lead(uow, lead_id)
@@ -70,6 +77,7 @@ def get_lead(lead_id: LeadId) -> Lead:
 
 @router.get(
     "/leads/<lead_id>/trace",
+    openapi_extensions=scopes.READ,
     tags=["leads"],
     summary="Campaign → assignment → every message (number, SID, status history) → lead events",
     responses=responses(200, 404),
@@ -87,6 +95,7 @@ def trace(lead_id: LeadId) -> LeadTrace:
 
 @router.post(
     "/leads/<lead_id>/lease",
+    openapi_extensions=scopes.WRITE,
     status_code=201,
     tags=["leases"],
     summary="Lease a number of the pool to the lead for a call (or the one it holds)",
@@ -111,6 +120,7 @@ def lease(lead_id: LeadId, body: LeaseRequest, idempotency_key: IdempotencyKey =
 
 @router.post(
     "/leads/<lead_id>/call-outcome",
+    openapi_extensions=scopes.WRITE,
     tags=["leases"],
     summary="Record a call's outcome: booked (with the appointment), no booking, no answer",
     responses=responses(200, 404),

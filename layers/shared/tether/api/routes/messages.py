@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from tether.api import context
+from tether.api import context, scopes
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import IdempotencyKey
@@ -16,6 +16,7 @@ router = Router()  # type: ignore[no-untyped-call]
 
 @router.post(
     "/messages",
+    openapi_extensions=scopes.WRITE,
     status_code=202,
     tags=["messages"],
     summary="Send a message: stored once per send key, then queued (202)",

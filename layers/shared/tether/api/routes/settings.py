@@ -7,7 +7,7 @@ from datetime import time
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from tether.api import context
+from tether.api import context, scopes
 from tether.api.openapi import responses
 from tether.api.schemas import TenantSettings, TenantSettingsUpdate
 from tether.services import settings
@@ -16,7 +16,11 @@ router = Router()  # type: ignore[no-untyped-call]
 
 
 @router.get(
-    "/settings", tags=["settings"], summary="The tenant's configuration", responses=responses(200)
+    "/settings",
+    openapi_extensions=scopes.READ,
+    tags=["settings"],
+    summary="The tenant's configuration",
+    responses=responses(200),
 )
 def get_settings() -> TenantSettings:
     with context.tenant_uow() as uow:
@@ -25,6 +29,7 @@ def get_settings() -> TenantSettings:
 
 @router.patch(
     "/settings",
+    openapi_extensions=scopes.ADMIN,
     tags=["settings"],
     summary="Change some of the tenant's configuration (send null to turn pacing or the daily cap off)",
     responses=responses(200),

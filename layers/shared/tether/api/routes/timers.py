@@ -9,7 +9,7 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from tether.api import context
+from tether.api import context, scopes
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import IdempotencyKey
@@ -50,6 +50,7 @@ def _map(steps: list[Step]) -> EscalationMap:
 
 @router.get(
     "/escalations",
+    openapi_extensions=scopes.READ,
     tags=["timers"],
     summary="What an unanswered lead's 7-, 14- and 30-day timers do (defaults included)",
     responses=responses(200),
@@ -61,6 +62,7 @@ def get_escalations() -> EscalationMap:
 
 @router.put(
     "/escalations/<timer_type>",
+    openapi_extensions=scopes.ADMIN,
     tags=["timers"],
     summary="Set what one escalation timer does: move to a campaign, follow up, or close",
     responses=responses(200, 404),
@@ -75,6 +77,7 @@ def put_escalation(timer_type: EscalationType, body: EscalationStepRequest) -> E
 
 @router.delete(
     "/escalations/<timer_type>",
+    openapi_extensions=scopes.ADMIN,
     tags=["timers"],
     summary="Put one escalation timer back to its default",
     responses=responses(200, 404),
@@ -86,6 +89,7 @@ def delete_escalation(timer_type: EscalationType) -> EscalationMap:
 
 @router.get(
     "/leads/<lead_id>/timers",
+    openapi_extensions=scopes.READ,
     tags=["timers"],
     summary="The lead's timers, pending and past, newest first",
     responses=responses(200, 404),
@@ -98,6 +102,7 @@ def list_timers(lead_id: LeadId) -> TimerList:
 
 @router.post(
     "/leads/<lead_id>/timers",
+    openapi_extensions=scopes.WRITE,
     status_code=201,
     tags=["timers"],
     summary="Set one of the lead's timers (a callback at a time, a follow-up); a pending one moves",
@@ -113,6 +118,7 @@ def set_timer(lead_id: LeadId, body: TimerRequest, idempotency_key: IdempotencyK
 
 @router.delete(
     "/leads/<lead_id>/timers/<timer_type>",
+    openapi_extensions=scopes.WRITE,
     tags=["timers"],
     summary="Cancel the lead's pending timer of this type",
     responses=responses(200, 404),
