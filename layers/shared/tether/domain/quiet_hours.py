@@ -172,6 +172,9 @@ def check_narrowing(hours: QuietHours) -> None:
             f" {_show(FEDERAL_WINDOW)}: quiet hours may only be narrowed, unless"
             " quiet_hours_wider_attested is true"
         )
+    unknown = sorted(set(hours.by_state) - set(_US_STATES.values()))
+    if unknown:
+        raise InvalidInput(f"not US states: {', '.join(unknown)} (use two-letter codes)")
     for state, window in sorted(hours.by_state.items()):
         rule = STATE_RULES.get(state)
         if rule is not None:

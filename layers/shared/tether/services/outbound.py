@@ -45,6 +45,7 @@ from tether.domain.quiet_hours import (
 )
 from tether.domain.segments import count_segments
 from tether.domain.send_key import check_send_key, default_send_key
+from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
 from tether.providers import provider_for
 from tether.providers.base import (
@@ -199,6 +200,60 @@ def request_send(
     if queue is not None:
         enqueue(uow, queue, lead.tenant_id, message_id, now)
     return SendReceipt(message_id, send_key, binding.phone_number, duplicate=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ReachedNumber:
+    """The number an inbound text reached, with the campaign assignment it serves."""
+
+    campaign_id: UUID
+    assignment_id: UUID
+    number_id: UUID
+    phone_number: str
+
+
+def request_opt_out_confirmation(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    reached: ReachedNumber,
+    lead_id: UUID | None,
+    phone: str,
+    thread_id: UUID,
+    receipt_id: UUID,
+    now: datetime,
+) -> UUID:
+    """The one confirmation an opt-out gets, stored in the caller's transaction: from
+    the number the STOP reached, bound to that number's campaign assignment (the hard
+    rule), whether or not a lead matched. From here it is a send like any other (claim,
+    hand-over); the sweeper enqueues it if the caller does not."""
+    send_key = f"opt_out_confirmation:{receipt_id}"
+    existing = uow.messages.by_send_key(send_key)
+    if existing is not None:
+        found: UUID = existing["id"]
+        return found
+    draft = OutboundDraft(
+        tenant_id=tenant_id,
+        lead_id=lead_id,
+        campaign_id=reached.campaign_id,
+        thread_id=thread_id,
+        assignment_id=reached.assignment_id,
+        number_id=reached.number_id,
+        from_number=reached.phone_number,
+        to_number=phone,
+        send_key=send_key,
+        template="opt_out_confirmation",
+        body=OPT_OUT_CONFIRMATION,
+        media_urls=[],
+        segments=count_segments(OPT_OUT_CONFIRMATION).segments,
+        expires_at=now + timedelta(hours=uow.messages.validity_hours(tenant_id)),
+        purpose="opt_out_confirmation",
+    )
+    message_id = uow.messages.insert_outbound(draft)
+    if message_id is None:  # a concurrent delivery of the same receipt stored it first
+        stored = uow.messages.by_send_key(send_key)
+        assert stored is not None
+        message_id = stored["id"]
+    return message_id
 
 
 def enqueue(
