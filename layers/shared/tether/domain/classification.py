@@ -469,6 +469,11 @@ _FUZZY_OPT_OUT_KEYWORDS = tuple(FUZZY_OPT_OUT_KEYWORDS)
 _NEAR_MISS_WORDS = frozenset(NEAR_MISS_WORDS)
 _AFTER_KEYWORD_WORDS = frozenset(AFTER_KEYWORD_WORDS)
 _GUARD_BEFORE_KEYWORD = frozenset(GUARD_BEFORE_KEYWORD)
+# After a shouted keyword, these continue an ordinary sentence ("STOP by", "END of").
+_CONTINUATION_AFTER_KEYWORD = frozenset(
+    ("by", "in", "over", "at", "of", "the", "my", "your", "our", "his", "her", "a", "an",
+     "thinking", "doing", "and", "to", "for", "on", "off", "up")
+)  # fmt: skip
 _HOSTILE = re.compile("|".join(f"(?:{pattern})" for pattern in HOSTILE_PATTERNS))
 # Letters one by one, spaced or dotted: "s t o p", "S.T.O.P", "s-t-o-p", "s*t*o*p".
 _SPELLED_OUT = re.compile(r"(?<![A-Za-z])(?:[A-Za-z][\s.\-_*·/|]+){2,}[A-Za-z](?![A-Za-z])")
@@ -518,10 +523,13 @@ def _shouted_keyword(body: str) -> str | None:
     words: list[str] = _LATIN_WORD.findall(_APOSTROPHES.sub("", body))
     for index, word in enumerate(words):
         before = words[index - 1].lower() if index else ""
+        after = words[index + 1].lower() if index + 1 < len(words) else ""
         if (
             word.isupper()
             and word.lower() in _SHOUTED_OPT_OUT_KEYWORDS
-            and before not in _GUARD_BEFORE_KEYWORD  # "Don't STOP" is still not one
+            # "Don't STOP", "STOP by", "CANCEL my appointment" are still not one
+            and before not in _GUARD_BEFORE_KEYWORD
+            and after not in _CONTINUATION_AFTER_KEYWORD
         ):
             return word.lower()
     return None
