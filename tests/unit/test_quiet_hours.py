@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -286,3 +287,16 @@ def test_a_tenant_may_only_narrow() -> None:
     with pytest.raises(InvalidInput, match="NY"):
         check_narrowing(QuietHours(by_state={"NY": SendWindow(time(7), time(21))}))
     check_narrowing(QuietHours(by_state={"NY": SendWindow(time(7), time(21))}, wider_attested=True))
+
+
+def test_the_readme_lists_every_built_in_state_rule_with_its_source() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {
+        cells[1]: cells[3]
+        for line in readme.splitlines()
+        if line.startswith("| ")
+        and len(cells := [cell.strip() for cell in line.split("|")]) > 4
+        and len(cells[1]) == 2
+        and cells[1].isupper()
+    }
+    assert rows == {state: rule.source for state, rule in STATE_RULES.items()}

@@ -48,6 +48,7 @@ OPT_OUT_KEYWORDS = (
     "stopall",
     "stop all",
     "optout",
+    "no more",
     # Spanish
     "no más",
     "nomás",
@@ -141,6 +142,8 @@ AFTER_KEYWORD_WORDS = (
     "anymore", "more", "texts", "text", "texting", "messages", "message", "messaging",
     "msgs", "sms", "spam", "again", "already", "ever", "stop", "wrong", "number", "person",
     "said", "gracias", "merci", "mas", "ya", "svp", "ok", "okay", "sorry", "bye",
+    "subscription", "suscripcion", "list", "lista", "all", "everything", "them", "forever",
+    "permanently", "asap", "immediately", "right", "now", "it", "please", "pls", "plz",
 )  # fmt: skip
 
 # Before a keyword at the end of a sentence, these make it an ordinary word ("don't
@@ -204,6 +207,35 @@ OPT_OUT_PHRASES = (
     "ne me contactez plus",
     "retirez-moi",
     "désinscrivez-moi",
+    "désinscription",
+    "désabonnement",
+    "stop these",
+    "stop the texts",
+    "stop the messages",
+    "stop text",
+    "stop txt",
+    "stop sms",
+    "stop msg",
+    "stop all texts",
+    "stop all messages",
+    "lose this number",
+    "ever text",
+    "ever contact",
+    "never text me",
+    "never contact me",
+    "cancel my subscription",
+    "cancel subscription",
+    "dejen de",
+    "deja de escribir",
+    "deje de escribir",
+    "deja de mandar",
+    "bórrame",
+    "elimíname",
+    "quítame de",
+    "arrêtez de",
+    "arrête de",
+    "arrêter de",
+    "cessez de",
 )
 
 # Written in capitals inside an otherwise lower-case reply ("No thanks STOP"), these are
