@@ -137,6 +137,7 @@ def test_a_send_goes_out_once_from_its_bound_number_and_is_delivered(
             send_segments_per_second=None,
             quiet_hours_start="00:00",
             quiet_hours_end="23:59:59",
+            quiet_hours_wider_attested=True,
         )
         sandbox_account(admin, dev_stack, account_id)
         app = FreshConnections(as_role(dev_stack.database_url, "tether_app"))

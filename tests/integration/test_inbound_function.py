@@ -160,3 +160,44 @@ def test_an_answer_goes_to_the_outbound_queue_at_once(
         "tenant_id": str(outbound.tenant_id),
         "message_id": str(answer["id"]),
     }
+
+
+def test_a_stop_from_a_phone_with_no_lead_is_confirmed_through_the_queue(
+    deployed: None,
+    texted: tuple[Outbound, uuid.UUID],
+    admin: Connection,
+    queue: Queue,
+) -> None:
+    """Issue 23, finding 1, as deployed: the STOP matches no lead, the phone is
+    suppressed, and the confirmation goes to OutboundQueue from the number it reached."""
+    outbound, _ = texted
+    stranger = "+14155550177"
+    record = store_receipt(
+        admin,
+        outbound,
+        InboundMessage(
+            provider="sandbox",
+            external_id=f"SM-in-{uuid.uuid4().hex}",
+            from_address=stranger,
+            to_address=SENDER,
+            body="S.T.O.P",
+            occurred_at=NOW,
+        ),
+    )
+    assert inbound_app.handler({"Records": [record]}, LambdaContextStub()) == {
+        "batchItemFailures": []
+    }
+    assert admin.execute(
+        "SELECT count(*) AS n FROM suppressions WHERE tenant_id = %s AND phone = %s",
+        (outbound.tenant_id, stranger),
+    ).fetchone() == {"n": 1}
+    answer = admin.execute(
+        "SELECT id, from_address, lead_id, enqueued_at FROM messages"
+        " WHERE to_address = %s AND purpose = 'opt_out_confirmation'",
+        (stranger,),
+    ).fetchone()
+    assert answer is not None
+    assert (answer["from_address"], answer["lead_id"]) == (SENDER, None)
+    assert answer["enqueued_at"] is not None
+    [message] = queue.take()
+    assert message == {"tenant_id": str(outbound.tenant_id), "message_id": str(answer["id"])}

@@ -63,6 +63,7 @@ class Tenant:
         config = {
             "quiet_hours_start": "00:00",
             "quiet_hours_end": "23:59:59",
+            "quiet_hours_wider_attested": True,
             "send_segments_per_second": None,
         } | config
         self.id, account_id = make_tenant(admin, **config)

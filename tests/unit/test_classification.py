@@ -172,7 +172,8 @@ def test_precedence_decides_between_intents(body: str, intent: Intent) -> None:
 def test_a_suppression_is_lifted_only_by_a_bare_start() -> None:
     assert classify_reply("START").intent is RESUBSCRIBE
     assert classify_reply("Start. Stop.").intent is OPT_OUT
-    assert classify_reply("start stop").intent is OTHER
+    # a STOP at the end of a reply is the keyword (issue 23): never a re-subscribe
+    assert classify_reply("start stop").intent is OPT_OUT
     assert classify_reply("Start over with me").intent is not RESUBSCRIBE
 
 

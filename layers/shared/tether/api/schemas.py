@@ -564,6 +564,8 @@ class AssignResult(BaseModel):
     lead_id: UUID
     thread_id: UUID | None
     assigned_at: datetime
+    intent: str = Field(description="what the reply means, classified on assignment")
+    lead_state: str = Field(description="the lead's state after the reply was applied")
 
 
 class AuditEntry(BaseModel):
@@ -647,6 +649,17 @@ def _time_of_day(value: Any) -> Any:
     return value.isoformat() if isinstance(value, time) else value
 
 
+class StateWindow(BaseModel):
+    """A tenant's own sending window for one state, recipient's local time, every day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: TimeOfDay
+    end: TimeOfDay
+
+
+StateCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="US state, two letters")]
+
 Days = Annotated[int, Field(ge=1, le=365)]
 Hours = Annotated[int, Field(ge=0, le=24 * 30)]
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
@@ -662,6 +675,14 @@ class TenantSettings(BaseModel):
     )
     quiet_hours_end: Annotated[TimeOfDay, BeforeValidator(_time_of_day)] = Field(
         description="last time of day a text may go"
+    )
+    quiet_hours_by_state: dict[str, StateWindow] = Field(
+        description="the tenant's own, narrower windows per state; the built-in state"
+        " rules (README) apply whatever this says"
+    )
+    quiet_hours_wider_attested: bool = Field(
+        description="the tenant attested that a window wider than 08:00-21:00 is lawful"
+        " for it (never widens a state's statutory hours)"
     )
     timer_7d_days: int
     timer_14d_days: int
@@ -687,6 +708,10 @@ class TenantSettingsUpdate(Request):
     default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
     quiet_hours_start: TimeOfDay | None = None
     quiet_hours_end: TimeOfDay | None = None
+    quiet_hours_by_state: Annotated[dict[StateCode, StateWindow], Field(max_length=60)] | None = (
+        None
+    )
+    quiet_hours_wider_attested: bool | None = None
     timer_7d_days: Days | None = None
     timer_14d_days: Days | None = None
     timer_30d_days: Days | None = None

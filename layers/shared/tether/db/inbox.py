@@ -162,7 +162,7 @@ class UnmatchedRepository:
 
     def lock(self, message_id: UUID) -> dict[str, Any] | None:
         return self._conn.execute(
-            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.lead_id"
+            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.lead_id, m.body"
             " FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
             " WHERE u.message_id = %s FOR UPDATE OF u",
             (message_id,),

@@ -19,7 +19,7 @@ from tether.domain.model import Lead
 @dataclass(frozen=True, slots=True)
 class OutboundDraft:
     tenant_id: UUID
-    lead_id: UUID
+    lead_id: UUID | None  # None only for an opt-out confirmation to a phone with no lead
     campaign_id: UUID
     thread_id: UUID
     assignment_id: UUID
@@ -41,7 +41,7 @@ class SendContext:
 
     id: UUID
     tenant_id: UUID
-    lead_id: UUID
+    lead_id: UUID | None  # None only for an opt-out confirmation to a phone with no lead
     campaign_id: UUID
     status: str
     attempts: int
@@ -57,7 +57,7 @@ class SendContext:
     expires_at: datetime | None
     attempt_started_at: datetime | None
     paced_slot: datetime | None
-    lead_state: str
+    lead_state: str | None
     lead_timezone: str | None
     provider_account_id: UUID
     provider: str
@@ -72,6 +72,7 @@ class SendContext:
     timer_7d_days: int
     purpose: str = "campaign"
     campaign_status: str = "active"
+    quiet_hours_wider_attested: bool = False
 
     @property
     def is_opt_out_confirmation(self) -> bool:
@@ -80,7 +81,7 @@ class SendContext:
 
 @dataclass(frozen=True, slots=True)
 class HandOverCheck:
-    lead: Lead  # locked
+    lead: Lead | None  # locked; None only for an opt-out confirmation to a phone with no lead
     external_id: str | None
     attempts: int
     suppressed: bool
@@ -263,6 +264,7 @@ class MessageRepository:
             timer_7d_days=row["timer_7d_days"],
             purpose=row["purpose"],
             campaign_status=row["campaign_status"],
+            quiet_hours_wider_attested=row["quiet_hours_wider_attested"],
         )
 
     def begin_hand_over(self, message_id: UUID) -> HandOverCheck | None:
@@ -271,12 +273,16 @@ class MessageRepository:
         row = self._conn.execute("SELECT * FROM begin_hand_over(%s)", (message_id,)).fetchone()
         if row is None:
             return None
-        lead = Lead(
-            row["lead_id"],
-            row["tenant_id"],
-            row["campaign_id"],
-            row["phone"],
-            LeadState(row["lead_state"]),
+        lead = (
+            Lead(
+                row["lead_id"],
+                row["tenant_id"],
+                row["campaign_id"],
+                row["phone"],
+                LeadState(row["lead_state"]),
+            )
+            if row["lead_id"] is not None
+            else None
         )
         return HandOverCheck(lead, row["external_id"], row["attempts"], row["suppressed"])
 

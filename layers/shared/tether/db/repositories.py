@@ -45,6 +45,8 @@ TENANT_SETTINGS = (
     "default_region",
     "quiet_hours_start",
     "quiet_hours_end",
+    "quiet_hours_by_state",
+    "quiet_hours_wider_attested",
     "timer_7d_days",
     "timer_14d_days",
     "timer_30d_days",
@@ -72,16 +74,20 @@ class TenantSettingsRepository:
             (tenant_id,),
         ).fetchone()
 
-    def update(self, tenant_id: UUID, changes: dict[str, Any]) -> None:
+    def update(self, tenant_id: UUID, changes: dict[str, Any], actor: str | None = None) -> None:
+        """Change the settings given. A trigger (migration 0017) writes the audit row
+        with the old and new values; `actor` is named on it."""
         unknown = set(changes) - set(TENANT_SETTINGS)
         assert not unknown, unknown  # the service passes only the settings above
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
         )
+        values = [Jsonb(value) if isinstance(value, dict) else value for value in changes.values()]
         with translated_errors():
+            self._conn.execute("SELECT set_config('app.actor', %s, true)", (actor or "",))
             self._conn.execute(
                 sql.SQL("UPDATE tenant_config SET {} WHERE tenant_id = %s").format(assignments),
-                (*changes.values(), tenant_id),
+                (*values, tenant_id),
             )
 
 

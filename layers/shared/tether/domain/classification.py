@@ -29,8 +29,12 @@ from tether.domain.errors import InvalidPhoneNumber
 from tether.domain.phone import DEFAULT_REGION, normalize_phone
 
 # An opt-out when a sentence of the reply is nothing but one of these (and fillers).
-# The first seven are the FCC's revocation words (47 CFR 64.1200(a)(10)); STOPALL and
-# OPTOUT are carrier keywords; the Spanish ones are how our Spanish-speaking leads say it.
+# Sources: the FCC's revocation words, 47 CFR 64.1200(a)(10) and the 2024 Revocation
+# Order (FCC 24-24: STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE); the CTIA
+# Messaging Principles and Best Practices (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
+# QUIT) and the carriers' and providers' opt-out keyword lists (OPTOUT, STOPALL,
+# REMOVE, UNSUB); the Spanish and French words the providers' lists and our leads use
+# (BAJA, ALTO, PARAR, DETENER, CANCELAR, NO MAS; ARRET, ARRETER, DESABONNER).
 OPT_OUT_KEYWORDS = (
     "stop",
     "quit",
@@ -39,16 +43,119 @@ OPT_OUT_KEYWORDS = (
     "opt out",
     "cancel",
     "unsubscribe",
+    "unsub",
+    "remove",
     "stopall",
     "stop all",
     "optout",
+    "no more",
+    # Spanish
     "no más",
+    "nomás",
+    "alto",
+    "parar",
+    "para",
+    "pare",
+    "basta",
+    "cancelar",
+    "baja",
+    "darme de baja",
+    "dar de baja",
+    "de baja",
+    "detener",
+    "detente",
+    "salir",
+    "fin",
+    # French
+    "arrêt",
+    "arrête",
+    "arrêter",
+    "arrêtez",
+    "désabonner",
+    "désabonnement",
+    "désinscrire",
+    "annuler",
+)
+
+# At the start or the end of a longer sentence ("no thanks stop", "stop not
+# interested") these are the keyword; see `RuleBasedClassifier` for the guards. END,
+# PARA and FIN are left out: "the end", "es para mi" are ordinary words.
+EDGE_OPT_OUT_KEYWORDS = (
+    "stop",
+    "stopall",
+    "unsubscribe",
+    "unsub",
+    "optout",
+    "cancel",
+    "revoke",
+    "quit",
+    "remove",
+    "baja",
     "alto",
     "parar",
     "basta",
     "cancelar",
+    "arret",
+    "arrete",
+    "arreter",
+    "arretez",
+    "desabonner",
 )
 
+# A one-letter typo of these (a letter added, dropped, changed, or two swapped: STOPP,
+# STP, SOTP, UNSUBSCRIBR) is the keyword, at the edges of a sentence. Only keywords of
+# four letters or more: a typo of END or ALTO is too often another word.
+FUZZY_OPT_OUT_KEYWORDS = (
+    "stop",
+    "stopall",
+    "unsubscribe",
+    "unsub",
+    "optout",
+    "cancel",
+    "revoke",
+    "quit",
+    "remove",
+    "parar",
+    "arret",
+    "desabonner",
+)
+
+# Real words one letter from a keyword: never read as its typo ("top", "step",
+# "shop", "quiet", "cancer"...). A wrong opt-out loses a lead; these are common enough
+# that reading them as STOP would lose many.
+NEAR_MISS_WORDS = (
+    "top", "step", "shop", "stomp", "atop", "slop", "stow", "sop", "stob", "stoa", "stod",
+    "spot", "stot", "scop", "swop", "chop", "stoep",
+    "quiet", "quite", "quilt", "suit", "quid", "quiz", "quip", "quin", "quits", "equip",
+    "cancer", "candel",
+    "evoke", "remote", "removal", "revolve", "reboke",
+    "unsug",
+    "para", "paras", "parer", "parat",
+)  # fmt: skip
+
+# After a keyword at the start of a sentence, only these words may follow for it to
+# be the keyword ("STOP no thanks", "stop im not interested", "stop this is spam");
+# "stop by", "cancel my appointment" continue a sentence instead.
+AFTER_KEYWORD_WORDS = (
+    "no", "not", "nope", "nah", "interested", "thanks", "thank", "you", "me", "this",
+    "these", "that", "is", "its", "im", "i", "am", "dont", "want", "wanna", "need", "any",
+    "anymore", "more", "texts", "text", "texting", "messages", "message", "messaging",
+    "msgs", "sms", "spam", "again", "already", "ever", "stop", "wrong", "number", "person",
+    "said", "gracias", "merci", "mas", "ya", "svp", "ok", "okay", "sorry", "bye",
+    "subscription", "suscripcion", "list", "lista", "all", "everything", "them", "forever",
+    "permanently", "asap", "immediately", "right", "now", "it", "please", "pls", "plz",
+)  # fmt: skip
+
+# Before a keyword at the end of a sentence, these make it an ordinary word ("don't
+# stop", "I can't stop", "the bus stop", "I want to cancel", "I quit").
+GUARD_BEFORE_KEYWORD = (
+    "dont", "do", "does", "did", "didnt", "doesnt", "not", "never", "cant", "cannot",
+    "couldnt", "wouldnt", "shouldnt", "wont", "isnt", "arent", "wasnt", "to", "will",
+    "ill", "would", "could", "should", "can", "may", "might", "must", "gonna", "wanna",
+    "lets", "i", "we", "you", "they", "he", "she", "youll", "well", "theyll", "the", "a",
+    "an", "my", "your", "his", "her", "our", "their", "this", "that", "bus", "pit",
+    "truck", "rest", "full", "one", "next", "last", "first", "non", "at",
+)  # fmt: skip
 # An opt-out wherever these appear: they only ever mean "stop contacting me".
 OPT_OUT_PHRASES = (
     "unsubscribe",
@@ -88,6 +195,47 @@ OPT_OUT_PHRASES = (
     "no me escribas",
     "no me escriban",
     "no me envíes",
+    "no me envies mas",
+    "no me mandes",
+    "no me manden",
+    "no quiero mensajes",
+    "no más mensajes",
+    "sácame de",
+    "sacame de la lista",
+    "ne plus recevoir",
+    "ne m'envoyez plus",
+    "ne me contactez plus",
+    "retirez-moi",
+    "désinscrivez-moi",
+    "désinscription",
+    "désabonnement",
+    "stop these",
+    "stop the texts",
+    "stop the messages",
+    "stop text",
+    "stop txt",
+    "stop sms",
+    "stop msg",
+    "stop all texts",
+    "stop all messages",
+    "lose this number",
+    "ever text",
+    "ever contact",
+    "never text me",
+    "never contact me",
+    "cancel my subscription",
+    "cancel subscription",
+    "dejen de",
+    "deja de escribir",
+    "deje de escribir",
+    "deja de mandar",
+    "bórrame",
+    "elimíname",
+    "quítame de",
+    "arrêtez de",
+    "arrête de",
+    "arrêter de",
+    "cessez de",
 )
 
 # Written in capitals inside an otherwise lower-case reply ("No thanks STOP"), these are
@@ -236,6 +384,38 @@ FILLER_WORDS = (
 )
 
 
+# Hostile or abusive replies suppress: whoever answers a text with abuse, a threat to
+# report or sue, or "scam" has withdrawn any consent, and the FCC reads revocation as
+# "any reasonable means" (47 CFR 64.1200(a)(10)). Masked spellings count (f*ck, fck).
+HOSTILE_PATTERNS = (
+    r"\bf+[\W_]*[uv*@#]*[\W_]*[c*]*[\W_]*k+(?:ing|in|er|ers|ed|off|u|you)?\b",
+    r"\bf+u+[\W_]*[*]+\b",
+    r"\b(?:stfu|gtfo|wtf|kys)\b",
+    r"\bmotherf\w*",
+    r"\b(?:bull)?shit\w*",
+    r"\bbitch\w*",
+    r"\b(?:asshole|a-hole|bastard|cunt|dickhead|douche\w*|jackass|prick)s?\b",
+    r"\b(?:piss|bugger|sod) off\b",
+    r"\bscrew (?:you|off)\b",
+    r"\bgo (?:to hell|die|away)\b",
+    r"\bdrop dead\b",
+    r"\bget lost\b",
+    r"\bshut up\b",
+    r"\bharass\w*",
+    r"\bscam\w*",
+    r"\bspam(?!\s+folder)\w*",
+    r"\breport(?:ing)? (?:you|this|u)\b",
+    r"\b(?:sue|suing) (?:you|u)\b",
+    r"\blawsuit\b",
+    r"\bcease and desist\b",
+    r"\battorney general\b",
+    r"\b(?:tcpa|ftc|fcc)\b",
+    # Spanish and French
+    r"\b(?:mierda|pendej\w*|chinga\w*|cabron\w*|puta\w*|estafa\w*)\b",
+    r"\b(?:merde|connard\w*|putain|foutre|encul\w*|arnaque\w*)\b",
+)
+
+
 class Intent(StrEnum):
     OPT_OUT = "opt_out"
     RESUBSCRIBE = "resubscribe"
@@ -294,9 +474,13 @@ _NOT_THAT_PERSON = re.compile(
 )
 
 
-def _words(text: str) -> Words:
+def _unaccented(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
-    unaccented = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _words(text: str) -> Words:
+    unaccented = _unaccented(text)
     # "wrong #" is "wrong number"
     spelled = _APOSTROPHES.sub("", unaccented.lower()).replace("#", " number ")
     return tuple(_WORD.findall(spelled))
@@ -307,6 +491,24 @@ def _word_table(entries: Iterable[str]) -> tuple[Words, ...]:
 
 
 _OPT_OUT_KEYWORDS = _word_table(OPT_OUT_KEYWORDS)
+_EDGE_OPT_OUT_KEYWORDS = frozenset(EDGE_OPT_OUT_KEYWORDS)
+_SPELLED_KEYWORDS = {"".join(words): " ".join(words) for words in _OPT_OUT_KEYWORDS}
+# "optout", "nomas", "dardebaja": a multi-word keyword written as one word
+_JOINED_KEYWORDS = {
+    "".join(words): " ".join(words) for words in _OPT_OUT_KEYWORDS if len(words) > 1
+}
+_FUZZY_OPT_OUT_KEYWORDS = tuple(FUZZY_OPT_OUT_KEYWORDS)
+_NEAR_MISS_WORDS = frozenset(NEAR_MISS_WORDS)
+_AFTER_KEYWORD_WORDS = frozenset(AFTER_KEYWORD_WORDS)
+_GUARD_BEFORE_KEYWORD = frozenset(GUARD_BEFORE_KEYWORD)
+# After a shouted keyword, these continue an ordinary sentence ("STOP by", "END of").
+_CONTINUATION_AFTER_KEYWORD = frozenset(
+    ("by", "in", "over", "at", "of", "the", "my", "your", "our", "his", "her", "a", "an",
+     "thinking", "doing", "and", "to", "for", "on", "off", "up")
+)  # fmt: skip
+_HOSTILE = re.compile("|".join(f"(?:{pattern})" for pattern in HOSTILE_PATTERNS))
+# Letters one by one, spaced or dotted: "s t o p", "S.T.O.P", "s-t-o-p", "s*t*o*p".
+_SPELLED_OUT = re.compile(r"(?<![A-Za-z])(?:[A-Za-z][\s.\-_*·/|]+){2,}[A-Za-z](?![A-Za-z])")
 _OPT_OUT_PHRASES = _word_table(OPT_OUT_PHRASES)
 _SHOUTED_OPT_OUT_KEYWORDS = frozenset(SHOUTED_OPT_OUT_KEYWORDS)
 _RESUBSCRIBE_KEYWORDS = _word_table(RESUBSCRIBE_KEYWORDS)
@@ -350,11 +552,96 @@ def _shouted_keyword(body: str) -> str | None:
     # A reply all in capitals ("I CAN'T STOP THINKING ABOUT IT") proves nothing.
     if not any(char.islower() for char in body):
         return None
-    word: str
-    for word in _LATIN_WORD.findall(body):
-        if word.isupper() and word.lower() in _SHOUTED_OPT_OUT_KEYWORDS:
+    words: list[str] = _LATIN_WORD.findall(_APOSTROPHES.sub("", body))
+    for index, word in enumerate(words):
+        before = words[index - 1].lower() if index else ""
+        after = words[index + 1].lower() if index + 1 < len(words) else ""
+        if (
+            word.isupper()
+            and word.lower() in _SHOUTED_OPT_OUT_KEYWORDS
+            # "Don't STOP", "STOP by", "CANCEL my appointment" are still not one
+            and before not in _GUARD_BEFORE_KEYWORD
+            and after not in _CONTINUATION_AFTER_KEYWORD
+        ):
             return word.lower()
     return None
+
+
+def _one_edit_apart(word: str, keyword: str) -> bool:
+    """One letter added, dropped or changed, or two neighbours swapped."""
+    if word == keyword or abs(len(word) - len(keyword)) > 1:
+        return word == keyword
+    if len(word) == len(keyword):
+        diffs = [i for i, (a, b) in enumerate(zip(word, keyword, strict=True)) if a != b]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and word[diffs[0]] == keyword[diffs[1]]
+            and word[diffs[1]] == keyword[diffs[0]]
+        )
+    shorter, longer = sorted((word, keyword), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
+def _squeezed(word: str) -> str:
+    """Repeated letters once: "stooop", "STOPPPP" are "stop"."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _keyword_of(word: str) -> str | None:
+    """The opt-out keyword `word` is, typed right or one letter off; None if none."""
+    if word in _EDGE_OPT_OUT_KEYWORDS:
+        return word
+    if word in _JOINED_KEYWORDS:
+        return _JOINED_KEYWORDS[word]
+    if word in _NEAR_MISS_WORDS or len(word) < 3:
+        return None
+    squeezed = _squeezed(word)
+    if squeezed in _EDGE_OPT_OUT_KEYWORDS:
+        return squeezed
+    for keyword in _FUZZY_OPT_OUT_KEYWORDS:
+        if _one_edit_apart(word, keyword) or _one_edit_apart(squeezed, keyword):
+            return keyword
+    return None
+
+
+def _joined_letters(body: str) -> str:
+    """ "s t o p" and "S.T.O.P" written as the word they spell, when that word is a
+    keyword (or one letter off); other spelled-out letters ("U.S.") are left alone."""
+
+    def join(match: re.Match[str]) -> str:
+        letters = "".join(char for char in match.group() if char.isalpha())
+        lowered = letters.lower()
+        if lowered in _SPELLED_KEYWORDS:  # "d a r d e b a j a" is "dar de baja"
+            return _SPELLED_KEYWORDS[lowered]
+        return letters if _keyword_of(lowered) else match.group()
+
+    return _SPELLED_OUT.sub(join, body)
+
+
+def _edge_keyword(sentences: Sequence[Words]) -> str | None:
+    """A keyword that is a sentence by itself (typos allowed), or stands at its start
+    with only "no thanks"-like words after it, or at its end after a word that does
+    not make it ordinary English."""
+    for sentence in sentences:
+        core = _bare(sentence)
+        if not core:
+            continue
+        first, last = _keyword_of(core[0]), _keyword_of(core[-1])
+        if len(core) == 1 and first:
+            return first
+        if first and all(word in _AFTER_KEYWORD_WORDS for word in core[1:]):
+            return first
+        if last and len(core) > 1 and core[-2] not in _GUARD_BEFORE_KEYWORD:
+            return last
+    return None
+
+
+def _hostile(text: str) -> str | None:
+    match = _HOSTILE.search(text.lower())
+    return f"hostile: {match.group().strip()}" if match else None
 
 
 def _find_email(body: str) -> str | None:
@@ -385,8 +672,25 @@ class RuleBasedClassifier:
       my appointment" (a scheduling request for a person to handle, not a revocation of
       consent to be texted) are not opt-outs. The FCC treats a keyword inside a longer
       message as ambiguous, not as an automatic revocation.
-    - The exception is a keyword in capitals inside a lower-case reply ("No thanks
-      STOP"): that is the keyword, not a word of the sentence.
+    - A keyword at the start or the end of a longer sentence is the keyword (issue
+      23: "no thanks stop" must suppress the phone, not only close one lead):
+      at the start when only "no thanks"-like words follow it (`AFTER_KEYWORD_WORDS`:
+      "stop no thanks", "STOP im not interested"; "stop by", "cancel my appointment"
+      continue the sentence); at the end unless the word before it makes it ordinary
+      English (`GUARD_BEFORE_KEYWORD`: "don't stop", "I can't stop", "the bus stop",
+      "I want to cancel", "I quit").
+    - Spacing and punctuation inside a keyword do not hide it ("s t o p", "S.T.O.P",
+      "s-t-o-p"), nor do repeated letters ("stooop") or accents ("ARRÊT"); nor does a
+      one-letter typo of a keyword of four letters or more (a letter added, dropped,
+      changed, or two neighbours swapped: "STOPP", "sotp", "stp", "unsubscrbe"), unless
+      the word is a common word of its own (`NEAR_MISS_WORDS`: "top", "step", "shop",
+      "quiet", "cancer").
+    - Hostile or abusive replies (`HOSTILE_PATTERNS`: profanity, masked or not; "scam",
+      "spam", "harassment"; threats to report or sue) are opt-outs: whoever answers
+      that way has withdrawn consent by any reasonable means (47 CFR 64.1200(a)(10)).
+    - A keyword in capitals inside a lower-case reply ("No thanks STOP") is the
+      keyword, not a word of the sentence, unless a guard word stands before it
+      ("Don't STOP").
     - Phrases that can only mean "stop contacting me" ("stop texting", "remove me",
       "don't text", "lose my number", "unsubscribe") are opt-outs wherever they appear,
       even negated ("don't stop texting me" is an opt-out): a wrong opt-out loses a
@@ -401,17 +705,18 @@ class RuleBasedClassifier:
         # an address like 6505300051@vtext.com is an email, not a phone number
         without_email = _EMAIL.sub(" ", body)
         phone = _find_phone(without_email, region)
-        sentences = [
-            words for part in _SENTENCE_BREAK.split(without_email) if (words := _words(part))
-        ]
-        intent, keyword = self._intent(without_email, sentences)
+        text = _joined_letters(_unaccented(without_email))
+        sentences = [words for part in _SENTENCE_BREAK.split(text) if (words := _words(part))]
+        intent, keyword = self._intent(text, sentences)
         return Classification(intent=intent, email=email, phone=phone, keyword=keyword)
 
     def _intent(self, text: str, sentences: Sequence[Words]) -> tuple[Intent, str | None]:
         opt_out = (
             _sentence_is(sentences, _OPT_OUT_KEYWORDS)
             or _contains(sentences, _OPT_OUT_PHRASES)
+            or _edge_keyword(sentences)
             or _shouted_keyword(text)
+            or _hostile(text)
         )
         if opt_out:
             return Intent.OPT_OUT, opt_out

@@ -44,7 +44,7 @@ def decide(classification: Classification) -> WorkerDecision:
 # The texts Tether sends on its own. The opt-out confirmation is the one text CTIA
 # expects back after STOP; HELP must say how to opt out.
 OPT_OUT_CONFIRMATION = (
-    "You're unsubscribed and will get no more messages from this number. Reply START to undo."
+    "You're unsubscribed and will get no more messages from us. Reply START to undo."
 )
 HELP_REPLY = "Reply STOP to unsubscribe. Msg & data rates may apply."
 AUTO_REPLY = "Thanks for your reply! We'll get back to you shortly."

@@ -12,6 +12,7 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidState, NotFound
 from tether.domain.pagination import Page, Position, RankedPosition, page_of
 from tether.observability import logger, metrics
+from tether.services.replies import apply_to_lead
 
 WORKSPACE_STAGES = ("initial_message", "retarget", "nudger", "content_nurture", "book_appointment")
 THREAD_MESSAGES = 200
@@ -114,15 +115,27 @@ def assign_unmatched(
         f"unmatched:{message_id}",
         payload={"message_id": str(message_id)},
     )
+    # classified now that it has a lead: a STOP moves it to suppressed, like any reply
+    classification, state = apply_to_lead(
+        uow, lead, message_id, entry["body"], f"assigned:{message_id}", now
+    )
     uow.commit()
     logger.info(
-        "unmatched reply assigned", extra={"message_id": str(message_id), "lead_id": str(lead_id)}
+        "unmatched reply assigned",
+        extra={
+            "message_id": str(message_id),
+            "lead_id": str(lead_id),
+            "intent": classification.intent.value,
+            "state": state.value,
+        },
     )
     return {
         "message_id": message_id,
         "lead_id": lead_id,
         "thread_id": entry["thread_id"],
         "assigned_at": now,
+        "intent": classification.intent.value,
+        "lead_state": state.value,
     }
 
 

@@ -48,10 +48,11 @@ from tether.domain.quiet_hours import (
     SendWindow,
     next_send_time,
     recipient_state,
-    recipient_zone,
+    recipient_zones,
 )
 from tether.domain.segments import count_segments
 from tether.domain.send_key import check_send_key, default_send_key
+from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
 from tether.providers import provider_for
 from tether.providers.base import (
@@ -209,6 +210,60 @@ def request_send(
     return SendReceipt(message_id, send_key, binding.phone_number, duplicate=False)
 
 
+@dataclass(frozen=True, slots=True)
+class ReachedNumber:
+    """The number an inbound text reached, with the campaign assignment it serves."""
+
+    campaign_id: UUID
+    assignment_id: UUID
+    number_id: UUID
+    phone_number: str
+
+
+def request_opt_out_confirmation(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    reached: ReachedNumber,
+    lead_id: UUID | None,
+    phone: str,
+    thread_id: UUID,
+    receipt_id: UUID,
+    now: datetime,
+) -> UUID:
+    """The one confirmation an opt-out gets, stored in the caller's transaction: from
+    the number the STOP reached, bound to that number's campaign assignment (the hard
+    rule), whether or not a lead matched. From here it is a send like any other (claim,
+    hand-over); the sweeper enqueues it if the caller does not."""
+    send_key = f"opt_out_confirmation:{receipt_id}"
+    existing = uow.messages.by_send_key(send_key)
+    if existing is not None:
+        found: UUID = existing["id"]
+        return found
+    draft = OutboundDraft(
+        tenant_id=tenant_id,
+        lead_id=lead_id,
+        campaign_id=reached.campaign_id,
+        thread_id=thread_id,
+        assignment_id=reached.assignment_id,
+        number_id=reached.number_id,
+        from_number=reached.phone_number,
+        to_number=phone,
+        send_key=send_key,
+        template="opt_out_confirmation",
+        body=OPT_OUT_CONFIRMATION,
+        media_urls=[],
+        segments=count_segments(OPT_OUT_CONFIRMATION).segments,
+        expires_at=now + timedelta(hours=uow.messages.validity_hours(tenant_id)),
+        purpose="opt_out_confirmation",
+    )
+    message_id = uow.messages.insert_outbound(draft)
+    if message_id is None:  # a concurrent delivery of the same receipt stored it first
+        stored = uow.messages.by_send_key(send_key)
+        assert stored is not None
+        message_id = stored["id"]
+    return message_id
+
+
 def enqueue(
     uow: UnitOfWork,
     queue: MessageQueue,
@@ -305,12 +360,12 @@ def process_send(
         uow.rollback()
         return SendOutcome(Outcome.ALREADY_DONE)
     # An attempt left open (a crash, or a timeout after which the provider may have the
-    # text) passed its gates already: it only needs the provider asked again.
+    # text) asks the provider again with the same key; it passes every gate first, as
+    # any attempt does: hours may have passed since (quiet hours, validity, a pause).
     in_doubt = ctx.status == "sending" and ctx.attempt_started_at is not None
-    if not in_doubt:
-        gated = _gate(uow, ctx, now)
-        if gated is not None:
-            return gated
+    gated = _gate(uow, ctx, now)
+    if gated is not None:
+        return gated
     uow.messages.start_attempt(ctx.id, now)
     uow.commit()
     jitter = rng or random.Random()  # noqa: S311 - back-off jitter, not a secret
@@ -333,9 +388,22 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
     if ctx.not_before is not None and ctx.not_before > now:
         uow.rollback()  # delivered early: it waits for its time
         return SendOutcome(Outcome.DEFERRED, ctx.not_before, "not yet due")
-    opening = next_send_time(now, recipient_zone(ctx.to_number, ctx.lead_timezone), _window(ctx))
-    if opening > now and not ctx.is_opt_out_confirmation:
-        return _defer(uow, ctx, opening, "quiet hours at the recipient")
+    if not ctx.is_opt_out_confirmation:  # the confirmation answers the STOP at once (CTIA)
+        opening = next_send_time(
+            now,
+            recipient_zones(ctx.to_number, ctx.lead_timezone),
+            _quiet_hours(ctx),
+            recipient_state(ctx.to_number),
+        )
+        if opening is None:
+            return _fail(
+                uow,
+                ctx,
+                "quiet_hours",
+                "no time is inside the window in every zone of the recipient",
+            )
+        if opening > now:
+            return _defer(uow, ctx, opening, "quiet hours at the recipient")
     if ctx.segments_per_second is not None and ctx.paced_slot is None:
         slot = uow.messages.reserve_pacing_slot(
             ctx.number_id, ctx.segments, ctx.segments_per_second, now
@@ -370,8 +438,8 @@ def _hand_over(
     if check.external_id is not None:  # another delivery of this message finished it
         uow.rollback()
         return SendOutcome(Outcome.ALREADY_DONE)
-    lead = check.lead
-    ctx = replace(claimed, attempts=check.attempts, lead_state=lead.state.value)
+    lead = check.lead  # None only for an opt-out confirmation to a phone with no lead
+    ctx = replace(claimed, attempts=check.attempts, lead_state=lead.state.value if lead else None)
     if not ctx.is_opt_out_confirmation:
         if check.suppressed:
             return _fail(uow, ctx, "suppressed", "the recipient opted out")
@@ -394,7 +462,7 @@ def _hand_over(
         return _provider_refused(uow, ctx, error, now, rng)
     uow.messages.record_sent(ctx.id, provider.name, accepted.external_id, accepted.segments, now)
     apply_parked_statuses(uow, ctx.id, provider.name, accepted.external_id, now)
-    if lead.state is LeadState.NEW:
+    if lead is not None and lead.state is LeadState.NEW:
         _first_touch(uow, ctx, lead, now)
     record_number_delivery(uow, ctx.tenant_id, ctx.number_id, "sent", now)
     uow.commit()
@@ -536,24 +604,27 @@ def _first_touch(uow: UnitOfWork, ctx: SendContext, lead: Lead, now: datetime) -
     and 5)."""
     move_lead(
         uow,
-        ctx.lead_id,
+        lead.id,
         LeadState.TOUCHED,
         event_type="FIRST_TOUCH",
-        dedupe_key=f"first_touch:{ctx.lead_id}",
+        dedupe_key=f"first_touch:{lead.id}",
         payload={"message_id": str(ctx.id)},
         commit=False,
         locked=lead,
     )
-    uow.timers.schedule_escalations(ctx.tenant_id, ctx.lead_id, now)
+    uow.timers.schedule_escalations(ctx.tenant_id, lead.id, now)
 
 
-def _window(ctx: SendContext) -> SendWindow:
+def _quiet_hours(ctx: SendContext) -> QuietHours:
     by_state = {
         state: SendWindow(time.fromisoformat(window["start"]), time.fromisoformat(window["end"]))
         for state, window in ctx.quiet_hours_by_state.items()
     }
-    hours = QuietHours(SendWindow(ctx.quiet_hours_start, ctx.quiet_hours_end), by_state)
-    return hours.window_for(recipient_state(ctx.to_number) if by_state else None)
+    return QuietHours(
+        SendWindow(ctx.quiet_hours_start, ctx.quiet_hours_end),
+        by_state,
+        ctx.quiet_hours_wider_attested,
+    )
 
 
 def _backoff(attempt: int, rng: random.Random) -> float:

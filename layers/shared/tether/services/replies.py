@@ -13,12 +13,13 @@ one opt-out confirmation, or the worker's auto reply).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from tether.db.inbound import InboundDraft
+from tether.db.inbound import InboundDraft, InboundMatch
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.classification import Classification, Intent, ReplyClassifier, classify_reply
 from tether.domain.events import InboundMessage
@@ -27,7 +28,6 @@ from tether.domain.model import Lead
 from tether.domain.phone import is_mobile, normalize_or_keep
 from tether.domain.timers import TimerType
 from tether.domain.worker import (
-    OPT_OUT_CONFIRMATION,
     NextStep,
     WorkerDecision,
     auto_reply_text,
@@ -37,7 +37,14 @@ from tether.observability import logger
 from tether.services.leads import move_lead
 from tether.services.matching import match_inbound
 from tether.services.numbers import tenant_number_settings
-from tether.services.outbound import SendRequest, request_send
+from tether.services.outbound import (
+    ReachedNumber,
+    SendRequest,
+    request_opt_out_confirmation,
+    request_send,
+)
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class ReplyOutcome(StrEnum):
@@ -103,18 +110,31 @@ def handle_reply(
     )
     if message_id is None:  # stored before: its effects were applied then
         return HandledReply(ReplyOutcome.DUPLICATE)
+    # Every reply is classified, matched or not: an opt-out never waits for a lead.
+    classification = (classifier or _RuleBased()).classify(reply.body, region)
+    answer_id = _honour_phone_wide(
+        uow, tenant_id, match, lead, theirs, ours, thread_id, message_id, receipt_id,
+        classification, now,
+    )  # fmt: skip
     reason = match.unmatched_reason
     if lead is None or reason is not None:
         uow.replies.park_unmatched(tenant_id, message_id, reason or "no lead matched")
         if commit:
             uow.commit()
-        logger.warning("reply unmatched", extra={"message_id": str(message_id), "reason": reason})
-        return HandledReply(ReplyOutcome.UNMATCHED, message_id)
-    classification = (classifier or _RuleBased()).classify(reply.body, region)
+        logger.warning(
+            "reply unmatched",
+            extra={
+                "message_id": str(message_id),
+                "reason": reason,
+                "intent": classification.intent.value,
+            },
+        )
+        return HandledReply(
+            ReplyOutcome.UNMATCHED, message_id, classification=classification, answer_id=answer_id
+        )
     uow.replies.note_reply(thread_id, lead.id, reply.occurred_at)
     cancelled = uow.timers.cancel(lead.id, now, "lead replied")  # any reply stops them
-    state, newly_suppressed = _act(uow, lead, classification, theirs, message_id, receipt_id, now)
-    answer_id: UUID | None = None
+    state = _act(uow, lead, classification, message_id, f"receipt:{receipt_id}")
     decision = decide(classification)
     if (
         match.campaign_id is not None
@@ -133,16 +153,10 @@ def handle_reply(
             decision,
             now,
         )
-        answer_id = _answer(
-            uow,
-            lead,
-            match.campaign_id,
-            receipt_id,
-            classification,
-            decision,
-            newly_suppressed,
-            now,
-        )
+        if answer_id is None and classification.intent is not Intent.OPT_OUT:
+            answer_id = _auto_reply(
+                uow, lead, match.campaign_id, receipt_id, classification, decision, now
+            )
     if commit:
         uow.commit()
     logger.info(
@@ -162,38 +176,115 @@ def handle_reply(
     )
 
 
+def _honour_phone_wide(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    match: InboundMatch,
+    lead: Lead | None,
+    phone: str,
+    ours: str,
+    thread_id: UUID,
+    message_id: UUID,
+    receipt_id: UUID,
+    classification: Classification,
+    now: datetime,
+) -> UUID | None:
+    """What a reply does to the sender's phone across the tenant, lead or no lead: an
+    opt-out suppresses it and queues the one confirmation, from the number the STOP
+    reached; START/UNSTOP lifts the opt-out. Returns the confirmation queued, if any."""
+    if classification.intent is Intent.RESUBSCRIBE:
+        uow.replies.lift_suppressions(
+            tenant_id, phone, now, f"re-subscribed: {classification.keyword}"
+        )
+        return None
+    if classification.intent is not Intent.OPT_OUT:
+        return None
+    if not _E164.match(phone):  # a short code or an alphanumeric sender: nothing to text
+        uow.audit.record(
+            "opt_out_unsuppressible",
+            tenant_id=tenant_id,
+            subject_type="message",
+            subject_id=str(message_id),
+            detail={"from": phone, "keyword": classification.keyword},
+        )
+        return None
+    # the lead (if any) is locked already: an opt-out takes the lead, then the phone
+    if not uow.suppressions.add(
+        tenant_id,
+        phone,
+        "opt_out",
+        keyword=classification.keyword,
+        source_message_id=message_id,
+    ):
+        return None  # suppressed already: it was confirmed then
+    if match.assignment_id is None or match.number_id is None or match.campaign_id is None:
+        # no campaign assignment on the number it reached: no bound sender to confirm from
+        uow.audit.record(
+            "opt_out_confirmation_unsent",
+            tenant_id=tenant_id,
+            subject_type="message",
+            subject_id=str(message_id),
+            detail={"to": ours, "reason": match.unmatched_reason or "number not assigned"},
+        )
+        return None
+    reached = ReachedNumber(match.campaign_id, match.assignment_id, match.number_id, ours)
+    return request_opt_out_confirmation(
+        uow,
+        tenant_id,
+        reached,
+        lead.id if lead is not None else None,
+        phone,
+        thread_id,
+        receipt_id,
+        now,
+    )
+
+
+def apply_to_lead(
+    uow: UnitOfWork,
+    lead: Lead,
+    message_id: UUID,
+    body: str,
+    dedupe_key: str,
+    now: datetime,
+    classifier: ReplyClassifier | None = None,
+) -> tuple[Classification, LeadState]:
+    """A reply given to its lead later (an unmatched reply assigned through the API):
+    classified now, and acted on as if it had matched (state, email, timers; the
+    phone-wide opt-out was written when it arrived, and is written again here if not)."""
+    region = tenant_number_settings(uow, lead.tenant_id).default_region
+    classification = (classifier or _RuleBased()).classify(body, region)
+    if classification.intent is Intent.OPT_OUT and _E164.match(lead.phone):
+        uow.suppressions.add(
+            lead.tenant_id,
+            lead.phone,
+            "opt_out",
+            keyword=classification.keyword,
+            source_message_id=message_id,
+        )
+    uow.timers.cancel(lead.id, now, "lead replied")
+    state = _act(uow, lead, classification, message_id, dedupe_key)
+    return classification, state
+
+
 def _act(
     uow: UnitOfWork,
     lead: Lead,
     classification: Classification,
-    phone: str,
     message_id: UUID,
-    receipt_id: UUID,
-    now: datetime,
-) -> tuple[LeadState, bool]:
-    """The lead's new state, and whether this reply suppressed its phone just now."""
-    newly_suppressed = False
+    dedupe_key: str,
+) -> LeadState:
+    """The lead's new state (the phone-wide effects are `_honour_phone_wide`'s)."""
     payload = {
         "message_id": str(message_id),
         "intent": classification.intent.value,
         "keyword": classification.keyword,
     }
     if classification.intent is Intent.OPT_OUT:
-        # the lead is locked already: an opt-out takes the lead, then the phone
-        newly_suppressed = uow.suppressions.add(
-            lead.tenant_id,
-            phone,
-            "opt_out",
-            keyword=classification.keyword,
-            source_message_id=message_id,
-        )
         target = LeadState.SUPPRESSED
     elif classification.intent in {Intent.NOT_INTERESTED, Intent.WRONG_NUMBER}:
         target = LeadState.CLOSED
     elif classification.intent is Intent.RESUBSCRIBE:
-        uow.replies.lift_suppressions(
-            lead.tenant_id, phone, now, f"re-subscribed: {classification.keyword}"
-        )
         target = LeadState.RESPONDED
     else:
         if classification.email:
@@ -207,19 +298,19 @@ def _act(
         )
     if lead.state is target or not can_transition(lead.state, target):
         # e.g. a suppressed lead stays suppressed, a high-intent lead is not demoted
-        uow.lead_events.append(lead, "REPLY_RECEIVED", f"receipt:{receipt_id}", payload=payload)
-        return lead.state, newly_suppressed
+        uow.lead_events.append(lead, "REPLY_RECEIVED", dedupe_key, payload=payload)
+        return lead.state
     move_lead(
         uow,
         lead.id,
         target,
         event_type="REPLY_RECEIVED",
-        dedupe_key=f"receipt:{receipt_id}",
+        dedupe_key=dedupe_key,
         payload=payload,
         commit=False,
         locked=lead,
     )
-    return target, newly_suppressed
+    return target
 
 
 def _follow_through(
@@ -293,37 +384,27 @@ def _follow_through(
 _TITLES = {"opt_out": "Opt-out", "high_intent": "Hot lead", "reply": "Reply"}
 
 
-def _answer(
+def _auto_reply(
     uow: UnitOfWork,
     lead: Lead,
     campaign_id: UUID,
     receipt_id: UUID,
     classification: Classification,
     decision: WorkerDecision,
-    newly_suppressed: bool,
     now: datetime,
 ) -> UUID | None:
-    """Queue what Tether says back, from the lead's bound number, in this transaction:
-    the one opt-out confirmation, or the worker's auto reply. The send key names the
-    receipt, so a redelivered reply queues nothing more; the sweeper enqueues the row
-    once this transaction commits."""
-    if newly_suppressed:
-        purpose, template, body = (
-            "opt_out_confirmation",
-            "opt_out_confirmation",
-            OPT_OUT_CONFIRMATION,
-        )
-    elif decision.next_step is NextStep.AUTO_REPLY:
-        purpose, template, body = "auto_reply", "auto_reply", auto_reply_text(classification)
-    else:
+    """Queue the worker's auto reply from the lead's bound number, in this transaction.
+    The send key names the receipt, so a redelivered reply queues nothing more; the
+    sweeper enqueues the row once this transaction commits."""
+    if decision.next_step is not NextStep.AUTO_REPLY:
         return None
     request = SendRequest(
         tenant_id=lead.tenant_id,
         campaign_id=campaign_id,
         lead_id=lead.id,
-        template=template,
-        body=body,
-        send_key=f"{template}:{receipt_id}",
-        purpose=purpose,
+        template="auto_reply",
+        body=auto_reply_text(classification),
+        send_key=f"auto_reply:{receipt_id}",
+        purpose="auto_reply",
     )
     return request_send(uow, request, now, None, commit=False).message_id

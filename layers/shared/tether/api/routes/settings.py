@@ -32,6 +32,12 @@ def get_settings() -> TenantSettings:
     openapi_extensions=scopes.ADMIN,
     tags=["settings"],
     summary="Change some of the tenant's configuration (send null to turn pacing or the daily cap off)",
+    description=(
+        "Quiet hours may only be narrowed: quiet_hours_start/end inside 08:00-21:00 (the"
+        " federal window) unless quiet_hours_wider_attested is true, and each entry of"
+        " quiet_hours_by_state inside that state's statutory hours, attested or not."
+        " Every change is written to the audit log with its old and new values."
+    ),
     responses=responses(200),
 )
 def patch_settings(body: TenantSettingsUpdate) -> TenantSettings:
@@ -39,6 +45,7 @@ def patch_settings(body: TenantSettingsUpdate) -> TenantSettings:
     for name in ("quiet_hours_start", "quiet_hours_end"):
         if changes.get(name) is not None:
             changes[name] = time.fromisoformat(changes[name])
+    actor = f"api_key:{context.scope().principal.key_id}"
     with context.tenant_uow() as uow:
-        row = settings.update_tenant_settings(uow, context.tenant_id(), changes)
+        row = settings.update_tenant_settings(uow, context.tenant_id(), changes, actor)
     return TenantSettings.model_validate(row)
