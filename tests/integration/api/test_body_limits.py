@@ -163,7 +163,12 @@ def tenant(api: Api) -> dict[str, Any]:
         "SELECT id FROM phone_numbers WHERE tenant_id = %s", (client.tenant_id,)
     ).fetchone()
     assert number is not None
+    account = api.admin.execute(
+        "SELECT id FROM provider_accounts WHERE tenant_id = %s", (client.tenant_id,)
+    ).fetchone()
+    assert account is not None
     ids = {
+        "account_id": str(account["id"]),
         "campaign_id": scene.campaign_id,
         "lead_id": scene.lead_ids[0],
         "notification_id": str(seeded["notification_id"]),

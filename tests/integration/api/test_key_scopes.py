@@ -15,7 +15,7 @@ from psycopg import errors as pg
 from psycopg import sql
 
 from tests.integration.api.conftest import NOW, Api, Client, proxy_event
-from tests.integration.api.support import build_campaign
+from tests.integration.api.support import SANDBOX_CREDENTIALS, build_campaign
 from tests.lambda_context import LambdaContextStub
 from tether.api import context
 from tether.db.connection import Connection
@@ -52,8 +52,13 @@ def test_a_write_key_works_but_is_refused_on_admin_routes(api: Api) -> None:
     assert writer.post("/v1/api-keys", {"name": "mine", "scope": "read"}).status == 403
     assert writer.request("PATCH", "/v1/settings", {"timezone": "UTC"}).status == 403
     assert writer.get("/v1/api-keys").status == 403
-    account = {"provider": "sandbox", "name": "x", "credentials_ref": "local:x"}
+    account = {"provider": "sandbox", "name": "x", "credentials": SANDBOX_CREDENTIALS}
     assert writer.post("/v1/provider-accounts", account).status == 403
+    registered = admin.post("/v1/provider-accounts", account)
+    assert registered.status == 201, registered
+    rotation = {"credentials": SANDBOX_CREDENTIALS}
+    rotate = f"/v1/provider-accounts/{registered.body['id']}/secrets"
+    assert writer.request("PUT", rotate, rotation).status == 403
     assert writer.get("/v1/settings").status == 200
 
 

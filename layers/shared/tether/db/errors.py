@@ -31,6 +31,7 @@ CONFLICT_WORDS: dict[str, str] = {
     "api_keys_pkey": "an API key with this id exists already",
     "api_keys_tenant_id_id_key": "an API key with this id exists already",
     "audit_log_pkey": "an audit entry with this id exists already",
+    "audit_log_rate_key_key": "this refusal is already counted for this minute",
     "call_queue_one_open_per_lead": "the lead is already waiting in the call queue",
     "call_queue_pkey": "a call queue entry with this id exists already",
     "campaign_phone_assignments_campaign_id_phone_number_key": (

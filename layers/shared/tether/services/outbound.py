@@ -235,7 +235,7 @@ def request_opt_out_confirmation(
     rule), whether or not a lead matched. From here it is a send like any other (claim,
     hand-over); the sweeper enqueues it if the caller does not."""
     send_key = f"opt_out_confirmation:{receipt_id}"
-    existing = uow.messages.by_send_key(send_key)
+    existing = uow.messages.by_send_key(tenant_id, send_key)
     if existing is not None:
         found: UUID = existing["id"]
         return found
@@ -258,7 +258,7 @@ def request_opt_out_confirmation(
     )
     message_id = uow.messages.insert_outbound(draft)
     if message_id is None:  # a concurrent delivery of the same receipt stored it first
-        stored = uow.messages.by_send_key(send_key)
+        stored = uow.messages.by_send_key(tenant_id, send_key)
         assert stored is not None
         message_id = stored["id"]
     return message_id
