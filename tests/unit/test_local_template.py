@@ -84,11 +84,61 @@ def test_each_function_runs_with_its_own_variables_and_the_local_ones(stack: Sta
     assert not unwanted & wanted.keys()
 
 
-def test_routes_are_the_function_events_and_the_inline_mocks(stack: Stack) -> None:
+def test_routes_are_the_transformed_api_body_with_its_mocks(stack: Stack) -> None:
     routes = {(r.method, r.path): r for r in stack.routes}
-    assert routes[("ANY", "/webhooks/{provider}/{account_id}")].function == "WebhookFunction"
+    assert routes[("POST", "/webhooks/{provider}/{account_id}")].function == "WebhookFunction"
+    assert {m for m, p in routes if p == "/v1/{proxy+}"} == {
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+    }
     health = routes[("GET", "/v1/health")]
     assert (health.function, health.mock_status, health.mock_body) == (None, 200, '{"status":"ok"}')
+
+
+def test_function_api_events_are_read_through_the_transform_too(tmp_path: Path) -> None:
+    document = load_template(
+        write(
+            tmp_path,
+            """
+            Transform: AWS::Serverless-2016-10-31
+            Resources:
+              Fn:
+                Type: AWS::Serverless::Function
+                Properties:
+                  CodeUri: functions/fn/
+                  Handler: app.handler
+                  Runtime: python3.12
+                  Events:
+                    Get: {Type: Api, Properties: {Path: "/things/{id}", Method: get}}
+                    Any: {Type: Api, Properties: {Path: /all, Method: any}}
+            """,
+        )
+    )
+    routes = read_stack(document, url).routes
+    assert sorted((r.method, r.path, r.function) for r in routes) == [
+        ("ANY", "/all", "Fn"),
+        ("GET", "/things/{id}", "Fn"),
+    ]
+
+
+def test_a_template_the_transform_refuses_is_refused(tmp_path: Path) -> None:
+    document = load_template(
+        write(
+            tmp_path,
+            """
+            Transform: AWS::Serverless-2016-10-31
+            Resources:
+              Api:
+                Type: AWS::Serverless::Api
+                Properties: {}
+            """,
+        )
+    )
+    with pytest.raises(TemplateError, match="SAM transform refused"):
+        read_stack(document, url)
 
 
 def test_schedules_are_read_with_their_rate(stack: Stack) -> None:

@@ -44,7 +44,7 @@ from tether.webhooks.errors import (
     WebhookRejected,
 )
 from tether.webhooks.providers import WEBHOOK_PROVIDERS, ParsedDelivery, WebhookProvider
-from tether.webhooks.request import WebhookRequest
+from tether.webhooks.request import WEBHOOK_METHOD, WebhookRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -150,8 +150,10 @@ def receive_webhook(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutc
 
 
 def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
-    if request.method != "POST":
-        raise MethodNotAllowed(f"{request.method or 'this method'} is not allowed; use POST")
+    if request.method != WEBHOOK_METHOD:
+        raise MethodNotAllowed(
+            f"{request.method or 'this method'} is not allowed; use {WEBHOOK_METHOD}"
+        )
     provider = WEBHOOK_PROVIDERS.get(request.provider)
     account_id = _uuid(request.account_id)
     if provider is None or account_id is None:

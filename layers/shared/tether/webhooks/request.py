@@ -50,6 +50,11 @@ class PublicUrl(BaseModel):
         return [plain, f"{self.scheme}://{self.host}:{default}{self.path}{query}"]
 
 
+# The one route the webhook function serves; its path parameters are read below.
+WEBHOOK_METHOD = "POST"
+WEBHOOK_PATH = "/webhooks/{provider}/{account_id}"
+
+
 class WebhookRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
