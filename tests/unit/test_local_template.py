@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tether.config import PROJECT_ROOT
+from tether.config import PROJECT_ROOT, DatabaseSettings
 from tether.local.runtime import environment_for, local_environment
+from tether.local.stack import local_parameters
 from tether.local.template import Stack, TemplateError, load_template, read_stack
 
 
@@ -193,3 +194,19 @@ def test_intrinsics_in_their_short_and_long_forms(tmp_path: Path) -> None:
 def test_a_template_without_resources_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="no Resources"):
         load_template(write(tmp_path, "Parameters: {}\n"))
+
+
+def test_functions_get_rds_proxys_tls_mode_in_aws_and_the_local_servers_here(
+    stack: Stack,
+) -> None:
+    assert stack.function("api").environment["DB_SSLMODE"] == "require"  # the template's
+    document = load_template(PROJECT_ROOT / "template.yaml")
+    for settings, mode in [
+        (DatabaseSettings(database_url="postgresql://localhost/tether"), "prefer"),
+        (
+            DatabaseSettings(database_url="postgresql://localhost/tether", db_sslmode="disable"),
+            "disable",
+        ),
+    ]:
+        local = read_stack(document, url, local_parameters(settings, []))
+        assert {f.environment["DB_SSLMODE"] for f in local.functions} == {mode}

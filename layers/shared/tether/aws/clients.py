@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-Service = Literal["sqs", "dynamodb"]
+Service = Literal["sqs", "dynamodb", "rds"]
 
 
 @overload
 def aws_client(service: Literal["sqs"]) -> SQSClient: ...
 @overload
 def aws_client(service: Literal["dynamodb"]) -> Any: ...
+@overload
+def aws_client(service: Literal["rds"]) -> Any: ...
 @cache
 def aws_client(service: Service) -> Any:
     import boto3

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
-from tether.local.stack import STATE_FILE_NAME, TEMPLATE, DevOptions, run_dev
+from tether.local.stack import STATE_FILE_NAME, TEMPLATE, DevOptions, local_parameters, run_dev
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,7 +139,7 @@ def invoke(
         stack = read_stack(
             load_template(TEMPLATE),
             lambda name: queue_url(endpoint, name),
-            dict(parameter_overrides or []),
+            local_parameters(settings, parameter_overrides or []),
         )
         function = stack.function(function_name)
         if state is None:
