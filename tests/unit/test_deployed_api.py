@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tether.api.resolver import served_routes
 from tether.config import PROJECT_ROOT
+from tether.local.deploy_check import code_routes, concrete
 from tether.local.events import match_route
 from tether.local.template import (
     ACCOUNT_ID,
@@ -25,7 +25,7 @@ from tether.local.template import (
     load_template,
     sam_transform,
 )
-from tether.webhooks.request import WEBHOOK_METHOD, WEBHOOK_PATH
+from tether.webhooks.request import WEBHOOK_METHOD
 
 REST_API_ID = "a1b2c3d4e5"
 STAGE = "dev"
@@ -51,17 +51,6 @@ def body(transformed: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def routes(transformed: dict[str, Any]) -> list[Route]:
     return api_routes(transformed)
-
-
-def code_routes() -> list[tuple[str, str, str]]:
-    """(function, method, path) of every route the functions' code serves."""
-    api = [("ApiFunction", method, path) for method, path in served_routes()]
-    return [*api, ("WebhookFunction", WEBHOOK_METHOD, WEBHOOK_PATH)]
-
-
-def concrete(path: str) -> str:
-    """A request path for a route's path: each {parameter} filled in."""
-    return re.sub(r"\{(\w+)\+?\}", lambda m: f"x-{m.group(1)}", path)
 
 
 def test_every_path_holds_only_methods_api_gateway_reads_each_with_an_integration(
