@@ -38,6 +38,7 @@ typecheck: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/sam validate --lint
+	$(BIN)/cfn-lint infra/database.yaml
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
