@@ -8,6 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 .PHONY: dev e2e demo
+.PHONY: deploy-check
 
 .PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
 
@@ -37,6 +38,7 @@ typecheck: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/sam validate --lint
+	$(BIN)/cfn-lint infra/database.yaml
 
 # Static analysis of template.yaml, offline. Each finding is fixed, or skipped in the
 # resource's Metadata (checkov: skip) with its reason.
@@ -85,6 +87,28 @@ openapi: $(STAMP)
 db-stop: $(STAMP)
 	$(BIN)/python -m tether db-stop
 
+# The emulator's own virtual environment on Python 3.12, the Lambda runtime's: it runs
+# the functions on its interpreter, and it pins a botocore of its own.
+MINISTACK_VENV  := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
+PYTHON312 ?= python3.12
+$(MINISTACK_STAMP): requirements-ministack.txt
+	@if ! $(PYTHON312) --version >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then \
+	  export PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.12' | tail -n 1)"; \
+	fi; \
+	$(PYTHON312) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MINISTACK_VENV)/bin/python -m pip install --quiet -r requirements-ministack.txt
+	touch $@
+
+# template.yaml built for this machine, deployed into the ministack emulator, its
+# routes and stack events checked, the demo run through its API Gateway (README, "Deploy").
+deploy-check: $(STAMP) $(MINISTACK_STAMP)
+	@if ! python3.12 --version >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then \
+	  export PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.12' | tail -n 1)"; \
+	fi; \
+	$(BIN)/python -m tether deploy-check
+
 # `sam build` needs python3.12 (the Lambda runtime) on PATH; under pyenv, pick its 3.12.
 build: $(STAMP)
 	@if ! python3.12 --version >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then \
@@ -110,7 +134,7 @@ bench-inbound: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/inbound.py
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(MINISTACK_VENV)
 
 # 100,000 due timers worked through by the timers function (moto SQS in process).
 bench-timers: $(STAMP)

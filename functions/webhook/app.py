@@ -1,8 +1,8 @@
 """POST /webhooks/{provider}/{account_id}: a provider's inbound message or delivery
 status, verified, stored exactly once and put on the inbound queue.
 
-The route is mapped for ANY method so that a wrong one gets 405 from here; API
-Gateway itself would answer an unmapped method with 403.
+API Gateway maps only POST here (template.yaml) and answers any other method with its
+own 403; the function still answers a wrong method with 405 when called directly.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from tests.integration.factories import Chain, insert_message, make_chain, outbound_values
 from tests.integration.test_outbound import NOW, Outbound
+from tether.api.schemas import TraceMessage
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import StatusUpdate
@@ -17,6 +18,7 @@ from tether.providers import SendAccepted, SendCommand, SmsProvider
 from tether.sandbox import SandboxServer
 from tether.services.outbound import Outcome
 from tether.services.statuses import StatusOutcome, apply_status_update
+from tether.services.traces import lead_trace
 
 M = MessageStatus
 
@@ -196,3 +198,47 @@ def test_a_status_before_the_sid_is_saved_is_applied_with_it(
         (outbound.tenant_id,),
     ).fetchone()
     assert leftover == {"n": 0}
+
+
+def test_trace_lists_statuses_by_rank_and_time_and_keeps_their_arrival_order(
+    admin: Connection, app_connections: FreshConnections
+) -> None:
+    chain = make_chain(admin)
+    sid = f"SM-order-{uuid.uuid4().hex[:8]}"
+    message_id = sent_message(admin, chain, sid)
+    # the queue hands them over as sent, delivered, queued; they happened queued (20:00),
+    # sent (20:01), delivered (20:02)
+    arrivals = [(M.SENT, 1), (M.DELIVERED, 2), (M.QUEUED, 0)]
+    for status, minute in arrivals:
+        apply(app_connections, chain, report(sid, status, minute=minute))
+    with UnitOfWork(app_connections, chain.tenant_id) as uow:
+        trace = lead_trace(uow, chain.tenant_id, chain.lead_id)
+    (traced,) = (m for m in trace.messages if m["id"] == message_id)
+    history = TraceMessage.model_validate(traced).status_history
+    assert [(h.status, h.occurred_at.minute, h.received_order) for h in history] == [
+        ("queued", 0, 3),
+        ("sent", 1, 1),
+        ("delivered", 2, 2),
+    ]
+    assert history[1].received_at < history[2].received_at < history[0].received_at
+    assert message(admin, message_id)["status"] == "delivered"
+
+
+def test_statuses_of_one_rank_read_in_the_time_they_happened(
+    admin: Connection, app_connections: FreshConnections
+) -> None:
+    chain = make_chain(admin)
+    sid = f"SM-rank-{uuid.uuid4().hex[:8]}"
+    message_id = sent_message(admin, chain, sid)
+    # two terminal reports (rank 4), the later one arriving first
+    for status, minute in [(M.FAILED, 5), (M.DELIVERED, 3), (M.READ, 9), (M.SENDING, 7)]:
+        apply(app_connections, chain, report(sid, status, minute=minute))
+    with UnitOfWork(app_connections, chain.tenant_id) as uow:
+        trace = lead_trace(uow, chain.tenant_id, chain.lead_id)
+    (traced,) = (m for m in trace.messages if m["id"] == message_id)
+    assert [(h["status"], h["received_order"]) for h in traced["status_history"]] == [
+        ("sending", 4),
+        ("delivered", 2),
+        ("failed", 1),
+        ("read", 3),
+    ]

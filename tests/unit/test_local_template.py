@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tether.config import PROJECT_ROOT
+from tether.config import PROJECT_ROOT, DatabaseSettings
 from tether.local.runtime import environment_for, local_environment
+from tether.local.stack import local_parameters
 from tether.local.template import Stack, TemplateError, load_template, read_stack
 
 
@@ -84,11 +85,61 @@ def test_each_function_runs_with_its_own_variables_and_the_local_ones(stack: Sta
     assert not unwanted & wanted.keys()
 
 
-def test_routes_are_the_function_events_and_the_inline_mocks(stack: Stack) -> None:
+def test_routes_are_the_transformed_api_body_with_its_mocks(stack: Stack) -> None:
     routes = {(r.method, r.path): r for r in stack.routes}
-    assert routes[("ANY", "/webhooks/{provider}/{account_id}")].function == "WebhookFunction"
+    assert routes[("POST", "/webhooks/{provider}/{account_id}")].function == "WebhookFunction"
+    assert {m for m, p in routes if p == "/v1/{proxy+}"} == {
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+    }
     health = routes[("GET", "/v1/health")]
     assert (health.function, health.mock_status, health.mock_body) == (None, 200, '{"status":"ok"}')
+
+
+def test_function_api_events_are_read_through_the_transform_too(tmp_path: Path) -> None:
+    document = load_template(
+        write(
+            tmp_path,
+            """
+            Transform: AWS::Serverless-2016-10-31
+            Resources:
+              Fn:
+                Type: AWS::Serverless::Function
+                Properties:
+                  CodeUri: functions/fn/
+                  Handler: app.handler
+                  Runtime: python3.12
+                  Events:
+                    Get: {Type: Api, Properties: {Path: "/things/{id}", Method: get}}
+                    Any: {Type: Api, Properties: {Path: /all, Method: any}}
+            """,
+        )
+    )
+    routes = read_stack(document, url).routes
+    assert sorted((r.method, r.path, r.function) for r in routes) == [
+        ("ANY", "/all", "Fn"),
+        ("GET", "/things/{id}", "Fn"),
+    ]
+
+
+def test_a_template_the_transform_refuses_is_refused(tmp_path: Path) -> None:
+    document = load_template(
+        write(
+            tmp_path,
+            """
+            Transform: AWS::Serverless-2016-10-31
+            Resources:
+              Api:
+                Type: AWS::Serverless::Api
+                Properties: {}
+            """,
+        )
+    )
+    with pytest.raises(TemplateError, match="SAM transform refused"):
+        read_stack(document, url)
 
 
 def test_schedules_are_read_with_their_rate(stack: Stack) -> None:
@@ -143,3 +194,19 @@ def test_intrinsics_in_their_short_and_long_forms(tmp_path: Path) -> None:
 def test_a_template_without_resources_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="no Resources"):
         load_template(write(tmp_path, "Parameters: {}\n"))
+
+
+def test_functions_get_rds_proxys_tls_mode_in_aws_and_the_local_servers_here(
+    stack: Stack,
+) -> None:
+    assert stack.function("api").environment["DB_SSLMODE"] == "require"  # the template's
+    document = load_template(PROJECT_ROOT / "template.yaml")
+    for settings, mode in [
+        (DatabaseSettings(database_url="postgresql://localhost/tether"), "prefer"),
+        (
+            DatabaseSettings(database_url="postgresql://localhost/tether", db_sslmode="disable"),
+            "disable",
+        ),
+    ]:
+        local = read_stack(document, url, local_parameters(settings, []))
+        assert {f.environment["DB_SSLMODE"] for f in local.functions} == {mode}

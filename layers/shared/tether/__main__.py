@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "tenant":
         return _create_tenant(args.name)
-    if args.command in ("dev", "invoke", "sandbox", "demo"):
+    if args.command in ("dev", "invoke", "sandbox", "demo", "deploy-check"):
         from tether.local import cli
 
         return cli.run(args)
@@ -110,6 +110,10 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "demo", help="the demo scenario against the running stack (or one started for it)"
     )
     demo.add_argument("--wait", type=float, default=60.0, help="seconds each step may take")
+    commands.add_parser(
+        "deploy-check",
+        help="build template.yaml, deploy it into the ministack emulator, run the demo there",
+    )
     invoke = commands.add_parser(
         "invoke", help="run one function on one event, like `sam local invoke`"
     )

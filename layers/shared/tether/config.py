@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+# the modes under which libpq refuses a connection without TLS
+TLS_MODES: frozenset[str] = frozenset({"require", "verify-ca", "verify-full"})
+
+
 class DatabaseSettings(BaseSettings):
-    """Where the database is.
+    """Where the database is, and how to log in to it.
 
     Locally: ``DATABASE_URL`` (an owner/admin URL; the application and jobs roles are
     derived from it unless ``APP_DATABASE_URL`` / ``JOBS_DATABASE_URL`` say otherwise),
     or nothing at all, and an embedded PostgreSQL is started under ``TETHER_DATA_DIR``.
-    In AWS: ``DB_SECRET_ARN`` (the function's own role credentials in Secrets Manager)
-    and ``DB_HOST`` (the RDS Proxy endpoint).
+    In AWS: ``DB_HOST`` (the RDS Proxy endpoint) and either ``DB_SECRET_ARN`` (the
+    function's own role credentials in Secrets Manager; ``DB_AUTH=secret``) or IAM
+    authentication (``DB_AUTH=iam``: a token for ``DB_USER``, by default the role's own
+    name). ``DB_SSLMODE`` is libpq's sslmode: ``require`` unless set in AWS (RDS Proxy
+    refuses plain connections when it requires TLS), and when set locally it overrides
+    the URL's; ``DB_SSLROOTCERT`` is the CA bundle for ``verify-ca``/``verify-full``.
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
@@ -26,11 +37,33 @@ class DatabaseSettings(BaseSettings):
     app_database_url: str | None = None
     jobs_database_url: str | None = None
     db_secret_arn: str | None = None
+    db_auth: Literal["secret", "iam"] = "secret"
+    db_user: str | None = None
     db_host: str | None = None
     db_port: int = 5432
     db_name: str = "tether"
+    db_sslmode: SslMode | None = None
+    db_sslrootcert: str | None = None
     db_connect_timeout_seconds: int = 5
     tether_data_dir: Path = PROJECT_ROOT / ".tether"
+
+    @model_validator(mode="after")
+    def _iam_needs_a_host_and_tls(self) -> DatabaseSettings:
+        if self.db_auth != "iam":
+            return self
+        if not self.db_host:
+            raise ValueError("DB_AUTH=iam needs DB_HOST (the RDS Proxy endpoint)")
+        if self.db_sslmode is not None and self.db_sslmode not in TLS_MODES:
+            raise ValueError(
+                f"DB_AUTH=iam sends a token as the password, which RDS accepts only over"
+                f" TLS: DB_SSLMODE must be one of {sorted(TLS_MODES)}, not {self.db_sslmode}"
+            )
+        return self
+
+    @property
+    def in_aws(self) -> bool:
+        """The AWS way of connecting (a secret or an IAM token), not a URL."""
+        return bool(self.db_secret_arn) or self.db_auth == "iam"
 
 
 @lru_cache(maxsize=1)

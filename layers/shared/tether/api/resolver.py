@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import threading
 from functools import cache
 from typing import Any
@@ -97,6 +98,15 @@ def openapi_json() -> str:
         description=DESCRIPTION,
         security_schemes={"bearer": HTTPBearer(bearerFormat="tth_...")},
         security=[{"bearer": []}],
+    )
+
+
+def served_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route the resolver answers, paths in OpenAPI form
+    (/v1/leads/{lead_id}); what API Gateway must hand to this function."""
+    routes = [*app._static_routes, *app._dynamic_routes]
+    return sorted(
+        (str(route.method).upper(), re.sub(r"<(\w+)>", r"{\1}", route.path)) for route in routes
     )
 
 

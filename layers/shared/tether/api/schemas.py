@@ -362,10 +362,17 @@ class TraceBinding(BaseModel):
 
 
 class StatusChange(BaseModel):
+    """One delivery status a provider reported. A message's history lists them by
+    status rank and occurrence time; reports can arrive out of order."""
+
     status: str
-    occurred_at: datetime
+    occurred_at: datetime = Field(description="when the provider says it happened")
     error_code: str | None = None
     applied: bool
+    received_order: int = Field(
+        ge=1, description="1 for the message's first report to arrive, 2 for the next, ..."
+    )
+    received_at: datetime = Field(description="when Tether received the report")
 
 
 class TraceMessage(BaseModel):

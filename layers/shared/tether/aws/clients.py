@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-Service = Literal["sqs", "dynamodb", "secretsmanager"]
+Service = Literal["sqs", "dynamodb", "secretsmanager", "rds"]
 
 
 @overload
 def aws_client(service: Literal["sqs"]) -> SQSClient: ...
 @overload
-def aws_client(service: Literal["dynamodb", "secretsmanager"]) -> Any: ...
+def aws_client(service: Literal["dynamodb", "secretsmanager", "rds"]) -> Any: ...
 @cache
 def aws_client(service: Service) -> Any:
     import boto3

@@ -3,7 +3,11 @@
 Three roles talk to the database (see migrations/0001): ``admin`` owns the schema and
 runs migrations, ``app`` serves one tenant per transaction, ``jobs`` works across
 tenants. Connections never change session state (RDS Proxy would pin them): no
-prepared statements, and the tenant is set per transaction.
+prepared statements, and the tenant is set per transaction (SET LOCAL).
+
+In AWS a connection logs in with its function's secret or an IAM token, over TLS
+(``sslmode=require`` unless DB_SSLMODE says otherwise); locally the URL's own settings
+hold, with DB_SSLMODE put in when set (see ``DatabaseSettings``).
 """
 
 from __future__ import annotations
@@ -28,14 +32,13 @@ Connection = psycopg.Connection[DictRow]
 def conninfo_for(role: DbRole, settings: DatabaseSettings | None = None) -> str:
     """The connection string for `role` under the current settings."""
     settings = settings or database_settings()
-    if settings.db_secret_arn:
-        # In AWS each function's secret holds the credentials of the role it runs as.
-        return _conninfo_from_secret(settings)
+    if settings.in_aws:
+        return _aws_conninfo(role, settings)
     admin_url = settings.database_url or _embedded_admin_url(settings)
     explicit = {"app": settings.app_database_url, "jobs": settings.jobs_database_url}
     if role == "admin":
-        return admin_url
-    return explicit[role] or as_role(admin_url, ROLE_NAMES[role])
+        return _with_tls(admin_url, settings)
+    return _with_tls(explicit[role] or as_role(admin_url, ROLE_NAMES[role]), settings)
 
 
 def as_role(conninfo: str, user: str) -> str:
@@ -109,7 +112,49 @@ def _embedded_admin_url(settings: DatabaseSettings) -> str:
     return start_embedded(settings.tether_data_dir, settings.db_name)
 
 
-def _conninfo_from_secret(settings: DatabaseSettings) -> str:
+def _with_tls(conninfo: str, settings: DatabaseSettings) -> str:
+    """A local URL with DB_SSLMODE / DB_SSLROOTCERT put in, when they are set."""
+    tls = _tls_parameters(settings, default=None)
+    if not tls:
+        return conninfo
+    params: dict[str, Any] = conninfo_to_dict(conninfo)
+    params.update(tls)
+    return make_conninfo("", **params)
+
+
+def _tls_parameters(settings: DatabaseSettings, default: str | None) -> dict[str, str]:
+    sslmode = settings.db_sslmode or default
+    tls = {"sslmode": sslmode} if sslmode else {}
+    if settings.db_sslrootcert:
+        tls["sslrootcert"] = settings.db_sslrootcert
+    return tls
+
+
+def _aws_conninfo(role: DbRole, settings: DatabaseSettings) -> str:
+    """RDS Proxy (or an instance): TLS unless DB_SSLMODE says otherwise, logged in with
+    the function's secret or with an IAM token for its role."""
+    tls = _tls_parameters(settings, default="require")
+    if settings.db_auth == "iam":
+        from tether.aws.rds import iam_auth_token
+
+        user = settings.db_user or ROLE_NAMES.get(role)
+        if user is None:
+            raise ValueError(f"DB_AUTH=iam: set DB_USER to the database user of the {role} role")
+        host = settings.db_host or ""
+        return make_conninfo(
+            "",
+            host=host,
+            port=str(settings.db_port),
+            dbname=settings.db_name,
+            user=user,
+            # a fresh token per connection: ReusedConnection asks again when it reopens
+            password=iam_auth_token(host, settings.db_port, user),
+            **tls,
+        )
+    return _conninfo_from_secret(settings, tls)
+
+
+def _conninfo_from_secret(settings: DatabaseSettings, tls: dict[str, str]) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(settings.db_secret_arn or "", max_age=300)
@@ -121,5 +166,5 @@ def _conninfo_from_secret(settings: DatabaseSettings) -> str:
         dbname=values.get("dbname") or settings.db_name,
         user=values["username"],
         password=values["password"],
-        sslmode="require",
+        **tls,
     )

@@ -118,15 +118,24 @@ class TraceRepository:
         ).fetchall()
 
     def messages(self, tenant_id: UUID, lead_id: UUID, limit: int) -> list[dict[str, Any]]:
-        """The lead's messages, oldest first, each with its number and status history."""
+        """The lead's messages, oldest first, each with its number and status history
+        (by status rank and occurrence time, each with the order it was received in)."""
         return self._conn.execute(
             "SELECT m.id, m.direction, m.campaign_id, m.campaign_phone_assignment_id AS assignment_id,"
             " m.outbound_number_id AS phone_number_id, m.from_address, m.to_address, m.body,"
             " m.status, m.provider, m.external_id, m.send_key, m.error_code, m.error_reason,"
             " m.created_at, m.sent_at, m.delivered_at, m.received_at,"
-            " coalesce((SELECT jsonb_agg(jsonb_build_object('status', e.status, 'occurred_at', e.occurred_at,"
-            "   'error_code', e.error_code, 'applied', e.applied_at IS NOT NULL) ORDER BY e.created_at)"
-            "   FROM message_status_events e WHERE e.message_id = m.id), '[]'::jsonb) AS status_history"
+            # statuses in the order they happened (rank, then the provider's time); the
+            # order they arrived in, which the queue does not keep, is each one's field
+            " coalesce((SELECT jsonb_agg(jsonb_build_object('status', h.status,"
+            "   'occurred_at', h.occurred_at, 'error_code', h.error_code, 'applied', h.applied,"
+            "   'received_order', h.received_order, 'received_at', h.created_at)"
+            "   ORDER BY h.rank, h.occurred_at, h.received_order)"
+            "   FROM (SELECT e.status, e.occurred_at, e.error_code, e.created_at, s.rank,"
+            "     e.applied_at IS NOT NULL AS applied,"
+            "     row_number() OVER (ORDER BY e.arrival_seq) AS received_order"
+            "     FROM message_status_events e JOIN message_statuses s ON s.status = e.status"
+            "     WHERE e.message_id = m.id) h), '[]'::jsonb) AS status_history"
             " FROM messages m WHERE m.tenant_id = %s AND m.lead_id = %s"
             " ORDER BY m.created_at, m.id LIMIT %s",
             (tenant_id, lead_id, limit),

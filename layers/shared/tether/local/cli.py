@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
-from tether.local.stack import STATE_FILE_NAME, TEMPLATE, DevOptions, run_dev
+from tether.local.stack import STATE_FILE_NAME, TEMPLATE, DevOptions, local_parameters, run_dev
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +44,8 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "demo":
         return demo(args.wait)
+    if args.command == "deploy-check":
+        return deploy_check()
     if args.command == "invoke":
         return invoke(args.function, args.event, parameter_pairs(args.parameter_overrides))
     if args.sandbox_command == "serve":
@@ -53,6 +55,18 @@ def _run(args: argparse.Namespace) -> int:
     return sandbox_reply(
         args.from_number, args.to_number, args.text, args.account, args.sandbox_url
     )
+
+
+def deploy_check() -> int:
+    from tether.local.demo import DemoError
+    from tether.local.deploy_check import DeployCheckFailed, run_deploy_check
+
+    try:
+        run_deploy_check()
+    except (DeployCheckFailed, DemoError) as error:
+        print(f"deploy-check failed: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def running_state(settings: DatabaseSettings | None = None) -> dict[str, Any] | None:
@@ -139,7 +153,7 @@ def invoke(
         stack = read_stack(
             load_template(TEMPLATE),
             lambda name: queue_url(endpoint, name),
-            dict(parameter_overrides or []),
+            local_parameters(settings, parameter_overrides or []),
         )
         function = stack.function(function_name)
         if state is None:

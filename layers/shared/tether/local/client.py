@@ -81,9 +81,11 @@ class LocalStack:
 
     def invoke(self, function: str, event: Any) -> Any:
         """Run a function now on `event` and return its answer; a failed function raises."""
+        # a deployed stack's functions have physical names; the local stack's are short
+        name = (self.state.get("function_names") or {}).get(function, function)
         answer = _request(
             "POST",
-            f"{self.state['lambda_url']}/2015-03-31/functions/{function}/invocations",
+            f"{self.state['lambda_url']}/2015-03-31/functions/{name}/invocations",
             json.dumps(event).encode(),
             {"Content-Type": "application/json"},
         )

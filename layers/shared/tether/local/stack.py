@@ -18,6 +18,7 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,14 @@ def sandbox_webhook_url(routes: list[Route], gateway_url: str) -> str:
     raise RuntimeError("template.yaml has no /.../{provider}/.../{account_id} webhook route")
 
 
+def local_parameters(
+    settings: DatabaseSettings, overrides: Iterable[tuple[str, str]]
+) -> dict[str, str]:
+    """Template parameters as the local stack runs them: the TLS mode is the local
+    server's (DB_SSLMODE, else libpq's own prefer), not RDS Proxy's require."""
+    return {"DbSslMode": settings.db_sslmode or "prefer", **dict(overrides)}
+
+
 def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -> RunningStack:
     from tether.db.connection import conninfo_for
     from tether.db.migrations import apply_pending
@@ -122,7 +131,7 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         stack = read_stack(
             load_template(options.template),
             lambda name: queue_url(moto.url, name),
-            dict(options.parameter_overrides),
+            local_parameters(settings, options.parameter_overrides),
         )
         provision(stack, moto.url)
         runner = FunctionRunner(

@@ -1,6 +1,8 @@
 """template.yaml read into what the local stack runs: tables, queues, functions with
 their environment, API routes and schedules. Reading the template itself is what keeps
-the local stack and the deployed one from drifting apart.
+the local stack and the deployed one from drifting apart. The routes are read from the
+REST API as the SAM transform leaves it (`sam_transform`), which is what API Gateway
+imports in AWS.
 
 Intrinsic functions are resolved against local values: a parameter is its Default (or
 absent: the variable is then left out), a queue's Ref is its moto URL, a table's its
@@ -9,7 +11,9 @@ name. Anything the local stack cannot resolve is absent, never a made-up value.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +33,10 @@ PSEUDO_PARAMETERS = {
     "AWS::StackName": STACK_NAME,
 }
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# The OpenAPI key API Gateway reads as "any method" (ANY).
+ANY_METHOD_KEY = "x-amazon-apigateway-any-method"
+# What else an OpenAPI path item may hold besides its operations.
+PATH_ITEM_FIELDS = ("parameters", "summary", "description", "servers", "$ref")
 
 
 class TemplateError(Exception):
@@ -195,11 +203,9 @@ def read_stack(
         elif kind == "AWS::SQS::Queue":
             queues.append(_queue(logical_id, props, resolver))
         elif kind == "AWS::Serverless::Function":
-            function, function_routes = _function(logical_id, props, globals_, resolver)
-            functions.append(function)
-            routes.extend(function_routes)
-        elif kind == "AWS::Serverless::Api":
-            routes.extend(_definition_routes(props))
+            functions.append(_function(logical_id, props, globals_, resolver))
+    if any(r.get("Type") in _API_SOURCES for r in _api_candidates(resources)):
+        routes = api_routes(sam_transform(document))
     return Stack(
         parameters=parameters,
         tables=tables,
@@ -267,7 +273,7 @@ def _function(
     props: Mapping[str, Any],
     globals_: Mapping[str, Any],
     resolver: _Resolver,
-) -> tuple[Function, list[Route]]:
+) -> Function:
     def prop(name: str, default: Any = None) -> Any:
         return props.get(name, globals_.get(name, default))
 
@@ -280,7 +286,7 @@ def _function(
                 environment.pop(name, None)
             else:
                 environment[name] = _attribute_text(resolved)
-    queue_sources, schedules, routes = [], [], []
+    queue_sources, schedules = [], []
     for event_name, event in (props.get("Events") or {}).items():
         kind, event_props = event.get("Type"), event.get("Properties") or {}
         if kind == "SQS":
@@ -302,11 +308,7 @@ def _function(
             expression = event_props.get("Schedule") or event_props.get("ScheduleExpression")
             enabled = event_props.get("Enabled", True) and event_props.get("State") != "DISABLED"
             schedules.append(Schedule(f"{logical_id}{event_name}", str(expression), bool(enabled)))
-        elif kind == "Api":
-            routes.append(
-                Route(str(event_props["Method"]).upper(), str(event_props["Path"]), logical_id)
-            )
-    function = Function(
+    return Function(
         logical_id=logical_id,
         code_uri=str(prop("CodeUri")).rstrip("/"),
         handler=str(prop("Handler")),
@@ -316,31 +318,111 @@ def _function(
         queue_sources=queue_sources,
         schedules=schedules,
     )
-    return function, routes
 
 
-def _definition_routes(props: Mapping[str, Any]) -> list[Route]:
-    """Routes of an inline OpenAPI body. Only mock integrations are answered locally
-    (a Lambda integration there would name its function through an ARN)."""
+# -- the REST API as SAM leaves it --------------------------------------------------
+
+# Resources that make a REST API in the transform: an explicit one, or the implicit
+# one SAM makes from functions' Api events.
+_API_SOURCES = ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
+# An integration URI names its function as ${Function.Arn} (or ${Function.Alias}).
+_OPENAPI_METHODS = frozenset(method.lower() for method in HTTP_METHODS)
+_FUNCTION_IN_URI = re.compile(r"\$\{([A-Za-z0-9]+)\.(?:Arn|Alias)\}")
+
+
+def _api_candidates(resources: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = [r for r in resources.values() if r.get("Type") in _API_SOURCES]
+    for resource in resources.values():
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        if any(event.get("Type") == "Api" for event in events.values()):
+            found.append({"Type": "AWS::Serverless::Api"})  # SAM's implicit API
+    return found
+
+
+def sam_transform(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The template as CloudFormation gets it after `Transform: AWS::Serverless`, made
+    offline by the same translator (samtranslator) `sam deploy`'s transform runs. Local
+    code paths become a placeholder S3 URI, as `sam validate` does: the translator wants
+    one and nothing read here depends on it."""
+    import boto3
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    sam = copy.deepcopy(dict(document))
+    placeholder = "s3://tether-local/code.zip"
+    for resource in (sam.get("Resources") or {}).values():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Serverless::Function" and "ImageUri" not in props:
+            props["CodeUri"] = placeholder
+        elif resource.get("Type") == "AWS::Serverless::LayerVersion":
+            props["ContentUri"] = placeholder
+    function_globals = (sam.get("Globals") or {}).get("Function") or {}
+    if "CodeUri" in function_globals:
+        function_globals["CodeUri"] = placeholder
+    translator = Translator(
+        {}, Parser(), plugins=[], boto_session=boto3.session.Session(region_name=REGION)
+    )
+    quiet = logging.getLogger("samtranslator")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # feature-toggle chatter, not the template's fault
+    try:
+        transformed: dict[str, Any] = translator.translate(
+            sam, parameter_values={}, get_managed_policy_map=dict
+        )
+        return transformed
+    except InvalidDocumentException as error:
+        causes = "; ".join(str(cause) for cause in error.causes)
+        raise TemplateError(f"the SAM transform refused the template: {causes}") from error
+    finally:
+        quiet.setLevel(level)
+
+
+def api_routes(transformed: Mapping[str, Any]) -> list[Route]:
+    """Every method of every REST API body in a transformed template, with the function
+    its proxy integration calls or the answer of its mock integration. A key that is not
+    an OpenAPI method (SAM's merged `any`, say) is no route: API Gateway maps nothing
+    for it either."""
     routes = []
-    paths = (props.get("DefinitionBody") or {}).get("paths") or {}
-    for path, operations in paths.items():
-        for method, operation in (operations or {}).items():
-            integration = (operation or {}).get("x-amazon-apigateway-integration") or {}
-            if integration.get("type") != "mock":
-                continue
-            response = (integration.get("responses") or {}).get("default") or {}
-            templates = response.get("responseTemplates") or {}
-            routes.append(
-                Route(
-                    "ANY" if method == "x-amazon-apigateway-any-method" else method.upper(),
-                    str(path),
-                    None,
-                    mock_status=int(response.get("statusCode", 200)),
-                    mock_body=str(templates.get("application/json", "")),
-                )
-            )
+    for logical_id, resource in (transformed.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::ApiGateway::RestApi":
+            continue
+        body = (resource.get("Properties") or {}).get("Body") or {}
+        for path, operations in (body.get("paths") or {}).items():
+            for key, operation in (operations or {}).items():
+                if key == ANY_METHOD_KEY:
+                    method = "ANY"
+                elif key in _OPENAPI_METHODS:
+                    method = key.upper()
+                else:
+                    continue
+                integration = (operation or {}).get("x-amazon-apigateway-integration") or {}
+                routes.append(_integration_route(logical_id, method, str(path), integration))
     return routes
+
+
+def _integration_route(api: str, method: str, path: str, integration: Mapping[str, Any]) -> Route:
+    kind = str(integration.get("type") or "").lower()
+    if kind == "mock":
+        response = (integration.get("responses") or {}).get("default") or {}
+        templates = response.get("responseTemplates") or {}
+        return Route(
+            method,
+            path,
+            None,
+            mock_status=int(response.get("statusCode", 200)),
+            mock_body=str(templates.get("application/json", "")),
+        )
+    if kind == "aws_proxy":
+        uri = (integration.get("uri") or {}).get("Fn::Sub")
+        text = uri[0] if isinstance(uri, list) else uri
+        found = _FUNCTION_IN_URI.search(str(text or ""))
+        if found:
+            return Route(method, path, found.group(1))
+    raise TemplateError(
+        f"{api} {method} {path}: the local gateway serves Lambda proxy integrations"
+        f" (uri !Sub ...${{Function.Arn}}...) and mocks, not {dict(integration)!r}"
+    )
 
 
 # -- intrinsic functions -----------------------------------------------------------

@@ -52,7 +52,7 @@ from tether.webhooks.errors import (
     WebhookRejected,
 )
 from tether.webhooks.providers import WEBHOOK_PROVIDERS, ParsedDelivery, WebhookProvider
-from tether.webhooks.request import WebhookRequest
+from tether.webhooks.request import WEBHOOK_METHOD, WebhookRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -194,8 +194,10 @@ def _checked_request(
     request: WebhookRequest, provider: WebhookProvider | None, account: ProviderAccount | None
 ) -> tuple[WebhookProvider, ProviderAccount]:
     """The provider and account, once the request's envelope is one they accept."""
-    if request.method != "POST":
-        raise MethodNotAllowed(f"{request.method or 'this method'} is not allowed; use POST")
+    if request.method != WEBHOOK_METHOD:
+        raise MethodNotAllowed(
+            f"{request.method or 'this method'} is not allowed; use {WEBHOOK_METHOD}"
+        )
     if provider is None or account is None or account.provider != provider.name:
         raise UnknownWebhookTarget("no such provider account")
     if len(request.body) > MAX_BODY_BYTES:

@@ -59,6 +59,11 @@ class PublicUrl(BaseModel):
         )
 
 
+# The one route the webhook function serves; its path parameters are read below.
+WEBHOOK_METHOD = "POST"
+WEBHOOK_PATH = "/webhooks/{provider}/{account_id}"
+
+
 class WebhookRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 

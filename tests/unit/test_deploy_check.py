@@ -1,0 +1,49 @@
+"""The pure parts of `make deploy-check`: the template it builds for this machine and
+the database template it deploys where the emulator knows the resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tether.config import PROJECT_ROOT
+from tether.local.deploy_check import (
+    EMULATOR_UNKNOWN_TYPES,
+    emulated_database_template,
+    host_template,
+)
+from tether.local.template import load_template, sam_transform
+
+
+def test_the_host_template_changes_the_architecture_and_nothing_else(tmp_path: Path) -> None:
+    shipped = (PROJECT_ROOT / "template.yaml").read_text()
+    copy = host_template(shipped, "x86_64")
+    changed = [
+        (before, after)
+        for before, after in zip(shipped.splitlines(), copy.splitlines(), strict=True)
+        if before != after
+    ]
+    assert len(changed) == 3  # the functions, the layer, the layer's build
+    assert all(before.replace("arm64", "x86_64") == after for before, after in changed)
+    path = tmp_path / "template.yaml"
+    path.write_text(copy)
+    resources = sam_transform(load_template(path))["Resources"]
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert functions
+    assert all(f["Properties"]["Architectures"] == ["x86_64"] for f in functions)
+    (layer,) = (r for r in resources.values() if r["Type"] == "AWS::Lambda::LayerVersion")
+    assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
+
+
+def test_the_emulated_database_template_leaves_out_only_the_proxy() -> None:
+    document = load_template(PROJECT_ROOT / "infra" / "database.yaml")
+    emulated = emulated_database_template(document)
+    removed = document["Resources"].keys() - emulated["Resources"].keys()
+    assert removed == {"Proxy", "ProxyTargets"}
+    assert {document["Resources"][n]["Type"] for n in removed} == EMULATOR_UNKNOWN_TYPES
+    assert emulated["Outputs"]["DbProxyEndpoint"]["Value"] == {
+        "Fn::GetAtt": ["DatabaseCluster", "Endpoint.Address"]
+    }
+    # the shipped template keeps its proxy, TLS required
+    proxy = document["Resources"]["Proxy"]["Properties"]
+    assert proxy["RequireTLS"] is True
+    assert len(proxy["Auth"]) == 3
