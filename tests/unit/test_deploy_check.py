@@ -14,7 +14,7 @@ from tether.local.deploy_check import (
 from tether.local.template import load_template, sam_transform
 
 
-def test_the_host_template_changes_the_architecture_and_nothing_else(tmp_path: Path) -> None:
+def test_the_host_template_changes_the_architecture_and_the_stage_only(tmp_path: Path) -> None:
     shipped = (PROJECT_ROOT / "template.yaml").read_text()
     copy = host_template(shipped, "x86_64")
     changed = [
@@ -22,8 +22,14 @@ def test_the_host_template_changes_the_architecture_and_nothing_else(tmp_path: P
         for before, after in zip(shipped.splitlines(), copy.splitlines(), strict=True)
         if before != after
     ]
-    assert len(changed) == 3  # the functions, the layer, the layer's build
-    assert all(before.replace("arm64", "x86_64") == after for before, after in changed)
+    assert len(changed) == 4  # the functions, the layer, the layer's build; the stage
+    stage = [pair for pair in changed if "TETHER_STAGE" in pair[0]]
+    assert [after.strip() for _, after in stage] == ["TETHER_STAGE: local"]
+    assert all(
+        before.replace("arm64", "x86_64") == after
+        for before, after in changed
+        if pair_is_arch(before)
+    )
     path = tmp_path / "template.yaml"
     path.write_text(copy)
     resources = sam_transform(load_template(path))["Resources"]
@@ -32,6 +38,10 @@ def test_the_host_template_changes_the_architecture_and_nothing_else(tmp_path: P
     assert all(f["Properties"]["Architectures"] == ["x86_64"] for f in functions)
     (layer,) = (r for r in resources.values() if r["Type"] == "AWS::Lambda::LayerVersion")
     assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
+
+
+def pair_is_arch(line: str) -> bool:
+    return "arm64" in line
 
 
 def test_the_emulated_database_template_leaves_out_only_the_proxy() -> None:

@@ -6,7 +6,9 @@ emulator's API Gateway against the embedded PostgreSQL.
 What differs from AWS, on purpose: the functions are built for this machine's
 architecture in a copy of the template (the emulator runs them on its own Python; the
 shipped template stays arm64); the database is the embedded server's Unix socket with
-`DbSslMode=disable`, standing in for RDS Proxy; VPC placement and IAM policies are
+`DbSslMode=disable`, standing in for RDS Proxy; the functions run as stage `local`
+(the demo's sandbox provider is refused in any other); no concurrency is reserved
+(the emulator's SQS poller cannot read the reservation); VPC placement and IAM policies are
 accepted but not enforced by the emulator. Nothing is patched after the deploy: a route
 the template does not carry fails the check before anything else runs.
 """
@@ -64,7 +66,9 @@ def host_architecture() -> str:
 
 
 def host_template(template: str, architecture: str) -> str:
-    """The template for `architecture`: only the architecture lines change."""
+    """The template for `architecture` on the emulator: the architecture lines change,
+    and the functions' stage is `local`, because the demo sends through the sandbox
+    provider, which any other stage refuses (and the template's `Stage` cannot be)."""
     lines = []
     for line in template.splitlines(keepends=True):
         stripped = line.strip()
@@ -72,6 +76,8 @@ def host_template(template: str, architecture: str) -> str:
             ("Architectures:", "CompatibleArchitectures:", "BuildArchitecture:")
         ):
             line = line.replace("arm64", architecture)
+        elif stripped == "TETHER_STAGE: !Ref Stage":
+            line = line.replace("!Ref Stage", "local")
         lines.append(line)
     return "".join(lines)
 
@@ -288,6 +294,11 @@ def prerequisites(aws: _Aws, database_url: str) -> dict[str, str]:
         "DbJobsSecretArn": arns["Jobs"],
         "SubnetIds": ",".join(subnets),
         "SecurityGroupIds": group,
+        # ministack 1.5.33 hands a Number parameter to its SQS poller as a string and
+        # its poller fails comparing it ('>=' between int and str), so no function
+        # reserves concurrency here; real CloudFormation converts the Number.
+        "WebhookReservedConcurrency": "0",
+        "InboundReservedConcurrency": "0",
     }
 
 
