@@ -77,3 +77,26 @@ def test_any_json_of_valid_text_within_limits_reads_back(value: object) -> None:
         return
     # only what the limits and PostgreSQL's text exclude
     assert any(word in refusal for word in ("NUL", "surrogate", "characters", "UTF-8"))
+
+
+def test_brackets_inside_strings_and_escapes_do_not_count_towards_depth() -> None:
+    inside = json.dumps(["[" * 100, "\\" + "{" * 100, '"]"' + "[" * 100])
+    assert read(inside.encode()) == json.loads(inside)
+    deep = "[" * MAX_DEPTH + json.dumps('\\"]]]') + "]" * MAX_DEPTH
+    assert read(deep.encode()) == json.loads(deep)
+    with pytest.raises(MalformedBody, match="nested"):
+        read(("[" + deep + "]").encode())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'"\\' * 200_000,  # one unterminated string of escaped quotes
+        b'\\"' * 200_000,
+        b'x"' + b'a\\"' * 200_000,
+    ],
+)
+def test_unterminated_strings_of_escapes_are_refused_as_json(raw: bytes) -> None:
+    # a whole-string regular expression took 30 s on 100 KB of these; one pass does not
+    with pytest.raises(MalformedBody, match="not valid JSON"):
+        read(raw)

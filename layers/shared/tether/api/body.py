@@ -22,8 +22,9 @@ from tether.api.errors import MalformedBody
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 100
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(r"[\[\]{}]")
+# The characters that decide the depth: brackets, and the quotes and backslashes that
+# say whether a bracket is inside a string.
+_STRUCTURAL = re.compile(r'[\[\]{}"\\]')
 
 
 def body_bytes(body: str, is_base64: bool) -> bytes:
@@ -71,11 +72,29 @@ def read_json(text: str) -> Any:
 
 
 def _max_depth(text: str) -> int:
-    """Bracket depth outside strings (an unbalanced text is JSON's parser's to refuse)."""
+    """Bracket depth outside strings, in one pass over the structural characters (an
+    unbalanced text is JSON's parser's to refuse). A regular expression for whole
+    strings would backtrack from every quote of an unterminated one: a 100 KB body of
+    `"\\` took 30 s that way."""
     depth = deepest = 0
-    for bracket in _BRACKETS.findall(_STRING.sub("", text)):
-        depth = depth + 1 if bracket in "[{" else depth - 1
-        deepest = max(deepest, depth)
+    in_string = False
+    escaped_at = -1  # the position a backslash escapes
+    for match in _STRUCTURAL.finditer(text):
+        at, char = match.start(), match.group()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == "\\":
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
     return deepest
 
 
