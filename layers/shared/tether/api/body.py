@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any
 
-from tether.api.errors import MalformedBody
+from tether.domain.errors import MalformedBody
 
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 100

@@ -12,7 +12,6 @@ import threading
 from functools import cache
 from typing import Any
 
-import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
@@ -21,11 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tether.api import context, scopes
 from tether.api.body import body_bytes, read_json, read_text
 from tether.api.errors import (
-    MalformedBody,
     error_payload,
     error_response,
     proxy_error,
-    status_of,
     validation_response,
 )
 from tether.api.routes import (
@@ -39,7 +36,15 @@ from tether.api.routes import (
     timers,
 )
 from tether.domain.api_keys import bearer_token
-from tether.domain.errors import NotFound, TetherError, TooManyFailures, Unauthenticated
+from tether.domain.errors import (
+    MalformedBody,
+    NotFound,
+    PayloadTooLarge,
+    TetherError,
+    TooManyFailures,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from tether.observability import logger
 from tether.services.api_keys import authenticate
 from tether.services.inbox import record_access_denied
@@ -154,15 +159,11 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
     ports = context.api_ports()
     path = event.get("path") or ""
     if _body_size(event) > ports.max_body_bytes:
-        return proxy_error(
-            413, "payload_too_large", f"the body is over {ports.max_body_bytes} bytes"
-        )
+        return proxy_error(PayloadTooLarge(f"the body is over {ports.max_body_bytes} bytes"))
     media_type = _media_type(event)
     if event.get("body") and media_type not in ACCEPTED_MEDIA_TYPES:
         return proxy_error(
-            415,
-            "unsupported_media_type",
-            "send the body as application/json (or text/csv to /leads/csv)",
+            UnsupportedMediaType("send the body as application/json (or text/csv to /leads/csv)")
         )
     if path in PUBLIC_PATHS:
         with _one_at_a_time:
@@ -172,22 +173,16 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
             ports.connections, bearer_token(_authorization(event)), ports.now(), _source(event)
         )
     except Unauthenticated as error:
-        return proxy_error(401, "unauthenticated", str(error))
+        return proxy_error(error)
     except TooManyFailures as error:
-        return proxy_error(
-            429,
-            "too_many_failures",
-            str(error),
-            {"Retry-After": str(error.retry_after_seconds)},
-        )
-    except (TetherError, psycopg.OperationalError) as error:
-        status, code = status_of(error)
+        return proxy_error(error, {"Retry-After": str(error.retry_after_seconds)})
+    except TetherError as error:
         logger.warning("API key not checked", extra={"error": str(error)})
-        return proxy_error(status, code, "the API key could not be checked; retry")
+        return proxy_error(error, message="the API key could not be checked; retry")
     try:
         _read_body(event, media_type)
     except MalformedBody as error:
-        return proxy_error(400, "malformed_body", str(error))
+        return proxy_error(error)
     token = context.enter(context.RequestScope(principal, ports))
     try:
         with _one_at_a_time:

@@ -22,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 
 from tether.config import DatabaseSettings, database_settings
+from tether.db.errors import translated_errors
 
 DbRole = Literal["admin", "app", "jobs"]
 ROLE_NAMES: dict[DbRole, str] = {"app": "tether_app", "jobs": "tether_jobs"}
@@ -75,7 +76,8 @@ class FreshConnections:
         self.conninfo = conninfo
 
     def acquire(self) -> Connection:
-        return connect(self.conninfo)
+        with translated_errors():  # a database that does not answer: DependencyUnavailable
+            return connect(self.conninfo)
 
     def release(self, conn: Connection) -> None:
         conn.close()
@@ -92,12 +94,14 @@ class ReusedConnection:
     def acquire(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
             conninfo = self._conninfo() if callable(self._conninfo) else self._conninfo
-            self._conn = connect(conninfo)
+            with translated_errors():  # a database that does not answer: DependencyUnavailable
+                self._conn = connect(conninfo)
         return self._conn
 
     def release(self, conn: Connection) -> None:
         if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.rollback()
+            with translated_errors():
+                conn.rollback()
 
 
 @lru_cache(maxsize=3)

@@ -1,4 +1,6 @@
-"""Driver errors to domain errors, in one table."""
+"""Driver errors to domain errors, in one table. The session (tether.db.session)
+translates every statement, commit and rollback through `to_domain_error`, and the
+connection sources translate a failed connect."""
 
 from __future__ import annotations
 
@@ -8,7 +10,13 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import errors as pg
 
-from tether.domain.errors import BindingViolation, Conflict, ConstraintViolation
+from tether.domain.errors import (
+    BindingViolation,
+    Conflict,
+    ConstraintViolation,
+    DependencyUnavailable,
+    InvalidValue,
+)
 
 # Constraints and trigger checks that guard the hard rule (migrations 0003 and 0004).
 BINDING_CONSTRAINTS = frozenset(
@@ -93,19 +101,35 @@ CONFLICT_WORDS: dict[str, str] = {
     "webhook_receipts_pkey": "a webhook receipt with this id exists already",
 }
 UNNAMED_CONFLICT = "this conflicts with something that exists already"
+INVALID_VALUE = "a value is out of range or cannot be stored"
 
 
 def to_domain_error(error: psycopg.Error) -> Exception:
     """The domain error for a database refusal, its message in words (never a constraint
-    name); other errors are returned unchanged."""
+    name or a value):
+
+    - a broken invariant (IntegrityError): BindingViolation, Conflict (unique and
+      exclusion constraints) or ConstraintViolation;
+    - a value the column cannot hold (DataError): InvalidValue, the client's to fix;
+    - a database that did not answer, was shut down, timed out, or gave up a
+      transaction to a deadlock or a serialization failure (OperationalError):
+      DependencyUnavailable, which a retry may cure.
+
+    Anything else (a ProgrammingError or InternalError: a bug in Tether's SQL or
+    grants) is returned unchanged, so the edge logs its traceback and answers 500."""
     constraint = error.diag.constraint_name
     message = error.diag.message_primary or str(error)
     if constraint in BINDING_CONSTRAINTS:
         return BindingViolation(constraint, message)
-    if isinstance(error, pg.UniqueViolation | pg.ExclusionViolation):
-        return Conflict(constraint, CONFLICT_WORDS.get(constraint or "", UNNAMED_CONFLICT))
     if isinstance(error, pg.IntegrityError):
+        if isinstance(error, pg.UniqueViolation | pg.ExclusionViolation):
+            return Conflict(constraint, CONFLICT_WORDS.get(constraint or "", UNNAMED_CONFLICT))
         return ConstraintViolation(constraint, _rule_words(error, constraint, message))
+    if isinstance(error, psycopg.DataError):
+        return InvalidValue(INVALID_VALUE)
+    if isinstance(error, psycopg.OperationalError):
+        said = (str(error).strip().splitlines() or [""])[0]
+        return DependencyUnavailable("the database", f"{type(error).__name__}: {said}")
     return error
 
 
@@ -126,8 +150,12 @@ def _rule_words(error: psycopg.Error, constraint: str | None, message: str) -> s
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
+    """Driver errors raised inside become domain errors (`to_domain_error`); so does a
+    text the driver cannot even encode (a lone surrogate): InvalidValue."""
     try:
         yield
+    except UnicodeEncodeError as error:
+        raise InvalidValue(INVALID_VALUE) from error
     except psycopg.Error as error:
         domain_error = to_domain_error(error)
         if domain_error is error:

@@ -1,4 +1,5 @@
-"""The connection as repositories see it, scoped to one tenant per transaction."""
+"""The connection as repositories see it, scoped to one tenant per transaction, and
+the one place where driver errors become domain errors (tether.db.errors)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from psycopg.abc import Params, QueryNoTemplate
 from psycopg.rows import DictRow
 
 from tether.db.connection import Connection
+from tether.db.errors import translated_errors
 
 
 class Session:
     """Sets ``app.tenant_id`` (transaction-local, so safe behind RDS Proxy) before the
     first statement of each transaction, and only then: a unit of work that commits and
-    ends costs no extra round trip to re-scope a transaction nobody will use."""
+    ends costs no extra round trip to re-scope a transaction nobody will use.
+
+    Every statement, commit and rollback raises domain errors, never the driver's:
+    a broken constraint is a Conflict or a ConstraintViolation, a value the database
+    cannot store is InvalidValue, a database that does not answer is
+    DependencyUnavailable (see `to_domain_error`). A repository needs no handling of
+    its own."""
 
     def __init__(self, conn: Connection, tenant_id: UUID | None) -> None:
         self.conn = conn
@@ -22,11 +30,28 @@ class Session:
         self._scoped = False
 
     def execute(self, query: QueryNoTemplate, params: Params | None = None) -> Cursor[DictRow]:
-        if not self._scoped:
-            if self._tenant is not None:
-                self.conn.execute("SELECT set_config('app.tenant_id', %s, true)", (self._tenant,))
-            self._scoped = True
-        return self.conn.execute(query, params)
+        with translated_errors():
+            if not self._scoped:
+                if self._tenant is not None:
+                    self.conn.execute(
+                        "SELECT set_config('app.tenant_id', %s, true)", (self._tenant,)
+                    )
+                self._scoped = True
+            return self.conn.execute(query, params)
+
+    def commit(self) -> None:
+        try:
+            with translated_errors():
+                self.conn.commit()
+        finally:
+            self._scoped = False
+
+    def rollback(self) -> None:
+        try:
+            with translated_errors():
+                self.conn.rollback()
+        finally:
+            self._scoped = False
 
     def transaction_ended(self) -> None:
         self._scoped = False

@@ -17,7 +17,6 @@ from psycopg.pq import TransactionStatus
 from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
 from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
-from tether.db.errors import translated_errors
 from tether.db.inbound import (
     InboundMessageRepository,
     InboundRepository,
@@ -148,12 +147,12 @@ class UnitOfWork:
         return self._conn
 
     def commit(self) -> None:
-        try:
-            with translated_errors():
-                self.connection.commit()
-        finally:
-            self._session.transaction_ended()
+        self._open_session().commit()
 
     def rollback(self) -> None:
-        self.connection.rollback()
-        self._session.transaction_ended()
+        self._open_session().rollback()
+
+    def _open_session(self) -> Session:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session

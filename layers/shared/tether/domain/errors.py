@@ -3,6 +3,8 @@ them to HTTP status codes at the edge."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 
 class TetherError(Exception):
     """Base of every error Tether raises on purpose."""
@@ -21,6 +23,45 @@ class InvalidPhoneNumber(InvalidInput):
 
 class InvalidSendKey(InvalidInput):
     pass
+
+
+class InvalidValue(InvalidInput):
+    """A value the database refused to store: out of its column's range, or not
+    representable in its type (a driver DataError, translated by the session)."""
+
+
+class RequestRejected(InvalidInput):
+    """A request refused as it was sent (its method, size, media type, encoding,
+    signature or payload), before anything ran. `reason` says why in words the sender
+    can act on; `kind` names the refusal in audit rows and metrics; `tenant_id` is set
+    once the caller's tenant is known."""
+
+    kind = "rejected"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tenant_id: UUID | None = None
+
+
+class MethodNotAllowed(RequestRejected):
+    kind = "method_not_allowed"
+
+
+class PayloadTooLarge(RequestRejected):
+    kind = "payload_too_large"
+
+
+class UnsupportedMediaType(RequestRejected):
+    """A body in a media type the route does not take."""
+
+    kind = "unsupported_media_type"
+
+
+class MalformedBody(RequestRejected):
+    """A body the API cannot read as JSON within its limits (encoding, depth, numbers)."""
+
+    kind = "malformed_body"
 
 
 class InvalidTransition(TetherError):

@@ -1,40 +1,36 @@
-"""Why a webhook request is refused. Each is a client's fault and maps to a 4xx."""
+"""Why a webhook request is refused. Each is a client's fault and maps to a 4xx
+(tether.http.ERRORS). The refusals of a request's envelope (method, size, media type)
+are the ones the API makes too, so they are shared: tether.domain.errors."""
 
 from __future__ import annotations
 
-from uuid import UUID
+from tether.domain.errors import (
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestRejected,
+    UnsupportedMediaType,
+)
 
-from tether.domain.errors import InvalidInput
+__all__ = [
+    "EventIdReused",
+    "InvalidSignature",
+    "MalformedPayload",
+    "MethodNotAllowed",
+    "PayloadTooLarge",
+    "UnknownWebhookTarget",
+    "UnsupportedMediaType",
+    "WebhookRejected",
+]
 
-
-class WebhookRejected(InvalidInput):
-    """A webhook request Tether will not accept as it is. `reason` says why, in words
-    the sender can act on; `tenant_id` is set once the account named in the URL is known."""
-
-    kind = "rejected"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.tenant_id: UUID | None = None
-
-
-class MethodNotAllowed(WebhookRejected):
-    kind = "method_not_allowed"
+# Every refusal of a webhook request is a request refusal: the webhook audits each one
+# of them (services.webhooks), whichever module defines it.
+WebhookRejected = RequestRejected
 
 
 class UnknownWebhookTarget(WebhookRejected):
     """No such provider, or no such account for it."""
 
     kind = "not_found"
-
-
-class PayloadTooLarge(WebhookRejected):
-    kind = "payload_too_large"
-
-
-class UnsupportedMediaType(WebhookRejected):
-    kind = "unsupported_media_type"
 
 
 class InvalidSignature(WebhookRejected):
