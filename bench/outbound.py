@@ -36,6 +36,28 @@ DATABASE = "tether_bench_outbound"
 BATCH = 10
 
 
+def _record(body: str) -> dict[str, Any]:
+    """An OutboundQueue record as Lambda hands it over (the function validates every
+    field of Powertools' SqsRecordModel)."""
+    sent = str(int(time.time() * 1000))
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "h",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": sent,
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": sent,
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:outbound",
+        "awsRegion": "us-east-1",
+    }
+
+
 def run_sandbox(pipe: Pipe) -> None:
     from tether.sandbox import SandboxConfig, SandboxServer
 
@@ -185,11 +207,9 @@ def main() -> int:
         os.environ["DATABASE_URL"] = admin_url
         os.environ["OUTBOUND_QUEUE_URL"] = "https://sqs.us-east-1.amazonaws.com/123456789012/unused"
         records = [
-            {"messageId": str(uuid.uuid4()), "receiptHandle": "h", "eventSource": "aws:sqs", "attributes": {},
-             "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:outbound",
-             "body": OutboundMessage(tenant_id=tenant, message_id=m).model_dump_json()}
+            _record(OutboundMessage(tenant_id=tenant, message_id=m).model_dump_json())
             for m in messages
-        ]  # fmt: skip
+        ]
         share = -(-len(records) // args.containers)
         start_at = time.time() + 2.0  # every container imported and waiting
         jobs = [(records[n * share : (n + 1) * share], start_at) for n in range(args.containers)]

@@ -142,9 +142,8 @@ def main() -> int:
         from functions.timers import app
         from tether.aws.sqs import SqsQueue
 
-        app.outbound_queue.cache_clear()
         queue = SqsQueue(os.environ["OUTBOUND_QUEUE_URL"], sqs)  # type: ignore[arg-type]
-        app.outbound_queue = lambda: queue  # type: ignore[assignment]
+        setattr(app, "queue_at", lambda url: queue)  # noqa: B010 (the getter the handler calls)
         event = {"time": now.isoformat(), "detail-type": "Scheduled Event", "source": "aws.events"}
         totals: dict[str, int] = {}
         invocations = 0

@@ -1,11 +1,11 @@
 """InboundQueue → each stored webhook receipt applied once: a delivery status to its
-message, a reply to its lead. Records that fail unexpectedly are reported back
-(partial batch failure) and return after the visibility timeout; five times, the DLQ."""
+message, a reply to its lead. Records that fail unexpectedly, or whose body is not a
+receipt message, are reported back (partial batch failure) and return after the
+visibility timeout; five times, the DLQ."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -13,40 +13,45 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
 
 from tether.config import inbound_settings
-from tether.observability import logger, metrics
-from tether.queues import MessageQueue
+from tether.observability import capture_lambda_handler, logger, metrics
+from tether.queues import queue_at
 from tether.services.inbound import process_receipt
 from tether.services.receipts import ReceiptMessage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+class ReceiptRecord(SqsRecordModel):
+    """An InboundQueue record: its body is the receipt to apply."""
+
+    body: Json[ReceiptMessage]
 
 
-@lru_cache(maxsize=1)
-def outbound_queue() -> MessageQueue:
-    from tether.aws.sqs import SqsQueue
-
-    return SqsQueue(inbound_settings().outbound_queue_url)
+processor = BatchProcessor(event_type=EventType.SQS, model=ReceiptRecord)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: ReceiptRecord) -> None:
     from tether.db.connection import lambda_connection
 
-    message = ReceiptMessage.model_validate_json(record.body)
+    logger.append_keys(sqs_message_id=record.messageId)
     outcome = process_receipt(
-        lambda_connection("app"), message, datetime.now(UTC), outbound_queue()
+        lambda_connection("app"),
+        record.body,
+        datetime.now(UTC),
+        queue_at(inbound_settings().outbound_queue_url),
     )
     logger.info("receipt processed", extra={"outcome": outcome})
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -1,11 +1,11 @@
 """OutboundQueue → one send per record, exactly once, from the lead's bound number.
-Records that fail unexpectedly are reported back (partial batch failure) and return
-after the queue's visibility timeout; after five receives they go to the DLQ."""
+Records that fail unexpectedly, or whose body is not a send, are reported back (partial
+batch failure) and return after the queue's visibility timeout; after five receives
+they go to the DLQ."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -13,33 +13,39 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
 
 from tether.config import outbound_settings
-from tether.observability import logger, metrics
-from tether.queues import MessageQueue
+from tether.observability import capture_lambda_handler, logger, metrics
+from tether.queues import queue_at
 from tether.services.outbound import OutboundMessage, account_provider, handle_queued_send
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+class SendRecord(SqsRecordModel):
+    """An OutboundQueue record: its body is the message to send."""
+
+    body: Json[OutboundMessage]
 
 
-@lru_cache(maxsize=1)
-def outbound_queue() -> MessageQueue:
-    from tether.aws.sqs import SqsQueue
-
-    return SqsQueue(outbound_settings().outbound_queue_url)
+processor = BatchProcessor(event_type=EventType.SQS, model=SendRecord)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SendRecord) -> None:
     from tether.db.connection import lambda_connection
 
-    message = OutboundMessage.model_validate_json(record.body)
+    logger.append_keys(sqs_message_id=record.messageId)
     outcome = handle_queued_send(
-        lambda_connection("app"), outbound_queue(), message, account_provider, datetime.now(UTC)
+        lambda_connection("app"),
+        # where a send that must wait goes back, with a delay
+        queue_at(outbound_settings().outbound_queue_url),
+        record.body,
+        account_provider,
+        datetime.now(UTC),
     )
     logger.info(
         "send processed", extra={"outcome": outcome.outcome.value, "reason": outcome.reason}
@@ -48,6 +54,7 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -9,15 +9,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tether.db.connection import lambda_connection
 from tether.db.unit_of_work import UnitOfWork
-from tether.observability import logger, metrics
+from tether.observability import capture_lambda_handler, logger, metrics
 from tether.services.leases import release_expired_leases
 
 # What the last batch may still need after the budget check (one batch and its commit).
 SAFETY_MARGIN_SECONDS = 5.0
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with UnitOfWork(lambda_connection("jobs")) as uow:
         budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS

@@ -8,23 +8,15 @@ that moment; without one it is now.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tether.config import timers_settings
 from tether.db.unit_of_work import UnitOfWork
-from tether.observability import logger, metrics
-from tether.queues import MessageQueue
+from tether.observability import capture_lambda_handler, logger, metrics
+from tether.queues import queue_at
 from tether.services.timers import fire_due_timers
-
-
-@lru_cache(maxsize=1)
-def outbound_queue() -> MessageQueue:
-    from tether.aws.sqs import SqsQueue
-
-    return SqsQueue(timers_settings().outbound_queue_url)
 
 
 def run_time(event: dict[str, Any]) -> datetime:
@@ -36,6 +28,7 @@ def run_time(event: dict[str, Any]) -> datetime:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from tether.db.connection import lambda_connection
 
@@ -43,7 +36,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with UnitOfWork(lambda_connection("jobs")) as uow:
         report = fire_due_timers(
             uow,
-            outbound_queue(),
+            queue_at(settings.outbound_queue_url),
             run_time(event),
             batch_size=settings.timers_batch_size,
             time_left=lambda: context.get_remaining_time_in_millis() / 1000,

@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tether.config import webhook_settings
 from tether.http import Response, error_response, json_response, response
-from tether.observability import logger, metrics
+from tether.observability import API_GATEWAY_REQUEST, capture_lambda_handler, logger, metrics
+from tether.queues import queue_at
 from tether.secrets import resolve_secret
 from tether.services.webhooks import ReceiptOutcome, WebhookPorts, receive_webhook
 from tether.webhooks.providers.base import FORM
@@ -29,13 +30,12 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 def webhook_ports() -> WebhookPorts:
     """The container's connection, queue and idempotency store, made on first use."""
     from tether.aws.idempotency import DynamoDbExactlyOnce
-    from tether.aws.sqs import SqsQueue
     from tether.db.connection import lambda_connection
 
     settings = webhook_settings()
     return WebhookPorts(
         connections=lambda_connection("app"),
-        queue=SqsQueue(settings.inbound_queue_url),
+        queue=queue_at(settings.inbound_queue_url),
         exactly_once=DynamoDbExactlyOnce(
             settings.idempotency_table_name,
             key_prefix="webhook-receipt",
@@ -45,8 +45,9 @@ def webhook_ports() -> WebhookPorts:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_REQUEST, clear_state=True)
 @metrics.log_metrics
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> Response:
     try:
         ports = webhook_ports()

@@ -15,6 +15,7 @@ from tests.integration.factories import Deploy, Queue
 from tests.integration.test_outbound import NOW, SENDER, Outbound
 from tests.integration.test_replies import LEAD_PHONE, texted
 from tests.lambda_context import LambdaContextStub
+from tests.sqs_records import sqs_record
 from tether.db.connection import Connection
 from tether.domain.events import InboundMessage, StatusUpdate
 from tether.domain.message_status import MessageStatus
@@ -25,8 +26,9 @@ __all__ = ["texted"]  # a fixture shared with test_replies
 @pytest.fixture
 def deployed(deploy: Deploy) -> None:
     from tether.config import inbound_settings
+    from tether.queues import queue_at
 
-    deploy(inbound_settings, inbound_app.outbound_queue)
+    deploy(inbound_settings, queue_at)
 
 
 def store_receipt(
@@ -54,15 +56,7 @@ def store_receipt(
         "receipt_id": str(row["id"]),
         "event_type": event_type,
     }
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "h",
-        "body": json.dumps(body),
-        "attributes": {},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inbound",
-    }
+    return sqs_record(json.dumps(body), "inbound")
 
 
 def test_a_batch_applies_replies_statuses_and_unknown_events_once(

@@ -19,6 +19,7 @@ from tests.integration.factories import (
     make_tenant,
 )
 from tests.lambda_context import LambdaContextStub
+from tests.sqs_records import sqs_record
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
@@ -45,8 +46,9 @@ class BrokenQueue:
 def deployed(deploy: Deploy) -> None:
     """The function's environment and container-wide getters, as in Lambda."""
     from tether.config import outbound_settings
+    from tether.queues import queue_at
 
-    deploy(outbound_settings, outbound_app.outbound_queue)
+    deploy(outbound_settings, queue_at)
 
 
 class Tenant:
@@ -92,8 +94,7 @@ class Tenant:
 
     def record(self, message_id: uuid.UUID) -> dict[str, Any]:
         body = OutboundMessage(tenant_id=self.id, message_id=message_id).model_dump_json()
-        return {"messageId": str(uuid.uuid4()), "receiptHandle": "h", "body": body, "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:outbound", "attributes": {}, "messageAttributes": {}}  # fmt: skip
+        return sqs_record(body, "outbound")
 
     def status(self, message_id: uuid.UUID) -> tuple[str, Any]:
         row = self.admin.execute(

@@ -25,8 +25,9 @@ from tether.services.outbound import redrive_waiting_sends
 @pytest.fixture
 def deployed(deploy: Deploy) -> None:
     from tether.config import timers_settings
+    from tether.queues import queue_at
 
-    deploy(timers_settings, timers_app.outbound_queue)
+    deploy(timers_settings, queue_at)
 
 
 @pytest.fixture

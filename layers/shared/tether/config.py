@@ -1,8 +1,15 @@
-"""Settings, read once from the environment. The only module that looks at os.environ."""
+"""Settings, read once from the environment. The only module that looks at os.environ.
+
+One frozen base, `Settings`, and mixins for what functions share (the database, the
+stage, the queues, the idempotency store). Each function's model composes the mixins it
+needs and adds its own limits; each is read once per container by its cached reader
+(`webhook_settings()`, ...: the class itself behind functools.cache). The database and
+stage slices are read by the adapters that use them (tether.db.connection,
+tether.secrets), once per container too."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +24,14 @@ SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-
 TLS_MODES: frozenset[str] = frozenset({"require", "verify-ca", "verify-full"})
 
 
-class DatabaseSettings(BaseSettings):
+class Settings(BaseSettings):
+    """The base of every settings model: frozen, read from the environment (names
+    are the fields' in upper case), other variables ignored."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+
+class DatabaseSettings(Settings):
     """Where the database is, and how to log in to it.
 
     Locally: ``DATABASE_URL`` (an owner/admin URL; the application and jobs roles are
@@ -30,8 +44,6 @@ class DatabaseSettings(BaseSettings):
     refuses plain connections when it requires TLS), and when set locally it overrides
     the URL's; ``DB_SSLROOTCERT`` is the CA bundle for ``verify-ca``/``verify-full``.
     """
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     database_url: str | None = None
     app_database_url: str | None = None
@@ -66,15 +78,15 @@ class DatabaseSettings(BaseSettings):
         return bool(self.db_secret_arn) or self.db_auth == "iam"
 
 
-@lru_cache(maxsize=1)
-def database_settings() -> DatabaseSettings:
-    return DatabaseSettings()
+# Readers: the model read on first use and kept for the container (cache_clear()
+# reads it again, as tests do after changing the environment).
+database_settings = cache(DatabaseSettings)
 
 
 LOCAL_STAGE = "local"
 
 
-class StageSettings(BaseSettings):
+class StageSettings(Settings):
     """Which stage this runs in, and how much it may log.
 
     ``TETHER_STAGE`` is the template's ``Stage`` (dev, prod: ``local`` is not among its
@@ -84,8 +96,6 @@ class StageSettings(BaseSettings):
     DEBUG. Unset means "not local": the safe side.
     """
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
     tether_stage: str = ""
 
     @property
@@ -93,102 +103,73 @@ class StageSettings(BaseSettings):
         return self.tether_stage == LOCAL_STAGE
 
 
-@lru_cache(maxsize=1)
-def stage_settings() -> StageSettings:
-    return StageSettings()
+stage_settings = cache(StageSettings)
 
 
-class WebhookSettings(BaseSettings):
-    """The webhook function's environment (template.yaml, WebhookFunction)."""
+class InboundQueueSettings(Settings):
+    """InboundQueue: where stored webhook receipts go to be applied."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    inbound_queue_url: str
+
+
+class OutboundQueueSettings(Settings):
+    """OutboundQueue: where sends go to be sent (at once, or with a delay)."""
+
+    outbound_queue_url: str
+
+
+class IdempotencySettings(Settings):
+    """The DynamoDB table of Powertools idempotency."""
 
     idempotency_table_name: str
-    inbound_queue_url: str
     # how long DynamoDB answers a repeated event from memory; Postgres keeps it for good
     idempotency_expires_after_seconds: int = 3600
 
 
-@lru_cache(maxsize=1)
-def webhook_settings() -> WebhookSettings:
-    return WebhookSettings()
+class WebhookSettings(InboundQueueSettings, IdempotencySettings):
+    """The webhook function's environment (template.yaml, WebhookFunction)."""
 
 
-class SweeperSettings(BaseSettings):
+class SweeperSettings(InboundQueueSettings, OutboundQueueSettings):
     """The sweeper's environment (template.yaml, SweeperFunction)."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
-    inbound_queue_url: str
-    outbound_queue_url: str
     # must exceed the webhook function's timeout, so a sweep never races its own enqueue
     sweep_grace_seconds: int = 30
     sweep_batch_size: int = 100
 
 
-@lru_cache(maxsize=1)
-def sweeper_settings() -> SweeperSettings:
-    return SweeperSettings()
-
-
-class TimersSettings(BaseSettings):
+class TimersSettings(OutboundQueueSettings):
     """The timers function's environment (template.yaml, TimersFunction)."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
-    outbound_queue_url: str
     # a batch holds its leads' rows about a quarter of a second; a reply to one waits
     timers_batch_size: int = 500
     # a run takes no new batch with less than this left before the function's timeout
     timers_reserve_seconds: float = 5.0
 
 
-@lru_cache(maxsize=1)
-def timers_settings() -> TimersSettings:
-    return TimersSettings()
+class OutboundSettings(OutboundQueueSettings):
+    """The outbound function's environment (template.yaml, OutboundFunction): a send
+    that must wait goes back to its queue with a delay."""
 
 
-class OutboundSettings(BaseSettings):
-    """The outbound function's environment (template.yaml, OutboundFunction)."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
-    # where a send that must wait goes back, with a delay
-    outbound_queue_url: str
+class InboundSettings(OutboundQueueSettings):
+    """The inbound function's environment (template.yaml, InboundFunction): an answer to
+    a reply (opt-out confirmation, auto reply) goes to the outbound queue at once."""
 
 
-@lru_cache(maxsize=1)
-def outbound_settings() -> OutboundSettings:
-    return OutboundSettings()
+class ApiSettings(OutboundQueueSettings):
+    """The api function's environment (template.yaml, ApiFunction): a requested send
+    goes to the outbound queue at once (the sweeper re-drives it if that fails)."""
 
-
-class InboundSettings(BaseSettings):
-    """The inbound function's environment (template.yaml, InboundFunction)."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
-    # where an answer to a reply (opt-out confirmation, auto reply) goes at once
-    outbound_queue_url: str
-
-
-@lru_cache(maxsize=1)
-def inbound_settings() -> InboundSettings:
-    return InboundSettings()
-
-
-class ApiSettings(BaseSettings):
-    """The api function's environment (template.yaml, ApiFunction)."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
-
-    # where a requested send goes at once (the sweeper re-drives it if that fails)
-    outbound_queue_url: str
     max_body_bytes: int = 1024 * 1024
     # how much one launch request queues before it answers (API Gateway waits 29 s)
     launch_max_leads: int = 1000
     launch_max_seconds: float = 20.0
 
 
-@lru_cache(maxsize=1)
-def api_settings() -> ApiSettings:
-    return ApiSettings()
+webhook_settings = cache(WebhookSettings)
+sweeper_settings = cache(SweeperSettings)
+timers_settings = cache(TimersSettings)
+outbound_settings = cache(OutboundSettings)
+inbound_settings = cache(InboundSettings)
+api_settings = cache(ApiSettings)

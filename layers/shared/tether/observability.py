@@ -1,21 +1,42 @@
-"""One logger and one metrics object for the whole package (Powertools).
+"""Observability for the whole package, in one place (Powertools): one logger, one
+metrics object and one tracer.
 
 Every log line goes through `RedactingFormatter`: no key material, ever, and phone
 numbers masked to their last four digits, except with LogLevel=DEBUG on the local stage
-(where a developer needs to see which lead is which)."""
+(where a developer needs to see which lead is which).
+
+The tracer (X-Ray; the template sets `Tracing: Active`) is made on a handler's first
+invocation, not at import: the X-Ray SDK loads botocore, about a third of a second, and
+importing a handler (tests, the local stack, `make openapi`) needs none of it. Outside
+Lambda, or with POWERTOOLS_TRACE_DISABLED=true, Powertools makes it a no-op."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from tether.domain.redaction import redact, redact_key_material
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.logging.types import LogRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+EventT = TypeVar("EventT")
+ResultT = TypeVar("ResultT")
+
+# The API Gateway request id (requestContext.requestId): the correlation id of every
+# line an API or webhook request logs, and what API Gateway's access log records.
+API_GATEWAY_REQUEST = correlation_paths.API_GATEWAY_REST
+# What X-Ray records of the calls a handler makes: AWS services (SQS, DynamoDB, Secrets
+# Manager) and HTTP to the providers. Postgres shows as the time between them.
+TRACED_MODULES = ("botocore", "httplib")
 
 # Keys Powertools fills itself: never a phone number or a key, and left as they are.
 _OWN_KEYS = frozenset(
@@ -71,3 +92,32 @@ def _phone_numbers_visible() -> bool:
 
 logger = Logger(service="tether", logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace="Tether", service="tether")
+
+
+@functools.cache
+def tracer() -> Tracer:
+    """The container's tracer, made on first use."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service="tether", patch_modules=TRACED_MODULES)
+
+
+def capture_lambda_handler(
+    handler: Callable[[EventT, LambdaContext], ResultT],
+) -> Callable[[EventT, LambdaContext], ResultT]:
+    """`tracer().capture_lambda_handler` around `handler`, the tracer made on the first
+    invocation. Neither the response nor an error's text goes into the trace: both can
+    hold phone numbers, which the logs redact and X-Ray would not."""
+    traced: list[Callable[[EventT, LambdaContext], ResultT]] = []
+
+    @functools.wraps(handler)
+    def run(event: EventT, context: LambdaContext) -> ResultT:
+        if not traced:
+            traced.append(
+                tracer().capture_lambda_handler(
+                    handler, capture_response=False, capture_error=False
+                )
+            )
+        return traced[0](event, context)
+
+    return run

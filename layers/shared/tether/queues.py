@@ -4,6 +4,7 @@ and the local stack use the same adapter against moto."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Protocol
 
 
@@ -26,3 +27,13 @@ class MessageQueue(Protocol):
         """Put many messages on the queue in as few calls as it allows; return the
         positions in `bodies` it did not accept (the caller leaves those to a re-drive)."""
         ...
+
+
+@cache
+def queue_at(url: str) -> MessageQueue:
+    """The queue at `url`, made on first use and kept for the container: every handler
+    gets its queues here. The SQS adapter loads botocore, so it is imported now, not
+    when a handler module is."""
+    from tether.aws.sqs import SqsQueue
+
+    return SqsQueue(url)

@@ -73,13 +73,13 @@ def test_a_failed_enqueue_is_200_and_the_sweeper_re_drives_it(
     monkeypatch.setenv("OUTBOUND_QUEUE_URL", aws.sqs.create_queue(QueueName="outbound")["QueueUrl"])
     from tether.config import database_settings, sweeper_settings
     from tether.db.connection import lambda_connection
+    from tether.queues import queue_at
 
     caches = (
         database_settings,
         sweeper_settings,
         lambda_connection,
-        sweeper_app.inbound_queue,
-        sweeper_app.outbound_queue,
+        queue_at,
     )
     for getter in caches:
         getter.cache_clear()

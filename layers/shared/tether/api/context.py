@@ -12,7 +12,7 @@ from uuid import UUID
 
 from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
-from tether.queues import MessageQueue
+from tether.queues import MessageQueue, queue_at
 from tether.secrets import SecretStore
 from tether.services.api_keys import Principal
 from tether.services.campaigns import LaunchBudget
@@ -39,14 +39,13 @@ class ApiPorts:
 @lru_cache(maxsize=1)
 def api_ports() -> ApiPorts:
     """The container's connection and queue, made on first use."""
-    from tether.aws.sqs import SqsQueue
     from tether.config import api_settings
     from tether.db.connection import lambda_connection
 
     settings = api_settings()
     return ApiPorts(
         connections=lambda_connection("app"),
-        queue=SqsQueue(settings.outbound_queue_url),
+        queue=queue_at(settings.outbound_queue_url),
         max_body_bytes=settings.max_body_bytes,
         launch_budget=LaunchBudget(settings.launch_max_leads, settings.launch_max_seconds),
     )
