@@ -15,6 +15,7 @@ from tests.integration.factories import Deploy, Queue
 from tests.integration.test_outbound import NOW, SENDER, Outbound
 from tests.integration.test_replies import LEAD_PHONE, texted
 from tests.lambda_context import LambdaContextStub
+from tests.log_capture import captured_logs
 from tests.sqs_records import sqs_record
 from tether.db.connection import Connection
 from tether.domain.events import InboundMessage, StatusUpdate
@@ -195,3 +196,33 @@ def test_a_stop_from_a_phone_with_no_lead_is_confirmed_through_the_queue(
     assert answer["enqueued_at"] is not None
     [message] = queue.take()
     assert message == {"tenant_id": str(outbound.tenant_id), "message_id": str(answer["id"])}
+
+
+def test_each_record_logs_its_sqs_message_id_and_a_malformed_one_is_reported_alone(
+    deployed: None, texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    """Records are parsed by the batch processor's model: a body that is not JSON, or
+    not a receipt message, fails that record only (it returns, and after five times goes
+    to the DLQ); the others are applied, each logging under its SQS message id."""
+    outbound, _ = texted
+    good = store_receipt(admin, outbound, None)
+    not_json = {**good, "messageId": str(uuid.uuid4()), "body": "{not json"}
+    not_a_receipt = {**good, "messageId": str(uuid.uuid4()), "body": '{"tenant_id": 7}'}
+    with captured_logs() as logs:
+        result = inbound_app.handler(
+            {"Records": [not_json, good, not_a_receipt]}, LambdaContextStub()
+        )
+    assert result == {
+        "batchItemFailures": [
+            {"itemIdentifier": not_json["messageId"]},
+            {"itemIdentifier": not_a_receipt["messageId"]},
+        ]
+    }
+    [processed] = [line for line in logs.parsed() if line["message"] == "receipt processed"]
+    assert processed["sqs_message_id"] == good["messageId"]
+    receipt_id = json.loads(good["body"])["receipt_id"]
+    applied = admin.execute(
+        "SELECT processed_at FROM webhook_receipts WHERE id = %s", (receipt_id,)
+    ).fetchone()
+    assert applied is not None
+    assert applied["processed_at"] is not None
