@@ -1,4 +1,4 @@
-"""The local stack as a user runs it: `python -m tether dev` in a subprocess, on free
+"""The local stack as a user runs it: `python -m tether_dev dev` in a subprocess, on free
 ports, against a database of its own on the test server, driven over HTTP only."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import urllib3
 
 from tether.config import PROJECT_ROOT
 from tether.db.embedded import create_database, drop_database
-from tether.db.scratch import server_url, with_database
-from tether.local.client import LocalStack
+from tether_dev.local.client import LocalStack
+from tether_dev.scratch import server_url, with_database
 
 START_TIMEOUT_SECONDS = 60.0
 
@@ -67,7 +67,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             [
                 sys.executable,
                 "-m",
-                "tether",
+                "tether_dev",
                 "dev",
                 "--port",
                 "0",

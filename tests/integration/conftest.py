@@ -20,8 +20,8 @@ from tests.integration.factories import Chain, Deploy, MigratedDatabase, Queue, 
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.embedded import create_database, drop_database
 from tether.db.migrations import apply_pending
-from tether.db.scratch import server_url, with_database
-from tether.sandbox import SandboxConfig, SandboxServer
+from tether_dev.sandbox import SandboxConfig, SandboxServer
+from tether_dev.scratch import server_url, with_database
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,9 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import Conflict
 from tether.providers import ProviderErrorKind, SendAccepted, SendCommand, SmsProvider
 from tether.providers.sandbox import SandboxProvider
-from tether.sandbox import SandboxConfig, SandboxServer
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import Outcome, SendOutcome, SendRequest, process_send, request_send
+from tether_dev.sandbox import SandboxConfig, SandboxServer
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 12:00 in Los Angeles, 15:00 in New York
 POOL = "Outreach"

@@ -23,7 +23,6 @@ from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import DependencyUnavailable
-from tether.sandbox import SandboxServer
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import (
     OutboundMessage,
@@ -32,6 +31,7 @@ from tether.services.outbound import (
     redrive_waiting_sends,
     request_send,
 )
+from tether_dev.sandbox import SandboxServer
 
 SENDER = "+14155550100"
 

@@ -13,9 +13,9 @@ from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState
-from tether.sandbox import SandboxServer
 from tether.services.outbound import Outcome
 from tether.services.replies import HandledReply, ReplyOutcome, handle_reply
+from tether_dev.sandbox import SandboxServer
 
 LEAD_PHONE = "+14155550123"
 

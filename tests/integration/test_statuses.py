@@ -15,10 +15,10 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import StatusUpdate
 from tether.domain.message_status import MessageStatus
 from tether.providers import SendAccepted, SendCommand, SmsProvider
-from tether.sandbox import SandboxServer
 from tether.services.outbound import Outcome
 from tether.services.statuses import StatusOutcome, apply_status_update
 from tether.services.traces import lead_trace
+from tether_dev.sandbox import SandboxServer
 
 M = MessageStatus
 

@@ -21,11 +21,11 @@ from tether.db.timers import TimerRepository
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import InboundMessage
 from tether.domain.timers import FOLLOW_UP_TEXT, TimerType
-from tether.sandbox import SandboxServer
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import Outcome
 from tether.services.replies import handle_reply
 from tether.services.timers import TimerRunReport, fire_due_timers
+from tether_dev.sandbox import SandboxServer
 
 LEAD_PHONE = "+14155550123"
 NUDGE, RETARGET, NURTURE = "+14155550101", "+14155550102", "+14155550103"

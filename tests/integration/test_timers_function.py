@@ -18,8 +18,8 @@ from tests.lambda_context import LambdaContextStub
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
-from tether.sandbox import SandboxConfig, SandboxServer
 from tether.services.outbound import redrive_waiting_sends
+from tether_dev.sandbox import SandboxConfig, SandboxServer
 
 
 @pytest.fixture

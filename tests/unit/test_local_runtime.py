@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tether.local.runtime import FunctionRunner
-from tether.local.template import Stack, load_template, read_stack
+from tether_dev.local.runtime import FunctionRunner
+from tether_dev.local.template import Stack, load_template, read_stack
 
 TEMPLATE = """
 Resources:

@@ -7,10 +7,10 @@ import threading
 import time
 from typing import Any
 
-from tether.local.events import parse_rate
-from tether.local.pollers import Scheduler
-from tether.local.runtime import Invocation
-from tether.local.template import Function, Schedule
+from tether_dev.local.events import parse_rate
+from tether_dev.local.pollers import Scheduler
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.template import Function, Schedule
 
 
 def function(name: str, *expressions: str) -> Function:

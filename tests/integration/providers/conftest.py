@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.providers.stub import StubProvider
 from tether.providers.sandbox import SandboxProvider
-from tether.sandbox import SandboxConfig, SandboxServer
+from tether_dev.sandbox import SandboxConfig, SandboxServer
 
 FROM = "+14155550100"
 TO = "+14155550123"

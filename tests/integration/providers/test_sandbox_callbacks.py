@@ -17,10 +17,10 @@ import urllib3
 from tests.integration.providers.conftest import FROM, TO
 from tether.providers import SendCommand
 from tether.providers.sandbox import SandboxProvider
-from tether.sandbox import SandboxConfig, SandboxServer
-from tether.sandbox.callbacks import WebhookPoster
-from tether.sandbox.server import DEV_SIGNING_SECRET
 from tether.webhooks.signatures import verify_standard_webhooks
+from tether_dev.sandbox import SandboxConfig, SandboxServer
+from tether_dev.sandbox.callbacks import WebhookPoster
+from tether_dev.sandbox.server import DEV_SIGNING_SECRET
 
 
 class Receiver(ThreadingHTTPServer):

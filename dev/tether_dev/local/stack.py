@@ -1,4 +1,4 @@
-"""`python -m tether dev`: the whole system in one process tree.
+"""`python -m tether_dev dev`: the whole system in one process tree.
 
 Started in this order, stopped in the reverse one on SIGINT or SIGTERM (also when a
 signal arrives half-way through starting): the database (embedded PostgreSQL unless
@@ -9,7 +9,7 @@ behind it is up. The embedded PostgreSQL is a server of its own and keeps runnin
 afterwards, as it does between test runs (`make db-stop` stops it).
 
 While running, ``{data dir}/dev.json`` says where everything listens, for scripts
-(`python -m tether invoke`, `python -m tether sandbox reply`, the demo).
+(`python -m tether_dev invoke`, `python -m tether_dev sandbox reply`, the demo).
 """
 
 from __future__ import annotations
@@ -26,18 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
-from tether.local.aws import MotoServer, client, provision, queue_url
-from tether.local.gateway import LocalGateway
-from tether.local.lambda_api import LocalLambdaApi
-from tether.local.logs import stack_logger, use_terminal_logs
-from tether.local.pollers import QueuePoller, Scheduler
-from tether.local.runtime import (
+from tether_dev.local.aws import MotoServer, client, provision, queue_url
+from tether_dev.local.gateway import LocalGateway
+from tether_dev.local.lambda_api import LocalLambdaApi
+from tether_dev.local.logs import stack_logger, use_terminal_logs
+from tether_dev.local.pollers import QueuePoller, Scheduler
+from tether_dev.local.runtime import (
     FunctionRunner,
     Invocation,
     local_environment,
 )
-from tether.local.sandbox_process import SandboxOptions, SandboxProcess
-from tether.local.template import Route, Stack, load_template, read_stack
+from tether_dev.local.sandbox_process import SandboxOptions, SandboxProcess
+from tether_dev.local.template import Route, Stack, load_template, read_stack
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 STATE_FILE_NAME = "dev.json"

@@ -45,8 +45,8 @@ class LocalStack:
 
     @classmethod
     def running(cls, state_file: Path | None = None) -> LocalStack:
-        """The stack `python -m tether dev` runs (its dev.json under the data dir)."""
-        from tether.local.stack import STATE_FILE_NAME
+        """The stack `python -m tether_dev dev` runs (its dev.json under the data dir)."""
+        from tether_dev.local.stack import STATE_FILE_NAME
 
         path = state_file or DatabaseSettings().tether_data_dir / STATE_FILE_NAME
         try:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from tether.local.template import STACK_NAME
+from tether_dev.local.template import STACK_NAME
 
 # Keys Powertools adds to every line; shown in the fixed columns or not at all.
 _HIDDEN = {

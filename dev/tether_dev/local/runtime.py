@@ -23,8 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tether.local.template import ACCOUNT_ID, REGION, Function, Stack, TemplateError, local_name
 from tether.observability import logger
+from tether_dev.local.template import ACCOUNT_ID, REGION, Function, Stack, TemplateError, local_name
 
 Handler = Callable[[Any, Any], Any]
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from tether.local.events import (
+from tether_dev.local.events import (
     HttpAnswer,
     bad_gateway,
     http_answer,
@@ -21,10 +21,10 @@ from tether.local.events import (
     match_route,
     proxy_event,
 )
-from tether.local.logs import stack_logger
-from tether.local.runtime import Invocation
-from tether.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
-from tether.local.template import Route
+from tether_dev.local.logs import stack_logger
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
+from tether_dev.local.template import Route
 
 # (function logical id, event, request id) → how the invocation went
 Invoke = Callable[[str, dict[str, Any], str], Invocation]

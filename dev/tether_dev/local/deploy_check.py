@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from tether.config import PROJECT_ROOT
-from tether.local.aws import claim_port
-from tether.local.events import match_route
-from tether.local.template import REGION, Route, api_routes, load_template, sam_transform
+from tether_dev.local.aws import claim_port
+from tether_dev.local.events import match_route
+from tether_dev.local.template import REGION, Route, api_routes, load_template, sam_transform
 
 STACK_NAME = "tether-deploy-check"
 STAGE = "dev"
@@ -84,7 +84,7 @@ def host_template(template: str, architecture: str) -> str:
 
 def run_deploy_check(say: Callable[[str], None] = print) -> DeployReport:
     """Build, deploy, check the routes and the stack's events, run the demo."""
-    from tether.db.scratch import scratch_database
+    from tether_dev.scratch import scratch_database
 
     report = DeployReport()
     started = time.monotonic()
@@ -486,9 +486,9 @@ def run_demo_against(
     database_url: str,
     say: Callable[[str], None],
 ) -> None:
-    from tether.local.client import LocalStack
-    from tether.local.demo import run_demo
-    from tether.local.sandbox_process import SandboxOptions, SandboxProcess
+    from tether_dev.local.client import LocalStack
+    from tether_dev.local.demo import run_demo
+    from tether_dev.local.sandbox_process import SandboxOptions, SandboxProcess
 
     webhook_url = f"{gateway_url}/webhooks/sandbox"
     sandbox = SandboxProcess(SandboxOptions("127.0.0.1", 0, webhook_url)).start()

@@ -2,7 +2,7 @@
 another system: its log lines are its own (not mixed into the running function's
 keys), and it talks to the stack over HTTP only.
 
-`python -m tether sandbox serve` runs it; `SandboxProcess` starts and stops it.
+`python -m tether_dev sandbox serve` runs it; `SandboxProcess` starts and stops it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.local.aws import claim_port
+from tether_dev.local.aws import claim_port
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -65,14 +65,14 @@ class SandboxProcess:
         """Start it and wait until it answers."""
         import urllib3
 
-        from tether.sandbox.server import DEV_SIGNING_SECRET, SandboxConfig
+        from tether_dev.sandbox.server import DEV_SIGNING_SECRET, SandboxConfig
 
         port = claim_port(self.options.host, self.options.port)
         self.options = SandboxOptions(**{**self.options.__dict__, "port": port})
         self.signing_secret, self.api_token = DEV_SIGNING_SECRET, SandboxConfig().api_token
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             # the stack's process group: Ctrl-C in a terminal reaches both
-            [sys.executable, "-m", "tether", "sandbox", "serve", *self.options.arguments()],
+            [sys.executable, "-m", "tether_dev", "sandbox", "serve", *self.options.arguments()],
         )
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -100,9 +100,9 @@ class SandboxProcess:
 
 def serve(args: Any) -> int:
     """The sandbox's own process: serve until SIGINT or SIGTERM."""
-    from tether.local.logs import use_terminal_logs
     from tether.observability import logger
-    from tether.sandbox import SandboxConfig, SandboxFault, SandboxServer
+    from tether_dev.local.logs import use_terminal_logs
+    from tether_dev.sandbox import SandboxConfig, SandboxFault, SandboxServer
 
     use_terminal_logs()
     logger.append_keys(function_name="sandbox")

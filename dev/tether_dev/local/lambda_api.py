@@ -18,10 +18,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tether.local.logs import stack_logger
-from tether.local.runtime import Invocation
-from tether.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
-from tether.local.template import STACK_NAME, Function, Stack, TemplateError
+from tether_dev.local.logs import stack_logger
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
+from tether_dev.local.template import STACK_NAME, Function, Stack, TemplateError
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 

@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from tether.local.template import ACCOUNT_ID, REGION, Stack
+from tether_dev.local.template import ACCOUNT_ID, REGION, Stack
 
 
 @dataclass

@@ -2,8 +2,8 @@
 local runs. Not part of any Lambda function's work."""
 
 from tether.providers.sandbox import SandboxErrorCode
-from tether.sandbox.faults import DEFAULT_FAULT_NUMBERS, SandboxFault
-from tether.sandbox.server import SandboxConfig, SandboxServer, SandboxText
+from tether_dev.sandbox.faults import DEFAULT_FAULT_NUMBERS, SandboxFault
+from tether_dev.sandbox.server import SandboxConfig, SandboxServer, SandboxText
 
 __all__ = [
     "DEFAULT_FAULT_NUMBERS",

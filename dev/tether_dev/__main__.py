@@ -1,4 +1,4 @@
-"""Command line: ``python -m tether migrate | db-url | db-stop | tenant create NAME | dev |
+"""Command line: ``python -m tether_dev migrate | db-url | db-stop | tenant create NAME | dev |
 demo | invoke | sandbox``."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tether")
+    parser = argparse.ArgumentParser(prog="python -m tether_dev")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "migrate", help="apply pending migrations (embedded database when DATABASE_URL is unset)"
@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tenant":
         return _create_tenant(args.name)
     if args.command in ("dev", "invoke", "sandbox", "demo", "deploy-check"):
-        from tether.local import cli
+        from tether_dev.local import cli
 
         return cli.run(args)
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tether.local.template import ACCOUNT_ID, REGION, Route
+from tether_dev.local.template import ACCOUNT_ID, REGION, Route
 
 # Media types API Gateway hands over as text; anything else is base64 (binary).
 _TEXT_TYPES = re.compile(

@@ -13,7 +13,7 @@ API (JSON; ``Authorization: Bearer <api_token>``):
   texts, newest first (like Twilio's Messages list).
 
 With a ``webhook_url`` (the local stack sets it), it also talks back like a provider
-(tether.sandbox.callbacks): status callbacks queued → sent → delivered for each
+(tether_dev.sandbox.callbacks): status callbacks queued → sent → delivered for each
 accepted text, and replies from leads:
 
 - ``POST /sandbox/replies`` with ``from`` (the lead), ``to`` (one of our numbers),
@@ -42,8 +42,8 @@ from urllib.parse import parse_qs, urlsplit
 from tether.domain.segments import count_segments
 from tether.observability import logger
 from tether.providers.sandbox import SandboxErrorCode
-from tether.sandbox.callbacks import Delivery, StatusCallbacks, WebhookPoster
-from tether.sandbox.faults import DEFAULT_FAULT_NUMBERS, FAULT_ANSWERS, FaultPlan, SandboxFault
+from tether_dev.sandbox.callbacks import Delivery, StatusCallbacks, WebhookPoster
+from tether_dev.sandbox.faults import DEFAULT_FAULT_NUMBERS, FAULT_ANSWERS, FaultPlan, SandboxFault
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")

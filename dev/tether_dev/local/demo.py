@@ -1,6 +1,6 @@
 """`make demo`: one tenant's day on the local stack, driven over HTTP like a client.
 
-A tenant (bootstrapped with `python -m tether tenant create`, the one step that is not
+A tenant (bootstrapped with `python -m tether_dev tenant create`, the one step that is not
 HTTP) sets its quiet hours, hands its sandbox credentials to Tether (which keeps them
 in moto's Secrets Manager under the tenant's path), registers a pool of numbers, makes GIANNA's first-touch campaign and CATHY's nudge
 campaign, maps the 7-day timer to the nudge, imports leads and launches. The sends go
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tether.local.client import LocalStack
+from tether_dev.local.client import LocalStack
 
 POOL = "Demo Pool"
 NUMBERS = ["+14155550101", "+14155550102", "+14155550103", "+14155550104", "+14155550105"]
@@ -193,11 +193,11 @@ def run_demo(
 def create_tenant(
     stack: LocalStack, name: str, environment: dict[str, str] | None = None
 ) -> tuple[str, str]:
-    """`python -m tether tenant create NAME` against the stack's database: the tenant's
+    """`python -m tether_dev tenant create NAME` against the stack's database: the tenant's
     id and its first key."""
     env = dict(environment or {}) | {"DATABASE_URL": str(stack.state["database_url"])}
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "tether", "tenant", "create", name],
+        [sys.executable, "-m", "tether_dev", "tenant", "create", name],
         capture_output=True,
         text=True,
         timeout=60,

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tether.local.events import failed_message_ids, parse_rate, scheduled_event, sqs_event
-from tether.local.logs import stack_logger
-from tether.local.runtime import Invocation
-from tether.local.template import ACCOUNT_ID, REGION, Function, QueueSource, Schedule
+from tether_dev.local.events import failed_message_ids, parse_rate, scheduled_event, sqs_event
+from tether_dev.local.logs import stack_logger
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.template import ACCOUNT_ID, REGION, Function, QueueSource, Schedule
 
 # (function, event, request id) → the invocation
 Invoke = Callable[[Function, Any, str], Invocation]

@@ -1,4 +1,4 @@
-"""The local commands of ``python -m tether``: dev, invoke, sandbox reply."""
+"""The local commands of ``python -m tether_dev``: dev, invoke, sandbox reply."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
-from tether.local.stack import STATE_FILE_NAME, TEMPLATE, DevOptions, local_parameters, run_dev
+from tether_dev.local.stack import STATE_FILE_NAME, TEMPLATE, DevOptions, local_parameters, run_dev
 
 
 def run(args: argparse.Namespace) -> int:
-    from tether.local.template import TemplateError
+    from tether_dev.local.template import TemplateError
 
     try:
         return _run(args)
@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "invoke":
         return invoke(args.function, args.event, parameter_pairs(args.parameter_overrides))
     if args.sandbox_command == "serve":
-        from tether.local.sandbox_process import serve
+        from tether_dev.local.sandbox_process import serve
 
         return serve(args)
     return sandbox_reply(
@@ -58,8 +58,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def deploy_check() -> int:
-    from tether.local.demo import DemoError
-    from tether.local.deploy_check import DeployCheckFailed, run_deploy_check
+    from tether_dev.local.demo import DemoError
+    from tether_dev.local.deploy_check import DeployCheckFailed, run_deploy_check
 
     try:
         run_deploy_check()
@@ -90,8 +90,8 @@ def demo(wait_seconds: float) -> int:
     import subprocess
     import time
 
-    from tether.local.client import LocalStack
-    from tether.local.demo import DemoError, run_demo
+    from tether_dev.local.client import LocalStack
+    from tether_dev.local.demo import DemoError, run_demo
 
     started: subprocess.Popen[bytes] | None = None
     state = running_state()
@@ -99,7 +99,7 @@ def demo(wait_seconds: float) -> int:
         if state is None:
             print("no local stack running: starting one (make dev) for the demo")
             started = subprocess.Popen(
-                [sys.executable, "-m", "tether", "dev", "--log-level", "WARNING"],
+                [sys.executable, "-m", "tether_dev", "dev", "--log-level", "WARNING"],
                 cwd=PROJECT_ROOT,
                 env=os.environ.copy(),
             )
@@ -122,7 +122,7 @@ def demo(wait_seconds: float) -> int:
 
 def parameter_pairs(items: list[str]) -> list[tuple[str, str]]:
     """KEY=VALUE arguments; OSError-free: a malformed one is a TemplateError."""
-    from tether.local.template import TemplateError
+    from tether_dev.local.template import TemplateError
 
     pairs = []
     for item in items:
@@ -140,10 +140,10 @@ def invoke(
     environment, the local resources (the running stack's, or a moto of its own for
     this call), logs on stderr and the answer as JSON on stdout."""
     from tether.db.migrations import apply_pending
-    from tether.local.aws import provision, queue_url
-    from tether.local.logs import use_terminal_logs
-    from tether.local.runtime import FunctionRunner, local_environment
-    from tether.local.template import load_template, read_stack
+    from tether_dev.local.aws import provision, queue_url
+    from tether_dev.local.logs import use_terminal_logs
+    from tether_dev.local.runtime import FunctionRunner, local_environment
+    from tether_dev.local.template import load_template, read_stack
 
     use_terminal_logs(stream=sys.stderr)
     event = json.loads(sys.stdin.read() if event_path == "-" else Path(event_path).read_text())
@@ -176,7 +176,7 @@ def _aws_endpoint(state: dict[str, Any] | None) -> Iterator[str]:
     if state is not None:
         yield str(state["aws_endpoint_url"])
         return
-    from tether.local.aws import MotoServer
+    from tether_dev.local.aws import MotoServer
 
     print("no local stack running: a moto of its own for this call", file=sys.stderr)
     moto = MotoServer("127.0.0.1", 0).start()
