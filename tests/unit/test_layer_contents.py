@@ -45,7 +45,7 @@ def _layer_root() -> Path:
         if r["Type"] == "AWS::Serverless::LayerVersion"
     ]
     assert layers == ["layers/shared"]
-    return ROOT / layers[0]
+    return ROOT / str(layers[0])
 
 
 def _function_roots() -> list[Path]:
