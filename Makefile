@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
 
 $(PACKAGES): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,10 @@ db-url: $(STAMP)
 # Regenerate openapi.json from the API's routes (a test fails while it is stale).
 openapi: $(STAMP)
 	$(BIN)/python -c 'from tether.api.resolver import openapi_json; print(openapi_json())' > openapi.json
+
+# Regenerate schema.sql from a database migrated from nothing (a test fails while it is stale).
+schema: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m tether_dev schema
 
 # Stop the embedded PostgreSQL (it otherwise keeps running between runs).
 db-stop: $(STAMP)

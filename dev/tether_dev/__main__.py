@@ -1,5 +1,5 @@
-"""Command line: ``python -m tether_dev migrate | db-url | db-stop | tenant create NAME | dev |
-demo | invoke | sandbox``."""
+"""Command line: ``python -m tether_dev migrate | db-url | db-stop | schema |
+tenant create NAME | dev | demo | invoke | sandbox``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tether.config import database_settings
+from tether.config import PROJECT_ROOT, database_settings
 from tether.db.connection import conninfo_for
 from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending
 
@@ -22,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_url = commands.add_parser("db-url", help="print the connection URL of a database role")
     db_url.add_argument("--role", choices=("admin", "app", "jobs"), default="admin")
     commands.add_parser("db-stop", help="stop the embedded PostgreSQL of this checkout")
+    commands.add_parser(
+        "schema", help="write schema.sql: the schema of a scratch database migrated from nothing"
+    )
     tenant = commands.add_parser("tenant", help="manage tenants")
     tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
     create = tenant_commands.add_parser(
@@ -37,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tether_dev.local import cli
 
         return cli.run(args)
+
+    if args.command == "schema":
+        from tether_dev.schema import write_schema
+
+        print(f"wrote {write_schema().relative_to(PROJECT_ROOT)}")
+        return 0
 
     if args.command == "db-stop":
         from tether.db.embedded import stop_embedded
