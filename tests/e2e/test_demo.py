@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import DevStack
+from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
 from tether_dev.local.demo import LEADS, NUMBERS, STRANGER, run_demo
 

@@ -24,8 +24,8 @@ import pytest
 import urllib3
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import DevStack
-from tests.integration.factories import make_campaign, make_chain, make_lead, make_tenant
+from tests.support.dev_stack import DevStack
+from tests.support.factories import make_campaign, make_chain, make_lead, make_tenant
 from tether.aws.sqs import SqsQueue
 from tether.config import PROJECT_ROOT
 from tether.db.connection import Connection, FreshConnections, as_role, connect

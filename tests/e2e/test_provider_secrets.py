@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import DevStack
+from tests.support.dev_stack import DevStack
 from tether_dev.local.aws import client
 from tether_dev.local.demo import create_tenant
 

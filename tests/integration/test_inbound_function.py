@@ -11,15 +11,13 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from functions.inbound import app as inbound_app
-from tests.integration.factories import Deploy, Queue
-from tests.integration.test_outbound import NOW, SENDER, Outbound
-from tests.integration.test_replies import LEAD_PHONE, texted
-from tests.lambda_context import LambdaContextStub
+from tests.support.factories import Deploy, Queue
+from tests.support.lambda_context import LambdaContextStub
+from tests.support.outbound import NOW, SENDER, Outbound
+from tests.support.replies import LEAD_PHONE
 from tether.db.connection import Connection
 from tether.domain.events import InboundMessage, StatusUpdate
 from tether.domain.message_status import MessageStatus
-
-__all__ = ["texted"]  # a fixture shared with test_replies
 
 
 @pytest.fixture

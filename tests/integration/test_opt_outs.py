@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from tests.integration.factories import MigratedDatabase, make_lead
-from tests.integration.test_outbound import NOW, SENDER, Crash, CrashingProvider, Outbound
-from tests.integration.test_replies import reply
+from tests.support.factories import MigratedDatabase, make_lead
+from tests.support.outbound import NOW, SENDER, Crash, CrashingProvider, Outbound
+from tests.support.replies import reply
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.domain.classification import Classification, Intent
 from tether.domain.events import InboundMessage

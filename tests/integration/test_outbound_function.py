@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from functions.outbound import app as outbound_app
-from tests.integration.factories import (
+from tests.support.factories import (
     Deploy,
     Queue,
     make_campaign,
     make_lead,
     make_tenant,
 )
-from tests.lambda_context import LambdaContextStub
+from tests.support.lambda_context import LambdaContextStub
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import Chain, MigratedDatabase, as_tenant, make_chain
+from tests.support.factories import Chain, MigratedDatabase, as_tenant, make_chain
 from tether.db.connection import Connection, as_role, connect
 from tether.db.embedded import create_database, drop_database
 from tether.db.migrations import apply_pending

@@ -7,8 +7,8 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 
-from tests.integration.factories import Chain, insert_message, make_chain, outbound_values
-from tests.integration.test_outbound import NOW, Outbound
+from tests.support.factories import Chain, insert_message, make_chain, outbound_values
+from tests.support.outbound import NOW, Outbound
 from tether.api.schemas import TraceMessage
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork

@@ -137,9 +137,14 @@ class Scheduler:
         functions: list[Function],
         invoke: Invoke,
         period_of: Callable[[str], timedelta] = parse_rate,
+        clock: Callable[[], datetime] | None = None,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
-        """`period_of` reads a schedule expression (a test shrinks the periods)."""
+        """`period_of` reads a schedule expression (a test shrinks the periods); `clock`
+        and `wait` (seconds, woken early by stop) are the wall clock unless a test drives
+        time itself."""
         self._invoke = invoke
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._entries: list[tuple[Function, Schedule, timedelta]] = []
         for function in functions:
             for schedule in function.schedules:
@@ -155,6 +160,7 @@ class Scheduler:
                     continue
                 self._entries.append((function, schedule, period))
         self._stopping = threading.Event()
+        self._wait = wait or self._stopping.wait
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
     @property
@@ -172,19 +178,19 @@ class Scheduler:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        started = datetime.now(UTC)
+        started = self._clock()
         next_at = {schedule.name: started + period for _, schedule, period in self._entries}
         while self._entries and not self._stopping.is_set():
-            now = datetime.now(UTC)
+            now = self._clock()
             for function, schedule, period in self._entries:
                 if now < next_at[schedule.name]:
                     continue
                 event = scheduled_event(schedule.name, now)
                 self._invoke(function, event, str(event["id"]))
                 # EventBridge does not catch up on runs missed while one was running
-                while next_at[schedule.name] <= datetime.now(UTC):
+                while next_at[schedule.name] <= self._clock():
                     next_at[schedule.name] += period
                 if self._stopping.is_set():
                     return
-            wait = min(next_at.values()) - datetime.now(UTC)
-            self._stopping.wait(max(0.0, wait.total_seconds()))
+            wait = min(next_at.values()) - self._clock()
+            self._wait(max(0.0, wait.total_seconds()))

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.api.conftest import NOW, Api, Client
-from tests.integration.api.support import build_campaign
-from tests.integration.factories import MigratedDatabase
+from tests.support.api_client import NOW, Api, Client
+from tests.support.api_scenes import build_campaign
+from tests.support.factories import MigratedDatabase
 from tether.api import context
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.unit_of_work import UnitOfWork

@@ -28,8 +28,8 @@ from standardwebhooks import Webhook
 from twilio.request_validator import RequestValidator
 
 import functions.webhook.app as webhook_app
-from tests.integration.webhooks.support import AddAccount, FakeLambdaContext, receipts
-from tests.webhook_samples import SAMPLES, SECRETS, TELNYX_PRIVATE_KEY, load_sample
+from tests.support.webhook_samples import SAMPLES, SECRETS, TELNYX_PRIVATE_KEY, load_sample
+from tests.support.webhooks import AddAccount, FakeLambdaContext, receipts
 from tether.db.connection import Connection
 from tether.services.webhooks import WebhookPorts
 from tether_dev.local.gateway import LocalGateway

@@ -146,3 +146,9 @@ class StubProvider:
     def only_request(self) -> RecordedRequest:
         assert len(self.requests) == 1, self.requests
         return self.requests[0]
+
+
+FROM = "+14155550100"
+
+
+TO = "+14155550123"

@@ -1,5 +1,6 @@
 """Functions run in process as Lambda runs them: their own variables only, a context
-that counts down the template's timeout, errors and overruns reported, not raised."""
+that counts down the template's timeout, errors and overruns reported, not raised.
+Integration tier: the runner imports code from disk and its timeouts run on the wall clock."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.webhook_samples import signed_event
+from tests.support.webhook_samples import signed_event
 from tether.aws.idempotency import DynamoDbExactlyOnce
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections

@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tests.integration.api.conftest import Api, Client
-from tests.integration.factories import unique_number
+from tests.support.api_client import Api, Client
+from tests.support.factories import unique_number
 from tether.db.connection import Connection
 
 # what a sandbox account sends with (the tests never send through it from the API tier)

@@ -5,7 +5,7 @@ signed with the development secrets below for SAMPLE_ACCOUNT_ID. Tests retarget 
 sample to their own account and sign it again with a fresh timestamp (`signed_event`):
 Telnyx, SignalHouse and Standard Webhooks refuse timestamps more than 5 minutes off.
 
-`python -m tests.webhook_samples` re-signs the files after a sample's body is edited.
+`python -m tests.support.webhook_samples` re-signs the files after a sample's body is edited.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tether.webhooks import signatures
 from tether.webhooks.request import WebhookRequest
 
-EVENTS_DIR = Path(__file__).resolve().parents[1] / "events" / "webhook"
+EVENTS_DIR = Path(__file__).resolve().parents[2] / "events" / "webhook"
 SAMPLE_ACCOUNT_ID = "5f0c6a8e-2b1d-4c3e-9a7f-0d1e2f3a4b5c"
 SAMPLE_TIME = datetime(2026, 1, 15, 17, 30, 5, tzinfo=UTC)
 # the lead and the tenant's number in every sample

@@ -1,5 +1,5 @@
 """Where each provider's inbound sample carries the sender, the recipient and the text,
-so tests can put any value there (and sign the result with tests.webhook_samples)."""
+so tests can put any value there (and sign the result with tests.support.webhook_samples)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from tests.webhook_samples import load_sample, with_body, with_json
+from tests.support.webhook_samples import load_sample, with_body, with_json
 
 INBOUND_SAMPLES = (
     "twilio_inbound",
