@@ -17,11 +17,7 @@ from tether.services.outbound import SendOutcome, SendRequest, process_send, req
 from tether_dev.sandbox import SandboxServer
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 12:00 in Los Angeles, 15:00 in New York
-
-
 POOL = "Outreach"
-
-
 SENDER = "+14155550100"
 
 

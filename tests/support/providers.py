@@ -14,6 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# the numbers the provider adapter tests send from and to
+FROM = "+14155550100"
+TO = "+14155550123"
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -146,9 +150,3 @@ class StubProvider:
     def only_request(self) -> RecordedRequest:
         assert len(self.requests) == 1, self.requests
         return self.requests[0]
-
-
-FROM = "+14155550100"
-
-
-TO = "+14155550123"

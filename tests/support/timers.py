@@ -20,8 +20,6 @@ from tether.services.timers import TimerRunReport, fire_due_timers
 from tether_dev.sandbox import SandboxServer
 
 LEAD_PHONE = "+14155550123"
-
-
 NUDGE, RETARGET, NURTURE = "+14155550101", "+14155550102", "+14155550103"
 
 
