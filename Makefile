@@ -6,18 +6,24 @@ PYTHON ?= python3
 export SAM_CLI_TELEMETRY := 0
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PACKAGES := $(VENV)/.installed
+STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
 
-$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+$(PACKAGES): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	# the shared layer's package and the functions import as in Lambda and in tests
-	printf '%s\n%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)" \
+	touch $@
+
+# the shared layer's package and the functions import as in Lambda and in tests; dev/
+# holds the development tools (tether_dev: the local stack, the sandbox, the command
+# line), which the layer never ships
+$(STAMP): $(PACKAGES) Makefile
+	printf '%s\n%s\n%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)/dev" "$(CURDIR)" \
 	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/tether-project.pth"
 	touch $@
 
@@ -65,27 +71,31 @@ e2e: $(STAMP)
 # The whole system on this machine (README, "Run it locally"); Ctrl-C stops it.
 # Options after ARGS=, e.g. make dev ARGS="--port 8080 --sandbox-failure-rate 0.1"
 dev: $(STAMP)
-	$(BIN)/python -m tether dev $(ARGS)
+	$(BIN)/python -m tether_dev dev $(ARGS)
 
 # The demo scenario over HTTP against the running stack (or one it starts and stops).
 demo: $(STAMP)
-	$(BIN)/python -m tether demo
+	$(BIN)/python -m tether_dev demo
 
 # Apply pending migrations to DATABASE_URL, or to the embedded PostgreSQL when unset.
 migrate: $(STAMP)
-	$(BIN)/python -m tether migrate
+	$(BIN)/python -m tether_dev migrate
 
 # Print the admin URL of the database in use (starts the embedded one if needed).
 db-url: $(STAMP)
-	$(BIN)/python -m tether db-url
+	$(BIN)/python -m tether_dev db-url
 
 # Regenerate openapi.json from the API's routes (a test fails while it is stale).
 openapi: $(STAMP)
 	$(BIN)/python -c 'from tether.api.resolver import openapi_json; print(openapi_json())' > openapi.json
 
+# Regenerate schema.sql from a database migrated from nothing (a test fails while it is stale).
+schema: $(STAMP)
+	POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python -m tether_dev schema
+
 # Stop the embedded PostgreSQL (it otherwise keeps running between runs).
 db-stop: $(STAMP)
-	$(BIN)/python -m tether db-stop
+	$(BIN)/python -m tether_dev db-stop
 
 # The emulator's own virtual environment on Python 3.12, the Lambda runtime's: it runs
 # the functions on its interpreter, and it pins a botocore of its own.
@@ -107,7 +117,7 @@ deploy-check: $(STAMP) $(MINISTACK_STAMP)
 	@if ! python3.12 --version >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then \
 	  export PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.12' | tail -n 1)"; \
 	fi; \
-	$(BIN)/python -m tether deploy-check
+	$(BIN)/python -m tether_dev deploy-check
 
 # `sam build` needs python3.12 (the Lambda runtime) on PATH; under pyenv, pick its 3.12.
 build: $(STAMP)

@@ -30,10 +30,10 @@ from functools import partial
 from typing import Any
 
 from tether.db.connection import FreshConnections, as_role, connect
-from tether.db.scratch import scratch_database
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import InboundMessage
 from tether.services.replies import handle_reply
+from tether_dev.scratch import scratch_database
 
 DATABASE = "tether_bench_inbound"
 REPLIES = [

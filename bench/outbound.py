@@ -27,10 +27,10 @@ from typing import Any
 import psycopg
 
 from tether.db.connection import FreshConnections, as_role, connect
-from tether.db.scratch import scratch_database
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import OutboundMessage, SendRequest, handle_queued_send, request_send
+from tether_dev.scratch import scratch_database
 
 DATABASE = "tether_bench_outbound"
 BATCH = 10
@@ -59,7 +59,7 @@ def _record(body: str) -> dict[str, Any]:
 
 
 def run_sandbox(pipe: Pipe) -> None:
-    from tether.sandbox import SandboxConfig, SandboxServer
+    from tether_dev.sandbox import SandboxConfig, SandboxServer
 
     server = SandboxServer(SandboxConfig()).start()
     pipe.send(server.url)

@@ -33,10 +33,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tether.db.connection import FreshConnections, as_role, connect
-from tether.db.scratch import scratch_database
 from tether.db.timers import TimerRepository
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
+from tether_dev.scratch import scratch_database
 
 DATABASE = "tether_bench_timers"
 MIX = [  # (share, timer type, lead state)

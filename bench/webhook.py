@@ -213,7 +213,7 @@ def moto_aws() -> Iterator[Any]:
 
 
 def make_accounts(admin_url: str) -> dict[str, str]:
-    from tests.webhook_samples import SECRETS
+    from tests.support.webhook_samples import SECRETS
     from tether.db.connection import connect
 
     with connect(admin_url, autocommit=True) as admin:
@@ -237,7 +237,7 @@ def wire_handler(
     app_url: str, aws: Any
 ) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[], None]]:
     import functions.webhook.app as webhook_app
-    from tests.integration.webhooks.support import FakeLambdaContext
+    from tests.support.webhooks import FakeLambdaContext
     from tether.aws.idempotency import DynamoDbExactlyOnce
     from tether.aws.sqs import SqsQueue
     from tether.db.connection import ReusedConnection
@@ -274,7 +274,13 @@ def wire_handler(
 
 def make_events(accounts: dict[str, str], count: int) -> list[dict[str, Any]]:
     """`count` signed events, every provider's samples in turn, each a new event."""
-    from tests.webhook_samples import SAMPLES, load_sample, signed_event, with_form_param, with_json
+    from tests.support.webhook_samples import (
+        SAMPLES,
+        load_sample,
+        signed_event,
+        with_form_param,
+        with_json,
+    )
 
     def fresh(name: str, n: str) -> dict[str, Any]:
         event = load_sample(name)

@@ -1,7 +1,7 @@
 """Fires due lead timers (EventBridge, every minute): escalations, follow-ups, callbacks.
 
 The run's clock is the scheduled event's `time` (EventBridge sets it to the minute it
-fires), so an event with a later time, e.g. `python -m tether invoke`, plays the job at
+fires), so an event with a later time, e.g. `python -m tether_dev invoke`, plays the job at
 that moment; without one it is now.
 """
 

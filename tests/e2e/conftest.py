@@ -1,4 +1,4 @@
-"""The local stack as a user runs it: `python -m tether dev` in a subprocess, on free
+"""The local stack as a user runs it: `python -m tether_dev dev` in a subprocess, on free
 ports, against a database of its own on the test server, driven over HTTP only."""
 
 from __future__ import annotations
@@ -11,42 +11,18 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import urllib3
 
+from tests.support.dev_stack import DevStack
 from tether.config import PROJECT_ROOT
 from tether.db.embedded import create_database, drop_database
-from tether.db.scratch import server_url, with_database
-from tether.local.client import LocalStack
+from tether_dev.scratch import server_url, with_database
 
 START_TIMEOUT_SECONDS = 60.0
-
-
-@dataclass
-class DevStack:
-    process: subprocess.Popen[str]
-    state: dict[str, Any]
-    env: dict[str, str]
-    log_path: Path
-
-    @property
-    def gateway(self) -> str:
-        return str(self.state["gateway_url"])
-
-    @property
-    def client(self) -> LocalStack:
-        return LocalStack(self.state)
-
-    @property
-    def database_url(self) -> str:
-        return str(self.state["database_url"])
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +43,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             [
                 sys.executable,
                 "-m",
-                "tether",
+                "tether_dev",
                 "dev",
                 "--port",
                 "0",

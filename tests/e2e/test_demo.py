@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import DevStack
+from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
-from tether.local.demo import LEADS, NUMBERS, STRANGER, run_demo
+from tether_dev.local.demo import LEADS, NUMBERS, STRANGER, run_demo
 
 
 def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(

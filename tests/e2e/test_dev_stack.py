@@ -24,15 +24,15 @@ import pytest
 import urllib3
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import DevStack
-from tests.integration.factories import make_campaign, make_chain, make_lead, make_tenant
+from tests.support.dev_stack import DevStack
+from tests.support.factories import make_campaign, make_chain, make_lead, make_tenant
 from tether.aws.sqs import SqsQueue
 from tether.config import PROJECT_ROOT
 from tether.db.connection import Connection, FreshConnections, as_role, connect
 from tether.db.unit_of_work import UnitOfWork
-from tether.local.aws import client
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import SendRequest, request_send
+from tether_dev.local.aws import client
 
 T = TypeVar("T")
 
@@ -88,7 +88,7 @@ def test_a_leads_reply_is_received_stored_and_processed(dev_stack: DevStack) -> 
         [
             sys.executable,
             "-m",
-            "tether",
+            "tether_dev",
             "sandbox",
             "reply",
             "--from",
@@ -180,7 +180,7 @@ def test_a_send_goes_out_once_from_its_bound_number_and_is_delivered(
 
 def test_invoke_runs_one_function_against_the_running_stack(dev_stack: DevStack) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tether", "invoke", "sweeper", "events/sweeper.json"],
+        [sys.executable, "-m", "tether_dev", "invoke", "sweeper", "events/sweeper.json"],
         cwd=PROJECT_ROOT,
         env=dev_stack.env,
         capture_output=True,

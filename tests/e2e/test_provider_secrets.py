@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import DevStack
-from tether.local.aws import client
-from tether.local.demo import create_tenant
+from tests.support.dev_stack import DevStack
+from tether_dev.local.aws import client
+from tether_dev.local.demo import create_tenant
 
 
 def test_secrets_go_to_the_tenant_path_and_another_tenant_cannot_name_them(

@@ -16,12 +16,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.integration.factories import Chain, Deploy, MigratedDatabase, Queue, make_chain
+from tests.support.factories import Chain, Deploy, MigratedDatabase, Queue, make_chain
+from tests.support.outbound import Outbound
+from tests.support.replies import LEAD_PHONE
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.embedded import create_database, drop_database
 from tether.db.migrations import apply_pending
-from tether.db.scratch import server_url, with_database
-from tether.sandbox import SandboxConfig, SandboxServer
+from tether.services.outbound import Outcome
+from tether_dev.sandbox import SandboxConfig, SandboxServer
+from tether_dev.scratch import server_url, with_database
 
 
 @pytest.fixture(scope="session")
@@ -76,11 +79,36 @@ def chain(admin: Connection) -> Chain:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    """The sandbox provider over real HTTP (a module may define one configured otherwise)."""
-    server = SandboxServer(SandboxConfig()).start()
-    yield server
-    server.stop()
+def make_sandbox() -> Iterator[Callable[..., SandboxServer]]:
+    """Starts sandbox providers over real HTTP, configured with SandboxConfig's fields,
+    and stops every one it started when the test ends: the one way tests get a sandbox."""
+    started: list[SandboxServer] = []
+
+    def make(**config: Any) -> SandboxServer:
+        server = SandboxServer(SandboxConfig(**config)).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
+    """The sandbox provider with its defaults (a module may override it with its own config)."""
+    return make_sandbox()
+
+
+@pytest.fixture
+def texted(
+    admin: Connection, app_connections: FreshConnections, sandbox: SandboxServer
+) -> tuple[Outbound, uuid.UUID]:
+    """A lead that was sent its first text (so it is TOUCHED, with a 7-day timer)."""
+    outbound = Outbound(admin, app_connections, sandbox)
+    lead_id = outbound.lead(LEAD_PHONE)
+    assert outbound.process(outbound.request(lead_id)).outcome is Outcome.SENT
+    return outbound, lead_id
 
 
 @pytest.fixture

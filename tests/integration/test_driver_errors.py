@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import errors as pg
 
-from tests.integration.factories import Chain, MigratedDatabase
+from tests.support.factories import Chain, MigratedDatabase
 from tether.db.connection import Connection, FreshConnections, ReusedConnection, connect
 from tether.db.errors import CONFLICT_WORDS, INVALID_VALUE, UNNAMED_CONFLICT
 from tether.db.session import Session

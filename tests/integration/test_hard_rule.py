@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import (
+from tests.support.factories import (
     Chain,
     add_number,
     as_tenant,

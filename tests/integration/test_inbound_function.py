@@ -11,17 +11,15 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from functions.inbound import app as inbound_app
-from tests.integration.factories import Deploy, Queue
-from tests.integration.test_outbound import NOW, SENDER, Outbound
-from tests.integration.test_replies import LEAD_PHONE, texted
-from tests.lambda_context import LambdaContextStub
-from tests.log_capture import captured_logs
-from tests.sqs_records import sqs_record
+from tests.support.factories import Deploy, Queue
+from tests.support.lambda_context import LambdaContextStub
+from tests.support.log_capture import captured_logs
+from tests.support.outbound import NOW, SENDER, Outbound
+from tests.support.replies import LEAD_PHONE
+from tests.support.sqs_records import sqs_record
 from tether.db.connection import Connection
 from tether.domain.events import InboundMessage, StatusUpdate
 from tether.domain.message_status import MessageStatus
-
-__all__ = ["texted"]  # a fixture shared with test_replies
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import (
+from tests.support.factories import (
     Chain,
     add_lead,
     add_number,

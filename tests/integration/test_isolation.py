@@ -6,21 +6,15 @@ from __future__ import annotations
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import (
+from tests.support.factories import (
     Chain,
     as_tenant,
     insert_message,
     make_chain,
     outbound_values,
 )
+from tests.support.tenancy import TENANT_TABLES
 from tether.db.connection import Connection, FreshConnections
-
-TENANT_TABLES = [
-    "tenants", "tenant_config", "api_keys", "provider_accounts", "phone_numbers", "campaigns",
-    "campaign_phone_assignments", "leads", "lead_sender_bindings", "message_status_events", "number_daily_segments", "suppressions", "threads", "messages", "thread_insights",
-    "webhook_receipts", "lead_events", "lead_timers", "escalation_steps", "call_queue", "notifications", "audit_log", "unmatched_inbound",
-    "api_idempotency",
-]  # fmt: skip
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.factories import Chain, make_chain
+from tests.support.factories import Chain, make_chain
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidTransition, NotFound

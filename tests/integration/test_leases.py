@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.pool_release import app as pool_release_function
-from tests.integration.factories import MigratedDatabase, make_lead, make_tenant
-from tests.lambda_context import LambdaContextStub
+from tests.support.factories import MigratedDatabase, make_lead, make_tenant
+from tests.support.lambda_context import LambdaContextStub
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound, PoolExhausted
@@ -253,7 +253,7 @@ def test_release_job_works_through_a_backlog_in_batches(
 
 
 def test_monitoring_views(pool: Pool, admin: Connection, app: Connection) -> None:
-    from tests.integration.factories import as_tenant
+    from tests.support.factories import as_tenant
 
     real_now = datetime.now(UTC)
     leads = [pool.lead() for _ in range(2)]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tether.local.gateway import LocalGateway
-from tether.local.runtime import Invocation
-from tether.local.template import Route
+from tether_dev.local.gateway import LocalGateway
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.template import Route
 
 ROUTES = [
     Route("GET", "/v1/health", None, mock_status=200, mock_body='{"status":"ok"}'),

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from tether.local.aws import MotoServer, client, provision, queue_url
-from tether.local.pollers import QueuePoller
-from tether.local.runtime import Invocation
-from tether.local.template import Function, Stack, load_template, read_stack
+from tether_dev.local.aws import MotoServer, client, provision, queue_url
+from tether_dev.local.pollers import QueuePoller
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.template import Function, Stack, load_template, read_stack
 
 TEMPLATE = """
 Resources:

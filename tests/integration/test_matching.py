@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.integration.factories import make_campaign, make_lead, make_tenant
+from tests.support.factories import make_campaign, make_lead, make_tenant
 from tether.db.connection import Connection, FreshConnections
 from tether.db.inbound import InboundMatch
 from tether.db.unit_of_work import UnitOfWork

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from functions.migrate import app as migrate_function
-from tests.lambda_context import LambdaContextStub
+from tests.support.lambda_context import LambdaContextStub
 from tether.db.connection import connect
 from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending, load_migrations
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import as_tenant, make_campaign, make_lead, make_tenant
+from tests.support.factories import as_tenant, make_campaign, make_lead, make_tenant
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidInput, NoFreeNumber, NotFound, SenderUnavailable

@@ -10,19 +10,19 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from tests.integration.factories import MigratedDatabase, make_lead
-from tests.integration.test_outbound import NOW, SENDER, Crash, CrashingProvider, Outbound
-from tests.integration.test_replies import reply
+from tests.support.factories import MigratedDatabase, make_lead
+from tests.support.outbound import NOW, SENDER, Crash, CrashingProvider, Outbound
+from tests.support.replies import reply
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.domain.classification import Classification, Intent
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState
 from tether.domain.worker import OPT_OUT_CONFIRMATION
-from tether.sandbox import SandboxServer
 from tether.services.campaigns import pause_campaign
 from tether.services.inbox import assign_unmatched
 from tether.services.outbound import Outcome
 from tether.services.replies import ReplyOutcome, handle_reply
+from tether_dev.sandbox import SandboxServer
 
 STRANGER = "+14155550177"  # a phone that is no lead of the tenant
 

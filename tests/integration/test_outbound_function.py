@@ -11,20 +11,19 @@ from typing import Any
 import pytest
 
 from functions.outbound import app as outbound_app
-from tests.integration.factories import (
+from tests.support.factories import (
     Deploy,
     Queue,
     make_campaign,
     make_lead,
     make_tenant,
 )
-from tests.lambda_context import LambdaContextStub
-from tests.sqs_records import sqs_record
+from tests.support.lambda_context import LambdaContextStub
+from tests.support.sqs_records import sqs_record
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import DependencyUnavailable
-from tether.sandbox import SandboxServer
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import (
     OutboundMessage,
@@ -33,6 +32,7 @@ from tether.services.outbound import (
     redrive_waiting_sends,
     request_send,
 )
+from tether_dev.sandbox import SandboxServer
 
 SENDER = "+14155550100"
 

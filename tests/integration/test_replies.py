@@ -8,48 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.integration.test_outbound import NOW, SENDER, Outbound
-from tether.db.connection import Connection, FreshConnections
-from tether.db.unit_of_work import UnitOfWork
-from tether.domain.events import InboundMessage
+from tests.support.outbound import NOW, SENDER, Outbound
+from tests.support.replies import LEAD_PHONE, reply
+from tether.db.connection import Connection
 from tether.domain.lead_state import LeadState
-from tether.sandbox import SandboxServer
 from tether.services.outbound import Outcome
-from tether.services.replies import HandledReply, ReplyOutcome, handle_reply
-
-LEAD_PHONE = "+14155550123"
-
-
-@pytest.fixture
-def texted(
-    admin: Connection, app_connections: FreshConnections, sandbox: SandboxServer
-) -> tuple[Outbound, uuid.UUID]:
-    """A lead that was sent its first text (so it is TOUCHED, with a 7-day timer)."""
-    outbound = Outbound(admin, app_connections, sandbox)
-    lead_id = outbound.lead(LEAD_PHONE)
-    assert outbound.process(outbound.request(lead_id)).outcome is Outcome.SENT
-    return outbound, lead_id
-
-
-def reply(
-    outbound: Outbound,
-    body: str,
-    sender: str = "(415) 555-0123",
-    to: str = SENDER,
-    sid: str | None = None,
-) -> HandledReply:
-    event = InboundMessage(
-        provider="sandbox",
-        external_id=sid or f"SM{uuid.uuid4().hex}",
-        from_address=sender,
-        to_address=to,
-        body=body,
-        occurred_at=NOW + timedelta(minutes=5),
-    )
-    with UnitOfWork(outbound.app, outbound.tenant_id) as uow:
-        return handle_reply(
-            uow, outbound.tenant_id, event, uuid.uuid4(), NOW + timedelta(minutes=5)
-        )
+from tether.services.replies import ReplyOutcome
 
 
 def lead_row(admin: Connection, lead_id: uuid.UUID) -> dict[str, object]:

@@ -7,18 +7,18 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 
-from tests.integration.factories import Chain, insert_message, make_chain, outbound_values
-from tests.integration.test_outbound import NOW, Outbound
+from tests.support.factories import Chain, insert_message, make_chain, outbound_values
+from tests.support.outbound import NOW, Outbound
 from tether.api.schemas import TraceMessage
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import StatusUpdate
 from tether.domain.message_status import MessageStatus
 from tether.providers import SendAccepted, SendCommand, SmsProvider
-from tether.sandbox import SandboxServer
 from tether.services.outbound import Outcome
 from tether.services.statuses import StatusOutcome, apply_status_update
 from tether.services.traces import lead_trace
+from tether_dev.sandbox import SandboxServer
 
 M = MessageStatus
 

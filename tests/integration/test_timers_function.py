@@ -4,22 +4,21 @@ real PostgreSQL; the sweeper re-drives a send the queue did not take."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from functions.timers import app as timers_app
-from tests.integration.factories import Deploy, Queue
-from tests.integration.test_outbound import NOW
-from tests.integration.test_timers import World
-from tests.lambda_context import LambdaContextStub
+from tests.support.factories import Deploy, Queue
+from tests.support.lambda_context import LambdaContextStub
+from tests.support.outbound import NOW
+from tests.support.timers import World
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
-from tether.sandbox import SandboxConfig, SandboxServer
 from tether.services.outbound import redrive_waiting_sends
+from tether_dev.sandbox import SandboxServer
 
 
 @pytest.fixture
@@ -35,10 +34,9 @@ def world(
     admin: Connection,
     app_connections: FreshConnections,
     jobs_connections: FreshConnections,
-) -> Iterator[World]:
-    sandbox = SandboxServer(SandboxConfig()).start()
-    yield World(admin, app_connections, jobs_connections, sandbox)
-    sandbox.stop()
+    sandbox: SandboxServer,
+) -> World:
+    return World(admin, app_connections, jobs_connections, sandbox)
 
 
 def scheduled(at: str) -> dict[str, Any]:

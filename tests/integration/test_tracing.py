@@ -21,8 +21,8 @@ TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 INVOKE_API = """
 import json, sys
 from functions.api import app
-from tests.lambda_context import LambdaContextStub
-from tests.integration.api.conftest import proxy_event
+from tests.support.lambda_context import LambdaContextStub
+from tests.support.api_client import proxy_event
 
 event = proxy_event("GET", "/v1/openapi.json", {}, None)
 response = app.handler(event, LambdaContextStub(function_name="tether-api"))

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import Chain, as_tenant, make_chain
-from tests.integration.test_isolation import TENANT_TABLES
+from tests.support.factories import Chain, as_tenant, make_chain
+from tests.support.tenancy import TENANT_TABLES
 from tether.db.connection import Connection, FreshConnections
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tether.config import PROJECT_ROOT
-from tether.local.deploy_check import (
+from tether_dev.local.deploy_check import (
     EMULATOR_UNKNOWN_TYPES,
     emulated_database_template,
     host_template,
 )
-from tether.local.template import load_template, sam_transform
+from tether_dev.local.template import load_template, sam_transform
 
 
 def test_the_host_template_changes_the_architecture_and_the_stage_only(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from tether.config import PROJECT_ROOT
-from tether.local.deploy_check import code_routes, concrete
-from tether.local.events import match_route
-from tether.local.template import (
+from tether.webhooks.request import WEBHOOK_METHOD
+from tether_dev.local.deploy_check import code_routes, concrete
+from tether_dev.local.events import match_route
+from tether_dev.local.template import (
     ACCOUNT_ID,
     ANY_METHOD_KEY,
     HTTP_METHODS,
@@ -25,7 +26,6 @@ from tether.local.template import (
     load_template,
     sam_transform,
 )
-from tether.webhooks.request import WEBHOOK_METHOD
 
 REST_API_ID = "a1b2c3d4e5"
 STAGE = "dev"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tether.config import PROJECT_ROOT
-from tether.local.events import (
+from tether.webhooks.request import WebhookRequest
+from tether_dev.local.events import (
     failed_message_ids,
     http_answer,
     match_route,
@@ -19,8 +20,7 @@ from tether.local.events import (
     scheduled_event,
     sqs_event,
 )
-from tether.local.template import Route
-from tether.webhooks.request import WebhookRequest
+from tether_dev.local.template import Route
 
 NOW = datetime(2026, 11, 21, 21, 30, tzinfo=UTC)
 ROUTES = [

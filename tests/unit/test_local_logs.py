@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tether.local.logs import function_label, terminal_line
+from tether_dev.local.logs import function_label, terminal_line
 
 
 def test_one_line_with_the_ids_first_and_the_event_keys_after() -> None:

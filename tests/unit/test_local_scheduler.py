@@ -4,13 +4,14 @@ period after start; what is not a rate is skipped, never run at a made-up pace."
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tether.local.events import parse_rate
-from tether.local.pollers import Scheduler
-from tether.local.runtime import Invocation
-from tether.local.template import Function, Schedule
+from tether_dev.local.events import parse_rate
+from tether_dev.local.pollers import Scheduler
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.template import Function, Schedule
 
 
 def function(name: str, *expressions: str) -> Function:
@@ -25,6 +26,24 @@ def function(name: str, *expressions: str) -> Function:
     )
 
 
+class DrivenClock:
+    """The scheduler's clock, moved only by its waits: each wait passes at once, and the
+    run ends (`at_end`) once `run_for` has gone by."""
+
+    def __init__(self, run_for: timedelta) -> None:
+        self.start = self.current = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
+        self.run_for = run_for
+        self.at_end: Callable[[], None] = lambda: None
+
+    def now(self) -> datetime:
+        return self.current
+
+    def wait(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+        if self.current - self.start >= self.run_for:
+            self.at_end()
+
+
 def test_rates_fire_their_functions_in_proportion_and_cron_is_skipped() -> None:
     fired: list[tuple[str, str]] = []
     lock = threading.Lock()
@@ -34,7 +53,8 @@ def test_rates_fire_their_functions_in_proportion_and_cron_is_skipped() -> None:
             fired.append((fn.logical_id, event["detail-type"]))
         return Invocation(fn.logical_id, None, None, 0.0, False)
 
-    # a minute lasts 50 ms here
+    # a minute lasts 50 ms here, on a clock the test drives: 0.62 s of it, then stop
+    clock = DrivenClock(run_for=timedelta(seconds=0.62))
     scheduler = Scheduler(
         [
             function("fast", "rate(1 minute)"),
@@ -42,15 +62,17 @@ def test_rates_fire_their_functions_in_proportion_and_cron_is_skipped() -> None:
         ],
         invoke,
         period_of=lambda expression: parse_rate(expression) / 1200,
+        clock=clock.now,
+        wait=clock.wait,
     )
+    clock.at_end = scheduler.stop
     assert [s.name for _, s, _ in scheduler.entries] == ["fast0", "slow0"]
     scheduler.start()
-    time.sleep(0.62)
-    scheduler.stop()
-    scheduler.join(timeout=2)
+    scheduler.join(timeout=10)
 
     counts = {name: sum(1 for n, _ in fired if n == name) for name in ("fast", "slow")}
-    # 12 and 2 on an idle machine; fewer under load (missed runs are not caught up)
+    # 12 and 2 on the driven clock (under load the wall clock gives fewer: missed runs are
+    # not caught up)
     assert 5 <= counts["fast"] <= 13
     assert 1 <= counts["slow"] <= 3
     assert counts["fast"] >= 3 * counts["slow"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
-from tether.local.runtime import environment_for, local_environment
-from tether.local.stack import local_parameters
-from tether.local.template import Stack, TemplateError, load_template, read_stack
+from tether_dev.local.runtime import environment_for, local_environment
+from tether_dev.local.stack import local_parameters
+from tether_dev.local.template import Stack, TemplateError, load_template, read_stack
 
 
 def url(name: str) -> str:

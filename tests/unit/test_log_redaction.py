@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.log_capture import captured_logs
+from tests.support.log_capture import captured_logs
 from tether.config import stage_settings
 from tether.domain.api_keys import generate_key
 from tether.domain.redaction import mask_phone_numbers, redact, redact_key_material

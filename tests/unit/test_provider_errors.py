@@ -21,7 +21,7 @@ from tether.providers.signalhouse import (
 from tether.providers.signalwire import classify_signalwire_error, space_api_url
 from tether.providers.telnyx import classify_telnyx_error
 from tether.providers.twilio import classify_twilio_error
-from tether.sandbox.faults import FAULT_ANSWERS, SandboxFault
+from tether_dev.sandbox.faults import FAULT_ANSWERS, SandboxFault
 
 K = ProviderErrorKind
 Classify = Callable[[int | None, str | None], ProviderErrorKind]

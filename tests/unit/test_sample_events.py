@@ -1,5 +1,5 @@
 """events/ has a sample event for every function of template.yaml, shaped like what
-the function's trigger sends (`python -m tether invoke FUNCTION events/...`)."""
+the function's trigger sends (`python -m tether_dev invoke FUNCTION events/...`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tether.config import PROJECT_ROOT
-from tether.local.events import match_route
-from tether.local.template import Function, load_template, read_stack
+from tether_dev.local.events import match_route
+from tether_dev.local.template import Function, load_template, read_stack
 
 STACK = read_stack(load_template(PROJECT_ROOT / "template.yaml"), lambda name: name)
 EVENTS = PROJECT_ROOT / "events"

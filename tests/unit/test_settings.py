@@ -22,8 +22,8 @@ from tether.config import (
     TimersSettings,
     WebhookSettings,
 )
-from tether.local.template import load_template
 from tether.queues import queue_at
+from tether_dev.local.template import load_template
 
 FUNCTIONS: dict[str, type[Settings]] = {
     "WebhookFunction": WebhookSettings,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tether.config import PROJECT_ROOT
-from tether.local.template import load_template
+from tether_dev.local.template import load_template
 
 TEMPLATE = load_template(PROJECT_ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.webhook_samples import SAMPLE_TIME, SECRETS, load_sample, with_body, with_json
+from tests.support.webhook_samples import SAMPLE_TIME, SECRETS, load_sample, with_body, with_json
 from tether.domain.classification import Intent, classify_reply
 from tether.domain.events import InboundMessage, StatusUpdate
 from tether.domain.storable import REPLACEMENT, readable_body, storable, storable_text

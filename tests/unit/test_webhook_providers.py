@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.webhook_samples import (
+from tests.support.webhook_samples import (
     LEAD_IN_SAMPLES,
     OURS_IN_SAMPLES,
     SAMPLE_TIME,

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tests.webhook_samples import SAMPLE_ACCOUNT_ID, load_sample
+from tests.support.webhook_samples import SAMPLE_ACCOUNT_ID, load_sample
 from tether.webhooks.errors import MalformedPayload
 from tether.webhooks.request import WebhookRequest
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.webhook_samples import TELNYX_PRIVATE_KEY, TELNYX_PUBLIC_KEY
+from tests.support.webhook_samples import TELNYX_PRIVATE_KEY, TELNYX_PUBLIC_KEY
 from tether.webhooks import signatures
 from tether.webhooks.errors import InvalidSignature
 

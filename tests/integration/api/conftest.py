@@ -4,144 +4,17 @@ Gateway proxy events."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
 from moto import mock_aws
 
-import functions.api.app as api_app
-from tests.lambda_context import LambdaContextStub
+from tests.support.api_client import NOW, Api
 from tether.api import context
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.secrets import SecretStore
-from tether.services.api_keys import create_tenant
-
-NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside quiet hours' window
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str]
-
-
-@dataclass
-class Client:
-    """Calls the api function with API Gateway proxy events as one tenant's key."""
-
-    key: str | None
-    tenant_id: Any = None
-    default_headers: dict[str, str] = field(default_factory=dict)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        query: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        raw: str | None = None,
-        content_type: str = "application/json",
-    ) -> Reply:
-        sent = {"Content-Type": content_type, **self.default_headers, **(headers or {})}
-        if self.key is not None:
-            sent.setdefault("Authorization", f"Bearer {self.key}")
-        text = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        event = proxy_event(method, path, sent, text, query)
-        response = api_app.handler(event, LambdaContextStub(function_name="tether-api"))
-        payload = response.get("body") or ""
-        answered = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
-        answered.update(response.get("headers") or {})
-        content = answered.get("Content-Type", "")
-        parsed = (
-            json.loads(payload) if payload and content.startswith("application/json") else payload
-        )
-        return Reply(response["statusCode"], parsed, answered)
-
-    def get(self, path: str, **kwargs: Any) -> Reply:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
-        return self.request("POST", path, body if body is not None else {}, **kwargs)
-
-
-def proxy_event(
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    body: str | None,
-    query: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """An API Gateway (REST, proxy) event for `ANY /v1/{proxy+}`, as events/api shows."""
-    params = {k: str(v) for k, v in (query or {}).items() if v is not None}
-    return {
-        "resource": "/v1/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": params or None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in params.items()} or None,
-        "pathParameters": {"proxy": path.removeprefix("/v1/")},
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "k3v9x2w1ab",
-            "httpMethod": method,
-            "path": f"/dev{path}" + (f"?{urlencode(params)}" if params else ""),
-            "protocol": "HTTP/1.1",
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "resourcePath": "/v1/{proxy+}",
-            "stage": "dev",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
-@dataclass
-class Api:
-    sqs: Any
-    queue_url: str
-    jobs: FreshConnections
-    admin: Connection
-    secretsmanager: Any = None
-
-    def tenant(self, name: str = "Acme Outreach") -> Client:
-        tenant_id, issued = create_tenant(self.jobs, name)
-        return Client(issued.key, tenant_id)
-
-    def queued(self) -> list[dict[str, Any]]:
-        """Every message on the outbound queue, taken off it."""
-        taken: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
-            if not batch:
-                return taken
-            for message in batch:
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-                taken.append(json.loads(message["Body"]))
-
-    def audit_rows(self, tenant_id: Any, kind: str = "access_denied") -> list[dict[str, Any]]:
-        return self.admin.execute(
-            "SELECT kind, subject_type, subject_id, detail FROM audit_log"
-            " WHERE tenant_id = %s AND kind = %s ORDER BY created_at",
-            (tenant_id, kind),
-        ).fetchall()
 
 
 @pytest.fixture

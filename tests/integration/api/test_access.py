@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.api.conftest import NOW, Api, Client
-from tests.integration.api.support import build_campaign
-from tests.integration.factories import MigratedDatabase
-from tether.__main__ import main
+from tests.support.api_client import NOW, Api, Client
+from tests.support.api_scenes import build_campaign
+from tests.support.factories import MigratedDatabase
 from tether.api import context
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InProgress
 from tether.services import api_idempotency
+from tether_dev.__main__ import main
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 
 from functions.api import app as api_app
-from tests.integration.api.conftest import Api, proxy_event
-from tests.lambda_context import LambdaContextStub
-from tests.log_capture import captured_logs
+from tests.support.api_client import Api, proxy_event
+from tests.support.lambda_context import LambdaContextStub
+from tests.support.log_capture import captured_logs
 
 
 def test_every_line_of_a_request_carries_its_api_gateway_request_id(api: Api) -> None:

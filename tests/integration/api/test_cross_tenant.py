@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.api.conftest import Api, Client
-from tests.integration.api.support import Scene, build_campaign, seed_inbox
+from tests.support.api_client import Api, Client
+from tests.support.api_scenes import Scene, build_campaign, seed_inbox
 
 # (method, path, body): ids come from the owner's scene
 ID_ROUTES: list[tuple[str, str, Any]] = [

@@ -17,9 +17,10 @@ from uuid import UUID
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -27,9 +28,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import functions.api.app as api_app
-from tests.integration.api.conftest import Api, Client
-from tests.integration.api.support import build_campaign, seed_inbox
-from tests.lambda_context import LambdaContextStub
+from tests.support.api_client import Api, Client
+from tests.support.api_scenes import build_campaign, seed_inbox
+from tests.support.lambda_context import LambdaContextStub
 from tether.config import PROJECT_ROOT
 
 CASES_PER_OPERATION = 5
@@ -137,6 +138,12 @@ def _with_real_ids(case: Any, ids: dict[str, str]) -> None:
 def test_no_input_makes_a_5xx_and_every_answer_matches_the_document(
     case: Any, fuzzed_tenant: Fuzzed
 ) -> None:
+    send_and_check(case, fuzzed_tenant)
+
+
+def send_and_check(case: Any, fuzzed_tenant: Fuzzed) -> None:
+    """One generated request, sent as the tenant, its answer checked against the
+    document."""
     _with_real_ids(case, fuzzed_tenant.ids)
     case.headers = {
         **(case.headers or {}),
@@ -155,11 +162,35 @@ def test_no_input_makes_a_5xx_and_every_answer_matches_the_document(
     )
 
 
-def test_fuzz_reached_every_operation_past_auth_and_validation() -> None:
-    """Runs after the fuzz cases (same module, defined last): they ran, they got past
-    the key and the validation often enough to mean something, and how many ran."""
-    if not CASES_RUN:
-        pytest.skip("runs after the fuzz cases of this module")
+def fuzz_operations_not_yet_run(fuzzed_tenant: Fuzzed) -> None:
+    """Every operation whose cases have not run in this session (this test alone, or
+    before them) fuzzed here the same way: valid and invalid, derandomised."""
+    done = {operation for operation, _ in CASES_RUN}
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result  # the document is ours and valid
+        operation = result.ok()
+        if operation.label in done:
+            continue
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @settings(
+                max_examples=CASES_PER_OPERATION,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                database=None,
+            )
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def send(case: Any) -> None:
+                send_and_check(case, fuzzed_tenant)
+
+            send()
+
+
+def test_fuzz_reached_every_operation_past_auth_and_validation(fuzzed_tenant: Fuzzed) -> None:
+    """The fuzz cases ran, got past the key and the validation often enough to mean
+    something, and how many ran. Depends on no order: what has not run yet runs here."""
+    fuzz_operations_not_yet_run(fuzzed_tenant)
     operations = {operation for operation, _ in CASES_RUN}
     succeeded = {operation for operation, status in CASES_RUN if status < 300}
     statuses = sorted({status for _, status in CASES_RUN})

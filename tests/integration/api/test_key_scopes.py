@@ -14,9 +14,9 @@ import pytest
 from psycopg import errors as pg
 from psycopg import sql
 
-from tests.integration.api.conftest import NOW, Api, Client, proxy_event
-from tests.integration.api.support import SANDBOX_CREDENTIALS, build_campaign
-from tests.lambda_context import LambdaContextStub
+from tests.support.api_client import NOW, Api, Client, proxy_event
+from tests.support.api_scenes import SANDBOX_CREDENTIALS, build_campaign
+from tests.support.lambda_context import LambdaContextStub
 from tether.api import context
 from tether.db.connection import Connection
 from tether.domain.api_keys import PREFIX_LENGTH

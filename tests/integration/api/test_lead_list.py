@@ -3,8 +3,8 @@ person, normalised) and state, and cursor pages."""
 
 from __future__ import annotations
 
-from tests.integration.api.conftest import Api
-from tests.integration.api.support import build_campaign
+from tests.support.api_client import Api
+from tests.support.api_scenes import build_campaign
 
 
 def test_leads_are_listed_by_campaign_phone_and_state_in_pages(api: Api) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from tests.integration.api.conftest import NOW, Api
-from tests.integration.api.support import build_campaign
+from tests.support.api_client import NOW, Api
+from tests.support.api_scenes import build_campaign
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import FreshConnections
 from tether.db.messages import SendContext

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.api.conftest import NOW, Api, Client
+from tests.support.api_client import NOW, Api, Client
 from tether.config import stage_settings
 from tether.providers import ProviderError, ProviderErrorKind
 from tether.secrets import (

@@ -7,9 +7,9 @@ import json
 import uuid
 from datetime import timedelta
 
-from tests.integration.api.conftest import NOW, Api
-from tests.integration.api.support import POOL, build_campaign, seed_inbox
-from tests.integration.factories import unique_number
+from tests.support.api_client import NOW, Api
+from tests.support.api_scenes import POOL, build_campaign, seed_inbox
+from tests.support.factories import unique_number
 from tether.config import PROJECT_ROOT
 
 

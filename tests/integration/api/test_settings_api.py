@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.api.conftest import Api
+from tests.support.api_client import Api
 from tether.db.connection import Connection
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from tests.integration.api.conftest import NOW, Api
-from tests.integration.api.support import build_campaign
+from tests.support.api_client import NOW, Api
+from tests.support.api_scenes import build_campaign
 
 
 def test_the_escalation_map_shows_defaults_and_takes_a_move_and_a_close(api: Api) -> None:

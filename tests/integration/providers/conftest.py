@@ -3,23 +3,18 @@ stub that answers like a real provider's API. Nothing here leaves the machine.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.integration.providers.stub import StubProvider
+from tests.support.providers import StubProvider
 from tether.providers.sandbox import SandboxProvider
-from tether.sandbox import SandboxConfig, SandboxServer
-
-FROM = "+14155550100"
-TO = "+14155550123"
+from tether_dev.sandbox import SandboxServer
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SandboxConfig(stall_seconds=5.0)).start()
-    yield server
-    server.stop()
+def sandbox(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
+    return make_sandbox(stall_seconds=5.0)
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import urllib3
 
-from tests.integration.providers.conftest import FROM, TO
+from tests.support.providers import FROM, TO
 from tether.providers import ProviderError, ProviderErrorKind, SendCommand, provider_for
 from tether.providers.sandbox import SandboxProvider
-from tether.sandbox import (
+from tether_dev.sandbox import (
     DEFAULT_FAULT_NUMBERS,
     SandboxConfig,
     SandboxFault,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import urllib3
 
-from tests.integration.providers.conftest import FROM, TO
+from tests.support.providers import FROM, TO
 from tether.providers import SendCommand
 from tether.providers.sandbox import SandboxProvider
-from tether.sandbox import SandboxConfig, SandboxServer
-from tether.sandbox.callbacks import WebhookPoster
-from tether.sandbox.server import DEV_SIGNING_SECRET
 from tether.webhooks.signatures import verify_standard_webhooks
+from tether_dev.sandbox import SandboxConfig, SandboxServer
+from tether_dev.sandbox.callbacks import WebhookPoster
+from tether_dev.sandbox.server import DEV_SIGNING_SECRET
 
 
 class Receiver(ThreadingHTTPServer):
@@ -69,12 +69,18 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def talking_sandbox(receiver: Receiver, **config: Any) -> SandboxServer:
-    return SandboxServer(
-        SandboxConfig(
+@pytest.fixture
+def talking_sandbox(
+    receiver: Receiver, make_sandbox: Callable[..., SandboxServer]
+) -> Callable[..., SandboxServer]:
+    """Sandboxes that post their callbacks to `receiver` (the test may stop one early)."""
+
+    def make(**config: Any) -> SandboxServer:
+        return make_sandbox(
             webhook_url=receiver.url, open_accounts=True, callback_delay_seconds=0.02, **config
         )
-    ).start()
+
+    return make
 
 
 def wait_for(receiver: Receiver, count: int) -> list[dict[str, Any]]:
@@ -85,9 +91,9 @@ def wait_for(receiver: Receiver, count: int) -> list[dict[str, Any]]:
 
 
 def test_each_text_gets_queued_sent_delivered_signed_to_its_accounts_webhook(
-    receiver: Receiver,
+    receiver: Receiver, talking_sandbox: Callable[..., SandboxServer]
 ) -> None:
-    sandbox = talking_sandbox(receiver)
+    sandbox = talking_sandbox()
     try:
         provider = SandboxProvider(sandbox.url, "acct-7", sandbox.config.api_token)
         accepted = provider.send(SendCommand(FROM, TO, "Hi", "key-1"))
@@ -115,9 +121,9 @@ def test_each_text_gets_queued_sent_delivered_signed_to_its_accounts_webhook(
 
 
 def test_at_an_undelivered_rate_of_one_every_text_ends_undelivered_with_a_reason(
-    receiver: Receiver,
+    receiver: Receiver, talking_sandbox: Callable[..., SandboxServer]
 ) -> None:
-    sandbox = talking_sandbox(receiver, undelivered_rate=1.0)
+    sandbox = talking_sandbox(undelivered_rate=1.0)
     try:
         SandboxProvider(sandbox.url, "a", sandbox.config.api_token).send(
             SendCommand(FROM, TO, "Hi", "key-1")
@@ -128,8 +134,10 @@ def test_at_an_undelivered_rate_of_one_every_text_ends_undelivered_with_a_reason
     assert (last["status"], last["error_code"]) == ("undelivered", "filtered")
 
 
-def test_a_reply_goes_to_the_account_that_sent_from_that_number(receiver: Receiver) -> None:
-    sandbox = talking_sandbox(receiver)
+def test_a_reply_goes_to_the_account_that_sent_from_that_number(
+    receiver: Receiver, talking_sandbox: Callable[..., SandboxServer]
+) -> None:
+    sandbox = talking_sandbox()
     try:
         SandboxProvider(sandbox.url, "acct-9", sandbox.config.api_token).send(
             SendCommand(FROM, TO, "Hi", "key-1")

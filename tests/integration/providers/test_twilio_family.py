@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.providers.conftest import FROM, TO
-from tests.integration.providers.stub import RecordedRequest, StubProvider
+from tests.support.providers import FROM, TO, RecordedRequest, StubProvider
 from tether.domain.message_status import MessageStatus
 from tether.domain.redaction import mask_phone_numbers
 from tether.providers import ProviderError, ProviderErrorKind, SendAccepted, SendCommand

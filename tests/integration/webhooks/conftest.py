@@ -17,8 +17,9 @@ import pytest
 from moto import mock_aws
 
 import functions.webhook.app as webhook_app
-from tests.integration.factories import Chain
-from tests.integration.webhooks.support import (
+from tests.support.factories import Chain
+from tests.support.webhook_samples import SECRETS
+from tests.support.webhooks import (
     TABLE,
     AddAccount,
     Aws,
@@ -26,7 +27,6 @@ from tests.integration.webhooks.support import (
     FakeLambdaContext,
     make_ports,
 )
-from tests.webhook_samples import SECRETS
 from tether.db.connection import Connection, FreshConnections
 from tether.services.webhooks import WebhookPorts
 

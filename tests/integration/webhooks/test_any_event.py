@@ -28,13 +28,13 @@ from standardwebhooks import Webhook
 from twilio.request_validator import RequestValidator
 
 import functions.webhook.app as webhook_app
-from tests.integration.webhooks.support import AddAccount, FakeLambdaContext, receipts
-from tests.webhook_samples import SAMPLES, SECRETS, TELNYX_PRIVATE_KEY, load_sample
+from tests.support.webhook_samples import SAMPLES, SECRETS, TELNYX_PRIVATE_KEY, load_sample
+from tests.support.webhooks import AddAccount, FakeLambdaContext, receipts
 from tether.db.connection import Connection
-from tether.local.gateway import LocalGateway
-from tether.local.runtime import Invocation
-from tether.local.template import Route
 from tether.services.webhooks import WebhookPorts
+from tether_dev.local.gateway import LocalGateway
+from tether_dev.local.runtime import Invocation
+from tether_dev.local.template import Route
 
 # examples per sample (12 samples, five providers); 240 cases, about 35 s
 EXAMPLES_PER_SAMPLE = 20

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import Chain
-from tests.integration.webhooks.support import AddAccount, Aws, Deliver, receipts
-from tests.webhook_fields import INBOUND_SAMPLES, inbound_with
-from tests.webhook_samples import signed_event
+from tests.support.factories import Chain
+from tests.support.webhook_fields import INBOUND_SAMPLES, inbound_with
+from tests.support.webhook_samples import signed_event
+from tests.support.webhooks import AddAccount, Aws, Deliver, receipts
 from tether.db.connection import Connection, FreshConnections
 from tether.domain.storable import REPLACEMENT
 from tether.services.inbound import process_receipt

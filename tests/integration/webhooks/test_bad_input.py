@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.factories import Chain
-from tests.integration.webhooks.support import (
+from tests.support.factories import Chain
+from tests.support.webhook_samples import load_sample, retarget, signed_event, with_body
+from tests.support.webhooks import (
     AddAccount,
     Aws,
     Deliver,
@@ -20,7 +21,6 @@ from tests.integration.webhooks.support import (
     receipts,
     sample_for,
 )
-from tests.webhook_samples import load_sample, retarget, signed_event, with_body
 from tether.db.connection import Connection
 
 Change = Callable[[dict[str, Any], AddAccount], dict[str, Any]]

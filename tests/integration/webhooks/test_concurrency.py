@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.webhooks.support import (
+from tests.support.webhook_samples import load_sample
+from tests.support.webhooks import (
     AddAccount,
     Aws,
     Deliver,
     receipts,
     sample_for,
 )
-from tests.webhook_samples import load_sample
 from tether.db.connection import Connection
 
 DELIVERIES = 50

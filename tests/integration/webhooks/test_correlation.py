@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from tests.integration.webhooks.support import AddAccount, Deliver, sample_for
-from tests.log_capture import captured_logs
-from tests.webhook_samples import load_sample
+from tests.support.log_capture import captured_logs
+from tests.support.webhook_samples import load_sample
+from tests.support.webhooks import AddAccount, Deliver, sample_for
 
 
 def test_every_line_of_a_delivery_carries_its_api_gateway_request_id(

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg import errors as pg
 
-from tests.integration.factories import Chain, as_tenant
-from tests.integration.webhooks.support import AddAccount, Aws, Deliver, audit_rows, make_ports
-from tests.webhook_samples import load_sample, retarget, signed_event, with_body
+from tests.support.factories import Chain, as_tenant
+from tests.support.webhook_samples import load_sample, retarget, signed_event, with_body
+from tests.support.webhooks import AddAccount, Aws, Deliver, audit_rows, make_ports
 from tether.db.connection import Connection, FreshConnections
 
 FLOOD = 1000

@@ -18,8 +18,8 @@ import pytest
 from standardwebhooks import Webhook
 from twilio.request_validator import RequestValidator
 
-from tests.integration.webhooks.support import AddAccount, Deliver, receipts
-from tests.webhook_samples import load_sample, retarget, twilio_json_event
+from tests.support.webhook_samples import load_sample, retarget, twilio_json_event
+from tests.support.webhooks import AddAccount, Deliver, receipts
 from tether.db.connection import Connection
 
 AUTH_TOKEN = "12345678901234567890123456789012"  # an Auth Token's shape

@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 
 import functions.webhook.app as webhook_app
-from tests.integration.factories import Chain
-from tests.integration.webhooks.support import (
+from tests.support.factories import Chain
+from tests.support.webhook_samples import (
+    SAMPLES,
+    load_sample,
+    signed_event,
+    with_body,
+    with_json,
+)
+from tests.support.webhooks import (
     AddAccount,
     Aws,
     Deliver,
@@ -21,13 +28,6 @@ from tests.integration.webhooks.support import (
     make_ports,
     receipts,
     sample_for,
-)
-from tests.webhook_samples import (
-    SAMPLES,
-    load_sample,
-    signed_event,
-    with_body,
-    with_json,
 )
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.webhooks.support import AddAccount, Deliver
-from tests.webhook_samples import load_sample, signed_event
+from tests.support.webhook_samples import load_sample, signed_event
+from tests.support.webhooks import AddAccount, Deliver
 from tether.config import stage_settings
 
 

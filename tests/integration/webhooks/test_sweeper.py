@@ -12,7 +12,8 @@ import pytest
 
 import functions.sweeper.app as sweeper_app
 import functions.webhook.app as webhook_app
-from tests.integration.webhooks.support import (
+from tests.support.webhook_samples import EVENTS_DIR, load_sample
+from tests.support.webhooks import (
     AddAccount,
     Aws,
     Deliver,
@@ -21,7 +22,6 @@ from tests.integration.webhooks.support import (
     receipts,
     sample_for,
 )
-from tests.webhook_samples import EVENTS_DIR, load_sample
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.services.receipts import redrive_unenqueued_receipts
@@ -154,7 +154,7 @@ def test_overlapping_sweeps_send_each_receipt_once(
     jobs_connections: FreshConnections,
 ) -> None:
     account_id = add_account("sandbox")
-    from tests.webhook_samples import signed_event, with_json
+    from tests.support.webhook_samples import signed_event, with_json
 
     for n in range(12):
         event = with_json(

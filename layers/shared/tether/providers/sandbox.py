@@ -1,4 +1,4 @@
-"""The adapter for the local sandbox provider (tether.sandbox): the same door as the real
+"""The adapter for the local sandbox provider (tether_dev.sandbox): the same door as the real
 providers, for tests and local runs. With idempotency keys switched off on both sides it
 behaves like a provider without them, and `find_sent` reads its Messages list."""
 

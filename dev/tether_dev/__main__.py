@@ -1,0 +1,161 @@
+"""Command line: ``python -m tether_dev migrate | db-url | db-stop | schema |
+tenant create NAME | dev | demo | invoke | sandbox``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from tether.config import PROJECT_ROOT, database_settings
+from tether.db.connection import conninfo_for
+from tether.db.migrations import MIGRATIONS_DIR, MigrationError, apply_pending
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tether_dev")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "migrate", help="apply pending migrations (embedded database when DATABASE_URL is unset)"
+    )
+    db_url = commands.add_parser("db-url", help="print the connection URL of a database role")
+    db_url.add_argument("--role", choices=("admin", "app", "jobs"), default="admin")
+    commands.add_parser("db-stop", help="stop the embedded PostgreSQL of this checkout")
+    commands.add_parser(
+        "schema", help="write schema.sql: the schema of a scratch database migrated from nothing"
+    )
+    tenant = commands.add_parser("tenant", help="manage tenants")
+    tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_commands.add_parser(
+        "create", help="create a tenant and print its first API key (shown only this once)"
+    )
+    create.add_argument("name")
+    _add_local_commands(commands)
+    args = parser.parse_args(argv)
+
+    if args.command == "tenant":
+        return _create_tenant(args.name)
+    if args.command in ("dev", "invoke", "sandbox", "demo", "deploy-check"):
+        from tether_dev.local import cli
+
+        return cli.run(args)
+
+    if args.command == "schema":
+        from tether_dev.schema import write_schema
+
+        print(f"wrote {write_schema().relative_to(PROJECT_ROOT)}")
+        return 0
+
+    if args.command == "db-stop":
+        from tether.db.embedded import stop_embedded
+
+        stopped = stop_embedded(database_settings().tether_data_dir)
+        print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+        return 0
+
+    if args.command == "db-url":
+        print(conninfo_for(args.role))
+        return 0
+
+    started = time.monotonic()
+    try:
+        applied = apply_pending(MIGRATIONS_DIR)
+    except MigrationError as error:
+        print(f"migrate: {error}", file=sys.stderr)
+        return 1
+    elapsed = time.monotonic() - started
+    if applied:
+        print(f"applied {len(applied)} migration(s) in {elapsed:.2f}s: {', '.join(applied)}")
+    else:
+        print(f"database is up to date ({elapsed:.2f}s)")
+    return 0
+
+
+def _create_tenant(name: str) -> int:
+    from tether.db.connection import FreshConnections
+    from tether.domain.errors import TetherError
+    from tether.services.api_keys import create_tenant
+
+    try:
+        # the jobs role: a tenant has no tenant of its own to act as until it exists
+        tenant_id, issued = create_tenant(FreshConnections(conninfo_for("jobs")), name)
+    except TetherError as error:
+        print(f"tenant create: {error}", file=sys.stderr)
+        return 1
+    print(f"tenant {tenant_id} created")
+    print(f"API key (shown once, store it now): {issued.key}")
+    return 0
+
+
+def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dev = commands.add_parser(
+        "dev", help="run the local stack: database, moto, gateway, pollers, schedules, sandbox"
+    )
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000, help="the gateway's port (0: any free)")
+    dev.add_argument("--sandbox-port", type=int, default=3001)
+    dev.add_argument("--moto-port", type=int, default=3002)
+    dev.add_argument("--lambda-port", type=int, default=3003, help="Lambda's Invoke API")
+    dev.add_argument(
+        "--sandbox-failure-rate",
+        type=float,
+        default=0.0,
+        help="share of sends the sandbox refuses with a retryable 500",
+    )
+    dev.add_argument(
+        "--sandbox-undelivered-rate",
+        type=float,
+        default=0.0,
+        help="share of texts whose last status callback is undelivered",
+    )
+    dev.add_argument("--sandbox-latency", type=float, default=0.0, help="seconds before each send")
+    dev.add_argument(
+        "--sandbox-callback-delay", type=float, default=0.5, help="seconds between statuses"
+    )
+    dev.add_argument("--log-level", default="INFO")
+    dev.add_argument("--json-logs", action="store_true", help="Powertools JSON, as in Lambda")
+    demo = commands.add_parser(
+        "demo", help="the demo scenario against the running stack (or one started for it)"
+    )
+    demo.add_argument("--wait", type=float, default=60.0, help="seconds each step may take")
+    commands.add_parser(
+        "deploy-check",
+        help="build template.yaml, deploy it into the ministack emulator, run the demo there",
+    )
+    invoke = commands.add_parser(
+        "invoke", help="run one function on one event, like `sam local invoke`"
+    )
+    for command in (dev, invoke):
+        command.add_argument(
+            "--parameter-overrides",
+            nargs="*",
+            default=[],
+            metavar="KEY=VALUE",
+            help="template parameters (as sam local); the others take their Default",
+        )
+    invoke.add_argument("function", help="the code folder's name (webhook) or the logical id")
+    invoke.add_argument("event", help="a JSON event file, e.g. events/sweeper.json; - for stdin")
+
+    sandbox = commands.add_parser("sandbox", help="act on the running stack's provider sandbox")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    reply = sandbox_commands.add_parser("reply", help="text one of our numbers as a lead")
+    reply.add_argument("--from", dest="from_number", required=True, help="the lead, E.164")
+    reply.add_argument("--to", dest="to_number", required=True, help="our number, E.164")
+    reply.add_argument(
+        "--account", help="the provider account (default: the one that last sent from --to)"
+    )
+    reply.add_argument("--sandbox-url", help="default: the running stack's (its dev.json)")
+    reply.add_argument("text")
+    serve = sandbox_commands.add_parser("serve", help="run the sandbox alone (the stack does)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3001)
+    serve.add_argument("--webhook-url", required=True, help="webhooks go to URL/<account id>")
+    serve.add_argument("--failure-rate", type=float, default=0.0)
+    serve.add_argument("--undelivered-rate", type=float, default=0.0)
+    serve.add_argument("--latency", type=float, default=0.0)
+    serve.add_argument("--callback-delay", type=float, default=0.5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

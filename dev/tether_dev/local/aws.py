@@ -1,0 +1,96 @@
+"""moto's server in a thread of this process, with the template's tables and queues.
+Dead-letter queues are made before the queues that name them, so their redrive policy
+holds; moto then moves a message to the DLQ on its maxReceiveCount-th receive + 1."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from tether_dev.local.template import ACCOUNT_ID, REGION, Stack
+
+
+@dataclass
+class MotoServer:
+    host: str
+    port: int
+    _server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> MotoServer:
+        from moto.server import ThreadedMotoServer
+
+        # ThreadedMotoServer waits forever for a server that failed to bind: find out first
+        self.port = claim_port(self.host, self.port)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        self.host, self.port = self._server.get_host_and_port()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def claim_port(host: str, port: int) -> int:
+    """`port` if it is free on `host`, any free port for 0; OSError when taken. (Another
+    program may still take it before we bind again: unlikely, and then binding fails.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as the servers bind: a port whose last connections are in TIME_WAIT is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(f"{host}:{port} is in use ({error.strerror})") from error
+        return int(probe.getsockname()[1])
+
+
+def queue_url(endpoint: str, name: str) -> str:
+    """moto's URL of a queue (the same shape as SQS's own, on moto's host)."""
+    return f"{endpoint}/{ACCOUNT_ID}/{name}"
+
+
+def client(service: str, endpoint: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's, not a secret
+    )
+
+
+def provision(stack: Stack, endpoint: str) -> dict[str, str]:
+    """Create the template's tables and queues (both idempotent: a second run finds
+    them). Returns each queue's URL by logical id."""
+    dynamodb = client("dynamodb", endpoint)
+    existing = set(dynamodb.list_tables().get("TableNames", []))
+    for table in stack.tables:
+        if table.name in existing:
+            continue
+        dynamodb.create_table(
+            TableName=table.name,
+            KeySchema=table.key_schema,
+            AttributeDefinitions=table.attribute_definitions,
+            BillingMode="PAY_PER_REQUEST",
+        )
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=table.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+    sqs = client("sqs", endpoint)
+    urls: dict[str, str] = {}
+    dead_letter_first = sorted(stack.queues, key=lambda q: q.dead_letter_target is not None)
+    for queue in dead_letter_first:
+        urls[queue.logical_id] = sqs.create_queue(
+            QueueName=queue.name, Attributes=queue.attributes
+        )["QueueUrl"]
+    return urls

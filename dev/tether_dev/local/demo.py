@@ -1,0 +1,319 @@
+"""`make demo`: one tenant's day on the local stack, driven over HTTP like a client.
+
+A tenant (bootstrapped with `python -m tether_dev tenant create`, the one step that is not
+HTTP) sets its quiet hours, hands its sandbox credentials to Tether (which keeps them
+in moto's Secrets Manager under the tenant's path), registers a pool of numbers, makes GIANNA's first-touch campaign and CATHY's nudge
+campaign, maps the 7-day timer to the nudge, imports leads and launches. The sends go
+out through OutboundQueue and the outbound function; the sandbox calls back
+queued → sent → delivered. Then leads reply (interest, an email, STOP, and a stranger
+to one of our numbers), the timers function runs with its clock eight days ahead, a
+number is leased for a call and released, and the demo prints a lead's trace, the pool,
+the call queue and the bell.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tether_dev.local.client import LocalStack
+
+POOL = "Demo Pool"
+NUMBERS = ["+14155550101", "+14155550102", "+14155550103", "+14155550104", "+14155550105"]
+LEADS = {  # name: (phone, what they answer: None for nothing)
+    "Ana": ("+12125550111", "Yes, I'm interested. Call me tomorrow"),
+    "Ben": ("+13125550112", "Maybe later, send details to ben@example.com"),
+    "Cleo": ("+14155550113", "STOP"),
+    "Dan": ("+16175550114", None),
+    "Eve": ("+13035550115", None),
+}
+STRANGER = "+19175550199"  # a phone that is no lead of the tenant
+TIMER_CLOCK_AHEAD = timedelta(days=8)
+
+
+class DemoError(Exception):
+    pass
+
+
+@dataclass
+class DemoRun:
+    """What the demo made, for a reader or a test to look up."""
+
+    tenant_id: str
+    api_key: str
+    account_id: str = ""
+    gianna: str = ""  # the first-touch campaign
+    cathy: str = ""  # the nudge campaign
+    leads: dict[str, str] = field(default_factory=dict)  # name: lead id
+    seconds: float = 0.0  # how long the whole scenario took
+
+
+@dataclass(frozen=True)
+class DemoApi:
+    """The management API through the local gateway, as one tenant's key."""
+
+    stack: LocalStack
+    key: str
+
+    def __call__(
+        self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200, 201)
+    ) -> Any:
+        answer = self.stack.call(method, path, body, {"Authorization": f"Bearer {self.key}"})
+        if answer.status not in set(expect):
+            raise DemoError(f"{method} {path}: {answer.status} {answer.body.decode()[:500]}")
+        return answer.json()
+
+
+def run_demo(
+    stack: LocalStack,
+    *,
+    say: Callable[[str], None] = print,
+    wait_seconds: float = 60.0,
+    environment: dict[str, str] | None = None,
+) -> DemoRun:
+    """The whole scenario; raises DemoError when a step does not come out as it should."""
+    started = time.monotonic()
+
+    def step(title: str) -> None:
+        say(f"\n== {title}  (+{time.monotonic() - started:.1f}s)")
+
+    step("A tenant, and its settings")
+    tenant_id, key = create_tenant(
+        stack, f"Demo {datetime.now(UTC):%Y-%m-%d %H:%M:%S}", environment
+    )
+    run = DemoRun(tenant_id, key)
+    api = DemoApi(stack, key)
+    # the whole day is a sending window, so the demo runs at any hour; no pacing
+    # (an attested wider window: the demo's leads are in no state with its own hours)
+    api("PATCH", "/v1/settings", {"quiet_hours_start": "00:00", "quiet_hours_end": "23:59:59",
+                                   "quiet_hours_wider_attested": True,
+                                   "send_segments_per_second": None})  # fmt: skip
+    say(f"tenant {tenant_id}, API key {key[:12]}… (quiet hours off for the demo)")
+
+    step("A provider account (the sandbox); Tether keeps its secrets in Secrets Manager")
+    signing_secret = str(stack.state["sandbox_signing_secret"])
+    account = api("POST", "/v1/provider-accounts", {
+        "provider": "sandbox", "name": "Sandbox", "signing_secret": signing_secret})  # fmt: skip
+    run.account_id = account["id"]
+    # the sandbox knows the account by Tether's id (it posts to .../{account_id}), so
+    # the send credentials follow once the id is known: a rotation, as a client would
+    api("PUT", f"/v1/provider-accounts/{run.account_id}/secrets", {"credentials": {
+        "account_id": run.account_id, "api_token": str(stack.state["sandbox_api_token"]),
+        "base_url": stack.sandbox_url}})  # fmt: skip
+    say(
+        f"provider account {run.account_id}; webhooks at {stack.state['webhook_url']}/{run.account_id}"
+    )
+
+    step("A pool of numbers, two campaigns, staged")
+    registered = api("POST", "/v1/phone-numbers", {
+        "provider_account_id": run.account_id, "pool": POOL,
+        "numbers": [{"number": n} for n in NUMBERS]})  # fmt: skip
+    say(f"registered {len(registered['stored'])} numbers in {POOL!r}")
+    run.gianna = _campaign(api, "Spring outreach", "initial_message", "gianna",
+                           "Hi, it's Gianna from Acme Homes. Still thinking of selling this year?", 1)  # fmt: skip
+    run.cathy = _campaign(api, "Cathy's nudge", "nudger", "cathy",
+                          "Cathy from Acme here, just checking in. Any questions I can answer?", 0)  # fmt: skip
+    for name, campaign_id in (("Spring outreach", run.gianna), ("Cathy's nudge", run.cathy)):
+        staged = api("GET", f"/v1/campaigns/{campaign_id}")
+        say(
+            f"campaign {name!r} ({staged['ai_worker']}, {staged['workspace_stage']}): {staged['status']}"
+        )
+    api("PUT", "/v1/escalations/TIMER_7D", {"action": "move", "campaign_id": run.cathy})
+    say("escalation map: a lead unanswered after 7 days moves to Cathy's nudge campaign")
+
+    step("Leads imported (an invalid row and a duplicate included), launch")
+    rows = [{"phone": phone, "first_name": name} for name, (phone, _) in LEADS.items()]
+    rows += [{"phone": "555-12"}, {"phone": "(212) 555-0111", "first_name": "Ana"}]
+    imported = api("POST", f"/v1/campaigns/{run.gianna}/leads", {"leads": rows})
+    say(f"imported {imported['imported']}, merged {imported['merged']}, rejected:"
+        f" {[(r['value'], r['reason']) for r in imported['rejected']]}")  # fmt: skip
+    run.leads = _lead_ids(api, run.gianna)
+    launched = api("POST", f"/v1/campaigns/{run.gianna}/launch")
+    say(f"launch: {launched['queued_now']} first messages queued")
+    _wait(lambda: _all_delivered(api, run, LEADS), "every first message delivered", wait_seconds)
+    progress = api("GET", f"/v1/campaigns/{run.gianna}")["progress"]
+    say(f"progress: {progress}")
+
+    step("Leads reply; a stranger texts one of our numbers")
+    for name, (phone, text) in LEADS.items():
+        if text is not None:
+            stack.reply(lead=phone, to=_bound_number(api, run.leads[name]), text=text)
+            say(f"{name} ({phone}) → {text!r}")
+    stack.reply(lead=STRANGER, to=NUMBERS[0], text="Hi, who is this?")
+    say(f"a stranger ({STRANGER}) → 'Hi, who is this?'")
+    expected = {"Ana": "high_intent", "Ben": "email_captured", "Cleo": "suppressed"}
+    _wait(lambda: _states(api, run, expected), "the replies processed", wait_seconds)
+    _wait(lambda: api("GET", "/v1/unmatched-inbound")["items"] or None, "the stranger parked",
+          wait_seconds)  # fmt: skip
+    _print_table(say, "lead states", ["lead", "state", "email"], [
+        [name, lead["state"], lead["email"] or ""]
+        for name, lead in ((n, api("GET", f"/v1/leads/{run.leads[n]}")) for n in LEADS)])  # fmt: skip
+
+    step(f"The timers function, its clock {TIMER_CLOCK_AHEAD.days} days ahead")
+    moved = datetime.now(UTC) + TIMER_CLOCK_AHEAD
+    fired = stack.invoke("timers", {"source": "aws.events", "detail-type": "Scheduled Event",
+                                    "time": moved.isoformat().replace("+00:00", "Z"), "detail": {}})  # fmt: skip
+    say(f"timers at {moved:%Y-%m-%d %H:%M}Z: {fired}")
+    _wait(lambda: _escalated(api, run), "Dan and Eve's nudges and Ben's follow-up delivered",
+          wait_seconds)  # fmt: skip
+
+    step("A number leased for Ana's call, then released after two unanswered calls")
+    ana = run.leads["Ana"]
+    lease = api("POST", f"/v1/leads/{ana}/lease", {"pool": POOL})
+    say(f"Ana holds {lease['phone_number']} until {lease['release_at']}"
+        f" ({'leased when she replied' if lease['already_held'] else 'leased now'})")  # fmt: skip
+    _pool_table(api, say, "pool health while leased")
+    for attempt in (1, 2):
+        outcome = api(
+            "POST", f"/v1/leads/{ana}/call-outcome", {"outcome": "no_answer", "pool": POOL}
+        )
+        say(f"call {attempt}: no answer → release at {outcome['release_at'] or 'now (released)'}")
+    _pool_table(api, say, "pool health after the release")
+
+    step("Where everything stands")
+    _trace_table(api, say, "Dan", run.leads["Dan"])
+    _print_table(say, "call queue", ["lead", "phone", "priority", "reason", "status"], [
+        [e["first_name"] or "", e["lead_phone"], e["priority"], e["reason"], e["status"]]
+        for e in api("GET", "/v1/call-queue")["items"]])  # fmt: skip
+    counts = api("GET", "/v1/notifications/unread-counts")
+    _print_table(say, "the bell: unread per workspace stage", ["workspace stage", "unread"],
+                 [[stage, n] for stage, n in sorted(counts["counts"].items())] + [["total", counts["total"]]])  # fmt: skip
+    run.seconds = time.monotonic() - started
+    say(f"\ndemo finished in {run.seconds:.1f}s; explore with"
+        f" curl -H 'Authorization: Bearer {key}' {stack.gateway_url}/v1/leads/{run.leads['Dan']}/trace")  # fmt: skip
+    return run
+
+
+def create_tenant(
+    stack: LocalStack, name: str, environment: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """`python -m tether_dev tenant create NAME` against the stack's database: the tenant's
+    id and its first key."""
+    env = dict(environment or {}) | {"DATABASE_URL": str(stack.state["database_url"])}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "tether_dev", "tenant", "create", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    tenant = re.search(r"tenant (\S+) created", result.stdout)
+    key = re.search(r"API key \(shown once, store it now\): (\S+)", result.stdout)
+    if result.returncode != 0 or tenant is None or key is None:
+        raise DemoError(f"tenant create failed: {result.stdout}{result.stderr}")
+    return tenant.group(1), key.group(1)
+
+
+def _campaign(
+    api: DemoApi, name: str, stage: str, worker: str, template: str, rotation: int
+) -> str:
+    created = api("POST", "/v1/campaigns", {"name": name, "workspace_stage": stage,
+                                            "ai_worker": worker, "pool": POOL, "template": template})  # fmt: skip
+    api("POST", f"/v1/campaigns/{created['id']}/stage", {"rotation_numbers": rotation})
+    campaign_id: str = created["id"]
+    return campaign_id
+
+
+def _lead_ids(api: DemoApi, campaign_id: str) -> dict[str, str]:
+    """The imported leads' ids, by name (found by their phones)."""
+    by_phone = {phone: name for name, (phone, _) in LEADS.items()}
+    leads = api("GET", f"/v1/leads?campaign_id={campaign_id}&limit=100")["items"]
+    ids = {by_phone[lead["phone"]]: lead["id"] for lead in leads if lead["phone"] in by_phone}
+    if len(ids) != len(LEADS):
+        raise DemoError(f"expected {len(LEADS)} leads in the campaign, found {sorted(ids)}")
+    return ids
+
+
+def _bound_number(api: DemoApi, lead_id: str) -> str:
+    bindings = api("GET", f"/v1/leads/{lead_id}/trace")["bindings"]
+    number: str = bindings[0]["phone_number"]
+    return number
+
+
+def _all_delivered(api: DemoApi, run: DemoRun, leads: Iterable[str]) -> bool:
+    for name in leads:
+        messages = api("GET", f"/v1/leads/{run.leads[name]}/trace")["messages"]
+        if not messages or any(
+            m["status"] != "delivered" for m in messages if m["direction"] == "outbound"
+        ):
+            return False
+    return True
+
+
+def _states(api: DemoApi, run: DemoRun, expected: dict[str, str]) -> bool:
+    return all(api("GET", f"/v1/leads/{run.leads[n]}")["state"] == s for n, s in expected.items())
+
+
+def _escalated(api: DemoApi, run: DemoRun) -> bool:
+    for name, texts in (("Dan", 2), ("Eve", 2), ("Ben", 2)):
+        trace = api("GET", f"/v1/leads/{run.leads[name]}/trace")
+        outbound = [m for m in trace["messages"] if m["direction"] == "outbound"]
+        if len(outbound) < texts or any(m["status"] != "delivered" for m in outbound):
+            return False
+    return True
+
+
+def _wait(check: Callable[[], Any], what: str, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise DemoError(f"waited {seconds:.0f}s for {what}")
+
+
+def _pool_table(api: DemoApi, say: Callable[[str], None], title: str) -> None:
+    _print_table(say, title, ["pool", "available", "leased", "resting", "total"], [
+        [p["pool"], p["available"], p["assigned"], p["cooldown"], p["total"]]
+        for p in api("GET", "/v1/pools")["pools"]])  # fmt: skip
+
+
+def _trace_table(api: DemoApi, say: Callable[[str], None], name: str, lead_id: str) -> None:
+    trace = api("GET", f"/v1/leads/{lead_id}/trace")
+    campaigns = {b["campaign_id"]: b["campaign_name"] for b in trace["bindings"]}
+    _print_table(say, f"{name}'s trace: campaign → bound number (seed 000's chain)",
+                 ["campaign", "bound number", "primary", "bound at"],
+                 [[b["campaign_name"], b["phone_number"], b["is_primary"], b["bound_at"][:19]]
+                  for b in trace["bindings"]])  # fmt: skip
+    _print_table(say, f"{name}'s messages: each from its campaign's bound number",
+                 ["campaign", "from", "to", "SID", "statuses", "text"],
+                 [[campaigns.get(m["campaign_id"], ""), m["from_address"], m["to_address"],
+                   (m["external_id"] or "")[:14], " → ".join(s["status"] for s in m["status_history"]),
+                   m["body"][:40]] for m in trace["messages"]])  # fmt: skip
+    _print_table(say, f"{name}'s events", ["event", "from", "to", "detail"],
+                 [[e["event_type"], e["previous_state"] or "", e["new_state"] or "",
+                   _event_detail(e["payload"], campaigns)] for e in trace["events"]])  # fmt: skip
+
+
+def _event_detail(payload: dict[str, Any], campaigns: dict[str, str]) -> str:
+    if "campaign_id" in payload and "previous_campaign_id" in payload:
+        before = campaigns.get(payload["previous_campaign_id"], payload["previous_campaign_id"])
+        return f"{before} → {campaigns.get(payload['campaign_id'], payload['campaign_id'])}"
+    return ", ".join(
+        f"{k}={v}"
+        for k, v in payload.items()
+        if k in {"timer_type", "pool", "phone_number", "outcome"}
+    )
+
+
+def _print_table(
+    say: Callable[[str], None], title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    say(f"\n{title}")
+    say(line)
+    for index, row in enumerate(cells):
+        say("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if index == 0:
+            say(line)
+    say(line)

@@ -1,0 +1,296 @@
+"""`python -m tether_dev dev`: the whole system in one process tree.
+
+Started in this order, stopped in the reverse one on SIGINT or SIGTERM (also when a
+signal arrives half-way through starting): the database (embedded PostgreSQL unless
+DATABASE_URL is set; migrated), moto (DynamoDB, SQS) with the template's tables and
+queues, the functions (imported once), the provider sandbox (a child process), the
+queue pollers and schedules, and last the gateway, so that once it answers everything
+behind it is up. The embedded PostgreSQL is a server of its own and keeps running
+afterwards, as it does between test runs (`make db-stop` stops it).
+
+While running, ``{data dir}/dev.json`` says where everything listens, for scripts
+(`python -m tether_dev invoke`, `python -m tether_dev sandbox reply`, the demo).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tether.config import PROJECT_ROOT, DatabaseSettings
+from tether_dev.local.aws import MotoServer, client, provision, queue_url
+from tether_dev.local.gateway import LocalGateway
+from tether_dev.local.lambda_api import LocalLambdaApi
+from tether_dev.local.logs import stack_logger, use_terminal_logs
+from tether_dev.local.pollers import QueuePoller, Scheduler
+from tether_dev.local.runtime import (
+    FunctionRunner,
+    Invocation,
+    local_environment,
+)
+from tether_dev.local.sandbox_process import SandboxOptions, SandboxProcess
+from tether_dev.local.template import Route, Stack, load_template, read_stack
+
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+STATE_FILE_NAME = "dev.json"
+DEMO_TENANT = "Demo"  # the tenant whose key the banner prints
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    host: str = "127.0.0.1"
+    gateway_port: int = 3000
+    sandbox_port: int = 3001
+    moto_port: int = 3002
+    lambda_port: int = 3003  # 0 for any free port, for each of the four
+    template: Path = TEMPLATE
+    sandbox_failure_rate: float = 0.0  # sends answered 500 (retryable)
+    sandbox_undelivered_rate: float = 0.0  # texts whose last callback is undelivered
+    sandbox_latency_seconds: float = 0.0
+    sandbox_callback_delay_seconds: float = 0.5
+    log_level: str = "INFO"
+    json_logs: bool = False
+    # template parameters, as `sam local --parameter-overrides` (those without a
+    # default, the secret ARNs, have no local value unless given one here)
+    parameter_overrides: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class RunningStack:
+    """What `start_stack` started; `stop` ends it all, in reverse order (idempotent)."""
+
+    stack: Stack
+    database_url: str
+    moto: MotoServer
+    gateway: LocalGateway
+    lambda_api: LocalLambdaApi
+    sandbox: SandboxProcess
+    pollers: list[QueuePoller]
+    scheduler: Scheduler
+    state_file: Path
+    started_in_seconds: float
+    _exit: ExitStack = field(repr=False)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "gateway_url": self.gateway.url,
+            "lambda_url": self.lambda_api.url,
+            "sandbox_url": self.sandbox.url,
+            "aws_endpoint_url": self.moto.url,
+            "database_url": self.database_url,
+            "webhook_url": sandbox_webhook_url(self.stack.routes, self.gateway.url),
+            "sandbox_signing_secret": self.sandbox.signing_secret,
+            "sandbox_api_token": self.sandbox.api_token,
+            "queues": {q.logical_id: queue_url(self.moto.url, q.name) for q in self.stack.queues},
+            "tables": {t.logical_id: t.name for t in self.stack.tables},
+        }
+
+    def stop(self) -> None:
+        self._exit.close()
+
+
+def sandbox_webhook_url(routes: list[Route], gateway_url: str) -> str:
+    """Where the sandbox posts: the template's webhook route with the provider filled
+    in, up to the account id, which the sandbox appends."""
+    for route in routes:
+        if "{provider}" in route.path and route.path.endswith("{account_id}"):
+            base = route.path.removesuffix("{account_id}").replace("{provider}", "sandbox")
+            return gateway_url + base.rstrip("/")
+    raise RuntimeError("template.yaml has no /.../{provider}/.../{account_id} webhook route")
+
+
+def local_parameters(
+    settings: DatabaseSettings, overrides: Iterable[tuple[str, str]]
+) -> dict[str, str]:
+    """Template parameters as the local stack runs them: the TLS mode is the local
+    server's (DB_SSLMODE, else libpq's own prefer), not RDS Proxy's require."""
+    return {"DbSslMode": settings.db_sslmode or "prefer", **dict(overrides)}
+
+
+def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -> RunningStack:
+    from tether.db.connection import conninfo_for
+    from tether.db.migrations import apply_pending
+
+    started = time.monotonic()
+    settings = settings or DatabaseSettings()
+    database_url = conninfo_for("admin", settings)
+    applied = apply_pending(conninfo=database_url)
+    stack_logger().info("database migrated", extra={"applied": len(applied)})
+
+    with ExitStack() as exit_stack:
+        moto = MotoServer(options.host, options.moto_port).start()
+        exit_stack.callback(moto.stop)
+        stack = read_stack(
+            load_template(options.template),
+            lambda name: queue_url(moto.url, name),
+            local_parameters(settings, options.parameter_overrides),
+        )
+        provision(stack, moto.url)
+        runner = FunctionRunner(
+            stack,
+            PROJECT_ROOT,
+            local_environment(aws_endpoint_url=moto.url, database_url=database_url),
+        )
+        runner.warm()
+
+        def invoke_api(logical_id: str, event: dict[str, Any], request_id: str) -> Invocation:
+            return runner.invoke(stack.function(logical_id), event, request_id)
+
+        # bound now (its URL is the sandbox's webhook), serving last
+        gateway = LocalGateway(
+            stack.routes, stack.stage, invoke_api, options.host, options.gateway_port
+        )
+        exit_stack.callback(gateway.close)
+        sandbox = SandboxProcess(
+            SandboxOptions(
+                host=options.host,
+                port=options.sandbox_port,
+                webhook_url=sandbox_webhook_url(stack.routes, gateway.url),
+                failure_rate=options.sandbox_failure_rate,
+                undelivered_rate=options.sandbox_undelivered_rate,
+                latency_seconds=options.sandbox_latency_seconds,
+                callback_delay_seconds=options.sandbox_callback_delay_seconds,
+            )
+        ).start()
+        exit_stack.callback(sandbox.stop)
+        sqs = client("sqs", moto.url)
+        pollers = []
+        for function in stack.functions:
+            for source in function.queue_sources:
+                queue = stack.queue(source.queue)
+                poller = QueuePoller(
+                    function,
+                    source,
+                    queue.name,
+                    queue_url(moto.url, queue.name),
+                    sqs,
+                    runner.invoke,
+                )
+                pollers.append(poller.start())
+                exit_stack.callback(poller.join, 35)  # an invocation in flight finishes
+                exit_stack.callback(poller.stop)
+        scheduler = Scheduler(stack.functions, runner.invoke).start()
+        exit_stack.callback(scheduler.join, 65)
+        exit_stack.callback(scheduler.stop)
+        lambda_api = LocalLambdaApi(stack, runner.invoke, options.host, options.lambda_port)
+        exit_stack.callback(lambda_api.close)
+        lambda_api.start()
+        state_file = settings.tether_data_dir / STATE_FILE_NAME
+        running = RunningStack(
+            stack,
+            database_url,
+            moto,
+            gateway,
+            lambda_api,
+            sandbox,
+            pollers,
+            scheduler,
+            state_file,
+            0.0,
+            exit_stack,
+        )
+        # written before the gateway answers: once it does, scripts find the rest
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(running.state(), indent=2))
+        exit_stack.callback(state_file.unlink, missing_ok=True)
+        gateway.start()
+        exit_stack.callback(gateway.stop)
+        running.started_in_seconds = time.monotonic() - started
+        running._exit = exit_stack.pop_all()
+    return running
+
+
+def demo_api_key(running: RunningStack) -> str:
+    """A fresh API key of the tenant "Demo" (made on the first start), for trying the
+    API by hand; keys are kept hashed, so each start issues a new one."""
+    from tether.db.connection import FreshConnections, as_role
+    from tether.db.unit_of_work import UnitOfWork
+    from tether.services.api_keys import create_tenant, issue_operator_key
+
+    jobs = FreshConnections(as_role(running.database_url, "tether_jobs"))
+    with UnitOfWork(jobs) as uow:
+        tenant_id = uow.tenants.named(DEMO_TENANT)
+    if tenant_id is None:
+        return create_tenant(jobs, DEMO_TENANT)[1].key
+    app = FreshConnections(as_role(running.database_url, "tether_app"))
+    with UnitOfWork(app, tenant_id) as uow:
+        return issue_operator_key(
+            uow, tenant_id, f"make dev {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+        ).key
+
+
+def banner(running: RunningStack) -> str:
+    state = running.state()
+    stack = running.stack
+    lines = [
+        f"Tether local stack ready in {running.started_in_seconds:.1f}s (stage {stack.stage})",
+        f"  gateway   {state['gateway_url']}",
+    ]
+    lines += [
+        f"    {route.method:<6} {route.path}{'  (mock)' if route.function is None else ''}"
+        for route in stack.routes
+    ]
+    lines += [
+        f"  sandbox   {state['sandbox_url']}  webhooks to {state['webhook_url']}/<account id>",
+        "            its account's secrets are sent to the API (kept in moto): `make demo` shows how",
+        f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"
+        "  (Lambda's Invoke API)",
+        f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, Secrets Manager)",
+        f"  database  {state['database_url']}",
+    ]
+    lines += [
+        f"  poller    {p.function.name} ← {p.source.queue} (batch {p.source.batch_size})"
+        for p in running.pollers
+    ]
+    lines += [
+        f"  schedule  {function.name} {schedule.expression}"
+        for function, schedule, _ in running.scheduler.entries
+    ]
+    lines += [
+        f"  API key   {demo_api_key(running)}  (tenant {DEMO_TENANT!r}; try GET /v1/settings)",
+        f"  state     {running.state_file}",
+        "Ctrl-C stops it; the embedded PostgreSQL keeps running (make db-stop).",
+    ]
+    return "\n".join(lines)
+
+
+class StopRequested(Exception):
+    """SIGTERM while starting: unwind what has started."""
+
+
+def run_dev(options: DevOptions) -> int:
+    if not options.json_logs:
+        use_terminal_logs(options.log_level)
+    stop = threading.Event()
+    started = threading.Event()
+
+    def on_signal(signum: int, _: object) -> None:
+        if not started.is_set():
+            raise StopRequested(signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    running: RunningStack | None = None
+    try:
+        running = start_stack(options)
+        started.set()
+        print(banner(running), flush=True)
+        stop.wait()
+        print("stopping...", flush=True)
+    except StopRequested:
+        print("stopping while starting...", flush=True)
+    finally:
+        started.set()  # from here a signal only asks again
+        if running is not None:
+            running.stop()
+    print("stopped", flush=True)
+    return 0
