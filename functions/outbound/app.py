@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tether.config import outbound_settings
+from tether.db.unit_of_work import UnitOfWork
 from tether.observability import logger, metrics
 from tether.queues import MessageQueue
 from tether.services.outbound import OutboundMessage, account_provider, handle_queued_send
@@ -39,7 +40,11 @@ def record_handler(record: SQSRecord) -> None:
 
     message = OutboundMessage.model_validate_json(record.body)
     outcome = handle_queued_send(
-        lambda_connection("app"), outbound_queue(), message, account_provider, datetime.now(UTC)
+        UnitOfWork(lambda_connection("app"), message.tenant_id),
+        outbound_queue(),
+        message,
+        account_provider,
+        datetime.now(UTC),
     )
     logger.info(
         "send processed", extra={"outcome": outcome.outcome.value, "reason": outcome.reason}

@@ -7,7 +7,7 @@ concurrent callers never wait on each other and never take the same row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -177,19 +177,6 @@ class CampaignNumberRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
-            "SELECT id, tenant_id, pool, status, template, workspace_stage::text AS workspace_stage"
-            " FROM campaigns WHERE id = %s",
-            (campaign_id,),
-        ).fetchone()
-
-    def lock_campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
-            "SELECT id, tenant_id, pool, status FROM campaigns WHERE id = %s FOR UPDATE",
-            (campaign_id,),
-        ).fetchone()
-
     def assignments(self, campaign_id: UUID) -> list[dict[str, Any]]:
         return self._conn.execute(
             "SELECT id, phone_number_id, phone_number, is_primary FROM campaign_phone_assignments"
@@ -228,12 +215,6 @@ class CampaignNumberRepository:
                     " VALUES (%s, %s, %s, %s, %s)",
                     (tenant_id, campaign_id, number["id"], number["e164"], index == 0),
                 )
-
-    def mark_staged(self, campaign_id: UUID, at: datetime) -> None:
-        self._conn.execute(
-            "UPDATE campaigns SET status = 'staged', staged_at = %s WHERE id = %s AND status = 'draft'",
-            (at, campaign_id),
-        )
 
     def binding(self, lead_id: UUID, campaign_id: UUID) -> SenderBinding | None:
         row = self._conn.execute(
@@ -281,6 +262,25 @@ class CampaignNumberRepository:
                 ),
             )
 
+    def sender_candidates_of(
+        self, campaign_ids: Iterable[UUID], now: datetime
+    ) -> dict[UUID, list[SenderCandidate]]:
+        """`sender_candidates` of many campaigns in one statement, by campaign."""
+        rows = self._conn.execute(
+            "SELECT a.campaign_id, a.id, a.phone_number_id, a.phone_number,"
+            " (SELECT count(*) FROM lead_sender_bindings b WHERE b.campaign_phone_assignment_id = a.id) AS load"
+            " FROM campaign_phone_assignments a JOIN phone_numbers p ON p.id = a.phone_number_id"
+            " WHERE a.campaign_id = ANY(%s) AND p.status = 'active'"
+            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)",
+            (list(set(campaign_ids)), now),
+        ).fetchall()
+        found: dict[UUID, list[SenderCandidate]] = {}
+        for r in rows:
+            found.setdefault(r["campaign_id"], []).append(
+                SenderCandidate(r["id"], r["phone_number_id"], r["phone_number"], r["load"])
+            )
+        return found
+
     def sender_candidates(
         self, campaign_id: UUID, now: datetime, exclude_number: UUID | None = None
     ) -> list[SenderCandidate]:
@@ -298,25 +298,6 @@ class CampaignNumberRepository:
             SenderCandidate(r["id"], r["phone_number_id"], r["phone_number"], r["load"])
             for r in rows
         ]
-
-    def bind(
-        self, tenant_id: UUID, lead_id: UUID, campaign_id: UUID, sender: SenderCandidate
-    ) -> None:
-        """Bind unless a concurrent first send bound the lead already (that one wins)."""
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
-                " campaign_phone_assignment_id, phone_number_id, phone_number)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (lead_id, campaign_id) DO NOTHING",
-                (
-                    tenant_id,
-                    lead_id,
-                    campaign_id,
-                    sender.assignment_id,
-                    sender.phone_number_id,
-                    sender.phone_number,
-                ),
-            )
 
     def rehome(
         self,

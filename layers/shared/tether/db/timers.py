@@ -204,14 +204,6 @@ class TimerRepository:
         due: int = row["due"]
         return due
 
-    def campaigns(self, campaign_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
-        """What a timer's text needs of each campaign: its templates and status."""
-        rows = self._conn.execute(
-            "SELECT id, tenant_id, status, template, follow_up_template FROM campaigns WHERE id = ANY(%s)",
-            (list(campaign_ids),),
-        ).fetchall()
-        return {row["id"]: row for row in rows}
-
     def tenant_settings(self, tenant_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
         rows = self._conn.execute(
             "SELECT tenant_id, send_validity_hours, call_priority FROM tenant_config"

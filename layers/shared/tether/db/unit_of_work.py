@@ -92,6 +92,9 @@ class UnitOfWork:
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
+        if self._conn is not None:
+            # a use case opens the unit of work it is given; its steps take it open
+            raise RuntimeError("the unit of work is open already: pass it unopened")
         conn = self._connections.acquire()
         self._conn = conn
         self._session = session = Session(conn, self.tenant_id)
