@@ -40,6 +40,9 @@ class BrokenQueue:
     def send(self, body: str, **_: Any) -> str:
         raise DependencyUnavailable("SQS", "test")
 
+    def send_batch(self, bodies: Any) -> list[int]:
+        raise DependencyUnavailable("SQS", "test")
+
 
 @pytest.fixture
 def deployed(deploy: Deploy) -> None:

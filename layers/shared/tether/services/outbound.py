@@ -450,8 +450,7 @@ def send_to_queue(queue: MessageQueue, sends: Sequence[tuple[UUID, UUID]]) -> li
         for tenant_id, message_id in sends
     ]
     try:
-        # one send as one message: a queue that sends in batches only pays off for more
-        failed = set(queue.send_batch(bodies)) if len(bodies) > 1 else _send_one(queue, bodies[0])
+        failed = set(queue.send_batch(bodies))
     except Exception:
         logger.exception("sends not enqueued; the sweeper will re-drive them")
         return []
@@ -460,11 +459,6 @@ def send_to_queue(queue: MessageQueue, sends: Sequence[tuple[UUID, UUID]]) -> li
             "sends not enqueued; the sweeper will re-drive them", extra={"count": len(failed)}
         )
     return [message_id for index, (_, message_id) in enumerate(sends) if index not in failed]
-
-
-def _send_one(queue: MessageQueue, body: str) -> set[int]:
-    queue.send(body)
-    return set()
 
 
 def _requeue(
