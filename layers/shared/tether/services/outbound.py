@@ -25,7 +25,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
@@ -55,6 +55,14 @@ from tether.domain.quiet_hours import (
     recipient_zones,
 )
 from tether.domain.segments import count_segments
+from tether.domain.send_gates import (
+    expiry_refusal,
+    hand_over_refusal,
+    lead_refusal,
+    next_day,
+    paced_until,
+    quiet_hours_refusal,
+)
 from tether.domain.send_key import check_send_key, default_send_key
 from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
@@ -578,16 +586,13 @@ def _process(
 
 
 def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | None:
-    """The gates before an attempt: an outcome when the send fails or waits, else None."""
-    if ctx.expires_at is not None and now >= ctx.expires_at:
-        return _fail(
-            uow, ctx, "expired", f"not sent by its validity deadline {ctx.expires_at.isoformat()}"
-        )
-    if (
-        ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}
-        and not ctx.is_opt_out_confirmation
-    ):
-        return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
+    """The gates before an attempt: an outcome when the send fails or waits, else None
+    (the decisions: tether.domain.send_gates)."""
+    refusal = expiry_refusal(ctx.expires_at, now) or lead_refusal(
+        ctx.lead_state, opt_out_confirmation=ctx.is_opt_out_confirmation
+    )
+    if refusal is not None:
+        return _fail(uow, ctx, refusal.code, refusal.reason)
     if ctx.campaign_status == "paused" and ctx.purpose == "campaign":
         return _defer(uow, ctx, now + PAUSED_RECHECK, "campaign paused")
     if ctx.not_before is not None and ctx.not_before > now:
@@ -601,20 +606,17 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
             recipient_state(ctx.to_number),
         )
         if opening is None:
-            return _fail(
-                uow,
-                ctx,
-                "quiet_hours",
-                "no time is inside the window in every zone of the recipient",
-            )
+            refusal = quiet_hours_refusal()
+            return _fail(uow, ctx, refusal.code, refusal.reason)
         if opening > now:
             return _defer(uow, ctx, opening, "quiet hours at the recipient")
     if ctx.segments_per_second is not None and ctx.paced_slot is None:
         slot = uow.messages.reserve_pacing_slot(
             ctx.number_id, ctx.segments, ctx.segments_per_second, now
         )
-        if slot > now:
-            return _defer(uow, ctx, slot, "number pacing", paced_slot=slot)
+        until = paced_until(slot, now)
+        if until is not None:
+            return _defer(uow, ctx, until, "number pacing", paced_slot=until)
     # counted once per send: a retry after a failed attempt is the same text
     if (
         ctx.segments_per_day is not None
@@ -623,10 +625,7 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
             ctx.tenant_id, ctx.number_id, now.date(), ctx.segments, ctx.segments_per_day
         )
     ):
-        tomorrow = datetime.combine(
-            now.astimezone(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC
-        )
-        return _defer(uow, ctx, tomorrow, "number's daily limit reached")
+        return _defer(uow, ctx, next_day(now), "number's daily limit reached")
     return None
 
 
@@ -645,15 +644,13 @@ def _hand_over(
         return SendOutcome(Outcome.ALREADY_DONE)
     lead = check.lead  # None only for an opt-out confirmation to a phone with no lead
     ctx = replace(claimed, attempts=check.attempts, lead_state=lead.state.value if lead else None)
-    if not ctx.is_opt_out_confirmation:
-        if check.suppressed:
-            outcome = _fail(uow, ctx, "suppressed", "the recipient opted out")
-            uow.commit()
-            return outcome
-        if ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}:
-            outcome = _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
-            uow.commit()
-            return outcome
+    refusal = hand_over_refusal(
+        check.suppressed, ctx.lead_state, opt_out_confirmation=ctx.is_opt_out_confirmation
+    )
+    if refusal is not None:
+        outcome = _fail(uow, ctx, refusal.code, refusal.reason)
+        uow.commit()
+        return outcome
     try:
         provider = providers(ctx)
     except ProviderError as error:  # no usable credentials: an operator must act
