@@ -54,7 +54,8 @@ def prepare(admin_url: str, sandbox_url: str, sends: int) -> tuple[uuid.UUID, li
         ).fetchone()["id"]  # type: ignore[index]
         admin.execute(
             "INSERT INTO tenant_config (tenant_id, quiet_hours_start, quiet_hours_end,"
-            " send_segments_per_second, send_segments_per_day) VALUES (%s, '00:00', '23:59:59', NULL, NULL)",
+            " send_segments_per_second, send_segments_per_day, quiet_hours_wider_attested)"
+            " VALUES (%s, '00:00', '23:59:59', NULL, NULL, true)",
             (tenant,),
         )
         account = admin.execute(

@@ -46,7 +46,8 @@ def test_an_opt_out_confirmation_passes_every_lead_and_suppression_gate(
 @given(st.sampled_from([*STATES, None]))
 def test_the_suppression_list_is_checked_before_the_lead(state: str | None) -> None:
     refusal = hand_over_refusal(True, state, opt_out_confirmation=False)
-    assert refusal is not None and refusal.code == "suppressed"
+    assert refusal is not None
+    assert refusal.code == "suppressed"
     assert hand_over_refusal(False, state, opt_out_confirmation=False) == lead_refusal(
         state, opt_out_confirmation=False
     )
@@ -56,7 +57,8 @@ def test_a_send_expires_at_its_deadline_not_before() -> None:
     assert expiry_refusal(None, NOW) is None
     assert expiry_refusal(NOW + timedelta(seconds=1), NOW) is None
     refusal = expiry_refusal(NOW, NOW)
-    assert refusal is not None and refusal.code == "expired"
+    assert refusal is not None
+    assert refusal.code == "expired"
     assert NOW.isoformat() in refusal.reason
 
 
@@ -88,7 +90,7 @@ def test_which_campaigns_may_be_launched() -> None:
         campaign(CampaignStatus.PAUSED).check_launchable()
     with pytest.raises(InvalidState, match="a draft campaign cannot be launched: stage it"):
         campaign(CampaignStatus.DRAFT).check_launchable()
-    with pytest.raises(InvalidState, match="^a completed campaign cannot be launched$"):
+    with pytest.raises(InvalidState, match=r"^a completed campaign cannot be launched$"):
         campaign(CampaignStatus.COMPLETED).check_launchable()
     with pytest.raises(InvalidState, match="no template"):
         campaign(CampaignStatus.STAGED, template="  ").check_launchable()

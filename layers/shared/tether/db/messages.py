@@ -293,22 +293,6 @@ class MessageRepository:
         )
         return HandOverCheck(lead, row["external_id"], row["attempts"], row["suppressed"])
 
-    def reserve_pacing_slot(
-        self, number_id: UUID, segments: int, per_second: Decimal, now: datetime
-    ) -> datetime:
-        """Reserve the number's next free sending instant for `segments`: now if the
-        number is idle, else when the sends ahead of this one have had their time."""
-        row = self._conn.execute(
-            "WITH slot AS (SELECT greatest(coalesce(pacing_next_at, %(now)s), %(now)s) AS at"
-            "   FROM phone_numbers WHERE id = %(id)s FOR UPDATE)"
-            " UPDATE phone_numbers p SET pacing_next_at = slot.at + make_interval(secs => %(secs)s)"
-            " FROM slot WHERE p.id = %(id)s RETURNING slot.at",
-            {"id": number_id, "now": now, "secs": float(segments / per_second)},
-        ).fetchone()
-        assert row is not None
-        slot: datetime = row["at"]
-        return slot
-
     def count_daily_segments(
         self, tenant_id: UUID, number_id: UUID, day: date, segments: int, limit: int
     ) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -53,6 +54,43 @@ class SenderBinding:
     phone_number_id: UUID
     phone_number: str
     number_status: str
+
+
+# lease_number() is the SQL function of migration 0007 (a function so its plan is
+# cached per connection: the statement is big enough that planning it on every call
+# would cost as much as running it).
+_LEASE = "SELECT * FROM lease_number(%(tenant_id)s, %(lead_id)s, %(pool)s, %(now)s)"
+
+# Releases a batch of leases and records each release on its lead, in one statement.
+# The cooldown comes from each number's tenant, so the jobs role can release across
+# tenants in one pass.
+_RELEASE = """
+WITH due AS (
+    SELECT p.id, p.tenant_id, p.pool, p.e164, p.currently_assigned_to AS lead_id, p.assigned_at
+    FROM phone_numbers p
+    WHERE p.assignment_status = 'assigned' AND {condition}
+    ORDER BY p.release_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), released AS (
+    UPDATE phone_numbers AS p
+    SET assignment_status = 'available', currently_assigned_to = NULL, assigned_at = NULL,
+        release_at = NULL, no_answer_count = 0,
+        cooldown_until = greatest(p.cooldown_until, %(now)s + make_interval(mins => c.lease_cooldown_minutes))
+    FROM due JOIN tenant_config c ON c.tenant_id = due.tenant_id
+    WHERE p.id = due.id
+    RETURNING p.id
+), event AS (
+    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
+    SELECT due.tenant_id, due.lead_id, 'NUMBER_RELEASED',
+           jsonb_build_object('phone_number_id', due.id, 'phone_number', due.e164, 'pool', due.pool,
+                              'reason', %(reason)s::text),
+           'release:' || due.id || ':' || extract(epoch FROM due.assigned_at)::text, %(now)s
+    FROM due JOIN released ON released.id = due.id
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT due.id, due.tenant_id, due.lead_id, due.pool, due.e164 FROM due JOIN released ON released.id = due.id
+"""
 
 
 class NumberRepository:
@@ -171,6 +209,91 @@ class NumberRepository:
             """,
             {"id": number_id, "outcome": outcome, "at": at},
         ).fetchone()
+
+    def reserve_pacing_slot(
+        self, number_id: UUID, segments: int, per_second: Decimal, now: datetime
+    ) -> datetime:
+        """Reserve the number's next free sending instant for `segments`: now if the
+        number is idle, else when the sends ahead of this one have had their time."""
+        row = self._conn.execute(
+            "WITH slot AS (SELECT greatest(coalesce(pacing_next_at, %(now)s), %(now)s) AS at"
+            "   FROM phone_numbers WHERE id = %(id)s FOR UPDATE)"
+            " UPDATE phone_numbers p SET pacing_next_at = slot.at + make_interval(secs => %(secs)s)"
+            " FROM slot WHERE p.id = %(id)s RETURNING slot.at",
+            {"id": number_id, "now": now, "secs": float(segments / per_second)},
+        ).fetchone()
+        assert row is not None
+        slot: datetime = row["at"]
+        return slot
+
+    def set_worker(self, tenant_id: UUID, numbers: list[str], ai_worker: str) -> None:
+        """Give registered numbers to an AI worker (seed 002 part 7)."""
+        self._conn.execute(
+            "UPDATE phone_numbers SET ai_worker = %s WHERE tenant_id = %s AND e164 = ANY(%s)",
+            (ai_worker, tenant_id, numbers),
+        )
+
+    # leases (seed 001): the pool's numbers lent to leads
+
+    def lease(self, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime) -> Lease | None:
+        """Lease the least recently used rested number of `pool` to the lead, or return
+        the one it holds already. None when the pool has nothing free; NotFound when
+        the lead is not the tenant's."""
+        with translated_errors():
+            row = self._conn.execute(
+                _LEASE, {"tenant_id": tenant_id, "lead_id": lead_id, "pool": pool, "now": now}
+            ).fetchone()
+        assert row is not None  # the function always answers one row
+        if not row["lead_found"]:
+            raise NotFound("lead", lead_id)
+        if row["phone_number_id"] is None:
+            return None
+        return Lease(
+            row["phone_number_id"],
+            row["e164"],
+            lead_id,
+            pool,
+            row["assigned_at"],
+            row["release_at"],
+            row["already_held"],
+        )
+
+    def held(self, lead_id: UUID, pool: str) -> dict[str, Any] | None:
+        return self._conn.execute(
+            "SELECT id, e164, assigned_at, release_at, no_answer_count FROM phone_numbers"
+            " WHERE currently_assigned_to = %s AND pool = %s FOR UPDATE",
+            (lead_id, pool),
+        ).fetchone()
+
+    def record_outcome(
+        self,
+        number_id: UUID,
+        outcome: CallOutcome,
+        release_at: datetime,
+        appointment_at: datetime | None,
+    ) -> None:
+        self._conn.execute(
+            "UPDATE phone_numbers SET last_call_outcome = %s, release_at = %s,"
+            " appointment_scheduled_at = coalesce(%s, appointment_scheduled_at),"
+            " no_answer_count = no_answer_count + (%s = 'no_answer')::int"
+            " WHERE id = %s",
+            (outcome.value, release_at, appointment_at, outcome.value, number_id),
+        )
+
+    def release_number(self, number_id: UUID, now: datetime, reason: str) -> list[dict[str, Any]]:
+        return self._release("p.id = %(number_id)s", {"number_id": number_id}, now, reason, 1)
+
+    def release_expired(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        return self._release("p.release_at <= %(now)s", {}, now, "expired", limit)
+
+    def _release(
+        self, condition: str, params: dict[str, Any], now: datetime, reason: str, limit: int
+    ) -> list[dict[str, Any]]:
+        query = _RELEASE.format(condition=condition)
+        with translated_errors():
+            return self._conn.execute(
+                query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
+            ).fetchall()
 
 
 class CampaignNumberRepository:
@@ -329,108 +452,6 @@ class CampaignNumberRepository:
             " ORDER BY campaign_id, lead_id",
             (number_id,),
         ).fetchall()
-
-
-# lease_number() is the SQL function of migration 0007 (a function so its plan is
-# cached per connection: the statement is big enough that planning it on every call
-# would cost as much as running it).
-_LEASE = "SELECT * FROM lease_number(%(tenant_id)s, %(lead_id)s, %(pool)s, %(now)s)"
-
-# Releases a batch of leases and records each release on its lead, in one statement.
-# The cooldown comes from each number's tenant, so the jobs role can release across
-# tenants in one pass.
-_RELEASE = """
-WITH due AS (
-    SELECT p.id, p.tenant_id, p.pool, p.e164, p.currently_assigned_to AS lead_id, p.assigned_at
-    FROM phone_numbers p
-    WHERE p.assignment_status = 'assigned' AND {condition}
-    ORDER BY p.release_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), released AS (
-    UPDATE phone_numbers AS p
-    SET assignment_status = 'available', currently_assigned_to = NULL, assigned_at = NULL,
-        release_at = NULL, no_answer_count = 0,
-        cooldown_until = greatest(p.cooldown_until, %(now)s + make_interval(mins => c.lease_cooldown_minutes))
-    FROM due JOIN tenant_config c ON c.tenant_id = due.tenant_id
-    WHERE p.id = due.id
-    RETURNING p.id
-), event AS (
-    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
-    SELECT due.tenant_id, due.lead_id, 'NUMBER_RELEASED',
-           jsonb_build_object('phone_number_id', due.id, 'phone_number', due.e164, 'pool', due.pool,
-                              'reason', %(reason)s::text),
-           'release:' || due.id || ':' || extract(epoch FROM due.assigned_at)::text, %(now)s
-    FROM due JOIN released ON released.id = due.id
-    ON CONFLICT (dedupe_key) DO NOTHING
-)
-SELECT due.id, due.tenant_id, due.lead_id, due.pool, due.e164 FROM due JOIN released ON released.id = due.id
-"""
-
-
-class LeaseRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def lease(self, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime) -> Lease | None:
-        """Lease the least recently used rested number of `pool` to the lead, or return
-        the one it holds already. None when the pool has nothing free; NotFound when
-        the lead is not the tenant's."""
-        with translated_errors():
-            row = self._conn.execute(
-                _LEASE, {"tenant_id": tenant_id, "lead_id": lead_id, "pool": pool, "now": now}
-            ).fetchone()
-        assert row is not None  # the function always answers one row
-        if not row["lead_found"]:
-            raise NotFound("lead", lead_id)
-        if row["phone_number_id"] is None:
-            return None
-        return Lease(
-            row["phone_number_id"],
-            row["e164"],
-            lead_id,
-            pool,
-            row["assigned_at"],
-            row["release_at"],
-            row["already_held"],
-        )
-
-    def held(self, lead_id: UUID, pool: str) -> dict[str, Any] | None:
-        return self._conn.execute(
-            "SELECT id, e164, assigned_at, release_at, no_answer_count FROM phone_numbers"
-            " WHERE currently_assigned_to = %s AND pool = %s FOR UPDATE",
-            (lead_id, pool),
-        ).fetchone()
-
-    def record_outcome(
-        self,
-        number_id: UUID,
-        outcome: CallOutcome,
-        release_at: datetime,
-        appointment_at: datetime | None,
-    ) -> None:
-        self._conn.execute(
-            "UPDATE phone_numbers SET last_call_outcome = %s, release_at = %s,"
-            " appointment_scheduled_at = coalesce(%s, appointment_scheduled_at),"
-            " no_answer_count = no_answer_count + (%s = 'no_answer')::int"
-            " WHERE id = %s",
-            (outcome.value, release_at, appointment_at, outcome.value, number_id),
-        )
-
-    def release_number(self, number_id: UUID, now: datetime, reason: str) -> list[dict[str, Any]]:
-        return self._release("p.id = %(number_id)s", {"number_id": number_id}, now, reason, 1)
-
-    def release_expired(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        return self._release("p.release_at <= %(now)s", {}, now, "expired", limit)
-
-    def _release(
-        self, condition: str, params: dict[str, Any], now: datetime, reason: str, limit: int
-    ) -> list[dict[str, Any]]:
-        query = _RELEASE.format(condition=condition)
-        with translated_errors():
-            return self._conn.execute(
-                query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
-            ).fetchall()
 
 
 def _binding(row: dict[str, Any]) -> SenderBinding:

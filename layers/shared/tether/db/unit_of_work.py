@@ -35,7 +35,6 @@ from tether.db.leads import LeadRecordRepository, TraceRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
-    LeaseRepository,
     NumberRepository,
 )
 from tether.db.repositories import (
@@ -61,7 +60,6 @@ class UnitOfWork:
     settings: TenantSettingsRepository
     numbers: NumberRepository
     campaign_numbers: CampaignNumberRepository
-    leases: LeaseRepository
     audit: AuditLogRepository
     provider_accounts: ProviderAccountRepository
     webhook_receipts: WebhookReceiptRepository
@@ -104,7 +102,6 @@ class UnitOfWork:
         self.settings = TenantSettingsRepository(session)
         self.numbers = NumberRepository(session)
         self.campaign_numbers = CampaignNumberRepository(session)
-        self.leases = LeaseRepository(session)
         self.audit = AuditLogRepository(session)
         self.provider_accounts = ProviderAccountRepository(session)
         self.webhook_receipts = WebhookReceiptRepository(session)

@@ -183,7 +183,7 @@ def register(
 ) -> RegistrationReport:
     report = store_numbers(uow, tenant_id, provider_account_id, pool, rows)
     if ai_worker is not None and report.stored:
-        uow.inventory.set_worker(tenant_id, report.stored, ai_worker)
+        uow.numbers.set_worker(tenant_id, report.stored, ai_worker)
     uow.commit()
     return report
 

@@ -136,7 +136,7 @@ def retire_number(uow: UnitOfWork, number_id: UUID, now: datetime) -> RetiredNum
             raise NotFound("phone number", number_id)
         released = False
         if number["currently_assigned_to"] is not None:
-            released = bool(uow.leases.release_number(number_id, now, "retired"))
+            released = bool(uow.numbers.release_number(number_id, now, "retired"))
         uow.numbers.retire(number_id, now)
         bound = [
             (row["lead_id"], row["campaign_id"])

@@ -611,7 +611,7 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
         if opening > now:
             return _defer(uow, ctx, opening, "quiet hours at the recipient")
     if ctx.segments_per_second is not None and ctx.paced_slot is None:
-        slot = uow.messages.reserve_pacing_slot(
+        slot = uow.numbers.reserve_pacing_slot(
             ctx.number_id, ctx.segments, ctx.segments_per_second, now
         )
         until = paced_until(slot, now)

@@ -356,7 +356,7 @@ def _follow_through(
             lead.tenant_id, lead.id, priority, "gold" if gold else classification.intent.value, now
         )
         # seed 001: the reply asks for a call, a number of the pool is leased for it
-        if uow.leases.lease(lead.tenant_id, lead.id, context["pool"], now) is None:
+        if uow.numbers.lease(lead.tenant_id, lead.id, context["pool"], now) is None:
             uow.audit.record(
                 "pool_exhausted",
                 tenant_id=lead.tenant_id,
