@@ -370,16 +370,18 @@ class MessageRepository:
         """Record the hand-over to OutboundQueue (None: not enqueued, the sweeper's)."""
         self._conn.execute("UPDATE messages SET enqueued_at = %s WHERE id = %s", (at, message_id))
 
-    def waiting_to_enqueue(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    def waiting_to_enqueue(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
         """Sends that are due and in no queue: never enqueued (the queue call failed
-        after the commit) or deferred for longer than a queue delay can hold."""
-        return self._conn.execute(
+        after the commit) or deferred for longer than a queue delay can hold: (tenant,
+        message) pairs."""
+        rows = self._conn.execute(
             "SELECT id, tenant_id FROM messages"
             " WHERE direction = 'outbound' AND status IN ('queued', 'sending') AND enqueued_at IS NULL"
             " AND coalesce(not_before, created_at) <= %s"
             " ORDER BY coalesce(not_before, created_at) LIMIT %s FOR UPDATE SKIP LOCKED",
             (now, limit),
         ).fetchall()
+        return [(row["tenant_id"], row["id"]) for row in rows]
 
     def find_message(self, provider: str, external_id: str) -> TrackedMessage | None:
         row = self._conn.execute(

@@ -18,6 +18,7 @@ from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.errors import NotFound
 from tether.domain.leases import CallOutcome, LeaseRules
+from tether.domain.numbers import DeliveryCounted, PhoneNumber
 from tether.domain.sender import SenderCandidate
 
 
@@ -154,14 +155,15 @@ class NumberRepository:
                 ),
             ).fetchall()
 
-    def get(self, number_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+    def get(self, number_id: UUID, *, for_update: bool = False) -> PhoneNumber | None:
         lock = " FOR UPDATE" if for_update else ""
-        return self._conn.execute(
+        row = self._conn.execute(
             "SELECT id, tenant_id, e164, pool, status, assignment_status, currently_assigned_to,"
             " cooldown_until, sent_count, delivered_count, failed_count, filtered_count"
             " FROM phone_numbers WHERE id = %s" + lock,
             (number_id,),
         ).fetchone()
+        return PhoneNumber(**row) if row else None
 
     def retire(self, number_id: UUID, at: datetime) -> bool:
         with translated_errors():
@@ -172,11 +174,13 @@ class NumberRepository:
             )
         return cursor.rowcount == 1
 
-    def record_delivery(self, number_id: UUID, outcome: str, at: datetime) -> dict[str, Any] | None:
+    def record_delivery(
+        self, number_id: UUID, outcome: str, at: datetime
+    ) -> DeliveryCounted | None:
         """Count one delivery outcome ('sent', 'delivered', 'failed', 'filtered') and, in
         the same statement, rest the number when its failure or filtering rate since
         its last rest passes the tenant's threshold over at least its minimum sample."""
-        return self._conn.execute(
+        row = self._conn.execute(
             """
             WITH counted AS (
                 SELECT p.id,
@@ -209,6 +213,7 @@ class NumberRepository:
             """,
             {"id": number_id, "outcome": outcome, "at": at},
         ).fetchone()
+        return DeliveryCounted(**row) if row else None
 
     def reserve_pacing_slot(
         self, number_id: UUID, segments: int, per_second: Decimal, now: datetime

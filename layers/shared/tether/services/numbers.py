@@ -135,7 +135,7 @@ def retire_number(uow: UnitOfWork, number_id: UUID, now: datetime) -> RetiredNum
         if number is None:
             raise NotFound("phone number", number_id)
         released = False
-        if number["currently_assigned_to"] is not None:
+        if number.is_leased:
             released = bool(uow.numbers.release_number(number_id, now, "retired"))
         uow.numbers.retire(number_id, now)
         bound = [
@@ -151,7 +151,7 @@ def retire_number(uow: UnitOfWork, number_id: UUID, now: datetime) -> RetiredNum
             "leads_to_rehome": len(bound),
         },
     )
-    return RetiredNumber(number["e164"], released, bound)
+    return RetiredNumber(number.e164, released, bound)
 
 
 def stage_campaign(
@@ -334,10 +334,11 @@ def record_number_delivery(
     health cooldown. Does not commit (part of applying a status update)."""
     if outcome not in {"sent", "delivered", "failed", "filtered"}:
         raise InvalidInput(f"unknown delivery outcome {outcome!r}")
-    row = uow.numbers.record_delivery(number_id, outcome, now)
-    if row is None:
+    counted = uow.numbers.record_delivery(number_id, outcome, now)
+    if counted is None:
         raise NotFound("phone number", number_id)
-    if row["rested"]:
+    if counted.rested:
+        assert counted.cooldown_until is not None  # a rest sets it
         metrics.add_metric(name="NumberRested", unit="Count", value=1)
         uow.audit.record(
             "number_rested",
@@ -345,16 +346,16 @@ def record_number_delivery(
             subject_type="phone_number",
             subject_id=str(number_id),
             detail={
-                "phone_number": row["e164"],
-                "cooldown_until": row["cooldown_until"].isoformat(),
+                "phone_number": counted.e164,
+                "cooldown_until": counted.cooldown_until.isoformat(),
             },
         )
         logger.warning(
             "number rested for its failure rate",
             extra={
                 "tenant_id": str(tenant_id),
-                "phone_number": row["e164"],
-                "until": row["cooldown_until"].isoformat(),
+                "phone_number": counted.e164,
+                "until": counted.cooldown_until.isoformat(),
             },
         )
-    return bool(row["rested"])
+    return counted.rested

@@ -496,17 +496,15 @@ def redrive_waiting_sends(
     with uow:
         rows = uow.messages.waiting_to_enqueue(now, batch_size)
         enqueued = 0
-        for row in rows:
+        for tenant_id, message_id in rows:
             try:
                 queue.send(
-                    OutboundMessage(
-                        tenant_id=row["tenant_id"], message_id=row["id"]
-                    ).model_dump_json()
+                    OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
                 )
             except Exception:
                 logger.exception("re-drive stopped: outbound queue unavailable")
                 break
-            uow.messages.mark_enqueued(row["id"], now)
+            uow.messages.mark_enqueued(message_id, now)
             enqueued += 1
         uow.commit()
     metrics.add_metric(name="SendsRedriven", unit="Count", value=enqueued)
