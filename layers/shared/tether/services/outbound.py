@@ -179,6 +179,7 @@ class _Ready:
     body: str
     media_urls: list[str]
     purpose: str
+    thread_id: UUID | None = None  # else the thread of its two addresses, made on first use
 
 
 def request_sends(
@@ -331,7 +332,8 @@ def _store(
                 tenant_id=send.tenant_id,
                 lead_id=send.lead_id,
                 campaign_id=send.campaign_id,
-                thread_id=threads[(send.tenant_id, send.sender.phone_number, send.to_number)],
+                thread_id=send.thread_id
+                or threads[(send.tenant_id, send.sender.phone_number, send.to_number)],
                 assignment_id=send.sender.assignment_id,
                 number_id=send.sender.number_id,
                 from_number=send.sender.phone_number,
@@ -413,8 +415,7 @@ def request_opt_out_confirmation(
     the send path's store: from the number the STOP reached, bound to that number's
     campaign assignment (the hard rule), whether or not a lead matched. From here it is
     a send like any other (claim, hand-over); the sweeper enqueues it if the caller does
-    not. (`thread_id` is the thread the STOP came in on: the same pair of addresses.)"""
-    del thread_id  # the store finds the same thread from the same two addresses
+    not."""
     send_key = f"opt_out_confirmation:{receipt_id}"
     existing = uow.messages.by_send_key(tenant_id, send_key)
     if existing is not None:
@@ -430,6 +431,7 @@ def request_opt_out_confirmation(
         OPT_OUT_CONFIRMATION,
         [],
         "opt_out_confirmation",
+        thread_id,
     )
     [stored] = _store(uow, [send], now)
     assert stored is not None  # a concurrent delivery of the same receipt committed first
