@@ -204,13 +204,13 @@ class TimerRepository:
         due: int = row["due"]
         return due
 
-    def tenant_settings(self, tenant_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
+    def call_priorities(self, tenant_ids: Iterable[UUID]) -> dict[UUID, int]:
+        """Each tenant's call-queue priority for a callback (tenant_config)."""
         rows = self._conn.execute(
-            "SELECT tenant_id, send_validity_hours, call_priority FROM tenant_config"
-            " WHERE tenant_id = ANY(%s)",
+            "SELECT tenant_id, call_priority FROM tenant_config WHERE tenant_id = ANY(%s)",
             (list(tenant_ids),),
         ).fetchall()
-        return {row["tenant_id"]: row for row in rows}
+        return {row["tenant_id"]: row["call_priority"] for row in rows}
 
     def append_events(self, events: Sequence[TimerEvent]) -> None:
         if not events:

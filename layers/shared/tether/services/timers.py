@@ -2,8 +2,9 @@
 
 Each batch is one short transaction: the claim locks due timers and their leads with
 SKIP LOCKED, `tether.domain.timers.plan_firing` decides each one, and set-based
-statements record the whole batch: the sends (stored with send key `timer:<id>`, from
-the lead's bound number in the campaign they go out in), the lead moves and closes,
+statements record the whole batch: the sends (stored through the one send path,
+`services.outbound.store_sends`, with send key `timer:<id>`, from the lead's bound
+number in the campaign they go out in), the lead moves and closes,
 call-queue entries, one lead event per fired timer (dedupe key `timer:<id>`), and the
 timers fired, cancelled or failed. After the commit the sends are handed to
 OutboundQueue (on a thread, while the next batch is worked, and marked enqueued in the
@@ -82,8 +83,7 @@ class _Batch:
     calls: list[ClaimedTimer] = field(default_factory=list)
     sends: list[tuple[ClaimedTimer, Action, UUID]] = field(default_factory=list)  # to campaign
     messages: list[tuple[UUID, UUID]] = field(default_factory=list)  # (tenant, message)
-    # tenant_config of the tenants whose texts or calls the batch makes
-    settings: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    call_priorities: dict[UUID, int] = field(default_factory=dict)  # of the calls' tenants
 
 
 def fire_due_timers(
@@ -285,7 +285,7 @@ def _fire(uow: UnitOfWork, claimed: Sequence[ClaimedTimer], now: datetime) -> _B
             assert firing.campaign_id is not None  # MOVE and FOLLOW_UP name where
             batch.sends.append((item, firing.action, firing.campaign_id))
     if batch.calls:
-        batch.settings = uow.timers.tenant_settings({item.timer.tenant_id for item in batch.calls})
+        batch.call_priorities = uow.timers.call_priorities({i.timer.tenant_id for i in batch.calls})
     _prepare_sends(uow, batch)
     _record(uow, batch)
     return batch
@@ -374,7 +374,7 @@ def _record(uow: UnitOfWork, batch: _Batch) -> None:
                 (
                     item.timer.tenant_id,
                     item.timer.lead_id,
-                    batch.settings[item.timer.tenant_id]["call_priority"],
+                    batch.call_priorities[item.timer.tenant_id],
                     now,
                 )
                 for item in batch.calls
