@@ -119,14 +119,13 @@ class CampaignRepository:
         assert row is not None
         return _campaign(row)
 
-    def leads_to_launch(
-        self, campaign_id: UUID, after: UUID | None, limit: int
-    ) -> list[dict[str, Any]]:
+    def leads_to_launch(self, campaign_id: UUID, after: UUID | None, limit: int) -> list[UUID]:
         """The campaign's leads a first message may go to (not suppressed or closed),
         in id order after `after`."""
-        return self._conn.execute(
-            "SELECT id, state::text AS state FROM leads WHERE campaign_id = %s"
+        rows = self._conn.execute(
+            "SELECT id FROM leads WHERE campaign_id = %s"
             " AND (%s::uuid IS NULL OR id > %s) AND state NOT IN ('suppressed', 'closed')"
             " ORDER BY id LIMIT %s",
             (campaign_id, after, after, limit),
         ).fetchall()
+        return [row["id"] for row in rows]

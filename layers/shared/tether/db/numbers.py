@@ -136,13 +136,13 @@ class NumberRepository:
         account_id: UUID,
         pool: str,
         numbers: Sequence[tuple[str, str | None]],
-    ) -> list[dict[str, Any]]:
+    ) -> set[str]:
         """Insert (e164, label) pairs; those already registered are left as they are.
-        Returns the rows inserted."""
+        Returns the numbers inserted."""
         if not numbers:
-            return []
+            return set()
         with translated_errors():
-            return self._conn.execute(
+            rows = self._conn.execute(
                 "INSERT INTO phone_numbers (tenant_id, provider_account_id, pool, e164, label)"
                 " SELECT %s, %s, %s, n.e164, n.label FROM unnest(%s::text[], %s::text[]) AS n (e164, label)"
                 " ON CONFLICT (tenant_id, e164) DO NOTHING RETURNING id, e164, pool, label",
@@ -154,6 +154,7 @@ class NumberRepository:
                     [label for _, label in numbers],
                 ),
             ).fetchall()
+        return {row["e164"] for row in rows}
 
     def get(self, number_id: UUID, *, for_update: bool = False) -> PhoneNumber | None:
         lock = " FOR UPDATE" if for_update else ""
@@ -321,9 +322,10 @@ class CampaignNumberRepository:
 
     def free_numbers(
         self, tenant_id: UUID, pool: str, count: int, now: datetime
-    ) -> list[dict[str, Any]]:
-        """Active, rested numbers of the pool that no live campaign sends from."""
-        return self._conn.execute(
+    ) -> list[tuple[UUID, str]]:
+        """Active, rested numbers of the pool that no live campaign sends from: (id,
+        E.164) pairs, least used first."""
+        rows = self._conn.execute(
             "SELECT p.id, p.e164 FROM phone_numbers p"
             " WHERE p.tenant_id = %s AND p.pool = %s AND p.status = 'active'"
             " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
@@ -333,15 +335,19 @@ class CampaignNumberRepository:
             " ORDER BY p.sent_count, p.e164 LIMIT %s FOR UPDATE OF p SKIP LOCKED",
             (tenant_id, pool, now, count),
         ).fetchall()
+        return [(row["id"], row["e164"]) for row in rows]
 
-    def assign(self, tenant_id: UUID, campaign_id: UUID, numbers: Sequence[dict[str, Any]]) -> None:
+    def assign(
+        self, tenant_id: UUID, campaign_id: UUID, numbers: Sequence[tuple[UUID, str]]
+    ) -> None:
+        """The campaign's numbers, the first its primary."""
         with translated_errors():
-            for index, number in enumerate(numbers):
+            for index, (number_id, e164) in enumerate(numbers):
                 self._conn.execute(
                     "INSERT INTO campaign_phone_assignments"
                     " (tenant_id, campaign_id, phone_number_id, phone_number, is_primary)"
                     " VALUES (%s, %s, %s, %s, %s)",
-                    (tenant_id, campaign_id, number["id"], number["e164"], index == 0),
+                    (tenant_id, campaign_id, number_id, e164, index == 0),
                 )
 
     def binding(self, lead_id: UUID, campaign_id: UUID) -> SenderBinding | None:
@@ -451,12 +457,14 @@ class CampaignNumberRepository:
                 ),
             )
 
-    def bound_to_number(self, number_id: UUID) -> list[dict[str, Any]]:
-        return self._conn.execute(
+    def bound_to_number(self, number_id: UUID) -> list[tuple[UUID, UUID]]:
+        """The (lead, campaign) pairs that text from this number."""
+        rows = self._conn.execute(
             "SELECT lead_id, campaign_id FROM lead_sender_bindings WHERE phone_number_id = %s"
             " ORDER BY campaign_id, lead_id",
             (number_id,),
         ).fetchall()
+        return [(row["lead_id"], row["campaign_id"]) for row in rows]
 
 
 def _binding(row: dict[str, Any]) -> SenderBinding:

@@ -135,12 +135,13 @@ class TimerRepository:
             (lead_id,),
         ).fetchall()
 
-    def escalation_steps(self) -> dict[str, dict[str, Any]]:
-        """The tenant's configured steps (the session's tenant), by timer type."""
+    def escalation_steps(self) -> dict[str, tuple[str, UUID | None]]:
+        """The tenant's configured steps (the session's tenant): (action, campaign) by
+        timer type."""
         rows = self._conn.execute(
             "SELECT timer_type::text AS timer_type, action, campaign_id FROM escalation_steps"
         ).fetchall()
-        return {row["timer_type"]: row for row in rows}
+        return {row["timer_type"]: (row["action"], row["campaign_id"]) for row in rows}
 
     def set_escalation_step(
         self, tenant_id: UUID, timer_type: str, action: str, campaign_id: UUID | None

@@ -128,16 +128,16 @@ def launch_campaign(
             if not leads:
                 uow.rollback()
                 break
-            after = leads[-1]["id"]
+            after = leads[-1]
             requests = [
                 SendRequest(
                     tenant_id=tenant_id,
                     campaign_id=campaign_id,
-                    lead_id=lead["id"],
+                    lead_id=lead_id,
                     template=LAUNCH_TEMPLATE,
-                    send_key=launch_send_key(campaign_id, lead["id"]),
+                    send_key=launch_send_key(campaign_id, lead_id),
                 )
-                for lead in leads
+                for lead_id in leads
             ]
             results = store_sends(uow, requests, now)
             uow.commit()

@@ -105,10 +105,7 @@ def store_numbers(
             continue
         valid[e164] = (e164, row.label)
         first_row[e164] = index
-    inserted = {
-        row["e164"]
-        for row in uow.numbers.add_many(tenant_id, provider_account_id, pool, list(valid.values()))
-    }
+    inserted = uow.numbers.add_many(tenant_id, provider_account_id, pool, list(valid.values()))
     report = RegistrationReport(
         stored=[n for n in valid if n in inserted],
         already_registered=[n for n in valid if n not in inserted],
@@ -138,10 +135,7 @@ def retire_number(uow: UnitOfWork, number_id: UUID, now: datetime) -> RetiredNum
         if number.is_leased:
             released = bool(uow.numbers.release_number(number_id, now, "retired"))
         uow.numbers.retire(number_id, now)
-        bound = [
-            (row["lead_id"], row["campaign_id"])
-            for row in uow.campaign_numbers.bound_to_number(number_id)
-        ]
+        bound = uow.campaign_numbers.bound_to_number(number_id)
         uow.commit()
     logger.info(
         "number retired",

@@ -193,13 +193,12 @@ def _escalation_map(uow: UnitOfWork) -> list[EscalationStep]:
     configured = uow.timers.escalation_steps()
     steps = []
     for timer_type in ESCALATIONS:
-        row = configured.get(timer_type.value)
-        if row is None:
+        step = configured.get(timer_type.value)
+        if step is None:
             steps.append(EscalationStep(timer_type, DEFAULT_STEPS[timer_type], None, False))
         else:
-            steps.append(
-                EscalationStep(timer_type, Action(row["action"]), row["campaign_id"], True)
-            )
+            action, campaign_id = step
+            steps.append(EscalationStep(timer_type, Action(action), campaign_id, True))
     return steps
 
 
