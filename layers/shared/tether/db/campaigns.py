@@ -10,7 +10,7 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
-from tether.domain.campaigns import Campaign, CampaignStatus
+from tether.domain.campaigns import Campaign, CampaignProgress, CampaignStatus
 from tether.domain.pagination import Position
 
 CAMPAIGN_COLUMNS = (
@@ -87,7 +87,7 @@ class CampaignRepository:
             (at, campaign_id),
         )
 
-    def progress(self, campaign_id: UUID, template: str) -> dict[str, Any]:
+    def progress(self, campaign_id: UUID, template: str) -> CampaignProgress:
         """Leads, and the campaign's sends of `template` by where they are. Messages are
         found through the campaign's assignments (indexed), not a scan by campaign."""
         row = self._conn.execute(
@@ -105,7 +105,7 @@ class CampaignRepository:
             {"id": campaign_id, "template": template},
         ).fetchone()
         assert row is not None
-        return row
+        return CampaignProgress(**row)
 
     def set_status(
         self, campaign_id: UUID, status: CampaignStatus, at: datetime, *, launched: bool = False

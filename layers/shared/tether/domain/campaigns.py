@@ -19,6 +19,19 @@ class CampaignStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignProgress:
+    """A campaign's leads, and its first messages by where they are."""
+
+    leads: int
+    requested: int
+    waiting: int
+    sending: int
+    sent: int
+    delivered: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     id: UUID
     tenant_id: UUID

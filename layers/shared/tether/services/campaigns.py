@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.campaigns import Campaign, CampaignStatus
+from tether.domain.campaigns import Campaign, CampaignProgress, CampaignStatus
 from tether.domain.errors import InvalidInput, NotFound
 from tether.domain.pagination import Page, Position, page_of
 from tether.observability import logger, metrics
@@ -37,7 +37,7 @@ class LaunchBudget:
 @dataclass(frozen=True, slots=True)
 class LaunchReport:
     campaign: Campaign
-    progress: dict[str, Any]
+    progress: CampaignProgress
     queued_now: int
     already_queued: int
     skipped: dict[str, int] = field(default_factory=dict)
@@ -69,7 +69,7 @@ def create_campaign(
     return campaign
 
 
-def campaign_with_progress(uow: UnitOfWork, campaign_id: UUID) -> tuple[Campaign, dict[str, Any]]:
+def campaign_with_progress(uow: UnitOfWork, campaign_id: UUID) -> tuple[Campaign, CampaignProgress]:
     with uow:
         campaign = uow.campaigns.get(campaign_id)
         if campaign is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -30,6 +30,7 @@ from tether.api.schemas import (
     StageRequest,
 )
 from tether.domain.campaigns import Campaign as CampaignEntity
+from tether.domain.campaigns import CampaignProgress
 from tether.domain.errors import InvalidInput
 from tether.domain.lead_import import LeadRow, rows_from_csv
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
@@ -40,12 +41,12 @@ router = Router()  # type: ignore[no-untyped-call]
 CampaignId = Annotated[UUID, Path()]
 
 
-def _campaign(campaign: CampaignEntity, progress: dict[str, Any] | None = None) -> Campaign:
+def _campaign(campaign: CampaignEntity, progress: CampaignProgress | None = None) -> Campaign:
     return Campaign.model_validate(
         {
             **asdict(campaign),
             "status": campaign.status.value,
-            "progress": Progress.model_validate(progress) if progress is not None else None,
+            "progress": Progress.model_validate(asdict(progress)) if progress is not None else None,
         }
     )
 
