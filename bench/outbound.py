@@ -76,7 +76,8 @@ def prepare(admin_url: str, sandbox_url: str, sends: int) -> tuple[uuid.UUID, li
         ).fetchone()["id"]  # type: ignore[index]
         admin.execute(
             "INSERT INTO tenant_config (tenant_id, quiet_hours_start, quiet_hours_end,"
-            " send_segments_per_second, send_segments_per_day) VALUES (%s, '00:00', '23:59:59', NULL, NULL)",
+            " send_segments_per_second, send_segments_per_day, quiet_hours_wider_attested)"
+            " VALUES (%s, '00:00', '23:59:59', NULL, NULL, true)",
             (tenant,),
         )
         account = admin.execute(
@@ -100,22 +101,23 @@ def prepare(admin_url: str, sandbox_url: str, sends: int) -> tuple[uuid.UUID, li
         ]
     app = FreshConnections(as_role(admin_url, "tether_app"))
     now = datetime.now(UTC)
-    with UnitOfWork(app, tenant) as uow:
-        register_numbers(
-            uow, tenant, account, "bench", [NumberRow(f"+1415555{n:04d}") for n in range(100, 110)]
-        )
-    with UnitOfWork(app, tenant) as uow:
-        stage_campaign(uow, campaign, now, rotation_numbers=9)
+    register_numbers(
+        UnitOfWork(app, tenant),
+        tenant,
+        account,
+        "bench",
+        [NumberRow(f"+1415555{n:04d}") for n in range(100, 110)],
+    )
+    stage_campaign(UnitOfWork(app, tenant), campaign, now, rotation_numbers=9)
     started = time.monotonic()
     messages = []
     with connect(as_role(admin_url, "tether_app")) as conn:
         source = _Single(conn)
         for lead in leads:
-            with UnitOfWork(source, tenant) as uow:
-                request = SendRequest(
-                    tenant_id=tenant, campaign_id=campaign, lead_id=lead, template="bench"
-                )
-                messages.append(request_send(uow, request, now, None).message_id)
+            request = SendRequest(
+                tenant_id=tenant, campaign_id=campaign, lead_id=lead, template="bench"
+            )
+            messages.append(request_send(UnitOfWork(source, tenant), request, now, None).message_id)
     print(f"stored {len(messages)} sends in {time.monotonic() - started:.1f}s")
     return tenant, messages
 

@@ -69,12 +69,10 @@ def prepare(admin_url: str, timers: int, now: datetime) -> None:
             for stage in ("initial_message", "nudger", "retarget")
         }
     app = FreshConnections(as_role(admin_url, "tether_app"))
-    with UnitOfWork(app, tenant) as uow:
-        numbers = [NumberRow(f"+1415555{n:04d}") for n in range(100, 130)]
-        register_numbers(uow, tenant, account, "bench", numbers)
+    numbers = [NumberRow(f"+1415555{n:04d}") for n in range(100, 130)]
+    register_numbers(UnitOfWork(app, tenant), tenant, account, "bench", numbers)
     for campaign in campaigns.values():
-        with UnitOfWork(app, tenant) as uow:
-            stage_campaign(uow, campaign, now, rotation_numbers=9)
+        stage_campaign(UnitOfWork(app, tenant), campaign, now, rotation_numbers=9)
     with connect(admin_url, autocommit=True) as admin:
         admin.execute(
             "INSERT INTO escalation_steps (tenant_id, timer_type, action, campaign_id) VALUES"

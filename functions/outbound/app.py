@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from tether.config import outbound_settings
+from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
 from tether.services.outbound import OutboundMessage, account_provider, handle_queued_send
@@ -40,7 +41,7 @@ def record_handler(record: SendRecord) -> None:
 
     logger.append_keys(sqs_message_id=record.messageId)
     outcome = handle_queued_send(
-        lambda_connection("app"),
+        UnitOfWork(lambda_connection("app"), record.body.tenant_id),
         # where a send that must wait goes back, with a delay
         queue_at(outbound_settings().outbound_queue_url),
         record.body,

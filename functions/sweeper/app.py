@@ -30,10 +30,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         grace=timedelta(seconds=settings.sweep_grace_seconds),
         batch_size=settings.sweep_batch_size,
     )
-    with UnitOfWork(lambda_connection("jobs")) as uow:
-        sends = redrive_waiting_sends(
-            uow, queue_at(settings.outbound_queue_url), datetime.now(UTC), settings.sweep_batch_size
-        )
+    sends = redrive_waiting_sends(
+        UnitOfWork(lambda_connection("jobs")),
+        queue_at(settings.outbound_queue_url),
+        datetime.now(UTC),
+        settings.sweep_batch_size,
+    )
     return {
         "receipts": receipts.model_dump(),
         "sends": {"found": sends.found, "enqueued": sends.enqueued},

@@ -33,13 +33,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from tether.db.connection import lambda_connection
 
     settings = timers_settings()
-    with UnitOfWork(lambda_connection("jobs")) as uow:
-        report = fire_due_timers(
-            uow,
-            queue_at(settings.outbound_queue_url),
-            run_time(event),
-            batch_size=settings.timers_batch_size,
-            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
-            reserve_seconds=settings.timers_reserve_seconds,
-        )
+    report = fire_due_timers(
+        UnitOfWork(lambda_connection("jobs")),
+        queue_at(settings.outbound_queue_url),
+        run_time(event),
+        batch_size=settings.timers_batch_size,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        reserve_seconds=settings.timers_reserve_seconds,
+    )
     return report.as_dict()

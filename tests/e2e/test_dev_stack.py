@@ -141,11 +141,11 @@ def test_a_send_goes_out_once_from_its_bound_number_and_is_delivered(
         )
         sandbox_account(admin, dev_stack, account_id)
         app = FreshConnections(as_role(dev_stack.database_url, "tether_app"))
-        with UnitOfWork(app, tenant_id) as uow:
-            register_numbers(uow, tenant_id, account_id, "Pool", [NumberRow(sender)])
+        register_numbers(
+            UnitOfWork(app, tenant_id), tenant_id, account_id, "Pool", [NumberRow(sender)]
+        )
         campaign_id = make_campaign(admin, tenant_id, "Pool")
-        with UnitOfWork(app, tenant_id) as uow:
-            stage_campaign(uow, campaign_id, datetime.now(UTC))
+        stage_campaign(UnitOfWork(app, tenant_id), campaign_id, datetime.now(UTC))
         lead_id = make_lead(admin, tenant_id, "+12125550188", campaign_id)
 
     queue = SqsQueue(
@@ -155,8 +155,7 @@ def test_a_send_goes_out_once_from_its_bound_number_and_is_delivered(
     send = SendRequest(
         tenant_id=tenant_id, campaign_id=campaign_id, lead_id=lead_id, body="Hello from Tether"
     )
-    with UnitOfWork(app, tenant_id) as uow:
-        receipt = request_send(uow, send, datetime.now(UTC), queue)
+    receipt = request_send(UnitOfWork(app, tenant_id), send, datetime.now(UTC), queue)
 
     with connect(dev_stack.database_url, autocommit=True) as admin:
 

@@ -40,14 +40,13 @@ class Pool:
     ) -> None:
         self.admin, self.app, self.jobs = admin, app, jobs
         self.tenant_id, account_id = make_tenant(admin, **config)
-        with self.uow() as uow:
-            register_numbers(
-                uow,
-                self.tenant_id,
-                account_id,
-                POOL,
-                [NumberRow(f"+1415555{n:04d}") for n in range(size)],
-            )
+        register_numbers(
+            self.uow(),
+            self.tenant_id,
+            account_id,
+            POOL,
+            [NumberRow(f"+1415555{n:04d}") for n in range(size)],
+        )
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.app, self.tenant_id)

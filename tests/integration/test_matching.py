@@ -21,22 +21,20 @@ class Tenant:
     def __init__(self, admin: Connection, app: FreshConnections) -> None:
         self.admin, self.app = admin, app
         self.id, account = make_tenant(admin)
-        with self.uow() as uow:
-            register_numbers(
-                uow,
-                self.id,
-                account,
-                "pool",
-                [NumberRow("+14155550100"), NumberRow("+14155550101")],
-            )
+        register_numbers(
+            self.uow(),
+            self.id,
+            account,
+            "pool",
+            [NumberRow("+14155550100"), NumberRow("+14155550101")],
+        )
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.app, self.id)
 
     def campaign(self) -> uuid.UUID:
         campaign_id = make_campaign(self.admin, self.id, "pool")
-        with self.uow() as uow:
-            stage_campaign(uow, campaign_id, NOW)
+        stage_campaign(self.uow(), campaign_id, NOW)
         return campaign_id
 
     def bind(self, lead_id: uuid.UUID, campaign_id: uuid.UUID) -> str:

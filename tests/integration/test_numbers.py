@@ -45,10 +45,9 @@ class Tenant:
         return UnitOfWork(self.connections, self.id)
 
     def register(self, numbers: list[str], pool: str = POOL):  # type: ignore[no-untyped-def]
-        with self.uow() as uow:
-            return register_numbers(
-                uow, self.id, self.account_id, pool, [NumberRow(n) for n in numbers]
-            )
+        return register_numbers(
+            self.uow(), self.id, self.account_id, pool, [NumberRow(n) for n in numbers]
+        )
 
     def number_id(self, e164: str) -> uuid.UUID:
         row = self.admin.execute(
@@ -60,8 +59,7 @@ class Tenant:
 
     def staged_campaign(self, rotation: int = 0, pool: str = POOL) -> uuid.UUID:
         campaign_id = make_campaign(self.admin, self.id, pool)
-        with self.uow() as uow:
-            stage_campaign(uow, campaign_id, NOW, rotation_numbers=rotation)
+        stage_campaign(self.uow(), campaign_id, NOW, rotation_numbers=rotation)
         return campaign_id
 
     def sender(self, lead_id: uuid.UUID, campaign_id: uuid.UUID) -> str:
@@ -107,10 +105,10 @@ def test_registration_needs_the_tenants_own_provider_account(
 ) -> None:
     ours = Tenant(admin, app_connections, [])
     theirs = Tenant(admin, app_connections, [])
-    with ours.uow() as uow, pytest.raises(NotFound, match="provider account"):
-        register_numbers(uow, ours.id, theirs.account_id, POOL, [NumberRow("+14155550100")])
-    with ours.uow() as uow, pytest.raises(InvalidInput, match="pool"):
-        register_numbers(uow, ours.id, ours.account_id, "  ", [NumberRow("+14155550100")])
+    with pytest.raises(NotFound, match="provider account"):
+        register_numbers(ours.uow(), ours.id, theirs.account_id, POOL, [NumberRow("+14155550100")])
+    with pytest.raises(InvalidInput, match="pool"):
+        register_numbers(ours.uow(), ours.id, ours.account_id, "  ", [NumberRow("+14155550100")])
 
 
 # staging
@@ -121,10 +119,8 @@ def test_staging_assigns_a_primary_and_rotation_numbers_once(
 ) -> None:
     tenant = Tenant(admin, app_connections, ["+14155550100", "+14155550101", "+14155550102"])
     campaign_id = make_campaign(admin, tenant.id, POOL)
-    with tenant.uow() as uow:
-        first = stage_campaign(uow, campaign_id, NOW, rotation_numbers=1)
-    with tenant.uow() as uow:
-        again = stage_campaign(uow, campaign_id, NOW, rotation_numbers=2)
+    first = stage_campaign(tenant.uow(), campaign_id, NOW, rotation_numbers=1)
+    again = stage_campaign(tenant.uow(), campaign_id, NOW, rotation_numbers=2)
     assert again == first
     assert [a["is_primary"] for a in first] == [True, False]
     status = admin.execute("SELECT status FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()
@@ -138,8 +134,8 @@ def test_a_number_of_a_live_campaign_is_not_free(
     tenant.staged_campaign()
     tenant.staged_campaign()
     campaign_id = make_campaign(admin, tenant.id, POOL)
-    with tenant.uow() as uow, pytest.raises(NoFreeNumber) as error:
-        stage_campaign(uow, campaign_id, NOW)
+    with pytest.raises(NoFreeNumber) as error:
+        stage_campaign(tenant.uow(), campaign_id, NOW)
     assert error.value.pool == POOL
     assert POOL in str(error.value)
     rows = admin.execute(
@@ -162,8 +158,7 @@ def test_concurrent_staging_never_shares_a_number(
 
     def stage(campaign_id: uuid.UUID) -> None:
         try:
-            with tenant.uow() as uow:
-                stage_campaign(uow, campaign_id, NOW)
+            stage_campaign(tenant.uow(), campaign_id, NOW)
             outcomes.append("staged")
         except NoFreeNumber:
             outcomes.append("no free number")
@@ -242,13 +237,11 @@ def test_retired_number_is_never_rehomed_silently(
     campaign_id = tenant.staged_campaign(rotation=1)
     lead_id = make_lead(admin, tenant.id, "+14155550199", campaign_id)
     first = tenant.sender(lead_id, campaign_id)
-    with tenant.uow() as uow:
-        retired = retire_number(uow, tenant.number_id(first), NOW)
+    retired = retire_number(tenant.uow(), tenant.number_id(first), NOW)
     assert retired.leads_to_rehome == [(lead_id, campaign_id)]
     with tenant.uow() as uow, pytest.raises(SenderUnavailable, match="re-home"):
         resolve_sender(uow, lead_id, campaign_id, NOW)
-    with tenant.uow() as uow:
-        moved = rehome_lead(uow, lead_id, campaign_id, "number retired", NOW)
+    moved = rehome_lead(tenant.uow(), lead_id, campaign_id, "number retired", NOW)
     assert moved.phone_number != first
     assert tenant.sender(lead_id, campaign_id) == moved.phone_number
     event = admin.execute(

@@ -221,8 +221,7 @@ def test_a_retry_after_a_crash_waits_while_the_campaign_is_paused(
     outbound.admin.execute(
         "UPDATE campaigns SET status = 'active' WHERE id = %s", (outbound.campaign_id,)
     )
-    with outbound.uow() as uow:
-        pause_campaign(uow, outbound.campaign_id, NOW)
+    pause_campaign(outbound.uow(), outbound.campaign_id, NOW)
     outcome = outbound.process(message_id, NOW + timedelta(minutes=1))
     assert (outcome.outcome, outcome.reason) == (Outcome.DEFERRED, "campaign paused")
     assert outbound.sandbox.texts() == []

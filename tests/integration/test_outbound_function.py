@@ -41,6 +41,9 @@ class BrokenQueue:
     def send(self, body: str, **_: Any) -> str:
         raise DependencyUnavailable("SQS", "test")
 
+    def send_batch(self, bodies: Any) -> list[int]:
+        raise DependencyUnavailable("SQS", "test")
+
 
 @pytest.fixture
 def deployed(deploy: Deploy) -> None:
@@ -73,23 +76,20 @@ class Tenant:
             "UPDATE provider_accounts SET credentials_ref = %s WHERE id = %s",
             ("local:" + json.dumps(credentials), account_id),
         )
-        with UnitOfWork(app, self.id) as uow:
-            register_numbers(uow, self.id, account_id, "pool", [NumberRow(SENDER)])
+        register_numbers(UnitOfWork(app, self.id), self.id, account_id, "pool", [NumberRow(SENDER)])
         self.campaign_id = make_campaign(admin, self.id, "pool")
-        with UnitOfWork(app, self.id) as uow:
-            stage_campaign(uow, self.campaign_id, datetime.now(UTC))
+        stage_campaign(UnitOfWork(app, self.id), self.campaign_id, datetime.now(UTC))
 
     def request(self, phone: str, queue: Any = None) -> uuid.UUID:
         lead_id = make_lead(self.admin, self.id, phone, self.campaign_id)
-        with UnitOfWork(self.app, self.id) as uow:
-            receipt = request_send(
-                uow,
-                SendRequest(
-                    tenant_id=self.id, campaign_id=self.campaign_id, lead_id=lead_id, body="Hello"
-                ),
-                datetime.now(UTC),
-                queue,
-            )
+        receipt = request_send(
+            UnitOfWork(self.app, self.id),
+            SendRequest(
+                tenant_id=self.id, campaign_id=self.campaign_id, lead_id=lead_id, body="Hello"
+            ),
+            datetime.now(UTC),
+            queue,
+        )
         return receipt.message_id
 
     def record(self, message_id: uuid.UUID) -> dict[str, Any]:
@@ -173,11 +173,9 @@ def test_a_send_stored_but_never_enqueued_is_redriven_once(
     message_id = tenant.request("+14155550200", queue=BrokenQueue())
     assert tenant.status(message_id) == ("queued", None)
     sqs = SqsQueue(queue.url, queue.client)
-    with UnitOfWork(jobs_connections) as uow:
-        report = redrive_waiting_sends(uow, sqs, datetime.now(UTC))
+    report = redrive_waiting_sends(UnitOfWork(jobs_connections), sqs, datetime.now(UTC))
     assert report.enqueued >= 1
-    with UnitOfWork(jobs_connections) as uow:
-        redrive_waiting_sends(uow, sqs, datetime.now(UTC))
+    redrive_waiting_sends(UnitOfWork(jobs_connections), sqs, datetime.now(UTC))
     ours = [m for m in queue.take() if m["message_id"] == str(message_id)]
     assert ours == [{"tenant_id": str(tenant.id), "message_id": str(message_id)}]
     assert tenant.status(message_id)[1] is not None

@@ -56,7 +56,9 @@ def apply(
     app: FreshConnections, chain: Chain, update: StatusUpdate, receipt_id: uuid.UUID | None = None
 ) -> StatusOutcome:
     with UnitOfWork(app, chain.tenant_id) as uow:
-        return apply_status_update(uow, chain.tenant_id, update, receipt_id, NOW).outcome
+        outcome = apply_status_update(uow, chain.tenant_id, update, receipt_id, NOW).outcome
+        uow.commit()  # a step of the inbound use case, which commits it
+        return outcome
 
 
 def message(admin: Connection, message_id: uuid.UUID) -> dict[str, object]:
@@ -181,6 +183,7 @@ def test_a_status_before_the_sid_is_saved_is_applied_with_it(
                 outcomes.append(
                     apply_status_update(uow, outbound.tenant_id, update, None, NOW).outcome
                 )
+                uow.commit()
             return accepted
 
         def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:

@@ -82,10 +82,11 @@ def test_a_send_the_queue_did_not_take_is_re_driven_by_the_sweeper(
     assert queue.take() == []
 
     message_id = world.timers(lead_id)["TIMER_7D"]["message_id"]
-    with UnitOfWork(world.jobs) as uow:
-        report = redrive_waiting_sends(
-            uow, SqsQueue(queue.url, queue.client), NOW + timedelta(days=7, minutes=1)
-        )
+    report = redrive_waiting_sends(
+        UnitOfWork(world.jobs),
+        SqsQueue(queue.url, queue.client),
+        NOW + timedelta(days=7, minutes=1),
+    )
     assert report.enqueued >= 1
     assert str(message_id) in {message["message_id"] for message in queue.take()}
 

@@ -52,11 +52,9 @@ class Outbound:
         self.admin, self.app, self.sandbox = admin, app, sandbox
         config.setdefault("send_segments_per_second", None)  # pacing off unless a test wants it
         self.tenant_id, self.account_id = make_tenant(admin, **config)
-        with self.uow() as uow:
-            register_numbers(uow, self.tenant_id, self.account_id, POOL, [NumberRow(SENDER)])
+        register_numbers(self.uow(), self.tenant_id, self.account_id, POOL, [NumberRow(SENDER)])
         self.campaign_id = make_campaign(admin, self.tenant_id, POOL)
-        with self.uow() as uow:
-            stage_campaign(uow, self.campaign_id, NOW)
+        stage_campaign(self.uow(), self.campaign_id, NOW)
         self.keys = sandbox.config.honour_idempotency_keys
 
     def uow(self) -> UnitOfWork:
@@ -78,26 +76,24 @@ class Outbound:
     def request(
         self, lead_id: uuid.UUID, body: str = "Hi, it's Gianna", **extra: object
     ) -> uuid.UUID:
-        with self.uow() as uow:
-            receipt = request_send(
-                uow,
-                SendRequest(
-                    tenant_id=self.tenant_id,
-                    campaign_id=self.campaign_id,
-                    lead_id=lead_id,
-                    body=body,
-                    **extra,
-                ),
-                NOW,
-                None,
-            )
+        receipt = request_send(
+            self.uow(),
+            SendRequest(
+                tenant_id=self.tenant_id,
+                campaign_id=self.campaign_id,
+                lead_id=lead_id,
+                body=body,
+                **extra,
+            ),
+            NOW,
+            None,
+        )
         return receipt.message_id
 
     def process(
         self, message_id: uuid.UUID, now: datetime = NOW, provider: SmsProvider | None = None
     ) -> SendOutcome:
-        with self.uow() as uow:
-            return process_send(uow, message_id, lambda ctx: provider or self.provider(ctx), now)
+        return process_send(self.uow(), message_id, lambda ctx: provider or self.provider(ctx), now)
 
     def message(self, message_id: uuid.UUID) -> dict[str, object]:
         row = self.admin.execute(

@@ -60,14 +60,13 @@ class World(Outbound):
         )
         super().__init__(admin, app, sandbox, **config)
         self.jobs = jobs
-        with self.uow() as uow:
-            register_numbers(
-                uow,
-                self.tenant_id,
-                self.account_id,
-                POOL,
-                [NumberRow(NUDGE), NumberRow(RETARGET), NumberRow(NURTURE)],
-            )
+        register_numbers(
+            self.uow(),
+            self.tenant_id,
+            self.account_id,
+            POOL,
+            [NumberRow(NUDGE), NumberRow(RETARGET), NumberRow(NURTURE)],
+        )
         self.nudge = self.campaign("nudger", "cathy", "Cathy here: still interested?")
         self.retarget = self.campaign("retarget", "cathy", "A new offer for you")
         self.nurture = self.campaign("content_nurture", "sabrina", "Our monthly market notes")
@@ -79,8 +78,7 @@ class World(Outbound):
             (stage, worker, template, campaign_id),
         )
         if staged:
-            with self.uow() as uow:
-                stage_campaign(uow, campaign_id, NOW)
+            stage_campaign(self.uow(), campaign_id, NOW)
         return campaign_id
 
     def step(self, timer_type: str, action: str, campaign_id: uuid.UUID | None = None) -> None:
@@ -99,8 +97,7 @@ class World(Outbound):
     def run(
         self, now: datetime, queue: RecordingQueue | None = None, **options: Any
     ) -> TimerRunReport:
-        with UnitOfWork(self.jobs) as uow:
-            return fire_due_timers(uow, queue, now, **options)
+        return fire_due_timers(UnitOfWork(self.jobs), queue, now, **options)
 
     def timers(self, lead_id: uuid.UUID) -> dict[str, dict[str, Any]]:
         rows = self.admin.execute(

@@ -11,6 +11,7 @@ from tests.support.api_scenes import build_campaign
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import FreshConnections
 from tether.db.messages import SendContext
+from tether.db.unit_of_work import UnitOfWork
 from tether.domain.message_status import MessageStatus
 from tether.providers import SendAccepted, SendCommand, SmsProvider
 from tether.services.outbound import OutboundMessage, Outcome, handle_queued_send
@@ -51,7 +52,9 @@ def test_a_paused_campaign_holds_its_sends_until_resumed(
 
     queue = SqsQueue(api.queue_url, api.sqs)
     message = OutboundMessage.model_validate(queued)
-    held = handle_queued_send(app_connections, queue, message, providers, NOW)
+    held = handle_queued_send(
+        UnitOfWork(app_connections, message.tenant_id), queue, message, providers, NOW
+    )
     assert held.outcome is Outcome.DEFERRED
     assert held.reason == "campaign paused"
     assert provider.sent == []
@@ -70,7 +73,11 @@ def test_a_paused_campaign_holds_its_sends_until_resumed(
     (again,) = api.queued()
     assert again["message_id"] == str(message.message_id)
     sent = handle_queued_send(
-        app_connections, queue, OutboundMessage.model_validate(again), providers, NOW
+        UnitOfWork(app_connections, message.tenant_id),
+        queue,
+        OutboundMessage.model_validate(again),
+        providers,
+        NOW,
     )
     assert sent.outcome is Outcome.SENT
     assert [c.to_number for c in provider.sent] == scene.lead_phones

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -9,12 +10,31 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
+from tether.domain.campaigns import Campaign, CampaignProgress, CampaignStatus
 from tether.domain.pagination import Position
 
 CAMPAIGN_COLUMNS = (
-    "id, name, workspace_stage::text AS workspace_stage, ai_worker::text AS ai_worker, pool,"
-    " template, status, staged_at, launched_at, created_at, updated_at"
+    "id, tenant_id, name, workspace_stage::text AS workspace_stage, ai_worker::text AS ai_worker,"
+    " pool, template, follow_up_template, status, staged_at, launched_at, created_at, updated_at"
 )
+
+
+def _campaign(row: dict[str, Any]) -> Campaign:
+    return Campaign(
+        row["id"],
+        row["tenant_id"],
+        row["name"],
+        row["workspace_stage"],
+        row["ai_worker"],
+        row["pool"],
+        row["template"],
+        row["follow_up_template"],
+        CampaignStatus(row["status"]),
+        row["staged_at"],
+        row["launched_at"],
+        row["created_at"],
+        row["updated_at"],
+    )
 
 
 class CampaignRepository:
@@ -29,7 +49,7 @@ class CampaignRepository:
         ai_worker: str,
         pool: str,
         template: str | None,
-    ) -> dict[str, Any]:
+    ) -> Campaign:
         with translated_errors():
             row = self._conn.execute(
                 "INSERT INTO campaigns (tenant_id, name, workspace_stage, ai_worker, pool, template)"
@@ -37,22 +57,37 @@ class CampaignRepository:
                 (tenant_id, name, workspace_stage, ai_worker, pool, template),
             ).fetchone()
         assert row is not None
-        return row
+        return _campaign(row)
 
-    def get(self, campaign_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+    def get(self, campaign_id: UUID, *, for_update: bool = False) -> Campaign | None:
         lock = " FOR NO KEY UPDATE" if for_update else ""
-        return self._conn.execute(
+        row = self._conn.execute(
             f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = %s{lock}", (campaign_id,)
         ).fetchone()
+        return _campaign(row) if row else None
 
-    def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
+    def get_many(self, campaign_ids: Iterable[UUID]) -> dict[UUID, Campaign]:
+        """The session's tenant's campaigns among `campaign_ids`, by id."""
+        rows = self._conn.execute(
+            f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY(%s)", (list(campaign_ids),)
+        ).fetchall()
+        return {row["id"]: _campaign(row) for row in rows}
+
+    def page(self, after: Position | None, limit: int) -> list[Campaign]:
         condition, order = newest_first()
-        return self._conn.execute(
+        rows = self._conn.execute(
             f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE {condition} {order}",
             after_position(after, limit),
         ).fetchall()
+        return [_campaign(row) for row in rows]
 
-    def progress(self, campaign_id: UUID, template: str) -> dict[str, Any]:
+    def mark_staged(self, campaign_id: UUID, at: datetime) -> None:
+        self._conn.execute(
+            "UPDATE campaigns SET status = 'staged', staged_at = %s WHERE id = %s AND status = 'draft'",
+            (at, campaign_id),
+        )
+
+    def progress(self, campaign_id: UUID, template: str) -> CampaignProgress:
         """Leads, and the campaign's sends of `template` by where they are. Messages are
         found through the campaign's assignments (indexed), not a scan by campaign."""
         row = self._conn.execute(
@@ -70,45 +105,27 @@ class CampaignRepository:
             {"id": campaign_id, "template": template},
         ).fetchone()
         assert row is not None
-        return row
+        return CampaignProgress(**row)
 
     def set_status(
-        self, campaign_id: UUID, status: str, at: datetime, *, launched: bool = False
-    ) -> dict[str, Any]:
+        self, campaign_id: UUID, status: CampaignStatus, at: datetime, *, launched: bool = False
+    ) -> Campaign:
         row = self._conn.execute(
             "UPDATE campaigns SET status = %s,"
             " launched_at = CASE WHEN %s THEN coalesce(launched_at, %s) ELSE launched_at END"
             f" WHERE id = %s RETURNING {CAMPAIGN_COLUMNS}",
-            (status, launched, at, campaign_id),
+            (status.value, launched, at, campaign_id),
         ).fetchone()
         assert row is not None
-        return row
+        return _campaign(row)
 
-    def leads_to_launch(
-        self, campaign_id: UUID, after: UUID | None, limit: int
-    ) -> list[dict[str, Any]]:
+    def leads_to_launch(self, campaign_id: UUID, after: UUID | None, limit: int) -> list[UUID]:
         """The campaign's leads a first message may go to (not suppressed or closed),
         in id order after `after`."""
-        return self._conn.execute(
-            "SELECT id, state::text AS state FROM leads WHERE campaign_id = %s"
+        rows = self._conn.execute(
+            "SELECT id FROM leads WHERE campaign_id = %s"
             " AND (%s::uuid IS NULL OR id > %s) AND state NOT IN ('suppressed', 'closed')"
             " ORDER BY id LIMIT %s",
             (campaign_id, after, after, limit),
-        ).fetchall()
-
-    def wake_paused_sends(self, campaign_id: UUID, now: datetime, limit: int) -> list[UUID]:
-        """Bring the campaign's sends held while it was paused forward to now: never
-        attempted, in no queue, waiting for a later time. Their ids, at most `limit`
-        (the sweeper takes any others, now that they are due)."""
-        rows = self._conn.execute(
-            "WITH held AS ("
-            "  UPDATE messages SET not_before = %(now)s"
-            "  WHERE campaign_phone_assignment_id IN"
-            "    (SELECT id FROM campaign_phone_assignments WHERE campaign_id = %(id)s)"
-            "  AND direction = 'outbound' AND status = 'queued' AND attempts = 0"
-            "  AND enqueued_at IS NULL AND not_before > %(now)s"
-            "  RETURNING id)"
-            " SELECT id FROM held LIMIT %(limit)s",
-            {"id": campaign_id, "now": now, "limit": limit},
         ).fetchall()
         return [row["id"] for row in rows]

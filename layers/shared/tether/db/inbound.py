@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from tether.db.errors import translated_errors
+from tether.db.messages import InboundDraft as InboundDraft  # the messages repository stores it
 from tether.db.session import Session
 
 # match_inbound() is the SQL function of migration 0011 (a function, so each connection
@@ -53,53 +53,9 @@ class InboundRepository:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class InboundDraft:
-    tenant_id: UUID
-    thread_id: UUID
-    provider: str
-    external_id: str
-    from_address: str
-    to_address: str
-    body: str
-    media_urls: list[str]
-    received_at: datetime
-    lead_id: UUID | None
-    campaign_id: UUID | None
-    assignment_id: UUID | None
-    number_id: UUID | None
-
-
 class InboundMessageRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
-
-    def insert(self, draft: InboundDraft) -> UUID | None:
-        """The reply, once per provider message id: None when it was stored already."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
-                " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
-                " media_urls, status, received_at)"
-                " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s)"
-                " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
-                (
-                    draft.tenant_id,
-                    draft.thread_id,
-                    draft.lead_id,
-                    draft.campaign_id,
-                    draft.from_address,
-                    draft.to_address,
-                    draft.number_id,
-                    draft.assignment_id,
-                    draft.provider,
-                    draft.external_id,
-                    draft.body,
-                    draft.media_urls,
-                    draft.received_at,
-                ),
-            ).fetchone()
-        return row["id"] if row else None
 
     def park_unmatched(self, tenant_id: UUID, message_id: UUID, reason: str) -> None:
         self._conn.execute(
@@ -150,11 +106,6 @@ class ReplyEffectsRepository:
         ).fetchone()
         assert row is not None
         return dict(row)
-
-    def attribute(self, message_id: UUID, ai_worker: str) -> None:
-        self._conn.execute(
-            "UPDATE messages SET ai_worker = %s WHERE id = %s", (ai_worker, message_id)
-        )
 
     def queue_call(
         self, tenant_id: UUID, lead_id: UUID, priority: int, reason: str, at: datetime

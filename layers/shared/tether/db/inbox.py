@@ -176,14 +176,9 @@ class UnmatchedRepository:
         campaign_id: UUID | None,
         at: datetime,
     ) -> None:
-        """The reply is the lead's from now on: the message and its thread name it (a
-        message's lead may be set once, never changed: migration 0004)."""
+        """The reply is the lead's from now on: its thread names it, and the entry is
+        resolved (the message itself: MessageRepository.assign_lead)."""
         with translated_errors():
-            self._conn.execute(
-                "UPDATE messages SET lead_id = %s, campaign_id = coalesce(campaign_id, %s)"
-                " WHERE id = %s AND lead_id IS NULL",
-                (lead_id, campaign_id, message_id),
-            )
             if thread_id is not None:
                 self._conn.execute(
                     "UPDATE threads SET lead_id = coalesce(lead_id, %s),"

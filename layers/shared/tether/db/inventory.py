@@ -143,13 +143,6 @@ class InventoryRepository:
             ),
         ).fetchall()
 
-    def set_worker(self, tenant_id: UUID, numbers: list[str], ai_worker: str) -> None:
-        """Give registered numbers to an AI worker (seed 002 part 7)."""
-        self._conn.execute(
-            "UPDATE phone_numbers SET ai_worker = %s WHERE tenant_id = %s AND e164 = ANY(%s)",
-            (ai_worker, tenant_id, numbers),
-        )
-
     def pool_health(self) -> list[dict[str, Any]]:
         return self._conn.execute(
             "SELECT pool, available, assigned, cooldown, total FROM pool_health ORDER BY pool"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,8 +12,8 @@ from uuid import UUID
 
 from tether.db.errors import translated_errors
 from tether.db.session import Session
-from tether.domain.errors import NotFound
 from tether.domain.lead_state import LeadState
+from tether.domain.messages import StoredSend
 from tether.domain.model import Lead
 
 
@@ -33,6 +34,23 @@ class OutboundDraft:
     segments: int
     expires_at: datetime
     purpose: str = "campaign"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundDraft:
+    tenant_id: UUID
+    thread_id: UUID
+    provider: str
+    external_id: str
+    from_address: str
+    to_address: str
+    body: str
+    media_urls: list[str]
+    received_at: datetime
+    lead_id: UUID | None
+    campaign_id: UUID | None
+    assignment_id: UUID | None
+    number_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,55 +117,16 @@ class MessageRepository:
         lead_id: UUID | None,
         campaign_id: UUID | None,
     ) -> UUID:
-        """The one thread of this pair of addresses (seed 003), made on first use."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-                " VALUES (%s, 'sms', %s, %s, %s, %s)"
-                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
-                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
-                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
-                " RETURNING id",
-                (tenant_id, our_address, their_address, lead_id, campaign_id),
-            ).fetchone()
-        assert row is not None
-        thread_id: UUID = row["id"]
-        return thread_id
-
-    def insert_outbound(self, draft: OutboundDraft) -> UUID | None:
-        """The message row, once per send key: None when the key was used already."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
-                " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
-                " send_key, template, body, media_urls, segments, status, queued_at, expires_at, purpose)"
-                " VALUES (%s, 'outbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'queued', now(), %s, %s)"
-                " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id",
-                (
-                    draft.tenant_id,
-                    draft.thread_id,
-                    draft.lead_id,
-                    draft.campaign_id,
-                    draft.from_number,
-                    draft.to_number,
-                    draft.number_id,
-                    draft.assignment_id,
-                    draft.send_key,
-                    draft.template,
-                    draft.body,
-                    draft.media_urls,
-                    draft.segments,
-                    draft.expires_at,
-                    draft.purpose,
-                ),
-            ).fetchone()
-        return row["id"] if row else None
+        """`threads_for_many` of one pair of addresses."""
+        pair = (tenant_id, our_address, their_address, lead_id, campaign_id)
+        return self.threads_for_many([pair])[(tenant_id, our_address, their_address)]
 
     def threads_for_many(
-        self, pairs: Sequence[tuple[UUID, str, str, UUID, UUID]]
+        self, pairs: Sequence[tuple[UUID, str, str, UUID | None, UUID | None]]
     ) -> dict[tuple[UUID, str, str], UUID]:
-        """`thread_for` of many (tenant, our address, their address, lead, campaign) in
-        one statement; keyed by (tenant, our address, their address)."""
+        """The one thread of each pair of addresses (seed 003), made on first use, for many
+        (tenant, our address, their address, lead, campaign) in one statement; keyed by
+        (tenant, our address, their address)."""
         unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
         if not unique:
             return {}
@@ -166,8 +145,8 @@ class MessageRepository:
         return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
 
     def insert_outbound_many(self, drafts: Sequence[OutboundDraft]) -> dict[str, UUID]:
-        """`insert_outbound` of many drafts in one statement: the ids of the rows made,
-        by send key (a key used already makes none)."""
+        """The rows of many sends in one statement, once per send key: the ids of the rows
+        made, by send key (a key used already makes none)."""
         if not drafts:
             return {}
         columns = (
@@ -183,6 +162,7 @@ class MessageRepository:
             [d.template for d in drafts],
             [d.body for d in drafts],
             [d.segments for d in drafts],
+            [json.dumps(d.media_urls) for d in drafts],
             [d.expires_at for d in drafts],
             [d.purpose for d in drafts],
         )
@@ -190,15 +170,16 @@ class MessageRepository:
             rows = self._conn.execute(
                 "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
                 " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
-                " send_key, template, body, segments, status, queued_at, expires_at, purpose)"
+                " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose)"
                 " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
                 " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
-                " 'queued', now(), v.expires_at, v.purpose"
+                " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
+                " v.expires_at, v.purpose"
                 " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],"
-                " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[],"
+                " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],"
                 " %s::timestamptz[], %s::text[])"
                 " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
-                " assignment_id, send_key, template, body, segments, expires_at, purpose)"
+                " assignment_id, send_key, template, body, segments, media, expires_at, purpose)"
                 " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
                 columns,
             ).fetchall()
@@ -209,22 +190,48 @@ class MessageRepository:
             "UPDATE messages SET enqueued_at = %s WHERE id = ANY(%s)", (at, list(message_ids))
         )
 
-    def validity_hours(self, tenant_id: UUID) -> int:
-        row = self._conn.execute(
-            "SELECT send_validity_hours FROM tenant_config WHERE tenant_id = %s", (tenant_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound("tenant", tenant_id)
-        hours: int = row["send_validity_hours"]
-        return hours
+    def validity_hours(self, tenant_ids: Iterable[UUID]) -> dict[UUID, int]:
+        """How long each tenant's sends may wait before they expire, in hours."""
+        rows = self._conn.execute(
+            "SELECT tenant_id, send_validity_hours FROM tenant_config WHERE tenant_id = ANY(%s)",
+            (list(tenant_ids),),
+        ).fetchall()
+        return {row["tenant_id"]: row["send_validity_hours"] for row in rows}
 
-    def by_send_key(self, tenant_id: UUID, send_key: str) -> dict[str, Any] | None:
+    def recipients(self, lead_ids: Iterable[UUID]) -> dict[UUID, Lead]:
+        """The leads that sends are asked for (the session's tenant's), by id."""
+        rows = self._conn.execute(
+            "SELECT id, tenant_id, campaign_id, phone, state::text AS state FROM leads"
+            " WHERE id = ANY(%s)",
+            (list(set(lead_ids)),),
+        ).fetchall()
+        return {
+            r["id"]: Lead(
+                r["id"], r["tenant_id"], r["campaign_id"], r["phone"], LeadState(r["state"])
+            )
+            for r in rows
+        }
+
+    def by_send_key(self, tenant_id: UUID, send_key: str) -> StoredSend | None:
         """The tenant's message with this send key (send keys are unique per tenant)."""
-        return self._conn.execute(
-            "SELECT id, status, from_address, lead_id, campaign_id FROM messages"
-            " WHERE tenant_id = %s AND send_key = %s",
-            (tenant_id, send_key),
-        ).fetchone()
+        return self.by_send_keys([(tenant_id, send_key)]).get((tenant_id, send_key))
+
+    def by_send_keys(self, keys: Sequence[tuple[UUID, str]]) -> dict[tuple[UUID, str], StoredSend]:
+        """The messages stored under many (tenant, send key) in one statement."""
+        if not keys:
+            return {}
+        rows = self._conn.execute(
+            "SELECT m.id, m.tenant_id, m.send_key, m.status, m.from_address, m.lead_id, m.campaign_id"
+            " FROM unnest(%s::uuid[], %s::text[]) AS v(tenant_id, send_key)"
+            " JOIN messages m ON m.tenant_id = v.tenant_id AND m.send_key = v.send_key",
+            ([tenant for tenant, _ in keys], [key for _, key in keys]),
+        ).fetchall()
+        return {
+            (r["tenant_id"], r["send_key"]): StoredSend(
+                r["id"], r["status"], r["from_address"], r["lead_id"], r["campaign_id"]
+            )
+            for r in rows
+        }
 
     def lock_for_send(self, message_id: UUID) -> SendContext | None:
         """The message locked for its claim, with what its gates need (migration 0009)."""
@@ -285,22 +292,6 @@ class MessageRepository:
             else None
         )
         return HandOverCheck(lead, row["external_id"], row["attempts"], row["suppressed"])
-
-    def reserve_pacing_slot(
-        self, number_id: UUID, segments: int, per_second: Decimal, now: datetime
-    ) -> datetime:
-        """Reserve the number's next free sending instant for `segments`: now if the
-        number is idle, else when the sends ahead of this one have had their time."""
-        row = self._conn.execute(
-            "WITH slot AS (SELECT greatest(coalesce(pacing_next_at, %(now)s), %(now)s) AS at"
-            "   FROM phone_numbers WHERE id = %(id)s FOR UPDATE)"
-            " UPDATE phone_numbers p SET pacing_next_at = slot.at + make_interval(secs => %(secs)s)"
-            " FROM slot WHERE p.id = %(id)s RETURNING slot.at",
-            {"id": number_id, "now": now, "secs": float(segments / per_second)},
-        ).fetchone()
-        assert row is not None
-        slot: datetime = row["at"]
-        return slot
 
     def count_daily_segments(
         self, tenant_id: UUID, number_id: UUID, day: date, segments: int, limit: int
@@ -379,16 +370,112 @@ class MessageRepository:
         """Record the hand-over to OutboundQueue (None: not enqueued, the sweeper's)."""
         self._conn.execute("UPDATE messages SET enqueued_at = %s WHERE id = %s", (at, message_id))
 
-    def waiting_to_enqueue(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    def waiting_to_enqueue(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
         """Sends that are due and in no queue: never enqueued (the queue call failed
-        after the commit) or deferred for longer than a queue delay can hold."""
-        return self._conn.execute(
+        after the commit) or deferred for longer than a queue delay can hold: (tenant,
+        message) pairs."""
+        rows = self._conn.execute(
             "SELECT id, tenant_id FROM messages"
             " WHERE direction = 'outbound' AND status IN ('queued', 'sending') AND enqueued_at IS NULL"
             " AND coalesce(not_before, created_at) <= %s"
             " ORDER BY coalesce(not_before, created_at) LIMIT %s FOR UPDATE SKIP LOCKED",
             (now, limit),
         ).fetchall()
+        return [(row["tenant_id"], row["id"]) for row in rows]
+
+    def find_message(self, provider: str, external_id: str) -> TrackedMessage | None:
+        row = self._conn.execute(
+            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address FROM messages"
+            " WHERE provider = %s AND external_id = %s",
+            (provider, external_id),
+        ).fetchone()
+        return _tracked(row) if row else None
+
+    def lock_tracked(self, message_id: UUID) -> TrackedMessage:
+        row = self._conn.execute(
+            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address FROM messages"
+            " WHERE id = %s FOR UPDATE",
+            (message_id,),
+        ).fetchone()
+        assert row is not None
+        return _tracked(row)
+
+    def move_status(
+        self,
+        message_id: UUID,
+        status: str,
+        error_code: str | None,
+        error_reason: str | None,
+        at: datetime,
+    ) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE messages SET status = %s,"
+                " delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END,"
+                " error_code = coalesce(%s, error_code), error_reason = coalesce(%s, error_reason)"
+                " WHERE id = %s",
+                (status, status, at, error_code, error_reason, message_id),
+            )
+
+    def insert_inbound(self, draft: InboundDraft) -> UUID | None:
+        """A reply, once per provider message id: None when it was stored already."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
+                " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
+                " media_urls, status, received_at)"
+                " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s)"
+                " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
+                (
+                    draft.tenant_id,
+                    draft.thread_id,
+                    draft.lead_id,
+                    draft.campaign_id,
+                    draft.from_address,
+                    draft.to_address,
+                    draft.number_id,
+                    draft.assignment_id,
+                    draft.provider,
+                    draft.external_id,
+                    draft.body,
+                    draft.media_urls,
+                    draft.received_at,
+                ),
+            ).fetchone()
+        return row["id"] if row else None
+
+    def attribute(self, message_id: UUID, ai_worker: str) -> None:
+        """Name the AI worker a reply was handled by."""
+        self._conn.execute(
+            "UPDATE messages SET ai_worker = %s WHERE id = %s", (ai_worker, message_id)
+        )
+
+    def assign_lead(self, message_id: UUID, lead_id: UUID, campaign_id: UUID | None) -> None:
+        """An unmatched reply is the lead's from now on (a message's lead may be set
+        once, never changed: migration 0004)."""
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE messages SET lead_id = %s, campaign_id = coalesce(campaign_id, %s)"
+                " WHERE id = %s AND lead_id IS NULL",
+                (lead_id, campaign_id, message_id),
+            )
+
+    def wake_paused_sends(self, campaign_id: UUID, now: datetime, limit: int) -> list[UUID]:
+        """Bring the campaign's sends held while it was paused forward to now: never
+        attempted, in no queue, waiting for a later time. Their ids, at most `limit`
+        (the sweeper takes any others, now that they are due)."""
+        rows = self._conn.execute(
+            "WITH held AS ("
+            "  UPDATE messages SET not_before = %(now)s"
+            "  WHERE campaign_phone_assignment_id IN"
+            "    (SELECT id FROM campaign_phone_assignments WHERE campaign_id = %(id)s)"
+            "  AND direction = 'outbound' AND status = 'queued' AND attempts = 0"
+            "  AND enqueued_at IS NULL AND not_before > %(now)s"
+            "  RETURNING id)"
+            " SELECT id FROM held LIMIT %(limit)s",
+            {"id": campaign_id, "now": now, "limit": limit},
+        ).fetchall()
+        return [row["id"] for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,23 +535,6 @@ class StatusRepository:
             return None
         return StatusEvent(row["id"], status, error_code, error_reason, occurred_at)
 
-    def find_message(self, provider: str, external_id: str) -> TrackedMessage | None:
-        row = self._conn.execute(
-            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address FROM messages"
-            " WHERE provider = %s AND external_id = %s",
-            (provider, external_id),
-        ).fetchone()
-        return _tracked(row) if row else None
-
-    def lock_message(self, message_id: UUID) -> TrackedMessage:
-        row = self._conn.execute(
-            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address FROM messages"
-            " WHERE id = %s FOR UPDATE",
-            (message_id,),
-        ).fetchone()
-        assert row is not None
-        return _tracked(row)
-
     def parked(self, provider: str, external_id: str) -> list[StatusEvent]:
         """Reports that came before the send's SID was stored, in arrival order."""
         rows = self._conn.execute(
@@ -483,23 +553,6 @@ class StatusRepository:
             "UPDATE message_status_events SET message_id = %s, applied_at = %s WHERE id = ANY(%s)",
             (message_id, at, event_ids),
         )
-
-    def move_message(
-        self,
-        message_id: UUID,
-        status: str,
-        error_code: str | None,
-        error_reason: str | None,
-        at: datetime,
-    ) -> None:
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE messages SET status = %s,"
-                " delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END,"
-                " error_code = coalesce(%s, error_code), error_reason = coalesce(%s, error_reason)"
-                " WHERE id = %s",
-                (status, status, at, error_code, error_reason, message_id),
-            )
 
 
 def _tracked(row: dict[str, Any]) -> TrackedMessage:

@@ -7,9 +7,10 @@ concurrent callers never wait on each other and never take the same row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.errors import NotFound
 from tether.domain.leases import CallOutcome, LeaseRules
+from tether.domain.numbers import DeliveryCounted, PhoneNumber
 from tether.domain.sender import SenderCandidate
 
 
@@ -53,6 +55,43 @@ class SenderBinding:
     phone_number_id: UUID
     phone_number: str
     number_status: str
+
+
+# lease_number() is the SQL function of migration 0007 (a function so its plan is
+# cached per connection: the statement is big enough that planning it on every call
+# would cost as much as running it).
+_LEASE = "SELECT * FROM lease_number(%(tenant_id)s, %(lead_id)s, %(pool)s, %(now)s)"
+
+# Releases a batch of leases and records each release on its lead, in one statement.
+# The cooldown comes from each number's tenant, so the jobs role can release across
+# tenants in one pass.
+_RELEASE = """
+WITH due AS (
+    SELECT p.id, p.tenant_id, p.pool, p.e164, p.currently_assigned_to AS lead_id, p.assigned_at
+    FROM phone_numbers p
+    WHERE p.assignment_status = 'assigned' AND {condition}
+    ORDER BY p.release_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), released AS (
+    UPDATE phone_numbers AS p
+    SET assignment_status = 'available', currently_assigned_to = NULL, assigned_at = NULL,
+        release_at = NULL, no_answer_count = 0,
+        cooldown_until = greatest(p.cooldown_until, %(now)s + make_interval(mins => c.lease_cooldown_minutes))
+    FROM due JOIN tenant_config c ON c.tenant_id = due.tenant_id
+    WHERE p.id = due.id
+    RETURNING p.id
+), event AS (
+    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
+    SELECT due.tenant_id, due.lead_id, 'NUMBER_RELEASED',
+           jsonb_build_object('phone_number_id', due.id, 'phone_number', due.e164, 'pool', due.pool,
+                              'reason', %(reason)s::text),
+           'release:' || due.id || ':' || extract(epoch FROM due.assigned_at)::text, %(now)s
+    FROM due JOIN released ON released.id = due.id
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT due.id, due.tenant_id, due.lead_id, due.pool, due.e164 FROM due JOIN released ON released.id = due.id
+"""
 
 
 class NumberRepository:
@@ -97,13 +136,13 @@ class NumberRepository:
         account_id: UUID,
         pool: str,
         numbers: Sequence[tuple[str, str | None]],
-    ) -> list[dict[str, Any]]:
+    ) -> set[str]:
         """Insert (e164, label) pairs; those already registered are left as they are.
-        Returns the rows inserted."""
+        Returns the numbers inserted."""
         if not numbers:
-            return []
+            return set()
         with translated_errors():
-            return self._conn.execute(
+            rows = self._conn.execute(
                 "INSERT INTO phone_numbers (tenant_id, provider_account_id, pool, e164, label)"
                 " SELECT %s, %s, %s, n.e164, n.label FROM unnest(%s::text[], %s::text[]) AS n (e164, label)"
                 " ON CONFLICT (tenant_id, e164) DO NOTHING RETURNING id, e164, pool, label",
@@ -115,15 +154,17 @@ class NumberRepository:
                     [label for _, label in numbers],
                 ),
             ).fetchall()
+        return {row["e164"] for row in rows}
 
-    def get(self, number_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+    def get(self, number_id: UUID, *, for_update: bool = False) -> PhoneNumber | None:
         lock = " FOR UPDATE" if for_update else ""
-        return self._conn.execute(
+        row = self._conn.execute(
             "SELECT id, tenant_id, e164, pool, status, assignment_status, currently_assigned_to,"
             " cooldown_until, sent_count, delivered_count, failed_count, filtered_count"
             " FROM phone_numbers WHERE id = %s" + lock,
             (number_id,),
         ).fetchone()
+        return PhoneNumber(**row) if row else None
 
     def retire(self, number_id: UUID, at: datetime) -> bool:
         with translated_errors():
@@ -134,11 +175,13 @@ class NumberRepository:
             )
         return cursor.rowcount == 1
 
-    def record_delivery(self, number_id: UUID, outcome: str, at: datetime) -> dict[str, Any] | None:
+    def record_delivery(
+        self, number_id: UUID, outcome: str, at: datetime
+    ) -> DeliveryCounted | None:
         """Count one delivery outcome ('sent', 'delivered', 'failed', 'filtered') and, in
         the same statement, rest the number when its failure or filtering rate since
         its last rest passes the tenant's threshold over at least its minimum sample."""
-        return self._conn.execute(
+        row = self._conn.execute(
             """
             WITH counted AS (
                 SELECT p.id,
@@ -171,225 +214,32 @@ class NumberRepository:
             """,
             {"id": number_id, "outcome": outcome, "at": at},
         ).fetchone()
+        return DeliveryCounted(**row) if row else None
 
-
-class CampaignNumberRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
-            "SELECT id, tenant_id, pool, status, template, workspace_stage::text AS workspace_stage"
-            " FROM campaigns WHERE id = %s",
-            (campaign_id,),
-        ).fetchone()
-
-    def lock_campaign(self, campaign_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
-            "SELECT id, tenant_id, pool, status FROM campaigns WHERE id = %s FOR UPDATE",
-            (campaign_id,),
-        ).fetchone()
-
-    def assignments(self, campaign_id: UUID) -> list[dict[str, Any]]:
-        return self._conn.execute(
-            "SELECT id, phone_number_id, phone_number, is_primary FROM campaign_phone_assignments"
-            " WHERE campaign_id = %s ORDER BY is_primary DESC, assigned_at, phone_number",
-            (campaign_id,),
-        ).fetchall()
-
-    def lock_pool(self, tenant_id: UUID, pool: str) -> None:
-        """Serialise staging within one pool: whether a number is free depends on other
-        campaigns' assignments, which row locks on the number alone cannot see."""
-        self._conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"stage:{tenant_id}:{pool}",)
-        )
-
-    def free_numbers(
-        self, tenant_id: UUID, pool: str, count: int, now: datetime
-    ) -> list[dict[str, Any]]:
-        """Active, rested numbers of the pool that no live campaign sends from."""
-        return self._conn.execute(
-            "SELECT p.id, p.e164 FROM phone_numbers p"
-            " WHERE p.tenant_id = %s AND p.pool = %s AND p.status = 'active'"
-            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
-            " AND NOT EXISTS (SELECT 1 FROM campaign_phone_assignments a"
-            "   JOIN campaigns c ON c.id = a.campaign_id"
-            "   WHERE a.phone_number_id = p.id AND c.status IN ('staged', 'active', 'paused'))"
-            " ORDER BY p.sent_count, p.e164 LIMIT %s FOR UPDATE OF p SKIP LOCKED",
-            (tenant_id, pool, now, count),
-        ).fetchall()
-
-    def assign(self, tenant_id: UUID, campaign_id: UUID, numbers: Sequence[dict[str, Any]]) -> None:
-        with translated_errors():
-            for index, number in enumerate(numbers):
-                self._conn.execute(
-                    "INSERT INTO campaign_phone_assignments"
-                    " (tenant_id, campaign_id, phone_number_id, phone_number, is_primary)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    (tenant_id, campaign_id, number["id"], number["e164"], index == 0),
-                )
-
-    def mark_staged(self, campaign_id: UUID, at: datetime) -> None:
-        self._conn.execute(
-            "UPDATE campaigns SET status = 'staged', staged_at = %s WHERE id = %s AND status = 'draft'",
-            (at, campaign_id),
-        )
-
-    def binding(self, lead_id: UUID, campaign_id: UUID) -> SenderBinding | None:
+    def reserve_pacing_slot(
+        self, number_id: UUID, segments: int, per_second: Decimal, now: datetime
+    ) -> datetime:
+        """Reserve the number's next free sending instant for `segments`: now if the
+        number is idle, else when the sends ahead of this one have had their time."""
         row = self._conn.execute(
-            "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
-            " b.phone_number, p.status FROM lead_sender_bindings b"
-            " JOIN phone_numbers p ON p.id = b.phone_number_id"
-            " WHERE b.lead_id = %s AND b.campaign_id = %s",
-            (lead_id, campaign_id),
+            "WITH slot AS (SELECT greatest(coalesce(pacing_next_at, %(now)s), %(now)s) AS at"
+            "   FROM phone_numbers WHERE id = %(id)s FOR UPDATE)"
+            " UPDATE phone_numbers p SET pacing_next_at = slot.at + make_interval(secs => %(secs)s)"
+            " FROM slot WHERE p.id = %(id)s RETURNING slot.at",
+            {"id": number_id, "now": now, "secs": float(segments / per_second)},
         ).fetchone()
-        return _binding(row) if row else None
+        assert row is not None
+        slot: datetime = row["at"]
+        return slot
 
-    def bindings_for(
-        self, pairs: Sequence[tuple[UUID, UUID]]
-    ) -> dict[tuple[UUID, UUID], SenderBinding]:
-        """The bindings of many (lead, campaign) pairs in one statement."""
-        if not pairs:
-            return {}
-        rows = self._conn.execute(
-            "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
-            " b.phone_number, p.status FROM unnest(%s::uuid[], %s::uuid[]) AS v(lead_id, campaign_id)"
-            " JOIN lead_sender_bindings b ON b.lead_id = v.lead_id AND b.campaign_id = v.campaign_id"
-            " JOIN phone_numbers p ON p.id = b.phone_number_id",
-            ([lead for lead, _ in pairs], [campaign for _, campaign in pairs]),
-        ).fetchall()
-        return {(row["lead_id"], row["campaign_id"]): _binding(row) for row in rows}
+    def set_worker(self, tenant_id: UUID, numbers: list[str], ai_worker: str) -> None:
+        """Give registered numbers to an AI worker (seed 002 part 7)."""
+        self._conn.execute(
+            "UPDATE phone_numbers SET ai_worker = %s WHERE tenant_id = %s AND e164 = ANY(%s)",
+            (ai_worker, tenant_id, numbers),
+        )
 
-    def bind_many(self, bindings: Sequence[tuple[UUID, UUID, UUID, SenderCandidate]]) -> None:
-        """Bind many (tenant, lead, campaign, sender) at once; a binding made meanwhile by
-        a concurrent first send wins, as in `bind`."""
-        if not bindings:
-            return
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
-                " campaign_phone_assignment_id, phone_number_id, phone_number)"
-                " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
-                " ON CONFLICT (lead_id, campaign_id) DO NOTHING",
-                (
-                    [tenant for tenant, _, _, _ in bindings],
-                    [lead for _, lead, _, _ in bindings],
-                    [campaign for _, _, campaign, _ in bindings],
-                    [sender.assignment_id for *_, sender in bindings],
-                    [sender.phone_number_id for *_, sender in bindings],
-                    [sender.phone_number for *_, sender in bindings],
-                ),
-            )
-
-    def sender_candidates(
-        self, campaign_id: UUID, now: datetime, exclude_number: UUID | None = None
-    ) -> list[SenderCandidate]:
-        """The campaign's numbers that may take a new lead, with how many leads each holds."""
-        rows = self._conn.execute(
-            "SELECT a.id, a.phone_number_id, a.phone_number,"
-            " (SELECT count(*) FROM lead_sender_bindings b WHERE b.campaign_phone_assignment_id = a.id) AS load"
-            " FROM campaign_phone_assignments a JOIN phone_numbers p ON p.id = a.phone_number_id"
-            " WHERE a.campaign_id = %s AND p.status = 'active'"
-            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
-            " AND a.phone_number_id IS DISTINCT FROM %s",
-            (campaign_id, now, exclude_number),
-        ).fetchall()
-        return [
-            SenderCandidate(r["id"], r["phone_number_id"], r["phone_number"], r["load"])
-            for r in rows
-        ]
-
-    def bind(
-        self, tenant_id: UUID, lead_id: UUID, campaign_id: UUID, sender: SenderCandidate
-    ) -> None:
-        """Bind unless a concurrent first send bound the lead already (that one wins)."""
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
-                " campaign_phone_assignment_id, phone_number_id, phone_number)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (lead_id, campaign_id) DO NOTHING",
-                (
-                    tenant_id,
-                    lead_id,
-                    campaign_id,
-                    sender.assignment_id,
-                    sender.phone_number_id,
-                    sender.phone_number,
-                ),
-            )
-
-    def rehome(
-        self,
-        lead_id: UUID,
-        campaign_id: UUID,
-        sender: SenderCandidate,
-        event_id: UUID,
-        at: datetime,
-    ) -> None:
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE lead_sender_bindings SET campaign_phone_assignment_id = %s, phone_number_id = %s,"
-                " phone_number = %s, rehome_event_id = %s, bound_at = %s"
-                " WHERE lead_id = %s AND campaign_id = %s",
-                (
-                    sender.assignment_id,
-                    sender.phone_number_id,
-                    sender.phone_number,
-                    event_id,
-                    at,
-                    lead_id,
-                    campaign_id,
-                ),
-            )
-
-    def bound_to_number(self, number_id: UUID) -> list[dict[str, Any]]:
-        return self._conn.execute(
-            "SELECT lead_id, campaign_id FROM lead_sender_bindings WHERE phone_number_id = %s"
-            " ORDER BY campaign_id, lead_id",
-            (number_id,),
-        ).fetchall()
-
-
-# lease_number() is the SQL function of migration 0007 (a function so its plan is
-# cached per connection: the statement is big enough that planning it on every call
-# would cost as much as running it).
-_LEASE = "SELECT * FROM lease_number(%(tenant_id)s, %(lead_id)s, %(pool)s, %(now)s)"
-
-# Releases a batch of leases and records each release on its lead, in one statement.
-# The cooldown comes from each number's tenant, so the jobs role can release across
-# tenants in one pass.
-_RELEASE = """
-WITH due AS (
-    SELECT p.id, p.tenant_id, p.pool, p.e164, p.currently_assigned_to AS lead_id, p.assigned_at
-    FROM phone_numbers p
-    WHERE p.assignment_status = 'assigned' AND {condition}
-    ORDER BY p.release_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), released AS (
-    UPDATE phone_numbers AS p
-    SET assignment_status = 'available', currently_assigned_to = NULL, assigned_at = NULL,
-        release_at = NULL, no_answer_count = 0,
-        cooldown_until = greatest(p.cooldown_until, %(now)s + make_interval(mins => c.lease_cooldown_minutes))
-    FROM due JOIN tenant_config c ON c.tenant_id = due.tenant_id
-    WHERE p.id = due.id
-    RETURNING p.id
-), event AS (
-    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
-    SELECT due.tenant_id, due.lead_id, 'NUMBER_RELEASED',
-           jsonb_build_object('phone_number_id', due.id, 'phone_number', due.e164, 'pool', due.pool,
-                              'reason', %(reason)s::text),
-           'release:' || due.id || ':' || extract(epoch FROM due.assigned_at)::text, %(now)s
-    FROM due JOIN released ON released.id = due.id
-    ON CONFLICT (dedupe_key) DO NOTHING
-)
-SELECT due.id, due.tenant_id, due.lead_id, due.pool, due.e164 FROM due JOIN released ON released.id = due.id
-"""
-
-
-class LeaseRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
+    # leases (seed 001): the pool's numbers lent to leads
 
     def lease(self, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime) -> Lease | None:
         """Lease the least recently used rested number of `pool` to the lead, or return
@@ -450,6 +300,171 @@ class LeaseRepository:
             return self._conn.execute(
                 query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
             ).fetchall()
+
+
+class CampaignNumberRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def assignments(self, campaign_id: UUID) -> list[dict[str, Any]]:
+        return self._conn.execute(
+            "SELECT id, phone_number_id, phone_number, is_primary FROM campaign_phone_assignments"
+            " WHERE campaign_id = %s ORDER BY is_primary DESC, assigned_at, phone_number",
+            (campaign_id,),
+        ).fetchall()
+
+    def lock_pool(self, tenant_id: UUID, pool: str) -> None:
+        """Serialise staging within one pool: whether a number is free depends on other
+        campaigns' assignments, which row locks on the number alone cannot see."""
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"stage:{tenant_id}:{pool}",)
+        )
+
+    def free_numbers(
+        self, tenant_id: UUID, pool: str, count: int, now: datetime
+    ) -> list[tuple[UUID, str]]:
+        """Active, rested numbers of the pool that no live campaign sends from: (id,
+        E.164) pairs, least used first."""
+        rows = self._conn.execute(
+            "SELECT p.id, p.e164 FROM phone_numbers p"
+            " WHERE p.tenant_id = %s AND p.pool = %s AND p.status = 'active'"
+            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
+            " AND NOT EXISTS (SELECT 1 FROM campaign_phone_assignments a"
+            "   JOIN campaigns c ON c.id = a.campaign_id"
+            "   WHERE a.phone_number_id = p.id AND c.status IN ('staged', 'active', 'paused'))"
+            " ORDER BY p.sent_count, p.e164 LIMIT %s FOR UPDATE OF p SKIP LOCKED",
+            (tenant_id, pool, now, count),
+        ).fetchall()
+        return [(row["id"], row["e164"]) for row in rows]
+
+    def assign(
+        self, tenant_id: UUID, campaign_id: UUID, numbers: Sequence[tuple[UUID, str]]
+    ) -> None:
+        """The campaign's numbers, the first its primary."""
+        with translated_errors():
+            for index, (number_id, e164) in enumerate(numbers):
+                self._conn.execute(
+                    "INSERT INTO campaign_phone_assignments"
+                    " (tenant_id, campaign_id, phone_number_id, phone_number, is_primary)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (tenant_id, campaign_id, number_id, e164, index == 0),
+                )
+
+    def binding(self, lead_id: UUID, campaign_id: UUID) -> SenderBinding | None:
+        row = self._conn.execute(
+            "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
+            " b.phone_number, p.status FROM lead_sender_bindings b"
+            " JOIN phone_numbers p ON p.id = b.phone_number_id"
+            " WHERE b.lead_id = %s AND b.campaign_id = %s",
+            (lead_id, campaign_id),
+        ).fetchone()
+        return _binding(row) if row else None
+
+    def bindings_for(
+        self, pairs: Sequence[tuple[UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID], SenderBinding]:
+        """The bindings of many (lead, campaign) pairs in one statement."""
+        if not pairs:
+            return {}
+        rows = self._conn.execute(
+            "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
+            " b.phone_number, p.status FROM unnest(%s::uuid[], %s::uuid[]) AS v(lead_id, campaign_id)"
+            " JOIN lead_sender_bindings b ON b.lead_id = v.lead_id AND b.campaign_id = v.campaign_id"
+            " JOIN phone_numbers p ON p.id = b.phone_number_id",
+            ([lead for lead, _ in pairs], [campaign for _, campaign in pairs]),
+        ).fetchall()
+        return {(row["lead_id"], row["campaign_id"]): _binding(row) for row in rows}
+
+    def bind_many(self, bindings: Sequence[tuple[UUID, UUID, UUID, SenderCandidate]]) -> None:
+        """Bind many (tenant, lead, campaign, sender) at once; a binding made meanwhile by
+        a concurrent first send wins, as in `bind`."""
+        if not bindings:
+            return
+        with translated_errors():
+            self._conn.execute(
+                "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
+                " campaign_phone_assignment_id, phone_number_id, phone_number)"
+                " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
+                " ON CONFLICT (lead_id, campaign_id) DO NOTHING",
+                (
+                    [tenant for tenant, _, _, _ in bindings],
+                    [lead for _, lead, _, _ in bindings],
+                    [campaign for _, _, campaign, _ in bindings],
+                    [sender.assignment_id for *_, sender in bindings],
+                    [sender.phone_number_id for *_, sender in bindings],
+                    [sender.phone_number for *_, sender in bindings],
+                ),
+            )
+
+    def sender_candidates_of(
+        self, campaign_ids: Iterable[UUID], now: datetime
+    ) -> dict[UUID, list[SenderCandidate]]:
+        """`sender_candidates` of many campaigns in one statement, by campaign."""
+        rows = self._conn.execute(
+            "SELECT a.campaign_id, a.id, a.phone_number_id, a.phone_number,"
+            " (SELECT count(*) FROM lead_sender_bindings b WHERE b.campaign_phone_assignment_id = a.id) AS load"
+            " FROM campaign_phone_assignments a JOIN phone_numbers p ON p.id = a.phone_number_id"
+            " WHERE a.campaign_id = ANY(%s) AND p.status = 'active'"
+            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)",
+            (list(set(campaign_ids)), now),
+        ).fetchall()
+        found: dict[UUID, list[SenderCandidate]] = {}
+        for r in rows:
+            found.setdefault(r["campaign_id"], []).append(
+                SenderCandidate(r["id"], r["phone_number_id"], r["phone_number"], r["load"])
+            )
+        return found
+
+    def sender_candidates(
+        self, campaign_id: UUID, now: datetime, exclude_number: UUID | None = None
+    ) -> list[SenderCandidate]:
+        """The campaign's numbers that may take a new lead, with how many leads each holds."""
+        rows = self._conn.execute(
+            "SELECT a.id, a.phone_number_id, a.phone_number,"
+            " (SELECT count(*) FROM lead_sender_bindings b WHERE b.campaign_phone_assignment_id = a.id) AS load"
+            " FROM campaign_phone_assignments a JOIN phone_numbers p ON p.id = a.phone_number_id"
+            " WHERE a.campaign_id = %s AND p.status = 'active'"
+            " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
+            " AND a.phone_number_id IS DISTINCT FROM %s",
+            (campaign_id, now, exclude_number),
+        ).fetchall()
+        return [
+            SenderCandidate(r["id"], r["phone_number_id"], r["phone_number"], r["load"])
+            for r in rows
+        ]
+
+    def rehome(
+        self,
+        lead_id: UUID,
+        campaign_id: UUID,
+        sender: SenderCandidate,
+        event_id: UUID,
+        at: datetime,
+    ) -> None:
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE lead_sender_bindings SET campaign_phone_assignment_id = %s, phone_number_id = %s,"
+                " phone_number = %s, rehome_event_id = %s, bound_at = %s"
+                " WHERE lead_id = %s AND campaign_id = %s",
+                (
+                    sender.assignment_id,
+                    sender.phone_number_id,
+                    sender.phone_number,
+                    event_id,
+                    at,
+                    lead_id,
+                    campaign_id,
+                ),
+            )
+
+    def bound_to_number(self, number_id: UUID) -> list[tuple[UUID, UUID]]:
+        """The (lead, campaign) pairs that text from this number."""
+        rows = self._conn.execute(
+            "SELECT lead_id, campaign_id FROM lead_sender_bindings WHERE phone_number_id = %s"
+            " ORDER BY campaign_id, lead_id",
+            (number_id,),
+        ).fetchall()
+        return [(row["lead_id"], row["campaign_id"]) for row in rows]
 
 
 def _binding(row: dict[str, Any]) -> SenderBinding:

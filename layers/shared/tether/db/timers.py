@@ -135,12 +135,13 @@ class TimerRepository:
             (lead_id,),
         ).fetchall()
 
-    def escalation_steps(self) -> dict[str, dict[str, Any]]:
-        """The tenant's configured steps (the session's tenant), by timer type."""
+    def escalation_steps(self) -> dict[str, tuple[str, UUID | None]]:
+        """The tenant's configured steps (the session's tenant): (action, campaign) by
+        timer type."""
         rows = self._conn.execute(
             "SELECT timer_type::text AS timer_type, action, campaign_id FROM escalation_steps"
         ).fetchall()
-        return {row["timer_type"]: row for row in rows}
+        return {row["timer_type"]: (row["action"], row["campaign_id"]) for row in rows}
 
     def set_escalation_step(
         self, tenant_id: UUID, timer_type: str, action: str, campaign_id: UUID | None
@@ -204,21 +205,13 @@ class TimerRepository:
         due: int = row["due"]
         return due
 
-    def campaigns(self, campaign_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
-        """What a timer's text needs of each campaign: its templates and status."""
+    def call_priorities(self, tenant_ids: Iterable[UUID]) -> dict[UUID, int]:
+        """Each tenant's call-queue priority for a callback (tenant_config)."""
         rows = self._conn.execute(
-            "SELECT id, tenant_id, status, template, follow_up_template FROM campaigns WHERE id = ANY(%s)",
-            (list(campaign_ids),),
-        ).fetchall()
-        return {row["id"]: row for row in rows}
-
-    def tenant_settings(self, tenant_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
-        rows = self._conn.execute(
-            "SELECT tenant_id, send_validity_hours, call_priority FROM tenant_config"
-            " WHERE tenant_id = ANY(%s)",
+            "SELECT tenant_id, call_priority FROM tenant_config WHERE tenant_id = ANY(%s)",
             (list(tenant_ids),),
         ).fetchall()
-        return {row["tenant_id"]: row for row in rows}
+        return {row["tenant_id"]: row["call_priority"] for row in rows}
 
     def append_events(self, events: Sequence[TimerEvent]) -> None:
         if not events:

@@ -34,7 +34,6 @@ from tether.db.leads import LeadRecordRepository, TraceRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
-    LeaseRepository,
     NumberRepository,
 )
 from tether.db.repositories import (
@@ -60,7 +59,6 @@ class UnitOfWork:
     settings: TenantSettingsRepository
     numbers: NumberRepository
     campaign_numbers: CampaignNumberRepository
-    leases: LeaseRepository
     audit: AuditLogRepository
     provider_accounts: ProviderAccountRepository
     webhook_receipts: WebhookReceiptRepository
@@ -91,6 +89,9 @@ class UnitOfWork:
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
+        if self._conn is not None:
+            # a use case opens the unit of work it is given; its steps take it open
+            raise RuntimeError("the unit of work is open already: pass it unopened")
         conn = self._connections.acquire()
         self._conn = conn
         self._session = session = Session(conn, self.tenant_id)
@@ -100,7 +101,6 @@ class UnitOfWork:
         self.settings = TenantSettingsRepository(session)
         self.numbers = NumberRepository(session)
         self.campaign_numbers = CampaignNumberRepository(session)
-        self.leases = LeaseRepository(session)
         self.audit = AuditLogRepository(session)
         self.provider_accounts = ProviderAccountRepository(session)
         self.webhook_receipts = WebhookReceiptRepository(session)

@@ -9,7 +9,7 @@ the choice is deterministic.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from uuid import UUID
 
@@ -58,3 +58,18 @@ def choose_sender(lead_phone: str, candidates: Sequence[SenderCandidate]) -> Sen
         return (not same_area, not same_zone, candidate.bound_leads, candidate.phone_number)
 
     return min(candidates, key=preference)
+
+
+def choose_senders(
+    lead_phones: Sequence[str], candidates: Sequence[SenderCandidate]
+) -> list[SenderCandidate]:
+    """`choose_sender` for several leads new to one campaign, in order, each choice
+    counting toward the load of the next (as if they were sent one after another)."""
+    pool = list(candidates)
+    chosen: list[SenderCandidate] = []
+    for phone in lead_phones:
+        sender = choose_sender(phone, pool)
+        index = pool.index(sender)
+        pool[index] = replace(sender, bound_leads=sender.bound_leads + 1)
+        chosen.append(sender)
+    return chosen

@@ -20,7 +20,7 @@ from tether.domain.errors import NotFound
 from tether.domain.events import CanonicalEvent, InboundMessage, StatusUpdate
 from tether.observability import logger
 from tether.queues import MessageQueue
-from tether.services.outbound import enqueue
+from tether.services.outbound import enqueue_sends
 from tether.services.receipts import ReceiptMessage
 from tether.services.replies import handle_reply
 from tether.services.statuses import apply_status_update
@@ -50,9 +50,7 @@ def process_receipt(
         # the effects commit with the mark, so a crash in between replays both or neither
         answer_id: UUID | None = None
         if isinstance(event, StatusUpdate):
-            applied = apply_status_update(
-                uow, message.tenant_id, event, message.receipt_id, now, commit=False
-            )
+            applied = apply_status_update(uow, message.tenant_id, event, message.receipt_id, now)
             outcome = f"status {applied.outcome.value}"
         else:
             handled = handle_reply(
@@ -62,5 +60,6 @@ def process_receipt(
         uow.webhook_receipts.mark_processed(message.receipt_id, now)
         uow.commit()
         if answer_id is not None and outbound is not None:
-            enqueue(uow, outbound, message.tenant_id, answer_id, now)
+            enqueue_sends(uow, outbound, [(message.tenant_id, answer_id)], now)
+            uow.commit()
         return outcome

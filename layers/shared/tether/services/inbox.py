@@ -108,6 +108,7 @@ def assign_unmatched(
     lead = uow.leads.get(lead_id, for_update=True)
     if lead is None:
         raise NotFound("lead", lead_id)
+    uow.messages.assign_lead(message_id, lead_id, lead.campaign_id)
     uow.unmatched.assign(message_id, entry["thread_id"], lead_id, lead.campaign_id, now)
     uow.lead_events.append(
         lead,

@@ -25,7 +25,7 @@ from tether.secrets import (
     SecretStore,
     secret_name,
 )
-from tether.services.numbers import NumberRow, RegistrationReport, register_numbers
+from tether.services.numbers import NumberRow, RegistrationReport, store_numbers
 
 
 def create_provider_account(
@@ -181,10 +181,10 @@ def register(
     rows: list[NumberRow],
     ai_worker: str | None,
 ) -> RegistrationReport:
-    report = register_numbers(uow, tenant_id, provider_account_id, pool, rows)
+    report = store_numbers(uow, tenant_id, provider_account_id, pool, rows)
     if ai_worker is not None and report.stored:
-        uow.inventory.set_worker(tenant_id, report.stored, ai_worker)
-        uow.commit()
+        uow.numbers.set_worker(tenant_id, report.stored, ai_worker)
+    uow.commit()
     return report
 
 

@@ -29,7 +29,7 @@ def lease_number(
     """Lease the pool's least recently used rested number to the lead (or give back the
     one it holds). Raises PoolExhausted, after an audit row and a metric, when none is free."""
     try:
-        lease = uow.leases.lease(tenant_id, lead_id, pool, now)
+        lease = uow.numbers.lease(tenant_id, lead_id, pool, now)
     except Conflict:
         # Another claim for this lead in this pool committed while ours waited for the
         # lead's lock, so our statement could not see it. Retry with the lock taken
@@ -37,7 +37,7 @@ def lease_number(
         uow.rollback()
         if uow.leads.get(lead_id, for_update=True) is None:
             raise NotFound("lead", lead_id) from None
-        lease = uow.leases.lease(tenant_id, lead_id, pool, now)
+        lease = uow.numbers.lease(tenant_id, lead_id, pool, now)
     if lease is None:
         uow.audit.record(
             "pool_exhausted",
@@ -93,7 +93,7 @@ def record_call_outcome(
         no_answers_before=held["no_answer_count"],
         appointment_at=appointment_at,
     )
-    uow.leases.record_outcome(held["id"], outcome, release_at, appointment_at)
+    uow.numbers.record_outcome(held["id"], outcome, release_at, appointment_at)
     lead = uow.leads.get(lead_id)
     assert lead is not None
     uow.lead_events.append(
@@ -111,7 +111,7 @@ def record_call_outcome(
         uow.timers.cancel(lead_id, now, "call booked")
     released = release_at <= now
     if released:
-        uow.leases.release_number(held["id"], now, outcome.value)
+        uow.numbers.release_number(held["id"], now, outcome.value)
     uow.commit()
     logger.info(
         "call outcome recorded",
@@ -133,7 +133,7 @@ def release_lease(
     if held is None:
         uow.rollback()  # end the transaction: a row lock taken by the search must not linger
         return False
-    uow.leases.release_number(held["id"], now, reason)
+    uow.numbers.release_number(held["id"], now, reason)
     uow.commit()
     return True
 
@@ -142,7 +142,7 @@ def _lock_lease(uow: UnitOfWork, lead_id: UUID, pool: str) -> dict[str, Any] | N
     """Lock the lead, then its lease in `pool`: the order lease_number takes them in."""
     if uow.leads.get(lead_id, for_update=True) is None:
         raise NotFound("lead", lead_id)
-    return uow.leases.held(lead_id, pool)
+    return uow.numbers.held(lead_id, pool)
 
 
 def release_expired_leases(
@@ -154,7 +154,7 @@ def release_expired_leases(
     deadline = time.monotonic() + time_budget_seconds
     released = batches = 0
     while True:
-        rows = uow.leases.release_expired(now, batch_size)
+        rows = uow.numbers.release_expired(now, batch_size)
         uow.commit()
         batches += 1
         released += len(rows)

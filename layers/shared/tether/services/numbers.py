@@ -1,8 +1,9 @@
 """The number inventory, campaign staging (seed 000) and the sticky sender.
 
-Top-level operations (register, retire, stage, re-home) commit. `resolve_sender` and
-`record_number_delivery` are steps of larger operations (a send, a status update) and
-leave the commit to their caller, so everything lands in one transaction.
+The use cases (register, retire, stage, re-home) take an unopened unit of work and own
+its transaction. The steps (`store_numbers`, `stage_numbers`, `resolve_senders`,
+`record_number_delivery`) take the caller's open one and never commit, so everything
+lands in one transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tether.domain.errors import (
     SenderUnavailable,
 )
 from tether.domain.phone import normalize_phone
-from tether.domain.sender import choose_sender
+from tether.domain.sender import SenderCandidate, choose_sender, choose_senders
 from tether.observability import logger, metrics
 
 
@@ -70,6 +71,20 @@ def register_numbers(
 ) -> RegistrationReport:
     """Register numbers in a pool: every invalid row is reported with its reason, every
     valid one stored (numbers already registered are reported, not changed)."""
+    with uow:
+        report = store_numbers(uow, tenant_id, provider_account_id, pool, rows)
+        uow.commit()
+    return report
+
+
+def store_numbers(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    provider_account_id: UUID,
+    pool: str,
+    rows: Sequence[NumberRow],
+) -> RegistrationReport:
+    """`register_numbers` as a step of the caller's open transaction."""
     pool = pool.strip()
     if not pool:
         raise InvalidInput("pool is empty")
@@ -90,11 +105,7 @@ def register_numbers(
             continue
         valid[e164] = (e164, row.label)
         first_row[e164] = index
-    inserted = {
-        row["e164"]
-        for row in uow.numbers.add_many(tenant_id, provider_account_id, pool, list(valid.values()))
-    }
-    uow.commit()
+    inserted = uow.numbers.add_many(tenant_id, provider_account_id, pool, list(valid.values()))
     report = RegistrationReport(
         stored=[n for n in valid if n in inserted],
         already_registered=[n for n in valid if n not in inserted],
@@ -116,18 +127,16 @@ def register_numbers(
 def retire_number(uow: UnitOfWork, number_id: UUID, now: datetime) -> RetiredNumber:
     """Take a number out of service: its lease (if any) is released, it is never chosen
     again, and the leads bound to it are listed for an explicit re-home."""
-    number = uow.numbers.get(number_id, for_update=True)
-    if number is None:
-        raise NotFound("phone number", number_id)
-    released = False
-    if number["currently_assigned_to"] is not None:
-        released = bool(uow.leases.release_number(number_id, now, "retired"))
-    uow.numbers.retire(number_id, now)
-    bound = [
-        (row["lead_id"], row["campaign_id"])
-        for row in uow.campaign_numbers.bound_to_number(number_id)
-    ]
-    uow.commit()
+    with uow:
+        number = uow.numbers.get(number_id, for_update=True)
+        if number is None:
+            raise NotFound("phone number", number_id)
+        released = False
+        if number.is_leased:
+            released = bool(uow.numbers.release_number(number_id, now, "retired"))
+        uow.numbers.retire(number_id, now)
+        bound = uow.campaign_numbers.bound_to_number(number_id)
+        uow.commit()
     logger.info(
         "number retired",
         extra={
@@ -136,7 +145,7 @@ def retire_number(uow: UnitOfWork, number_id: UUID, now: datetime) -> RetiredNum
             "leads_to_rehome": len(bound),
         },
     )
-    return RetiredNumber(number["e164"], released, bound)
+    return RetiredNumber(number.e164, released, bound)
 
 
 def stage_campaign(
@@ -144,65 +153,123 @@ def stage_campaign(
 ) -> list[dict[str, Any]]:
     """Give a campaign its primary number and `rotation_numbers` more from its pool.
     Staging a staged campaign changes nothing and returns its assignments."""
+    with uow:
+        assignments = stage_numbers(uow, campaign_id, now, rotation_numbers)
+        uow.commit()
+    return assignments
+
+
+def stage_numbers(
+    uow: UnitOfWork, campaign_id: UUID, now: datetime, rotation_numbers: int = 0
+) -> list[dict[str, Any]]:
+    """`stage_campaign` as a step of the caller's open transaction."""
     if rotation_numbers < 0:
         raise InvalidInput("rotation_numbers cannot be negative")
-    campaign = uow.campaign_numbers.lock_campaign(campaign_id)
+    campaign = uow.campaigns.get(campaign_id, for_update=True)
     if campaign is None:
         raise NotFound("campaign", campaign_id)
     existing = uow.campaign_numbers.assignments(campaign_id)
     if existing:
         return existing
     needed = 1 + rotation_numbers
-    uow.campaign_numbers.lock_pool(campaign["tenant_id"], campaign["pool"])
-    free = uow.campaign_numbers.free_numbers(campaign["tenant_id"], campaign["pool"], needed, now)
+    uow.campaign_numbers.lock_pool(campaign.tenant_id, campaign.pool)
+    free = uow.campaign_numbers.free_numbers(campaign.tenant_id, campaign.pool, needed, now)
     if len(free) < needed:
-        raise NoFreeNumber(campaign["pool"], needed, len(free))
-    uow.campaign_numbers.assign(campaign["tenant_id"], campaign_id, free)
-    uow.campaign_numbers.mark_staged(campaign_id, now)
+        raise NoFreeNumber(campaign.pool, needed, len(free))
+    uow.campaign_numbers.assign(campaign.tenant_id, campaign_id, free)
+    uow.campaigns.mark_staged(campaign_id, now)
     assignments = uow.campaign_numbers.assignments(campaign_id)
-    uow.commit()
     logger.info(
         "campaign staged",
         extra={
             "campaign_id": str(campaign_id),
-            "pool": campaign["pool"],
+            "pool": campaign.pool,
             "numbers": [a["phone_number"] for a in assignments],
         },
     )
     return assignments
 
 
+@dataclass(frozen=True, slots=True)
+class SenderWanted:
+    """A lead that a campaign is about to text."""
+
+    tenant_id: UUID
+    lead_id: UUID
+    lead_phone: str
+    campaign_id: UUID
+
+
+def resolve_senders(
+    uow: UnitOfWork, wanted: Sequence[SenderWanted], now: datetime
+) -> dict[tuple[UUID, UUID], SenderBinding | SenderUnavailable]:
+    """The number that texts each lead in each campaign, by (lead, campaign): its
+    binding, made on the first send (area-code match first, then least loaded; a
+    binding made meanwhile by a concurrent first send wins), or why there is none. A
+    few set-based statements for the whole batch; binds in the open transaction."""
+    pairs = list({(w.lead_id, w.campaign_id): w for w in wanted}.values())
+    found = uow.campaign_numbers.bindings_for([(w.lead_id, w.campaign_id) for w in pairs])
+    unbound = [w for w in pairs if (w.lead_id, w.campaign_id) not in found]
+    refused: dict[tuple[UUID, UUID], SenderBinding | SenderUnavailable] = {}
+    if unbound:
+        candidates = uow.campaign_numbers.sender_candidates_of(
+            {w.campaign_id for w in unbound}, now
+        )
+        new: list[tuple[UUID, UUID, UUID, SenderCandidate]] = []
+        for campaign_id in dict.fromkeys(w.campaign_id for w in unbound):
+            leads = [w for w in unbound if w.campaign_id == campaign_id]
+            pool = candidates.get(campaign_id, [])
+            if not pool:
+                for w in leads:
+                    refused[(w.lead_id, campaign_id)] = SenderUnavailable(
+                        f"campaign {campaign_id} has no active number: stage it first"
+                    )
+                continue
+            chosen = choose_senders([w.lead_phone for w in leads], pool)
+            new.extend(
+                (w.tenant_id, w.lead_id, campaign_id, sender)
+                for w, sender in zip(leads, chosen, strict=True)
+            )
+        uow.campaign_numbers.bind_many(new)
+        found.update(uow.campaign_numbers.bindings_for([(lead, c) for _, lead, c, _ in new]))
+        for _, lead_id, campaign_id, _ in new:
+            binding = found.get((lead_id, campaign_id))
+            if binding is not None:
+                logger.info(
+                    "sender bound",
+                    extra={
+                        "lead_id": str(lead_id),
+                        "campaign_id": str(campaign_id),
+                        "phone_number": binding.phone_number,
+                    },
+                )
+    resolved: dict[tuple[UUID, UUID], SenderBinding | SenderUnavailable] = {}
+    for w in pairs:
+        key = (w.lead_id, w.campaign_id)
+        binding = found.get(key)
+        if binding is None:
+            resolved[key] = refused[key]
+        elif binding.number_status != "active":
+            resolved[key] = SenderUnavailable(
+                f"lead {w.lead_id} is bound to {binding.phone_number}, which is"
+                f" {binding.number_status}; re-home the lead first"
+            )
+        else:
+            resolved[key] = binding
+    return resolved
+
+
 def resolve_sender(
     uow: UnitOfWork, lead_id: UUID, campaign_id: UUID, now: datetime
 ) -> SenderBinding:
-    """The number that texts this lead in this campaign: its binding, made on the first
-    send. Does not commit: the caller's send commits binding and message together."""
-    binding = uow.campaign_numbers.binding(lead_id, campaign_id)
-    if binding is not None:
-        if binding.number_status != "active":
-            raise SenderUnavailable(
-                f"lead {lead_id} is bound to {binding.phone_number}, which is {binding.number_status};"
-                " re-home the lead first"
-            )
-        return binding
+    """`resolve_senders` of one lead: its binding, or SenderUnavailable."""
     lead = uow.leads.get(lead_id)
     if lead is None:
         raise NotFound("lead", lead_id)
-    candidates = uow.campaign_numbers.sender_candidates(campaign_id, now)
-    if not candidates:
-        raise SenderUnavailable(f"campaign {campaign_id} has no active number: stage it first")
-    chosen = choose_sender(lead.phone, candidates)
-    uow.campaign_numbers.bind(lead.tenant_id, lead_id, campaign_id, chosen)
-    binding = uow.campaign_numbers.binding(lead_id, campaign_id)
-    assert binding is not None  # bound now, by us or by a concurrent first send
-    logger.info(
-        "sender bound",
-        extra={
-            "lead_id": str(lead_id),
-            "campaign_id": str(campaign_id),
-            "phone_number": binding.phone_number,
-        },
-    )
+    wanted = SenderWanted(lead.tenant_id, lead.id, lead.phone, campaign_id)
+    binding = resolve_senders(uow, [wanted], now)[(lead_id, campaign_id)]
+    if isinstance(binding, SenderUnavailable):
+        raise binding
     return binding
 
 
@@ -210,36 +277,37 @@ def rehome_lead(
     uow: UnitOfWork, lead_id: UUID, campaign_id: UUID, reason: str, now: datetime
 ) -> SenderBinding:
     """Move a bound lead to another of the campaign's numbers, recording why."""
-    binding = uow.campaign_numbers.binding(lead_id, campaign_id)
-    if binding is None:
-        raise NotFound("sender binding", f"{lead_id}/{campaign_id}")
-    lead = uow.leads.get(lead_id, for_update=True)
-    assert lead is not None  # the binding references it
-    candidates = uow.campaign_numbers.sender_candidates(
-        campaign_id, now, exclude_number=binding.phone_number_id
-    )
-    if not candidates:
-        raise SenderUnavailable(
-            f"campaign {campaign_id} has no other active number to re-home lead {lead_id} to"
+    with uow:
+        binding = uow.campaign_numbers.binding(lead_id, campaign_id)
+        if binding is None:
+            raise NotFound("sender binding", f"{lead_id}/{campaign_id}")
+        lead = uow.leads.get(lead_id, for_update=True)
+        assert lead is not None  # the binding references it
+        candidates = uow.campaign_numbers.sender_candidates(
+            campaign_id, now, exclude_number=binding.phone_number_id
         )
-    chosen = choose_sender(lead.phone, candidates)
-    event_id = uow.lead_events.append(
-        lead,
-        "SENDER_REHOMED",
-        f"rehome:{lead_id}:{campaign_id}:{now.isoformat()}",
-        payload={
-            "campaign_id": str(campaign_id),
-            "from_number": binding.phone_number,
-            "to_number": chosen.phone_number,
-            "reason": reason,
-        },
-    )
-    if event_id is None:
-        raise InvalidInput(f"lead {lead_id} was already re-homed at {now.isoformat()}")
-    uow.campaign_numbers.rehome(lead_id, campaign_id, chosen, event_id, now)
-    moved = uow.campaign_numbers.binding(lead_id, campaign_id)
-    assert moved is not None
-    uow.commit()
+        if not candidates:
+            raise SenderUnavailable(
+                f"campaign {campaign_id} has no other active number to re-home lead {lead_id} to"
+            )
+        chosen = choose_sender(lead.phone, candidates)
+        event_id = uow.lead_events.append(
+            lead,
+            "SENDER_REHOMED",
+            f"rehome:{lead_id}:{campaign_id}:{now.isoformat()}",
+            payload={
+                "campaign_id": str(campaign_id),
+                "from_number": binding.phone_number,
+                "to_number": chosen.phone_number,
+                "reason": reason,
+            },
+        )
+        if event_id is None:
+            raise InvalidInput(f"lead {lead_id} was already re-homed at {now.isoformat()}")
+        uow.campaign_numbers.rehome(lead_id, campaign_id, chosen, event_id, now)
+        moved = uow.campaign_numbers.binding(lead_id, campaign_id)
+        assert moved is not None
+        uow.commit()
     logger.info(
         "sender re-homed",
         extra={
@@ -260,10 +328,11 @@ def record_number_delivery(
     health cooldown. Does not commit (part of applying a status update)."""
     if outcome not in {"sent", "delivered", "failed", "filtered"}:
         raise InvalidInput(f"unknown delivery outcome {outcome!r}")
-    row = uow.numbers.record_delivery(number_id, outcome, now)
-    if row is None:
+    counted = uow.numbers.record_delivery(number_id, outcome, now)
+    if counted is None:
         raise NotFound("phone number", number_id)
-    if row["rested"]:
+    if counted.rested:
+        assert counted.cooldown_until is not None  # a rest sets it
         metrics.add_metric(name="NumberRested", unit="Count", value=1)
         uow.audit.record(
             "number_rested",
@@ -271,16 +340,16 @@ def record_number_delivery(
             subject_type="phone_number",
             subject_id=str(number_id),
             detail={
-                "phone_number": row["e164"],
-                "cooldown_until": row["cooldown_until"].isoformat(),
+                "phone_number": counted.e164,
+                "cooldown_until": counted.cooldown_until.isoformat(),
             },
         )
         logger.warning(
             "number rested for its failure rate",
             extra={
                 "tenant_id": str(tenant_id),
-                "phone_number": row["e164"],
-                "until": row["cooldown_until"].isoformat(),
+                "phone_number": counted.e164,
+                "until": counted.cooldown_until.isoformat(),
             },
         )
-    return bool(row["rested"])
+    return counted.rested

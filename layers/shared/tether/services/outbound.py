@@ -2,8 +2,10 @@
 
 A send goes through three short transactions:
 
-1. **request** (`request_send`): the message row, keyed by its send key, bound to the
-   lead's sticky number, committed; then handed to OutboundQueue.
+1. **request** (`request_sends`, the one send path: the API, campaign launch, the
+   timers, reply answers and opt-out confirmations all store through `store_sends`):
+   the message row, keyed by its send key, bound to the lead's sticky number,
+   committed; then handed to OutboundQueue.
 2. **claim** (`process_send`, first part): the gates that may defer or fail it
    (validity, lead state, quiet hours, pacing, daily cap), then the attempt is
    opened (`sending`, `attempt_started_at`) and committed: from here the provider
@@ -21,9 +23,9 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
@@ -31,7 +33,6 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from tether.config import stage_settings
-from tether.db.connection import ConnectionSource
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import (
@@ -40,8 +41,11 @@ from tether.domain.errors import (
     InProgress,
     InvalidInput,
     NotFound,
+    SenderUnavailable,
+    TetherError,
 )
 from tether.domain.lead_state import LeadState
+from tether.domain.messages import StoredSend
 from tether.domain.model import Lead
 from tether.domain.quiet_hours import (
     QuietHours,
@@ -51,6 +55,14 @@ from tether.domain.quiet_hours import (
     recipient_zones,
 )
 from tether.domain.segments import count_segments
+from tether.domain.send_gates import (
+    expiry_refusal,
+    hand_over_refusal,
+    lead_refusal,
+    next_day,
+    paced_until,
+    quiet_hours_refusal,
+)
 from tether.domain.send_key import check_send_key, default_send_key
 from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
@@ -65,7 +77,7 @@ from tether.providers.base import (
 from tether.queues import MessageQueue
 from tether.secrets import resolve_secret
 from tether.services.leads import move_lead
-from tether.services.numbers import record_number_delivery, resolve_sender
+from tether.services.numbers import SenderWanted, record_number_delivery, resolve_senders
 from tether.services.statuses import apply_parked_statuses
 
 # A reconciling lookup searches from a little before the attempt began: clocks differ.
@@ -137,77 +149,246 @@ class SendOutcome:
     reason: str | None = None
 
 
-def request_send(
+@dataclass(frozen=True, slots=True)
+class SendRefused:
+    """A send that was asked for and not stored, with why (the error a lone request
+    raises)."""
+
+    request: SendRequest
+    error: TetherError
+
+
+@dataclass(frozen=True, slots=True)
+class _Sender:
+    assignment_id: UUID
+    number_id: UUID
+    phone_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A send decided in full, about to be stored."""
+
+    tenant_id: UUID
+    lead_id: UUID | None
+    campaign_id: UUID
+    to_number: str
+    sender: _Sender
+    send_key: str
+    template: str
+    body: str
+    media_urls: list[str]
+    purpose: str
+    thread_id: UUID | None = None  # else the thread of its two addresses, made on first use
+
+
+def request_sends(
     uow: UnitOfWork,
-    request: SendRequest,
+    requests: Sequence[SendRequest],
     now: datetime,
-    queue: MessageQueue | None,
-    *,
-    commit: bool = True,
+    queue: MessageQueue | None = None,
+) -> list[SendReceipt]:
+    """Store each send once per send key, all in one transaction, and hand the new ones
+    to the queue. A repeated request answers the first one's receipt and sends nothing
+    more; a refused one (the first, in order) is raised and nothing is stored."""
+    with uow:
+        receipts: list[SendReceipt] = []
+        for result in store_sends(uow, requests, now):
+            if isinstance(result, SendRefused):
+                raise result.error
+            receipts.append(result)
+        uow.commit()
+        _log_requested(requests, receipts)
+        if queue is not None:
+            enqueue_sends(uow, queue, _new(requests, receipts), now)
+            uow.commit()
+    return receipts
+
+
+def request_send(
+    uow: UnitOfWork, request: SendRequest, now: datetime, queue: MessageQueue | None = None
 ) -> SendReceipt:
-    """Store the send once per send key and hand it to the queue. A repeated request
-    answers the first one's receipt and sends nothing more. With `commit=False` the row
-    is a step of the caller's transaction, and the sweeper enqueues it once committed."""
-    lead = uow.leads.get(request.lead_id)
-    if lead is None:
-        raise NotFound("lead", request.lead_id)
-    campaign = uow.campaign_numbers.campaign(request.campaign_id)
-    if campaign is None:
-        raise NotFound("campaign", request.campaign_id)
-    send_key = (
-        check_send_key(request.send_key)
-        if request.send_key
-        else default_send_key(lead.id, request.template, now)
+    """`request_sends` of one request."""
+    [receipt] = request_sends(uow, [request], now, queue)
+    return receipt
+
+
+def store_send(uow: UnitOfWork, request: SendRequest, now: datetime) -> SendReceipt:
+    """`store_sends` of one request, as a step of the caller's open transaction; a
+    refused send is raised."""
+    [result] = store_sends(uow, [request], now)
+    if isinstance(result, SendRefused):
+        raise result.error
+    return result
+
+
+def store_sends(
+    uow: UnitOfWork, requests: Sequence[SendRequest], now: datetime
+) -> list[SendReceipt | SendRefused]:
+    """The one send path, as a step of the caller's open transaction (it never commits):
+    for each request, in order, its receipt, or why it was refused. Each send is bound to
+    its lead's sticky number in its campaign (bound now on a first send); the whole
+    batch is read, bound and stored with a few set-based statements. A stored send waits
+    for its commit; the caller enqueues it then, or the sweeper does."""
+    leads = uow.messages.recipients(r.lead_id for r in requests)
+    campaigns = uow.campaigns.get_many({r.campaign_id for r in requests})
+    results: list[SendReceipt | SendRefused | None] = [None] * len(requests)
+    keyed: list[tuple[int, SendRequest, Lead, str]] = []
+    for index, request in enumerate(requests):
+        lead = leads.get(request.lead_id)
+        if lead is None:
+            results[index] = SendRefused(request, NotFound("lead", request.lead_id))
+            continue
+        if request.campaign_id not in campaigns:
+            results[index] = SendRefused(request, NotFound("campaign", request.campaign_id))
+            continue
+        try:
+            send_key = (
+                check_send_key(request.send_key)
+                if request.send_key
+                else default_send_key(lead.id, request.template, now)
+            )
+        except TetherError as error:
+            results[index] = SendRefused(request, error)
+            continue
+        keyed.append((index, request, lead, send_key))
+    existing = uow.messages.by_send_keys([(lead.tenant_id, key) for _, _, lead, key in keyed])
+    bodies: list[tuple[int, SendRequest, Lead, str, str]] = []
+    for index, request, lead, send_key in keyed:
+        stored = existing.get((lead.tenant_id, send_key))
+        if stored is not None:
+            results[index] = _repeated(stored, request, send_key)
+            continue
+        body = request.body
+        if body is None:
+            body = campaigns[request.campaign_id].template or ""
+        if not body.strip():
+            results[index] = SendRefused(
+                request, InvalidInput("the message has no body: give one, or a campaign template")
+            )
+            continue
+        bodies.append((index, request, lead, send_key, body))
+    senders = resolve_senders(
+        uow,
+        [
+            SenderWanted(lead.tenant_id, lead.id, lead.phone, r.campaign_id)
+            for _, r, lead, _, _ in bodies
+        ],
+        now,
     )
-    existing = uow.messages.by_send_key(lead.tenant_id, send_key)
-    if existing is not None:
-        return _duplicate(existing, request, send_key)
-    body = request.body if request.body is not None else (campaign["template"] or "")
-    if not body.strip():
-        raise InvalidInput("the message has no body: give one, or a campaign template")
-    binding = resolve_sender(uow, lead.id, request.campaign_id, now)
-    draft = OutboundDraft(
-        tenant_id=lead.tenant_id,
-        lead_id=lead.id,
-        campaign_id=request.campaign_id,
-        thread_id=uow.messages.thread_for(
-            lead.tenant_id, binding.phone_number, lead.phone, lead.id, request.campaign_id
-        ),
-        assignment_id=binding.assignment_id,
-        number_id=binding.phone_number_id,
-        from_number=binding.phone_number,
-        to_number=lead.phone,
-        send_key=send_key,
-        template=request.template,
-        body=body,
-        media_urls=list(request.media_urls),
-        segments=count_segments(body).segments,
-        expires_at=now + timedelta(hours=uow.messages.validity_hours(lead.tenant_id)),
-        purpose=request.purpose,
+    ready: list[tuple[int, SendRequest, _Ready]] = []
+    for index, request, lead, send_key, body in bodies:
+        binding = senders[(lead.id, request.campaign_id)]
+        if isinstance(binding, SenderUnavailable):
+            results[index] = SendRefused(request, binding)
+            continue
+        sender = _Sender(binding.assignment_id, binding.phone_number_id, binding.phone_number)
+        send = _Ready(
+            lead.tenant_id,
+            lead.id,
+            request.campaign_id,
+            lead.phone,
+            sender,
+            send_key,
+            request.template,
+            body,
+            list(request.media_urls),
+            request.purpose,
+        )
+        ready.append((index, request, send))
+    stored_now = _store(uow, [send for _, _, send in ready], now)
+    for (index, request, send), outcome in zip(ready, stored_now, strict=True):
+        if isinstance(outcome, StoredSend):
+            results[index] = _repeated(outcome, request, send.send_key)
+        elif outcome is None:
+            results[index] = SendRefused(
+                request,
+                InProgress("a send with this send key is being stored right now; retry"),
+            )
+        else:
+            results[index] = SendReceipt(outcome, send.send_key, send.sender.phone_number, False)
+    done = [result for result in results if result is not None]
+    assert len(done) == len(requests)
+    return done
+
+
+def _store(
+    uow: UnitOfWork, sends: Sequence[_Ready], now: datetime
+) -> list[UUID | StoredSend | None]:
+    """Store decided sends in their threads: for each, the new row's id, or the send
+    its key was stored as meanwhile (None when that one is not visible yet)."""
+    if not sends:
+        return []
+    validity = uow.messages.validity_hours({send.tenant_id for send in sends})
+    threads = uow.messages.threads_for_many(
+        [(s.tenant_id, s.sender.phone_number, s.to_number, s.lead_id, s.campaign_id) for s in sends]
     )
-    message_id = uow.messages.insert_outbound(draft)
-    if message_id is None:  # a concurrent request with the same key won
-        if commit:
-            uow.rollback()
-        existing = uow.messages.by_send_key(lead.tenant_id, send_key)
-        if existing is None:  # the winner's transaction is not visible yet
-            raise InProgress("a send with this send key is being stored right now; retry")
-        return _duplicate(existing, request, send_key)
-    if not commit:
-        return SendReceipt(message_id, send_key, binding.phone_number, duplicate=False)
-    uow.commit()
-    logger.info(
-        "send requested",
-        extra={
-            "tenant_id": str(lead.tenant_id),
-            "lead_id": str(lead.id),
-            "message_id": str(message_id),
-            "send_key": send_key,
-        },
+    drafts = []
+    for send in sends:
+        if send.tenant_id not in validity:
+            raise NotFound("tenant", send.tenant_id)
+        drafts.append(
+            OutboundDraft(
+                tenant_id=send.tenant_id,
+                lead_id=send.lead_id,
+                campaign_id=send.campaign_id,
+                thread_id=send.thread_id
+                or threads[(send.tenant_id, send.sender.phone_number, send.to_number)],
+                assignment_id=send.sender.assignment_id,
+                number_id=send.sender.number_id,
+                from_number=send.sender.phone_number,
+                to_number=send.to_number,
+                send_key=send.send_key,
+                template=send.template,
+                body=send.body,
+                media_urls=send.media_urls,
+                segments=count_segments(send.body).segments,
+                expires_at=now + timedelta(hours=validity[send.tenant_id]),
+                purpose=send.purpose,
+            )
+        )
+    made = uow.messages.insert_outbound_many(drafts)
+    # a key another transaction stored first (its insert waited for that one's commit)
+    raced = uow.messages.by_send_keys(
+        [(s.tenant_id, s.send_key) for s in sends if s.send_key not in made]
     )
-    if queue is not None:
-        enqueue(uow, queue, lead.tenant_id, message_id, now)
-    return SendReceipt(message_id, send_key, binding.phone_number, duplicate=False)
+    return [made.get(s.send_key) or raced.get((s.tenant_id, s.send_key)) for s in sends]
+
+
+def _repeated(stored: StoredSend, request: SendRequest, send_key: str) -> SendReceipt | SendRefused:
+    if not stored.repeats(request.lead_id, request.campaign_id):
+        return SendRefused(
+            request,
+            Conflict(
+                "messages_tenant_id_send_key_key",
+                "this send key was already used for another lead or campaign; choose another key",
+            ),
+        )
+    return SendReceipt(stored.id, send_key, stored.from_address, duplicate=True)
+
+
+def _new(
+    requests: Sequence[SendRequest], receipts: Sequence[SendReceipt]
+) -> list[tuple[UUID, UUID]]:
+    return [
+        (request.tenant_id, receipt.message_id)
+        for request, receipt in zip(requests, receipts, strict=True)
+        if not receipt.duplicate
+    ]
+
+
+def _log_requested(requests: Sequence[SendRequest], receipts: Sequence[SendReceipt]) -> None:
+    for request, receipt in zip(requests, receipts, strict=True):
+        if not receipt.duplicate:
+            logger.info(
+                "send requested",
+                extra={
+                    "tenant_id": str(request.tenant_id),
+                    "lead_id": str(request.lead_id),
+                    "message_id": str(receipt.message_id),
+                    "send_key": receipt.send_key,
+                },
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,64 +411,82 @@ def request_opt_out_confirmation(
     receipt_id: UUID,
     now: datetime,
 ) -> UUID:
-    """The one confirmation an opt-out gets, stored in the caller's transaction: from
-    the number the STOP reached, bound to that number's campaign assignment (the hard
-    rule), whether or not a lead matched. From here it is a send like any other (claim,
-    hand-over); the sweeper enqueues it if the caller does not."""
+    """The one confirmation an opt-out gets, stored in the caller's transaction through
+    the send path's store: from the number the STOP reached, bound to that number's
+    campaign assignment (the hard rule), whether or not a lead matched. From here it is
+    a send like any other (claim, hand-over); the sweeper enqueues it if the caller does
+    not."""
     send_key = f"opt_out_confirmation:{receipt_id}"
     existing = uow.messages.by_send_key(tenant_id, send_key)
     if existing is not None:
-        found: UUID = existing["id"]
-        return found
-    draft = OutboundDraft(
-        tenant_id=tenant_id,
-        lead_id=lead_id,
-        campaign_id=reached.campaign_id,
-        thread_id=thread_id,
-        assignment_id=reached.assignment_id,
-        number_id=reached.number_id,
-        from_number=reached.phone_number,
-        to_number=phone,
-        send_key=send_key,
-        template="opt_out_confirmation",
-        body=OPT_OUT_CONFIRMATION,
-        media_urls=[],
-        segments=count_segments(OPT_OUT_CONFIRMATION).segments,
-        expires_at=now + timedelta(hours=uow.messages.validity_hours(tenant_id)),
-        purpose="opt_out_confirmation",
+        return existing.id
+    send = _Ready(
+        tenant_id,
+        lead_id,
+        reached.campaign_id,
+        phone,
+        _Sender(reached.assignment_id, reached.number_id, reached.phone_number),
+        send_key,
+        "opt_out_confirmation",
+        OPT_OUT_CONFIRMATION,
+        [],
+        "opt_out_confirmation",
+        thread_id,
     )
-    message_id = uow.messages.insert_outbound(draft)
-    if message_id is None:  # a concurrent delivery of the same receipt stored it first
-        stored = uow.messages.by_send_key(tenant_id, send_key)
-        assert stored is not None
-        message_id = stored["id"]
-    return message_id
+    [stored] = _store(uow, [send], now)
+    assert stored is not None  # a concurrent delivery of the same receipt committed first
+    return stored.id if isinstance(stored, StoredSend) else stored
 
 
-def enqueue(
-    uow: UnitOfWork,
-    queue: MessageQueue,
-    tenant_id: UUID,
-    message_id: UUID,
-    now: datetime,
-    delay_seconds: int = 0,
-) -> bool:
-    """Hand a stored send to OutboundQueue. A failure is logged, not raised: the message
-    stays marked as not enqueued and the sweeper re-drives it when it is due."""
-    body = OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
+def enqueue_sends(
+    uow: UnitOfWork, queue: MessageQueue, sends: Sequence[tuple[UUID, UUID]], now: datetime
+) -> int:
+    """Hand committed sends (tenant, message) to OutboundQueue and mark the ones it took
+    as enqueued in the open transaction (the caller commits). A failure is logged, not
+    raised: a send the queue did not take stays not enqueued, and the sweeper re-drives
+    it when it is due."""
+    taken = send_to_queue(queue, sends)
+    if taken:
+        uow.messages.mark_enqueued_many(taken, now)
+    return len(taken)
+
+
+def send_to_queue(queue: MessageQueue, sends: Sequence[tuple[UUID, UUID]]) -> list[UUID]:
+    """The message ids OutboundQueue took; the rest stay not enqueued, for the sweeper."""
+    if not sends:
+        return []
+    bodies = [
+        OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
+        for tenant_id, message_id in sends
+    ]
     try:
-        queue.send(body, delay_seconds=delay_seconds)
+        failed = set(queue.send_batch(bodies))
+    except Exception:
+        logger.exception("sends not enqueued; the sweeper will re-drive them")
+        return []
+    if failed:
+        logger.warning(
+            "sends not enqueued; the sweeper will re-drive them", extra={"count": len(failed)}
+        )
+    return [message_id for index, (_, message_id) in enumerate(sends) if index not in failed]
+
+
+def _requeue(
+    uow: UnitOfWork, queue: MessageQueue, message: OutboundMessage, now: datetime, delay: int
+) -> None:
+    """Put one send back on OutboundQueue with a delay (open transaction; the caller
+    commits the mark)."""
+    body = message.model_dump_json()
+    try:
+        queue.send(body, delay_seconds=delay)
     except Exception:
         logger.exception(
-            "enqueue failed; the sweeper will re-drive it", extra={"message_id": str(message_id)}
+            "enqueue failed; the sweeper will re-drive it",
+            extra={"message_id": str(message.message_id)},
         )
-        uow.rollback()
-        uow.messages.mark_enqueued(message_id, None)
-        uow.commit()
-        return False
-    uow.messages.mark_enqueued(message_id, now)
-    uow.commit()
-    return True
+        uow.messages.mark_enqueued(message.message_id, None)
+        return
+    uow.messages.mark_enqueued(message.message_id, now)
 
 
 def redrive_waiting_sends(
@@ -296,19 +495,20 @@ def redrive_waiting_sends(
     """Enqueue the sends that are due and in no queue (jobs role, every tenant): stored
     but never enqueued, or deferred longer than a queue delay can hold. Locked with SKIP
     LOCKED and marked in the same transaction, so overlapping sweeps send each once."""
-    rows = uow.messages.waiting_to_enqueue(now, batch_size)
-    enqueued = 0
-    for row in rows:
-        try:
-            queue.send(
-                OutboundMessage(tenant_id=row["tenant_id"], message_id=row["id"]).model_dump_json()
-            )
-        except Exception:
-            logger.exception("re-drive stopped: outbound queue unavailable")
-            break
-        uow.messages.mark_enqueued(row["id"], now)
-        enqueued += 1
-    uow.commit()
+    with uow:
+        rows = uow.messages.waiting_to_enqueue(now, batch_size)
+        enqueued = 0
+        for tenant_id, message_id in rows:
+            try:
+                queue.send(
+                    OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
+                )
+            except Exception:
+                logger.exception("re-drive stopped: outbound queue unavailable")
+                break
+            uow.messages.mark_enqueued(message_id, now)
+            enqueued += 1
+        uow.commit()
     metrics.add_metric(name="SendsRedriven", unit="Count", value=enqueued)
     if rows:
         logger.warning("sends re-driven", extra={"found": len(rows), "enqueued": enqueued})
@@ -352,7 +552,19 @@ def process_send(
     now: datetime,
     rng: random.Random | None = None,
 ) -> SendOutcome:
-    """Take one queued send as far as it can go now (see the module docstring)."""
+    """Take one queued send as far as it can go now (see the module docstring): the
+    claim and the hand-over, each a transaction of its own."""
+    with uow:
+        return _process(uow, message_id, providers, now, rng)
+
+
+def _process(
+    uow: UnitOfWork,
+    message_id: UUID,
+    providers: ProviderSource,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> SendOutcome:
     ctx = uow.messages.lock_for_send(message_id)
     if ctx is None:
         raise NotFound("message", message_id)
@@ -365,6 +577,7 @@ def process_send(
     in_doubt = ctx.status == "sending" and ctx.attempt_started_at is not None
     gated = _gate(uow, ctx, now)
     if gated is not None:
+        uow.commit()
         return gated
     uow.messages.start_attempt(ctx.id, now)
     uow.commit()
@@ -373,16 +586,13 @@ def process_send(
 
 
 def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | None:
-    """The gates before an attempt: an outcome when the send fails or waits, else None."""
-    if ctx.expires_at is not None and now >= ctx.expires_at:
-        return _fail(
-            uow, ctx, "expired", f"not sent by its validity deadline {ctx.expires_at.isoformat()}"
-        )
-    if (
-        ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}
-        and not ctx.is_opt_out_confirmation
-    ):
-        return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
+    """The gates before an attempt: an outcome when the send fails or waits, else None
+    (the decisions: tether.domain.send_gates)."""
+    refusal = expiry_refusal(ctx.expires_at, now) or lead_refusal(
+        ctx.lead_state, opt_out_confirmation=ctx.is_opt_out_confirmation
+    )
+    if refusal is not None:
+        return _fail(uow, ctx, refusal.code, refusal.reason)
     if ctx.campaign_status == "paused" and ctx.purpose == "campaign":
         return _defer(uow, ctx, now + PAUSED_RECHECK, "campaign paused")
     if ctx.not_before is not None and ctx.not_before > now:
@@ -396,20 +606,17 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
             recipient_state(ctx.to_number),
         )
         if opening is None:
-            return _fail(
-                uow,
-                ctx,
-                "quiet_hours",
-                "no time is inside the window in every zone of the recipient",
-            )
+            refusal = quiet_hours_refusal()
+            return _fail(uow, ctx, refusal.code, refusal.reason)
         if opening > now:
             return _defer(uow, ctx, opening, "quiet hours at the recipient")
     if ctx.segments_per_second is not None and ctx.paced_slot is None:
-        slot = uow.messages.reserve_pacing_slot(
+        slot = uow.numbers.reserve_pacing_slot(
             ctx.number_id, ctx.segments, ctx.segments_per_second, now
         )
-        if slot > now:
-            return _defer(uow, ctx, slot, "number pacing", paced_slot=slot)
+        until = paced_until(slot, now)
+        if until is not None:
+            return _defer(uow, ctx, until, "number pacing", paced_slot=until)
     # counted once per send: a retry after a failed attempt is the same text
     if (
         ctx.segments_per_day is not None
@@ -418,10 +625,7 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
             ctx.tenant_id, ctx.number_id, now.date(), ctx.segments, ctx.segments_per_day
         )
     ):
-        tomorrow = datetime.combine(
-            now.astimezone(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC
-        )
-        return _defer(uow, ctx, tomorrow, "number's daily limit reached")
+        return _defer(uow, ctx, next_day(now), "number's daily limit reached")
     return None
 
 
@@ -440,11 +644,13 @@ def _hand_over(
         return SendOutcome(Outcome.ALREADY_DONE)
     lead = check.lead  # None only for an opt-out confirmation to a phone with no lead
     ctx = replace(claimed, attempts=check.attempts, lead_state=lead.state.value if lead else None)
-    if not ctx.is_opt_out_confirmation:
-        if check.suppressed:
-            return _fail(uow, ctx, "suppressed", "the recipient opted out")
-        if ctx.lead_state in {LeadState.SUPPRESSED.value, LeadState.CLOSED.value}:
-            return _fail(uow, ctx, f"lead_{ctx.lead_state}", f"the lead is {ctx.lead_state}")
+    refusal = hand_over_refusal(
+        check.suppressed, ctx.lead_state, opt_out_confirmation=ctx.is_opt_out_confirmation
+    )
+    if refusal is not None:
+        outcome = _fail(uow, ctx, refusal.code, refusal.reason)
+        uow.commit()
+        return outcome
     try:
         provider = providers(ctx)
     except ProviderError as error:  # no usable credentials: an operator must act
@@ -528,9 +734,7 @@ def _provider_refused(
             extra={**detail, "attempt": ctx.attempts, "retry_at": retry_at.isoformat()},
         )
         return SendOutcome(Outcome.RETRY, retry_at, error.reason)
-    outcome = _fail(
-        uow, ctx, error.code or error.kind.value, error.reason, commit=False, detail=detail
-    )
+    outcome = _fail(uow, ctx, error.code or error.kind.value, error.reason, detail=detail)
     if error.kind is ProviderErrorKind.FILTERED:
         record_number_delivery(uow, ctx.tenant_id, ctx.number_id, "filtered", now)
     else:
@@ -555,9 +759,9 @@ def _fail(
     code: str,
     reason: str,
     *,
-    commit: bool = True,
     detail: dict[str, Any] | None = None,
 ) -> SendOutcome:
+    """Fail the send in the open transaction (the caller commits)."""
     uow.messages.fail(ctx.id, code, reason)
     uow.audit.record(
         "send_failure",
@@ -566,8 +770,6 @@ def _fail(
         subject_id=str(ctx.id),
         detail={"code": code, "reason": reason, **(detail or {})},
     )
-    if commit:
-        uow.commit()
     metrics.add_metric(name="SendFailed", unit="Count", value=1)
     logger.warning(
         "send failed",
@@ -591,7 +793,6 @@ def _defer(
     paced_slot: datetime | None = None,
 ) -> SendOutcome:
     uow.messages.defer(ctx.id, until, paced_slot=paced_slot)
-    uow.commit()
     logger.info(
         "send deferred",
         extra={"message_id": str(ctx.id), "until": until.isoformat(), "reason": reason},
@@ -609,8 +810,6 @@ def _first_touch(uow: UnitOfWork, ctx: SendContext, lead: Lead, now: datetime) -
         event_type="FIRST_TOUCH",
         dedupe_key=f"first_touch:{lead.id}",
         payload={"message_id": str(ctx.id)},
-        commit=False,
-        locked=lead,
     )
     uow.timers.schedule_escalations(ctx.tenant_id, lead.id, now)
 
@@ -643,19 +842,19 @@ def _duplicate(existing: dict[str, Any], request: SendRequest, send_key: str) ->
 
 
 def handle_queued_send(
-    connections: ConnectionSource,
+    uow: UnitOfWork,
     queue: MessageQueue,
     message: OutboundMessage,
     providers: ProviderSource,
     now: datetime,
 ) -> SendOutcome:
-    """What the outbound worker does with one queue message: take the send as far as it
-    goes, and put a send that must wait back on the queue with a delay (or, past what a
-    queue delay can hold, leave it to the sweeper)."""
-    with UnitOfWork(connections, message.tenant_id) as uow:
+    """What the outbound worker does with one queue message (`uow` of the message's
+    tenant): take the send as far as it goes, and put a send that must wait back on the
+    queue with a delay (or, past what a queue delay can hold, leave it to the sweeper)."""
+    with uow:
         logger.append_keys(tenant_id=str(message.tenant_id), message_id=str(message.message_id))
         try:
-            outcome = process_send(uow, message.message_id, providers, now)
+            outcome = _process(uow, message.message_id, providers, now)
         except NotFound:
             # another tenant's id or a deleted row: retrying cannot help
             logger.error("queued send not found; dropped")
@@ -663,15 +862,8 @@ def handle_queued_send(
         if outcome.outcome in {Outcome.DEFERRED, Outcome.RETRY} and outcome.not_before is not None:
             wait = (outcome.not_before - now).total_seconds()
             if wait <= MAX_QUEUE_DELAY_SECONDS:
-                enqueue(
-                    uow,
-                    queue,
-                    message.tenant_id,
-                    message.message_id,
-                    now,
-                    delay_seconds=max(0, math.ceil(wait)),
-                )
+                _requeue(uow, queue, message, now, max(0, math.ceil(wait)))
             else:
                 uow.messages.mark_enqueued(message.message_id, None)  # the sweeper's, when due
-                uow.commit()
+            uow.commit()
     return outcome

@@ -41,7 +41,7 @@ from tether.services.outbound import (
     ReachedNumber,
     SendRequest,
     request_opt_out_confirmation,
-    request_send,
+    store_send,
 )
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -91,7 +91,7 @@ def handle_reply(
         uow.leads.get(match.lead_id, for_update=True) if match.lead_id else None
     )  # the lead first
     thread_id = uow.messages.thread_for(tenant_id, ours, theirs, match.lead_id, match.campaign_id)
-    message_id = uow.replies.insert(
+    message_id = uow.messages.insert_inbound(
         InboundDraft(
             tenant_id=tenant_id,
             thread_id=thread_id,
@@ -328,7 +328,7 @@ def _follow_through(
     """The reply's worker, the bell of its workspace stage, a call for high intent, and
     the thread's insight (seed 002 parts 6 to 8, seed 003 phase 4)."""
     context = uow.reply_effects.context(campaign_id, number_id, lead.id)
-    uow.reply_effects.attribute(message_id, context["ai_worker"])
+    uow.messages.attribute(message_id, context["ai_worker"])
     kind = (
         "opt_out"
         if classification.intent is Intent.OPT_OUT
@@ -356,7 +356,7 @@ def _follow_through(
             lead.tenant_id, lead.id, priority, "gold" if gold else classification.intent.value, now
         )
         # seed 001: the reply asks for a call, a number of the pool is leased for it
-        if uow.leases.lease(lead.tenant_id, lead.id, context["pool"], now) is None:
+        if uow.numbers.lease(lead.tenant_id, lead.id, context["pool"], now) is None:
             uow.audit.record(
                 "pool_exhausted",
                 tenant_id=lead.tenant_id,
@@ -407,4 +407,4 @@ def _auto_reply(
         send_key=f"auto_reply:{receipt_id}",
         purpose="auto_reply",
     )
-    return request_send(uow, request, now, None, commit=False).message_id
+    return store_send(uow, request, now).message_id

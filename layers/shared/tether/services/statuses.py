@@ -44,11 +44,9 @@ def apply_status_update(
     update: StatusUpdate,
     receipt_id: UUID | None,
     now: datetime,
-    *,
-    commit: bool = True,
 ) -> AppliedStatus:
-    """Keep a provider's status report and apply it to its message, in one transaction
-    (the caller's, with `commit=False`)."""
+    """Keep a provider's status report and apply it to its message, as a step of the
+    caller's open transaction (it never commits)."""
     event = uow.statuses.record(
         tenant_id,
         update.provider,
@@ -61,10 +59,8 @@ def apply_status_update(
     )
     if event is None:  # nothing was written
         return AppliedStatus(StatusOutcome.DUPLICATE)
-    found = uow.statuses.find_message(update.provider, update.external_id)
+    found = uow.messages.find_message(update.provider, update.external_id)
     if found is None:
-        if commit:
-            uow.commit()
         logger.info(
             "status parked until its send is recorded", extra={"external_id": update.external_id}
         )
@@ -72,10 +68,8 @@ def apply_status_update(
     if found.lead_id is not None:
         # the lead before the message, the order a send takes them in
         uow.leads.get(found.lead_id, for_update=True)
-    message = uow.statuses.lock_message(found.id)
+    message = uow.messages.lock_tracked(found.id)
     status = _apply(uow, message, update.provider, [event], now)
-    if commit:
-        uow.commit()
     moved = status != MessageStatus(message.status)
     return AppliedStatus(StatusOutcome.APPLIED if moved else StatusOutcome.UNCHANGED, status)
 
@@ -87,7 +81,7 @@ def apply_parked_statuses(
     transaction that stores the SID (it holds the message and its lead)."""
     events = uow.statuses.parked(provider, external_id)
     if events:
-        _apply(uow, uow.statuses.lock_message(message_id), provider, events, now)
+        _apply(uow, uow.messages.lock_tracked(message_id), provider, events, now)
 
 
 def _apply(
@@ -107,7 +101,7 @@ def _apply(
     uow.statuses.attach([event.id for event in events], message.id, now)
     if deciding is None:
         return current
-    uow.statuses.move_message(
+    uow.messages.move_status(
         message.id, reached.value, deciding.error_code, deciding.error_reason, now
     )
     logger.info(

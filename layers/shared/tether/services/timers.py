@@ -2,8 +2,9 @@
 
 Each batch is one short transaction: the claim locks due timers and their leads with
 SKIP LOCKED, `tether.domain.timers.plan_firing` decides each one, and set-based
-statements record the whole batch: the sends (stored with send key `timer:<id>`, from
-the lead's bound number in the campaign they go out in), the lead moves and closes,
+statements record the whole batch: the sends (stored through the one send path,
+`services.outbound.store_sends`, with send key `timer:<id>`, from the lead's bound
+number in the campaign they go out in), the lead moves and closes,
 call-queue entries, one lead event per fired timer (dedupe key `timer:<id>`), and the
 timers fired, cancelled or failed. After the commit the sends are handed to
 OutboundQueue (on a thread, while the next batch is worked, and marked enqueued in the
@@ -16,19 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from tether.db.messages import OutboundDraft
-from tether.db.numbers import SenderBinding
 from tether.db.timers import ClaimedTimer, FailedTimer, FiredTimer, TimerEvent
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidInput, NotFound
 from tether.domain.lead_state import LeadState, can_transition
-from tether.domain.segments import count_segments
-from tether.domain.sender import SenderCandidate, choose_sender
 from tether.domain.timers import (
     DEFAULT_STEPS,
     ESCALATIONS,
@@ -43,7 +40,7 @@ from tether.domain.timers import (
 )
 from tether.observability import logger, metrics
 from tether.queues import MessageQueue
-from tether.services.outbound import OutboundMessage
+from tether.services.outbound import SendRefused, SendRequest, send_to_queue, store_sends
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -86,8 +83,7 @@ class _Batch:
     calls: list[ClaimedTimer] = field(default_factory=list)
     sends: list[tuple[ClaimedTimer, Action, UUID]] = field(default_factory=list)  # to campaign
     messages: list[tuple[UUID, UUID]] = field(default_factory=list)  # (tenant, message)
-    # tenant_config of the tenants whose texts or calls the batch makes
-    settings: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    call_priorities: dict[UUID, int] = field(default_factory=dict)  # of the calls' tenants
 
 
 def fire_due_timers(
@@ -104,6 +100,28 @@ def fire_due_timers(
     what happened and how many remain due."""
     report = TimerRunReport()
     handover = _Handover(queue) if queue is not None else None
+    with uow:
+        _run(uow, handover, report, now, batch_size, time_left, reserve_seconds)
+    for name, value in report.as_dict().items():
+        if name != "batches":
+            metrics.add_metric(
+                name=f"Timers{name.title().replace('_', '')}", unit="Count", value=value
+            )
+    logger.info("timer run done", extra=report.as_dict())
+    if report.remaining:
+        logger.warning("timers left for the next run", extra={"remaining": report.remaining})
+    return report
+
+
+def _run(
+    uow: UnitOfWork,
+    handover: _Handover | None,
+    report: TimerRunReport,
+    now: datetime,
+    batch_size: int,
+    time_left: Callable[[], float] | None,
+    reserve_seconds: float,
+) -> None:
     try:
         while time_left is None or time_left() > reserve_seconds:
             claimed = uow.timers.claim_due(now, batch_size)
@@ -131,63 +149,56 @@ def fire_due_timers(
             handover.close()
     report.remaining = uow.timers.count_due(now)
     uow.rollback()
-    for name, value in report.as_dict().items():
-        if name != "batches":
-            metrics.add_metric(
-                name=f"Timers{name.title().replace('_', '')}", unit="Count", value=value
-            )
-    logger.info("timer run done", extra=report.as_dict())
-    if report.remaining:
-        logger.warning("timers left for the next run", extra={"remaining": report.remaining})
-    return report
 
 
 def schedule_timer(
-    uow: UnitOfWork,
-    lead_id: UUID,
-    timer_type: TimerType,
-    trigger_at: datetime,
-    *,
-    commit: bool = True,
-) -> UUID:
-    """Set the lead's timer of this type to `trigger_at` (a pending one moves)."""
-    lead = uow.leads.get(lead_id)
-    if lead is None:
-        raise NotFound("lead", lead_id)
-    timer_id = uow.timers.schedule(lead.tenant_id, lead_id, timer_type.value, trigger_at)
-    if commit:
+    uow: UnitOfWork, lead_id: UUID, timer_type: TimerType, trigger_at: datetime
+) -> dict[str, Any]:
+    """Set the lead's timer of this type to `trigger_at` (a pending one moves): the
+    timer as stored."""
+    with uow:
+        lead = uow.leads.get(lead_id)
+        if lead is None:
+            raise NotFound("lead", lead_id)
+        timer_id = uow.timers.schedule(lead.tenant_id, lead_id, timer_type.value, trigger_at)
         uow.commit()
-    return timer_id
+        return next(row for row in uow.timers.history(lead_id) if row["id"] == timer_id)
 
 
 def cancel_lead_timer(uow: UnitOfWork, lead_id: UUID, timer_type: TimerType, now: datetime) -> int:
     """Cancel the lead's pending timer of this type (by hand): how many, 0 or 1."""
-    if uow.leads.get(lead_id) is None:
-        raise NotFound("lead", lead_id)
-    cancelled = uow.timers.cancel(lead_id, now, "cancelled through the API", timer_type.value)
-    uow.commit()
+    with uow:
+        if uow.leads.get(lead_id) is None:
+            raise NotFound("lead", lead_id)
+        cancelled = uow.timers.cancel(lead_id, now, "cancelled through the API", timer_type.value)
+        uow.commit()
     return cancelled
 
 
 def lead_timers(uow: UnitOfWork, lead_id: UUID) -> list[dict[str, Any]]:
     """The lead's timers, pending and past (NotFound for a lead the tenant lacks)."""
-    if uow.leads.get(lead_id) is None:
-        raise NotFound("lead", lead_id)
-    return uow.timers.history(lead_id)
+    with uow:
+        if uow.leads.get(lead_id) is None:
+            raise NotFound("lead", lead_id)
+        return uow.timers.history(lead_id)
 
 
 def escalation_map(uow: UnitOfWork) -> list[EscalationStep]:
     """What each escalation timer does for the session's tenant, defaults included."""
+    with uow:
+        return _escalation_map(uow)
+
+
+def _escalation_map(uow: UnitOfWork) -> list[EscalationStep]:
     configured = uow.timers.escalation_steps()
     steps = []
     for timer_type in ESCALATIONS:
-        row = configured.get(timer_type.value)
-        if row is None:
+        step = configured.get(timer_type.value)
+        if step is None:
             steps.append(EscalationStep(timer_type, DEFAULT_STEPS[timer_type], None, False))
         else:
-            steps.append(
-                EscalationStep(timer_type, Action(row["action"]), row["campaign_id"], True)
-            )
+            action, campaign_id = step
+            steps.append(EscalationStep(timer_type, Action(action), campaign_id, True))
     return steps
 
 
@@ -203,24 +214,30 @@ def set_escalation_step(
         raise InvalidInput(f"{timer_type.value} cannot {action.value}")
     if (action is Action.MOVE) != (campaign_id is not None):
         raise InvalidInput("campaign_id is required by move and only by move")
-    if campaign_id is not None and uow.campaign_numbers.campaign(campaign_id) is None:
-        raise NotFound("campaign", campaign_id)
-    uow.timers.set_escalation_step(tenant_id, timer_type.value, action.value, campaign_id)
-    uow.commit()
-    logger.info(
-        "escalation step set",
-        extra={"tenant_id": str(tenant_id), "timer_type": timer_type.value, "action": action.value},
-    )
-    return escalation_map(uow)
+    with uow:
+        if campaign_id is not None and uow.campaigns.get(campaign_id) is None:
+            raise NotFound("campaign", campaign_id)
+        uow.timers.set_escalation_step(tenant_id, timer_type.value, action.value, campaign_id)
+        uow.commit()
+        logger.info(
+            "escalation step set",
+            extra={
+                "tenant_id": str(tenant_id),
+                "timer_type": timer_type.value,
+                "action": action.value,
+            },
+        )
+        return _escalation_map(uow)
 
 
 def remove_escalation_step(uow: UnitOfWork, timer_type: TimerType) -> list[EscalationStep]:
     """Put `timer_type` back to its default."""
     if timer_type not in ESCALATIONS:
         raise InvalidInput(f"{timer_type.value} has no escalation step")
-    uow.timers.remove_escalation_step(timer_type.value)
-    uow.commit()
-    return escalation_map(uow)
+    with uow:
+        uow.timers.remove_escalation_step(timer_type.value)
+        uow.commit()
+        return _escalation_map(uow)
 
 
 def _fire_one_by_one(uow: UnitOfWork, timer_ids: Sequence[UUID], now: datetime) -> _Batch:
@@ -266,95 +283,54 @@ def _fire(uow: UnitOfWork, claimed: Sequence[ClaimedTimer], now: datetime) -> _B
         else:
             assert firing.campaign_id is not None  # MOVE and FOLLOW_UP name where
             batch.sends.append((item, firing.action, firing.campaign_id))
-    if batch.sends or batch.calls:
-        batch.settings = uow.timers.tenant_settings(
-            {item.timer.tenant_id for item, _, _ in batch.sends}
-            | {item.timer.tenant_id for item in batch.calls}
-        )
+    if batch.calls:
+        batch.call_priorities = uow.timers.call_priorities({i.timer.tenant_id for i in batch.calls})
     _prepare_sends(uow, batch)
     _record(uow, batch)
     return batch
 
 
 def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
-    """Store the batch's texts, each from its lead's bound number in the campaign it goes
-    out in (bound now when the lead is new to that campaign); a text that cannot be
-    stored fails its timer."""
+    """Store the batch's texts through the send path (`store_sends`: each from its lead's
+    bound number in the campaign it goes out in, bound now when the lead is new to that
+    campaign); a text the send path refuses fails its timer."""
     if not batch.sends:
         return
-    campaigns = uow.timers.campaigns({campaign_id for _, _, campaign_id in batch.sends})
-    ready: list[tuple[ClaimedTimer, Action, UUID, str]] = []
-    for item, action, campaign_id in batch.sends:
-        campaign = campaigns.get(campaign_id)
-        if campaign is None:
-            batch.failed.append((item, f"campaign {campaign_id} not found"))
-            continue
-        body: str | None = (
-            campaign["template"]
-            if action is Action.MOVE
-            else campaign["follow_up_template"] or FOLLOW_UP_TEXT
-        )
-        if not body or not body.strip():
-            batch.failed.append((item, f"campaign {campaign_id} has no template to send"))
-            continue
-        ready.append((item, action, campaign_id, body))
-    bindings = _bindings(uow, [(item, campaign_id) for item, _, campaign_id, _ in ready], batch)
-    sendable = [
-        (item, action, body, bindings[(item.timer.lead_id, campaign_id)])
-        for item, action, campaign_id, body in ready
-        if (item.timer.lead_id, campaign_id) in bindings
-    ]
-    threads = uow.messages.threads_for_many(
-        [
-            (
-                item.timer.tenant_id,
-                binding.phone_number,
-                item.lead_phone,
-                item.timer.lead_id,
-                binding.campaign_id,
-            )
-            for item, _, _, binding in sendable
-        ]
+    follow_ups = uow.campaigns.get_many(
+        {campaign_id for _, action, campaign_id in batch.sends if action is Action.FOLLOW_UP}
     )
-    drafts = [
-        OutboundDraft(
-            tenant_id=item.timer.tenant_id,
-            lead_id=item.timer.lead_id,
-            campaign_id=binding.campaign_id,
-            thread_id=threads[(item.timer.tenant_id, binding.phone_number, item.lead_phone)],
-            assignment_id=binding.assignment_id,
-            number_id=binding.phone_number_id,
-            from_number=binding.phone_number,
-            to_number=item.lead_phone,
-            send_key=timer_send_key(item.timer.id),
-            template=item.timer.timer_type.value.lower(),
-            body=body,
-            media_urls=[],
-            segments=count_segments(body).segments,
-            expires_at=batch.now
-            + timedelta(hours=batch.settings[item.timer.tenant_id]["send_validity_hours"]),
+    requests = []
+    for item, action, campaign_id in batch.sends:
+        body: str | None = None  # a move sends the campaign's template
+        if action is Action.FOLLOW_UP and campaign_id in follow_ups:
+            body = follow_ups[campaign_id].follow_up_text(FOLLOW_UP_TEXT)
+        requests.append(
+            SendRequest(
+                tenant_id=item.timer.tenant_id,
+                campaign_id=campaign_id,
+                lead_id=item.timer.lead_id,
+                template=item.timer.timer_type.value.lower(),
+                body=body,
+                send_key=timer_send_key(item.timer.id),
+            )
         )
-        for item, _, body, binding in sendable
-    ]
-    stored = uow.messages.insert_outbound_many(drafts)
-    for (item, action, _, binding), draft in zip(sendable, drafts, strict=True):
-        message_id = stored.get(draft.send_key)
-        if message_id is None:  # stored before under this timer's key: that one is the send
-            existing = uow.messages.by_send_key(draft.tenant_id, draft.send_key)
-            assert existing is not None
-            message_id = existing["id"]
-        else:
-            batch.messages.append((item.timer.tenant_id, message_id))
+    results = store_sends(uow, requests, batch.now)
+    for (item, action, campaign_id), result in zip(batch.sends, results, strict=True):
+        if isinstance(result, SendRefused):
+            batch.failed.append((item, str(result.error)))
+            continue
+        if not result.duplicate:
+            batch.messages.append((item.timer.tenant_id, result.message_id))
         timer = item.timer
         payload: dict[str, str | None] = {
             "timer_id": str(timer.id),
             "timer_type": timer.timer_type.value,
-            "message_id": str(message_id),
-            "campaign_id": str(binding.campaign_id),
-            "from_number": binding.phone_number,
+            "message_id": str(result.message_id),
+            "campaign_id": str(campaign_id),
+            "from_number": result.from_number,
         }
         if action is Action.MOVE:
-            batch.moves.append((timer.lead_id, binding.campaign_id))
+            batch.moves.append((timer.lead_id, campaign_id))
             payload["previous_campaign_id"] = (
                 str(timer.lead_campaign_id) if timer.lead_campaign_id else None
             )
@@ -367,57 +343,7 @@ def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
                 payload,
             )
         )
-        batch.fired.append(FiredTimer(timer.id, message_id))
-
-
-def _bindings(
-    uow: UnitOfWork, sends: Sequence[tuple[ClaimedTimer, UUID]], batch: _Batch
-) -> dict[tuple[UUID, UUID], SenderBinding]:
-    """Each send's sticky sender; a lead new to the campaign is bound as its first send
-    would bind it (`choose_sender`), the batch's own bindings counting toward load."""
-    found = uow.campaign_numbers.bindings_for(
-        [(item.timer.lead_id, campaign_id) for item, campaign_id in sends]
-    )
-    unbound = [
-        (item, campaign_id)
-        for item, campaign_id in sends
-        if (item.timer.lead_id, campaign_id) not in found
-    ]
-    candidates: dict[UUID, list[SenderCandidate]] = {}
-    new: list[tuple[UUID, UUID, UUID, SenderCandidate]] = []
-    for item, campaign_id in unbound:
-        if campaign_id not in candidates:
-            candidates[campaign_id] = uow.campaign_numbers.sender_candidates(campaign_id, batch.now)
-        pool = candidates[campaign_id]
-        if not pool:
-            batch.failed.append(
-                (item, f"campaign {campaign_id} has no active number: stage it first")
-            )
-            continue
-        chosen = choose_sender(item.lead_phone, pool)
-        pool[pool.index(chosen)] = replace(chosen, bound_leads=chosen.bound_leads + 1)
-        new.append((item.timer.tenant_id, item.timer.lead_id, campaign_id, chosen))
-    uow.campaign_numbers.bind_many(new)
-    found.update(
-        uow.campaign_numbers.bindings_for([(lead, campaign) for _, lead, campaign, _ in new])
-    )
-    usable: dict[tuple[UUID, UUID], SenderBinding] = {}
-    for item, campaign_id in sends:
-        key = (item.timer.lead_id, campaign_id)
-        binding = found.get(key)
-        if binding is None:
-            continue
-        if binding.number_status != "active":
-            batch.failed.append(
-                (
-                    item,
-                    f"lead is bound to {binding.phone_number}, which is {binding.number_status};"
-                    " re-home the lead first",
-                )
-            )
-            continue
-        usable[key] = binding
-    return usable
+        batch.fired.append(FiredTimer(timer.id, result.message_id))
 
 
 def _record(uow: UnitOfWork, batch: _Batch) -> None:
@@ -447,7 +373,7 @@ def _record(uow: UnitOfWork, batch: _Batch) -> None:
                 (
                     item.timer.tenant_id,
                     item.timer.lead_id,
-                    batch.settings[item.timer.tenant_id]["call_priority"],
+                    batch.call_priorities[item.timer.tenant_id],
                     now,
                 )
                 for item in batch.calls
@@ -532,7 +458,7 @@ class _Handover:
 
     def hand_over(self, messages: Sequence[tuple[UUID, UUID]]) -> None:
         if messages:
-            self._pending = self._thread.submit(_send, self._queue, list(messages))
+            self._pending = self._thread.submit(send_to_queue, self._queue, list(messages))
 
     def mark(self, uow: UnitOfWork, now: datetime) -> int:
         """Record in the open transaction what the queue took of the last hand-over;
@@ -558,24 +484,6 @@ def _mark_alone(uow: UnitOfWork, handover: _Handover | None, now: datetime) -> i
     uow.commit()
     handover.done()
     return marked
-
-
-def _send(queue: MessageQueue, messages: Sequence[tuple[UUID, UUID]]) -> list[UUID]:
-    """The message ids OutboundQueue took; the rest stay not enqueued, for the sweeper."""
-    bodies = [
-        OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
-        for tenant_id, message_id in messages
-    ]
-    try:
-        failed = set(queue.send_batch(bodies))
-    except Exception:
-        logger.exception("sends not enqueued; the sweeper will re-drive them")
-        return []
-    if failed:
-        logger.warning(
-            "sends not enqueued; the sweeper will re-drive them", extra={"count": len(failed)}
-        )
-    return [message_id for index, (_, message_id) in enumerate(messages) if index not in failed]
 
 
 def _count(report: TimerRunReport, batch: _Batch) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+from dataclasses import asdict
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -28,6 +29,8 @@ from tether.api.schemas import (
     StagedCampaign,
     StageRequest,
 )
+from tether.domain.campaigns import Campaign as CampaignEntity
+from tether.domain.campaigns import CampaignProgress
 from tether.domain.errors import InvalidInput
 from tether.domain.lead_import import LeadRow, rows_from_csv
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
@@ -38,9 +41,13 @@ router = Router()  # type: ignore[no-untyped-call]
 CampaignId = Annotated[UUID, Path()]
 
 
-def _campaign(row: dict[str, Any], progress: dict[str, Any] | None = None) -> Campaign:
+def _campaign(campaign: CampaignEntity, progress: CampaignProgress | None = None) -> Campaign:
     return Campaign.model_validate(
-        {**row, "progress": Progress.model_validate(progress) if progress is not None else None}
+        {
+            **asdict(campaign),
+            "status": campaign.status.value,
+            "progress": Progress.model_validate(asdict(progress)) if progress is not None else None,
+        }
     )
 
 
@@ -54,16 +61,15 @@ def _campaign(row: dict[str, Any], progress: dict[str, Any] | None = None) -> Ca
     middlewares=[idempotent],
 )
 def create_campaign(body: NewCampaign, idempotency_key: IdempotencyKey = None) -> Campaign:
-    with context.tenant_uow() as uow:
-        row = campaigns.create_campaign(
-            uow,
-            context.tenant_id(),
-            body.name,
-            body.workspace_stage,
-            body.ai_worker,
-            body.pool,
-            body.template,
-        )
+    row = campaigns.create_campaign(
+        context.tenant_uow(),
+        context.tenant_id(),
+        body.name,
+        body.workspace_stage,
+        body.ai_worker,
+        body.pool,
+        body.template,
+    )
     return _campaign(row)
 
 
@@ -75,8 +81,7 @@ def create_campaign(body: NewCampaign, idempotency_key: IdempotencyKey = None) -
     responses=responses(),
 )
 def list_campaigns(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[Campaign]:
-    with context.tenant_uow() as uow:
-        page = campaigns.list_campaigns(uow, decode_position(cursor), limit)
+    page = campaigns.list_campaigns(context.tenant_uow(), decode_position(cursor), limit)
     return Page[Campaign](items=[_campaign(r) for r in page.items], next_cursor=page.next_cursor)
 
 
@@ -88,8 +93,7 @@ def list_campaigns(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[
     responses=responses(200, 404),
 )
 def get_campaign(campaign_id: CampaignId) -> Campaign:
-    with context.tenant_uow() as uow:
-        row, progress = campaigns.campaign_with_progress(uow, campaign_id)
+    row, progress = campaigns.campaign_with_progress(context.tenant_uow(), campaign_id)
     return _campaign(row, progress)
 
 
@@ -101,8 +105,9 @@ def get_campaign(campaign_id: CampaignId) -> Campaign:
     responses=responses(200, 404, 409),
 )
 def stage_campaign(campaign_id: CampaignId, body: StageRequest) -> StagedCampaign:
-    with context.tenant_uow() as uow:
-        row, assignments = campaigns.stage(uow, campaign_id, body.rotation_numbers, context.now())
+    row, assignments = campaigns.stage(
+        context.tenant_uow(), campaign_id, body.rotation_numbers, context.now()
+    )
     return StagedCampaign(
         campaign=_campaign(row), assignments=[Assignment.model_validate(a) for a in assignments]
     )
@@ -117,15 +122,14 @@ def stage_campaign(campaign_id: CampaignId, body: StageRequest) -> StagedCampaig
 )
 def launch_campaign(campaign_id: CampaignId) -> LaunchResult:
     request = context.scope()
-    with context.tenant_uow() as uow:
-        report = campaigns.launch_campaign(
-            uow,
-            request.principal.tenant_id,
-            campaign_id,
-            context.now(),
-            request.ports.queue,
-            request.ports.launch_budget,
-        )
+    report = campaigns.launch_campaign(
+        context.tenant_uow(),
+        request.principal.tenant_id,
+        campaign_id,
+        context.now(),
+        request.ports.queue,
+        request.ports.launch_budget,
+    )
     return LaunchResult(
         campaign=_campaign(report.campaign, report.progress),
         queued_now=report.queued_now,
@@ -143,8 +147,7 @@ def launch_campaign(campaign_id: CampaignId) -> LaunchResult:
     responses=responses(200, 404, 409),
 )
 def pause_campaign(campaign_id: CampaignId) -> Campaign:
-    with context.tenant_uow() as uow:
-        row = campaigns.pause_campaign(uow, campaign_id, context.now())
+    row = campaigns.pause_campaign(context.tenant_uow(), campaign_id, context.now())
     return _campaign(row)
 
 
@@ -156,10 +159,9 @@ def pause_campaign(campaign_id: CampaignId) -> Campaign:
     responses=responses(200, 404, 409),
 )
 def resume_campaign(campaign_id: CampaignId) -> Campaign:
-    with context.tenant_uow() as uow:
-        row = campaigns.resume_campaign(
-            uow, context.tenant_id(), campaign_id, context.now(), context.queue()
-        )
+    row = campaigns.resume_campaign(
+        context.tenant_uow(), context.tenant_id(), campaign_id, context.now(), context.queue()
+    )
     return _campaign(row)
 
 

@@ -177,8 +177,7 @@ def list_numbers(
     responses=responses(200, 404),
 )
 def retire(number_id: Annotated[UUID, Path()]) -> RetiredNumber:
-    with context.tenant_uow() as uow:
-        retired = retire_number(uow, number_id, context.now())
+    retired = retire_number(context.tenant_uow(), number_id, context.now())
     return RetiredNumber(
         number=retired.number,
         released_lease=retired.released_lease,

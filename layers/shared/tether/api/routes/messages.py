@@ -33,8 +33,7 @@ def send_message(body: SendMessage, idempotency_key: IdempotencyKey = None) -> S
         media_urls=body.media_urls,
         send_key=body.send_key,
     )
-    with context.tenant_uow() as uow:
-        receipt = request_send(uow, request, context.now(), context.queue())
+    receipt = request_send(context.tenant_uow(), request, context.now(), context.queue())
     return SendResult(
         message_id=receipt.message_id,
         send_key=receipt.send_key,

@@ -56,8 +56,7 @@ def _map(steps: list[Step]) -> EscalationMap:
     responses=responses(200),
 )
 def get_escalations() -> EscalationMap:
-    with context.tenant_uow() as uow:
-        return _map(timers.escalation_map(uow))
+    return _map(timers.escalation_map(context.tenant_uow()))
 
 
 @router.put(
@@ -68,10 +67,13 @@ def get_escalations() -> EscalationMap:
     responses=responses(200, 404),
 )
 def put_escalation(timer_type: EscalationType, body: EscalationStepRequest) -> EscalationMap:
-    with context.tenant_uow() as uow:
-        steps = timers.set_escalation_step(
-            uow, context.tenant_id(), TimerType(timer_type), Action(body.action), body.campaign_id
-        )
+    steps = timers.set_escalation_step(
+        context.tenant_uow(),
+        context.tenant_id(),
+        TimerType(timer_type),
+        Action(body.action),
+        body.campaign_id,
+    )
     return _map(steps)
 
 
@@ -83,8 +85,7 @@ def put_escalation(timer_type: EscalationType, body: EscalationStepRequest) -> E
     responses=responses(200, 404),
 )
 def delete_escalation(timer_type: EscalationType) -> EscalationMap:
-    with context.tenant_uow() as uow:
-        return _map(timers.remove_escalation_step(uow, TimerType(timer_type)))
+    return _map(timers.remove_escalation_step(context.tenant_uow(), TimerType(timer_type)))
 
 
 @router.get(
@@ -95,8 +96,7 @@ def delete_escalation(timer_type: EscalationType) -> EscalationMap:
     responses=responses(200, 404),
 )
 def list_timers(lead_id: LeadId) -> TimerList:
-    with context.tenant_uow() as uow:
-        rows = timers.lead_timers(uow, lead_id)
+    rows = timers.lead_timers(context.tenant_uow(), lead_id)
     return TimerList(items=[Timer.model_validate(row) for row in rows])
 
 
@@ -110,9 +110,9 @@ def list_timers(lead_id: LeadId) -> TimerList:
     middlewares=[idempotent],
 )
 def set_timer(lead_id: LeadId, body: TimerRequest, idempotency_key: IdempotencyKey = None) -> Timer:
-    with context.tenant_uow() as uow:
-        timer_id = timers.schedule_timer(uow, lead_id, TimerType(body.timer_type), body.trigger_at)
-        row = next(row for row in uow.timers.history(lead_id) if row["id"] == timer_id)
+    row = timers.schedule_timer(
+        context.tenant_uow(), lead_id, TimerType(body.timer_type), body.trigger_at
+    )
     return Timer.model_validate(row)
 
 
@@ -124,6 +124,7 @@ def set_timer(lead_id: LeadId, body: TimerRequest, idempotency_key: IdempotencyK
     responses=responses(200, 404),
 )
 def cancel_timer(lead_id: LeadId, timer_type: TimerTypePath) -> TimersCancelled:
-    with context.tenant_uow() as uow:
-        cancelled = timers.cancel_lead_timer(uow, lead_id, TimerType(timer_type), context.now())
+    cancelled = timers.cancel_lead_timer(
+        context.tenant_uow(), lead_id, TimerType(timer_type), context.now()
+    )
     return TimersCancelled(cancelled=cancelled)
