@@ -75,6 +75,7 @@ def prepare(admin_url: str, sandbox_url: str, sends: int) -> tuple[uuid.UUID, li
             "INSERT INTO tenants (name) VALUES ('bench') RETURNING id"
         ).fetchone()["id"]  # type: ignore[index]
         admin.execute(
+            # a window wider than 08:00-21:00 needs the tenant's attestation (migration 0017)
             "INSERT INTO tenant_config (tenant_id, quiet_hours_start, quiet_hours_end,"
             " send_segments_per_second, send_segments_per_day, quiet_hours_wider_attested)"
             " VALUES (%s, '00:00', '23:59:59', NULL, NULL, true)",
