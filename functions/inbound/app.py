@@ -37,11 +37,11 @@ def outbound_queue() -> MessageQueue:
 
 def record_handler(record: SQSRecord) -> None:
     from tether.db.connection import lambda_connection
+    from tether.db.unit_of_work import UnitOfWork
 
     message = ReceiptMessage.model_validate_json(record.body)
-    outcome = process_receipt(
-        lambda_connection("app"), message, datetime.now(UTC), outbound_queue()
-    )
+    uow = UnitOfWork(lambda_connection("app"), message.tenant_id)
+    outcome = process_receipt(uow, message, datetime.now(UTC), outbound_queue())
     logger.info("receipt processed", extra={"outcome": outcome})
 
 

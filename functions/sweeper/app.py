@@ -5,7 +5,7 @@ were never enqueued or waited longer than a queue delay holds (tether.services.o
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     settings = sweeper_settings()
     receipts = redrive_unenqueued_receipts(
-        lambda_connection("jobs"),
+        partial(UnitOfWork, lambda_connection("jobs")),
         inbound_queue(),
         grace=timedelta(seconds=settings.sweep_grace_seconds),
         batch_size=settings.sweep_batch_size,

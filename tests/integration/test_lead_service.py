@@ -32,6 +32,7 @@ def test_move_records_the_event_once(
             move_lead(
                 uow, chain.lead_id, LeadState.TOUCHED, event_type="SMS_SENT", dedupe_key="send-1"
             )
+            uow.commit()  # a step of the caller's transaction: the caller commits
     assert _state_and_events(admin, chain) == ("touched", ["SMS_SENT"])
 
 

@@ -20,6 +20,7 @@ from tests.lambda_context import LambdaContextStub
 from tether.api import context
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
 from tether.secrets import SecretStore
 from tether.services.api_keys import create_tenant
 
@@ -118,7 +119,7 @@ class Api:
     secretsmanager: Any = None
 
     def tenant(self, name: str = "Acme Outreach") -> Client:
-        tenant_id, issued = create_tenant(self.jobs, name)
+        tenant_id, issued = create_tenant(UnitOfWork(self.jobs), name)
         return Client(issued.key, tenant_id)
 
     def queued(self) -> list[dict[str, Any]]:

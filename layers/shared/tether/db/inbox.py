@@ -1,5 +1,5 @@
 """SQL of what the team works from: threads, the bell, the call queue, unmatched
-replies, the audit log."""
+replies."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
+from tether.domain.model import UnmatchedReply
 from tether.domain.pagination import Position, RankedPosition
 
 THREAD_COLUMNS = (
@@ -29,8 +30,69 @@ CALL_COLUMNS = (
 
 
 class ThreadRepository:
+    """Threads (seed 003: one per tenant, channel and pair of addresses) and their
+    insights."""
+
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def for_addresses(
+        self,
+        tenant_id: UUID,
+        our_address: str,
+        their_address: str,
+        lead_id: UUID | None,
+        campaign_id: UUID | None,
+    ) -> UUID:
+        """The one thread of this pair of addresses, made on first use; a lead or a
+        campaign it did not name yet is named from now on."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+                " VALUES (%s, 'sms', %s, %s, %s, %s)"
+                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+                " RETURNING id",
+                (tenant_id, our_address, their_address, lead_id, campaign_id),
+            ).fetchone()
+        assert row is not None
+        thread_id: UUID = row["id"]
+        return thread_id
+
+    def note_reply(self, thread_id: UUID, at: datetime) -> None:
+        """The thread has one more unread reply, received at `at`."""
+        self._conn.execute(
+            "UPDATE threads SET last_message_at = greatest(last_message_at, %s),"
+            " last_inbound_at = greatest(last_inbound_at, %s), unread_count = unread_count + 1 WHERE id = %s",
+            (at, at, thread_id),
+        )
+
+    def name_lead(self, thread_id: UUID, lead_id: UUID, campaign_id: UUID | None) -> None:
+        """The thread is the lead's (and its campaign's) if it named none yet."""
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE threads SET lead_id = coalesce(lead_id, %s),"
+                " campaign_id = coalesce(campaign_id, %s) WHERE id = %s",
+                (lead_id, campaign_id, thread_id),
+            )
+
+    def record_insight(
+        self,
+        tenant_id: UUID,
+        thread_id: UUID,
+        label: str,
+        next_step: str | None,
+        next_followup_at: datetime | None,
+        summary: str,
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO thread_insights (thread_id, tenant_id, label, next_step, next_followup_at, summary)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (thread_id) DO UPDATE SET label = EXCLUDED.label, next_step = EXCLUDED.next_step,"
+            " next_followup_at = EXCLUDED.next_followup_at, summary = EXCLUDED.summary",
+            (thread_id, tenant_id, label, next_step, next_followup_at, summary),
+        )
 
     def page(
         self,
@@ -77,6 +139,36 @@ class NotificationRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
+    def add(
+        self,
+        tenant_id: UUID,
+        workspace_stage: str,
+        kind: str,
+        campaign_id: UUID,
+        lead_id: UUID,
+        thread_id: UUID,
+        message_id: UUID,
+        title: str,
+        body: str,
+    ) -> None:
+        """The bell of a workspace stage, once per message and kind."""
+        self._conn.execute(
+            "INSERT INTO notifications (tenant_id, workspace_stage, kind, campaign_id, lead_id, thread_id,"
+            " message_id, title, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (message_id, kind) DO NOTHING",
+            (
+                tenant_id,
+                workspace_stage,
+                kind,
+                campaign_id,
+                lead_id,
+                thread_id,
+                message_id,
+                title,
+                body,
+            ),
+        )
+
     def page(
         self, after: Position | None, limit: int, workspace_stage: str | None, unread: bool | None
     ) -> list[dict[str, Any]]:
@@ -108,6 +200,17 @@ class NotificationRepository:
 class CallQueueRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def add(self, tenant_id: UUID, lead_id: UUID, priority: int, reason: str, at: datetime) -> bool:
+        """One open call-queue entry per lead: a second high-intent reply keeps the first
+        (at the higher of the two priorities)."""
+        cursor = self._conn.execute(
+            "INSERT INTO call_queue (tenant_id, lead_id, priority, reason, due_at) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (lead_id) WHERE status IN ('queued', 'claimed')"
+            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)",
+            (tenant_id, lead_id, priority, reason, at),
+        )
+        return cursor.rowcount == 1
 
     def page(
         self, tenant_id: UUID, after: RankedPosition | None, limit: int
@@ -147,8 +250,16 @@ class CallQueueRepository:
 
 
 class UnmatchedRepository:
+    """Replies that matched no lead, kept in view until someone gives them one."""
+
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def park(self, tenant_id: UUID, message_id: UUID, reason: str) -> None:
+        self._conn.execute(
+            "INSERT INTO unmatched_inbound (message_id, tenant_id, reason) VALUES (%s, %s, %s)",
+            (message_id, tenant_id, reason),
+        )
 
     def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
         """Replies still waiting for a lead, newest first."""
@@ -160,50 +271,36 @@ class UnmatchedRepository:
             after_position(after, limit),
         ).fetchall()
 
-    def lock(self, message_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
-            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.lead_id, m.body"
+    def lock(self, message_id: UUID) -> UnmatchedReply | None:
+        row = self._conn.execute(
+            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.body"
             " FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
             " WHERE u.message_id = %s FOR UPDATE OF u",
             (message_id,),
         ).fetchone()
+        if row is None:
+            return None
+        return UnmatchedReply(
+            row["message_id"],
+            row["thread_id"],
+            row["body"],
+            row["resolved_at"],
+            row["resolved_lead_id"],
+        )
 
-    def assign(
-        self,
-        message_id: UUID,
-        thread_id: UUID | None,
-        lead_id: UUID,
-        campaign_id: UUID | None,
-        at: datetime,
-    ) -> None:
-        """The reply is the lead's from now on: the message and its thread name it (a
-        message's lead may be set once, never changed: migration 0004)."""
+    def assign(self, message_id: UUID, lead_id: UUID, campaign_id: UUID | None) -> None:
+        """The message is the lead's from now on (a message's lead may be set once, never
+        changed: migration 0004)."""
         with translated_errors():
             self._conn.execute(
                 "UPDATE messages SET lead_id = %s, campaign_id = coalesce(campaign_id, %s)"
                 " WHERE id = %s AND lead_id IS NULL",
                 (lead_id, campaign_id, message_id),
             )
-            if thread_id is not None:
-                self._conn.execute(
-                    "UPDATE threads SET lead_id = coalesce(lead_id, %s),"
-                    " campaign_id = coalesce(campaign_id, %s) WHERE id = %s",
-                    (lead_id, campaign_id, thread_id),
-                )
+
+    def resolve(self, message_id: UUID, lead_id: UUID, at: datetime) -> None:
+        with translated_errors():
             self._conn.execute(
                 "UPDATE unmatched_inbound SET resolved_at = %s, resolved_lead_id = %s WHERE message_id = %s",
                 (at, lead_id, message_id),
             )
-
-
-class AuditQueryRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def page(self, after: Position | None, limit: int, kind: str | None) -> list[dict[str, Any]]:
-        condition, order = newest_first()
-        return self._conn.execute(
-            "SELECT id, kind, actor, subject_type, subject_id, detail, created_at FROM audit_log"
-            f" WHERE {condition} AND (%(kind)s::text IS NULL OR kind = %(kind)s) {order}",
-            after_position(after, limit, kind=kind),
-        ).fetchall()

@@ -18,20 +18,15 @@ from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, Idempote
 from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.errors import translated_errors
-from tether.db.inbound import (
-    InboundMessageRepository,
-    InboundRepository,
-    ReplyEffectsRepository,
-)
+from tether.db.inbound import InboundMessageRepository, ReplyEffectsRepository
 from tether.db.inbox import (
-    AuditQueryRepository,
     CallQueueRepository,
     NotificationRepository,
     ThreadRepository,
     UnmatchedRepository,
 )
 from tether.db.inventory import InventoryRepository
-from tether.db.leads import LeadRecordRepository, TraceRepository
+from tether.db.leads import LeadEventRepository, LeadRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
@@ -39,8 +34,6 @@ from tether.db.numbers import (
     NumberRepository,
 )
 from tether.db.repositories import (
-    LeadEventRepository,
-    LeadRepository,
     SuppressionRepository,
     TenantRepository,
     TenantSettingsRepository,
@@ -69,20 +62,16 @@ class UnitOfWork:
     timers: TimerRepository
     suppressions: SuppressionRepository
     statuses: StatusRepository
-    inbound: InboundRepository
     replies: InboundMessageRepository
     reply_effects: ReplyEffectsRepository
     api_keys: ApiKeyRepository
     auth_failures: AuthFailureRepository
     idempotency: IdempotencyRepository
     campaigns: CampaignRepository
-    lead_records: LeadRecordRepository
-    traces: TraceRepository
     threads: ThreadRepository
     notifications: NotificationRepository
     call_queue: CallQueueRepository
     unmatched: UnmatchedRepository
-    audit_queries: AuditQueryRepository
     inventory: InventoryRepository
     _session: Session
 
@@ -92,6 +81,10 @@ class UnitOfWork:
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
+        if self._conn is not None:
+            # a use case opens its unit of work once; a second `with` would share (and
+            # then release) the first one's connection and transaction
+            raise RuntimeError("the unit of work is open already")
         conn = self._connections.acquire()
         self._conn = conn
         self._session = session = Session(conn, self.tenant_id)
@@ -109,20 +102,16 @@ class UnitOfWork:
         self.timers = TimerRepository(session)
         self.suppressions = SuppressionRepository(session)
         self.statuses = StatusRepository(session)
-        self.inbound = InboundRepository(session)
         self.replies = InboundMessageRepository(session)
         self.reply_effects = ReplyEffectsRepository(session)
         self.api_keys = ApiKeyRepository(session)
         self.auth_failures = AuthFailureRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.campaigns = CampaignRepository(session)
-        self.lead_records = LeadRecordRepository(session)
-        self.traces = TraceRepository(session)
         self.threads = ThreadRepository(session)
         self.notifications = NotificationRepository(session)
         self.call_queue = CallQueueRepository(session)
         self.unmatched = UnmatchedRepository(session)
-        self.audit_queries = AuditQueryRepository(session)
         self.inventory = InventoryRepository(session)
         return self
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from tether.domain.lead_state import LeadState, transition
@@ -15,9 +17,81 @@ class Lead:
     campaign_id: UUID | None
     phone: str
     state: LeadState
+    email: str | None = None
 
     def moved_to(self, target: LeadState) -> Lead:
         """This lead in `target`, if the state machine allows it (else InvalidTransition)."""
-        return Lead(
-            self.id, self.tenant_id, self.campaign_id, self.phone, transition(self.state, target)
-        )
+        return replace(self, state=transition(self.state, target))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyContext:
+    """What a matched reply's follow-through needs beyond its lead: the campaign's
+    workspace stage and pool, the worker the reply belongs to (its number's, else its
+    campaign's), the tenant's call priorities, and the lead's email on file."""
+
+    workspace_stage: str
+    pool: str
+    ai_worker: str
+    gold_label_priority: int
+    call_priority: int
+    lead_email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedReply:
+    """A reply parked because it matched no lead, and whether it was given one since."""
+
+    message_id: UUID
+    thread_id: UUID | None
+    body: str
+    resolved_at: datetime | None
+    resolved_lead_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptToApply:
+    """A stored webhook receipt as the inbound worker reads it (locked)."""
+
+    id: UUID
+    processed_at: datetime | None
+    event_type: str
+    event: dict[str, Any] | None
+
+    @property
+    def applicable(self) -> bool:
+        """False when there is nothing to apply: an event no parser knew."""
+        return self.event is not None and self.event_type != "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as the services read it (never its hash)."""
+
+    id: UUID
+    name: str
+    prefix: str
+    scope: str
+    created_by_key_id: UUID | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveKey:
+    """The live key a request presented, found by its hash."""
+
+    id: UUID
+    tenant_id: UUID
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The first request under an Idempotency-Key, and its response once it has one."""
+
+    request_hash: str
+    status_code: int | None
+    response: Any
+    completed_at: datetime | None

@@ -609,8 +609,6 @@ def _first_touch(uow: UnitOfWork, ctx: SendContext, lead: Lead, now: datetime) -
         event_type="FIRST_TOUCH",
         dedupe_key=f"first_touch:{lead.id}",
         payload={"message_id": str(ctx.id)},
-        commit=False,
-        locked=lead,
     )
     uow.timers.schedule_escalations(ctx.tenant_id, lead.id, now)
 

@@ -18,6 +18,11 @@ NULLABLE = frozenset({"send_segments_per_second", "send_segments_per_day"})
 
 
 def tenant_settings(uow: UnitOfWork, tenant_id: UUID) -> dict[str, Any]:
+    with uow:
+        return _settings(uow, tenant_id)
+
+
+def _settings(uow: UnitOfWork, tenant_id: UUID) -> dict[str, Any]:
     row = uow.settings.get(tenant_id)
     if row is None:
         raise NotFound("tenant", tenant_id)
@@ -39,7 +44,21 @@ def update_tenant_settings(
     )
     if cleared:
         raise InvalidInput(f"{', '.join(cleared)} cannot be null")
-    merged = {**tenant_settings(uow, tenant_id), **changes}
+    with uow:
+        merged = {**_settings(uow, tenant_id), **changes}
+        _check(merged)
+        if changes:
+            uow.settings.update(tenant_id, changes, actor)
+            uow.commit()
+            logger.info(
+                "tenant settings changed",
+                extra={"tenant_id": str(tenant_id), "changed": sorted(changes), "actor": actor},
+            )
+        return _settings(uow, tenant_id)
+
+
+def _check(merged: dict[str, Any]) -> None:
+    """The rules that tie the settings together, on the settings as they would be."""
     if not merged["timer_7d_days"] < merged["timer_14d_days"] < merged["timer_30d_days"]:
         raise InvalidInput(
             "timers must come in order: timer_7d_days < timer_14d_days < timer_30d_days"
@@ -51,14 +70,6 @@ def update_tenant_settings(
         ZoneInfo(merged["timezone"])
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise InvalidInput(f"unknown time zone {merged['timezone']!r}") from error
-    if changes:
-        uow.settings.update(tenant_id, changes, actor)
-        uow.commit()
-        logger.info(
-            "tenant settings changed",
-            extra={"tenant_id": str(tenant_id), "changed": sorted(changes), "actor": actor},
-        )
-    return tenant_settings(uow, tenant_id)
 
 
 def _quiet_hours(merged: dict[str, Any]) -> QuietHours:
