@@ -65,6 +65,15 @@ class ReceiptToApply:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSecrets:
+    """A provider account's provider and the names of its secrets (never their values)."""
+
+    provider: str
+    signing_secret_ref: str | None
+    credentials_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """An API key as the services read it (never its hash)."""
 

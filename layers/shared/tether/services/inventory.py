@@ -115,7 +115,7 @@ def _rotate(
     current = uow.inventory.account_for_update(account_id)
     if current is None:
         raise NotFound("provider account", account_id)
-    provider = str(current["provider"])
+    provider = current.provider
     if rotation.credentials is not None:
         _check_credentials(provider, rotation.credentials, stage.is_local)
     refs: dict[SecretKind, str] = {}
@@ -126,7 +126,7 @@ def _rotate(
         refs[kind] = secret
     previous_ref: str | None = None
     signing = refs.get("signing-secret")
-    old = current["signing_secret_ref"]
+    old = current.signing_secret_ref
     if signing is not None and rotation.previous_valid > timedelta(0) and old:
         if old == signing and existed["signing-secret"]:
             previous_ref = signing + PREVIOUS_VERSION
