@@ -3,6 +3,7 @@ replies."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -59,6 +60,28 @@ class ThreadRepository:
         assert row is not None
         thread_id: UUID = row["id"]
         return thread_id
+
+    def for_addresses_many(
+        self, pairs: Sequence[tuple[UUID, str, str, UUID, UUID]]
+    ) -> dict[tuple[UUID, str, str], UUID]:
+        """`for_addresses` of many (tenant, our address, their address, lead, campaign) in
+        one statement; keyed by (tenant, our address, their address)."""
+        unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
+        if not unique:
+            return {}
+        with translated_errors():
+            rows = self._conn.execute(
+                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+                " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
+                " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
+                "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
+                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+                " RETURNING id, tenant_id, our_address, their_address",
+                tuple(list(column) for column in zip(*unique, strict=True)),
+            ).fetchall()
+        return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
 
     def note_reply(self, thread_id: UUID, at: datetime) -> None:
         """The thread has one more unread reply, received at `at`."""

@@ -91,29 +91,6 @@ class MessageRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def thread_for(
-        self,
-        tenant_id: UUID,
-        our_address: str,
-        their_address: str,
-        lead_id: UUID | None,
-        campaign_id: UUID | None,
-    ) -> UUID:
-        """The one thread of this pair of addresses (seed 003), made on first use."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-                " VALUES (%s, 'sms', %s, %s, %s, %s)"
-                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
-                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
-                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
-                " RETURNING id",
-                (tenant_id, our_address, their_address, lead_id, campaign_id),
-            ).fetchone()
-        assert row is not None
-        thread_id: UUID = row["id"]
-        return thread_id
-
     def insert_outbound(self, draft: OutboundDraft) -> UUID | None:
         """The message row, once per send key: None when the key was used already."""
         with translated_errors():
@@ -142,28 +119,6 @@ class MessageRepository:
                 ),
             ).fetchone()
         return row["id"] if row else None
-
-    def threads_for_many(
-        self, pairs: Sequence[tuple[UUID, str, str, UUID, UUID]]
-    ) -> dict[tuple[UUID, str, str], UUID]:
-        """`thread_for` of many (tenant, our address, their address, lead, campaign) in
-        one statement; keyed by (tenant, our address, their address)."""
-        unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
-        if not unique:
-            return {}
-        with translated_errors():
-            rows = self._conn.execute(
-                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-                " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
-                " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
-                "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
-                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
-                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
-                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
-                " RETURNING id, tenant_id, our_address, their_address",
-                tuple(list(column) for column in zip(*unique, strict=True)),
-            ).fetchall()
-        return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
 
     def insert_outbound_many(self, drafts: Sequence[OutboundDraft]) -> dict[str, UUID]:
         """`insert_outbound` of many drafts in one statement: the ids of the rows made,

@@ -170,7 +170,7 @@ def request_send(
         tenant_id=lead.tenant_id,
         lead_id=lead.id,
         campaign_id=request.campaign_id,
-        thread_id=uow.messages.thread_for(
+        thread_id=uow.threads.for_addresses(
             lead.tenant_id, binding.phone_number, lead.phone, lead.id, request.campaign_id
         ),
         assignment_id=binding.assignment_id,

@@ -304,7 +304,7 @@ def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
         for item, action, campaign_id, body in ready
         if (item.timer.lead_id, campaign_id) in bindings
     ]
-    threads = uow.messages.threads_for_many(
+    threads = uow.threads.for_addresses_many(
         [
             (
                 item.timer.tenant_id,
