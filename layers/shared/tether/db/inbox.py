@@ -11,14 +11,13 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
-from tether.domain.model import UnmatchedReply
+from tether.domain.model import Thread, UnmatchedReply
 from tether.domain.pagination import Position, RankedPosition
 
 THREAD_COLUMNS = (
     "t.id, t.channel, t.our_address, t.their_address, t.lead_id, t.campaign_id,"
     " c.workspace_stage::text AS workspace_stage, t.last_message_at, t.last_inbound_at,"
-    " t.unread_count, i.label, i.next_step, i.next_followup_at, i.summary, t.created_at,"
-    " coalesce(t.last_message_at, t.created_at) AS active_at"
+    " t.unread_count, i.label, i.next_step, i.next_followup_at, i.summary, t.created_at"
 )
 NOTIFICATION_COLUMNS = (
     "id, workspace_stage::text AS workspace_stage, kind, campaign_id, lead_id, thread_id,"
@@ -124,10 +123,10 @@ class ThreadRepository:
         workspace_stage: str | None,
         label: str | None,
         unread: bool | None,
-    ) -> list[dict[str, Any]]:
-        """Threads, most recently active first."""
+    ) -> list[Thread]:
+        """Threads, most recently active first (`Thread.active_at`)."""
         condition, order = newest_first("coalesce(t.last_message_at, t.created_at)", "t.id")
-        return self._conn.execute(
+        rows = self._conn.execute(
             f"SELECT {THREAD_COLUMNS} FROM threads t"
             " LEFT JOIN campaigns c ON c.id = t.campaign_id"
             " LEFT JOIN thread_insights i ON i.thread_id = t.id"
@@ -138,14 +137,16 @@ class ThreadRepository:
             f" {order}",
             after_position(after, limit, stage=workspace_stage, label=label, unread=unread),
         ).fetchall()
+        return [Thread(**row) for row in rows]
 
-    def get(self, thread_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
+    def get(self, thread_id: UUID) -> Thread | None:
+        row = self._conn.execute(
             f"SELECT {THREAD_COLUMNS} FROM threads t"
             " LEFT JOIN campaigns c ON c.id = t.campaign_id"
             " LEFT JOIN thread_insights i ON i.thread_id = t.id WHERE t.id = %s",
             (thread_id,),
         ).fetchone()
+        return Thread(**row) if row else None
 
     def messages(self, thread_id: UUID, limit: int) -> list[dict[str, Any]]:
         """The thread's latest messages, oldest first."""

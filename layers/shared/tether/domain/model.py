@@ -25,6 +25,33 @@ class Lead:
 
 
 @dataclass(frozen=True, slots=True)
+class Thread:
+    """One conversation: a tenant's address and the other party's on one channel
+    (seed 003), with the lead and campaign it belongs to and its insight."""
+
+    id: UUID
+    channel: str
+    our_address: str
+    their_address: str
+    lead_id: UUID | None
+    campaign_id: UUID | None
+    workspace_stage: str | None
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    unread_count: int
+    label: str | None
+    next_step: str | None
+    next_followup_at: datetime | None
+    summary: str | None
+    created_at: datetime
+
+    @property
+    def active_at(self) -> datetime:
+        """When it last moved: its last message, else its making (the list's order)."""
+        return self.last_message_at or self.created_at
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyContext:
     """What a matched reply's follow-through needs beyond its lead: the campaign's
     workspace stage and pool, the worker the reply belongs to (its number's, else its

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidState, NotFound
+from tether.domain.model import Thread
 from tether.domain.pagination import Page, Position, RankedPosition, page_of
 from tether.observability import logger, metrics
 from tether.services.replies import apply_to_lead
@@ -20,7 +21,7 @@ THREAD_MESSAGES = 200
 
 @dataclass(frozen=True, slots=True)
 class ThreadView:
-    thread: dict[str, Any]
+    thread: Thread
     messages: list[dict[str, Any]]
 
 
@@ -31,10 +32,10 @@ def list_threads(
     workspace_stage: str | None,
     label: str | None,
     unread: bool | None,
-) -> Page[dict[str, Any]]:
+) -> Page[Thread]:
     with uow:
-        rows = uow.threads.page(after, limit, workspace_stage, label, unread)
-    return page_of(rows, limit, lambda r: (r["active_at"], r["id"]))
+        threads = uow.threads.page(after, limit, workspace_stage, label, unread)
+    return page_of(threads, limit, lambda t: (t.active_at, t.id))
 
 
 def get_thread(uow: UnitOfWork, thread_id: UUID) -> ThreadView:

@@ -54,7 +54,8 @@ def list_threads(
         context.tenant_uow(), decode_position(cursor), limit, workspace_stage, label, unread
     )
     return Page[Thread](
-        items=[Thread.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+        items=[Thread.model_validate(t, from_attributes=True) for t in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -68,7 +69,7 @@ def list_threads(
 def get_thread(thread_id: Annotated[UUID, Path()]) -> ThreadDetail:
     view = inbox.get_thread(context.tenant_uow(), thread_id)
     return ThreadDetail(
-        thread=Thread.model_validate(view.thread),
+        thread=Thread.model_validate(view.thread, from_attributes=True),
         messages=[ThreadMessage.model_validate(m) for m in view.messages],
     )
 
