@@ -11,7 +11,7 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
-from tether.domain.model import Thread, UnmatchedReply
+from tether.domain.model import CallEntry, Thread, UnmatchedReply
 from tether.domain.pagination import Position, RankedPosition
 
 THREAD_COLUMNS = (
@@ -236,12 +236,10 @@ class CallQueueRepository:
         )
         return cursor.rowcount == 1
 
-    def page(
-        self, tenant_id: UUID, after: RankedPosition | None, limit: int
-    ) -> list[dict[str, Any]]:
+    def page(self, tenant_id: UUID, after: RankedPosition | None, limit: int) -> list[CallEntry]:
         """Queued calls by priority, highest first, then by when they are due."""
         priority, due_at, row_id = after if after is not None else (None, None, None)
-        return self._conn.execute(
+        rows = self._conn.execute(
             f"SELECT {CALL_COLUMNS} FROM call_queue q JOIN leads l ON l.id = q.lead_id"
             " WHERE q.tenant_id = %(tenant)s AND q.status = 'queued'"
             " AND (%(priority)s::integer IS NULL OR q.priority < %(priority)s"
@@ -255,12 +253,13 @@ class CallQueueRepository:
                 "limit": limit + 1,
             },
         ).fetchall()
+        return [CallEntry(**row) for row in rows]
 
-    def claim_next(self, tenant_id: UUID, claimed_by: str, now: datetime) -> dict[str, Any] | None:
+    def claim_next(self, tenant_id: UUID, claimed_by: str, now: datetime) -> CallEntry | None:
         """Claim the first due call in priority order. SKIP LOCKED: two agents claiming
         at once get two different calls, and neither waits for the other."""
         with translated_errors():
-            return self._conn.execute(
+            row = self._conn.execute(
                 "WITH next AS ("
                 "  SELECT id FROM call_queue WHERE tenant_id = %(tenant)s AND status = 'queued'"
                 "  AND due_at <= %(now)s ORDER BY priority DESC, due_at, id LIMIT 1"
@@ -271,6 +270,7 @@ class CallQueueRepository:
                 f") SELECT {CALL_COLUMNS} FROM claimed q JOIN leads l ON l.id = q.lead_id",
                 {"tenant": tenant_id, "by": claimed_by, "now": now},
             ).fetchone()
+        return CallEntry(**row) if row else None
 
 
 class UnmatchedRepository:

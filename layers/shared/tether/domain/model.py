@@ -52,6 +52,24 @@ class Thread:
 
 
 @dataclass(frozen=True, slots=True)
+class CallEntry:
+    """A lead waiting in the call queue (or claimed by an agent), with who it is."""
+
+    id: UUID
+    lead_id: UUID
+    lead_phone: str
+    first_name: str | None
+    last_name: str | None
+    priority: int
+    reason: str
+    status: str
+    due_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyContext:
     """What a matched reply's follow-through needs beyond its lead: the campaign's
     workspace stage and pool, the worker the reply belongs to (its number's, else its

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidState, NotFound
-from tether.domain.model import Thread
+from tether.domain.model import CallEntry, Thread
 from tether.domain.pagination import Page, Position, RankedPosition, page_of
 from tether.observability import logger, metrics
 from tether.services.replies import apply_to_lead
@@ -76,24 +76,22 @@ def unread_counts(uow: UnitOfWork, tenant_id: UUID) -> dict[str, int]:
 
 def list_call_queue(
     uow: UnitOfWork, tenant_id: UUID, after: RankedPosition | None, limit: int
-) -> Page[dict[str, Any]]:
+) -> Page[CallEntry]:
     with uow:
-        rows = uow.call_queue.page(tenant_id, after, limit)
-    return page_of(rows, limit, lambda r: (r["priority"], r["due_at"], r["id"]))
+        calls = uow.call_queue.page(tenant_id, after, limit)
+    return page_of(calls, limit, lambda c: (c.priority, c.due_at, c.id))
 
 
 def claim_next_call(
     uow: UnitOfWork, tenant_id: UUID, claimed_by: str, now: datetime
-) -> dict[str, Any] | None:
+) -> CallEntry | None:
     """The next due call, claimed for `claimed_by`; None when the queue is empty."""
     with uow:
-        row = uow.call_queue.claim_next(tenant_id, claimed_by, now)
+        call = uow.call_queue.claim_next(tenant_id, claimed_by, now)
         uow.commit()
-    if row is not None:
-        logger.info(
-            "call claimed", extra={"call_id": str(row["id"]), "lead_id": str(row["lead_id"])}
-        )
-    return row
+    if call is not None:
+        logger.info("call claimed", extra={"call_id": str(call.id), "lead_id": str(call.lead_id)})
+    return call
 
 
 def list_unmatched(uow: UnitOfWork, after: Position | None, limit: int) -> Page[dict[str, Any]]:

@@ -131,7 +131,8 @@ def list_call_queue(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page
         context.tenant_uow(), context.tenant_id(), decode_ranked_position(cursor), limit
     )
     return Page[CallEntry](
-        items=[CallEntry.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+        items=[CallEntry.model_validate(c, from_attributes=True) for c in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -146,7 +147,9 @@ def claim_call(body: ClaimRequest) -> ClaimResult:
     row = inbox.claim_next_call(
         context.tenant_uow(), context.tenant_id(), body.claimed_by, context.now()
     )
-    return ClaimResult(entry=CallEntry.model_validate(row) if row is not None else None)
+    return ClaimResult(
+        entry=CallEntry.model_validate(row, from_attributes=True) if row is not None else None
+    )
 
 
 @router.get(
