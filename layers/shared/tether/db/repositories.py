@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from tether.db.errors import translated_errors
 from tether.db.session import Session
+from tether.domain.model import TenantConfig
 
 
 class TenantRepository:
@@ -66,12 +67,13 @@ class TenantSettingsRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def get(self, tenant_id: UUID) -> dict[str, Any] | None:
+    def get(self, tenant_id: UUID) -> TenantConfig | None:
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in TENANT_SETTINGS)
-        return self._conn.execute(
+        row = self._conn.execute(
             sql.SQL("SELECT {} FROM tenant_config WHERE tenant_id = %s").format(columns),
             (tenant_id,),
         ).fetchone()
+        return TenantConfig(**row) if row else None
 
     def update(self, tenant_id: UUID, changes: dict[str, Any], actor: str | None = None) -> None:
         """Change the settings given. A trigger (migration 0017) writes the audit row

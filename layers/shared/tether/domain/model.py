@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,33 @@ class Lead:
     def moved_to(self, target: LeadState) -> Lead:
         """This lead in `target`, if the state machine allows it (else InvalidTransition)."""
         return replace(self, state=transition(self.state, target))
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    """What a tenant may change of its configuration (seed 002 part 6); the columns of
+    `tenant_config` the API shows. `quiet_hours_by_state` maps a state to its window,
+    {"start": "HH:MM", "end": "HH:MM"}."""
+
+    timezone: str
+    default_region: str
+    quiet_hours_start: time
+    quiet_hours_end: time
+    quiet_hours_by_state: dict[str, dict[str, str]]
+    quiet_hours_wider_attested: bool
+    timer_7d_days: int
+    timer_14d_days: int
+    timer_30d_days: int
+    gold_label_priority: int
+    call_priority: int
+    lease_hours_without_booking: int
+    lease_hours_after_appointment: int
+    lease_cooldown_minutes: int
+    lease_no_answer_retries: int
+    send_segments_per_second: Decimal | None
+    send_segments_per_day: int | None
+    send_max_attempts: int
+    send_validity_hours: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ router = Router()  # type: ignore[no-untyped-call]
 )
 def get_settings() -> TenantSettings:
     return TenantSettings.model_validate(
-        settings.tenant_settings(context.tenant_uow(), context.tenant_id())
+        settings.tenant_settings(context.tenant_uow(), context.tenant_id()), from_attributes=True
     )
 
 
@@ -48,4 +48,4 @@ def patch_settings(body: TenantSettingsUpdate) -> TenantSettings:
             changes[name] = time.fromisoformat(changes[name])
     actor = f"api_key:{context.scope().principal.key_id}"
     row = settings.update_tenant_settings(context.tenant_uow(), context.tenant_id(), changes, actor)
-    return TenantSettings.model_validate(row)
+    return TenantSettings.model_validate(row, from_attributes=True)
