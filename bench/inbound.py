@@ -150,12 +150,12 @@ def main() -> int:
         rng.shuffle(other)
 
         with UnitOfWork(FreshConnections(as_role(admin_url, "tether_app")), tenant) as uow:
-            uow.inbound.match(tenant, *own[0])  # the first statement scopes the transaction
+            uow.leads.match(tenant, *own[0])  # the first statement scopes the transaction
             ours_normal = timed(
-                [partial(uow.inbound.match, tenant, to, sender) for to, sender in own]
+                [partial(uow.leads.match, tenant, to, sender) for to, sender in own]
             )
             ours_fallback = timed(
-                [partial(uow.inbound.match, tenant, to, sender) for to, sender in other]
+                [partial(uow.leads.match, tenant, to, sender) for to, sender in other]
             )
         replies = [
             InboundMessage(
@@ -173,8 +173,8 @@ def main() -> int:
             source = _Single(conn)
 
             def handle(event: InboundMessage) -> object:
-                with UnitOfWork(source, tenant) as uow:
-                    return handle_reply(uow, tenant, event, uuid.uuid4(), datetime.now(UTC))
+                uow = UnitOfWork(source, tenant)
+                return handle_reply(uow, tenant, event, uuid.uuid4(), datetime.now(UTC))
 
             whole = timed([partial(handle, event) for event in replies])
 

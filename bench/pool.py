@@ -148,11 +148,10 @@ def tether_claimer(app_url: str, tenant: uuid.UUID) -> Callable[[uuid.UUID, str]
     connection = ReusedConnection(app_url)
 
     def claim(lead: uuid.UUID, pool: str) -> bool:
-        with UnitOfWork(connection, tenant) as uow:
-            try:
-                lease_number(uow, tenant, lead, pool, datetime.now(UTC))
-            except PoolExhausted:
-                return False
+        try:
+            lease_number(UnitOfWork(connection, tenant), tenant, lead, pool, datetime.now(UTC))
+        except PoolExhausted:
+            return False
         return True
 
     return claim

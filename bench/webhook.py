@@ -236,16 +236,20 @@ def make_accounts(admin_url: str) -> dict[str, str]:
 def wire_handler(
     app_url: str, aws: Any
 ) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Callable[[], None]]:
+    from functools import partial
+
     import functions.webhook.app as webhook_app
     from tests.support.webhooks import FakeLambdaContext
     from tether.aws.idempotency import DynamoDbExactlyOnce
     from tether.aws.sqs import SqsQueue
     from tether.db.connection import ReusedConnection
+    from tether.db.unit_of_work import UnitOfWork
     from tether.secrets import resolve_secret
     from tether.services.webhooks import WebhookPorts
 
     ports = WebhookPorts(
-        connections=ReusedConnection(app_url),  # as in Lambda: one connection, reused
+        # as in Lambda: one connection, reused
+        unit_of_work=partial(UnitOfWork, ReusedConnection(app_url)),
         queue=SqsQueue(aws.queue_url, aws.sqs),
         exactly_once=DynamoDbExactlyOnce(
             "idempotency",

@@ -74,12 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _create_tenant(name: str) -> int:
     from tether.db.connection import FreshConnections
+    from tether.db.unit_of_work import UnitOfWork
     from tether.domain.errors import TetherError
     from tether.services.api_keys import create_tenant
 
     try:
         # the jobs role: a tenant has no tenant of its own to act as until it exists
-        tenant_id, issued = create_tenant(FreshConnections(conninfo_for("jobs")), name)
+        tenant_id, issued = create_tenant(UnitOfWork(FreshConnections(conninfo_for("jobs"))), name)
     except TetherError as error:
         print(f"tenant create: {error}", file=sys.stderr)
         return 1

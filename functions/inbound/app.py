@@ -38,10 +38,11 @@ processor = BatchProcessor(event_type=EventType.SQS, model=ReceiptRecord)
 
 def record_handler(record: ReceiptRecord) -> None:
     from tether.db.connection import lambda_connection
+    from tether.db.unit_of_work import UnitOfWork
 
     logger.append_keys(sqs_message_id=record.messageId)
     outcome = process_receipt(
-        lambda_connection("app"),
+        UnitOfWork(lambda_connection("app"), record.body.tenant_id),
         record.body,
         datetime.now(UTC),
         queue_at(inbound_settings().outbound_queue_url),

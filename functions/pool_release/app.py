@@ -20,7 +20,8 @@ SAFETY_MARGIN_SECONDS = 5.0
 @metrics.log_metrics
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    with UnitOfWork(lambda_connection("jobs")) as uow:
-        budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
-        report = release_expired_leases(uow, datetime.now(UTC), time_budget_seconds=budget)
+    budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
+    report = release_expired_leases(
+        UnitOfWork(lambda_connection("jobs")), datetime.now(UTC), time_budget_seconds=budget
+    )
     return {"released": report.released, "batches": report.batches, "finished": report.finished}

@@ -5,6 +5,7 @@ were never enqueued or waited longer than a queue delay holds (tether.services.o
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     settings = sweeper_settings()
     receipts = redrive_unenqueued_receipts(
-        lambda_connection("jobs"),
+        partial(UnitOfWork, lambda_connection("jobs")),
         queue_at(settings.inbound_queue_url),
         grace=timedelta(seconds=settings.sweep_grace_seconds),
         batch_size=settings.sweep_batch_size,

@@ -7,7 +7,7 @@ own 403; the function still answers a wrong method with 405 when called directly
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,10 +31,11 @@ def webhook_ports() -> WebhookPorts:
     """The container's connection, queue and idempotency store, made on first use."""
     from tether.aws.idempotency import DynamoDbExactlyOnce
     from tether.db.connection import lambda_connection
+    from tether.db.unit_of_work import UnitOfWork
 
     settings = webhook_settings()
     return WebhookPorts(
-        connections=lambda_connection("app"),
+        unit_of_work=partial(UnitOfWork, lambda_connection("app")),
         queue=queue_at(settings.inbound_queue_url),
         exactly_once=DynamoDbExactlyOnce(
             settings.idempotency_table_name,

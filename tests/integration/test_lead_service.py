@@ -32,6 +32,7 @@ def test_move_records_the_event_once(
             move_lead(
                 uow, chain.lead_id, LeadState.TOUCHED, event_type="SMS_SENT", dedupe_key="send-1"
             )
+            uow.commit()  # a step of the caller's transaction: the caller commits
     assert _state_and_events(admin, chain) == ("touched", ["SMS_SENT"])
 
 
@@ -60,3 +61,21 @@ def test_uncommitted_work_is_rolled_back(
         assert lead is not None
         uow.lead_events.append(lead, "NOTE", "note-1")
     assert _state_and_events(admin, chain) == ("new", [])
+
+
+def test_a_unit_of_work_is_entered_once_at_a_time(
+    app_connections: FreshConnections, admin: Connection, chain: Chain
+) -> None:
+    """A use case opens the unit of work it is given; one given an open one refuses it
+    rather than share, then release, the first one's connection mid-transaction."""
+    uow = UnitOfWork(app_connections, chain.tenant_id)
+    with uow:
+        lead = uow.leads.get(chain.lead_id)
+        assert lead is not None
+        uow.lead_events.append(lead, "NOTE", "note-once")
+        with pytest.raises(RuntimeError, match="open already"), uow:
+            pass
+        uow.commit()  # the first entry still holds its connection and transaction
+    assert _state_and_events(admin, chain) == ("new", ["NOTE"])
+    with uow:  # closed, it opens again: another transaction
+        assert uow.leads.get(chain.lead_id) == lead

@@ -13,7 +13,7 @@ import pytest
 from functions.pool_release import app as pool_release_function
 from tests.support.factories import MigratedDatabase, make_lead, make_tenant
 from tests.support.lambda_context import LambdaContextStub
-from tether.db.connection import Connection, FreshConnections
+from tether.db.connection import Connection, FreshConnections, ReusedConnection
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound, PoolExhausted
 from tether.domain.leases import CallOutcome
@@ -55,8 +55,7 @@ class Pool:
         return make_lead(self.admin, self.tenant_id)
 
     def lease(self, lead_id: uuid.UUID, now: datetime = NOW) -> str:
-        with self.uow() as uow:
-            return lease_number(uow, self.tenant_id, lead_id, POOL, now).phone_number
+        return lease_number(self.uow(), self.tenant_id, lead_id, POOL, now).phone_number
 
     def outcome(
         self,
@@ -65,17 +64,15 @@ class Pool:
         now: datetime,
         appointment_at: datetime | None = None,
     ) -> datetime | None:
-        with self.uow() as uow:
-            return record_call_outcome(
-                uow, self.tenant_id, lead_id, POOL, outcome, now, appointment_at
-            )
+        return record_call_outcome(
+            self.uow(), self.tenant_id, lead_id, POOL, outcome, now, appointment_at
+        )
 
     def release_expired(self, now: datetime) -> int:
         """Run the release job (across tenants, like the real one); how many of this
         pool's leases it released."""
         before = self.leased_count()
-        with UnitOfWork(self.jobs) as uow:
-            release_expired_leases(uow, now)
+        release_expired_leases(UnitOfWork(self.jobs), now)
         return before - self.leased_count()
 
     def leased_count(self) -> int:
@@ -141,8 +138,7 @@ def test_least_recently_used_number_goes_first(pool: Pool, admin: Connection) ->
 def test_a_lead_gets_its_own_number_back(pool: Pool) -> None:
     lead_id = pool.lead()
     first = pool.lease(lead_id)
-    with pool.uow() as uow:
-        again = lease_number(uow, pool.tenant_id, lead_id, POOL, NOW + timedelta(hours=1))
+    again = lease_number(pool.uow(), pool.tenant_id, lead_id, POOL, NOW + timedelta(hours=1))
     assert (again.phone_number, again.already_held, again.assigned_at) == (first, True, NOW)
 
 
@@ -163,8 +159,7 @@ def test_exhausted_pool_is_a_typed_error_with_an_audit_row(pool: Pool, admin: Co
 def test_a_released_number_rests_before_its_next_lease(pool: Pool) -> None:
     leads = [pool.lead() for _ in range(3)]
     numbers = [pool.lease(lead) for lead in leads]
-    with pool.uow() as uow:
-        assert release_lease(uow, leads[0], POOL, NOW)
+    assert release_lease(pool.uow(), leads[0], POOL, NOW)
     with pytest.raises(PoolExhausted):
         pool.lease(pool.lead(), NOW + timedelta(minutes=59))
     assert pool.lease(pool.lead(), NOW + timedelta(minutes=60)) == numbers[0]
@@ -244,8 +239,9 @@ def test_release_job_works_through_a_backlog_in_batches(
     big = Pool(admin, app_connections, jobs_connections, size=25)
     for _ in range(25):
         big.lease(big.lead())
-    with UnitOfWork(jobs_connections) as uow:
-        report = release_expired_leases(uow, NOW + timedelta(days=1), batch_size=10)
+    report = release_expired_leases(
+        UnitOfWork(jobs_connections), NOW + timedelta(days=1), batch_size=10
+    )
     assert report.finished
     assert report.batches == 3
     assert report.released >= 25  # other tests' expired leases may be released too
@@ -312,22 +308,27 @@ def test_32_threads_never_share_a_number_nor_hold_two_in_a_pool(
 
     def work(seed: int) -> None:
         rng = random.Random(seed)
+        # one connection per thread, as one per Lambda container, each use case its own
+        # transaction on it
+        source = ReusedConnection(app_connections.conninfo)
+        uow = UnitOfWork(source, stress.tenant_id)
         try:
-            with stress.uow() as uow:
-                for _ in range(500):
-                    lead_id = rng.choice(leads)
-                    now = datetime.now(UTC)
-                    try:
-                        lease_number(uow, stress.tenant_id, lead_id, POOL, now)
-                        outcome = "leased"
-                    except PoolExhausted:
-                        outcome = "exhausted"
-                    if rng.random() < 0.8:
-                        release_lease(uow, lead_id, POOL, datetime.now(UTC))
-                    with lock:
-                        counts[outcome] += 1
+            for _ in range(500):
+                lead_id = rng.choice(leads)
+                now = datetime.now(UTC)
+                try:
+                    lease_number(uow, stress.tenant_id, lead_id, POOL, now)
+                    outcome = "leased"
+                except PoolExhausted:
+                    outcome = "exhausted"
+                if rng.random() < 0.8:
+                    release_lease(uow, lead_id, POOL, datetime.now(UTC))
+                with lock:
+                    counts[outcome] += 1
         except BaseException as error:
             errors.append(error)
+        finally:
+            source.acquire().close()
 
     threads = [threading.Thread(target=work, args=(seed,)) for seed in range(32)]
     for thread in threads:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.support.factories import make_campaign, make_lead, make_tenant
 from tether.db.connection import Connection, FreshConnections
-from tether.db.inbound import InboundMatch
+from tether.db.leads import InboundMatch
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.matching import match_inbound
 from tether.services.numbers import NumberRow, register_numbers, resolve_sender, stage_campaign

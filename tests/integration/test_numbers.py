@@ -348,8 +348,7 @@ def test_a_failing_number_rests_and_stops_being_chosen(
     assert (
         tenant.sender(lead_id, campaign_id) == "+14155550101"
     )  # same area code, but the other rests
-    with tenant.uow() as uow:
-        assert lease_number(uow, tenant.id, lead_id, POOL, NOW).phone_number == "+14155550101"
+    assert lease_number(tenant.uow(), tenant.id, lead_id, POOL, NOW).phone_number == "+14155550101"
     audit = admin.execute(
         "SELECT kind FROM audit_log WHERE tenant_id = %s AND kind = 'number_rested'", (tenant.id,)
     ).fetchall()

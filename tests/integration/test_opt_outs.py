@@ -125,9 +125,8 @@ def test_a_reply_assigned_later_is_classified_then(
     handled = reply(outbound, body, sender=STRANGER)
     assert handled.outcome is ReplyOutcome.UNMATCHED
     lead_id = make_lead(admin, outbound.tenant_id, STRANGER)  # imported without a campaign
-    with outbound.uow() as uow:
-        assert handled.message_id is not None
-        result = assign_unmatched(uow, handled.message_id, lead_id, NOW + timedelta(hours=1))
+    assert handled.message_id is not None
+    result = assign_unmatched(outbound.uow(), handled.message_id, lead_id, NOW + timedelta(hours=1))
     assert result["lead_state"] == state.value
     row = admin.execute(
         "SELECT state::text AS state FROM leads WHERE id = %s", (lead_id,)
@@ -146,13 +145,11 @@ def test_an_unmatched_stop_stored_unread_is_suppressed_when_assigned(
         body="Stop.",
         occurred_at=NOW,
     )
-    with outbound.uow() as uow:
-        handled = handle_reply(uow, outbound.tenant_id, event, uuid.uuid4(), NOW, _Blind())
+    handled = handle_reply(outbound.uow(), outbound.tenant_id, event, uuid.uuid4(), NOW, _Blind())
     assert suppressions(admin, outbound.tenant_id, STRANGER) == []
     lead_id = outbound.lead(STRANGER)
-    with outbound.uow() as uow:
-        assert handled.message_id is not None
-        assign_unmatched(uow, handled.message_id, lead_id, NOW)
+    assert handled.message_id is not None
+    assign_unmatched(outbound.uow(), handled.message_id, lead_id, NOW)
     assert len(suppressions(admin, outbound.tenant_id, STRANGER)) == 1
     assert outbound.process(outbound.request(lead_id)).outcome is Outcome.FAILED
 

@@ -214,8 +214,7 @@ def test_trace_lists_statuses_by_rank_and_time_and_keeps_their_arrival_order(
     arrivals = [(M.SENT, 1), (M.DELIVERED, 2), (M.QUEUED, 0)]
     for status, minute in arrivals:
         apply(app_connections, chain, report(sid, status, minute=minute))
-    with UnitOfWork(app_connections, chain.tenant_id) as uow:
-        trace = lead_trace(uow, chain.tenant_id, chain.lead_id)
+    trace = lead_trace(UnitOfWork(app_connections, chain.tenant_id), chain.tenant_id, chain.lead_id)
     (traced,) = (m for m in trace.messages if m["id"] == message_id)
     history = TraceMessage.model_validate(traced).status_history
     assert [(h.status, h.occurred_at.minute, h.received_order) for h in history] == [
@@ -236,8 +235,7 @@ def test_statuses_of_one_rank_read_in_the_time_they_happened(
     # two terminal reports (rank 4), the later one arriving first
     for status, minute in [(M.FAILED, 5), (M.DELIVERED, 3), (M.READ, 9), (M.SENDING, 7)]:
         apply(app_connections, chain, report(sid, status, minute=minute))
-    with UnitOfWork(app_connections, chain.tenant_id) as uow:
-        trace = lead_trace(uow, chain.tenant_id, chain.lead_id)
+    trace = lead_trace(UnitOfWork(app_connections, chain.tenant_id), chain.tenant_id, chain.lead_id)
     (traced,) = (m for m in trace.messages if m["id"] == message_id)
     assert [(h["status"], h["received_order"]) for h in traced["status_history"]] == [
         ("sending", 4),

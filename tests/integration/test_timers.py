@@ -107,8 +107,7 @@ def test_a_reply_at_six_days_cancels_the_seven_day_timer(world: World) -> None:
         body="Who is this?",
         occurred_at=at,
     )
-    with UnitOfWork(world.app, world.tenant_id) as uow:
-        handle_reply(uow, world.tenant_id, event, uuid.uuid4(), at)
+    handle_reply(UnitOfWork(world.app, world.tenant_id), world.tenant_id, event, uuid.uuid4(), at)
 
     report = world.run(NOW + timedelta(days=7))
     assert report.fired == 0

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import functions.api.app as api_app
 from tests.support.lambda_context import LambdaContextStub
 from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
 from tether.services.api_keys import create_tenant
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside quiet hours' window
@@ -109,7 +110,7 @@ class Api:
     secretsmanager: Any = None
 
     def tenant(self, name: str = "Acme Outreach") -> Client:
-        tenant_id, issued = create_tenant(self.jobs, name)
+        tenant_id, issued = create_tenant(UnitOfWork(self.jobs), name)
         return Client(issued.key, tenant_id)
 
     def queued(self) -> list[dict[str, Any]]:

@@ -28,7 +28,10 @@ def reply(
         body=body,
         occurred_at=NOW + timedelta(minutes=5),
     )
-    with UnitOfWork(outbound.app, outbound.tenant_id) as uow:
-        return handle_reply(
-            uow, outbound.tenant_id, event, uuid.uuid4(), NOW + timedelta(minutes=5)
-        )
+    return handle_reply(
+        UnitOfWork(outbound.app, outbound.tenant_id),
+        outbound.tenant_id,
+        event,
+        uuid.uuid4(),
+        NOW + timedelta(minutes=5),
+    )

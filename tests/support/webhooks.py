@@ -7,12 +7,14 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tests.support.webhook_samples import signed_event
 from tether.aws.idempotency import DynamoDbExactlyOnce
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
 from tether.secrets import resolve_secret
 from tether.services.webhooks import WebhookPorts
 
@@ -55,7 +57,7 @@ class Aws:
 
 def make_ports(aws: Aws, connections: FreshConnections, **overrides: Any) -> WebhookPorts:
     values: dict[str, Any] = {
-        "connections": connections,
+        "unit_of_work": partial(UnitOfWork, connections),
         "queue": SqsQueue(aws.queue_url, aws.sqs),
         "exactly_once": DynamoDbExactlyOnce(
             aws.table_name,

@@ -219,12 +219,11 @@ def demo_api_key(running: RunningStack) -> str:
     with UnitOfWork(jobs) as uow:
         tenant_id = uow.tenants.named(DEMO_TENANT)
     if tenant_id is None:
-        return create_tenant(jobs, DEMO_TENANT)[1].key
+        return create_tenant(UnitOfWork(jobs), DEMO_TENANT)[1].key
     app = FreshConnections(as_role(running.database_url, "tether_app"))
-    with UnitOfWork(app, tenant_id) as uow:
-        return issue_operator_key(
-            uow, tenant_id, f"make dev {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
-        ).key
+    return issue_operator_key(
+        UnitOfWork(app, tenant_id), tenant_id, f"make dev {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+    ).key
 
 
 def banner(running: RunningStack) -> str:

@@ -207,14 +207,14 @@ def test_concurrent_claims_of_one_key_let_one_request_through(
     barrier = threading.Barrier(4)
 
     def claim() -> None:
-        with UnitOfWork(app_connections, client.tenant_id) as uow:
-            barrier.wait()
-            try:
-                stored = api_idempotency.begin(uow, client.tenant_id, "burst", "same", NOW)
-            except InProgress:
-                outcomes.append("in_progress")
-            else:
-                outcomes.append("claimed" if stored is None else "replayed")
+        uow = UnitOfWork(app_connections, client.tenant_id)
+        barrier.wait()
+        try:
+            stored = api_idempotency.begin(uow, client.tenant_id, "burst", "same", NOW)
+        except InProgress:
+            outcomes.append("in_progress")
+        else:
+            outcomes.append("claimed" if stored is None else "replayed")
 
     threads = [threading.Thread(target=claim) for _ in range(4)]
     for thread in threads:

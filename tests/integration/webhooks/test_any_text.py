@@ -16,6 +16,7 @@ from tests.support.webhook_fields import INBOUND_SAMPLES, inbound_with
 from tests.support.webhook_samples import signed_event
 from tests.support.webhooks import AddAccount, Aws, Deliver, receipts
 from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
 from tether.domain.storable import REPLACEMENT
 from tether.services.inbound import process_receipt
 from tether.services.receipts import ReceiptMessage
@@ -64,7 +65,7 @@ def test_a_stop_with_a_nul_is_stored_byte_exact_and_honoured_as_an_opt_out(
     assert receipt["event"]["body"] == f"STOP{REPLACEMENT}"
 
     outcome = process_receipt(
-        app_connections,
+        UnitOfWork(app_connections, chain.tenant_id),
         ReceiptMessage(
             tenant_id=chain.tenant_id, receipt_id=receipt["id"], event_type="inbound_message"
         ),
@@ -147,7 +148,7 @@ def test_a_number_that_does_not_parse_is_stored_and_listed_as_unmatched(
             continue
         [receipt] = receipts(admin, account_id)
         outcome = process_receipt(
-            app_connections,
+            UnitOfWork(app_connections, chain.tenant_id),
             ReceiptMessage(
                 tenant_id=chain.tenant_id, receipt_id=receipt["id"], event_type="inbound_message"
             ),

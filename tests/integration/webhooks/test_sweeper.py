@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tests.support.webhooks import (
 )
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
 from tether.services.receipts import redrive_unenqueued_receipts
 
 
@@ -119,7 +121,9 @@ def test_a_sweep_leaves_receipts_younger_than_its_grace(
     [receipt] = receipts(admin, event["pathParameters"]["account_id"])
 
     redrive_unenqueued_receipts(
-        jobs_connections, SqsQueue(aws.queue_url, aws.sqs), grace=timedelta(seconds=30)
+        partial(UnitOfWork, jobs_connections),
+        SqsQueue(aws.queue_url, aws.sqs),
+        grace=timedelta(seconds=30),
     )
 
     assert receipts(admin, event["pathParameters"]["account_id"])[0]["enqueued_at"] is None
@@ -139,7 +143,7 @@ def test_a_receipt_the_webhook_enqueued_is_never_swept(
     aws.messages()  # the webhook's own message, taken off
 
     redrive_unenqueued_receipts(
-        jobs_connections, SqsQueue(aws.queue_url, aws.sqs), grace=timedelta(0)
+        partial(UnitOfWork, jobs_connections), SqsQueue(aws.queue_url, aws.sqs), grace=timedelta(0)
     )
 
     [receipt] = receipts(admin, event["pathParameters"]["account_id"])
@@ -169,7 +173,7 @@ def test_overlapping_sweeps_send_each_receipt_once(
     def sweep() -> None:
         start.wait(10)
         redrive_unenqueued_receipts(
-            jobs_connections, queue, grace=timedelta(seconds=30), batch_size=3
+            partial(UnitOfWork, jobs_connections), queue, grace=timedelta(seconds=30), batch_size=3
         )
 
     sweepers = [threading.Thread(target=sweep) for _ in range(4)]
@@ -196,7 +200,9 @@ def test_a_sweep_stops_at_a_queue_failure_and_keeps_the_rest(
     age(admin, event["pathParameters"]["account_id"], 60)
 
     report = redrive_unenqueued_receipts(
-        jobs_connections, SqsQueue(aws.queue_url + "-gone", aws.sqs), grace=timedelta(seconds=30)
+        partial(UnitOfWork, jobs_connections),
+        SqsQueue(aws.queue_url + "-gone", aws.sqs),
+        grace=timedelta(seconds=30),
     )
 
     assert report.failed >= 1

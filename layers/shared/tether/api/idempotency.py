@@ -60,8 +60,7 @@ def _carry_out_once(
     tenant_id = request.principal.tenant_id
     event = app.current_event
     fingerprint = api_idempotency.request_fingerprint(event.http_method, event.path, event.body)
-    with context.tenant_uow() as uow:
-        stored = api_idempotency.begin(uow, tenant_id, key, fingerprint, context.now())
+    stored = api_idempotency.begin(context.tenant_uow(), tenant_id, key, fingerprint, context.now())
     if stored is not None:
         return Response(
             status_code=stored.status_code,
@@ -72,14 +71,16 @@ def _carry_out_once(
     try:
         response = next_middleware(app)
     except BaseException:
-        with context.tenant_uow() as uow:
-            api_idempotency.abandon(uow, tenant_id, key)
+        api_idempotency.abandon(context.tenant_uow(), tenant_id, key)
         raise
-    with context.tenant_uow() as uow:
-        if 200 <= response.status_code < 300:
-            api_idempotency.finish(
-                uow, tenant_id, key, response.status_code, _without(response.body, never_stored)
-            )
-        else:
-            api_idempotency.abandon(uow, tenant_id, key)
+    if 200 <= response.status_code < 300:
+        api_idempotency.finish(
+            context.tenant_uow(),
+            tenant_id,
+            key,
+            response.status_code,
+            _without(response.body, never_stored),
+        )
+    else:
+        api_idempotency.abandon(context.tenant_uow(), tenant_id, key)
     return response

@@ -35,6 +35,7 @@ from tether.api.routes import (
     settings,
     timers,
 )
+from tether.db.unit_of_work import UnitOfWork
 from tether.domain.api_keys import bearer_token
 from tether.domain.errors import (
     MalformedBody,
@@ -126,15 +127,14 @@ def not_found(error: NotFound) -> Response[Any]:
     if request is not None:
         # unknown or another tenant's: the same 404, and the same audit row
         event = app.current_event
-        with context.tenant_uow() as uow:
-            record_access_denied(
-                uow,
-                request.principal.tenant_id,
-                request.principal.key_id,
-                error.kind,
-                error.key,
-                f"{event.http_method} {event.path}",
-            )
+        record_access_denied(
+            context.tenant_uow(),
+            request.principal.tenant_id,
+            request.principal.key_id,
+            error.kind,
+            error.key,
+            f"{event.http_method} {event.path}",
+        )
         logger.warning("access denied", extra={"kind": error.kind, "key": str(error.key)})
     return error_response(error)
 
@@ -170,7 +170,10 @@ def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any
             return app.resolve(event, lambda_context)
     try:
         principal = authenticate(
-            ports.connections, bearer_token(_authorization(event)), ports.now(), _source(event)
+            UnitOfWork(ports.connections),
+            bearer_token(_authorization(event)),
+            ports.now(),
+            _source(event),
         )
     except Unauthenticated as error:
         return proxy_error(error)

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
+from tether.domain.model import ApiKeyRecord, IdempotencyRecord, LiveKey
 from tether.domain.pagination import Position
 
 COLUMNS = "id, name, prefix, scope, created_by_key_id, created_at, last_used_at, revoked_at"
@@ -20,15 +21,15 @@ class ApiKeyRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def find_live(self, key_hash: bytes) -> dict[str, Any] | None:
+    def find_live(self, key_hash: bytes) -> LiveKey | None:
         """The live key with this hash, before its tenant is known. For the app role the
         transaction may then read this one key (migration 0015's api_key_lookup policy)."""
         self._conn.execute("SELECT set_config('app.api_key_hash', %s, true)", (key_hash.hex(),))
-        return self._conn.execute(
-            "SELECT id, tenant_id, name, scope FROM api_keys"
-            " WHERE key_hash = %s AND revoked_at IS NULL",
+        row = self._conn.execute(
+            "SELECT id, tenant_id, scope FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
             (key_hash,),
         ).fetchone()
+        return LiveKey(row["id"], row["tenant_id"], row["scope"]) if row else None
 
     def touch_as_tenant(self, tenant_id: UUID, key_id: UUID, at: datetime) -> None:
         """Note the key's use, at most once a minute (a write per request is not worth
@@ -48,7 +49,7 @@ class ApiKeyRepository:
         key_hash: bytes,
         scope: str,
         created_by_key_id: UUID | None,
-    ) -> dict[str, Any]:
+    ) -> ApiKeyRecord:
         """Store a key's hash (never the key). Migration 0019's trigger refuses a scope
         above its issuer's, or an issuer that is revoked."""
         with translated_errors():
@@ -59,7 +60,7 @@ class ApiKeyRepository:
                 (tenant_id, name, prefix, key_hash, scope, created_by_key_id),
             ).fetchone()
         assert row is not None
-        return row
+        return ApiKeyRecord(**row)
 
     def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
         condition, order = newest_first()
@@ -68,17 +69,18 @@ class ApiKeyRepository:
             after_position(after, limit),
         ).fetchall()
 
-    def revoke(self, key_id: UUID, at: datetime) -> dict[str, Any] | None:
+    def revoke(self, key_id: UUID, at: datetime) -> ApiKeyRecord | None:
         """Revoke the key (revoking twice keeps the first time)."""
-        return self._conn.execute(
+        row = self._conn.execute(
             f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, %s) WHERE id = %s"
             f" RETURNING {COLUMNS}",
             (at, key_id),
         ).fetchone()
+        return ApiKeyRecord(**row) if row else None
 
-    def revoke_descendants(self, key_id: UUID, at: datetime) -> list[dict[str, Any]]:
+    def revoke_descendants(self, key_id: UUID, at: datetime) -> list[ApiKeyRecord]:
         """Revoke every live key issued by this one, and by those, down the lineage."""
-        return self._conn.execute(
+        rows = self._conn.execute(
             "WITH RECURSIVE lineage AS ("
             " SELECT id FROM api_keys WHERE created_by_key_id = %s"
             " UNION SELECT k.id FROM api_keys k JOIN lineage l ON k.created_by_key_id = l.id)"
@@ -87,6 +89,7 @@ class ApiKeyRepository:
             f" RETURNING {COLUMNS}",
             (key_id, at),
         ).fetchall()
+        return [ApiKeyRecord(**row) for row in rows]
 
 
 class AuthFailureRepository:
@@ -127,7 +130,7 @@ class IdempotencyRepository:
 
     def claim(
         self, tenant_id: UUID, key: str, request_hash: str, stale_before: datetime
-    ) -> dict[str, Any] | None:
+    ) -> IdempotencyRecord | None:
         """Claim the key for this request: None when claimed now (go ahead), else the
         record another request left (its response, or a claim still in progress). A
         claim older than `stale_before` without a response is taken over."""
@@ -143,11 +146,12 @@ class IdempotencyRepository:
             ).fetchone()
         if claimed is not None:
             return None
-        return self._conn.execute(
+        row = self._conn.execute(
             "SELECT request_hash, status_code, response, completed_at FROM api_idempotency"
             " WHERE tenant_id = %s AND idempotency_key = %s",
             (tenant_id, key),
         ).fetchone()
+        return IdempotencyRecord(**row) if row else None
 
     def complete(self, tenant_id: UUID, key: str, status_code: int, response: Any) -> None:
         self._conn.execute(

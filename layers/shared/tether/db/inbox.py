@@ -1,8 +1,9 @@
 """SQL of what the team works from: threads, the bell, the call queue, unmatched
-replies, the audit log."""
+replies."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -10,13 +11,13 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
+from tether.domain.model import CallEntry, Thread, UnmatchedReply
 from tether.domain.pagination import Position, RankedPosition
 
 THREAD_COLUMNS = (
     "t.id, t.channel, t.our_address, t.their_address, t.lead_id, t.campaign_id,"
     " c.workspace_stage::text AS workspace_stage, t.last_message_at, t.last_inbound_at,"
-    " t.unread_count, i.label, i.next_step, i.next_followup_at, i.summary, t.created_at,"
-    " coalesce(t.last_message_at, t.created_at) AS active_at"
+    " t.unread_count, i.label, i.next_step, i.next_followup_at, i.summary, t.created_at"
 )
 NOTIFICATION_COLUMNS = (
     "id, workspace_stage::text AS workspace_stage, kind, campaign_id, lead_id, thread_id,"
@@ -29,8 +30,91 @@ CALL_COLUMNS = (
 
 
 class ThreadRepository:
+    """Threads (seed 003: one per tenant, channel and pair of addresses) and their
+    insights."""
+
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def for_addresses(
+        self,
+        tenant_id: UUID,
+        our_address: str,
+        their_address: str,
+        lead_id: UUID | None,
+        campaign_id: UUID | None,
+    ) -> UUID:
+        """The one thread of this pair of addresses, made on first use; a lead or a
+        campaign it did not name yet is named from now on."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+                " VALUES (%s, 'sms', %s, %s, %s, %s)"
+                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+                " RETURNING id",
+                (tenant_id, our_address, their_address, lead_id, campaign_id),
+            ).fetchone()
+        assert row is not None
+        thread_id: UUID = row["id"]
+        return thread_id
+
+    def for_addresses_many(
+        self, pairs: Sequence[tuple[UUID, str, str, UUID | None, UUID | None]]
+    ) -> dict[tuple[UUID, str, str], UUID]:
+        """`for_addresses` of many (tenant, our address, their address, lead, campaign) in
+        one statement; keyed by (tenant, our address, their address)."""
+        unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
+        if not unique:
+            return {}
+        with translated_errors():
+            rows = self._conn.execute(
+                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+                " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
+                " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
+                "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
+                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+                " RETURNING id, tenant_id, our_address, their_address",
+                tuple(list(column) for column in zip(*unique, strict=True)),
+            ).fetchall()
+        return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
+
+    def note_reply(self, thread_id: UUID, at: datetime) -> None:
+        """The thread has one more unread reply, received at `at`."""
+        self._conn.execute(
+            "UPDATE threads SET last_message_at = greatest(last_message_at, %s),"
+            " last_inbound_at = greatest(last_inbound_at, %s), unread_count = unread_count + 1 WHERE id = %s",
+            (at, at, thread_id),
+        )
+
+    def name_lead(self, thread_id: UUID, lead_id: UUID, campaign_id: UUID | None) -> None:
+        """The thread is the lead's (and its campaign's) if it named none yet."""
+        with translated_errors():
+            self._conn.execute(
+                "UPDATE threads SET lead_id = coalesce(lead_id, %s),"
+                " campaign_id = coalesce(campaign_id, %s) WHERE id = %s",
+                (lead_id, campaign_id, thread_id),
+            )
+
+    def record_insight(
+        self,
+        tenant_id: UUID,
+        thread_id: UUID,
+        label: str,
+        next_step: str | None,
+        next_followup_at: datetime | None,
+        summary: str,
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO thread_insights (thread_id, tenant_id, label, next_step, next_followup_at, summary)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (thread_id) DO UPDATE SET label = EXCLUDED.label, next_step = EXCLUDED.next_step,"
+            " next_followup_at = EXCLUDED.next_followup_at, summary = EXCLUDED.summary",
+            (thread_id, tenant_id, label, next_step, next_followup_at, summary),
+        )
 
     def page(
         self,
@@ -39,10 +123,10 @@ class ThreadRepository:
         workspace_stage: str | None,
         label: str | None,
         unread: bool | None,
-    ) -> list[dict[str, Any]]:
-        """Threads, most recently active first."""
+    ) -> list[Thread]:
+        """Threads, most recently active first (`Thread.active_at`)."""
         condition, order = newest_first("coalesce(t.last_message_at, t.created_at)", "t.id")
-        return self._conn.execute(
+        rows = self._conn.execute(
             f"SELECT {THREAD_COLUMNS} FROM threads t"
             " LEFT JOIN campaigns c ON c.id = t.campaign_id"
             " LEFT JOIN thread_insights i ON i.thread_id = t.id"
@@ -53,14 +137,16 @@ class ThreadRepository:
             f" {order}",
             after_position(after, limit, stage=workspace_stage, label=label, unread=unread),
         ).fetchall()
+        return [Thread(**row) for row in rows]
 
-    def get(self, thread_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
+    def get(self, thread_id: UUID) -> Thread | None:
+        row = self._conn.execute(
             f"SELECT {THREAD_COLUMNS} FROM threads t"
             " LEFT JOIN campaigns c ON c.id = t.campaign_id"
             " LEFT JOIN thread_insights i ON i.thread_id = t.id WHERE t.id = %s",
             (thread_id,),
         ).fetchone()
+        return Thread(**row) if row else None
 
     def messages(self, thread_id: UUID, limit: int) -> list[dict[str, Any]]:
         """The thread's latest messages, oldest first."""
@@ -76,6 +162,36 @@ class ThreadRepository:
 class NotificationRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def add(
+        self,
+        tenant_id: UUID,
+        workspace_stage: str,
+        kind: str,
+        campaign_id: UUID,
+        lead_id: UUID,
+        thread_id: UUID,
+        message_id: UUID,
+        title: str,
+        body: str,
+    ) -> None:
+        """The bell of a workspace stage, once per message and kind."""
+        self._conn.execute(
+            "INSERT INTO notifications (tenant_id, workspace_stage, kind, campaign_id, lead_id, thread_id,"
+            " message_id, title, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (message_id, kind) DO NOTHING",
+            (
+                tenant_id,
+                workspace_stage,
+                kind,
+                campaign_id,
+                lead_id,
+                thread_id,
+                message_id,
+                title,
+                body,
+            ),
+        )
 
     def page(
         self, after: Position | None, limit: int, workspace_stage: str | None, unread: bool | None
@@ -109,12 +225,21 @@ class CallQueueRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def page(
-        self, tenant_id: UUID, after: RankedPosition | None, limit: int
-    ) -> list[dict[str, Any]]:
+    def add(self, tenant_id: UUID, lead_id: UUID, priority: int, reason: str, at: datetime) -> bool:
+        """One open call-queue entry per lead: a second high-intent reply keeps the first
+        (at the higher of the two priorities)."""
+        cursor = self._conn.execute(
+            "INSERT INTO call_queue (tenant_id, lead_id, priority, reason, due_at) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (lead_id) WHERE status IN ('queued', 'claimed')"
+            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)",
+            (tenant_id, lead_id, priority, reason, at),
+        )
+        return cursor.rowcount == 1
+
+    def page(self, tenant_id: UUID, after: RankedPosition | None, limit: int) -> list[CallEntry]:
         """Queued calls by priority, highest first, then by when they are due."""
         priority, due_at, row_id = after if after is not None else (None, None, None)
-        return self._conn.execute(
+        rows = self._conn.execute(
             f"SELECT {CALL_COLUMNS} FROM call_queue q JOIN leads l ON l.id = q.lead_id"
             " WHERE q.tenant_id = %(tenant)s AND q.status = 'queued'"
             " AND (%(priority)s::integer IS NULL OR q.priority < %(priority)s"
@@ -128,12 +253,13 @@ class CallQueueRepository:
                 "limit": limit + 1,
             },
         ).fetchall()
+        return [CallEntry(**row) for row in rows]
 
-    def claim_next(self, tenant_id: UUID, claimed_by: str, now: datetime) -> dict[str, Any] | None:
+    def claim_next(self, tenant_id: UUID, claimed_by: str, now: datetime) -> CallEntry | None:
         """Claim the first due call in priority order. SKIP LOCKED: two agents claiming
         at once get two different calls, and neither waits for the other."""
         with translated_errors():
-            return self._conn.execute(
+            row = self._conn.execute(
                 "WITH next AS ("
                 "  SELECT id FROM call_queue WHERE tenant_id = %(tenant)s AND status = 'queued'"
                 "  AND due_at <= %(now)s ORDER BY priority DESC, due_at, id LIMIT 1"
@@ -144,11 +270,20 @@ class CallQueueRepository:
                 f") SELECT {CALL_COLUMNS} FROM claimed q JOIN leads l ON l.id = q.lead_id",
                 {"tenant": tenant_id, "by": claimed_by, "now": now},
             ).fetchone()
+        return CallEntry(**row) if row else None
 
 
 class UnmatchedRepository:
+    """Replies that matched no lead, kept in view until someone gives them one."""
+
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def park(self, tenant_id: UUID, message_id: UUID, reason: str) -> None:
+        self._conn.execute(
+            "INSERT INTO unmatched_inbound (message_id, tenant_id, reason) VALUES (%s, %s, %s)",
+            (message_id, tenant_id, reason),
+        )
 
     def page(self, after: Position | None, limit: int) -> list[dict[str, Any]]:
         """Replies still waiting for a lead, newest first."""
@@ -160,45 +295,28 @@ class UnmatchedRepository:
             after_position(after, limit),
         ).fetchall()
 
-    def lock(self, message_id: UUID) -> dict[str, Any] | None:
-        return self._conn.execute(
-            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.lead_id, m.body"
+    def lock(self, message_id: UUID) -> UnmatchedReply | None:
+        row = self._conn.execute(
+            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.body"
             " FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
             " WHERE u.message_id = %s FOR UPDATE OF u",
             (message_id,),
         ).fetchone()
+        if row is None:
+            return None
+        return UnmatchedReply(
+            row["message_id"],
+            row["thread_id"],
+            row["body"],
+            row["resolved_at"],
+            row["resolved_lead_id"],
+        )
 
-    def assign(
-        self,
-        message_id: UUID,
-        thread_id: UUID | None,
-        lead_id: UUID,
-        campaign_id: UUID | None,
-        at: datetime,
-    ) -> None:
-        """The reply is the lead's from now on: its thread names it, and the entry is
-        resolved (the message itself: MessageRepository.assign_lead)."""
+    def resolve(self, message_id: UUID, lead_id: UUID, at: datetime) -> None:
+        """The entry is resolved: the reply is the lead's (the message itself:
+        MessageRepository.assign_lead; its thread: ThreadRepository)."""
         with translated_errors():
-            if thread_id is not None:
-                self._conn.execute(
-                    "UPDATE threads SET lead_id = coalesce(lead_id, %s),"
-                    " campaign_id = coalesce(campaign_id, %s) WHERE id = %s",
-                    (lead_id, campaign_id, thread_id),
-                )
             self._conn.execute(
                 "UPDATE unmatched_inbound SET resolved_at = %s, resolved_lead_id = %s WHERE message_id = %s",
                 (at, lead_id, message_id),
             )
-
-
-class AuditQueryRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def page(self, after: Position | None, limit: int, kind: str | None) -> list[dict[str, Any]]:
-        condition, order = newest_first()
-        return self._conn.execute(
-            "SELECT id, kind, actor, subject_type, subject_id, detail, created_at FROM audit_log"
-            f" WHERE {condition} AND (%(kind)s::text IS NULL OR kind = %(kind)s) {order}",
-            after_position(after, limit, kind=kind),
-        ).fetchall()

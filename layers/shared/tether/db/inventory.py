@@ -9,6 +9,7 @@ from uuid import UUID
 from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
+from tether.domain.model import AccountSecrets
 from tether.domain.pagination import Position
 
 # what the API shows of an account: whether secrets are set, never where they are
@@ -57,13 +58,14 @@ class InventoryRepository:
         assert row is not None
         return row
 
-    def account_for_update(self, account_id: UUID) -> dict[str, Any] | None:
-        """The account with its secret references, locked until commit."""
-        return self._conn.execute(
-            "SELECT id, tenant_id, provider, signing_secret_ref, credentials_ref"
+    def account_for_update(self, account_id: UUID) -> AccountSecrets | None:
+        """The account's provider and secret references, locked until commit."""
+        row = self._conn.execute(
+            "SELECT provider, signing_secret_ref, credentials_ref"
             " FROM provider_accounts WHERE id = %s FOR UPDATE",
             (account_id,),
         ).fetchone()
+        return AccountSecrets(**row) if row else None
 
     def set_secret_refs(
         self,

@@ -1,8 +1,12 @@
-"""SQL of leads as the API shows them: import, detail, and the trace of seed 000."""
+"""The lead aggregate's SQL: leads (their state, contact details, imports, matching a
+reply to one, the views the API shows) and their append-only events. Nothing else
+writes these tables (the timers' set-based moves aside: tether.db.timers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +16,8 @@ from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.lead_import import PreparedLead
+from tether.domain.lead_state import LeadState
+from tether.domain.model import Lead
 from tether.domain.pagination import Position
 
 LEAD_COLUMNS = (
@@ -19,14 +25,87 @@ LEAD_COLUMNS = (
     " state_changed_at, assigned_phone_number_id, last_message_at, attributes, created_at, updated_at"
 )
 
+# match_inbound() is the SQL function of migration 0011 (a function, so each connection
+# plans it once: planning the statement on every call cost more than running it).
+_MATCH = "SELECT * FROM match_inbound(%(tenant)s, %(to)s, %(from)s)"
 
-class LeadRecordRepository:
+
+@dataclass(frozen=True, slots=True)
+class InboundMatch:
+    number_id: UUID | None  # None: the receiving number is not the tenant's
+    assignment_id: UUID | None
+    campaign_id: UUID | None
+    lead_id: UUID | None
+    matched_by: str | None  # 'binding', 'campaign', 'tenant', or None when no lead matched
+
+    @property
+    def unmatched_reason(self) -> str | None:
+        if self.number_id is None:
+            return "the receiving number is not one of the tenant's"
+        if self.lead_id is None:
+            return "no lead has the sender's number"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    inserted: int
+    merged: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeadPool:
+    pool: str | None  # None: the lead has no campaign
+
+
+class LeadRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
+    def add(self, tenant_id: UUID, phone: str, campaign_id: UUID | None = None) -> Lead:
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO leads (tenant_id, campaign_id, phone) VALUES (%s, %s, %s) "
+                "RETURNING id, tenant_id, campaign_id, phone, state, email",
+                (tenant_id, campaign_id, phone),
+            ).fetchone()
+        assert row is not None
+        return _lead(row)
+
+    def get(self, lead_id: UUID, *, for_update: bool = False) -> Lead | None:
+        """The lead, or None. `for_update` serialises writers of this lead; it takes the
+        weaker NO KEY UPDATE lock, which does not block foreign-key checks of rows that
+        reference the lead (its events), so those never wait on it."""
+        lock = " FOR NO KEY UPDATE" if for_update else ""
+        row = self._conn.execute(
+            "SELECT id, tenant_id, campaign_id, phone, state, email FROM leads WHERE id = %s"
+            + lock,
+            (lead_id,),
+        ).fetchone()
+        return _lead(row) if row else None
+
+    def set_state(self, lead_id: UUID, expected: LeadState, target: LeadState) -> bool:
+        """Move the lead if it is still in `expected`. False if it was not."""
+        with translated_errors():
+            cursor = self._conn.execute(
+                "UPDATE leads SET state = %s WHERE id = %s AND state = %s",
+                (target.value, lead_id, expected.value),
+            )
+        return cursor.rowcount == 1
+
+    def set_email(self, lead_id: UUID, email: str) -> None:
+        self._conn.execute("UPDATE leads SET email = %s WHERE id = %s", (email, lead_id))
+
+    def note_message(self, lead_id: UUID, at: datetime) -> None:
+        """The lead was last messaged at `at` (never moved back)."""
+        self._conn.execute(
+            "UPDATE leads SET last_message_at = greatest(last_message_at, %s) WHERE id = %s",
+            (at, lead_id),
+        )
+
     def import_rows(
         self, tenant_id: UUID, campaign_id: UUID, leads: Sequence[PreparedLead]
-    ) -> dict[str, int]:
+    ) -> ImportCounts:
         """Store the rows in one statement: a phone the campaign has already is merged
         into that lead (its empty fields filled, attributes added), the rest inserted.
         The caller holds the campaign's lock, so two imports do not both insert a phone."""
@@ -62,9 +141,37 @@ class LeadRecordRepository:
                 },
             ).fetchone()
         assert row is not None
-        return {"merged": row["merged"], "inserted": row["inserted"]}
+        return ImportCounts(row["inserted"], row["merged"])
 
-    def get(self, lead_id: UUID) -> dict[str, Any] | None:
+    def match(self, tenant_id: UUID, to_number: str, from_number: str) -> InboundMatch:
+        """Match normalised (E.164) numbers: the receiving number to its assignment, the
+        sender to its lead: first the lead this number texted, then the lead in the
+        number's campaign, then the tenant's lead most recently messaged."""
+        row = self._conn.execute(
+            _MATCH, {"tenant": tenant_id, "to": to_number, "from": from_number}
+        ).fetchone()
+        assert row is not None
+        return InboundMatch(
+            row["number_id"],
+            row["assignment_id"],
+            row["campaign_id"],
+            row["lead_id"],
+            row["matched_by"],
+        )
+
+    def pool_of(self, lead_id: UUID) -> LeadPool | None:
+        """The lead's campaign's pool (None inside when it has no campaign); None when
+        there is no such lead."""
+        row = self._conn.execute(
+            "SELECT c.pool FROM leads l LEFT JOIN campaigns c ON c.id = l.campaign_id"
+            " WHERE l.id = %s",
+            (lead_id,),
+        ).fetchone()
+        return LeadPool(row["pool"]) if row else None
+
+    # Views for the API: rows serialised as they are.
+
+    def view(self, lead_id: UUID) -> dict[str, Any] | None:
         return self._conn.execute(
             f"SELECT {LEAD_COLUMNS} FROM leads WHERE id = %s", (lead_id,)
         ).fetchone()
@@ -89,22 +196,7 @@ class LeadRecordRepository:
             after_position(after, limit, campaign=campaign_id, phone=phone, state=state),
         ).fetchall()
 
-    def campaign_pool(self, lead_id: UUID) -> dict[str, Any] | None:
-        """The lead and its campaign's pool (NULL when it has no campaign)."""
-        return self._conn.execute(
-            "SELECT l.id, c.pool FROM leads l LEFT JOIN campaigns c ON c.id = l.campaign_id"
-            " WHERE l.id = %s",
-            (lead_id,),
-        ).fetchone()
-
-
-class TraceRepository:
-    """Seed 000's traceability chain of one lead, read in three statements."""
-
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def bindings(self, lead_id: UUID) -> list[dict[str, Any]]:
+    def trace_bindings(self, lead_id: UUID) -> list[dict[str, Any]]:
         """Each campaign that texts the lead, with the assignment and number bound to it."""
         return self._conn.execute(
             "SELECT c.id AS campaign_id, c.name AS campaign_name, c.status AS campaign_status,"
@@ -117,7 +209,7 @@ class TraceRepository:
             (lead_id,),
         ).fetchall()
 
-    def messages(self, tenant_id: UUID, lead_id: UUID, limit: int) -> list[dict[str, Any]]:
+    def trace_messages(self, tenant_id: UUID, lead_id: UUID, limit: int) -> list[dict[str, Any]]:
         """The lead's messages, oldest first, each with its number and status history
         (by status rank and occurrence time, each with the order it was received in)."""
         return self._conn.execute(
@@ -141,10 +233,61 @@ class TraceRepository:
             (tenant_id, lead_id, limit),
         ).fetchall()
 
-    def events(self, tenant_id: UUID, lead_id: UUID, limit: int) -> list[dict[str, Any]]:
+
+class LeadEventRepository:
+    def __init__(self, conn: Session) -> None:
+        self._conn = conn
+
+    def append(
+        self,
+        lead: Lead,
+        event_type: str,
+        dedupe_key: str,
+        *,
+        previous_state: LeadState | None = None,
+        new_state: LeadState | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> UUID | None:
+        """Record an event once per `dedupe_key`: its id, or None when already recorded."""
+        with translated_errors():
+            row = self._conn.execute(
+                "INSERT INTO lead_events"
+                " (tenant_id, lead_id, event_type, previous_state, new_state, payload, dedupe_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                (
+                    lead.tenant_id,
+                    lead.id,
+                    event_type,
+                    previous_state.value if previous_state else None,
+                    new_state.value if new_state else None,
+                    Jsonb(payload or {}),
+                    dedupe_key,
+                ),
+            ).fetchone()
+        return row["id"] if row else None
+
+    def for_lead(self, lead_id: UUID) -> list[dict[str, Any]]:
+        return self._conn.execute(
+            "SELECT event_type, previous_state, new_state, payload, dedupe_key, occurred_at"
+            " FROM lead_events WHERE lead_id = %s ORDER BY seq",
+            (lead_id,),
+        ).fetchall()
+
+    def page_for_lead(self, tenant_id: UUID, lead_id: UUID, limit: int) -> list[dict[str, Any]]:
         return self._conn.execute(
             "SELECT id, event_type, previous_state::text AS previous_state,"
             " new_state::text AS new_state, payload, occurred_at"
             " FROM lead_events WHERE tenant_id = %s AND lead_id = %s ORDER BY seq LIMIT %s",
             (tenant_id, lead_id, limit),
         ).fetchall()
+
+
+def _lead(row: dict[str, Any]) -> Lead:
+    return Lead(
+        row["id"],
+        row["tenant_id"],
+        row["campaign_id"],
+        row["phone"],
+        LeadState(row["state"]),
+        row["email"],
+    )

@@ -109,41 +109,6 @@ class MessageRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def thread_for(
-        self,
-        tenant_id: UUID,
-        our_address: str,
-        their_address: str,
-        lead_id: UUID | None,
-        campaign_id: UUID | None,
-    ) -> UUID:
-        """`threads_for_many` of one pair of addresses."""
-        pair = (tenant_id, our_address, their_address, lead_id, campaign_id)
-        return self.threads_for_many([pair])[(tenant_id, our_address, their_address)]
-
-    def threads_for_many(
-        self, pairs: Sequence[tuple[UUID, str, str, UUID | None, UUID | None]]
-    ) -> dict[tuple[UUID, str, str], UUID]:
-        """The one thread of each pair of addresses (seed 003), made on first use, for many
-        (tenant, our address, their address, lead, campaign) in one statement; keyed by
-        (tenant, our address, their address)."""
-        unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
-        if not unique:
-            return {}
-        with translated_errors():
-            rows = self._conn.execute(
-                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-                " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
-                " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
-                "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
-                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
-                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
-                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
-                " RETURNING id, tenant_id, our_address, their_address",
-                tuple(list(column) for column in zip(*unique, strict=True)),
-            ).fetchall()
-        return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
-
     def insert_outbound_many(self, drafts: Sequence[OutboundDraft]) -> dict[str, UUID]:
         """The rows of many sends in one statement, once per send key: the ids of the rows
         made, by send key (a key used already makes none)."""

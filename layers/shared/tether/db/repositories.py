@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,8 +11,7 @@ from psycopg.types.json import Jsonb
 
 from tether.db.errors import translated_errors
 from tether.db.session import Session
-from tether.domain.lead_state import LeadState
-from tether.domain.model import Lead
+from tether.domain.model import TenantConfig
 
 
 class TenantRepository:
@@ -67,12 +67,13 @@ class TenantSettingsRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def get(self, tenant_id: UUID) -> dict[str, Any] | None:
+    def get(self, tenant_id: UUID) -> TenantConfig | None:
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in TENANT_SETTINGS)
-        return self._conn.execute(
+        row = self._conn.execute(
             sql.SQL("SELECT {} FROM tenant_config WHERE tenant_id = %s").format(columns),
             (tenant_id,),
         ).fetchone()
+        return TenantConfig(**row) if row else None
 
     def update(self, tenant_id: UUID, changes: dict[str, Any], actor: str | None = None) -> None:
         """Change the settings given. A trigger (migration 0017) writes the audit row
@@ -89,87 +90,6 @@ class TenantSettingsRepository:
                 sql.SQL("UPDATE tenant_config SET {} WHERE tenant_id = %s").format(assignments),
                 (*values, tenant_id),
             )
-
-
-class LeadRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def add(self, tenant_id: UUID, phone: str, campaign_id: UUID | None = None) -> Lead:
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO leads (tenant_id, campaign_id, phone) VALUES (%s, %s, %s) "
-                "RETURNING id, tenant_id, campaign_id, phone, state",
-                (tenant_id, campaign_id, phone),
-            ).fetchone()
-        assert row is not None
-        return _lead(row)
-
-    def get(self, lead_id: UUID, *, for_update: bool = False) -> Lead | None:
-        """The lead, or None. `for_update` serialises writers of this lead; it takes the
-        weaker NO KEY UPDATE lock, which does not block foreign-key checks of rows that
-        reference the lead (its events), so those never wait on it."""
-        lock = " FOR NO KEY UPDATE" if for_update else ""
-        row = self._conn.execute(
-            "SELECT id, tenant_id, campaign_id, phone, state FROM leads WHERE id = %s" + lock,
-            (lead_id,),
-        ).fetchone()
-        return _lead(row) if row else None
-
-    def set_state(self, lead_id: UUID, expected: LeadState, target: LeadState) -> bool:
-        """Move the lead if it is still in `expected`. False if it was not."""
-        with translated_errors():
-            cursor = self._conn.execute(
-                "UPDATE leads SET state = %s WHERE id = %s AND state = %s",
-                (target.value, lead_id, expected.value),
-            )
-        return cursor.rowcount == 1
-
-
-class LeadEventRepository:
-    def __init__(self, conn: Session) -> None:
-        self._conn = conn
-
-    def append(
-        self,
-        lead: Lead,
-        event_type: str,
-        dedupe_key: str,
-        *,
-        previous_state: LeadState | None = None,
-        new_state: LeadState | None = None,
-        payload: dict[str, Any] | None = None,
-    ) -> UUID | None:
-        """Record an event once per `dedupe_key`: its id, or None when already recorded."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO lead_events"
-                " (tenant_id, lead_id, event_type, previous_state, new_state, payload, dedupe_key)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                (
-                    lead.tenant_id,
-                    lead.id,
-                    event_type,
-                    previous_state.value if previous_state else None,
-                    new_state.value if new_state else None,
-                    Jsonb(payload or {}),
-                    dedupe_key,
-                ),
-            ).fetchone()
-        return row["id"] if row else None
-
-    def for_lead(self, lead_id: UUID) -> list[dict[str, Any]]:
-        return self._conn.execute(
-            "SELECT event_type, previous_state, new_state, payload, dedupe_key, occurred_at"
-            " FROM lead_events WHERE lead_id = %s ORDER BY seq",
-            (lead_id,),
-        ).fetchall()
-
-
-def _lead(row: dict[str, Any]) -> Lead:
-    return Lead(
-        row["id"], row["tenant_id"], row["campaign_id"], row["phone"], LeadState(row["state"])
-    )
 
 
 class SuppressionRepository:
@@ -196,3 +116,12 @@ class SuppressionRepository:
                 (tenant_id, phone, phone_number_id, reason, keyword, source_message_id),
             ).fetchone()
         return row is not None
+
+    def lift(self, tenant_id: UUID, phone: str, at: datetime, reason: str) -> int:
+        """Lift the phone's opt-outs (a START or UNSTOP from it): how many."""
+        cursor = self._conn.execute(
+            "UPDATE suppressions SET lifted_at = %s, lifted_reason = %s"
+            " WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL AND reason = 'opt_out'",
+            (at, reason, tenant_id, phone),
+        )
+        return cursor.rowcount

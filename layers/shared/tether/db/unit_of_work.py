@@ -17,28 +17,21 @@ from psycopg.pq import TransactionStatus
 from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
 from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
-from tether.db.inbound import (
-    InboundMessageRepository,
-    InboundRepository,
-    ReplyEffectsRepository,
-)
+from tether.db.inbound import ReplyEffectsRepository
 from tether.db.inbox import (
-    AuditQueryRepository,
     CallQueueRepository,
     NotificationRepository,
     ThreadRepository,
     UnmatchedRepository,
 )
 from tether.db.inventory import InventoryRepository
-from tether.db.leads import LeadRecordRepository, TraceRepository
+from tether.db.leads import LeadEventRepository, LeadRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
     CampaignNumberRepository,
     NumberRepository,
 )
 from tether.db.repositories import (
-    LeadEventRepository,
-    LeadRepository,
     SuppressionRepository,
     TenantRepository,
     TenantSettingsRepository,
@@ -66,20 +59,15 @@ class UnitOfWork:
     timers: TimerRepository
     suppressions: SuppressionRepository
     statuses: StatusRepository
-    inbound: InboundRepository
-    replies: InboundMessageRepository
     reply_effects: ReplyEffectsRepository
     api_keys: ApiKeyRepository
     auth_failures: AuthFailureRepository
     idempotency: IdempotencyRepository
     campaigns: CampaignRepository
-    lead_records: LeadRecordRepository
-    traces: TraceRepository
     threads: ThreadRepository
     notifications: NotificationRepository
     call_queue: CallQueueRepository
     unmatched: UnmatchedRepository
-    audit_queries: AuditQueryRepository
     inventory: InventoryRepository
     _session: Session
 
@@ -108,20 +96,15 @@ class UnitOfWork:
         self.timers = TimerRepository(session)
         self.suppressions = SuppressionRepository(session)
         self.statuses = StatusRepository(session)
-        self.inbound = InboundRepository(session)
-        self.replies = InboundMessageRepository(session)
         self.reply_effects = ReplyEffectsRepository(session)
         self.api_keys = ApiKeyRepository(session)
         self.auth_failures = AuthFailureRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.campaigns = CampaignRepository(session)
-        self.lead_records = LeadRecordRepository(session)
-        self.traces = TraceRepository(session)
         self.threads = ThreadRepository(session)
         self.notifications = NotificationRepository(session)
         self.call_queue = CallQueueRepository(session)
         self.unmatched = UnmatchedRepository(session)
-        self.audit_queries = AuditQueryRepository(session)
         self.inventory = InventoryRepository(session)
         return self
 

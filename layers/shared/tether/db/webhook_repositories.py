@@ -12,8 +12,11 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from tether.db.errors import translated_errors
+from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.events import EventType
+from tether.domain.model import ReceiptToApply
+from tether.domain.pagination import Position
 from tether.domain.provider_account import ProviderAccount
 
 
@@ -64,13 +67,16 @@ class WebhookReceiptRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def lock_for_processing(self, receipt_id: UUID) -> dict[str, Any] | None:
+    def lock_for_processing(self, receipt_id: UUID) -> ReceiptToApply | None:
         """The receipt's canonical event and whether it was processed, locked so two
         deliveries of its queue message take turns."""
-        return self._conn.execute(
+        row = self._conn.execute(
             "SELECT id, event_type, event, processed_at FROM webhook_receipts WHERE id = %s FOR UPDATE",
             (receipt_id,),
         ).fetchone()
+        if row is None:
+            return None
+        return ReceiptToApply(row["id"], row["processed_at"], row["event_type"], row["event"])
 
     def mark_processed(self, receipt_id: UUID, at: datetime) -> None:
         self._conn.execute(
@@ -186,3 +192,11 @@ class AuditLogRepository:
                     rate_key,
                 ),
             )
+
+    def page(self, after: Position | None, limit: int, kind: str | None) -> list[dict[str, Any]]:
+        condition, order = newest_first()
+        return self._conn.execute(
+            "SELECT id, kind, actor, subject_type, subject_id, detail, created_at FROM audit_log"
+            f" WHERE {condition} AND (%(kind)s::text IS NULL OR kind = %(kind)s) {order}",
+            after_position(after, limit, kind=kind),
+        ).fetchall()

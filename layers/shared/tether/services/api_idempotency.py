@@ -31,25 +31,28 @@ def begin(
     uow: UnitOfWork, tenant_id: UUID, key: str, fingerprint: str, now: datetime
 ) -> StoredResponse | None:
     """None: the key is this request's now, go ahead. Else the first response."""
-    record = uow.idempotency.claim(tenant_id, key, fingerprint, now - STALE_CLAIM)
-    uow.commit()
+    with uow:
+        record = uow.idempotency.claim(tenant_id, key, fingerprint, now - STALE_CLAIM)
+        uow.commit()
     if record is None:
         return None
-    if record["request_hash"] != fingerprint:
+    if record.request_hash != fingerprint:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was used with another request; use a new key"
         )
-    if record["completed_at"] is None:
+    if record.completed_at is None or record.status_code is None:
         raise InProgress("a request with this Idempotency-Key is still being handled")
-    return StoredResponse(record["status_code"], record["response"])
+    return StoredResponse(record.status_code, record.response)
 
 
 def finish(uow: UnitOfWork, tenant_id: UUID, key: str, status_code: int, body: Any) -> None:
-    uow.idempotency.complete(tenant_id, key, status_code, body)
-    uow.commit()
+    with uow:
+        uow.idempotency.complete(tenant_id, key, status_code, body)
+        uow.commit()
 
 
 def abandon(uow: UnitOfWork, tenant_id: UUID, key: str) -> None:
     """The request failed: the key is free for a retry."""
-    uow.idempotency.release(tenant_id, key)
-    uow.commit()
+    with uow:
+        uow.idempotency.release(tenant_id, key)
+        uow.commit()

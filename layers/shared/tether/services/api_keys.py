@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.api_keys import Scope, generate_key, hash_key, may_issue
 from tether.domain.errors import (
@@ -27,6 +26,7 @@ from tether.domain.errors import (
     TooManyFailures,
     Unauthenticated,
 )
+from tether.domain.model import ApiKeyRecord
 from tether.domain.pagination import Page, Position, page_of
 from tether.observability import logger, metrics
 
@@ -57,21 +57,25 @@ FAILURES_PER_MINUTE = 20
 
 
 def authenticate(
-    connections: ConnectionSource, key: str | None, now: datetime, source: str = "unknown"
+    uow: UnitOfWork, key: str | None, now: datetime, source: str = "unknown"
 ) -> Principal:
     """The principal of a request's API key, or Unauthenticated (TooManyFailures when
-    `source` failed too often this minute). Notes the key's use."""
+    `source` failed too often this minute). Notes the key's use. `uow` is one without a
+    tenant: the key's tenant is what this finds out."""
     minute = now.replace(second=0, microsecond=0)
     source = source[:100] or "unknown"
-    with UnitOfWork(connections) as uow:
+    with uow:
         failures = uow.auth_failures.failures(source, minute)
         if failures >= FAILURES_PER_MINUTE:
             metrics.add_metric(name="ApiThrottled", unit="Count", value=1)
             raise TooManyFailures(_retry_after(now, minute))
-        row = uow.api_keys.find_live(hash_key(key)) if key is not None else None
-        if row is None:
+        found = uow.api_keys.find_live(hash_key(key)) if key is not None else None
+        if found is None:
             failures = uow.auth_failures.count(source, minute)
-            uow.commit()
+        else:
+            uow.api_keys.touch_as_tenant(found.tenant_id, found.id, now)
+        uow.commit()
+        if found is None:
             metrics.add_metric(name="ApiUnauthenticated", unit="Count", value=1)
             # never a character of the key: a near-miss of a real key is most of that key
             logger.warning(
@@ -81,23 +85,21 @@ def authenticate(
             if key is None:
                 raise Unauthenticated("send the API key as 'Authorization: Bearer <key>'")
             raise Unauthenticated("the API key is unknown or revoked")
-        uow.api_keys.touch_as_tenant(row["tenant_id"], row["id"], now)
-        uow.commit()
-    logger.append_keys(tenant_id=str(row["tenant_id"]), api_key_id=str(row["id"]))
-    return Principal(row["tenant_id"], row["id"], Scope(row["scope"]))
+    logger.append_keys(tenant_id=str(found.tenant_id), api_key_id=str(found.id))
+    return Principal(found.tenant_id, found.id, Scope(found.scope))
 
 
 def _retry_after(now: datetime, minute: datetime) -> int:
     return max(1, int((minute + timedelta(minutes=1) - now).total_seconds() + 0.999))
 
 
-def create_tenant(connections: ConnectionSource, name: str) -> tuple[UUID, IssuedKey]:
-    """A tenant, its default configuration and its first API key (jobs role: a tenant
-    has no tenant to act as before it exists)."""
+def create_tenant(uow: UnitOfWork, name: str) -> tuple[UUID, IssuedKey]:
+    """A tenant, its default configuration and its first API key (`uow` of the jobs role,
+    without a tenant: a tenant has no tenant to act as before it exists)."""
     name = name.strip()
     if not name:
         raise InvalidInput("the tenant needs a name")
-    with UnitOfWork(connections) as uow:
+    with uow:
         tenant_id = uow.tenants.create(name)
         issued = _add_key(uow, tenant_id, "first key", Scope.ADMIN, None)
         _audit_operator_issue(uow, tenant_id, issued)
@@ -110,16 +112,17 @@ def issue_key(uow: UnitOfWork, issuer: Principal, name: str, scope: Scope) -> Is
     """Another key of the issuer's tenant, of at most the issuer's scope, audited."""
     if not may_issue(issuer.scope, scope):
         raise Forbidden(f"a {issuer.scope} key cannot issue a {scope} key")
-    issued = _add_key(uow, issuer.tenant_id, name, scope, issuer.key_id)
-    uow.audit.record(
-        "api_key_issued",
-        tenant_id=issuer.tenant_id,
-        actor=f"api_key:{issuer.key_id}",
-        subject_type="api_key",
-        subject_id=str(issued.id),
-        detail={"scope": scope.value, "created_by_key_id": str(issuer.key_id)},
-    )
-    uow.commit()
+    with uow:
+        issued = _add_key(uow, issuer.tenant_id, name, scope, issuer.key_id)
+        uow.audit.record(
+            "api_key_issued",
+            tenant_id=issuer.tenant_id,
+            actor=f"api_key:{issuer.key_id}",
+            subject_type="api_key",
+            subject_id=str(issued.id),
+            detail={"scope": scope.value, "created_by_key_id": str(issuer.key_id)},
+        )
+        uow.commit()
     logger.info("API key issued", extra={"api_key_id": str(issued.id), "scope": scope.value})
     return issued
 
@@ -127,9 +130,10 @@ def issue_key(uow: UnitOfWork, issuer: Principal, name: str, scope: Scope) -> Is
 def issue_operator_key(uow: UnitOfWork, tenant_id: UUID, name: str) -> IssuedKey:
     """An admin key issued by whoever holds the database (the local stack's banner), not
     by a key: like the tenant's first key, it has no issuer."""
-    issued = _add_key(uow, tenant_id, name, Scope.ADMIN, None)
-    _audit_operator_issue(uow, tenant_id, issued)
-    uow.commit()
+    with uow:
+        issued = _add_key(uow, tenant_id, name, Scope.ADMIN, None)
+        _audit_operator_issue(uow, tenant_id, issued)
+        uow.commit()
     return issued
 
 
@@ -146,34 +150,38 @@ def _audit_operator_issue(uow: UnitOfWork, tenant_id: UUID, issued: IssuedKey) -
 
 def revoke_key(
     uow: UnitOfWork, revoker: Principal, key_id: UUID, now: datetime, descendants: bool = False
-) -> dict[str, Any]:
+) -> ApiKeyRecord:
     """Revoke a key of the tenant at once: its next request is refused. With
     `descendants`, every key it issued (and they issued) goes too; either way the audit
     rows keep the lineage."""
-    row = uow.api_keys.revoke(key_id, now)
-    if row is None:
-        raise NotFound("API key", key_id)
-    revoked = [row, *(uow.api_keys.revoke_descendants(key_id, now) if descendants else [])]
-    for key in revoked:
-        uow.audit.record(
-            "api_key_revoked",
-            tenant_id=revoker.tenant_id,
-            actor=f"api_key:{revoker.key_id}",
-            subject_type="api_key",
-            subject_id=str(key["id"]),
-            detail={
-                "scope": key["scope"],
-                "created_by_key_id": str(key["created_by_key_id"] or ""),
-                "with_descendants_of": str(key_id) if key is not row else "",
-            },
-        )
-    uow.commit()
-    logger.info("API key revoked", extra={"api_key_id": str(key_id), "keys": len(revoked)})
-    return row
+    with uow:
+        key = uow.api_keys.revoke(key_id, now)
+        if key is None:
+            raise NotFound("API key", key_id)
+        descendants_revoked = uow.api_keys.revoke_descendants(key_id, now) if descendants else []
+        for revoked in [key, *descendants_revoked]:
+            uow.audit.record(
+                "api_key_revoked",
+                tenant_id=revoker.tenant_id,
+                actor=f"api_key:{revoker.key_id}",
+                subject_type="api_key",
+                subject_id=str(revoked.id),
+                detail={
+                    "scope": revoked.scope,
+                    "created_by_key_id": str(revoked.created_by_key_id or ""),
+                    "with_descendants_of": str(key_id) if revoked is not key else "",
+                },
+            )
+        uow.commit()
+    logger.info(
+        "API key revoked", extra={"api_key_id": str(key_id), "keys": 1 + len(descendants_revoked)}
+    )
+    return key
 
 
 def list_keys(uow: UnitOfWork, after: Position | None, limit: int) -> Page[dict[str, Any]]:
-    rows = uow.api_keys.page(after, limit)
+    with uow:
+        rows = uow.api_keys.page(after, limit)
     return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
 
 
@@ -181,7 +189,5 @@ def _add_key(
     uow: UnitOfWork, tenant_id: UUID, name: str, scope: Scope, created_by: UUID | None
 ) -> IssuedKey:
     new = generate_key()
-    row = uow.api_keys.add(tenant_id, name, new.prefix, new.key_hash, scope.value, created_by)
-    return IssuedKey(
-        row["id"], row["name"], row["prefix"], scope, new.key, row["created_at"], created_by
-    )
+    key = uow.api_keys.add(tenant_id, name, new.prefix, new.key_hash, scope.value, created_by)
+    return IssuedKey(key.id, key.name, key.prefix, scope, new.key, key.created_at, created_by)

@@ -14,7 +14,6 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
-from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound
 from tether.domain.events import CanonicalEvent, InboundMessage, StatusUpdate
@@ -22,44 +21,51 @@ from tether.observability import logger
 from tether.queues import MessageQueue
 from tether.services.outbound import enqueue_sends
 from tether.services.receipts import ReceiptMessage
-from tether.services.replies import handle_reply
+from tether.services.replies import apply_reply
 from tether.services.statuses import apply_status_update
 
 _EVENT: TypeAdapter[InboundMessage | StatusUpdate] = TypeAdapter(CanonicalEvent)
 
 
 def process_receipt(
-    connections: ConnectionSource,
+    uow: UnitOfWork,
     message: ReceiptMessage,
     now: datetime,
     outbound: MessageQueue | None = None,
 ) -> str:
-    """Apply the receipt's event. Returns what happened, for the log."""
-    with UnitOfWork(connections, message.tenant_id) as uow:
+    """Apply the receipt's event, in one transaction with the mark that it was applied.
+    Returns what happened, for the log."""
+    with uow:
         logger.append_keys(tenant_id=str(message.tenant_id), receipt_id=str(message.receipt_id))
-        receipt = uow.webhook_receipts.lock_for_processing(message.receipt_id)
-        if receipt is None:
-            raise NotFound("webhook receipt", message.receipt_id)
-        if receipt["processed_at"] is not None:
-            return "already processed"
-        if receipt["event"] is None or receipt["event_type"] == "unknown":
-            uow.webhook_receipts.mark_processed(message.receipt_id, now)
-            uow.commit()
-            return "unknown event: kept, nothing to apply"
-        event = _EVENT.validate_python(receipt["event"])
-        # the effects commit with the mark, so a crash in between replays both or neither
-        answer_id: UUID | None = None
-        if isinstance(event, StatusUpdate):
-            applied = apply_status_update(uow, message.tenant_id, event, message.receipt_id, now)
-            outcome = f"status {applied.outcome.value}"
-        else:
-            handled = handle_reply(
-                uow, message.tenant_id, event, message.receipt_id, now, commit=False
-            )
-            outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id
-        uow.webhook_receipts.mark_processed(message.receipt_id, now)
+        outcome, answer_id = _apply_receipt(uow, message, now)
         uow.commit()
         if answer_id is not None and outbound is not None:
             enqueue_sends(uow, outbound, [(message.tenant_id, answer_id)], now)
             uow.commit()
-        return outcome
+    return outcome
+
+
+def _apply_receipt(
+    uow: UnitOfWork, message: ReceiptMessage, now: datetime
+) -> tuple[str, UUID | None]:
+    """The receipt's effects and its mark, or nothing when it was applied before: the
+    effects commit with the mark, so a crash in between replays both or neither. Also
+    the answer a reply queued, if any."""
+    receipt = uow.webhook_receipts.lock_for_processing(message.receipt_id)
+    if receipt is None:
+        raise NotFound("webhook receipt", message.receipt_id)
+    if receipt.processed_at is not None:
+        return "already processed", None
+    if not receipt.applicable:
+        uow.webhook_receipts.mark_processed(message.receipt_id, now)
+        return "unknown event: kept, nothing to apply", None
+    event = _EVENT.validate_python(receipt.event)
+    answer_id: UUID | None = None
+    if isinstance(event, StatusUpdate):
+        applied = apply_status_update(uow, message.tenant_id, event, message.receipt_id, now)
+        outcome = f"status {applied.outcome.value}"
+    else:
+        handled = apply_reply(uow, message.tenant_id, event, message.receipt_id, now)
+        outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id
+    uow.webhook_receipts.mark_processed(message.receipt_id, now)
+    return outcome, answer_id

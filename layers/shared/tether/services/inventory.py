@@ -54,16 +54,17 @@ def create_provider_account(
             store.put(secret, value, tenant_id=tenant_id, stage=stage.tether_stage)
             written.append(secret)
             refs[kind] = secret
-        row = uow.inventory.add_account(
-            account_id,
-            tenant_id,
-            account.provider,
-            name,
-            account.external_account_id,
-            refs.get("signing-secret"),
-            refs.get("credentials"),
-        )
-        uow.commit()
+        with uow:
+            row = uow.inventory.add_account(
+                account_id,
+                tenant_id,
+                account.provider,
+                name,
+                account.external_account_id,
+                refs.get("signing-secret"),
+                refs.get("credentials"),
+            )
+            uow.commit()
     except BaseException:
         for secret in written:
             store.delete(secret)
@@ -86,10 +87,35 @@ def rotate_provider_secrets(
     if rotation.credentials is None and rotation.signing_secret is None:
         raise InvalidInput("give credentials, signing_secret or both")
     stage = _stage()
+    with uow:
+        row = _rotate(uow, store, stage, tenant_id, account_id, rotation, now)
+        uow.commit()
+    logger.info(
+        "provider account secrets rotated",
+        extra={
+            "provider_account_id": str(account_id),
+            "rotated": sorted(
+                kind for kind, _ in _secret_values(rotation.credentials, rotation.signing_secret)
+            ),
+        },
+    )
+    return row
+
+
+def _rotate(
+    uow: UnitOfWork,
+    store: SecretStore,
+    stage: StageSettings,
+    tenant_id: UUID,
+    account_id: UUID,
+    rotation: SecretRotation,
+    now: datetime,
+) -> dict[str, Any]:
+    """The secrets written, then the account's references to them (the account locked)."""
     current = uow.inventory.account_for_update(account_id)
     if current is None:
         raise NotFound("provider account", account_id)
-    provider = str(current["provider"])
+    provider = current.provider
     if rotation.credentials is not None:
         _check_credentials(provider, rotation.credentials, stage.is_local)
     refs: dict[SecretKind, str] = {}
@@ -100,25 +126,19 @@ def rotate_provider_secrets(
         refs[kind] = secret
     previous_ref: str | None = None
     signing = refs.get("signing-secret")
-    old = current["signing_secret_ref"]
+    old = current.signing_secret_ref
     if signing is not None and rotation.previous_valid > timedelta(0) and old:
         if old == signing and existed["signing-secret"]:
             previous_ref = signing + PREVIOUS_VERSION
         elif old.startswith(LOCAL_PREFIX):
             previous_ref = old
-    row = uow.inventory.set_secret_refs(
+    return uow.inventory.set_secret_refs(
         account_id,
         credentials_ref=refs.get("credentials"),
         signing_secret_ref=signing,
         previous_signing_secret_ref=previous_ref,
         previous_secret_expires_at=now + rotation.previous_valid if previous_ref else None,
     )
-    uow.commit()
-    logger.info(
-        "provider account secrets rotated",
-        extra={"provider_account_id": str(account_id), "rotated": sorted(refs)},
-    )
-    return row
 
 
 @dataclass(frozen=True)
@@ -168,9 +188,9 @@ def _check_credentials(provider: str, credentials: Mapping[str, str], local_stag
 def list_provider_accounts(
     uow: UnitOfWork, after: Position | None, limit: int
 ) -> Page[dict[str, Any]]:
-    return page_of(
-        uow.inventory.accounts(after, limit), limit, lambda r: (r["created_at"], r["id"])
-    )
+    with uow:
+        rows = uow.inventory.accounts(after, limit)
+    return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
 
 
 def register(
@@ -181,10 +201,11 @@ def register(
     rows: list[NumberRow],
     ai_worker: str | None,
 ) -> RegistrationReport:
-    report = store_numbers(uow, tenant_id, provider_account_id, pool, rows)
-    if ai_worker is not None and report.stored:
-        uow.numbers.set_worker(tenant_id, report.stored, ai_worker)
-    uow.commit()
+    with uow:
+        report = store_numbers(uow, tenant_id, provider_account_id, pool, rows)
+        if ai_worker is not None and report.stored:
+            uow.numbers.set_worker(tenant_id, report.stored, ai_worker)
+        uow.commit()
     return report
 
 
@@ -198,16 +219,18 @@ def list_numbers(
     assignment_status: str | None,
     provider_account_id: UUID | None,
 ) -> Page[dict[str, Any]]:
-    rows = uow.inventory.numbers(
-        after,
-        limit,
-        pool=pool,
-        status=status,
-        assignment_status=assignment_status,
-        provider_account_id=provider_account_id,
-    )
+    with uow:
+        rows = uow.inventory.numbers(
+            after,
+            limit,
+            pool=pool,
+            status=status,
+            assignment_status=assignment_status,
+            provider_account_id=provider_account_id,
+        )
     return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
 
 
 def pool_health(uow: UnitOfWork) -> list[dict[str, Any]]:
-    return uow.inventory.pool_health()
+    with uow:
+        return uow.inventory.pool_health()

@@ -25,20 +25,21 @@ class ImportReport:
 def import_leads(
     uow: UnitOfWork, tenant_id: UUID, campaign_id: UUID, rows: list[LeadRow]
 ) -> ImportReport:
-    region = tenant_number_settings(uow, tenant_id).default_region
-    prepared = prepare_leads(rows, region)
-    # the campaign's lock: two imports into one campaign take turns, so a phone is
-    # inserted once and merged the second time
-    if uow.campaigns.get(campaign_id, for_update=True) is None:
-        raise NotFound("campaign", campaign_id)
-    inserted = merged = 0
-    for start in range(0, len(prepared.leads), BATCH):
-        counts = uow.lead_records.import_rows(
-            tenant_id, campaign_id, prepared.leads[start : start + BATCH]
-        )
-        inserted += counts["inserted"]
-        merged += counts["merged"]
-    uow.commit()
+    with uow:
+        region = tenant_number_settings(uow, tenant_id).default_region
+        prepared = prepare_leads(rows, region)
+        # the campaign's lock: two imports into one campaign take turns, so a phone is
+        # inserted once and merged the second time
+        if uow.campaigns.get(campaign_id, for_update=True) is None:
+            raise NotFound("campaign", campaign_id)
+        inserted = merged = 0
+        for start in range(0, len(prepared.leads), BATCH):
+            counts = uow.leads.import_rows(
+                tenant_id, campaign_id, prepared.leads[start : start + BATCH]
+            )
+            inserted += counts.inserted
+            merged += counts.merged
+        uow.commit()
     report = ImportReport(inserted, merged + prepared.merged_rows, prepared.rejected)
     logger.info(
         "leads imported",

@@ -20,18 +20,18 @@ def move_lead(
     event_type: str,
     dedupe_key: str,
     payload: dict[str, Any] | None = None,
-    commit: bool = True,
-    locked: Lead | None = None,
 ) -> Lead:
-    """Move a lead to `target` and record the event, in one transaction.
+    """Move a lead to `target` and record the event, as one step of the caller's open
+    transaction (it never commits). The lead's row is locked here (locking it again in
+    the transaction that holds it costs nothing).
 
     The event's `dedupe_key` makes this idempotent: replaying the same cause (a
     redelivered webhook, a retried job) records nothing and moves nothing. Raises
-    InvalidTransition when the state machine forbids the move, NotFound when the lead
-    is not the tenant's. With `commit=False` it is one step of the caller's transaction;
-    `locked` is the lead when the caller holds its row lock already.
+    InvalidTransition when the state machine forbids the move (the caller's transaction
+    then holds the event, so it must not commit), NotFound when the lead is not the
+    tenant's.
     """
-    lead = locked or uow.leads.get(lead_id, for_update=True)
+    lead = uow.leads.get(lead_id, for_update=True)
     if lead is None:
         raise NotFound("lead", lead_id)
     if (
@@ -51,8 +51,6 @@ def move_lead(
         return lead
     moved = lead.moved_to(target)  # a forbidden move raises; the event above is rolled back
     uow.leads.set_state(lead_id, lead.state, target)
-    if commit:
-        uow.commit()
     logger.info(
         "lead moved",
         extra={

@@ -28,6 +28,18 @@ def lease_number(
 ) -> Lease:
     """Lease the pool's least recently used rested number to the lead (or give back the
     one it holds). Raises PoolExhausted, after an audit row and a metric, when none is free."""
+    with uow:
+        lease = claim_number(uow, tenant_id, lead_id, pool, now)
+        uow.commit()
+    return leased_or_exhausted(lease, tenant_id, lead_id, pool)
+
+
+def claim_number(
+    uow: UnitOfWork, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime
+) -> Lease | None:
+    """The lease step: the number, or None (and an audit row) when the pool has none
+    free. It may restart the caller's transaction once (see below), so it comes before
+    anything else the caller writes."""
     try:
         lease = uow.numbers.lease(tenant_id, lead_id, pool, now)
     except Conflict:
@@ -46,14 +58,18 @@ def lease_number(
             subject_id=str(lead_id),
             detail={"pool": pool},
         )
-        uow.commit()
+    return lease
+
+
+def leased_or_exhausted(lease: Lease | None, tenant_id: UUID, lead_id: UUID, pool: str) -> Lease:
+    """After the lease's commit: the lease, logged, or PoolExhausted with its metric."""
+    if lease is None:
         metrics.add_metric(name="PoolExhausted", unit="Count", value=1)
         logger.warning(
             "pool exhausted",
             extra={"tenant_id": str(tenant_id), "lead_id": str(lead_id), "pool": pool},
         )
         raise PoolExhausted(pool)
-    uow.commit()
     logger.info(
         "number leased",
         extra={
@@ -79,6 +95,22 @@ def record_call_outcome(
 ) -> datetime | None:
     """Apply a call's outcome to the lead's lease: returns when the lease now ends, or
     None when the outcome released it at once."""
+    with uow:
+        release_at = apply_call_outcome(uow, tenant_id, lead_id, pool, outcome, now, appointment_at)
+        uow.commit()
+    return release_at
+
+
+def apply_call_outcome(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    lead_id: UUID,
+    pool: str,
+    outcome: CallOutcome,
+    now: datetime,
+    appointment_at: datetime | None = None,
+) -> datetime | None:
+    """`record_call_outcome` as a step of the caller's open transaction."""
     rules = tenant_number_settings(uow, tenant_id).lease
     held = _lock_lease(uow, lead_id, pool)
     if held is None:
@@ -112,7 +144,6 @@ def record_call_outcome(
     released = release_at <= now
     if released:
         uow.numbers.release_number(held["id"], now, outcome.value)
-    uow.commit()
     logger.info(
         "call outcome recorded",
         extra={
@@ -129,13 +160,13 @@ def release_lease(
     uow: UnitOfWork, lead_id: UUID, pool: str, now: datetime, reason: str = "manual"
 ) -> bool:
     """Give the lead's number in `pool` back now. False when it held none."""
-    held = _lock_lease(uow, lead_id, pool)
-    if held is None:
-        uow.rollback()  # end the transaction: a row lock taken by the search must not linger
-        return False
-    uow.numbers.release_number(held["id"], now, reason)
-    uow.commit()
-    return True
+    with uow:
+        held = _lock_lease(uow, lead_id, pool)
+        if held is not None:
+            uow.numbers.release_number(held["id"], now, reason)
+            uow.commit()
+    # with nothing held, leaving the block rolls back: the search's lock does not linger
+    return held is not None
 
 
 def _lock_lease(uow: UnitOfWork, lead_id: UUID, pool: str) -> dict[str, Any] | None:
@@ -153,17 +184,18 @@ def release_expired_leases(
     rows another transaction holds are skipped and picked up by the next run."""
     deadline = time.monotonic() + time_budget_seconds
     released = batches = 0
-    while True:
-        rows = uow.numbers.release_expired(now, batch_size)
-        uow.commit()
-        batches += 1
-        released += len(rows)
-        if len(rows) < batch_size:
-            finished = True
-            break
-        if time.monotonic() >= deadline:
-            finished = False
-            break
+    with uow:
+        while True:
+            rows = uow.numbers.release_expired(now, batch_size)
+            uow.commit()  # each batch is a transaction of its own: its locks go at once
+            batches += 1
+            released += len(rows)
+            if len(rows) < batch_size:
+                finished = True
+                break
+            if time.monotonic() >= deadline:
+                finished = False
+                break
     metrics.add_metric(name="LeasesReleased", unit="Count", value=released)
     logger.info(
         "expired leases released",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from tether.db.inbound import InboundMatch
+from tether.db.leads import InboundMatch
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.phone import normalize_or_keep
 
@@ -15,6 +15,6 @@ def match_inbound(
 ) -> InboundMatch:
     """Match a reply by exact normalised numbers. A sender that is not a phone number
     (a short code, an alphanumeric id) is kept as it came and simply matches no lead."""
-    return uow.inbound.match(
+    return uow.leads.match(
         tenant_id, normalize_or_keep(to_address, region), normalize_or_keep(from_address, region)
     )

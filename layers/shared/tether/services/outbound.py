@@ -320,7 +320,7 @@ def _store(
     if not sends:
         return []
     validity = uow.messages.validity_hours({send.tenant_id for send in sends})
-    threads = uow.messages.threads_for_many(
+    threads = uow.threads.for_addresses_many(
         [(s.tenant_id, s.sender.phone_number, s.to_number, s.lead_id, s.campaign_id) for s in sends]
     )
     drafts = []

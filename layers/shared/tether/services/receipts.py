@@ -4,13 +4,13 @@ enqueue (the SQS call failed after the commit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
-from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import DependencyUnavailable
 from tether.domain.events import EventType
@@ -43,7 +43,7 @@ def enqueue_receipt(queue: MessageQueue, message: ReceiptMessage) -> str:
 
 
 def redrive_unenqueued_receipts(
-    connections: ConnectionSource,
+    unit_of_work: Callable[[], UnitOfWork],
     queue: MessageQueue,
     *,
     grace: timedelta,
@@ -55,11 +55,11 @@ def redrive_unenqueued_receipts(
     The grace keeps the sweep off receipts whose webhook is still enqueueing them (it
     must exceed the webhook's timeout). Each batch is locked with SKIP LOCKED and marked
     in the same transaction that sent it, so overlapping sweeps never send a receipt
-    twice. Stops at the first queue failure; what is left waits for the next sweep.
+    twice. `unit_of_work` makes one unit of work (jobs role) per batch. Stops at the first queue failure; what is left waits for the next sweep.
     """
     report = RedriveReport()
     for _ in range(max_batches):
-        with UnitOfWork(connections) as uow:
+        with unit_of_work() as uow:  # a transaction per batch: its locks go with its commit
             batch = uow.webhook_receipts.lock_unenqueued(grace, batch_size)
             sent: list[UUID] = []
             try:

@@ -19,13 +19,20 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from tether.db.inbound import InboundDraft, InboundMatch
+from tether.db.inbound import InboundDraft
+from tether.db.leads import InboundMatch
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.classification import Classification, Intent, ReplyClassifier, classify_reply
+from tether.domain.classification import (
+    Classification,
+    Intent,
+    ReplyClassifier,
+    RuleBasedClassifier,
+)
 from tether.domain.events import InboundMessage
-from tether.domain.lead_state import LeadState, can_transition
+from tether.domain.lead_state import LeadState
 from tether.domain.model import Lead
-from tether.domain.phone import is_mobile, normalize_or_keep
+from tether.domain.phone import normalize_or_keep
+from tether.domain.replies import REPLY_RECEIVED, follow_through, reply_effect
 from tether.domain.timers import TimerType
 from tether.domain.worker import (
     NextStep,
@@ -64,9 +71,7 @@ class HandledReply:
     answer_id: UUID | None = None  # the answer queued (opt-out confirmation or auto reply)
 
 
-class _RuleBased:
-    def classify(self, body: str, region: str = "US") -> Classification:
-        return classify_reply(body, region)
+_CLASSIFIER = RuleBasedClassifier()
 
 
 def handle_reply(
@@ -76,11 +81,23 @@ def handle_reply(
     receipt_id: UUID,
     now: datetime,
     classifier: ReplyClassifier | None = None,
-    *,
-    commit: bool = True,
 ) -> HandledReply:
-    """Store, match and act on one inbound reply, in one transaction (the caller's, with
-    `commit=False`)."""
+    """Store, match and act on one inbound reply, in one transaction of its own."""
+    with uow:
+        handled = apply_reply(uow, tenant_id, reply, receipt_id, now, classifier)
+        uow.commit()
+    return handled
+
+
+def apply_reply(
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    reply: InboundMessage,
+    receipt_id: UUID,
+    now: datetime,
+    classifier: ReplyClassifier | None = None,
+) -> HandledReply:
+    """`handle_reply` as one step of the caller's open transaction (the receipt's)."""
     region = tenant_number_settings(uow, tenant_id).default_region
     match = match_inbound(uow, tenant_id, reply.to_address, reply.from_address, region)
     ours, theirs = (
@@ -90,7 +107,7 @@ def handle_reply(
     lead = (
         uow.leads.get(match.lead_id, for_update=True) if match.lead_id else None
     )  # the lead first
-    thread_id = uow.messages.thread_for(tenant_id, ours, theirs, match.lead_id, match.campaign_id)
+    thread_id = uow.threads.for_addresses(tenant_id, ours, theirs, match.lead_id, match.campaign_id)
     message_id = uow.messages.insert_inbound(
         InboundDraft(
             tenant_id=tenant_id,
@@ -111,16 +128,14 @@ def handle_reply(
     if message_id is None:  # stored before: its effects were applied then
         return HandledReply(ReplyOutcome.DUPLICATE)
     # Every reply is classified, matched or not: an opt-out never waits for a lead.
-    classification = (classifier or _RuleBased()).classify(reply.body, region)
+    classification = (classifier or _CLASSIFIER).classify(reply.body, region)
     answer_id = _honour_phone_wide(
         uow, tenant_id, match, lead, theirs, ours, thread_id, message_id, receipt_id,
         classification, now,
     )  # fmt: skip
     reason = match.unmatched_reason
     if lead is None or reason is not None:
-        uow.replies.park_unmatched(tenant_id, message_id, reason or "no lead matched")
-        if commit:
-            uow.commit()
+        uow.unmatched.park(tenant_id, message_id, reason or "no lead matched")
         logger.warning(
             "reply unmatched",
             extra={
@@ -132,7 +147,8 @@ def handle_reply(
         return HandledReply(
             ReplyOutcome.UNMATCHED, message_id, classification=classification, answer_id=answer_id
         )
-    uow.replies.note_reply(thread_id, lead.id, reply.occurred_at)
+    uow.threads.note_reply(thread_id, reply.occurred_at)
+    uow.leads.note_message(lead.id, reply.occurred_at)
     cancelled = uow.timers.cancel(lead.id, now, "lead replied")  # any reply stops them
     state = _act(uow, lead, classification, message_id, f"receipt:{receipt_id}")
     decision = decide(classification)
@@ -157,8 +173,6 @@ def handle_reply(
             answer_id = _auto_reply(
                 uow, lead, match.campaign_id, receipt_id, classification, decision, now
             )
-    if commit:
-        uow.commit()
     logger.info(
         "reply handled",
         extra={
@@ -193,9 +207,7 @@ def _honour_phone_wide(
     opt-out suppresses it and queues the one confirmation, from the number the STOP
     reached; START/UNSTOP lifts the opt-out. Returns the confirmation queued, if any."""
     if classification.intent is Intent.RESUBSCRIBE:
-        uow.replies.lift_suppressions(
-            tenant_id, phone, now, f"re-subscribed: {classification.keyword}"
-        )
+        uow.suppressions.lift(tenant_id, phone, now, f"re-subscribed: {classification.keyword}")
         return None
     if classification.intent is not Intent.OPT_OUT:
         return None
@@ -253,7 +265,7 @@ def apply_to_lead(
     classified now, and acted on as if it had matched (state, email, timers; the
     phone-wide opt-out was written when it arrived, and is written again here if not)."""
     region = tenant_number_settings(uow, lead.tenant_id).default_region
-    classification = (classifier or _RuleBased()).classify(body, region)
+    classification = (classifier or _CLASSIFIER).classify(body, region)
     if classification.intent is Intent.OPT_OUT and _E164.match(lead.phone):
         uow.suppressions.add(
             lead.tenant_id,
@@ -274,43 +286,23 @@ def _act(
     message_id: UUID,
     dedupe_key: str,
 ) -> LeadState:
-    """The lead's new state (the phone-wide effects are `_honour_phone_wide`'s)."""
-    payload = {
-        "message_id": str(message_id),
-        "intent": classification.intent.value,
-        "keyword": classification.keyword,
-    }
-    if classification.intent is Intent.OPT_OUT:
-        target = LeadState.SUPPRESSED
-    elif classification.intent in {Intent.NOT_INTERESTED, Intent.WRONG_NUMBER}:
-        target = LeadState.CLOSED
-    elif classification.intent is Intent.RESUBSCRIBE:
-        target = LeadState.RESPONDED
+    """Write the reply's effect on the lead (tether.domain.replies decides it; the
+    phone-wide effects are `_honour_phone_wide`'s)."""
+    effect = reply_effect(lead.state, classification, str(message_id))
+    if effect.email:
+        uow.leads.set_email(lead.id, effect.email)
+    if not effect.moves:
+        uow.lead_events.append(lead, REPLY_RECEIVED, dedupe_key, payload=effect.payload)
     else:
-        if classification.email:
-            uow.replies.set_email(lead.id, classification.email)
-        target = (
-            LeadState.HIGH_INTENT
-            if classification.high_intent
-            else LeadState.EMAIL_CAPTURED
-            if classification.email
-            else LeadState.RESPONDED
+        move_lead(
+            uow,
+            lead.id,
+            effect.state,
+            event_type=REPLY_RECEIVED,
+            dedupe_key=dedupe_key,
+            payload=effect.payload,
         )
-    if lead.state is target or not can_transition(lead.state, target):
-        # e.g. a suppressed lead stays suppressed, a high-intent lead is not demoted
-        uow.lead_events.append(lead, "REPLY_RECEIVED", dedupe_key, payload=payload)
-        return lead.state
-    move_lead(
-        uow,
-        lead.id,
-        target,
-        event_type="REPLY_RECEIVED",
-        dedupe_key=dedupe_key,
-        payload=payload,
-        commit=False,
-        locked=lead,
-    )
-    return target
+    return effect.state
 
 
 def _follow_through(
@@ -325,63 +317,58 @@ def _follow_through(
     decision: WorkerDecision,
     now: datetime,
 ) -> None:
-    """The reply's worker, the bell of its workspace stage, a call for high intent, and
-    the thread's insight (seed 002 parts 6 to 8, seed 003 phase 4)."""
+    """Write the reply's worker, the bell of its workspace stage, a call (and a leased
+    number) for high intent, the follow-up timer and the thread's insight, as
+    tether.domain.replies.follow_through decides them (seed 002 parts 6 to 8, seed 003
+    phase 4)."""
     context = uow.reply_effects.context(campaign_id, number_id, lead.id)
-    uow.messages.attribute(message_id, context["ai_worker"])
-    kind = (
-        "opt_out"
-        if classification.intent is Intent.OPT_OUT
-        else "high_intent"
-        if classification.high_intent
-        else "reply"
+    uow.messages.attribute(message_id, context.ai_worker)
+    plan = follow_through(
+        phone=lead.phone,
+        body=reply.body,
+        classification=classification,
+        decision=decision,
+        known_email=context.lead_email,
+        gold_label_priority=context.gold_label_priority,
+        call_priority=context.call_priority,
+        now=now,
     )
-    uow.reply_effects.notify(
+    uow.notifications.add(
         lead.tenant_id,
-        context["workspace_stage"],
-        kind,
+        context.workspace_stage,
+        plan.notification_kind,
         campaign_id,
         lead.id,
         thread_id,
         message_id,
-        f"{_TITLES[kind]} from {lead.phone}",
-        reply.body[:280],
+        plan.notification_title,
+        plan.notification_body,
     )
-    if classification.high_intent and classification.intent is not Intent.OPT_OUT:
-        email = classification.email or context["email"]
-        mobile = classification.phone or (lead.phone if is_mobile(lead.phone) else None)
-        gold = bool(email and mobile)
-        priority = context["gold_label_priority"] if gold else context["call_priority"]
-        uow.reply_effects.queue_call(
-            lead.tenant_id, lead.id, priority, "gold" if gold else classification.intent.value, now
-        )
+    if plan.call is not None:
+        uow.call_queue.add(lead.tenant_id, lead.id, plan.call.priority, plan.call.reason, now)
         # seed 001: the reply asks for a call, a number of the pool is leased for it
-        if uow.numbers.lease(lead.tenant_id, lead.id, context["pool"], now) is None:
+        if uow.numbers.lease(lead.tenant_id, lead.id, context.pool, now) is None:
             uow.audit.record(
                 "pool_exhausted",
                 tenant_id=lead.tenant_id,
                 subject_type="lead",
                 subject_id=str(lead.id),
-                detail={"pool": context["pool"]},
+                detail={"pool": context.pool},
             )
             logger.warning(
                 "no number free for the call",
-                extra={"lead_id": str(lead.id), "pool": context["pool"]},
+                extra={"lead_id": str(lead.id), "pool": context.pool},
             )
-    next_followup_at = now + decision.follow_up_after if decision.follow_up_after else None
-    if next_followup_at is not None:  # the insight's follow-up is a timer the job fires
-        uow.timers.schedule(lead.tenant_id, lead.id, TimerType.FOLLOW_UP.value, next_followup_at)
-    uow.reply_effects.record_insight(
+    if plan.follow_up_at is not None:  # the insight's follow-up is a timer the job fires
+        uow.timers.schedule(lead.tenant_id, lead.id, TimerType.FOLLOW_UP.value, plan.follow_up_at)
+    uow.threads.record_insight(
         lead.tenant_id,
         thread_id,
-        classification.intent.value,
-        decision.next_step.value if decision.next_step else None,
-        next_followup_at,
-        f"{classification.intent.value}: {reply.body[:200]}",
+        plan.insight_label,
+        plan.insight_next_step,
+        plan.follow_up_at,
+        plan.insight_summary,
     )
-
-
-_TITLES = {"opt_out": "Opt-out", "high_intent": "Hot lead", "reply": "Reply"}
 
 
 def _auto_reply(

@@ -3,6 +3,7 @@ priorities, lease hours, send limits), read and changed through the API."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import time
 from typing import Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidInput, NotFound
+from tether.domain.model import TenantConfig
 from tether.domain.quiet_hours import QuietHours, SendWindow, check_narrowing
 from tether.observability import logger
 
@@ -17,16 +19,21 @@ from tether.observability import logger
 NULLABLE = frozenset({"send_segments_per_second", "send_segments_per_day"})
 
 
-def tenant_settings(uow: UnitOfWork, tenant_id: UUID) -> dict[str, Any]:
-    row = uow.settings.get(tenant_id)
-    if row is None:
+def tenant_settings(uow: UnitOfWork, tenant_id: UUID) -> TenantConfig:
+    with uow:
+        return _settings(uow, tenant_id)
+
+
+def _settings(uow: UnitOfWork, tenant_id: UUID) -> TenantConfig:
+    config = uow.settings.get(tenant_id)
+    if config is None:
         raise NotFound("tenant", tenant_id)
-    return row
+    return config
 
 
 def update_tenant_settings(
     uow: UnitOfWork, tenant_id: UUID, changes: dict[str, Any], actor: str | None = None
-) -> dict[str, Any]:
+) -> TenantConfig:
     """Apply `changes` (only the settings given) and return them all. The rules that tie
     settings together are checked on the result, so one request may move several.
 
@@ -39,37 +46,42 @@ def update_tenant_settings(
     )
     if cleared:
         raise InvalidInput(f"{', '.join(cleared)} cannot be null")
-    merged = {**tenant_settings(uow, tenant_id), **changes}
-    if not merged["timer_7d_days"] < merged["timer_14d_days"] < merged["timer_30d_days"]:
+    with uow:
+        _check(replace(_settings(uow, tenant_id), **changes))
+        if changes:
+            uow.settings.update(tenant_id, changes, actor)
+            uow.commit()
+            logger.info(
+                "tenant settings changed",
+                extra={"tenant_id": str(tenant_id), "changed": sorted(changes), "actor": actor},
+            )
+        return _settings(uow, tenant_id)
+
+
+def _check(merged: TenantConfig) -> None:
+    """The rules that tie the settings together, on the settings as they would be."""
+    if not merged.timer_7d_days < merged.timer_14d_days < merged.timer_30d_days:
         raise InvalidInput(
             "timers must come in order: timer_7d_days < timer_14d_days < timer_30d_days"
         )
-    if not merged["quiet_hours_start"] < merged["quiet_hours_end"]:
+    if not merged.quiet_hours_start < merged.quiet_hours_end:
         raise InvalidInput("quiet_hours_start must be before quiet_hours_end")
     check_narrowing(_quiet_hours(merged))
     try:
-        ZoneInfo(merged["timezone"])
+        ZoneInfo(merged.timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput(f"unknown time zone {merged['timezone']!r}") from error
-    if changes:
-        uow.settings.update(tenant_id, changes, actor)
-        uow.commit()
-        logger.info(
-            "tenant settings changed",
-            extra={"tenant_id": str(tenant_id), "changed": sorted(changes), "actor": actor},
-        )
-    return tenant_settings(uow, tenant_id)
+        raise InvalidInput(f"unknown time zone {merged.timezone!r}") from error
 
 
-def _quiet_hours(merged: dict[str, Any]) -> QuietHours:
+def _quiet_hours(merged: TenantConfig) -> QuietHours:
     by_state = {
         state: SendWindow(_time(window["start"]), _time(window["end"]))
-        for state, window in merged["quiet_hours_by_state"].items()
+        for state, window in merged.quiet_hours_by_state.items()
     }
     return QuietHours(
-        SendWindow(merged["quiet_hours_start"], merged["quiet_hours_end"]),
+        SendWindow(merged.quiet_hours_start, merged.quiet_hours_end),
         by_state,
-        merged["quiet_hours_wider_attested"],
+        merged.quiet_hours_wider_attested,
     )
 
 

@@ -35,25 +35,29 @@ def list_leads(
 ) -> Page[dict[str, Any]]:
     """The tenant's leads, newest first; `phone` is matched exactly once normalised."""
     wanted = normalize_or_keep(phone, region) if phone else None
-    rows = uow.lead_records.page(after, limit, campaign_id=campaign_id, phone=wanted, state=state)
+    with uow:
+        rows = uow.leads.page(after, limit, campaign_id=campaign_id, phone=wanted, state=state)
     return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
 
 
 def get_lead(uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:
-    lead = uow.lead_records.get(lead_id)
-    if lead is None:
-        raise NotFound("lead", lead_id)
-    return lead
+    with uow:
+        return _lead_view(uow, lead_id)
 
 
 def lead_trace(uow: UnitOfWork, tenant_id: UUID, lead_id: UUID) -> LeadTrace:
     """The chain as one consistent read (one transaction)."""
-    lead = get_lead(uow, lead_id)
-    trace = LeadTrace(
-        lead,
-        uow.traces.bindings(lead_id),
-        uow.traces.messages(tenant_id, lead_id, MAX_TRACE_ROWS),
-        uow.traces.events(tenant_id, lead_id, MAX_TRACE_ROWS),
-    )
-    uow.rollback()
-    return trace
+    with uow:
+        return LeadTrace(
+            _lead_view(uow, lead_id),
+            uow.leads.trace_bindings(lead_id),
+            uow.leads.trace_messages(tenant_id, lead_id, MAX_TRACE_ROWS),
+            uow.lead_events.page_for_lead(tenant_id, lead_id, MAX_TRACE_ROWS),
+        )
+
+
+def _lead_view(uow: UnitOfWork, lead_id: UUID) -> dict[str, Any]:
+    lead = uow.leads.view(lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    return lead

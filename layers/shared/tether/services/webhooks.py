@@ -26,7 +26,6 @@ from uuid import UUID
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict
 
-from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
 from tether.db.webhook_repositories import NewReceipt
 from tether.domain.errors import (
@@ -83,9 +82,10 @@ def utc_now() -> datetime:
 @dataclass(frozen=True)
 class WebhookPorts:
     """Everything the webhook talks to. The function wires real ones; tests wire moto's
-    and a connection per thread."""
+    and a connection per thread. `unit_of_work` makes an unopened unit of work, scoped
+    to a tenant or (None) not yet."""
 
-    connections: ConnectionSource
+    unit_of_work: Callable[[UUID | None], UnitOfWork]
     queue: MessageQueue
     exactly_once: ExactlyOnce
     resolve_secret: Callable[[str, UUID], str]  # (reference, the account's tenant)
@@ -165,7 +165,7 @@ def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
     if provider is not None and account_id is not None:
         # looked up first, so that every refusal of a real account is counted under its
         # tenant; a refusal to no account is only a metric
-        with UnitOfWork(ports.connections) as uow:
+        with ports.unit_of_work(None) as uow:
             account = uow.provider_accounts.find_for_webhook(account_id)
     try:
         provider, account = _checked_request(request, provider, account)
@@ -255,8 +255,10 @@ def _verified_delivery(
 
 def store_and_enqueue(ports: WebhookPorts, delivery: Delivery) -> ReceiptOutcome:
     """The use case the idempotency guard wraps: store the receipt (once per key), then
-    enqueue it and mark it enqueued. Raises only while nothing is committed."""
-    with UnitOfWork(ports.connections, delivery.tenant_id) as uow:
+    enqueue it and mark it enqueued. Raises only while nothing is committed. Two
+    transactions of one unit of work: the receipt's, before the queue is called, and
+    the mark's after it."""
+    with ports.unit_of_work(delivery.tenant_id) as uow:
         receipt_id = uow.webhook_receipts.add(
             NewReceipt(
                 tenant_id=delivery.tenant_id,
@@ -318,7 +320,7 @@ def _audit_rejection(ports: WebhookPorts, request: WebhookRequest, error: Webhoo
         return
     minute = ports.now().replace(second=0, microsecond=0)
     try:
-        with UnitOfWork(ports.connections, tenant_id) as uow:
+        with ports.unit_of_work(tenant_id) as uow:
             uow.audit.count(
                 "webhook_rejected",
                 rate_key=f"webhook_rejected:{request.account_id}:{kind}:{minute.isoformat()}",

@@ -195,8 +195,7 @@ def import_json(
         )
         for lead in body.leads
     ]
-    with context.tenant_uow() as uow:
-        report = import_leads(uow, context.tenant_id(), campaign_id, rows)
+    report = import_leads(context.tenant_uow(), context.tenant_id(), campaign_id, rows)
     return _import_result(report)
 
 
@@ -221,8 +220,7 @@ def import_json(
 )
 def import_csv(campaign_id: CampaignId, idempotency_key: IdempotencyKey = None) -> ImportResult:
     rows = rows_from_csv(_text_body())
-    with context.tenant_uow() as uow:
-        report = import_leads(uow, context.tenant_id(), campaign_id, rows)
+    report = import_leads(context.tenant_uow(), context.tenant_id(), campaign_id, rows)
     return _import_result(report)
 
 

@@ -50,12 +50,12 @@ def list_threads(
     label: Annotated[Text | None, Query(max_length=100)] = None,
     unread: Annotated[bool | None, Query()] = None,
 ) -> Page[Thread]:
-    with context.tenant_uow() as uow:
-        page = inbox.list_threads(
-            uow, decode_position(cursor), limit, workspace_stage, label, unread
-        )
+    page = inbox.list_threads(
+        context.tenant_uow(), decode_position(cursor), limit, workspace_stage, label, unread
+    )
     return Page[Thread](
-        items=[Thread.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+        items=[Thread.model_validate(t, from_attributes=True) for t in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -67,10 +67,9 @@ def list_threads(
     responses=responses(200, 404),
 )
 def get_thread(thread_id: Annotated[UUID, Path()]) -> ThreadDetail:
-    with context.tenant_uow() as uow:
-        view = inbox.get_thread(uow, thread_id)
+    view = inbox.get_thread(context.tenant_uow(), thread_id)
     return ThreadDetail(
-        thread=Thread.model_validate(view.thread),
+        thread=Thread.model_validate(view.thread, from_attributes=True),
         messages=[ThreadMessage.model_validate(m) for m in view.messages],
     )
 
@@ -88,10 +87,9 @@ def list_notifications(
     workspace_stage: Stage = None,
     unread: Annotated[bool | None, Query()] = None,
 ) -> Page[Notification]:
-    with context.tenant_uow() as uow:
-        page = inbox.list_notifications(
-            uow, decode_position(cursor), limit, workspace_stage, unread
-        )
+    page = inbox.list_notifications(
+        context.tenant_uow(), decode_position(cursor), limit, workspace_stage, unread
+    )
     return Page[Notification](
         items=[Notification.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
@@ -105,8 +103,7 @@ def list_notifications(
     responses=responses(),
 )
 def unread_counts() -> UnreadCounts:
-    with context.tenant_uow() as uow:
-        counts = inbox.unread_counts(uow, context.tenant_id())
+    counts = inbox.unread_counts(context.tenant_uow(), context.tenant_id())
     return UnreadCounts(counts=counts, total=sum(counts.values()))
 
 
@@ -118,8 +115,7 @@ def unread_counts() -> UnreadCounts:
     responses=responses(200, 404),
 )
 def mark_read(notification_id: Annotated[UUID, Path()]) -> Notification:
-    with context.tenant_uow() as uow:
-        row = inbox.mark_notification_read(uow, notification_id, context.now())
+    row = inbox.mark_notification_read(context.tenant_uow(), notification_id, context.now())
     return Notification.model_validate(row)
 
 
@@ -131,12 +127,12 @@ def mark_read(notification_id: Annotated[UUID, Path()]) -> Notification:
     responses=responses(),
 )
 def list_call_queue(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[CallEntry]:
-    with context.tenant_uow() as uow:
-        page = inbox.list_call_queue(
-            uow, context.tenant_id(), decode_ranked_position(cursor), limit
-        )
+    page = inbox.list_call_queue(
+        context.tenant_uow(), context.tenant_id(), decode_ranked_position(cursor), limit
+    )
     return Page[CallEntry](
-        items=[CallEntry.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+        items=[CallEntry.model_validate(c, from_attributes=True) for c in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -148,9 +144,12 @@ def list_call_queue(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page
     responses=responses(),
 )
 def claim_call(body: ClaimRequest) -> ClaimResult:
-    with context.tenant_uow() as uow:
-        row = inbox.claim_next_call(uow, context.tenant_id(), body.claimed_by, context.now())
-    return ClaimResult(entry=CallEntry.model_validate(row) if row is not None else None)
+    row = inbox.claim_next_call(
+        context.tenant_uow(), context.tenant_id(), body.claimed_by, context.now()
+    )
+    return ClaimResult(
+        entry=CallEntry.model_validate(row, from_attributes=True) if row is not None else None
+    )
 
 
 @router.get(
@@ -161,8 +160,7 @@ def claim_call(body: ClaimRequest) -> ClaimResult:
     responses=responses(),
 )
 def list_unmatched(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[UnmatchedReply]:
-    with context.tenant_uow() as uow:
-        page = inbox.list_unmatched(uow, decode_position(cursor), limit)
+    page = inbox.list_unmatched(context.tenant_uow(), decode_position(cursor), limit)
     return Page[UnmatchedReply](
         items=[UnmatchedReply.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
@@ -176,8 +174,7 @@ def list_unmatched(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[
     responses=responses(200, 404, 409),
 )
 def assign_unmatched(message_id: Annotated[UUID, Path()], body: AssignRequest) -> AssignResult:
-    with context.tenant_uow() as uow:
-        result = inbox.assign_unmatched(uow, message_id, body.lead_id, context.now())
+    result = inbox.assign_unmatched(context.tenant_uow(), message_id, body.lead_id, context.now())
     return AssignResult.model_validate(result)
 
 
@@ -193,8 +190,7 @@ def list_audit_log(
     cursor: Cursor = None,
     kind: Annotated[Text | None, Query(max_length=100)] = None,
 ) -> Page[AuditEntry]:
-    with context.tenant_uow() as uow:
-        page = inbox.list_audit_log(uow, decode_position(cursor), limit, kind)
+    page = inbox.list_audit_log(context.tenant_uow(), decode_position(cursor), limit, kind)
     return Page[AuditEntry](
         items=[AuditEntry.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )

@@ -53,19 +53,18 @@ def _account(row: dict[str, object]) -> ProviderAccount:
 def create_provider_account(
     body: NewProviderAccount, idempotency_key: IdempotencyKey = None
 ) -> ProviderAccount:
-    with context.tenant_uow() as uow:
-        row = inventory.create_provider_account(
-            uow,
-            context.secrets(),
-            context.tenant_id(),
-            inventory.NewAccount(
-                provider=body.provider,
-                name=body.name,
-                external_account_id=body.external_account_id,
-                credentials=body.credentials,
-                signing_secret=body.signing_secret,
-            ),
-        )
+    row = inventory.create_provider_account(
+        context.tenant_uow(),
+        context.secrets(),
+        context.tenant_id(),
+        inventory.NewAccount(
+            provider=body.provider,
+            name=body.name,
+            external_account_id=body.external_account_id,
+            credentials=body.credentials,
+            signing_secret=body.signing_secret,
+        ),
+    )
     return _account(row)
 
 
@@ -83,19 +82,18 @@ def rotate_provider_secrets(
     body: ProviderAccountSecrets,
     idempotency_key: IdempotencyKey = None,
 ) -> ProviderAccount:
-    with context.tenant_uow() as uow:
-        row = inventory.rotate_provider_secrets(
-            uow,
-            context.secrets(),
-            context.tenant_id(),
-            account_id,
-            inventory.SecretRotation(
-                credentials=body.credentials,
-                signing_secret=body.signing_secret,
-                previous_valid=timedelta(hours=body.previous_secret_valid_hours),
-            ),
-            context.now(),
-        )
+    row = inventory.rotate_provider_secrets(
+        context.tenant_uow(),
+        context.secrets(),
+        context.tenant_id(),
+        account_id,
+        inventory.SecretRotation(
+            credentials=body.credentials,
+            signing_secret=body.signing_secret,
+            previous_valid=timedelta(hours=body.previous_secret_valid_hours),
+        ),
+        context.now(),
+    )
     return _account(row)
 
 
@@ -109,8 +107,7 @@ def rotate_provider_secrets(
 def list_provider_accounts(
     limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[ProviderAccount]:
-    with context.tenant_uow() as uow:
-        page = inventory.list_provider_accounts(uow, decode_position(cursor), limit)
+    page = inventory.list_provider_accounts(context.tenant_uow(), decode_position(cursor), limit)
     return Page[ProviderAccount](
         items=[_account(r) for r in page.items], next_cursor=page.next_cursor
     )
@@ -128,10 +125,14 @@ def register_numbers(
     body: NumberRegistration, idempotency_key: IdempotencyKey = None
 ) -> RegistrationResult:
     rows = [NumberRow(entry.number, entry.label) for entry in body.numbers]
-    with context.tenant_uow() as uow:
-        report = inventory.register(
-            uow, context.tenant_id(), body.provider_account_id, body.pool, rows, body.ai_worker
-        )
+    report = inventory.register(
+        context.tenant_uow(),
+        context.tenant_id(),
+        body.provider_account_id,
+        body.pool,
+        rows,
+        body.ai_worker,
+    )
     return RegistrationResult(
         stored=report.stored,
         already_registered=report.already_registered,
@@ -154,16 +155,15 @@ def list_numbers(
     assignment_status: Annotated[Literal["available", "assigned"] | None, Query()] = None,
     provider_account_id: Annotated[UUID | None, Query()] = None,
 ) -> Page[PhoneNumber]:
-    with context.tenant_uow() as uow:
-        page = inventory.list_numbers(
-            uow,
-            decode_position(cursor),
-            limit,
-            pool=pool,
-            status=status,
-            assignment_status=assignment_status,
-            provider_account_id=provider_account_id,
-        )
+    page = inventory.list_numbers(
+        context.tenant_uow(),
+        decode_position(cursor),
+        limit,
+        pool=pool,
+        status=status,
+        assignment_status=assignment_status,
+        provider_account_id=provider_account_id,
+    )
     return Page[PhoneNumber](
         items=[PhoneNumber.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
@@ -196,6 +196,5 @@ def retire(number_id: Annotated[UUID, Path()]) -> RetiredNumber:
     responses=responses(),
 )
 def pools() -> PoolHealthList:
-    with context.tenant_uow() as uow:
-        rows = inventory.pool_health(uow)
+    rows = inventory.pool_health(context.tenant_uow())
     return PoolHealthList(pools=[PoolHealth.model_validate(r) for r in rows])

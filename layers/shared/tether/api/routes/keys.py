@@ -34,8 +34,9 @@ router = Router()  # type: ignore[no-untyped-call]
     middlewares=[idempotent_never_storing("key")],
 )
 def issue_key(body: NewApiKey, idempotency_key: IdempotencyKey = None) -> IssuedApiKey:
-    with context.tenant_uow() as uow:
-        issued = api_keys.issue_key(uow, context.principal(), body.name, Scope(body.scope))
+    issued = api_keys.issue_key(
+        context.tenant_uow(), context.principal(), body.name, Scope(body.scope)
+    )
     return IssuedApiKey(
         id=issued.id,
         name=issued.name,
@@ -55,8 +56,7 @@ def issue_key(body: NewApiKey, idempotency_key: IdempotencyKey = None) -> Issued
     responses=responses(),
 )
 def list_keys(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[ApiKey]:
-    with context.tenant_uow() as uow:
-        page = api_keys.list_keys(uow, decode_position(cursor), limit)
+    page = api_keys.list_keys(context.tenant_uow(), decode_position(cursor), limit)
     return Page[ApiKey](
         items=[ApiKey.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
@@ -78,8 +78,7 @@ def revoke_key(
         bool, Query(description="also revoke every key this key issued, down the line")
     ] = False,
 ) -> ApiKey:
-    with context.tenant_uow() as uow:
-        row = api_keys.revoke_key(
-            uow, context.principal(), key_id, context.now(), descendants=descendants
-        )
-    return ApiKey.model_validate(row)
+    row = api_keys.revoke_key(
+        context.tenant_uow(), context.principal(), key_id, context.now(), descendants=descendants
+    )
+    return ApiKey.model_validate(row, from_attributes=True)

@@ -48,15 +48,14 @@ def list_leads(
     phone: Annotated[Text | None, Query(max_length=64)] = None,
     state: Annotated[LeadStateName | None, Query()] = None,
 ) -> Page[Lead]:
-    with context.tenant_uow() as uow:
-        page = traces.list_leads(
-            uow,
-            decode_position(cursor),
-            limit,
-            campaign_id=campaign_id,
-            phone=phone,
-            state=state,
-        )
+    page = traces.list_leads(
+        context.tenant_uow(),
+        decode_position(cursor),
+        limit,
+        campaign_id=campaign_id,
+        phone=phone,
+        state=state,
+    )
     return Page[Lead](
         items=[Lead.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
@@ -70,8 +69,7 @@ def list_leads(
     responses=responses(200, 404),
 )
 def get_lead(lead_id: LeadId) -> Lead:
-    with context.tenant_uow() as uow:
-        row = traces.get_lead(uow, lead_id)
+    row = traces.get_lead(context.tenant_uow(), lead_id)
     return Lead.model_validate(row)
 
 
@@ -83,8 +81,7 @@ def get_lead(lead_id: LeadId) -> Lead:
     responses=responses(200, 404),
 )
 def trace(lead_id: LeadId) -> LeadTrace:
-    with context.tenant_uow() as uow:
-        found = traces.lead_trace(uow, context.tenant_id(), lead_id)
+    found = traces.lead_trace(context.tenant_uow(), context.tenant_id(), lead_id)
     return LeadTrace(
         lead=Lead.model_validate(found.lead),
         bindings=[TraceBinding.model_validate(b) for b in found.bindings],
@@ -103,10 +100,9 @@ def trace(lead_id: LeadId) -> LeadTrace:
     middlewares=[idempotent],
 )
 def lease(lead_id: LeadId, body: LeaseRequest, idempotency_key: IdempotencyKey = None) -> Lease:
-    with context.tenant_uow() as uow:
-        leased = lead_calls.lease_for_lead(
-            uow, context.tenant_id(), lead_id, body.pool, context.now()
-        )
+    leased = lead_calls.lease_for_lead(
+        context.tenant_uow(), context.tenant_id(), lead_id, body.pool, context.now()
+    )
     return Lease(
         phone_number_id=leased.phone_number_id,
         phone_number=leased.phone_number,
@@ -126,14 +122,13 @@ def lease(lead_id: LeadId, body: LeaseRequest, idempotency_key: IdempotencyKey =
     responses=responses(200, 404),
 )
 def call_outcome(lead_id: LeadId, body: CallOutcomeRequest) -> CallOutcomeResult:
-    with context.tenant_uow() as uow:
-        release_at = lead_calls.call_outcome_for_lead(
-            uow,
-            context.tenant_id(),
-            lead_id,
-            body.pool,
-            CallOutcome(body.outcome),
-            context.now(),
-            body.appointment_at,
-        )
+    release_at = lead_calls.call_outcome_for_lead(
+        context.tenant_uow(),
+        context.tenant_id(),
+        lead_id,
+        body.pool,
+        CallOutcome(body.outcome),
+        context.now(),
+        body.appointment_at,
+    )
     return CallOutcomeResult(lead_id=lead_id, outcome=body.outcome, release_at=release_at)

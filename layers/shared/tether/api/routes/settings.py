@@ -23,8 +23,9 @@ router = Router()  # type: ignore[no-untyped-call]
     responses=responses(200),
 )
 def get_settings() -> TenantSettings:
-    with context.tenant_uow() as uow:
-        return TenantSettings.model_validate(settings.tenant_settings(uow, context.tenant_id()))
+    return TenantSettings.model_validate(
+        settings.tenant_settings(context.tenant_uow(), context.tenant_id()), from_attributes=True
+    )
 
 
 @router.patch(
@@ -46,6 +47,5 @@ def patch_settings(body: TenantSettingsUpdate) -> TenantSettings:
         if changes.get(name) is not None:
             changes[name] = time.fromisoformat(changes[name])
     actor = f"api_key:{context.scope().principal.key_id}"
-    with context.tenant_uow() as uow:
-        row = settings.update_tenant_settings(uow, context.tenant_id(), changes, actor)
-    return TenantSettings.model_validate(row)
+    row = settings.update_tenant_settings(context.tenant_uow(), context.tenant_id(), changes, actor)
+    return TenantSettings.model_validate(row, from_attributes=True)
