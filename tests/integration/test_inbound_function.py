@@ -186,8 +186,9 @@ def test_a_stop_from_a_phone_with_no_lead_is_confirmed_through_the_queue(
     ).fetchone() == {"n": 1}
     answer = admin.execute(
         "SELECT id, from_address, lead_id, enqueued_at FROM messages"
-        " WHERE to_address = %s AND purpose = 'opt_out_confirmation'",
-        (stranger,),
+        # this tenant's: other tests text the same stranger from tenants of their own
+        " WHERE tenant_id = %s AND to_address = %s AND purpose = 'opt_out_confirmation'",
+        (outbound.tenant_id, stranger),
     ).fetchone()
     assert answer is not None
     assert (answer["from_address"], answer["lead_id"]) == (SENDER, None)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
 from tether_dev.local.aws import MotoServer, client, provision, queue_url
 from tether_dev.local.pollers import QueuePoller
@@ -45,6 +46,9 @@ Resources:
 @pytest.fixture
 def moto() -> Iterator[MotoServer]:
     server = MotoServer("127.0.0.1", 0).start()
+    # moto keeps its state per process, not per server: each test starts from none, so
+    # no test sees the messages another left in its queues
+    urllib3.request("POST", f"{server.url}/moto-api/reset")
     yield server
     server.stop()
 
