@@ -14,7 +14,6 @@ from tests.support.api_client import NOW, Api
 from tether.api import context
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
-from tether.db.unit_of_work import UnitOfWork
 from tether.secrets import SecretStore
 
 

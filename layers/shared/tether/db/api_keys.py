@@ -8,7 +8,6 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.model import ApiKeyRecord, IdempotencyRecord, LiveKey
@@ -52,13 +51,12 @@ class ApiKeyRepository:
     ) -> ApiKeyRecord:
         """Store a key's hash (never the key). Migration 0019's trigger refuses a scope
         above its issuer's, or an issuer that is revoked."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, scope, created_by_key_id)"
-                " VALUES (%s, %s, %s, %s, %s, %s)"
-                f" RETURNING {COLUMNS}",
-                (tenant_id, name, prefix, key_hash, scope, created_by_key_id),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, scope, created_by_key_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            f" RETURNING {COLUMNS}",
+            (tenant_id, name, prefix, key_hash, scope, created_by_key_id),
+        ).fetchone()
         assert row is not None
         return ApiKeyRecord(**row)
 
@@ -134,16 +132,15 @@ class IdempotencyRepository:
         """Claim the key for this request: None when claimed now (go ahead), else the
         record another request left (its response, or a claim still in progress). A
         claim older than `stale_before` without a response is taken over."""
-        with translated_errors():
-            claimed = self._conn.execute(
-                "INSERT INTO api_idempotency AS r (tenant_id, idempotency_key, request_hash)"
-                " VALUES (%s, %s, %s)"
-                " ON CONFLICT (tenant_id, idempotency_key) DO UPDATE"
-                " SET request_hash = EXCLUDED.request_hash, created_at = now()"
-                " WHERE r.completed_at IS NULL AND r.created_at < %s"
-                " RETURNING 1",
-                (tenant_id, key, request_hash, stale_before),
-            ).fetchone()
+        claimed = self._conn.execute(
+            "INSERT INTO api_idempotency AS r (tenant_id, idempotency_key, request_hash)"
+            " VALUES (%s, %s, %s)"
+            " ON CONFLICT (tenant_id, idempotency_key) DO UPDATE"
+            " SET request_hash = EXCLUDED.request_hash, created_at = now()"
+            " WHERE r.completed_at IS NULL AND r.created_at < %s"
+            " RETURNING 1",
+            (tenant_id, key, request_hash, stale_before),
+        ).fetchone()
         if claimed is not None:
             return None
         row = self._conn.execute(

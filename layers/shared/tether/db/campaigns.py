@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.campaigns import Campaign, CampaignProgress, CampaignStatus
@@ -50,12 +49,11 @@ class CampaignRepository:
         pool: str,
         template: str | None,
     ) -> Campaign:
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO campaigns (tenant_id, name, workspace_stage, ai_worker, pool, template)"
-                f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {CAMPAIGN_COLUMNS}",
-                (tenant_id, name, workspace_stage, ai_worker, pool, template),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO campaigns (tenant_id, name, workspace_stage, ai_worker, pool, template)"
+            f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {CAMPAIGN_COLUMNS}",
+            (tenant_id, name, workspace_stage, ai_worker, pool, template),
+        ).fetchone()
         assert row is not None
         return _campaign(row)
 

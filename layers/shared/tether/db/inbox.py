@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.model import CallEntry, Thread, UnmatchedReply
@@ -46,16 +45,15 @@ class ThreadRepository:
     ) -> UUID:
         """The one thread of this pair of addresses, made on first use; a lead or a
         campaign it did not name yet is named from now on."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-                " VALUES (%s, 'sms', %s, %s, %s, %s)"
-                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
-                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
-                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
-                " RETURNING id",
-                (tenant_id, our_address, their_address, lead_id, campaign_id),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+            " VALUES (%s, 'sms', %s, %s, %s, %s)"
+            " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+            " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+            " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+            " RETURNING id",
+            (tenant_id, our_address, their_address, lead_id, campaign_id),
+        ).fetchone()
         assert row is not None
         thread_id: UUID = row["id"]
         return thread_id
@@ -68,18 +66,17 @@ class ThreadRepository:
         unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
         if not unique:
             return {}
-        with translated_errors():
-            rows = self._conn.execute(
-                "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-                " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
-                " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
-                "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
-                " ON CONFLICT (tenant_id, channel, our_address, their_address)"
-                " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
-                " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
-                " RETURNING id, tenant_id, our_address, their_address",
-                tuple(list(column) for column in zip(*unique, strict=True)),
-            ).fetchall()
+        rows = self._conn.execute(
+            "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
+            " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
+            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
+            "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
+            " ON CONFLICT (tenant_id, channel, our_address, their_address)"
+            " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
+            " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
+            " RETURNING id, tenant_id, our_address, their_address",
+            tuple(list(column) for column in zip(*unique, strict=True)),
+        ).fetchall()
         return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
 
     def note_reply(self, thread_id: UUID, at: datetime) -> None:
@@ -92,12 +89,11 @@ class ThreadRepository:
 
     def name_lead(self, thread_id: UUID, lead_id: UUID, campaign_id: UUID | None) -> None:
         """The thread is the lead's (and its campaign's) if it named none yet."""
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE threads SET lead_id = coalesce(lead_id, %s),"
-                " campaign_id = coalesce(campaign_id, %s) WHERE id = %s",
-                (lead_id, campaign_id, thread_id),
-            )
+        self._conn.execute(
+            "UPDATE threads SET lead_id = coalesce(lead_id, %s),"
+            " campaign_id = coalesce(campaign_id, %s) WHERE id = %s",
+            (lead_id, campaign_id, thread_id),
+        )
 
     def record_insight(
         self,
@@ -258,18 +254,17 @@ class CallQueueRepository:
     def claim_next(self, tenant_id: UUID, claimed_by: str, now: datetime) -> CallEntry | None:
         """Claim the first due call in priority order. SKIP LOCKED: two agents claiming
         at once get two different calls, and neither waits for the other."""
-        with translated_errors():
-            row = self._conn.execute(
-                "WITH next AS ("
-                "  SELECT id FROM call_queue WHERE tenant_id = %(tenant)s AND status = 'queued'"
-                "  AND due_at <= %(now)s ORDER BY priority DESC, due_at, id LIMIT 1"
-                "  FOR UPDATE SKIP LOCKED"
-                "), claimed AS ("
-                "  UPDATE call_queue q SET status = 'claimed', claimed_by = %(by)s, claimed_at = %(now)s"
-                "  FROM next WHERE q.id = next.id RETURNING q.*"
-                f") SELECT {CALL_COLUMNS} FROM claimed q JOIN leads l ON l.id = q.lead_id",
-                {"tenant": tenant_id, "by": claimed_by, "now": now},
-            ).fetchone()
+        row = self._conn.execute(
+            "WITH next AS ("
+            "  SELECT id FROM call_queue WHERE tenant_id = %(tenant)s AND status = 'queued'"
+            "  AND due_at <= %(now)s ORDER BY priority DESC, due_at, id LIMIT 1"
+            "  FOR UPDATE SKIP LOCKED"
+            "), claimed AS ("
+            "  UPDATE call_queue q SET status = 'claimed', claimed_by = %(by)s, claimed_at = %(now)s"
+            "  FROM next WHERE q.id = next.id RETURNING q.*"
+            f") SELECT {CALL_COLUMNS} FROM claimed q JOIN leads l ON l.id = q.lead_id",
+            {"tenant": tenant_id, "by": claimed_by, "now": now},
+        ).fetchone()
         return CallEntry(**row) if row else None
 
 
@@ -315,8 +310,7 @@ class UnmatchedRepository:
     def resolve(self, message_id: UUID, lead_id: UUID, at: datetime) -> None:
         """The entry is resolved: the reply is the lead's (the message itself:
         MessageRepository.assign_lead; its thread: ThreadRepository)."""
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE unmatched_inbound SET resolved_at = %s, resolved_lead_id = %s WHERE message_id = %s",
-                (at, lead_id, message_id),
-            )
+        self._conn.execute(
+            "UPDATE unmatched_inbound SET resolved_at = %s, resolved_lead_id = %s WHERE message_id = %s",
+            (at, lead_id, message_id),
+        )

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.model import AccountSecrets
@@ -39,22 +38,21 @@ class InventoryRepository:
         signing_secret_ref: str | None,
         credentials_ref: str | None,
     ) -> dict[str, Any]:
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO provider_accounts (id, tenant_id, provider, name,"
-                " external_account_id, signing_secret_ref, credentials_ref)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                f" RETURNING {ACCOUNT_COLUMNS}",
-                (
-                    account_id,
-                    tenant_id,
-                    provider,
-                    name,
-                    external_account_id,
-                    signing_secret_ref,
-                    credentials_ref,
-                ),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO provider_accounts (id, tenant_id, provider, name,"
+            " external_account_id, signing_secret_ref, credentials_ref)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            f" RETURNING {ACCOUNT_COLUMNS}",
+            (
+                account_id,
+                tenant_id,
+                provider,
+                name,
+                external_account_id,
+                signing_secret_ref,
+                credentials_ref,
+            ),
+        ).fetchone()
         assert row is not None
         return row
 
@@ -80,33 +78,32 @@ class InventoryRepository:
         that a previous signing secret is replaced or cleared together with its end.
         A reference from before migration 0020 (an ARN, refused at use anyway) is
         dropped, since the row could not be written back with it."""
-        with translated_errors():
-            row = self._conn.execute(
-                "UPDATE provider_accounts SET"
-                " credentials_ref = coalesce(%s, CASE WHEN provider_secret_ref_ok("
-                "   credentials_ref, tenant_id, id, 'credentials') THEN credentials_ref END),"
-                " signing_secret_ref = coalesce(%s, CASE WHEN provider_secret_ref_ok("
-                "   signing_secret_ref, tenant_id, id, 'signing-secret')"
-                "   THEN signing_secret_ref END),"
-                " previous_signing_secret_ref = CASE WHEN %s THEN %s"
-                "   WHEN provider_secret_ref_ok("
-                "     previous_signing_secret_ref, tenant_id, id, 'signing-secret')"
-                "   THEN previous_signing_secret_ref END,"
-                " previous_secret_expires_at = CASE WHEN %s THEN %s"
-                "   WHEN provider_secret_ref_ok("
-                "     previous_signing_secret_ref, tenant_id, id, 'signing-secret')"
-                "   THEN previous_secret_expires_at END"
-                f" WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
-                (
-                    credentials_ref,
-                    signing_secret_ref,
-                    signing_secret_ref is not None,
-                    previous_signing_secret_ref,
-                    signing_secret_ref is not None,
-                    previous_secret_expires_at,
-                    account_id,
-                ),
-            ).fetchone()
+        row = self._conn.execute(
+            "UPDATE provider_accounts SET"
+            " credentials_ref = coalesce(%s, CASE WHEN provider_secret_ref_ok("
+            "   credentials_ref, tenant_id, id, 'credentials') THEN credentials_ref END),"
+            " signing_secret_ref = coalesce(%s, CASE WHEN provider_secret_ref_ok("
+            "   signing_secret_ref, tenant_id, id, 'signing-secret')"
+            "   THEN signing_secret_ref END),"
+            " previous_signing_secret_ref = CASE WHEN %s THEN %s"
+            "   WHEN provider_secret_ref_ok("
+            "     previous_signing_secret_ref, tenant_id, id, 'signing-secret')"
+            "   THEN previous_signing_secret_ref END,"
+            " previous_secret_expires_at = CASE WHEN %s THEN %s"
+            "   WHEN provider_secret_ref_ok("
+            "     previous_signing_secret_ref, tenant_id, id, 'signing-secret')"
+            "   THEN previous_secret_expires_at END"
+            f" WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
+            (
+                credentials_ref,
+                signing_secret_ref,
+                signing_secret_ref is not None,
+                previous_signing_secret_ref,
+                signing_secret_ref is not None,
+                previous_secret_expires_at,
+                account_id,
+            ),
+        ).fetchone()
         assert row is not None
         return row
 

@@ -12,7 +12,6 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.lead_import import PreparedLead
@@ -63,12 +62,11 @@ class LeadRepository:
         self._conn = conn
 
     def add(self, tenant_id: UUID, phone: str, campaign_id: UUID | None = None) -> Lead:
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO leads (tenant_id, campaign_id, phone) VALUES (%s, %s, %s) "
-                "RETURNING id, tenant_id, campaign_id, phone, state, email",
-                (tenant_id, campaign_id, phone),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO leads (tenant_id, campaign_id, phone) VALUES (%s, %s, %s) "
+            "RETURNING id, tenant_id, campaign_id, phone, state, email",
+            (tenant_id, campaign_id, phone),
+        ).fetchone()
         assert row is not None
         return _lead(row)
 
@@ -86,11 +84,10 @@ class LeadRepository:
 
     def set_state(self, lead_id: UUID, expected: LeadState, target: LeadState) -> bool:
         """Move the lead if it is still in `expected`. False if it was not."""
-        with translated_errors():
-            cursor = self._conn.execute(
-                "UPDATE leads SET state = %s WHERE id = %s AND state = %s",
-                (target.value, lead_id, expected.value),
-            )
+        cursor = self._conn.execute(
+            "UPDATE leads SET state = %s WHERE id = %s AND state = %s",
+            (target.value, lead_id, expected.value),
+        )
         return cursor.rowcount == 1
 
     def set_email(self, lead_id: UUID, email: str) -> None:
@@ -109,37 +106,36 @@ class LeadRepository:
         """Store the rows in one statement: a phone the campaign has already is merged
         into that lead (its empty fields filled, attributes added), the rest inserted.
         The caller holds the campaign's lock, so two imports do not both insert a phone."""
-        with translated_errors():
-            row = self._conn.execute(
-                "WITH input AS ("
-                "  SELECT * FROM unnest(%(phones)s::text[], %(first)s::text[], %(last)s::text[],"
-                "    %(emails)s::text[], %(zones)s::text[], %(attrs)s::jsonb[])"
-                "    AS i(phone, first_name, last_name, email, timezone, attributes)"
-                "), merged AS ("
-                "  UPDATE leads l SET first_name = coalesce(l.first_name, i.first_name),"
-                "    last_name = coalesce(l.last_name, i.last_name), email = coalesce(l.email, i.email),"
-                "    timezone = coalesce(l.timezone, i.timezone), attributes = i.attributes || l.attributes"
-                "  FROM input i WHERE l.campaign_id = %(campaign)s AND l.phone = i.phone"
-                "  RETURNING l.phone"
-                "), inserted AS ("
-                "  INSERT INTO leads (tenant_id, campaign_id, phone, first_name, last_name, email, timezone, attributes)"
-                "  SELECT %(tenant)s, %(campaign)s, i.phone, i.first_name, i.last_name, i.email, i.timezone, i.attributes"
-                "  FROM input i WHERE NOT EXISTS"
-                "    (SELECT 1 FROM leads l WHERE l.campaign_id = %(campaign)s AND l.phone = i.phone)"
-                "  RETURNING phone"
-                ") SELECT (SELECT count(DISTINCT phone) FROM merged) AS merged,"
-                " (SELECT count(*) FROM inserted) AS inserted",
-                {
-                    "tenant": tenant_id,
-                    "campaign": campaign_id,
-                    "phones": [lead.phone for lead in leads],
-                    "first": [lead.first_name for lead in leads],
-                    "last": [lead.last_name for lead in leads],
-                    "emails": [lead.email for lead in leads],
-                    "zones": [lead.timezone for lead in leads],
-                    "attrs": [Jsonb(lead.attributes) for lead in leads],
-                },
-            ).fetchone()
+        row = self._conn.execute(
+            "WITH input AS ("
+            "  SELECT * FROM unnest(%(phones)s::text[], %(first)s::text[], %(last)s::text[],"
+            "    %(emails)s::text[], %(zones)s::text[], %(attrs)s::jsonb[])"
+            "    AS i(phone, first_name, last_name, email, timezone, attributes)"
+            "), merged AS ("
+            "  UPDATE leads l SET first_name = coalesce(l.first_name, i.first_name),"
+            "    last_name = coalesce(l.last_name, i.last_name), email = coalesce(l.email, i.email),"
+            "    timezone = coalesce(l.timezone, i.timezone), attributes = i.attributes || l.attributes"
+            "  FROM input i WHERE l.campaign_id = %(campaign)s AND l.phone = i.phone"
+            "  RETURNING l.phone"
+            "), inserted AS ("
+            "  INSERT INTO leads (tenant_id, campaign_id, phone, first_name, last_name, email, timezone, attributes)"
+            "  SELECT %(tenant)s, %(campaign)s, i.phone, i.first_name, i.last_name, i.email, i.timezone, i.attributes"
+            "  FROM input i WHERE NOT EXISTS"
+            "    (SELECT 1 FROM leads l WHERE l.campaign_id = %(campaign)s AND l.phone = i.phone)"
+            "  RETURNING phone"
+            ") SELECT (SELECT count(DISTINCT phone) FROM merged) AS merged,"
+            " (SELECT count(*) FROM inserted) AS inserted",
+            {
+                "tenant": tenant_id,
+                "campaign": campaign_id,
+                "phones": [lead.phone for lead in leads],
+                "first": [lead.first_name for lead in leads],
+                "last": [lead.last_name for lead in leads],
+                "emails": [lead.email for lead in leads],
+                "zones": [lead.timezone for lead in leads],
+                "attrs": [Jsonb(lead.attributes) for lead in leads],
+            },
+        ).fetchone()
         assert row is not None
         return ImportCounts(row["inserted"], row["merged"])
 
@@ -249,21 +245,20 @@ class LeadEventRepository:
         payload: dict[str, Any] | None = None,
     ) -> UUID | None:
         """Record an event once per `dedupe_key`: its id, or None when already recorded."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO lead_events"
-                " (tenant_id, lead_id, event_type, previous_state, new_state, payload, dedupe_key)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                (
-                    lead.tenant_id,
-                    lead.id,
-                    event_type,
-                    previous_state.value if previous_state else None,
-                    new_state.value if new_state else None,
-                    Jsonb(payload or {}),
-                    dedupe_key,
-                ),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO lead_events"
+            " (tenant_id, lead_id, event_type, previous_state, new_state, payload, dedupe_key)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+            (
+                lead.tenant_id,
+                lead.id,
+                event_type,
+                previous_state.value if previous_state else None,
+                new_state.value if new_state else None,
+                Jsonb(payload or {}),
+                dedupe_key,
+            ),
+        ).fetchone()
         return row["id"] if row else None
 
     def for_lead(self, lead_id: UUID) -> list[dict[str, Any]]:

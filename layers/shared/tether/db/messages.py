@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.lead_state import LeadState
 from tether.domain.messages import StoredSend
@@ -131,23 +130,22 @@ class MessageRepository:
             [d.expires_at for d in drafts],
             [d.purpose for d in drafts],
         )
-        with translated_errors():
-            rows = self._conn.execute(
-                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
-                " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
-                " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose)"
-                " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
-                " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
-                " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
-                " v.expires_at, v.purpose"
-                " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],"
-                " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],"
-                " %s::timestamptz[], %s::text[])"
-                " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
-                " assignment_id, send_key, template, body, segments, media, expires_at, purpose)"
-                " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
-                columns,
-            ).fetchall()
+        rows = self._conn.execute(
+            "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
+            " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
+            " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose)"
+            " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
+            " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
+            " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
+            " v.expires_at, v.purpose"
+            " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],"
+            " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],"
+            " %s::timestamptz[], %s::text[])"
+            " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
+            " assignment_id, send_key, template, body, segments, media, expires_at, purpose)"
+            " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
+            columns,
+        ).fetchall()
         return {row["send_key"]: row["id"] for row in rows}
 
     def mark_enqueued_many(self, message_ids: Sequence[UUID], at: datetime) -> None:
@@ -288,23 +286,21 @@ class MessageRepository:
     def start_attempt(self, message_id: UUID, now: datetime) -> None:
         """Open an attempt. An attempt already open keeps its start: the text may be at
         the provider since then."""
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE messages SET status = 'sending', attempts = attempts + 1,"
-                " attempt_started_at = coalesce(attempt_started_at, %s), not_before = NULL WHERE id = %s",
-                (now, message_id),
-            )
+        self._conn.execute(
+            "UPDATE messages SET status = 'sending', attempts = attempts + 1,"
+            " attempt_started_at = coalesce(attempt_started_at, %s), not_before = NULL WHERE id = %s",
+            (now, message_id),
+        )
 
     def record_sent(
         self, message_id: UUID, provider: str, external_id: str, segments: int | None, now: datetime
     ) -> None:
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE messages SET status = 'sent', provider = %s, external_id = %s,"
-                " segments = coalesce(%s, segments), sent_at = %s, attempt_started_at = NULL,"
-                " error_code = NULL, error_reason = NULL WHERE id = %s",
-                (provider, external_id, segments, now, message_id),
-            )
+        self._conn.execute(
+            "UPDATE messages SET status = 'sent', provider = %s, external_id = %s,"
+            " segments = coalesce(%s, segments), sent_at = %s, attempt_started_at = NULL,"
+            " error_code = NULL, error_reason = NULL WHERE id = %s",
+            (provider, external_id, segments, now, message_id),
+        )
 
     def retry_later(
         self,
@@ -324,12 +320,11 @@ class MessageRepository:
         )
 
     def fail(self, message_id: UUID, code: str | None, reason: str) -> None:
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE messages SET status = 'failed', error_code = %s, error_reason = %s,"
-                " attempt_started_at = NULL WHERE id = %s",
-                (code, reason, message_id),
-            )
+        self._conn.execute(
+            "UPDATE messages SET status = 'failed', error_code = %s, error_reason = %s,"
+            " attempt_started_at = NULL WHERE id = %s",
+            (code, reason, message_id),
+        )
 
     def mark_enqueued(self, message_id: UUID, at: datetime | None) -> None:
         """Record the hand-over to OutboundQueue (None: not enqueued, the sweeper's)."""
@@ -373,40 +368,38 @@ class MessageRepository:
         error_reason: str | None,
         at: datetime,
     ) -> None:
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE messages SET status = %s,"
-                " delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END,"
-                " error_code = coalesce(%s, error_code), error_reason = coalesce(%s, error_reason)"
-                " WHERE id = %s",
-                (status, status, at, error_code, error_reason, message_id),
-            )
+        self._conn.execute(
+            "UPDATE messages SET status = %s,"
+            " delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END,"
+            " error_code = coalesce(%s, error_code), error_reason = coalesce(%s, error_reason)"
+            " WHERE id = %s",
+            (status, status, at, error_code, error_reason, message_id),
+        )
 
     def insert_inbound(self, draft: InboundDraft) -> UUID | None:
         """A reply, once per provider message id: None when it was stored already."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
-                " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
-                " media_urls, status, received_at)"
-                " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s)"
-                " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
-                (
-                    draft.tenant_id,
-                    draft.thread_id,
-                    draft.lead_id,
-                    draft.campaign_id,
-                    draft.from_address,
-                    draft.to_address,
-                    draft.number_id,
-                    draft.assignment_id,
-                    draft.provider,
-                    draft.external_id,
-                    draft.body,
-                    draft.media_urls,
-                    draft.received_at,
-                ),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
+            " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
+            " media_urls, status, received_at)"
+            " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s)"
+            " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
+            (
+                draft.tenant_id,
+                draft.thread_id,
+                draft.lead_id,
+                draft.campaign_id,
+                draft.from_address,
+                draft.to_address,
+                draft.number_id,
+                draft.assignment_id,
+                draft.provider,
+                draft.external_id,
+                draft.body,
+                draft.media_urls,
+                draft.received_at,
+            ),
+        ).fetchone()
         return row["id"] if row else None
 
     def attribute(self, message_id: UUID, ai_worker: str) -> None:
@@ -418,12 +411,11 @@ class MessageRepository:
     def assign_lead(self, message_id: UUID, lead_id: UUID, campaign_id: UUID | None) -> None:
         """An unmatched reply is the lead's from now on (a message's lead may be set
         once, never changed: migration 0004)."""
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE messages SET lead_id = %s, campaign_id = coalesce(campaign_id, %s)"
-                " WHERE id = %s AND lead_id IS NULL",
-                (lead_id, campaign_id, message_id),
-            )
+        self._conn.execute(
+            "UPDATE messages SET lead_id = %s, campaign_id = coalesce(campaign_id, %s)"
+            " WHERE id = %s AND lead_id IS NULL",
+            (lead_id, campaign_id, message_id),
+        )
 
     def wake_paused_sends(self, campaign_id: UUID, now: datetime, limit: int) -> list[UUID]:
         """Bring the campaign's sends held while it was paused forward to now: never
@@ -480,22 +472,21 @@ class StatusRepository:
         receipt_id: UUID | None,
     ) -> StatusEvent | None:
         """Keep the report; None when this receipt was recorded already."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO message_status_events (tenant_id, provider, external_id, status, error_code,"
-                " error_reason, occurred_at, receipt_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (receipt_id) DO NOTHING RETURNING id",
-                (
-                    tenant_id,
-                    provider,
-                    external_id,
-                    status,
-                    error_code,
-                    error_reason,
-                    occurred_at,
-                    receipt_id,
-                ),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO message_status_events (tenant_id, provider, external_id, status, error_code,"
+            " error_reason, occurred_at, receipt_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (receipt_id) DO NOTHING RETURNING id",
+            (
+                tenant_id,
+                provider,
+                external_id,
+                status,
+                error_code,
+                error_reason,
+                occurred_at,
+                receipt_id,
+            ),
+        ).fetchone()
         if row is None:
             return None
         return StatusEvent(row["id"], status, error_code, error_reason, occurred_at)

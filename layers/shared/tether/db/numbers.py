@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.errors import NotFound
 from tether.domain.leases import CallOutcome, LeaseRules
@@ -141,19 +140,18 @@ class NumberRepository:
         Returns the numbers inserted."""
         if not numbers:
             return set()
-        with translated_errors():
-            rows = self._conn.execute(
-                "INSERT INTO phone_numbers (tenant_id, provider_account_id, pool, e164, label)"
-                " SELECT %s, %s, %s, n.e164, n.label FROM unnest(%s::text[], %s::text[]) AS n (e164, label)"
-                " ON CONFLICT (tenant_id, e164) DO NOTHING RETURNING id, e164, pool, label",
-                (
-                    tenant_id,
-                    account_id,
-                    pool,
-                    [n for n, _ in numbers],
-                    [label for _, label in numbers],
-                ),
-            ).fetchall()
+        rows = self._conn.execute(
+            "INSERT INTO phone_numbers (tenant_id, provider_account_id, pool, e164, label)"
+            " SELECT %s, %s, %s, n.e164, n.label FROM unnest(%s::text[], %s::text[]) AS n (e164, label)"
+            " ON CONFLICT (tenant_id, e164) DO NOTHING RETURNING id, e164, pool, label",
+            (
+                tenant_id,
+                account_id,
+                pool,
+                [n for n, _ in numbers],
+                [label for _, label in numbers],
+            ),
+        ).fetchall()
         return {row["e164"] for row in rows}
 
     def get(self, number_id: UUID, *, for_update: bool = False) -> PhoneNumber | None:
@@ -167,12 +165,11 @@ class NumberRepository:
         return PhoneNumber(**row) if row else None
 
     def retire(self, number_id: UUID, at: datetime) -> bool:
-        with translated_errors():
-            cursor = self._conn.execute(
-                "UPDATE phone_numbers SET status = 'retired', retired_at = %s"
-                " WHERE id = %s AND status = 'active'",
-                (at, number_id),
-            )
+        cursor = self._conn.execute(
+            "UPDATE phone_numbers SET status = 'retired', retired_at = %s"
+            " WHERE id = %s AND status = 'active'",
+            (at, number_id),
+        )
         return cursor.rowcount == 1
 
     def record_delivery(
@@ -245,10 +242,9 @@ class NumberRepository:
         """Lease the least recently used rested number of `pool` to the lead, or return
         the one it holds already. None when the pool has nothing free; NotFound when
         the lead is not the tenant's."""
-        with translated_errors():
-            row = self._conn.execute(
-                _LEASE, {"tenant_id": tenant_id, "lead_id": lead_id, "pool": pool, "now": now}
-            ).fetchone()
+        row = self._conn.execute(
+            _LEASE, {"tenant_id": tenant_id, "lead_id": lead_id, "pool": pool, "now": now}
+        ).fetchone()
         assert row is not None  # the function always answers one row
         if not row["lead_found"]:
             raise NotFound("lead", lead_id)
@@ -296,10 +292,9 @@ class NumberRepository:
         self, condition: str, params: dict[str, Any], now: datetime, reason: str, limit: int
     ) -> list[dict[str, Any]]:
         query = _RELEASE.format(condition=condition)
-        with translated_errors():
-            return self._conn.execute(
-                query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
-            ).fetchall()
+        return self._conn.execute(
+            query.encode(), {**params, "now": now, "reason": reason, "limit": limit}
+        ).fetchall()
 
 
 class CampaignNumberRepository:
@@ -341,14 +336,13 @@ class CampaignNumberRepository:
         self, tenant_id: UUID, campaign_id: UUID, numbers: Sequence[tuple[UUID, str]]
     ) -> None:
         """The campaign's numbers, the first its primary."""
-        with translated_errors():
-            for index, (number_id, e164) in enumerate(numbers):
-                self._conn.execute(
-                    "INSERT INTO campaign_phone_assignments"
-                    " (tenant_id, campaign_id, phone_number_id, phone_number, is_primary)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    (tenant_id, campaign_id, number_id, e164, index == 0),
-                )
+        for index, (number_id, e164) in enumerate(numbers):
+            self._conn.execute(
+                "INSERT INTO campaign_phone_assignments"
+                " (tenant_id, campaign_id, phone_number_id, phone_number, is_primary)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (tenant_id, campaign_id, number_id, e164, index == 0),
+            )
 
     def binding(self, lead_id: UUID, campaign_id: UUID) -> SenderBinding | None:
         row = self._conn.execute(
@@ -380,21 +374,20 @@ class CampaignNumberRepository:
         a concurrent first send wins, as in `bind`."""
         if not bindings:
             return
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
-                " campaign_phone_assignment_id, phone_number_id, phone_number)"
-                " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
-                " ON CONFLICT (lead_id, campaign_id) DO NOTHING",
-                (
-                    [tenant for tenant, _, _, _ in bindings],
-                    [lead for _, lead, _, _ in bindings],
-                    [campaign for _, _, campaign, _ in bindings],
-                    [sender.assignment_id for *_, sender in bindings],
-                    [sender.phone_number_id for *_, sender in bindings],
-                    [sender.phone_number for *_, sender in bindings],
-                ),
-            )
+        self._conn.execute(
+            "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
+            " campaign_phone_assignment_id, phone_number_id, phone_number)"
+            " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
+            " ON CONFLICT (lead_id, campaign_id) DO NOTHING",
+            (
+                [tenant for tenant, _, _, _ in bindings],
+                [lead for _, lead, _, _ in bindings],
+                [campaign for _, _, campaign, _ in bindings],
+                [sender.assignment_id for *_, sender in bindings],
+                [sender.phone_number_id for *_, sender in bindings],
+                [sender.phone_number for *_, sender in bindings],
+            ),
+        )
 
     def sender_candidates_of(
         self, campaign_ids: Iterable[UUID], now: datetime
@@ -441,21 +434,20 @@ class CampaignNumberRepository:
         event_id: UUID,
         at: datetime,
     ) -> None:
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE lead_sender_bindings SET campaign_phone_assignment_id = %s, phone_number_id = %s,"
-                " phone_number = %s, rehome_event_id = %s, bound_at = %s"
-                " WHERE lead_id = %s AND campaign_id = %s",
-                (
-                    sender.assignment_id,
-                    sender.phone_number_id,
-                    sender.phone_number,
-                    event_id,
-                    at,
-                    lead_id,
-                    campaign_id,
-                ),
-            )
+        self._conn.execute(
+            "UPDATE lead_sender_bindings SET campaign_phone_assignment_id = %s, phone_number_id = %s,"
+            " phone_number = %s, rehome_event_id = %s, bound_at = %s"
+            " WHERE lead_id = %s AND campaign_id = %s",
+            (
+                sender.assignment_id,
+                sender.phone_number_id,
+                sender.phone_number,
+                event_id,
+                at,
+                lead_id,
+                campaign_id,
+            ),
+        )
 
     def bound_to_number(self, number_id: UUID) -> list[tuple[UUID, UUID]]:
         """The (lead, campaign) pairs that text from this number."""

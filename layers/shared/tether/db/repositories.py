@@ -9,7 +9,6 @@ from uuid import UUID
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.model import TenantConfig
 
@@ -27,13 +26,12 @@ class TenantRepository:
 
     def create(self, name: str, default_region: str = "US") -> UUID:
         """A tenant and its default configuration (jobs role: tenants have no tenant yet)."""
-        with translated_errors():
-            row = self._conn.execute(
-                "WITH tenant AS (INSERT INTO tenants (name) VALUES (%s) RETURNING id) "
-                "INSERT INTO tenant_config (tenant_id, default_region) "
-                "SELECT id, %s FROM tenant RETURNING tenant_id",
-                (name, default_region),
-            ).fetchone()
+        row = self._conn.execute(
+            "WITH tenant AS (INSERT INTO tenants (name) VALUES (%s) RETURNING id) "
+            "INSERT INTO tenant_config (tenant_id, default_region) "
+            "SELECT id, %s FROM tenant RETURNING tenant_id",
+            (name, default_region),
+        ).fetchone()
         assert row is not None
         tenant_id: UUID = row["tenant_id"]
         return tenant_id
@@ -84,12 +82,11 @@ class TenantSettingsRepository:
             sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
         )
         values = [Jsonb(value) if isinstance(value, dict) else value for value in changes.values()]
-        with translated_errors():
-            self._conn.execute("SELECT set_config('app.actor', %s, true)", (actor or "",))
-            self._conn.execute(
-                sql.SQL("UPDATE tenant_config SET {} WHERE tenant_id = %s").format(assignments),
-                (*values, tenant_id),
-            )
+        self._conn.execute("SELECT set_config('app.actor', %s, true)", (actor or "",))
+        self._conn.execute(
+            sql.SQL("UPDATE tenant_config SET {} WHERE tenant_id = %s").format(assignments),
+            (*values, tenant_id),
+        )
 
 
 class SuppressionRepository:
@@ -108,13 +105,12 @@ class SuppressionRepository:
     ) -> bool:
         """Suppress `phone` (for the whole tenant, or one sending number). Waits for the
         sends to it in flight (migration 0009). False if it was suppressed already."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword, source_message_id)"
-                " VALUES (%s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING RETURNING id",
-                (tenant_id, phone, phone_number_id, reason, keyword, source_message_id),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword, source_message_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING RETURNING id",
+            (tenant_id, phone, phone_number_id, reason, keyword, source_message_id),
+        ).fetchone()
         return row is not None
 
     def lift(self, tenant_id: UUID, phone: str, at: datetime, reason: str) -> int:

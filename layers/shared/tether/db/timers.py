@@ -15,7 +15,6 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from tether.db.errors import translated_errors
 from tether.db.session import Session
 from tether.domain.lead_state import LeadState
 from tether.domain.timers import ESCALATIONS, Action, DueTimer, TimerType
@@ -87,32 +86,30 @@ class TimerRepository:
     ) -> UUID:
         """Create the lead's active timer of this type, or move it (seed 002 part 5); a
         moved timer starts its attempts afresh."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO lead_timers (tenant_id, lead_id, timer_type, trigger_at) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (lead_id, timer_type) WHERE executed_at IS NULL AND cancelled_at IS NULL"
-                " DO UPDATE SET trigger_at = EXCLUDED.trigger_at, retry_at = NULL, attempts = 0,"
-                " last_error = NULL RETURNING id",
-                (tenant_id, lead_id, timer_type, trigger_at),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO lead_timers (tenant_id, lead_id, timer_type, trigger_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (lead_id, timer_type) WHERE executed_at IS NULL AND cancelled_at IS NULL"
+            " DO UPDATE SET trigger_at = EXCLUDED.trigger_at, retry_at = NULL, attempts = 0,"
+            " last_error = NULL RETURNING id",
+            (tenant_id, lead_id, timer_type, trigger_at),
+        ).fetchone()
         assert row is not None
         timer_id: UUID = row["id"]
         return timer_id
 
     def schedule_escalations(self, tenant_id: UUID, lead_id: UUID, touched_at: datetime) -> None:
         """The 7-, 14- and 30-day timers from `touched_at`, at the tenant's intervals."""
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO lead_timers (tenant_id, lead_id, timer_type, trigger_at)"
-                " SELECT c.tenant_id, %s, v.timer_type::timer_type, %s + make_interval(days => v.days)"
-                " FROM tenant_config c, LATERAL (VALUES ('TIMER_7D', c.timer_7d_days),"
-                "   ('TIMER_14D', c.timer_14d_days), ('TIMER_30D', c.timer_30d_days)) AS v(timer_type, days)"
-                " WHERE c.tenant_id = %s"
-                " ON CONFLICT (lead_id, timer_type) WHERE executed_at IS NULL AND cancelled_at IS NULL"
-                " DO UPDATE SET trigger_at = EXCLUDED.trigger_at, retry_at = NULL, attempts = 0,"
-                " last_error = NULL",
-                (lead_id, touched_at, tenant_id),
-            )
+        self._conn.execute(
+            "INSERT INTO lead_timers (tenant_id, lead_id, timer_type, trigger_at)"
+            " SELECT c.tenant_id, %s, v.timer_type::timer_type, %s + make_interval(days => v.days)"
+            " FROM tenant_config c, LATERAL (VALUES ('TIMER_7D', c.timer_7d_days),"
+            "   ('TIMER_14D', c.timer_14d_days), ('TIMER_30D', c.timer_30d_days)) AS v(timer_type, days)"
+            " WHERE c.tenant_id = %s"
+            " ON CONFLICT (lead_id, timer_type) WHERE executed_at IS NULL AND cancelled_at IS NULL"
+            " DO UPDATE SET trigger_at = EXCLUDED.trigger_at, retry_at = NULL, attempts = 0,"
+            " last_error = NULL",
+            (lead_id, touched_at, tenant_id),
+        )
 
     def cancel(
         self, lead_id: UUID, at: datetime, reason: str, timer_type: str | None = None
@@ -146,13 +143,12 @@ class TimerRepository:
     def set_escalation_step(
         self, tenant_id: UUID, timer_type: str, action: str, campaign_id: UUID | None
     ) -> None:
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO escalation_steps (tenant_id, timer_type, action, campaign_id)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant_id, timer_type)"
-                " DO UPDATE SET action = EXCLUDED.action, campaign_id = EXCLUDED.campaign_id",
-                (tenant_id, timer_type, action, campaign_id),
-            )
+        self._conn.execute(
+            "INSERT INTO escalation_steps (tenant_id, timer_type, action, campaign_id)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant_id, timer_type)"
+            " DO UPDATE SET action = EXCLUDED.action, campaign_id = EXCLUDED.campaign_id",
+            (tenant_id, timer_type, action, campaign_id),
+        )
 
     def remove_escalation_step(self, timer_type: str) -> bool:
         cursor = self._conn.execute(
@@ -216,43 +212,40 @@ class TimerRepository:
     def append_events(self, events: Sequence[TimerEvent]) -> None:
         if not events:
             return
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO lead_events (tenant_id, lead_id, event_type, previous_state, new_state,"
-                " payload, dedupe_key)"
-                " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::lead_state[],"
-                " %s::lead_state[], %s::jsonb[], %s::text[])",
-                (
-                    [e.tenant_id for e in events],
-                    [e.lead_id for e in events],
-                    [e.event_type for e in events],
-                    [e.previous_state.value if e.previous_state else None for e in events],
-                    [e.new_state.value if e.new_state else None for e in events],
-                    [Jsonb(e.payload) for e in events],
-                    [e.dedupe_key for e in events],
-                ),
-            )
+        self._conn.execute(
+            "INSERT INTO lead_events (tenant_id, lead_id, event_type, previous_state, new_state,"
+            " payload, dedupe_key)"
+            " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::lead_state[],"
+            " %s::lead_state[], %s::jsonb[], %s::text[])",
+            (
+                [e.tenant_id for e in events],
+                [e.lead_id for e in events],
+                [e.event_type for e in events],
+                [e.previous_state.value if e.previous_state else None for e in events],
+                [e.new_state.value if e.new_state else None for e in events],
+                [Jsonb(e.payload) for e in events],
+                [e.dedupe_key for e in events],
+            ),
+        )
 
     def move_leads(self, moves: Sequence[tuple[UUID, UUID]]) -> None:
         """Put each (lead, campaign) lead in that campaign."""
         if not moves:
             return
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE leads l SET campaign_id = v.campaign_id"
-                " FROM unnest(%s::uuid[], %s::uuid[]) AS v(lead_id, campaign_id) WHERE l.id = v.lead_id",
-                ([lead for lead, _ in moves], [campaign for _, campaign in moves]),
-            )
+        self._conn.execute(
+            "UPDATE leads l SET campaign_id = v.campaign_id"
+            " FROM unnest(%s::uuid[], %s::uuid[]) AS v(lead_id, campaign_id) WHERE l.id = v.lead_id",
+            ([lead for lead, _ in moves], [campaign for _, campaign in moves]),
+        )
 
     def close_leads(self, lead_ids: Sequence[UUID], at: datetime) -> None:
         """Close the leads (the transition trigger refuses any it may not close)."""
         if not lead_ids:
             return
-        with translated_errors():
-            self._conn.execute(
-                "UPDATE leads SET state = 'closed', state_changed_at = %s WHERE id = ANY(%s)",
-                (at, list(lead_ids)),
-            )
+        self._conn.execute(
+            "UPDATE leads SET state = 'closed', state_changed_at = %s WHERE id = ANY(%s)",
+            (at, list(lead_ids)),
+        )
 
     def queue_calls(
         self, calls: Sequence[tuple[UUID, UUID, int, datetime]], reason: str = "callback"
@@ -261,22 +254,21 @@ class TimerRepository:
         its entry at the higher priority."""
         if not calls:
             return
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO call_queue (tenant_id, lead_id, priority, reason, due_at)"
-                " SELECT v.tenant_id, v.lead_id, v.priority, %s, v.due_at"
-                " FROM unnest(%s::uuid[], %s::uuid[], %s::int[], %s::timestamptz[])"
-                "   AS v(tenant_id, lead_id, priority, due_at)"
-                " ON CONFLICT (lead_id) WHERE status IN ('queued', 'claimed')"
-                " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)",
-                (
-                    reason,
-                    [c[0] for c in calls],
-                    [c[1] for c in calls],
-                    [c[2] for c in calls],
-                    [c[3] for c in calls],
-                ),
-            )
+        self._conn.execute(
+            "INSERT INTO call_queue (tenant_id, lead_id, priority, reason, due_at)"
+            " SELECT v.tenant_id, v.lead_id, v.priority, %s, v.due_at"
+            " FROM unnest(%s::uuid[], %s::uuid[], %s::int[], %s::timestamptz[])"
+            "   AS v(tenant_id, lead_id, priority, due_at)"
+            " ON CONFLICT (lead_id) WHERE status IN ('queued', 'claimed')"
+            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)",
+            (
+                reason,
+                [c[0] for c in calls],
+                [c[1] for c in calls],
+                [c[2] for c in calls],
+                [c[3] for c in calls],
+            ),
+        )
 
     def mark_fired(self, fired: Sequence[FiredTimer], at: datetime) -> None:
         if not fired:

@@ -11,7 +11,6 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from tether.db.errors import translated_errors
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.events import EventType
@@ -88,25 +87,24 @@ class WebhookReceiptRepository:
     def add(self, receipt: NewReceipt) -> UUID | None:
         """Store a receipt once per idempotency key. None when the key was stored before
         (by an earlier delivery, or a concurrent one that committed first)."""
-        with translated_errors():
-            row = self._conn.execute(
-                "INSERT INTO webhook_receipts (tenant_id, provider_account_id, provider,"
-                " idempotency_key, event_type, external_id, raw_body, raw_bytes, headers, event)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (
-                    receipt.tenant_id,
-                    receipt.provider_account_id,
-                    receipt.provider,
-                    receipt.idempotency_key,
-                    receipt.event_type,
-                    receipt.external_id,
-                    receipt.raw_body,
-                    receipt.raw_bytes,
-                    Jsonb(dict(receipt.headers)),
-                    Jsonb(dict(receipt.event)) if receipt.event is not None else None,
-                ),
-            ).fetchone()
+        row = self._conn.execute(
+            "INSERT INTO webhook_receipts (tenant_id, provider_account_id, provider,"
+            " idempotency_key, event_type, external_id, raw_body, raw_bytes, headers, event)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            (
+                receipt.tenant_id,
+                receipt.provider_account_id,
+                receipt.provider,
+                receipt.idempotency_key,
+                receipt.event_type,
+                receipt.external_id,
+                receipt.raw_body,
+                receipt.raw_bytes,
+                Jsonb(dict(receipt.headers)),
+                Jsonb(dict(receipt.event)) if receipt.event is not None else None,
+            ),
+        ).fetchone()
         return row["id"] if row else None
 
     def mark_enqueued(self, receipt_ids: Sequence[UUID]) -> int:
@@ -155,12 +153,11 @@ class AuditLogRepository:
     ) -> None:
         """Append an audit row. With no tenant (a request for an unknown account) the app
         role may write it but not read it back, hence no RETURNING."""
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO audit_log (tenant_id, kind, actor, subject_type, subject_id, detail)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                (tenant_id, kind, actor, subject_type, subject_id, Jsonb(dict(detail or {}))),
-            )
+        self._conn.execute(
+            "INSERT INTO audit_log (tenant_id, kind, actor, subject_type, subject_id, detail)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (tenant_id, kind, actor, subject_type, subject_id, Jsonb(dict(detail or {}))),
+        )
 
     def count(
         self,
@@ -175,23 +172,22 @@ class AuditLogRepository:
     ) -> None:
         """Count one more occurrence into the audit row named `rate_key`, writing it
         (count 1) on the first. The only update an audit row allows (migration 0018)."""
-        with translated_errors():
-            self._conn.execute(
-                "INSERT INTO audit_log"
-                " (tenant_id, kind, actor, subject_type, subject_id, detail, rate_key)"
-                " VALUES (%s, %s, %s, %s, %s, %s || '{\"count\": 1}'::jsonb, %s)"
-                " ON CONFLICT (rate_key) DO UPDATE SET detail = jsonb_set(audit_log.detail,"
-                " '{count}', to_jsonb((audit_log.detail ->> 'count')::bigint + 1))",
-                (
-                    tenant_id,
-                    kind,
-                    actor,
-                    subject_type,
-                    subject_id,
-                    Jsonb(dict(detail or {})),
-                    rate_key,
-                ),
-            )
+        self._conn.execute(
+            "INSERT INTO audit_log"
+            " (tenant_id, kind, actor, subject_type, subject_id, detail, rate_key)"
+            " VALUES (%s, %s, %s, %s, %s, %s || '{\"count\": 1}'::jsonb, %s)"
+            " ON CONFLICT (rate_key) DO UPDATE SET detail = jsonb_set(audit_log.detail,"
+            " '{count}', to_jsonb((audit_log.detail ->> 'count')::bigint + 1))",
+            (
+                tenant_id,
+                kind,
+                actor,
+                subject_type,
+                subject_id,
+                Jsonb(dict(detail or {})),
+                rate_key,
+            ),
+        )
 
     def page(self, after: Position | None, limit: int, kind: str | None) -> list[dict[str, Any]]:
         condition, order = newest_first()
