@@ -238,8 +238,7 @@ def test_release_job_works_through_a_backlog_in_batches(
 ) -> None:
     # the job works across tenants: other tests' expired leases go first, so that the
     # batches counted below are this backlog's whatever ran before
-    with UnitOfWork(jobs_connections) as uow:
-        release_expired_leases(uow, NOW + timedelta(days=1), batch_size=1000)
+    release_expired_leases(UnitOfWork(jobs_connections), NOW + timedelta(days=1), batch_size=1000)
     big = Pool(admin, app_connections, jobs_connections, size=25)
     for _ in range(25):
         big.lease(big.lead())
