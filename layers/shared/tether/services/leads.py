@@ -23,7 +23,7 @@ def move_lead(
 ) -> Lead:
     """Move a lead to `target` and record the event, as one step of the caller's open
     transaction (it never commits). The lead's row is locked here (locking it again in
-    the transaction that holds it costs nothing).
+    the transaction that holds it costs nothing but a round trip).
 
     The event's `dedupe_key` makes this idempotent: replaying the same cause (a
     redelivered webhook, a retried job) records nothing and moves nothing. Raises
@@ -34,6 +34,22 @@ def move_lead(
     lead = uow.leads.get(lead_id, for_update=True)
     if lead is None:
         raise NotFound("lead", lead_id)
+    return move_held_lead(
+        uow, lead, target, event_type=event_type, dedupe_key=dedupe_key, payload=payload
+    )
+
+
+def move_held_lead(
+    uow: UnitOfWork,
+    lead: Lead,
+    target: LeadState,
+    *,
+    event_type: str,
+    dedupe_key: str,
+    payload: dict[str, Any] | None = None,
+) -> Lead:
+    """`move_lead` of a lead whose row this transaction has locked already, as read
+    under that lock (the send's hand-over takes it with the message's other locks)."""
     if (
         uow.lead_events.append(
             lead,
@@ -46,15 +62,15 @@ def move_lead(
         is None
     ):
         logger.info(
-            "lead event already recorded", extra={"lead_id": str(lead_id), "dedupe_key": dedupe_key}
+            "lead event already recorded", extra={"lead_id": str(lead.id), "dedupe_key": dedupe_key}
         )
         return lead
     moved = lead.moved_to(target)  # a forbidden move raises; the event above is rolled back
-    uow.leads.set_state(lead_id, lead.state, target)
+    uow.leads.set_state(lead.id, lead.state, target)
     logger.info(
         "lead moved",
         extra={
-            "lead_id": str(lead_id),
+            "lead_id": str(lead.id),
             "from": lead.state.value,
             "to": target.value,
             "event": event_type,

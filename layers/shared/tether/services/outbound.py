@@ -76,7 +76,7 @@ from tether.providers.base import (
 )
 from tether.queues import MessageQueue
 from tether.secrets import resolve_secret
-from tether.services.leads import move_lead
+from tether.services.leads import move_held_lead
 from tether.services.numbers import SenderWanted, record_number_delivery, resolve_senders
 from tether.services.statuses import apply_parked_statuses
 
@@ -803,9 +803,9 @@ def _defer(
 def _first_touch(uow: UnitOfWork, ctx: SendContext, lead: Lead, now: datetime) -> None:
     """NEW → TOUCHED with its event, and the 7-, 14- and 30-day timers (seed 002 parts 3
     and 5)."""
-    move_lead(
+    move_held_lead(  # begin_hand_over locked the lead
         uow,
-        lead.id,
+        lead,
         LeadState.TOUCHED,
         event_type="FIRST_TOUCH",
         dedupe_key=f"first_touch:{lead.id}",
