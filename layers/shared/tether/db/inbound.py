@@ -1,11 +1,10 @@
-"""SQL of a reply as the inbound worker stores it: the message itself, and what its
-follow-through reads (the rest is written through the aggregates' repositories)."""
+"""What a matched reply's follow-through reads. The reply itself is stored by the
+messages repository, its effects through the aggregates' repositories."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from tether.db.messages import InboundDraft as InboundDraft  # the messages repository stores it
 from tether.db.session import Session
 from tether.domain.model import ReplyContext
 

@@ -19,8 +19,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from tether.db.inbound import InboundDraft
 from tether.db.leads import InboundMatch
+from tether.db.messages import InboundDraft
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.classification import (
     Classification,
