@@ -268,6 +268,25 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: keep_message_content(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_message_content() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.template IS DISTINCT FROM OLD.template
+       OR NEW.variant IS DISTINCT FROM OLD.variant
+       OR NEW.erased_at IS DISTINCT FROM OLD.erased_at AND OLD.erased_at IS NOT NULL
+       OR (NEW.body IS DISTINCT FROM OLD.body
+           AND NOT (OLD.erased_at IS NULL AND NEW.erased_at IS NOT NULL AND NEW.body = '')) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'messages_content_immutable',
+            MESSAGE = format('message %s: its text cannot change once stored, except to erase it', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
 -- Name: keep_sender_binding(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.keep_sender_binding() RETURNS trigger
@@ -1043,6 +1062,8 @@ END) STORED NOT NULL,
     attempt_started_at timestamp with time zone,
     paced_slot timestamp with time zone,
     ai_worker public.ai_worker,
+    variant text,
+    erased_at timestamp with time zone,
     CONSTRAINT messages_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
     CONSTRAINT messages_outbound_bound CHECK (((direction = 'inbound'::text) OR ((campaign_phone_assignment_id IS NOT NULL) AND (outbound_number_id IS NOT NULL) AND (campaign_id IS NOT NULL) AND (send_key IS NOT NULL) AND ((lead_id IS NOT NULL) OR (purpose = 'opt_out_confirmation'::text))))),
@@ -1052,7 +1073,8 @@ END) STORED NOT NULL,
 CASE direction
     WHEN 'inbound'::text THEN (status = ANY (ARRAY['received'::text, 'read'::text]))
     ELSE (status <> 'received'::text)
-END)
+END),
+    CONSTRAINT messages_variant_check CHECK ((variant <> ''::text))
 );
 
 ALTER TABLE ONLY public.messages FORCE ROW LEVEL SECURITY;
@@ -1820,6 +1842,10 @@ CREATE TRIGGER leads_updated_at BEFORE UPDATE ON public.leads FOR EACH ROW EXECU
 -- Name: messages messages_binding_immutable; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER messages_binding_immutable BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_message_binding();
+
+-- Name: messages messages_content_immutable; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER messages_content_immutable BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_message_content();
 
 -- Name: messages messages_status_monotonic; Type: TRIGGER; Schema: public; Owner: -
 

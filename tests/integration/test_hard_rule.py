@@ -94,6 +94,44 @@ def test_binding_cannot_change_after_insert(
     assert refused.value.diag.constraint_name == "messages_binding_immutable"
 
 
+@pytest.mark.parametrize(
+    ("assignments", "params"),
+    [
+        ("body = %s", ("another text",)),
+        ("body = ''", ()),
+        ("template = %s", ("another",)),
+        ("variant = %s", ("B",)),
+        ("body = %s, erased_at = now()", ("[redacted]",)),
+    ],
+)
+def test_what_a_message_says_cannot_change_after_insert(
+    app: Connection, chain: Chain, assignments: str, params: tuple[object, ...]
+) -> None:
+    as_tenant(app, chain.tenant_id)
+    message_id = insert_message(app, outbound_values(chain))
+    with pytest.raises(pg.CheckViolation) as refused:
+        app.execute(f"UPDATE messages SET {assignments} WHERE id = %s", (*params, message_id))
+    assert refused.value.diag.constraint_name == "messages_content_immutable"
+
+
+def test_erasure_empties_the_body_once_and_for_good(app: Connection, chain: Chain) -> None:
+    as_tenant(app, chain.tenant_id)
+    message_id = insert_message(app, outbound_values(chain))
+    app.execute("UPDATE messages SET body = '', erased_at = now() WHERE id = %s", (message_id,))
+    assert app.execute("SELECT body FROM messages WHERE id = %s", (message_id,)).fetchone() == {
+        "body": ""
+    }
+    for change in (
+        "body = 'back again'",
+        "erased_at = NULL",
+        "erased_at = now() + interval '1 day'",
+    ):
+        app.execute("SAVEPOINT again")
+        with pytest.raises(pg.CheckViolation):
+            app.execute(f"UPDATE messages SET {change} WHERE id = %s", (message_id,))
+        app.execute("ROLLBACK TO SAVEPOINT again")
+
+
 def test_provider_sid_is_set_once_and_status_may_advance(app: Connection, chain: Chain) -> None:
     as_tenant(app, chain.tenant_id)
     message_id = insert_message(app, outbound_values(chain))
