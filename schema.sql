@@ -243,6 +243,57 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: keep_launched_templates(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_launched_templates() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF OLD.launched_at IS NOT NULL AND (
+           NEW.template IS DISTINCT FROM OLD.template
+           OR NEW.follow_up_template IS DISTINCT FROM OLD.follow_up_template
+           OR NEW.sender_name IS DISTINCT FROM OLD.sender_name) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'campaigns_templates_fixed',
+            MESSAGE = format('campaign %s has been launched: its templates and sender name are fixed', OLD.id);
+    END IF;
+    IF NEW.template IS NOT NULL AND NEW.template IS DISTINCT FROM OLD.template
+       AND EXISTS (SELECT 1 FROM campaign_templates t WHERE t.campaign_id = NEW.id) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'campaigns_template_or_variants',
+            MESSAGE = format('campaign %s has variants: it cannot have a plain template too', NEW.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Name: keep_launched_variants(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_launched_variants() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_campaign uuid := CASE WHEN TG_OP = 'DELETE' THEN OLD.campaign_id ELSE NEW.campaign_id END;
+    v_launched timestamptz;
+    v_template text;
+BEGIN
+    SELECT launched_at, template INTO v_launched, v_template FROM campaigns WHERE id = v_campaign;
+    IF v_launched IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'campaigns_templates_fixed',
+            MESSAGE = format('campaign %s has been launched: its variants are fixed', v_campaign);
+    END IF;
+    IF TG_OP <> 'DELETE' AND v_template IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'campaigns_template_or_variants',
+            MESSAGE = format('campaign %s has a plain template: it cannot have variants too', v_campaign);
+    END IF;
+    RETURN NULL;
+END $$;
+
 -- Name: keep_message_binding(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.keep_message_binding() RETURNS trigger
@@ -388,6 +439,20 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
+
+-- Name: lead_custom_fields_ok(jsonb); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.lead_custom_fields_ok(fields jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT jsonb_typeof(fields) = 'object'
+       AND (SELECT count(*) FROM jsonb_object_keys(fields)) <= 100
+       AND NOT EXISTS (
+           SELECT 1 FROM jsonb_each(fields) f
+           WHERE f.key !~ '^[a-z0-9_][a-z0-9_.-]{0,63}$'
+              OR jsonb_typeof(f.value) <> 'string'
+              OR length(f.value #>> '{}') > 1000)
+$_$;
 
 -- Name: lease_number(uuid, uuid, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 
@@ -741,6 +806,22 @@ CREATE TABLE public.campaign_phone_assignments (
 
 ALTER TABLE ONLY public.campaign_phone_assignments FORCE ROW LEVEL SECURITY;
 
+-- Name: campaign_templates; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.campaign_templates (
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    name text NOT NULL,
+    template text NOT NULL,
+    weight integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT campaign_templates_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$'::text)),
+    CONSTRAINT campaign_templates_template_check CHECK (((btrim(template) <> ''::text) AND (length(template) <= 1600))),
+    CONSTRAINT campaign_templates_weight_check CHECK (((weight >= 1) AND (weight <= 1000)))
+);
+
+ALTER TABLE ONLY public.campaign_templates FORCE ROW LEVEL SECURITY;
+
 -- Name: campaigns; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.campaigns (
@@ -757,10 +838,13 @@ CREATE TABLE public.campaigns (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     follow_up_template text,
+    sender_name text,
     CONSTRAINT campaigns_follow_up_template_check CHECK ((btrim(follow_up_template) <> ''::text)),
     CONSTRAINT campaigns_name_check CHECK ((btrim(name) <> ''::text)),
     CONSTRAINT campaigns_pool_check CHECK ((btrim(pool) <> ''::text)),
-    CONSTRAINT campaigns_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'staged'::text, 'active'::text, 'paused'::text, 'completed'::text])))
+    CONSTRAINT campaigns_sender_name_check CHECK (((length(btrim(sender_name)) >= 1) AND (length(btrim(sender_name)) <= 100))),
+    CONSTRAINT campaigns_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'staged'::text, 'active'::text, 'paused'::text, 'completed'::text]))),
+    CONSTRAINT campaigns_template_not_blank CHECK ((btrim(template) <> ''::text))
 );
 
 ALTER TABLE ONLY public.campaigns FORCE ROW LEVEL SECURITY;
@@ -902,7 +986,10 @@ CREATE TABLE public.leads (
     attributes jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    company text,
     CONSTRAINT leads_attributes_check CHECK ((jsonb_typeof(attributes) = 'object'::text)),
+    CONSTRAINT leads_company_check CHECK (((length(company) >= 1) AND (length(company) <= 200))),
+    CONSTRAINT leads_custom_fields_shape CHECK (public.lead_custom_fields_ok(attributes)),
     CONSTRAINT leads_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text))
 );
 
@@ -1229,6 +1316,7 @@ CREATE TABLE public.tenant_config (
     send_validity_hours integer DEFAULT 24 NOT NULL,
     call_priority integer DEFAULT 50 NOT NULL,
     quiet_hours_wider_attested boolean DEFAULT false NOT NULL,
+    preview_max_segments integer DEFAULT 3 NOT NULL,
     CONSTRAINT tenant_config_check CHECK ((timer_14d_days > timer_7d_days)),
     CONSTRAINT tenant_config_check1 CHECK ((timer_30d_days > timer_14d_days)),
     CONSTRAINT tenant_config_check2 CHECK ((quiet_hours_start < quiet_hours_end)),
@@ -1240,6 +1328,7 @@ CREATE TABLE public.tenant_config (
     CONSTRAINT tenant_config_number_failure_threshold_check CHECK (((number_failure_threshold > (0)::numeric) AND (number_failure_threshold <= (1)::numeric))),
     CONSTRAINT tenant_config_number_health_cooldown_hours_check CHECK ((number_health_cooldown_hours > 0)),
     CONSTRAINT tenant_config_number_health_min_sample_check CHECK ((number_health_min_sample > 0)),
+    CONSTRAINT tenant_config_preview_max_segments_check CHECK (((preview_max_segments >= 1) AND (preview_max_segments <= 10))),
     CONSTRAINT tenant_config_quiet_hours_by_state_check CHECK ((jsonb_typeof(quiet_hours_by_state) = 'object'::text)),
     CONSTRAINT tenant_config_quiet_hours_floor CHECK ((quiet_hours_wider_attested OR ((quiet_hours_start >= '08:00:00'::time without time zone) AND (quiet_hours_end <= '21:00:00'::time without time zone)))),
     CONSTRAINT tenant_config_send_max_attempts_check CHECK ((send_max_attempts > 0)),
@@ -1393,6 +1482,11 @@ ALTER TABLE ONLY public.campaign_phone_assignments
 
 ALTER TABLE ONLY public.campaign_phone_assignments
     ADD CONSTRAINT campaign_phone_assignments_tenant_id_campaign_id_id_phone_n_key UNIQUE (tenant_id, campaign_id, id, phone_number_id, phone_number);
+
+-- Name: campaign_templates campaign_templates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.campaign_templates
+    ADD CONSTRAINT campaign_templates_pkey PRIMARY KEY (campaign_id, name);
 
 -- Name: campaigns campaigns_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -1803,6 +1897,14 @@ CREATE TRIGGER call_queue_updated_at BEFORE UPDATE ON public.call_queue FOR EACH
 
 CREATE TRIGGER campaign_phone_assignments_immutable BEFORE UPDATE ON public.campaign_phone_assignments FOR EACH ROW EXECUTE FUNCTION public.keep_assignment_binding();
 
+-- Name: campaign_templates campaign_templates_fixed; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER campaign_templates_fixed AFTER INSERT OR DELETE OR UPDATE ON public.campaign_templates FOR EACH ROW EXECUTE FUNCTION public.keep_launched_variants();
+
+-- Name: campaigns campaigns_templates_fixed; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER campaigns_templates_fixed BEFORE UPDATE ON public.campaigns FOR EACH ROW EXECUTE FUNCTION public.keep_launched_templates();
+
 -- Name: campaigns campaigns_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER campaigns_updated_at BEFORE UPDATE ON public.campaigns FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
@@ -1959,6 +2061,16 @@ ALTER TABLE ONLY public.campaign_phone_assignments
 
 ALTER TABLE ONLY public.campaign_phone_assignments
     ADD CONSTRAINT campaign_phone_assignments_tenant_id_phone_number_id_fkey FOREIGN KEY (tenant_id, phone_number_id) REFERENCES public.phone_numbers(tenant_id, id);
+
+-- Name: campaign_templates campaign_templates_tenant_id_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.campaign_templates
+    ADD CONSTRAINT campaign_templates_tenant_id_campaign_id_fkey FOREIGN KEY (tenant_id, campaign_id) REFERENCES public.campaigns(tenant_id, id) ON DELETE CASCADE;
+
+-- Name: campaign_templates campaign_templates_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.campaign_templates
+    ADD CONSTRAINT campaign_templates_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id);
 
 -- Name: campaigns campaigns_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -2223,6 +2335,10 @@ ALTER TABLE public.call_queue ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.campaign_phone_assignments ENABLE ROW LEVEL SECURITY;
 
+-- Name: campaign_templates; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.campaign_templates ENABLE ROW LEVEL SECURITY;
+
 -- Name: campaigns; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.campaigns ENABLE ROW LEVEL SECURITY;
@@ -2250,6 +2366,10 @@ CREATE POLICY jobs_all_tenants ON public.call_queue TO tether_jobs USING (true) 
 -- Name: campaign_phone_assignments jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.campaign_phone_assignments TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: campaign_templates jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.campaign_templates TO tether_jobs USING (true) WITH CHECK (true);
 
 -- Name: campaigns jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
@@ -2394,6 +2514,10 @@ CREATE POLICY tenant_isolation ON public.call_queue TO tether_app USING ((tenant
 -- Name: campaign_phone_assignments tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.campaign_phone_assignments TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: campaign_templates tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.campaign_templates TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 -- Name: campaigns tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
@@ -2561,6 +2685,11 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.call_queue TO tether_jobs;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.campaign_phone_assignments TO tether_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.campaign_phone_assignments TO tether_jobs;
+
+-- Name: TABLE campaign_templates; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.campaign_templates TO tether_app;
+GRANT SELECT ON TABLE public.campaign_templates TO tether_jobs;
 
 -- Name: TABLE campaigns; Type: ACL; Schema: public; Owner: -
 

@@ -9,13 +9,31 @@ from tether.domain.errors import InvalidInput
 from tether.domain.lead_import import LeadRow, prepare_leads, rows_from_csv
 
 
-def test_csv_columns_are_read_by_name_and_the_rest_become_attributes() -> None:
+def test_csv_columns_are_read_by_name_and_the_rest_become_custom_fields() -> None:
     rows = rows_from_csv(
-        "\ufeffPhone, First_Name ,email,Company\n(415) 555-0134,Ana,ana@example.com,Acme\n\n,,,\n"
+        "\ufeffPhone, First_Name ,email,Company,Home City\n"
+        "(415) 555-0134,Ana,ana@example.com,Acme,Oakland\n\n,,,,\n"
     )
     assert rows == [
-        LeadRow("(415) 555-0134", "Ana", None, "ana@example.com", None, {"company": "Acme"})
+        LeadRow(
+            "(415) 555-0134",
+            "Ana",
+            None,
+            "ana@example.com",
+            None,
+            {"home_city": "Oakland"},
+            company="Acme",
+        )
     ]
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [("phone,Home City,home_city", "both name"), ("phone,№", "cannot name a custom field")],
+)
+def test_csv_columns_that_cannot_be_custom_fields_are_refused(header: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        rows_from_csv(header + "\n4155550134,a,b\n")
 
 
 @pytest.mark.parametrize(

@@ -247,12 +247,84 @@ class PoolHealthList(BaseModel):
 # --- campaigns
 
 
+TemplateText = Annotated[
+    Text,
+    Field(
+        max_length=1600,
+        description="merge fields {first_name} {last_name} {company} {sender_name}"
+        " {custom.<name>}, fallbacks {first_name|there}, {{ and }} for braces (README)",
+    ),
+]
+SenderName = Annotated[Text, Field(min_length=1, max_length=100)]
+CustomFieldName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9_][a-z0-9_.-]{0,63}$",
+        description="lower-case letters, digits, _ . -; a template names it {custom.<name>}",
+    ),
+]
+CustomFieldValue = Annotated[Text, Field(max_length=1000)]
+
+
+class VariantIn(Request):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
+    template: TemplateText
+    weight: int = Field(default=1, ge=1, le=1000, description="its share of the leads")
+
+
+class VariantOut(BaseModel):
+    name: str
+    template: str
+    weight: int
+
+
 class NewCampaign(Request):
     name: Name
     workspace_stage: WorkspaceStage = "initial_message"
     ai_worker: AiWorker = "gianna"
     pool: Pool
-    template: Annotated[Text, Field(max_length=1600)] | None = None
+    template: TemplateText | None = None
+    variants: list[VariantIn] | None = Field(
+        default=None,
+        max_length=20,
+        description="several weighted templates instead of `template`; each lead gets"
+        " one by a stable hash of (campaign, lead)",
+    )
+    follow_up_template: TemplateText | None = None
+    sender_name: SenderName | None = Field(default=None, description="what {sender_name} says")
+
+
+class CampaignUpdate(Request):
+    """Only the fields given change; texts only before launch."""
+
+    name: Name | None = None
+    template: TemplateText | None = Field(
+        default=None, description="a plain template (drops the variants); null: none"
+    )
+    variants: list[VariantIn] | None = Field(
+        default=None, max_length=20, description="replaces the variants (drops `template`)"
+    )
+    follow_up_template: TemplateText | None = None
+    sender_name: SenderName | None = None
+
+
+class PreviewRequest(Request):
+    lead_id: UUID
+    template: TemplateText | None = Field(
+        default=None, description="a template to try instead of the campaign's"
+    )
+    variant: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None, description="this variant rather than the lead's own"
+    )
+
+
+class Preview(BaseModel):
+    text: str = Field(description="the text as a send to this lead would store it")
+    variant: str | None = Field(description="the variant it was made from")
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+    units: int = Field(description="septets (GSM-7) or UTF-16 code units (UCS-2)")
+    warnings: list[str]
 
 
 class Progress(BaseModel):
@@ -272,6 +344,12 @@ class Campaign(BaseModel):
     ai_worker: str
     pool: str
     template: str | None
+    variants: list[VariantOut] = Field(
+        description="what a first message picks from: the variants, or the template as"
+        " the one variant named default"
+    )
+    follow_up_template: str | None
+    sender_name: str | None
     status: str
     staged_at: datetime | None
     launched_at: datetime | None
@@ -312,9 +390,25 @@ class LeadIn(Request):
     last_name: Annotated[Text, Field(max_length=200)] | None = None
     email: Annotated[Text, Field(max_length=320)] | None = None
     timezone: Annotated[Text, Field(max_length=64)] | None = None
-    attributes: dict[
-        Annotated[Text, Field(max_length=100)], Annotated[Text, Field(max_length=1000)]
-    ] = Field(default_factory=dict, max_length=50)
+    company: Annotated[Text, Field(max_length=200)] | None = None
+    attributes: dict[CustomFieldName, CustomFieldValue] = Field(
+        default_factory=dict, max_length=100, description="the lead's custom fields"
+    )
+
+
+class LeadUpdate(Request):
+    """Only the fields given change; null clears one."""
+
+    first_name: Annotated[Text, Field(max_length=200)] | None = None
+    last_name: Annotated[Text, Field(max_length=200)] | None = None
+    email: Annotated[Text, Field(max_length=320)] | None = None
+    company: Annotated[Text, Field(max_length=200)] | None = None
+    timezone: Annotated[Text, Field(max_length=64)] | None = None
+    attributes: dict[CustomFieldName, CustomFieldValue | None] | None = Field(
+        default=None,
+        max_length=100,
+        description="custom fields merged into the lead's; null removes one",
+    )
 
 
 class LeadImport(Request):
@@ -340,6 +434,7 @@ class Lead(BaseModel):
     first_name: str | None
     last_name: str | None
     email: str | None
+    company: str | None = None
     timezone: str | None
     state: str
     state_changed_at: datetime
@@ -706,6 +801,9 @@ class TenantSettings(BaseModel):
     send_segments_per_day: int | None = Field(description="per number; null: no daily cap")
     send_max_attempts: int
     send_validity_hours: int
+    preview_max_segments: int = Field(
+        description="a campaign preview warns when a text takes more segments than this"
+    )
 
 
 class TenantSettingsUpdate(Request):
@@ -734,3 +832,4 @@ class TenantSettingsUpdate(Request):
     send_segments_per_day: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     send_max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
     send_validity_hours: Annotated[int, Field(ge=1, le=24 * 7)] | None = None
+    preview_max_segments: Annotated[int, Field(ge=1, le=10)] | None = None

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+from psycopg import sql
 
 from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.campaigns import Campaign, CampaignProgress, CampaignStatus
 from tether.domain.pagination import Position
+from tether.domain.templates import Variant
 
 CAMPAIGN_COLUMNS = (
     "id, tenant_id, name, workspace_stage::text AS workspace_stage, ai_worker::text AS ai_worker,"
-    " pool, template, follow_up_template, status, staged_at, launched_at, created_at, updated_at"
+    " pool, template, follow_up_template, status, staged_at, launched_at, created_at, updated_at,"
+    " sender_name,"
+    # the variants ride along (a campaign is read with what it sends, in one statement)
+    " (SELECT coalesce(jsonb_agg(jsonb_build_array(t.name, t.template, t.weight)"
+    "   ORDER BY t.name), '[]') FROM campaign_templates t WHERE t.campaign_id = campaigns.id)"
+    " AS variants"
 )
+# What PATCH may change (tether.services.campaigns.update_campaign).
+EDITABLE = ("name", "template", "follow_up_template", "sender_name")
 
 
 def _campaign(row: dict[str, Any]) -> Campaign:
@@ -33,6 +43,8 @@ def _campaign(row: dict[str, Any]) -> Campaign:
         row["launched_at"],
         row["created_at"],
         row["updated_at"],
+        row["sender_name"],
+        tuple(Variant(name, template, weight) for name, template, weight in row["variants"]),
     )
 
 
@@ -48,14 +60,60 @@ class CampaignRepository:
         ai_worker: str,
         pool: str,
         template: str | None,
+        sender_name: str | None = None,
+        follow_up_template: str | None = None,
     ) -> Campaign:
         row = self._conn.execute(
-            "INSERT INTO campaigns (tenant_id, name, workspace_stage, ai_worker, pool, template)"
-            f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {CAMPAIGN_COLUMNS}",
-            (tenant_id, name, workspace_stage, ai_worker, pool, template),
+            "INSERT INTO campaigns (tenant_id, name, workspace_stage, ai_worker, pool, template,"
+            " sender_name, follow_up_template)"
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {CAMPAIGN_COLUMNS}",
+            (
+                tenant_id,
+                name,
+                workspace_stage,
+                ai_worker,
+                pool,
+                template,
+                sender_name,
+                follow_up_template,
+            ),
         ).fetchone()
         assert row is not None
         return _campaign(row)
+
+    def update(self, campaign_id: UUID, changes: Mapping[str, str | None]) -> None:
+        """Change the columns given (of EDITABLE); a trigger (migration 0024) refuses
+        template changes once the campaign is launched."""
+        unknown = set(changes) - set(EDITABLE)
+        assert not unknown, unknown  # the service passes only these
+        if not changes:
+            return
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
+        )
+        self._conn.execute(
+            sql.SQL("UPDATE campaigns SET {} WHERE id = %s").format(assignments),
+            (*changes.values(), campaign_id),
+        )
+
+    def replace_variants(
+        self, tenant_id: UUID, campaign_id: UUID, variants: Sequence[Variant]
+    ) -> None:
+        """The campaign's variants become `variants` (none: it has none)."""
+        self._conn.execute("DELETE FROM campaign_templates WHERE campaign_id = %s", (campaign_id,))
+        if variants:
+            self._conn.execute(
+                "INSERT INTO campaign_templates (tenant_id, campaign_id, name, template, weight)"
+                " SELECT %s, %s, v.name, v.template, v.weight"
+                " FROM unnest(%s::text[], %s::text[], %s::int[]) AS v(name, template, weight)",
+                (
+                    tenant_id,
+                    campaign_id,
+                    [v.name for v in variants],
+                    [v.template for v in variants],
+                    [v.weight for v in variants],
+                ),
+            )
 
     def get(self, campaign_id: UUID, *, for_update: bool = False) -> Campaign | None:
         lock = " FOR NO KEY UPDATE" if for_update else ""

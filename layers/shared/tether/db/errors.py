@@ -49,6 +49,7 @@ CONFLICT_WORDS: dict[str, str] = {
     "campaign_phone_assignments_tenant_id_campaign_id_id_phone_n_key": (
         "this number is already assigned to the campaign"
     ),
+    "campaign_templates_pkey": "the campaign has a variant of this name already",
     "campaigns_pkey": "a campaign with this id exists already",
     "campaigns_tenant_id_id_key": "a campaign with this id exists already",
     "campaigns_tenant_id_name_key": "a campaign with this name exists already; choose another name",

@@ -4,12 +4,13 @@ writes these tables (the timers' set-based moves aside: tether.db.timers)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from tether.db.pages import after_position, newest_first
@@ -20,9 +21,12 @@ from tether.domain.model import Lead
 from tether.domain.pagination import Position
 
 LEAD_COLUMNS = (
-    "id, campaign_id, phone, first_name, last_name, email, timezone, state::text AS state,"
+    "id, campaign_id, phone, first_name, last_name, email, company, timezone, state::text AS state,"
     " state_changed_at, assigned_phone_number_id, last_message_at, attributes, created_at, updated_at"
 )
+
+# What PATCH /v1/leads/{id} may change besides custom fields (services.lead_details).
+EDITABLE_DETAILS = ("first_name", "last_name", "email", "company", "timezone")
 
 # match_inbound() is the SQL function of migration 0011 (a function, so each connection
 # plans it once: planning the statement on every call cost more than running it).
@@ -93,6 +97,29 @@ class LeadRepository:
     def set_email(self, lead_id: UUID, email: str) -> None:
         self._conn.execute("UPDATE leads SET email = %s WHERE id = %s", (email, lead_id))
 
+    def update_details(
+        self,
+        lead_id: UUID,
+        changes: Mapping[str, str | None],
+        custom_fields: Mapping[str, str | None],
+    ) -> bool:
+        """Change the lead's own fields given (of EDITABLE_DETAILS) and merge
+        `custom_fields` into its custom fields (a None removes one). False when there is
+        no such lead."""
+        unknown = set(changes) - set(EDITABLE_DETAILS)
+        assert not unknown, unknown  # the service passes only these
+        assignments: list[sql.Composable] = [
+            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in changes
+        ]
+        assignments.append(sql.SQL("attributes = (attributes || %s::jsonb) - %s::text[]"))
+        kept = {name: value for name, value in custom_fields.items() if value is not None}
+        removed = [name for name, value in custom_fields.items() if value is None]
+        cursor = self._conn.execute(
+            sql.SQL("UPDATE leads SET {} WHERE id = %s").format(sql.SQL(", ").join(assignments)),
+            (*changes.values(), Jsonb(kept), removed, lead_id),
+        )
+        return cursor.rowcount == 1
+
     def note_message(self, lead_id: UUID, at: datetime) -> None:
         """The lead was last messaged at `at` (never moved back)."""
         self._conn.execute(
@@ -109,17 +136,20 @@ class LeadRepository:
         row = self._conn.execute(
             "WITH input AS ("
             "  SELECT * FROM unnest(%(phones)s::text[], %(first)s::text[], %(last)s::text[],"
-            "    %(emails)s::text[], %(zones)s::text[], %(attrs)s::jsonb[])"
-            "    AS i(phone, first_name, last_name, email, timezone, attributes)"
+            "    %(emails)s::text[], %(zones)s::text[], %(attrs)s::jsonb[], %(companies)s::text[])"
+            "    AS i(phone, first_name, last_name, email, timezone, attributes, company)"
             "), merged AS ("
             "  UPDATE leads l SET first_name = coalesce(l.first_name, i.first_name),"
             "    last_name = coalesce(l.last_name, i.last_name), email = coalesce(l.email, i.email),"
-            "    timezone = coalesce(l.timezone, i.timezone), attributes = i.attributes || l.attributes"
+            "    timezone = coalesce(l.timezone, i.timezone), attributes = i.attributes || l.attributes,"
+            "    company = coalesce(l.company, i.company)"
             "  FROM input i WHERE l.campaign_id = %(campaign)s AND l.phone = i.phone"
             "  RETURNING l.phone"
             "), inserted AS ("
-            "  INSERT INTO leads (tenant_id, campaign_id, phone, first_name, last_name, email, timezone, attributes)"
-            "  SELECT %(tenant)s, %(campaign)s, i.phone, i.first_name, i.last_name, i.email, i.timezone, i.attributes"
+            "  INSERT INTO leads (tenant_id, campaign_id, phone, first_name, last_name, email, timezone,"
+            "    attributes, company)"
+            "  SELECT %(tenant)s, %(campaign)s, i.phone, i.first_name, i.last_name, i.email, i.timezone,"
+            "    i.attributes, i.company"
             "  FROM input i WHERE NOT EXISTS"
             "    (SELECT 1 FROM leads l WHERE l.campaign_id = %(campaign)s AND l.phone = i.phone)"
             "  RETURNING phone"
@@ -134,6 +164,7 @@ class LeadRepository:
                 "emails": [lead.email for lead in leads],
                 "zones": [lead.timezone for lead in leads],
                 "attrs": [Jsonb(lead.attributes) for lead in leads],
+                "companies": [lead.company for lead in leads],
             },
         ).fetchone()
         assert row is not None

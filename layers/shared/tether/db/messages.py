@@ -33,6 +33,7 @@ class OutboundDraft:
     segments: int
     expires_at: datetime
     purpose: str = "campaign"
+    variant: str | None = None  # the campaign template variant the body was made from
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,20 +130,22 @@ class MessageRepository:
             [json.dumps(d.media_urls) for d in drafts],
             [d.expires_at for d in drafts],
             [d.purpose for d in drafts],
+            [d.variant for d in drafts],
         )
         rows = self._conn.execute(
             "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
             " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
-            " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose)"
+            " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose,"
+            " variant)"
             " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
             " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
             " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
-            " v.expires_at, v.purpose"
+            " v.expires_at, v.purpose, v.variant"
             " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],"
             " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],"
-            " %s::timestamptz[], %s::text[])"
+            " %s::timestamptz[], %s::text[], %s::text[])"
             " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
-            " assignment_id, send_key, template, body, segments, media, expires_at, purpose)"
+            " assignment_id, send_key, template, body, segments, media, expires_at, purpose, variant)"
             " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
             columns,
         ).fetchall()
@@ -164,13 +167,22 @@ class MessageRepository:
     def recipients(self, lead_ids: Iterable[UUID]) -> dict[UUID, Lead]:
         """The leads that sends are asked for (the session's tenant's), by id."""
         rows = self._conn.execute(
-            "SELECT id, tenant_id, campaign_id, phone, state::text AS state FROM leads"
-            " WHERE id = ANY(%s)",
+            "SELECT id, tenant_id, campaign_id, phone, state::text AS state, email,"
+            " first_name, last_name, company, attributes FROM leads WHERE id = ANY(%s)",
             (list(set(lead_ids)),),
         ).fetchall()
         return {
             r["id"]: Lead(
-                r["id"], r["tenant_id"], r["campaign_id"], r["phone"], LeadState(r["state"])
+                r["id"],
+                r["tenant_id"],
+                r["campaign_id"],
+                r["phone"],
+                LeadState(r["state"]),
+                r["email"],
+                r["first_name"],
+                r["last_name"],
+                r["company"],
+                r["attributes"],
             )
             for r in rows
         }

@@ -58,6 +58,7 @@ TENANT_SETTINGS = (
     "send_segments_per_day",
     "send_max_attempts",
     "send_validity_hours",
+    "preview_max_segments",
 )
 
 

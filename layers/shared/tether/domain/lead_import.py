@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tether.domain.errors import InvalidInput, InvalidPhoneNumber
 from tether.domain.phone import normalize_phone
+from tether.domain.templates import custom_field_name
 
 MAX_ROWS = 5000
-KNOWN_COLUMNS = ("phone", "first_name", "last_name", "email", "timezone")
+KNOWN_COLUMNS = ("phone", "first_name", "last_name", "email", "timezone", "company")
+MAX_CUSTOM_FIELDS = 100  # per lead (the database checks the same)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +25,8 @@ class LeadRow:
     last_name: str | None = None
     email: str | None = None
     timezone: str | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)  # its custom fields
+    company: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class PreparedLead:
     email: str | None
     timezone: str | None
     attributes: dict[str, str]
+    company: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,8 @@ class PreparedImport:
 
 def rows_from_csv(text: str) -> list[LeadRow]:
     """The rows of a CSV document whose header names a `phone` column (other known
-    columns: first_name, last_name, email, timezone; the rest become attributes)."""
+    columns: first_name, last_name, email, timezone, company; the rest become custom
+    fields, `custom_columns`)."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
         header = next(reader, None)
@@ -63,6 +69,7 @@ def rows_from_csv(text: str) -> list[LeadRow]:
             raise InvalidInput("the CSV header has no phone column")
         if len(set(names)) != len(names):
             raise InvalidInput("the CSV header names a column twice")
+        custom = custom_columns(names)
         rows: list[LeadRow] = []
         for values in reader:
             if not any(v.strip() for v in values):
@@ -77,14 +84,36 @@ def rows_from_csv(text: str) -> list[LeadRow]:
                     last_name=cells.get("last_name") or None,
                     email=cells.get("email") or None,
                     timezone=cells.get("timezone") or None,
-                    attributes={
-                        k: v for k, v in cells.items() if k not in KNOWN_COLUMNS and k and v
-                    },
+                    attributes={custom[k]: v for k, v in cells.items() if k in custom and v},
+                    company=cells.get("company") or None,
                 )
             )
     except csv.Error as error:
         raise InvalidInput(f"the CSV cannot be read: {error}") from error
     return rows
+
+
+def custom_columns(names: Sequence[str], known: Collection[str] = KNOWN_COLUMNS) -> dict[str, str]:
+    """The CSV columns that are not a lead's own (`known`), each with the custom field it
+    fills: its name lower-cased, other characters as '_' ("Home City" → home_city). A
+    blank column name is skipped; one that names no field, or two columns that name
+    the same one, are refused."""
+    fields: dict[str, str] = {}
+    for position, name in enumerate(names, start=1):
+        if not name or name in known:
+            continue
+        field_name = custom_field_name(name)
+        if field_name is None:
+            raise InvalidInput(
+                f"CSV column {position} ({name[:50]!r}) cannot name a custom field:"
+                " use letters, digits, '_', '.' or '-'"
+            )
+        if field_name in fields.values():
+            raise InvalidInput(f"two CSV columns both name the custom field {field_name!r}")
+        fields[name] = field_name
+    if len(fields) > MAX_CUSTOM_FIELDS:
+        raise InvalidInput(f"at most {MAX_CUSTOM_FIELDS} custom field columns")
+    return fields
 
 
 def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
@@ -115,6 +144,7 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
                 row.email,
                 row.timezone,
                 dict(row.attributes),
+                row.company,
             )
             continue
         merged += 1
@@ -125,8 +155,15 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
             email=earlier.email or row.email,
             timezone=earlier.timezone or row.timezone,
             attributes={**row.attributes, **earlier.attributes},
+            company=earlier.company or row.company,
         )
     return PreparedImport(list(by_phone.values()), rejected, merged)
+
+
+def field_problem(row: LeadRow) -> str | None:
+    """What is wrong with a lead's details (email, time zone, company, custom fields),
+    or None."""
+    return _invalid_field(row)
 
 
 def _invalid_field(row: LeadRow) -> str | None:
@@ -134,6 +171,12 @@ def _invalid_field(row: LeadRow) -> str | None:
         local, at, domain = row.email.partition("@")
         if not at or not local or "." not in domain or " " in row.email:
             return f"email {row.email[:100]!r} is not an address"
+    if row.company is not None and len(row.company) > 200:
+        return "company is over 200 characters"
+    if len(row.attributes) > MAX_CUSTOM_FIELDS:
+        return f"more than {MAX_CUSTOM_FIELDS} custom fields"
+    if any(len(value) > 1000 for value in row.attributes.values()):
+        return "a custom field's value is over 1000 characters"
     if row.timezone is not None:
         try:
             ZoneInfo(row.timezone)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,11 @@ class Lead:
     phone: str
     state: LeadState
     email: str | None = None
+    # what a template may say of the lead (loaded where texts are made)
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
 
     def moved_to(self, target: LeadState) -> Lead:
         """This lead in `target`, if the state machine allows it (else InvalidTransition)."""
@@ -50,6 +56,7 @@ class TenantConfig:
     send_segments_per_day: int | None
     send_max_attempts: int
     send_validity_hours: int
+    preview_max_segments: int = 3  # a preview warns past this many segments a text
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tether.config import stage_settings
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
+from tether.domain.campaigns import Campaign, Composed
 from tether.domain.errors import (
     ConfigurationError,
     Conflict,
@@ -102,6 +103,9 @@ class SendRequest(BaseModel):
     body: str | None = Field(default=None, max_length=1600)
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     send_key: str | None = Field(default=None, max_length=200)
+    # the body is a template with merge fields, to be rendered for the lead (a
+    # campaign's follow-up); with no body, the campaign's template always is
+    render: bool = False
     # opt_out_confirmation: the one text an opt-out gets back; it passes the gates that
     # would stop any text to a suppressed phone (lead state, suppression, quiet hours)
     purpose: Literal["campaign", "auto_reply", "opt_out_confirmation"] = "campaign"
@@ -180,6 +184,7 @@ class _Ready:
     media_urls: list[str]
     purpose: str
     thread_id: UUID | None = None  # else the thread of its two addresses, made on first use
+    variant: str | None = None
 
 
 def request_sends(
@@ -253,21 +258,18 @@ def store_sends(
             continue
         keyed.append((index, request, lead, send_key))
     existing = uow.messages.by_send_keys([(lead.tenant_id, key) for _, _, lead, key in keyed])
-    bodies: list[tuple[int, SendRequest, Lead, str, str]] = []
+    bodies: list[tuple[int, SendRequest, Lead, str, Composed]] = []
     for index, request, lead, send_key in keyed:
         stored = existing.get((lead.tenant_id, send_key))
         if stored is not None:
             results[index] = _repeated(stored, request, send_key)
             continue
-        body = request.body
-        if body is None:
-            body = campaigns[request.campaign_id].template or ""
-        if not body.strip():
-            results[index] = SendRefused(
-                request, InvalidInput("the message has no body: give one, or a campaign template")
-            )
+        try:
+            composed = _compose(request, campaigns[request.campaign_id], lead)
+        except TetherError as error:  # a lead lacking a field: refused alone, with why
+            results[index] = SendRefused(request, error)
             continue
-        bodies.append((index, request, lead, send_key, body))
+        bodies.append((index, request, lead, send_key, composed))
     senders = resolve_senders(
         uow,
         [
@@ -277,7 +279,7 @@ def store_sends(
         now,
     )
     ready: list[tuple[int, SendRequest, _Ready]] = []
-    for index, request, lead, send_key, body in bodies:
+    for index, request, lead, send_key, composed in bodies:
         binding = senders[(lead.id, request.campaign_id)]
         if isinstance(binding, SenderUnavailable):
             results[index] = SendRefused(request, binding)
@@ -291,9 +293,10 @@ def store_sends(
             sender,
             send_key,
             request.template,
-            body,
+            composed.body,
             list(request.media_urls),
             request.purpose,
+            variant=composed.variant,
         )
         ready.append((index, request, send))
     stored_now = _store(uow, [send for _, _, send in ready], now)
@@ -345,6 +348,7 @@ def _store(
                 segments=count_segments(send.body).segments,
                 expires_at=now + timedelta(hours=validity[send.tenant_id]),
                 purpose=send.purpose,
+                variant=send.variant,
             )
         )
     made = uow.messages.insert_outbound_many(drafts)
@@ -353,6 +357,17 @@ def _store(
         [(s.tenant_id, s.send_key) for s in sends if s.send_key not in made]
     )
     return [made.get(s.send_key) or raced.get((s.tenant_id, s.send_key)) for s in sends]
+
+
+def _compose(request: SendRequest, campaign: Campaign, lead: Lead) -> Composed:
+    """The text a request sends its lead: its own body as written; or, with no body,
+    the lead's variant of the campaign's template rendered for it (recorded with the
+    variant's name); or, asked to `render`, its body rendered as a template."""
+    if request.body is not None and not request.render:
+        if not request.body.strip():
+            raise InvalidInput("the message has no body: give one, or a campaign template")
+        return Composed(request.body, None)
+    return campaign.compose(lead, request.body)
 
 
 def _repeated(stored: StoredSend, request: SendRequest, send_key: str) -> SendReceipt | SendRefused:

@@ -303,7 +303,7 @@ def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
     for item, action, campaign_id in batch.sends:
         body: str | None = None  # a move sends the campaign's template
         if action is Action.FOLLOW_UP and campaign_id in follow_ups:
-            body = follow_ups[campaign_id].follow_up_text(FOLLOW_UP_TEXT)
+            body = follow_ups[campaign_id].follow_up_text(FOLLOW_UP_TEXT)  # merge fields too
         requests.append(
             SendRequest(
                 tenant_id=item.timer.tenant_id,
@@ -311,6 +311,7 @@ def _prepare_sends(uow: UnitOfWork, batch: _Batch) -> None:
                 lead_id=item.timer.lead_id,
                 template=item.timer.timer_type.value.lower(),
                 body=body,
+                render=body is not None,
                 send_key=timer_send_key(item.timer.id),
             )
         )

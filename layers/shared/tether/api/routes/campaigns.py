@@ -19,21 +19,26 @@ from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import (
     Assignment,
     Campaign,
+    CampaignUpdate,
     ImportResult,
     LaunchResult,
     LeadImport,
     NewCampaign,
     Page,
+    Preview,
+    PreviewRequest,
     Progress,
     RejectedLead,
     StagedCampaign,
     StageRequest,
+    VariantIn,
 )
 from tether.domain.campaigns import Campaign as CampaignEntity
 from tether.domain.campaigns import CampaignProgress
 from tether.domain.errors import InvalidInput
 from tether.domain.lead_import import LeadRow, rows_from_csv
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
+from tether.domain.templates import Variant
 from tether.services import campaigns
 from tether.services.lead_import import ImportReport, import_leads
 
@@ -45,6 +50,7 @@ def _campaign(campaign: CampaignEntity, progress: CampaignProgress | None = None
     return Campaign.model_validate(
         {
             **asdict(campaign),
+            "variants": [asdict(v) for v in campaign.sendable_variants()],
             "status": campaign.status.value,
             "progress": Progress.model_validate(asdict(progress)) if progress is not None else None,
         }
@@ -69,8 +75,79 @@ def create_campaign(body: NewCampaign, idempotency_key: IdempotencyKey = None) -
         body.ai_worker,
         body.pool,
         body.template,
+        sender_name=body.sender_name,
+        follow_up_template=body.follow_up_template,
+        variants=_variants(body.variants) or (),
     )
     return _campaign(row)
+
+
+def _variants(given: list[VariantIn] | None) -> tuple[Variant, ...] | None:
+    if given is None:
+        return None
+    return tuple(Variant(v.name, v.template, v.weight) for v in given)
+
+
+@router.patch(
+    "/campaigns/<campaign_id>",
+    openapi_extensions=scopes.WRITE,
+    tags=["campaigns"],
+    summary="Change a campaign's name, and before launch its template, variants,"
+    " follow-up template or sender name",
+    description=(
+        "Only the fields given change. Templates are checked as on create: an unknown"
+        " field or an unclosed brace is a 422 naming it and its position. Once launched, a"
+        " campaign's texts are fixed (409). Every change is written to the audit log."
+    ),
+    responses=responses(200, 404, 409),
+)
+def patch_campaign(campaign_id: CampaignId, body: CampaignUpdate) -> Campaign:
+    changes = body.model_dump(exclude_unset=True)  # what was sent, a null included
+    variants = None  # not given: unchanged
+    if "variants" in changes:
+        changes.pop("variants")
+        variants = _variants(body.variants) or ()  # null: none
+    row = campaigns.update_campaign(
+        context.tenant_uow(),
+        context.tenant_id(),
+        campaign_id,
+        changes,
+        variants,
+        f"api_key:{context.scope().principal.key_id}",
+    )
+    return _campaign(row)
+
+
+@router.post(
+    "/campaigns/<campaign_id>/preview",
+    openapi_extensions=scopes.WRITE,  # changes nothing, but only writers compose texts
+    tags=["campaigns"],
+    summary="A lead's text from the campaign's template (or one given), with its segments",
+    description=(
+        "Rendered as a send would render it: the lead's own variant unless `variant` or"
+        " `template` is given. Reports the encoding (GSM-7 or UCS-2), the segment count,"
+        " and a warning past the tenant's preview_max_segments. A lead lacking a field"
+        " with no fallback is a 422 naming the field: its send would be refused."
+    ),
+    responses=responses(200, 404),
+)
+def preview(campaign_id: CampaignId, body: PreviewRequest) -> Preview:
+    found = campaigns.preview_text(
+        context.tenant_uow(),
+        context.tenant_id(),
+        campaign_id,
+        body.lead_id,
+        body.template,
+        body.variant,
+    )
+    return Preview(
+        text=found.text,
+        variant=found.variant,
+        encoding="GSM-7" if found.encoding == "GSM-7" else "UCS-2",
+        segments=found.segments,
+        units=found.units,
+        warnings=found.warnings,
+    )
 
 
 @router.get(
@@ -192,6 +269,7 @@ def import_json(
             email=lead.email,
             timezone=lead.timezone,
             attributes=dict(lead.attributes),
+            company=lead.company,
         )
         for lead in body.leads
     ]

@@ -18,6 +18,7 @@ from tether.api.schemas import (
     Lead,
     LeadStateName,
     LeadTrace,
+    LeadUpdate,
     Lease,
     LeaseRequest,
     Page,
@@ -28,7 +29,7 @@ from tether.api.schemas import (
 )
 from tether.domain.leases import CallOutcome
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
-from tether.services import lead_calls, traces
+from tether.services import lead_calls, lead_details, traces
 
 router = Router()  # type: ignore[no-untyped-call]
 LeadId = Annotated[UUID, Path()]
@@ -70,6 +71,32 @@ def list_leads(
 )
 def get_lead(lead_id: LeadId) -> Lead:
     row = traces.get_lead(context.tenant_uow(), lead_id)
+    return Lead.model_validate(row)
+
+
+@router.patch(
+    "/leads/<lead_id>",
+    openapi_extensions=scopes.WRITE,
+    tags=["leads"],
+    summary="Correct a lead's names, email, company, time zone or custom fields",
+    description=(
+        "Only the fields given change; null clears one. `attributes` are merged into the"
+        " lead's custom fields (null removes one). Audited by the names of the fields"
+        " changed, not their values."
+    ),
+    responses=responses(200, 404),
+)
+def patch_lead(lead_id: LeadId, body: LeadUpdate) -> Lead:
+    changes = body.model_dump(exclude_unset=True)
+    custom = changes.pop("attributes", None) or {}
+    row = lead_details.update_lead(
+        context.tenant_uow(),
+        context.tenant_id(),
+        lead_id,
+        changes,
+        custom,
+        f"api_key:{context.scope().principal.key_id}",
+    )
     return Lead.model_validate(row)
 
 
