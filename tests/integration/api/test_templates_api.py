@@ -114,10 +114,14 @@ def test_two_variants_render_each_leads_text_once_and_record_its_variant(api: Ap
     assert "launched" in again.body["message"], again
     renamed = _patch(client, f"/v1/campaigns/{campaign_id}", {"name": "Spring, renamed"})
     assert renamed.status == 200, renamed
-    with pytest.raises(pg.CheckViolation):
-        api.admin.execute(
-            "UPDATE campaign_templates SET weight = 9 WHERE campaign_id = %s", (campaign_id,)
-        )
+    for statement in (
+        "UPDATE campaign_templates SET weight = 9 WHERE campaign_id = %s",
+        "UPDATE campaigns SET sender_name = 'Kim' WHERE id = %s",
+        "UPDATE campaigns SET follow_up_template = 'Hi again' WHERE id = %s",
+    ):
+        with pytest.raises(pg.CheckViolation) as refused:
+            api.admin.execute(statement, (campaign_id,))
+        assert refused.value.diag.constraint_name == "campaigns_templates_fixed"
 
 
 def test_a_stored_text_does_not_change_when_the_lead_or_campaign_does(api: Api) -> None:
