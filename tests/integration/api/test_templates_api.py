@@ -251,6 +251,7 @@ def test_patch_lead_changes_details_and_custom_fields_audited_by_name(api: Api) 
     assert changed.body["first_name"] == "Ana"
     assert changed.body["last_name"] == "Lopez"
     assert changed.body["attributes"] == {"tier": "a", "x.y": "1"}
+    assert _patch(client, f"/v1/leads/{lead_id}", {}).status == 200  # nothing: no audit row
     [audit] = api.audit_rows(client.tenant_id, "lead_changed")
     assert audit["detail"] == {"fields": ["email", "last_name"], "custom_fields": ["city", "x.y"]}
     assert "Lopez" not in str(audit)
@@ -273,6 +274,9 @@ def test_patch_campaign_is_audited_with_old_and_new_values(api: Api) -> None:
     cleared = _patch(client, path, {"template": "From {sender_name}", "sender_name": None})
     assert cleared.status == 422, cleared
     assert "no sender_name" in cleared.body["message"], cleared
+    blank = _patch(client, path, {"sender_name": "  "})
+    assert blank.status == 422, blank
+    assert "sender_name cannot be blank" in blank.body["message"]
     [audit] = api.audit_rows(client.tenant_id, "campaign_changed")
     assert audit["detail"] == {"old": {"sender_name": None}, "new": {"sender_name": "Sam"}}
 

@@ -77,7 +77,7 @@ def create_campaign(
     brace is refused, naming it: tether.domain.templates)."""
     if not name.strip() or not pool.strip():
         raise InvalidInput("a campaign needs a name and a pool")
-    sender_name = sender_name.strip() if sender_name is not None else None
+    sender_name = _sender_name(sender_name)
     check_campaign_texts(template, variants, follow_up_template, sender_name)
     with uow:
         campaign = uow.campaigns.add(
@@ -116,8 +116,8 @@ def update_campaign(
     fields = dict(changes)
     if fields.get("name") is not None:
         fields["name"] = (fields["name"] or "").strip()
-    if fields.get("sender_name") is not None:
-        fields["sender_name"] = (fields["sender_name"] or "").strip()
+    if "sender_name" in fields:
+        fields["sender_name"] = _sender_name(fields["sender_name"])
     if variants and fields.get("template") is not None:
         raise InvalidInput("give a campaign a template or variants, not both")
     if variants:
@@ -156,6 +156,14 @@ def update_campaign(
         uow.commit()
     logger.info("campaign changed", extra={"campaign_id": str(campaign_id), "changed": sorted(new)})
     return updated
+
+
+def _sender_name(given: str | None) -> str | None:
+    if given is None:
+        return None
+    if not given.strip():
+        raise InvalidInput("sender_name cannot be blank (null removes it)")
+    return given.strip()
 
 
 def _changed(before: Campaign, after: Campaign) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -43,14 +43,15 @@ def update_lead(
     with uow:
         if not uow.leads.update_details(lead_id, cleaned, custom_fields):
             raise NotFound("lead", lead_id)
-        uow.audit.record(
-            "lead_changed",
-            tenant_id=tenant_id,
-            actor=actor,
-            subject_type="lead",
-            subject_id=str(lead_id),
-            detail={"fields": sorted(cleaned), "custom_fields": sorted(custom_fields)},
-        )
+        if cleaned or custom_fields:
+            uow.audit.record(
+                "lead_changed",
+                tenant_id=tenant_id,
+                actor=actor,
+                subject_type="lead",
+                subject_id=str(lead_id),
+                detail={"fields": sorted(cleaned), "custom_fields": sorted(custom_fields)},
+            )
         view = uow.leads.view(lead_id)
         uow.commit()
     assert view is not None
