@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given, settings
@@ -292,3 +292,25 @@ def test_a_campaign_with_variants_is_launchable_and_composes_the_leads_variant()
     assert plain.compose(lead, "Follow {first_name|up}").variant is None
     with pytest.raises(InvalidState, match="launched"):
         _campaign(launched_at=datetime(2026, 1, 2, tzinfo=UTC)).check_templates_editable()
+
+
+@settings(max_examples=100)
+@given(
+    st.dictionaries(
+        st.text("abcdefgh-_0", min_size=1, max_size=5).filter(lambda n: n[0] not in "-_"),
+        st.integers(1, 1000),
+        min_size=1,
+        max_size=8,
+    ),
+    st.uuids(),
+    st.uuids(),
+    st.randoms(use_true_random=False),
+)
+def test_any_weights_choose_one_of_the_variants_whatever_their_order(
+    weights: dict[str, int], campaign_id: uuid.UUID, lead_id: uuid.UUID, rng: Any
+) -> None:
+    variants = [Variant(name, name, weight) for name, weight in weights.items()]
+    chosen = choose_variant(campaign_id, lead_id, variants)
+    assert chosen in variants
+    rng.shuffle(variants)
+    assert choose_variant(campaign_id, lead_id, variants) == chosen
