@@ -90,6 +90,16 @@ class LeadRepository:
         )
         return cursor.rowcount == 1
 
+    def resubscribe_proven(self, lead: Lead, cause: dict[str, str]) -> bool:
+        """Whether the database would let `cause` free this suppressed lead (the proof
+        of migration 0027, asked before the move so a doubt frees nothing)."""
+        row = self._conn.execute(
+            "SELECT resubscribe_proven(tenant_id, phone, state_changed_at, %s, id) AS proven"
+            " FROM leads WHERE id = %s AND state = 'suppressed'",
+            (Jsonb(cause), lead.id),
+        ).fetchone()
+        return bool(row and row["proven"])
+
     def set_email(self, lead_id: UUID, email: str) -> None:
         self._conn.execute("UPDATE leads SET email = %s WHERE id = %s", (email, lead_id))
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tether.domain.consent import CONSENT_COLUMNS, ConsentEvidence, evidence_from_columns
 from tether.domain.errors import InvalidInput, InvalidPhoneNumber
 from tether.domain.phone import normalize_phone
 
@@ -23,6 +25,7 @@ class LeadRow:
     email: str | None = None
     timezone: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    consent: dict[str, str] = field(default_factory=dict)  # its CONSENT_COLUMNS, as given
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class PreparedLead:
     email: str | None
     timezone: str | None
     attributes: dict[str, str]
+    consent: ConsentEvidence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,8 @@ class PreparedImport:
 
 def rows_from_csv(text: str) -> list[LeadRow]:
     """The rows of a CSV document whose header names a `phone` column (other known
-    columns: first_name, last_name, email, timezone; the rest become attributes)."""
+    columns: first_name, last_name, email, timezone, and the consent columns of
+    tether.domain.consent; the rest become attributes)."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
         header = next(reader, None)
@@ -78,8 +83,11 @@ def rows_from_csv(text: str) -> list[LeadRow]:
                     email=cells.get("email") or None,
                     timezone=cells.get("timezone") or None,
                     attributes={
-                        k: v for k, v in cells.items() if k not in KNOWN_COLUMNS and k and v
+                        k: v
+                        for k, v in cells.items()
+                        if k not in KNOWN_COLUMNS and k not in CONSENT_COLUMNS and k and v
                     },
+                    consent={k: v for k, v in cells.items() if k in CONSENT_COLUMNS and v},
                 )
             )
     except csv.Error as error:
@@ -87,9 +95,10 @@ def rows_from_csv(text: str) -> list[LeadRow]:
     return rows
 
 
-def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
-    """Normalise and check each row; a later row of a phone already seen fills what the
-    earlier one left empty."""
+def prepare_leads(rows: list[LeadRow], region: str, now: datetime | None = None) -> PreparedImport:
+    """Normalise and check each row (its consent too, which cannot be later than `now`);
+    a later row of a phone already seen fills what the earlier one left empty."""
+    at = now or datetime.now(UTC)
     if len(rows) > MAX_ROWS:
         raise InvalidInput(f"at most {MAX_ROWS} rows per import")
     by_phone: dict[str, PreparedLead] = {}
@@ -105,6 +114,11 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
         if reason is not None:
             rejected.append(RejectedLead(index, row.phone, reason))
             continue
+        try:
+            consent = evidence_from_columns(row.consent, at)
+        except InvalidInput as error:
+            rejected.append(RejectedLead(index, row.phone, str(error)))
+            continue
         earlier = by_phone.get(phone)
         if earlier is None:
             by_phone[phone] = PreparedLead(
@@ -115,6 +129,7 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
                 row.email,
                 row.timezone,
                 dict(row.attributes),
+                consent,
             )
             continue
         merged += 1
@@ -125,6 +140,7 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
             email=earlier.email or row.email,
             timezone=earlier.timezone or row.timezone,
             attributes={**row.attributes, **earlier.attributes},
+            consent=earlier.consent or consent,
         )
     return PreparedImport(list(by_phone.values()), rejected, merged)
 

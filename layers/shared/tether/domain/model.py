@@ -50,6 +50,7 @@ class TenantConfig:
     send_segments_per_day: int | None
     send_max_attempts: int
     send_validity_hours: int
+    require_consent: bool = False  # campaign texts and imports need consent on record
 
 
 @dataclass(frozen=True, slots=True)
