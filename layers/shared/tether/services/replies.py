@@ -209,7 +209,8 @@ def _honour_phone_wide(
     opt-out suppresses it and queues the one confirmation, from the number the STOP
     reached; START/UNSTOP lifts the opt-out. Returns the confirmation queued, if any."""
     lead_id = lead.id if lead is not None else None
-    if classification.opt_in and _E164.match(phone):  # YES, START ...: a keyword opt-in
+    if _keyword_opt_in(uow, tenant_id, phone, classification):
+        assert classification.opt_in is not None
         uow.consents.record_keyword(
             tenant_id, phone, ConsentKind.GRANTED, classification.opt_in, message_id, thread_id,
             lead_id,
@@ -269,6 +270,18 @@ def _honour_phone_wide(
         receipt_id,
         now,
     )
+
+
+def _keyword_opt_in(
+    uow: UnitOfWork, tenant_id: UUID, phone: str, classification: Classification
+) -> bool:
+    """A keyword opt-in (YES, START ...) is recorded as consent; from a phone that opted
+    out, only START/UNSTOP count (a YES then answers no opt-in prompt of ours)."""
+    if not classification.opt_in or not _E164.match(phone):
+        return False
+    if classification.intent is Intent.RESUBSCRIBE:
+        return True
+    return not uow.suppressions.active_for(tenant_id, phone)
 
 
 def apply_to_lead(

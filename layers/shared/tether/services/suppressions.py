@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from tether.domain.suppressions import EXPORT_COLUMNS, MAX_IMPORT_ROWS, Suppress
 from tether.observability import logger
 from tether.services.numbers import tenant_number_settings
 
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 EXPORT_PAGE = 10_000  # rows per exported CSV; the next ones follow the cursor
 
 
@@ -149,8 +151,12 @@ def export_suppressions(
 
 
 def _safe(cells: list[str]) -> list[str]:
-    """A cell a spreadsheet would run as a formula is written as text (CSV injection)."""
-    return [f"'{c}" if c[:1] in ("=", "+", "-", "@") and not c[1:2].isdigit() else c for c in cells]
+    """A cell a spreadsheet would run as a formula is written as text (CSV injection);
+    an E.164 phone stays as it is."""
+    return [
+        f"'{c}" if c[:1] in ("=", "+", "-", "@", "\t", "\r") and not _E164.match(c) else c
+        for c in cells
+    ]
 
 
 def _csv_rows(text: str) -> list[tuple[str, str | None]]:
