@@ -12,14 +12,21 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from tests.support.factories import make_lead
 from tests.support.outbound import Outbound
 from tests.support.replies import LEAD_PHONE, reply
 from tether.db.connection import Connection
 from tether.domain.consent import ConsentEvidence, ConsentKind, SourceType
-from tether.domain.errors import ConsentRequired, InvalidInput
+from tether.domain.errors import ConsentRequired, InvalidInput, InvalidState
 from tether.domain.lead_state import LeadState
-from tether.services.consent import ConsentRequest, record_consent, resubscribe_lead
+from tether.services.consent import (
+    ConsentRequest,
+    record_consent,
+    resubscribe_lead,
+    resubscribe_phone,
+)
 from tether.services.outbound import Outcome
+from tether.services.suppressions import add_suppression
 
 
 def state_of(admin: Connection, lead_id: uuid.UUID) -> str:
@@ -163,6 +170,37 @@ def test_a_consent_newer_than_the_suppression_re_subscribes_and_lifts_it(
     assert [a["kind"] for a in audit] == ["suppression_added", "suppression_lifted"]
     sent = outbound.request(lead_id, "Thanks for signing up", send_key="after-consent")
     assert outbound.process(sent).outcome is Outcome.SENT
+
+
+def test_a_tenant_wide_entry_still_wins_until_it_is_lifted_the_same_way(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    """The tenant's do-not-contact entry outlives the lead's START (which lifts opt-outs
+    only): the lead is back in RESPONDED, yet no text reaches the phone, from this lead
+    or another lead row of it, until a consent newer than the entry lifts it."""
+    outbound, lead_id = texted
+    add_suppression(outbound.uow(), outbound.tenant_id, LEAD_PHONE, "asked the office", "test")
+    reply(outbound, "STOP")
+    assert reply(outbound, "START").state is LeadState.RESPONDED
+    assert active_suppressions(admin, outbound.tenant_id, LEAD_PHONE) == 1
+    other = make_lead(admin, outbound.tenant_id, LEAD_PHONE)  # the phone's other lead row
+    for lead, key in ((lead_id, "a-blocked"), (other, "b-blocked")):
+        outcome = outbound.process(outbound.request(lead, send_key=key))
+        assert (outcome.outcome, outcome.reason) == (Outcome.FAILED, "the recipient opted out")
+    with pytest.raises(InvalidState):  # a consent older than the entry frees nothing
+        resubscribe_phone(
+            outbound.uow(),
+            outbound.tenant_id,
+            LEAD_PHONE,
+            consent(outbound, datetime.now(UTC) - timedelta(days=1)),
+            "test",
+        )
+    freed = resubscribe_phone(
+        outbound.uow(), outbound.tenant_id, LEAD_PHONE, consent(outbound, datetime.now(UTC)), "test"
+    )
+    assert (freed.suppressions_lifted, freed.leads) == (1, [])
+    for lead, key in ((lead_id, "a-free"), (other, "b-free")):
+        assert outbound.process(outbound.request(lead, send_key=key)).outcome is Outcome.SENT
 
 
 def test_a_consent_older_than_the_suppression_does_not_re_subscribe(

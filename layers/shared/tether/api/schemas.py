@@ -813,6 +813,17 @@ class ResubscribeRequest(Request):
     consent_id: UUID = Field(description="a consent the lead's phone gave after its suppression")
 
 
+class PhoneResubscribeRequest(Request):
+    phone: Annotated[Text, Field(max_length=64)]
+    consent_id: UUID = Field(description="a consent this phone gave after its suppressions")
+
+
+class PhoneResubscribed(BaseModel):
+    phone: str
+    suppressions_lifted: int
+    leads_resubscribed: list[UUID]
+
+
 class SuppressionIn(Request):
     phone: Annotated[Text, Field(max_length=64)]
     note: Annotated[Text, Field(min_length=1, max_length=1000)] = Field(

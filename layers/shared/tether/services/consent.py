@@ -86,6 +86,13 @@ def list_consents(
     return page_of(rows, limit, lambda c: (c.recorded_at, c.id))
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneResubscribed:
+    phone: str
+    suppressions_lifted: int
+    leads: list[UUID]
+
+
 def resubscribe_lead(
     uow: UnitOfWork, tenant_id: UUID, lead_id: UUID, consent_id: UUID, actor: str | None
 ) -> dict[str, Any]:
@@ -97,27 +104,10 @@ def resubscribe_lead(
         lead = uow.leads.get(lead_id, for_update=True)
         if lead is None:
             raise NotFound("lead", lead_id)
-        consent = uow.consents.get(consent_id)
-        if consent is None:
-            raise NotFound("consent", consent_id)
+        consent = _consent_of(uow, consent_id, lead.phone)
         _check_resubscribe(uow, lead, consent)
-        cause = {"consent_id": str(consent.id)}
-        lifted = uow.suppressions.lift(
-            tenant_id,
-            lead.phone,
-            consent.consented_at,
-            f"re-subscribed: consent {consent.id}",
-            cause=cause,
-            reasons=LIFTED_BY_CONSENT,
-        )
-        move_held_lead(
-            uow,
-            lead,
-            RESUBSCRIBE_TARGET,
-            event_type=RESUBSCRIBED,
-            dedupe_key=f"resubscribe:{lead.id}:consent:{consent.id}",
-            payload={**cause, "by": actor, "suppressions_lifted": lifted},
-        )
+        lifted = _lift(uow, tenant_id, lead.phone, consent)
+        _free(uow, lead, consent, actor, lifted)
         uow.commit()
         view = uow.leads.view(lead_id)
     logger.info(
@@ -128,12 +118,68 @@ def resubscribe_lead(
     return view
 
 
+def resubscribe_phone(
+    uow: UnitOfWork, tenant_id: UUID, phone: str, consent_id: UUID, actor: str | None
+) -> PhoneResubscribed:
+    """The same for a phone: every tenant-wide opt-out and do-not-contact entry of it
+    older than the consent is lifted, and every lead of it suppressed before the consent
+    moves to RESPONDED. 409 when the consent frees nothing."""
+    with uow:
+        region = tenant_number_settings(uow, tenant_id).default_region
+        e164 = normalize_phone(phone, region)
+        consent = _consent_of(uow, consent_id, e164)
+        leads = uow.leads.suppressed_before(tenant_id, e164, consent.consented_at)
+        lifted = _lift(uow, tenant_id, e164, consent)
+        if not lifted and not leads:
+            raise InvalidState(
+                "nothing to re-subscribe: the phone has no suppression (and no suppressed"
+                " lead) older than this consent"
+            )
+        for lead in leads:
+            _free(uow, lead, consent, actor, lifted)
+        uow.commit()
+    logger.info(
+        "phone re-subscribed",
+        extra={"consent_id": str(consent_id), "lifted": lifted, "leads": len(leads)},
+    )
+    return PhoneResubscribed(e164, lifted, [lead.id for lead in leads])
+
+
+def _consent_of(uow: UnitOfWork, consent_id: UUID, phone: str) -> Consent:
+    consent = uow.consents.get(consent_id)
+    if consent is None:
+        raise NotFound("consent", consent_id)
+    if consent.kind is not ConsentKind.GRANTED or consent.phone != phone:
+        raise InvalidInput("the consent must be a grant given by this phone")
+    return consent
+
+
+def _lift(uow: UnitOfWork, tenant_id: UUID, phone: str, consent: Consent) -> int:
+    return uow.suppressions.lift(
+        tenant_id,
+        phone,
+        consent.consented_at,
+        f"re-subscribed: consent {consent.id}",
+        cause={"consent_id": str(consent.id)},
+        reasons=LIFTED_BY_CONSENT,
+    )
+
+
+def _free(uow: UnitOfWork, lead: Lead, consent: Consent, actor: str | None, lifted: int) -> None:
+    move_held_lead(
+        uow,
+        lead,
+        RESUBSCRIBE_TARGET,
+        event_type=RESUBSCRIBED,
+        dedupe_key=f"resubscribe:{lead.id}:consent:{consent.id}",
+        payload={"consent_id": str(consent.id), "by": actor, "suppressions_lifted": lifted},
+    )
+
+
 def _check_resubscribe(uow: UnitOfWork, lead: Lead, consent: Consent) -> None:
     """Say plainly why a consent cannot free this lead (the database would refuse it)."""
     if lead.state is not LeadState.SUPPRESSED:
         raise InvalidState(f"the lead is {lead.state.value}, not suppressed")
-    if consent.kind is not ConsentKind.GRANTED or consent.phone != lead.phone:
-        raise InvalidInput("the consent must be a grant given by the lead's phone")
     view = uow.leads.view(lead.id)
     assert view is not None
     if consent.consented_at <= view["state_changed_at"]:

@@ -17,6 +17,8 @@ from tether.api.openapi import responses
 from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import (
     Page,
+    PhoneResubscribed,
+    PhoneResubscribeRequest,
     SuppressionImportResult,
     SuppressionImportRow,
     SuppressionIn,
@@ -25,7 +27,7 @@ from tether.api.schemas import (
 )
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
 from tether.domain.suppressions import Suppression
-from tether.services import suppressions
+from tether.services import consent, suppressions
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -126,6 +128,31 @@ def import_suppressions(
             SuppressionImportRow(row=r.row, value=r.value, outcome=r.outcome, reason=r.reason)
             for r in report.rows
         ],
+    )
+
+
+@router.post(
+    "/suppressions/resubscribe",
+    openapi_extensions=scopes.WRITE,
+    tags=["suppressions"],
+    summary="Lift a phone's suppressions with a consent it gave after them (re-subscribe)",
+    description=(
+        "The one way off the list besides the phone's own START/UNSTOP: every tenant-wide"
+        " opt-out and do-not-contact entry of the phone older than the consent is lifted"
+        " (lifted_by names the consent), and every lead of the phone suppressed before it"
+        " moves to responded. A carrier's block of one number stays. 409 when the consent"
+        " frees nothing; 422 when it is not a grant of this phone."
+    ),
+    responses=responses(200, 404, 409),
+)
+def resubscribe_phone(body: PhoneResubscribeRequest) -> PhoneResubscribed:
+    done = consent.resubscribe_phone(
+        context.tenant_uow(), context.tenant_id(), body.phone, body.consent_id, _actor()
+    )
+    return PhoneResubscribed(
+        phone=done.phone,
+        suppressions_lifted=done.suppressions_lifted,
+        leads_resubscribed=done.leads,
     )
 
 
