@@ -15,10 +15,11 @@ from psycopg.types.json import Jsonb
 from tests.support.factories import make_lead
 from tests.support.outbound import Outbound
 from tests.support.replies import LEAD_PHONE, reply
-from tether.db.connection import Connection
+from tether.db.connection import Connection, FreshConnections
 from tether.domain.consent import ConsentEvidence, ConsentKind, SourceType
 from tether.domain.errors import ConsentRequired, InvalidInput, InvalidState
 from tether.domain.lead_state import LeadState
+from tether.services.campaigns import launch_campaign
 from tether.services.consent import (
     ConsentRequest,
     record_consent,
@@ -27,6 +28,14 @@ from tether.services.consent import (
 )
 from tether.services.outbound import Outcome
 from tether.services.suppressions import add_suppression
+from tether_dev.sandbox import SandboxServer
+
+
+@pytest.fixture
+def outbound(
+    admin: Connection, app_connections: FreshConnections, sandbox: SandboxServer
+) -> Outbound:
+    return Outbound(admin, app_connections, sandbox)
 
 
 def state_of(admin: Connection, lead_id: uuid.UUID) -> str:
@@ -345,3 +354,22 @@ def test_require_consent_refuses_a_campaign_text_without_consent(
         "disclosure_text": "Reply YES to get texts",
     }
     assert outbound.process(outbound.request(other, send_key="after-yes")).outcome is Outcome.SENT
+
+
+def test_a_launch_skips_the_leads_without_consent_when_it_is_required(
+    outbound: Outbound, admin: Connection
+) -> None:
+    admin.execute(
+        "UPDATE campaigns SET template = 'Hi from Acme' WHERE id = %s", (outbound.campaign_id,)
+    )
+    admin.execute(
+        "UPDATE tenant_config SET require_consent = true WHERE tenant_id = %s",
+        (outbound.tenant_id,),
+    )
+    outbound.lead(LEAD_PHONE)
+    outbound.lead("+14155550124")
+    consent(outbound, datetime.now(UTC))  # LEAD_PHONE's only
+    report = launch_campaign(
+        outbound.uow(), outbound.tenant_id, outbound.campaign_id, datetime.now(UTC), None
+    )
+    assert (report.queued_now, report.skipped) == (1, {"ConsentRequired": 1})
