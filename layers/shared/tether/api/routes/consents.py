@@ -43,7 +43,7 @@ def _actor() -> str:
         "The log is append-only: a revocation is a row of its own, and also suppresses the"
         " phone tenant-wide. What is in force is the phone's latest row on the channel."
     ),
-    responses=responses(201, 404),
+    responses=responses(201, 404, 409),
     middlewares=[idempotent],
 )
 def record_consent(body: ConsentIn, idempotency_key: IdempotencyKey = None) -> ConsentOut:

@@ -91,7 +91,7 @@ def add_suppression(body: SuppressionIn, idempotency_key: IdempotencyKey = None)
     summary="Import a do-not-contact list (CSV with a phone column, and note or reason)",
     description="Each row is reported: added, already (suppressed before, or a repeated row), or"
     " invalid with why. The valid rows are stored together.",
-    responses=responses(200),
+    responses=responses(200, 409),
     middlewares=[idempotent],
     openapi_extensions={
         **scopes.WRITE,
