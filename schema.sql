@@ -138,6 +138,29 @@ BEGIN
         MESSAGE = format('audit_log is append-only: %s is not allowed', TG_OP);
 END $$;
 
+-- Name: audit_suppression_change(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.audit_suppression_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO audit_log (tenant_id, kind, actor, subject_type, subject_id, detail)
+        VALUES (NEW.tenant_id, 'suppression_added',
+                coalesce(NEW.added_by, nullif(current_setting('app.actor', true), '')),
+                'suppression', NEW.id::text,
+                jsonb_build_object('reason', NEW.reason, 'keyword', NEW.keyword, 'note', NEW.note,
+                                   'phone_number_id', NEW.phone_number_id,
+                                   'source_message_id', NEW.source_message_id));
+    ELSIF OLD.lifted_at IS NULL AND NEW.lifted_at IS NOT NULL THEN
+        INSERT INTO audit_log (tenant_id, kind, actor, subject_type, subject_id, detail)
+        VALUES (NEW.tenant_id, 'suppression_lifted', nullif(current_setting('app.actor', true), ''),
+                'suppression', NEW.id::text,
+                jsonb_build_object('lifted_reason', NEW.lifted_reason, 'lifted_by', NEW.lifted_by));
+    END IF;
+    RETURN NULL;
+END $$;
+
 -- Name: audit_tenant_config_change(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.audit_tenant_config_change() RETURNS trigger
@@ -208,6 +231,16 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Name: consent_in_force(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce((SELECT c.kind = 'granted' FROM consents c
+                     WHERE c.tenant_id = p_tenant_id AND c.phone = p_phone AND c.channel = p_channel
+                     ORDER BY c.consented_at DESC, c.seq DESC LIMIT 1), false)
+$$;
+
 -- Name: enforce_lead_state_transition(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.enforce_lead_state_transition() RETURNS trigger
@@ -222,10 +255,29 @@ BEGIN
                 CONSTRAINT = 'lead_state_transition',
                 MESSAGE = format('lead %s cannot move from %s to %s', OLD.id, OLD.state, NEW.state);
         END IF;
+        IF OLD.state = 'suppressed' AND NOT EXISTS (
+            SELECT 1 FROM lead_events e
+            WHERE e.tenant_id = OLD.tenant_id AND e.lead_id = OLD.id
+              AND e.event_type = 'RESUBSCRIBED' AND e.previous_state = 'suppressed'
+              AND e.new_state = NEW.state AND e.created_at >= OLD.state_changed_at
+              AND resubscribe_proven(OLD.tenant_id, OLD.phone, OLD.state_changed_at, e.payload, OLD.id)
+        ) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'check_violation',
+                CONSTRAINT = 'lead_resubscribe',
+                MESSAGE = format('lead %s leaves suppressed only by re-subscribe: its own START/UNSTOP'
+                                 ' or a consent newer than its suppression', OLD.id);
+        END IF;
         NEW.state_changed_at := now();
     END IF;
     RETURN NEW;
 END $$;
+
+-- Name: is_resubscribe_keyword(text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.is_resubscribe_keyword(p_body text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT regexp_replace(lower(p_body), '[^a-z]', '', 'g') IN ('start', 'unstop') $$;
 
 -- Name: keep_assignment_binding(); Type: FUNCTION; Schema: public; Owner: -
 
@@ -581,6 +633,31 @@ BEGIN
     FOR UPDATE OF m;
 END $$;
 
+-- Name: prove_suppression_lift(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.prove_suppression_lift() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.note IS DISTINCT FROM OLD.note OR NEW.added_by IS DISTINCT FROM OLD.added_by
+       OR (OLD.lifted_by IS NOT NULL AND NEW.lifted_by IS DISTINCT FROM OLD.lifted_by) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'suppressions_lift_proven',
+            MESSAGE = format('suppression %s: its note, author and lifting cause are fixed', OLD.id);
+    END IF;
+    IF OLD.lifted_at IS NULL AND NEW.lifted_at IS NOT NULL
+       AND NOT resubscribe_proven(OLD.tenant_id, OLD.phone, OLD.created_at,
+                                  coalesce(NEW.lifted_by, '{}'), NULL) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'suppressions_lift_proven',
+            MESSAGE = format('suppression %s is lifted only by re-subscribe: a START/UNSTOP from'
+                             ' the phone or a consent newer than the suppression', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
 -- Name: provider_secret_ref_ok(text, uuid, uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.provider_secret_ref_ok(ref text, tenant uuid, account uuid, kind text) RETURNS boolean
@@ -620,6 +697,26 @@ BEGIN
         CONSTRAINT = TG_TABLE_NAME || '_append_only',
         MESSAGE = format('%s is append-only: %s is not allowed', TG_TABLE_NAME, TG_OP);
 END $$;
+
+-- Name: resubscribe_proven(uuid, text, timestamp with time zone, jsonb, uuid); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.resubscribe_proven(p_tenant_id uuid, p_phone text, p_since timestamp with time zone, p_cause jsonb, p_lead_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE
+        WHEN p_cause ? 'message_id' THEN EXISTS (
+            SELECT 1 FROM messages m
+            WHERE m.tenant_id = p_tenant_id AND m.id = uuid_or_null(p_cause ->> 'message_id')
+              AND m.direction = 'inbound' AND m.from_address = p_phone
+              AND (p_lead_id IS NULL OR m.lead_id = p_lead_id)
+              AND m.created_at > p_since AND is_resubscribe_keyword(m.body))
+        WHEN p_cause ? 'consent_id' THEN EXISTS (
+            SELECT 1 FROM consents c
+            WHERE c.tenant_id = p_tenant_id AND c.id = uuid_or_null(p_cause ->> 'consent_id')
+              AND c.phone = p_phone AND c.kind = 'granted' AND c.consented_at > p_since)
+        ELSE false
+    END
+$$;
 
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 
@@ -663,6 +760,15 @@ BEGIN
         'CREATE POLICY jobs_all_tenants ON %s TO tether_jobs USING (true) WITH CHECK (true)',
         target);
 END $$;
+
+-- Name: uuid_or_null(text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.uuid_or_null(p_value text) RETURNS uuid
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+    SELECT CASE WHEN p_value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN p_value::uuid END
+$_$;
 
 -- Name: wait_for_sends_in_flight(); Type: FUNCTION; Schema: public; Owner: -
 
@@ -849,6 +955,50 @@ CREATE TABLE public.campaigns (
 
 ALTER TABLE ONLY public.campaigns FORCE ROW LEVEL SECURITY;
 
+-- Name: consents; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.consents (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    seq bigint NOT NULL,
+    tenant_id uuid NOT NULL,
+    phone text NOT NULL,
+    channel text DEFAULT 'sms'::text NOT NULL,
+    kind text NOT NULL,
+    source_type text NOT NULL,
+    source text NOT NULL,
+    disclosure_text text,
+    ip inet,
+    user_agent text,
+    evidence_ref text,
+    lead_id uuid,
+    message_id uuid,
+    consented_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_by text,
+    CONSTRAINT consents_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text, 'voice'::text]))),
+    CONSTRAINT consents_disclosure_text_check CHECK ((length(disclosure_text) <= 10000)),
+    CONSTRAINT consents_evidence_ref_check CHECK ((length(evidence_ref) <= 2000)),
+    CONSTRAINT consents_kind_check CHECK ((kind = ANY (ARRAY['granted'::text, 'revoked'::text]))),
+    CONSTRAINT consents_not_in_future CHECK ((consented_at <= (recorded_at + '00:05:00'::interval))),
+    CONSTRAINT consents_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT consents_source_check CHECK (((btrim(source) <> ''::text) AND (length(source) <= 2000))),
+    CONSTRAINT consents_source_type_check CHECK ((source_type = ANY (ARRAY['form'::text, 'import'::text, 'attestation'::text, 'keyword'::text, 'api'::text]))),
+    CONSTRAINT consents_user_agent_check CHECK ((length(user_agent) <= 1000))
+);
+
+ALTER TABLE ONLY public.consents FORCE ROW LEVEL SECURITY;
+
+-- Name: consents_seq_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.consents ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.consents_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 -- Name: conversation_overview; Type: VIEW; Schema: public; Owner: -
 
 CREATE VIEW public.conversation_overview AS
@@ -936,7 +1086,7 @@ ALTER TABLE ONLY public.lead_sender_bindings FORCE ROW LEVEL SECURITY;
 CREATE TABLE public.lead_state_transitions (
     from_state public.lead_state NOT NULL,
     to_state public.lead_state NOT NULL,
-    CONSTRAINT lead_state_suppressed_is_terminal CHECK ((from_state <> 'suppressed'::public.lead_state)),
+    CONSTRAINT lead_state_one_way_out_of_suppressed CHECK (((from_state <> 'suppressed'::public.lead_state) OR (to_state = 'responded'::public.lead_state))),
     CONSTRAINT lead_state_transitions_check CHECK ((from_state <> to_state))
 );
 
@@ -1282,6 +1432,10 @@ CREATE TABLE public.suppressions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     lifted_at timestamp with time zone,
     lifted_reason text,
+    note text,
+    added_by text,
+    lifted_by jsonb,
+    CONSTRAINT suppressions_note_check CHECK ((length(note) <= 1000)),
     CONSTRAINT suppressions_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
     CONSTRAINT suppressions_reason_check CHECK ((reason = ANY (ARRAY['opt_out'::text, 'carrier_block'::text, 'manual'::text, 'complaint'::text])))
 );
@@ -1317,6 +1471,7 @@ CREATE TABLE public.tenant_config (
     call_priority integer DEFAULT 50 NOT NULL,
     quiet_hours_wider_attested boolean DEFAULT false NOT NULL,
     preview_max_segments integer DEFAULT 3 NOT NULL,
+    require_consent boolean DEFAULT false NOT NULL,
     CONSTRAINT tenant_config_check CHECK ((timer_14d_days > timer_7d_days)),
     CONSTRAINT tenant_config_check1 CHECK ((timer_30d_days > timer_14d_days)),
     CONSTRAINT tenant_config_check2 CHECK ((quiet_hours_start < quiet_hours_end)),
@@ -1502,6 +1657,16 @@ ALTER TABLE ONLY public.campaigns
 
 ALTER TABLE ONLY public.campaigns
     ADD CONSTRAINT campaigns_tenant_id_name_key UNIQUE (tenant_id, name);
+
+-- Name: consents consents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.consents
+    ADD CONSTRAINT consents_pkey PRIMARY KEY (id);
+
+-- Name: consents consents_seq_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.consents
+    ADD CONSTRAINT consents_seq_key UNIQUE (seq);
 
 -- Name: escalation_steps escalation_steps_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -1736,6 +1901,14 @@ CREATE INDEX call_queue_next ON public.call_queue USING btree (tenant_id, priori
 
 CREATE UNIQUE INDEX call_queue_one_open_per_lead ON public.call_queue USING btree (lead_id) WHERE (status = ANY (ARRAY['queued'::text, 'claimed'::text]));
 
+-- Name: consents_phone; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX consents_phone ON public.consents USING btree (tenant_id, phone, channel, consented_at DESC, seq DESC);
+
+-- Name: consents_recent; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX consents_recent ON public.consents USING btree (tenant_id, recorded_at DESC, id DESC);
+
 -- Name: cpa_one_primary_per_campaign; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX cpa_one_primary_per_campaign ON public.campaign_phone_assignments USING btree (campaign_id) WHERE is_primary;
@@ -1840,6 +2013,14 @@ CREATE INDEX phone_numbers_release_due ON public.phone_numbers USING btree (rele
 
 CREATE UNIQUE INDEX suppressions_one_active ON public.suppressions USING btree (tenant_id, phone, phone_number_id) NULLS NOT DISTINCT WHERE (lifted_at IS NULL);
 
+-- Name: suppressions_phone; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX suppressions_phone ON public.suppressions USING btree (tenant_id, phone);
+
+-- Name: suppressions_recent; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX suppressions_recent ON public.suppressions USING btree (tenant_id, created_at DESC, id DESC);
+
 -- Name: threads_lead; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX threads_lead ON public.threads USING btree (tenant_id, lead_id);
@@ -1909,6 +2090,14 @@ CREATE TRIGGER campaigns_templates_fixed BEFORE UPDATE ON public.campaigns FOR E
 
 CREATE TRIGGER campaigns_updated_at BEFORE UPDATE ON public.campaigns FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
+-- Name: consents consents_append_only; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER consents_append_only BEFORE DELETE OR UPDATE ON public.consents FOR EACH ROW EXECUTE FUNCTION public.reject_modification();
+
+-- Name: consents consents_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER consents_no_truncate BEFORE TRUNCATE ON public.consents FOR EACH STATEMENT EXECUTE FUNCTION public.reject_modification();
+
 -- Name: escalation_steps escalation_steps_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER escalation_steps_updated_at BEFORE UPDATE ON public.escalation_steps FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
@@ -1969,6 +2158,10 @@ CREATE TRIGGER phone_numbers_updated_at BEFORE UPDATE ON public.phone_numbers FO
 
 CREATE TRIGGER provider_accounts_updated_at BEFORE UPDATE ON public.provider_accounts FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
+-- Name: suppressions suppressions_audited; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER suppressions_audited AFTER INSERT OR UPDATE ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.audit_suppression_change();
+
 -- Name: suppressions suppressions_cancel_timers; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER suppressions_cancel_timers AFTER INSERT ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.cancel_timers_of_suppressed();
@@ -1976,6 +2169,10 @@ CREATE TRIGGER suppressions_cancel_timers AFTER INSERT ON public.suppressions FO
 -- Name: suppressions suppressions_lift_only; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER suppressions_lift_only BEFORE UPDATE ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.keep_suppression();
+
+-- Name: suppressions suppressions_lift_proven; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER suppressions_lift_proven BEFORE UPDATE ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.prove_suppression_lift();
 
 -- Name: suppressions suppressions_no_delete; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2076,6 +2273,21 @@ ALTER TABLE ONLY public.campaign_templates
 
 ALTER TABLE ONLY public.campaigns
     ADD CONSTRAINT campaigns_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: consents consents_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.consents
+    ADD CONSTRAINT consents_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: consents consents_tenant_id_lead_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.consents
+    ADD CONSTRAINT consents_tenant_id_lead_id_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES public.leads(tenant_id, id);
+
+-- Name: consents consents_tenant_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.consents
+    ADD CONSTRAINT consents_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES public.messages(tenant_id, id);
 
 -- Name: escalation_steps escalation_steps_tenant_id_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -2343,6 +2555,10 @@ ALTER TABLE public.campaign_templates ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.campaigns ENABLE ROW LEVEL SECURITY;
 
+-- Name: consents; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.consents ENABLE ROW LEVEL SECURITY;
+
 -- Name: escalation_steps; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.escalation_steps ENABLE ROW LEVEL SECURITY;
@@ -2374,6 +2590,10 @@ CREATE POLICY jobs_all_tenants ON public.campaign_templates TO tether_jobs USING
 -- Name: campaigns jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.campaigns TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: consents jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.consents TO tether_jobs USING (true) WITH CHECK (true);
 
 -- Name: escalation_steps jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
@@ -2523,6 +2743,10 @@ CREATE POLICY tenant_isolation ON public.campaign_templates TO tether_app USING 
 
 CREATE POLICY tenant_isolation ON public.campaigns TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
+-- Name: consents tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.consents TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
 -- Name: escalation_steps tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.escalation_steps TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
@@ -2630,6 +2854,11 @@ REVOKE ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) TO tether_app;
 GRANT ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) TO tether_jobs;
 
+-- Name: FUNCTION consent_in_force(p_tenant_id uuid, p_phone text, p_channel text); Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) TO tether_app;
+GRANT ALL ON FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) TO tether_jobs;
+
 -- Name: FUNCTION lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) FROM PUBLIC;
@@ -2647,6 +2876,11 @@ GRANT ALL ON FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from t
 REVOKE ALL ON FUNCTION public.message_for_send(p_message_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.message_for_send(p_message_id uuid) TO tether_app;
 GRANT ALL ON FUNCTION public.message_for_send(p_message_id uuid) TO tether_jobs;
+
+-- Name: FUNCTION resubscribe_proven(p_tenant_id uuid, p_phone text, p_since timestamp with time zone, p_cause jsonb, p_lead_id uuid); Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON FUNCTION public.resubscribe_proven(p_tenant_id uuid, p_phone text, p_since timestamp with time zone, p_cause jsonb, p_lead_id uuid) TO tether_app;
+GRANT ALL ON FUNCTION public.resubscribe_proven(p_tenant_id uuid, p_phone text, p_since timestamp with time zone, p_cause jsonb, p_lead_id uuid) TO tether_jobs;
 
 -- Name: FUNCTION tether_tenant_table(target regclass); Type: ACL; Schema: public; Owner: -
 
@@ -2695,6 +2929,11 @@ GRANT SELECT ON TABLE public.campaign_templates TO tether_jobs;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.campaigns TO tether_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.campaigns TO tether_jobs;
+
+-- Name: TABLE consents; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT ON TABLE public.consents TO tether_app;
+GRANT SELECT,INSERT ON TABLE public.consents TO tether_jobs;
 
 -- Name: TABLE conversation_overview; Type: ACL; Schema: public; Owner: -
 

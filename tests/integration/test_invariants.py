@@ -90,7 +90,7 @@ def test_database_and_python_share_one_transition_table(app: Connection) -> None
         (["touched"], "new"),
         (["touched"], "in_call_queue"),
         (["suppressed"], "new"),
-        (["closed", "suppressed"], "responded"),
+        (["closed", "suppressed"], "closed"),
         (["responded", "high_intent"], "email_captured"),
     ],
 )
@@ -125,9 +125,28 @@ def test_every_state_can_be_suppressed(app: Connection, admin: Connection, chain
         assert row == {"state": "suppressed"}, state
 
 
-def test_nobody_can_add_a_way_out_of_suppressed(admin: Connection) -> None:
-    with pytest.raises(pg.CheckViolation):
+def test_nobody_can_add_another_way_out_of_suppressed(admin: Connection) -> None:
+    with pytest.raises(pg.CheckViolation) as error:
         admin.execute("INSERT INTO lead_state_transitions VALUES ('suppressed', 'new')")
+    assert error.value.diag.constraint_name == "lead_state_one_way_out_of_suppressed"
+
+
+@pytest.mark.parametrize("role", ["app", "admin"])
+def test_a_plain_update_out_of_suppressed_is_refused(
+    app: Connection, admin: Connection, chain: Chain, role: str
+) -> None:
+    """The one way out (to responded) needs a proven re-subscribe event: the owner's
+    plain UPDATE is refused as well as the application's (tests/integration/
+    test_resubscribe.py tries the forged events)."""
+    as_tenant(app, chain.tenant_id)
+    app.execute("UPDATE leads SET state = 'suppressed' WHERE id = %s", (chain.lead_id,))
+    app.commit()
+    conn = app if role == "app" else admin
+    if role == "app":
+        as_tenant(app, chain.tenant_id)
+    with pytest.raises(pg.CheckViolation) as error:
+        conn.execute("UPDATE leads SET state = 'responded' WHERE id = %s", (chain.lead_id,))
+    assert error.value.diag.constraint_name == "lead_resubscribe"
 
 
 def test_app_role_cannot_edit_the_transition_table(app: Connection) -> None:

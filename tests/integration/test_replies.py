@@ -148,12 +148,12 @@ def test_unmatched_replies_are_kept_with_the_reason(
     assert row == {"reason": reason, "body": "hello?"}
 
 
-def test_start_lifts_the_opt_out_but_the_lead_stays_suppressed(
+def test_start_lifts_the_opt_out_and_re_subscribes_the_lead(
     texted: tuple[Outbound, uuid.UUID], admin: Connection
 ) -> None:
     outbound, _ = texted
     reply(outbound, "STOP")
-    assert reply(outbound, "START").state is LeadState.SUPPRESSED
+    assert reply(outbound, "START").state is LeadState.RESPONDED
     active = admin.execute(
         "SELECT count(*) AS n FROM suppressions WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL",
         (outbound.tenant_id, LEAD_PHONE),

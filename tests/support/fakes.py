@@ -45,6 +45,11 @@ class FakeLeads:
     def set_email(self, lead_id: UUID, email: str) -> None:
         self.rows[lead_id] = replace(self.rows[lead_id], email=email)
 
+    def resubscribe_proven(self, lead: Lead, cause: dict[str, str]) -> bool:
+        """The database's proof (migration 0027) is tried on real PostgreSQL
+        (tests/integration/test_resubscribe.py); here a named START message proves it."""
+        return lead.state is LeadState.SUPPRESSED and "message_id" in cause
+
 
 class FakeLeadEvents:
     def __init__(self) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tether.domain.classification import (
@@ -135,9 +137,32 @@ REPLIES = [
 def test_classifies_real_replies(
     body: str, intent: Intent, email: str | None, phone: str | None, keyword: str | None
 ) -> None:
-    assert classify_reply(body) == Classification(
+    # the opt-in keyword has its own test below
+    assert replace(classify_reply(body), opt_in=None) == Classification(
         intent=intent, email=email, phone=phone, keyword=keyword
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "opt_in"),
+    [
+        ("YES", "yes"),
+        ("yes!", "yes"),
+        ("Y", "y"),
+        ("Opt in", "opt in"),
+        ("START", "start"),
+        ("unstop", "unstop"),
+        ("yes please", None),  # interest, not the keyword
+        ("yes, call me", None),
+        ("STOP", None),
+        ("unsubscribe", None),
+        ("Yes but stop texting me", None),
+    ],
+)
+def test_a_reply_that_is_only_an_opt_in_keyword_is_a_keyword_opt_in(
+    body: str, opt_in: str | None
+) -> None:
+    assert classify_reply(body).opt_in == opt_in
 
 
 def test_the_table_is_a_real_sample() -> None:

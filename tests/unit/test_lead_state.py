@@ -10,6 +10,7 @@ from tether.domain.lead_state import (
     TERMINAL_STATES,
     LeadState,
     can_transition,
+    leaves_suppression,
     transition,
     transition_pairs,
 )
@@ -36,11 +37,13 @@ def test_every_state_can_be_suppressed(state: LeadState) -> None:
     assert can_transition(state, S.SUPPRESSED)
 
 
-@pytest.mark.parametrize("target", list(S))
-def test_suppressed_is_terminal(target: LeadState) -> None:
-    with pytest.raises(InvalidTransition, match="terminal"):
+@pytest.mark.parametrize("target", [s for s in S if s is not S.RESPONDED])
+def test_suppressed_is_left_only_for_responded(target: LeadState) -> None:
+    with pytest.raises(InvalidTransition, match="only by re-subscribe"):
         transition(S.SUPPRESSED, target)
-    assert {S.SUPPRESSED} == TERMINAL_STATES
+    assert transition(S.SUPPRESSED, S.RESPONDED) is S.RESPONDED
+    assert leaves_suppression(S.SUPPRESSED, S.RESPONDED)
+    assert not TERMINAL_STATES  # the way out is guarded (re-subscribe), not absent
 
 
 def test_no_self_loops_and_every_state_has_a_row() -> None:

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.fakes import FakeUnitOfWork
-from tether.domain.classification import Classification, Intent, RuleBasedClassifier
+from tether.domain.classification import (
+    EDGE_OPT_OUT_KEYWORDS,
+    OPT_OUT_KEYWORDS,
+    OPT_OUT_PHRASES,
+    Classification,
+    Intent,
+    RuleBasedClassifier,
+)
 from tether.domain.lead_state import LeadState, can_transition
 from tether.domain.replies import follow_through, reply_effect
 from tether.domain.worker import decide
@@ -34,6 +41,11 @@ MESSAGE = "5b0c4d8e-0000-4000-8000-000000000001"
         # never demoted, and a suppressed lead stays suppressed whatever it says
         (LeadState.HIGH_INTENT, "what is this about", LeadState.HIGH_INTENT, False),
         (LeadState.SUPPRESSED, "yes, call me", LeadState.SUPPRESSED, False),
+        (LeadState.SUPPRESSED, "YES", LeadState.SUPPRESSED, False),
+        (LeadState.SUPPRESSED, "start please", LeadState.SUPPRESSED, False),
+        # only its own START/UNSTOP re-subscribes it (the database checks the cause)
+        (LeadState.SUPPRESSED, "START", LeadState.RESPONDED, True),
+        (LeadState.SUPPRESSED, "Unstop!", LeadState.RESPONDED, True),
         (LeadState.RESPONDED, "what is this about", LeadState.RESPONDED, False),
         (LeadState.CLOSED, "yes, call me", LeadState.CLOSED, False),
     ],
@@ -69,6 +81,35 @@ def test_every_reply_ends_in_a_state_the_machine_allows(
         assert effect.state is state
     if intent is Intent.OPT_OUT and can_transition(state, LeadState.SUPPRESSED):
         assert effect.state is LeadState.SUPPRESSED  # an opt-out is never lost
+    if state is LeadState.SUPPRESSED and intent is not Intent.RESUBSCRIBE:
+        assert effect.state is LeadState.SUPPRESSED  # nothing else leads out
+
+
+_EVERY_OPT_OUT = sorted(set(OPT_OUT_KEYWORDS) | set(EDGE_OPT_OUT_KEYWORDS) | set(OPT_OUT_PHRASES))
+
+
+@pytest.mark.parametrize("phrasing", _EVERY_OPT_OUT)
+def test_every_opt_out_phrasing_suppresses_a_re_subscribed_lead(phrasing: str) -> None:
+    """A lead back in RESPONDED after START is suppressed again by every opt-out the
+    classifier knows (regex phrasings are tried by tests/unit/test_opt_out_rules.py)."""
+    if any(char in phrasing for char in "\\[]()?*+"):
+        pytest.skip("a pattern, not a phrasing")
+    back = reply_effect(LeadState.SUPPRESSED, RuleBasedClassifier().classify("START"), MESSAGE)
+    assert back.state is LeadState.RESPONDED
+    again = reply_effect(back.state, RuleBasedClassifier().classify(phrasing), MESSAGE)
+    assert (again.state, again.moves) == (LeadState.SUPPRESSED, True)
+
+
+def test_a_start_from_a_suppressed_lead_is_written_as_a_re_subscribe() -> None:
+    fake = FakeUnitOfWork(region="US")
+    lead = fake.add_lead(state=LeadState.SUPPRESSED)
+    uow = fake.as_uow()
+    with uow:
+        _, state = apply_to_lead(uow, lead, uuid.uuid4(), "START", "receipt:1", NOW)
+    assert state is LeadState.RESPONDED
+    assert [(e.event_type, e.new_state) for e in fake.lead_events.events] == [
+        ("RESUBSCRIBED", LeadState.RESPONDED)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -27,12 +27,14 @@ from tether.api.errors import (
 )
 from tether.api.routes import (
     campaigns,
+    consents,
     inbox,
     inventory,
     keys,
     leads,
     messages,
     settings,
+    suppressions,
     timers,
 )
 from tether.db.unit_of_work import UnitOfWork
@@ -82,7 +84,18 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.use([scopes.check_scope])
-for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings):
+for area in (
+    keys,
+    inventory,
+    campaigns,
+    leads,
+    consents,
+    messages,
+    inbox,
+    timers,
+    settings,
+    suppressions,
+):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
 

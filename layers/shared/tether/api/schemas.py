@@ -394,6 +394,19 @@ class LeadIn(Request):
     attributes: dict[CustomFieldName, CustomFieldValue] = Field(
         default_factory=dict, max_length=100, description="the lead's custom fields"
     )
+    # consent evidence (tether.domain.consent.CONSENT_COLUMNS; the CSV's column names)
+    consent_source: Annotated[Text, Field(max_length=2000)] | None = Field(
+        default=None, description="where consent was given: a form URL, a file, a keyword"
+    )
+    consent_at: AwareDatetime | None = Field(default=None, description="when consent was given")
+    consent_text: Annotated[Text, Field(max_length=10000)] | None = Field(
+        default=None, description="the exact disclosure the person agreed to"
+    )
+    consent_ip: Annotated[Text, Field(max_length=64)] | None = None
+    consent_user_agent: Annotated[Text, Field(max_length=1000)] | None = None
+    consent_evidence: Annotated[Text, Field(max_length=2000)] | None = Field(
+        default=None, description="a reference to more evidence (a screenshot, a log id)"
+    )
 
 
 class LeadUpdate(Request):
@@ -411,8 +424,20 @@ class LeadUpdate(Request):
     )
 
 
+class ConsentAttestationIn(Request):
+    statement: Annotated[Text, Field(min_length=1, max_length=10000)] = Field(
+        description="the tenant's attestation, recorded as the consent of every phone imported"
+    )
+    source: Annotated[Text, Field(min_length=1, max_length=2000)] | None = None
+
+
 class LeadImport(Request):
     leads: list[LeadIn] = Field(min_length=1, max_length=5000)
+    consent_attestation: ConsentAttestationIn | None = Field(
+        default=None,
+        description="the tenant attests consent for the whole import (else each lead's"
+        " consent_* fields; required one way or the other when require_consent is on)",
+    )
 
 
 class RejectedLead(BaseModel):
@@ -804,6 +829,10 @@ class TenantSettings(BaseModel):
     preview_max_segments: int = Field(
         description="a campaign preview warns when a text takes more segments than this"
     )
+    require_consent: bool = Field(
+        description="campaign texts go only to phones with consent in force, and a lead"
+        " import needs consent columns or an attestation"
+    )
 
 
 class TenantSettingsUpdate(Request):
@@ -833,3 +862,102 @@ class TenantSettingsUpdate(Request):
     send_max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
     send_validity_hours: Annotated[int, Field(ge=1, le=24 * 7)] | None = None
     preview_max_segments: Annotated[int, Field(ge=1, le=10)] | None = None
+    require_consent: bool | None = None
+
+
+# --- consent and the suppression list (issue 19)
+
+Channel = Literal["sms", "whatsapp", "voice"]
+
+
+class ConsentIn(Request):
+    phone: Annotated[Text, Field(max_length=64)]
+    channel: Channel = "sms"
+    kind: Literal["granted", "revoked"] = Field(
+        default="granted", description="revoked: also suppresses the phone tenant-wide"
+    )
+    source_type: Literal["form", "import", "attestation", "keyword", "api"] = "form"
+    source: Annotated[Text, Field(min_length=1, max_length=2000)] = Field(
+        description="where: a form URL, an import file, a keyword"
+    )
+    consented_at: AwareDatetime = Field(description="when the person gave (or withdrew) it")
+    disclosure_text: Annotated[Text, Field(max_length=10000)] | None = Field(
+        default=None, description="the exact text the person agreed to"
+    )
+    ip: Annotated[Text, Field(max_length=64)] | None = None
+    user_agent: Annotated[Text, Field(max_length=1000)] | None = None
+    evidence_ref: Annotated[Text, Field(max_length=2000)] | None = None
+    lead_id: UUID | None = None
+
+
+class ConsentOut(BaseModel):
+    id: UUID
+    phone: str
+    channel: str
+    kind: str
+    source_type: str
+    source: str
+    consented_at: datetime
+    recorded_at: datetime
+    disclosure_text: str | None
+    ip: str | None
+    user_agent: str | None
+    evidence_ref: str | None
+    lead_id: UUID | None
+    message_id: UUID | None
+    recorded_by: str | None
+
+
+class ResubscribeRequest(Request):
+    consent_id: UUID = Field(description="a consent the lead's phone gave after its suppression")
+
+
+class PhoneResubscribeRequest(Request):
+    phone: Annotated[Text, Field(max_length=64)]
+    consent_id: UUID = Field(description="a consent this phone gave after its suppressions")
+
+
+class PhoneResubscribed(BaseModel):
+    phone: str
+    suppressions_lifted: int
+    leads_resubscribed: list[UUID]
+
+
+class SuppressionIn(Request):
+    phone: Annotated[Text, Field(max_length=64)]
+    note: Annotated[Text, Field(min_length=1, max_length=1000)] = Field(
+        description="why this number is not to be contacted"
+    )
+    phone_number_id: UUID | None = Field(
+        default=None, description="only this sending number; omitted: the whole tenant"
+    )
+
+
+class SuppressionOut(BaseModel):
+    id: UUID
+    phone: str
+    phone_number_id: UUID | None
+    reason: str
+    keyword: str | None
+    note: str | None
+    added_by: str | None
+    source_message_id: UUID | None
+    created_at: datetime
+    active: bool
+    lifted_at: datetime | None
+    lifted_reason: str | None
+    lifted_by: dict[str, Any] | None
+
+
+class SuppressionImportRow(BaseModel):
+    row: int
+    value: str
+    outcome: Literal["added", "already", "invalid"]
+    reason: str | None
+
+
+class SuppressionImportResult(BaseModel):
+    added: int
+    already: int
+    invalid: int
+    rows: list[SuppressionImportRow]

@@ -87,6 +87,8 @@ CONFLICT_WORDS: dict[str, str] = {
     "provider_accounts_tenant_id_name_key": (
         "a provider account with this name exists already; choose another name"
     ),
+    "consents_pkey": "a consent with this id exists already",
+    "consents_seq_key": "a consent was recorded at the same moment; retry",
     "suppressions_one_active": "this number is suppressed already",
     "suppressions_pkey": "a suppression with this id exists already",
     "tenant_config_pkey": "the tenant's settings exist already",

@@ -94,6 +94,27 @@ class LeadRepository:
         )
         return cursor.rowcount == 1
 
+    def suppressed_before(self, tenant_id: UUID, phone: str, before: datetime) -> list[Lead]:
+        """The tenant's suppressed leads of `phone` that were suppressed before `before`,
+        locked (a consent given at `before` may free them)."""
+        rows = self._conn.execute(
+            "SELECT id, tenant_id, campaign_id, phone, state, email FROM leads"
+            " WHERE tenant_id = %s AND phone = %s AND state = 'suppressed' AND state_changed_at < %s"
+            " ORDER BY id FOR NO KEY UPDATE",
+            (tenant_id, phone, before),
+        ).fetchall()
+        return [_lead(row) for row in rows]
+
+    def resubscribe_proven(self, lead: Lead, cause: dict[str, str]) -> bool:
+        """Whether the database would let `cause` free this suppressed lead (the proof
+        of migration 0027, asked before the move so a doubt frees nothing)."""
+        row = self._conn.execute(
+            "SELECT resubscribe_proven(tenant_id, phone, state_changed_at, %s, id) AS proven"
+            " FROM leads WHERE id = %s AND state = 'suppressed'",
+            (Jsonb(cause), lead.id),
+        ).fetchone()
+        return bool(row and row["proven"])
+
     def set_email(self, lead_id: UUID, email: str) -> None:
         self._conn.execute("UPDATE leads SET email = %s WHERE id = %s", (email, lead_id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -9,8 +10,16 @@ from uuid import UUID
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.model import TenantConfig
+from tether.domain.pagination import Position
+from tether.domain.suppressions import Suppression
+
+SUPPRESSION_COLUMNS = (
+    "id, phone, phone_number_id, reason, keyword, note, added_by, source_message_id,"
+    " created_at, lifted_at, lifted_reason, lifted_by"
+)
 
 
 class TenantRepository:
@@ -59,6 +68,7 @@ TENANT_SETTINGS = (
     "send_max_attempts",
     "send_validity_hours",
     "preview_max_segments",
+    "require_consent",
 )
 
 
@@ -91,6 +101,9 @@ class TenantSettingsRepository:
 
 
 class SuppressionRepository:
+    """Every query of the suppression list. Rows are matched by phone (erasure may later
+    match by a hash of it: this class is the one place to change)."""
+
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
@@ -103,22 +116,90 @@ class SuppressionRepository:
         phone_number_id: UUID | None = None,
         keyword: str | None = None,
         source_message_id: UUID | None = None,
+        note: str | None = None,
+        added_by: str | None = None,
     ) -> bool:
         """Suppress `phone` (for the whole tenant, or one sending number). Waits for the
-        sends to it in flight (migration 0009). False if it was suppressed already."""
+        sends to it in flight (migration 0009). False if it was suppressed already. A
+        trigger writes the audit row (migration 0027)."""
         row = self._conn.execute(
-            "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword, source_message_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
+            "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword,"
+            " source_message_id, note, added_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING RETURNING id",
-            (tenant_id, phone, phone_number_id, reason, keyword, source_message_id),
+            (tenant_id, phone, phone_number_id, reason, keyword, source_message_id, note, added_by),
         ).fetchone()
         return row is not None
 
-    def lift(self, tenant_id: UUID, phone: str, at: datetime, reason: str) -> int:
-        """Lift the phone's opt-outs (a START or UNSTOP from it): how many."""
+    def add_many(
+        self, tenant_id: UUID, entries: Sequence[tuple[str, str | None]], added_by: str | None
+    ) -> set[str]:
+        """Suppress many phones tenant-wide by hand ((phone, note) each, phones distinct),
+        in one statement: the phones added (the others were suppressed already)."""
+        rows = self._conn.execute(
+            "INSERT INTO suppressions (tenant_id, phone, reason, note, added_by)"
+            " SELECT %s, e.phone, 'manual', e.note, %s"
+            " FROM unnest(%s::text[], %s::text[]) AS e(phone, note) ORDER BY e.phone"
+            " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING"
+            " RETURNING phone",
+            (tenant_id, added_by, [p for p, _ in entries], [n for _, n in entries]),
+        ).fetchall()
+        return {row["phone"] for row in rows}
+
+    def lift(
+        self,
+        tenant_id: UUID,
+        phone: str,
+        at: datetime,
+        reason: str,
+        *,
+        cause: dict[str, str],
+        reasons: Sequence[str] = ("opt_out",),
+    ) -> int:
+        """Lift the phone's tenant-wide suppressions of `reasons` that `cause` proves a
+        re-subscribe from ({"message_id": a START} or {"consent_id": a newer consent}):
+        how many. The database checks the proof again (migration 0027); a suppression it
+        does not prove is left as it is."""
         cursor = self._conn.execute(
-            "UPDATE suppressions SET lifted_at = %s, lifted_reason = %s"
-            " WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL AND reason = 'opt_out'",
-            (at, reason, tenant_id, phone),
+            "UPDATE suppressions s SET lifted_at = %(at)s, lifted_reason = %(reason)s,"
+            " lifted_by = %(cause)s"
+            " WHERE s.tenant_id = %(tenant)s AND s.phone = %(phone)s AND s.lifted_at IS NULL"
+            " AND s.reason = ANY(%(reasons)s) AND s.phone_number_id IS NULL"
+            " AND resubscribe_proven(s.tenant_id, s.phone, s.created_at, %(cause)s, NULL)",
+            {
+                "at": at,
+                "reason": reason,
+                "cause": Jsonb(cause),
+                "tenant": tenant_id,
+                "phone": phone,
+                "reasons": list(reasons),
+            },
         )
         return cursor.rowcount
+
+    def page(
+        self, after: Position | None, limit: int, *, phone: str | None, active: bool | None
+    ) -> list[Suppression]:
+        """The tenant's suppressions, newest first, by exact phone and whether in force."""
+        condition, order = newest_first()
+        rows = self._conn.execute(
+            f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE {condition}"
+            " AND (%(phone)s::text IS NULL OR phone = %(phone)s)"
+            " AND (%(active)s::boolean IS NULL OR (lifted_at IS NULL) = %(active)s)"
+            f" {order}",
+            after_position(after, limit, phone=phone, active=active),
+        ).fetchall()
+        return [Suppression(**row) for row in rows]
+
+    def get(self, suppression_id: UUID) -> Suppression | None:
+        row = self._conn.execute(
+            f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE id = %s", (suppression_id,)
+        ).fetchone()
+        return Suppression(**row) if row else None
+
+    def active_for(self, tenant_id: UUID, phone: str) -> list[Suppression]:
+        rows = self._conn.execute(
+            f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions"
+            " WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL ORDER BY created_at",
+            (tenant_id, phone),
+        ).fetchall()
+        return [Suppression(**row) for row in rows]

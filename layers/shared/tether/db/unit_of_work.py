@@ -17,6 +17,7 @@ from psycopg.pq import TransactionStatus
 from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
 from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
+from tether.db.consents import ConsentRepository
 from tether.db.inbound import ReplyEffectsRepository
 from tether.db.inbox import (
     CallQueueRepository,
@@ -69,6 +70,7 @@ class UnitOfWork:
     call_queue: CallQueueRepository
     unmatched: UnmatchedRepository
     inventory: InventoryRepository
+    consents: ConsentRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -106,6 +108,7 @@ class UnitOfWork:
         self.call_queue = CallQueueRepository(session)
         self.unmatched = UnmatchedRepository(session)
         self.inventory = InventoryRepository(session)
+        self.consents = ConsentRepository(session)
         return self
 
     def __exit__(

@@ -254,6 +254,11 @@ SHOUTED_OPT_OUT_KEYWORDS = (
 # Lift a suppression only when the whole reply is one of these words.
 RESUBSCRIBE_KEYWORDS = ("start", "unstop")
 
+# A reply that is only one of these (the answer to a double opt-in prompt: "Reply YES to
+# get texts") is a keyword opt-in: it records a consent. The intent is unchanged (YES
+# is still interest); START/UNSTOP record one too, as the re-subscribe they are.
+OPT_IN_KEYWORDS = ("yes", "y", "confirm", "optin", "opt in", "subscribe")
+
 HELP_KEYWORDS = ("help", "info", "ayuda")
 
 WRONG_NUMBER_PHRASES = (
@@ -439,6 +444,7 @@ class Classification:
     email: str | None = None
     phone: str | None = None
     keyword: str | None = None
+    opt_in: str | None = None  # the keyword of a keyword opt-in (YES, START ...), if it is one
 
     @property
     def high_intent(self) -> bool:
@@ -513,6 +519,7 @@ _OPT_OUT_PHRASES = _word_table(OPT_OUT_PHRASES)
 _SHOUTED_OPT_OUT_KEYWORDS = frozenset(SHOUTED_OPT_OUT_KEYWORDS)
 _RESUBSCRIBE_KEYWORDS = _word_table(RESUBSCRIBE_KEYWORDS)
 _HELP_KEYWORDS = _word_table(HELP_KEYWORDS)
+_OPT_IN_KEYWORDS = _word_table(OPT_IN_KEYWORDS)
 _WRONG_NUMBER_PHRASES = _word_table(WRONG_NUMBER_PHRASES)
 _NOT_INTERESTED_KEYWORDS = _word_table(NOT_INTERESTED_KEYWORDS)
 _NOT_INTERESTED_PHRASES = _word_table(NOT_INTERESTED_PHRASES)
@@ -708,7 +715,13 @@ class RuleBasedClassifier:
         text = _joined_letters(_unaccented(without_email))
         sentences = [words for part in _SENTENCE_BREAK.split(text) if (words := _words(part))]
         intent, keyword = self._intent(text, sentences)
-        return Classification(intent=intent, email=email, phone=phone, keyword=keyword)
+        return Classification(
+            intent=intent,
+            email=email,
+            phone=phone,
+            keyword=keyword,
+            opt_in=_opt_in(intent, keyword, sentences),
+        )
 
     def _intent(self, text: str, sentences: Sequence[Words]) -> tuple[Intent, str | None]:
         opt_out = (
@@ -739,6 +752,16 @@ class RuleBasedClassifier:
         ):
             return Intent.INTERESTED, None
         return Intent.OTHER, None
+
+
+def _opt_in(intent: Intent, keyword: str | None, sentences: Sequence[Words]) -> str | None:
+    """The opt-in keyword when the whole reply is one (an opt-out never is)."""
+    if intent is Intent.RESUBSCRIBE:
+        return keyword
+    if intent is Intent.OPT_OUT:
+        return None
+    every_word = tuple(word for sentence in sentences for word in sentence)
+    return " ".join(every_word) if every_word in _OPT_IN_KEYWORDS else None
 
 
 _DEFAULT_CLASSIFIER = RuleBasedClassifier()

@@ -64,6 +64,10 @@ class MalformedBody(RequestRejected):
     kind = "malformed_body"
 
 
+class ConsentRequired(InvalidInput):
+    """The tenant requires consent (require_consent) and the phone has none in force."""
+
+
 class InvalidTransition(TetherError):
     """A lead state change the state machine does not allow."""
 

@@ -7,8 +7,10 @@ import csv
 import io
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tether.domain.consent import CONSENT_COLUMNS, ConsentEvidence, evidence_from_columns
 from tether.domain.errors import InvalidInput, InvalidPhoneNumber
 from tether.domain.phone import normalize_phone
 from tether.domain.templates import custom_field_name
@@ -27,6 +29,7 @@ class LeadRow:
     timezone: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)  # its custom fields
     company: str | None = None
+    consent: dict[str, str] = field(default_factory=dict)  # its CONSENT_COLUMNS, as given
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class PreparedLead:
     timezone: str | None
     attributes: dict[str, str]
     company: str | None = None
+    consent: ConsentEvidence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +61,8 @@ class PreparedImport:
 
 def rows_from_csv(text: str) -> list[LeadRow]:
     """The rows of a CSV document whose header names a `phone` column (other known
-    columns: first_name, last_name, email, timezone, company; the rest become custom
-    fields, `custom_columns`)."""
+    columns: first_name, last_name, email, timezone, company, and the consent columns
+    of tether.domain.consent; the rest become custom fields, `custom_columns`)."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
         header = next(reader, None)
@@ -69,7 +73,7 @@ def rows_from_csv(text: str) -> list[LeadRow]:
             raise InvalidInput("the CSV header has no phone column")
         if len(set(names)) != len(names):
             raise InvalidInput("the CSV header names a column twice")
-        custom = custom_columns(names)
+        custom = custom_columns(names, known=(*KNOWN_COLUMNS, *CONSENT_COLUMNS))
         rows: list[LeadRow] = []
         for values in reader:
             if not any(v.strip() for v in values):
@@ -86,6 +90,7 @@ def rows_from_csv(text: str) -> list[LeadRow]:
                     timezone=cells.get("timezone") or None,
                     attributes={custom[k]: v for k, v in cells.items() if k in custom and v},
                     company=cells.get("company") or None,
+                    consent={k: v for k, v in cells.items() if k in CONSENT_COLUMNS and v},
                 )
             )
     except csv.Error as error:
@@ -116,9 +121,10 @@ def custom_columns(names: Sequence[str], known: Collection[str] = KNOWN_COLUMNS)
     return fields
 
 
-def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
-    """Normalise and check each row; a later row of a phone already seen fills what the
-    earlier one left empty."""
+def prepare_leads(rows: list[LeadRow], region: str, now: datetime | None = None) -> PreparedImport:
+    """Normalise and check each row (its consent too, which cannot be later than `now`);
+    a later row of a phone already seen fills what the earlier one left empty."""
+    at = now or datetime.now(UTC)
     if len(rows) > MAX_ROWS:
         raise InvalidInput(f"at most {MAX_ROWS} rows per import")
     by_phone: dict[str, PreparedLead] = {}
@@ -134,6 +140,11 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
         if reason is not None:
             rejected.append(RejectedLead(index, row.phone, reason))
             continue
+        try:
+            consent = evidence_from_columns(row.consent, at)
+        except InvalidInput as error:
+            rejected.append(RejectedLead(index, row.phone, str(error)))
+            continue
         earlier = by_phone.get(phone)
         if earlier is None:
             by_phone[phone] = PreparedLead(
@@ -145,6 +156,7 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
                 row.timezone,
                 dict(row.attributes),
                 row.company,
+                consent,
             )
             continue
         merged += 1
@@ -156,6 +168,7 @@ def prepare_leads(rows: list[LeadRow], region: str) -> PreparedImport:
             timezone=earlier.timezone or row.timezone,
             attributes={**row.attributes, **earlier.attributes},
             company=earlier.company or row.company,
+            consent=earlier.consent or consent,
         )
     return PreparedImport(list(by_phone.values()), rejected, merged)
 

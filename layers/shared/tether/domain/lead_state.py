@@ -4,14 +4,19 @@ The main line is the path of a lead that converts::
 
     NEW → TOUCHED → RESPONDED → EMAIL_CAPTURED → HIGH_INTENT → IN_CALL_QUEUE → CLOSED
 
-and SUPPRESSED is terminal. The full table below adds only moves that a real
+and SUPPRESSED is left only by re-subscribe. The full table below adds only moves that a real
 conversation produces; each is justified here because the database enforces the very
 same table (migration 0003 copies it into ``lead_state_transitions``, and a test proves
 the two agree):
 
 - **Every state → SUPPRESSED**, CLOSED included: an opt-out is honoured whatever the
-  lead's state. Nothing leaves SUPPRESSED; lifting an opt-out (START/UNSTOP) lifts the
-  suppression record, not the state.
+  lead's state.
+- **SUPPRESSED → RESPONDED, only by re-subscribe** (issue 19): the lead's own START or
+  UNSTOP, or a consent the phone gave after the suppression. RESPONDED because the
+  person acted towards us either way; the states before the opt-out stay in the lead's
+  events. The move is guarded twice: the service records it as a RESUBSCRIBED event
+  naming its cause, and the database refuses it without such an event whose cause it
+  can prove (migration 0027), so a plain UPDATE cannot free a lead.
 - **Skips forward on one reply.** A single inbound text can answer, give an email and
   ask for a call at once, so NEW and TOUCHED may jump to RESPONDED, EMAIL_CAPTURED or
   HIGH_INTENT, and RESPONDED may jump to HIGH_INTENT. NEW is there because a lead can
@@ -59,10 +64,14 @@ ALLOWED_TRANSITIONS: Mapping[LeadState, frozenset[LeadState]] = {
     _S.HIGH_INTENT: frozenset({_S.IN_CALL_QUEUE, _S.CLOSED, _S.SUPPRESSED}),
     _S.IN_CALL_QUEUE: frozenset({_S.HIGH_INTENT, _S.CLOSED, _S.SUPPRESSED}),
     _S.CLOSED: frozenset({_S.RESPONDED, _S.SUPPRESSED}),
-    _S.SUPPRESSED: frozenset(),
+    _S.SUPPRESSED: frozenset({_S.RESPONDED}),
 }
 
 TERMINAL_STATES = frozenset(state for state, moves in ALLOWED_TRANSITIONS.items() if not moves)
+# The event a move out of SUPPRESSED is recorded as; its payload names the cause
+# ({"message_id": the START} or {"consent_id": the consent}), which the database checks.
+RESUBSCRIBED = "RESUBSCRIBED"
+RESUBSCRIBE_TARGET = _S.RESPONDED
 
 
 def can_transition(current: LeadState, target: LeadState) -> bool:
@@ -73,9 +82,19 @@ def can_transition(current: LeadState, target: LeadState) -> bool:
 def transition(current: LeadState, target: LeadState) -> LeadState:
     """Return `target` if the move is allowed, else raise InvalidTransition."""
     if not can_transition(current, target):
-        detail = "suppressed is terminal" if current in TERMINAL_STATES else None
+        detail = (
+            "suppressed is left only by re-subscribe, to responded"
+            if current is _S.SUPPRESSED
+            else None
+        )
         raise InvalidTransition(current.value, target.value, detail)
     return target
+
+
+def leaves_suppression(current: LeadState, target: LeadState) -> bool:
+    """True for the guarded move: only a re-subscribe (START/UNSTOP, a newer consent)
+    may make it."""
+    return current is _S.SUPPRESSED and target is not _S.SUPPRESSED
 
 
 def transition_pairs() -> frozenset[tuple[str, str]]:

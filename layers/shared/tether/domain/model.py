@@ -57,6 +57,7 @@ class TenantConfig:
     send_max_attempts: int
     send_validity_hours: int
     preview_max_segments: int = 3  # a preview warns past this many segments a text
+    require_consent: bool = False  # campaign texts and imports need consent on record
 
 
 @dataclass(frozen=True, slots=True)

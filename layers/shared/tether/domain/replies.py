@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tether.domain.classification import Classification, Intent
-from tether.domain.lead_state import LeadState, can_transition
+from tether.domain.lead_state import LeadState, can_transition, leaves_suppression
 from tether.domain.phone import is_mobile
 from tether.domain.worker import WorkerDecision
 
@@ -31,7 +31,7 @@ def reply_effect(
     current: LeadState, classification: Classification, message_id: str
 ) -> ReplyEffect:
     """An opt-out suppresses, "not interested" and a wrong number close, START/UNSTOP
-    makes the lead one that responded again; otherwise the lead has responded, given an
+    makes the lead one that responded again (out of SUPPRESSED too: the re-subscribe); otherwise the lead has responded, given an
     email, or asked for a call. A move the state machine forbids, or a move to where
     the lead is, keeps the lead where it is: a suppressed lead stays suppressed, a
     high-intent lead is not demoted."""
@@ -52,7 +52,9 @@ def reply_effect(
             else LeadState.RESPONDED
         )
     payload = {"message_id": message_id, "intent": intent.value, "keyword": classification.keyword}
-    if current is target or not can_transition(current, target):
+    # only the lead's own START/UNSTOP leads out of SUPPRESSED (its event names the cause)
+    guarded = leaves_suppression(current, target) and intent is not Intent.RESUBSCRIBE
+    if current is target or guarded or not can_transition(current, target):
         return ReplyEffect(current, False, email, payload)
     return ReplyEffect(target, True, email, payload)
 

@@ -39,6 +39,23 @@ def hand_over_refusal(
     return lead_refusal(lead_state, opt_out_confirmation=False)
 
 
+# The texts a tenant starts (API sends, launches, timers) need consent when the tenant
+# requires it; the answers to the person's own text (auto reply, the opt-out
+# confirmation, HELP) do not: the person wrote first, and CTIA wants those answered.
+CONSENT_GATED_PURPOSES = frozenset({"campaign"})
+
+
+def consent_refusal(purpose: str, has_consent: bool) -> Refusal | None:
+    """With require_consent on, a campaign text to a phone without consent in force."""
+    if has_consent or purpose not in CONSENT_GATED_PURPOSES:
+        return None
+    return Refusal(
+        "consent_missing",
+        "this tenant requires consent (require_consent) and the lead's phone has none in"
+        " force on sms: record one (POST /v1/consents or the import's consent columns)",
+    )
+
+
 def expiry_refusal(expires_at: datetime | None, now: datetime) -> Refusal | None:
     if expires_at is not None and now >= expires_at:
         return Refusal("expired", f"not sent by its validity deadline {expires_at.isoformat()}")

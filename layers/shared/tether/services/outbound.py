@@ -39,6 +39,7 @@ from tether.domain.campaigns import Campaign, Composed
 from tether.domain.errors import (
     ConfigurationError,
     Conflict,
+    ConsentRequired,
     InProgress,
     InvalidInput,
     NotFound,
@@ -57,6 +58,8 @@ from tether.domain.quiet_hours import (
 )
 from tether.domain.segments import count_segments
 from tether.domain.send_gates import (
+    CONSENT_GATED_PURPOSES,
+    consent_refusal,
     expiry_refusal,
     hand_over_refusal,
     lead_refusal,
@@ -270,6 +273,7 @@ def store_sends(
             results[index] = SendRefused(request, error)
             continue
         bodies.append((index, request, lead, send_key, composed))
+    bodies = _consented(uow, bodies, results)
     senders = resolve_senders(
         uow,
         [
@@ -313,6 +317,31 @@ def store_sends(
     done = [result for result in results if result is not None]
     assert len(done) == len(requests)
     return done
+
+
+def _consented(
+    uow: UnitOfWork,
+    bodies: list[tuple[int, SendRequest, Lead, str, Composed]],
+    results: list[SendReceipt | SendRefused | None],
+) -> list[tuple[int, SendRequest, Lead, str, Composed]]:
+    """The sends that pass the consent gate (tether.domain.send_gates.consent_refusal),
+    read for the whole batch in one statement; the others are refused in `results`."""
+    missing = uow.consents.missing(
+        [
+            (lead.tenant_id, lead.phone)
+            for _, r, lead, _, _ in bodies
+            if r.purpose in CONSENT_GATED_PURPOSES
+        ]
+    )
+    passed = []
+    for entry in bodies:
+        index, request, lead, _, _ = entry
+        refusal = consent_refusal(request.purpose, (lead.tenant_id, lead.phone) not in missing)
+        if refusal is not None:
+            results[index] = SendRefused(request, ConsentRequired(refusal.reason))
+            continue
+        passed.append(entry)
+    return passed
 
 
 def _store(

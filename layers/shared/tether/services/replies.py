@@ -4,7 +4,8 @@ on in the same transaction (seed 000's matching, seed 002's state and timers).
 What is here: the thread and the message (deduplicated on the provider's id), the
 unmatched queue, classification, the lead's state move with its event (the receipt is
 the dedupe key), opt-out (suppression, SUPPRESSED), re-subscribe (START/UNSTOP lift the
-opt-out), not interested / wrong number (CLOSED), the captured email, the cancelling of
+opt-out, and the lead out of SUPPRESSED), a keyword opt-in (YES, START) or an
+opt-out (STOP) on the consent log, not interested / wrong number (CLOSED), the captured email, the cancelling of
 the lead's pending timers, the worker the reply belongs to, the bell of the campaign's
 workspace stage, a call-queue entry and a leased number for high intent, the worker's
 decision and the thread's insight, and the answer queued from the bound number (the
@@ -14,7 +15,7 @@ one opt-out confirmation, or the worker's auto reply).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -28,8 +29,9 @@ from tether.domain.classification import (
     ReplyClassifier,
     RuleBasedClassifier,
 )
+from tether.domain.consent import ConsentKind
 from tether.domain.events import InboundMessage
-from tether.domain.lead_state import LeadState
+from tether.domain.lead_state import RESUBSCRIBED, LeadState, leaves_suppression
 from tether.domain.model import Lead
 from tether.domain.phone import normalize_or_keep
 from tether.domain.replies import REPLY_RECEIVED, follow_through, reply_effect
@@ -206,8 +208,21 @@ def _honour_phone_wide(
     """What a reply does to the sender's phone across the tenant, lead or no lead: an
     opt-out suppresses it and queues the one confirmation, from the number the STOP
     reached; START/UNSTOP lifts the opt-out. Returns the confirmation queued, if any."""
+    lead_id = lead.id if lead is not None else None
+    if _keyword_opt_in(uow, tenant_id, phone, classification):
+        assert classification.opt_in is not None
+        uow.consents.record_keyword(
+            tenant_id, phone, ConsentKind.GRANTED, classification.opt_in, message_id, thread_id,
+            lead_id,
+        )  # fmt: skip
     if classification.intent is Intent.RESUBSCRIBE:
-        uow.suppressions.lift(tenant_id, phone, now, f"re-subscribed: {classification.keyword}")
+        uow.suppressions.lift(
+            tenant_id,
+            phone,
+            now,
+            f"re-subscribed: {classification.keyword}",
+            cause={"message_id": str(message_id)},
+        )
         return None
     if classification.intent is not Intent.OPT_OUT:
         return None
@@ -220,6 +235,11 @@ def _honour_phone_wide(
             detail={"from": phone, "keyword": classification.keyword},
         )
         return None
+    # every opt-out is a revocation on the consent log, beside the suppression
+    uow.consents.record_keyword(
+        tenant_id, phone, ConsentKind.REVOKED, classification.keyword or "stop", message_id,
+        thread_id, lead_id,
+    )  # fmt: skip
     # the lead (if any) is locked already: an opt-out takes the lead, then the phone
     if not uow.suppressions.add(
         tenant_id,
@@ -244,12 +264,24 @@ def _honour_phone_wide(
         uow,
         tenant_id,
         reached,
-        lead.id if lead is not None else None,
+        lead_id,
         phone,
         thread_id,
         receipt_id,
         now,
     )
+
+
+def _keyword_opt_in(
+    uow: UnitOfWork, tenant_id: UUID, phone: str, classification: Classification
+) -> bool:
+    """A keyword opt-in (YES, START ...) is recorded as consent; from a phone that opted
+    out, only START/UNSTOP count (a YES then answers no opt-in prompt of ours)."""
+    if not classification.opt_in or not _E164.match(phone):
+        return False
+    if classification.intent is Intent.RESUBSCRIBE:
+        return True
+    return not uow.suppressions.active_for(tenant_id, phone)
 
 
 def apply_to_lead(
@@ -291,6 +323,14 @@ def _act(
     effect = reply_effect(lead.state, classification, str(message_id))
     if effect.email:
         uow.leads.set_email(lead.id, effect.email)
+    event_type = REPLY_RECEIVED
+    if effect.moves and leaves_suppression(lead.state, effect.state):
+        # the lead's own START: a re-subscribe, if the database finds it proven (a
+        # START that reads differently to it frees nothing rather than failing the reply)
+        event_type = RESUBSCRIBED
+        if not uow.leads.resubscribe_proven(lead, {"message_id": str(message_id)}):
+            effect = replace(effect, state=lead.state, moves=False)
+            event_type = REPLY_RECEIVED
     if not effect.moves:
         uow.lead_events.append(lead, REPLY_RECEIVED, dedupe_key, payload=effect.payload)
     else:
@@ -298,7 +338,7 @@ def _act(
             uow,
             lead.id,
             effect.state,
-            event_type=REPLY_RECEIVED,
+            event_type=event_type,
             dedupe_key=dedupe_key,
             payload=effect.payload,
         )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tether.api import context, scopes
 from tether.api.idempotency import idempotent
@@ -23,6 +24,7 @@ from tether.api.schemas import (
     ImportResult,
     LaunchResult,
     LeadImport,
+    LeadIn,
     NewCampaign,
     Page,
     Preview,
@@ -35,12 +37,13 @@ from tether.api.schemas import (
 )
 from tether.domain.campaigns import Campaign as CampaignEntity
 from tether.domain.campaigns import CampaignProgress
+from tether.domain.consent import CONSENT_COLUMNS
 from tether.domain.errors import InvalidInput
 from tether.domain.lead_import import LeadRow, rows_from_csv
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
 from tether.domain.templates import Variant
 from tether.services import campaigns
-from tether.services.lead_import import ImportReport, import_leads
+from tether.services.lead_import import ConsentAttestation, ImportReport, import_leads
 
 router = Router()  # type: ignore[no-untyped-call]
 CampaignId = Annotated[UUID, Path()]
@@ -270,17 +273,47 @@ def import_json(
             timezone=lead.timezone,
             attributes=dict(lead.attributes),
             company=lead.company,
+            consent=_consent_cells(lead),
         )
         for lead in body.leads
     ]
-    report = import_leads(context.tenant_uow(), context.tenant_id(), campaign_id, rows)
+    attestation = body.consent_attestation
+    report = import_leads(
+        context.tenant_uow(),
+        context.tenant_id(),
+        campaign_id,
+        rows,
+        ConsentAttestation(attestation.statement, attestation.source) if attestation else None,
+        _actor(),
+        context.now(),
+    )
     return _import_result(report)
+
+
+def _consent_cells(lead: LeadIn) -> dict[str, str]:
+    """A JSON lead's consent fields as the import's consent columns (one parser for both)."""
+    cells = {name: getattr(lead, name) for name in CONSENT_COLUMNS}
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in cells.items()
+        if value is not None
+    }
+
+
+def _actor() -> str:
+    return f"api_key:{context.scope().principal.key_id}"
 
 
 @router.post(
     "/campaigns/<campaign_id>/leads/csv",
     tags=["leads"],
     summary="Import leads (CSV with a header row naming a phone column)",
+    description=(
+        "Known columns: phone, first_name, last_name, email, timezone, and the consent"
+        " columns consent_source, consent_at, consent_text, consent_ip, consent_user_agent,"
+        " consent_evidence; any other column is an attribute. With require_consent on, every"
+        " row needs consent_source and consent_at, or the request a consent_attestation (422)."
+    ),
     responses=responses(200, 404, 409),
     middlewares=[idempotent],
     openapi_extensions={
@@ -296,9 +329,28 @@ def import_json(
         },
     },
 )
-def import_csv(campaign_id: CampaignId, idempotency_key: IdempotencyKey = None) -> ImportResult:
+def import_csv(
+    campaign_id: CampaignId,
+    consent_attestation: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2000,
+            description="the tenant attests consent for every phone of the file, in these words",
+        ),
+    ] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> ImportResult:
     rows = rows_from_csv(_text_body())
-    report = import_leads(context.tenant_uow(), context.tenant_id(), campaign_id, rows)
+    report = import_leads(
+        context.tenant_uow(),
+        context.tenant_id(),
+        campaign_id,
+        rows,
+        ConsentAttestation(consent_attestation) if consent_attestation else None,
+        _actor(),
+        context.now(),
+    )
     return _import_result(report)
 
 
