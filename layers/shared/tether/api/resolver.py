@@ -32,6 +32,7 @@ from tether.api.routes import (
     keys,
     leads,
     messages,
+    privacy,
     settings,
     timers,
 )
@@ -82,7 +83,7 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.use([scopes.check_scope])
-for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings):
+for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings, privacy):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
 

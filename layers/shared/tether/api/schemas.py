@@ -706,6 +706,24 @@ class TenantSettings(BaseModel):
     send_segments_per_day: int | None = Field(description="per number; null: no daily cap")
     send_max_attempts: int
     send_validity_hours: int
+    brand_name: str | None = Field(
+        description="the sender a HELP reply names (CTIA); a launch needs it"
+    )
+    help_contact: str | None = Field(
+        description="the contact a HELP reply gives (a phone, an email or a URL); a launch needs it"
+    )
+    retain_webhook_payload_days: int = Field(
+        description="days a webhook's raw request is kept before the retention job clears it"
+    )
+    retain_message_body_days: int = Field(
+        description="days a message's text is kept before the retention job clears it"
+    )
+    retain_idempotency_days: int = Field(
+        description="days an Idempotency-Key's stored response is kept"
+    )
+
+
+RetentionDays = Annotated[int, Field(ge=1, le=3650)]
 
 
 class TenantSettingsUpdate(Request):
@@ -734,3 +752,22 @@ class TenantSettingsUpdate(Request):
     send_segments_per_day: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     send_max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
     send_validity_hours: Annotated[int, Field(ge=1, le=24 * 7)] | None = None
+    brand_name: Annotated[Text, Field(min_length=1, max_length=60, pattern=r"\S")] | None = None
+    help_contact: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"\S")] | None = None
+    retain_webhook_payload_days: RetentionDays | None = None
+    retain_message_body_days: RetentionDays | None = None
+    retain_idempotency_days: RetentionDays | None = None
+
+
+# --- erasure
+
+
+class ErasureRequest(Request):
+    phone: Annotated[Text, Field(min_length=1, max_length=64)] = Field(
+        description="the number to erase, E.164 or as the tenant's default region writes it"
+    )
+
+
+class ErasureResult(BaseModel):
+    phone_hash: str = Field(description="sha256 of tenant id and E.164: what is kept")
+    erased: dict[str, int] = Field(description="rows cleared, by kind of record")

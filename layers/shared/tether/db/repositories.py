@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -58,6 +59,11 @@ TENANT_SETTINGS = (
     "send_segments_per_day",
     "send_max_attempts",
     "send_validity_hours",
+    "brand_name",
+    "help_contact",
+    "retain_webhook_payload_days",
+    "retain_message_body_days",
+    "retain_idempotency_days",
 )
 
 
@@ -89,7 +95,19 @@ class TenantSettingsRepository:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NewSuppression:
+    """A suppression just written, and its opt-out clock: the time from the opt-out's
+    arrival (its webhook receipt) to this suppression, when it came by webhook."""
+
+    id: UUID
+    opt_out_clock: timedelta | None
+
+
 class SuppressionRepository:
+    """Suppressions are matched on their phone hash (sha256 of tenant and E.164,
+    migration 0028), so an erased number's opt-out still holds."""
+
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
@@ -102,22 +120,48 @@ class SuppressionRepository:
         phone_number_id: UUID | None = None,
         keyword: str | None = None,
         source_message_id: UUID | None = None,
-    ) -> bool:
+        receipt_id: UUID | None = None,
+    ) -> NewSuppression | None:
         """Suppress `phone` (for the whole tenant, or one sending number). Waits for the
-        sends to it in flight (migration 0009). False if it was suppressed already."""
+        sends to it in flight (migration 0009). None if it was suppressed already. With
+        `receipt_id`, the opt-out's arrival is its receipt's and the clock is kept."""
         row = self._conn.execute(
-            "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword, source_message_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING RETURNING id",
-            (tenant_id, phone, phone_number_id, reason, keyword, source_message_id),
+            "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword,"
+            " source_message_id, arrived_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s,"
+            " (SELECT received_at FROM webhook_receipts WHERE id = %s))"
+            " ON CONFLICT (tenant_id, phone_hash, phone_number_id) WHERE lifted_at IS NULL"
+            " DO NOTHING RETURNING id, opt_out_clock",
+            (tenant_id, phone, phone_number_id, reason, keyword, source_message_id, receipt_id),
         ).fetchone()
-        return row is not None
+        return NewSuppression(row["id"], row["opt_out_clock"]) if row else None
 
     def lift(self, tenant_id: UUID, phone: str, at: datetime, reason: str) -> int:
         """Lift the phone's opt-outs (a START or UNSTOP from it): how many."""
         cursor = self._conn.execute(
             "UPDATE suppressions SET lifted_at = %s, lifted_reason = %s"
-            " WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL AND reason = 'opt_out'",
-            (at, reason, tenant_id, phone),
+            " WHERE tenant_id = %s AND phone_hash = suppression_phone_hash(%s, %s)"
+            " AND lifted_at IS NULL AND reason = 'opt_out'",
+            (at, reason, tenant_id, tenant_id, phone),
+        )
+        return cursor.rowcount
+
+    def blocks(self, tenant_id: UUID, phone: str) -> bool:
+        """Whether a tenant-wide suppression holds `phone`, erased or not."""
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM suppressions WHERE tenant_id = %s"
+            " AND phone_hash = suppression_phone_hash(%s, %s)"
+            " AND phone_number_id IS NULL AND lifted_at IS NULL) AS blocks",
+            (tenant_id, tenant_id, phone),
+        ).fetchone()
+        return bool(row and row["blocks"])
+
+    def erase(self, tenant_id: UUID, phone: str, at: datetime) -> int:
+        """Clear the number from its suppressions, keeping their hash: how many."""
+        cursor = self._conn.execute(
+            "UPDATE suppressions SET phone = NULL, erased_at = %s"
+            " WHERE tenant_id = %s AND phone_hash = suppression_phone_hash(%s, %s)"
+            " AND erased_at IS NULL",
+            (at, tenant_id, tenant_id, phone),
         )
         return cursor.rowcount

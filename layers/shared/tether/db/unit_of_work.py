@@ -17,6 +17,7 @@ from psycopg.pq import TransactionStatus
 from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
 from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
+from tether.db.erasure import ErasureRepository
 from tether.db.inbound import ReplyEffectsRepository
 from tether.db.inbox import (
     CallQueueRepository,
@@ -36,6 +37,7 @@ from tether.db.repositories import (
     TenantRepository,
     TenantSettingsRepository,
 )
+from tether.db.retention import RetentionRepository
 from tether.db.session import Session
 from tether.db.timers import TimerRepository
 from tether.db.webhook_repositories import (
@@ -69,6 +71,8 @@ class UnitOfWork:
     call_queue: CallQueueRepository
     unmatched: UnmatchedRepository
     inventory: InventoryRepository
+    erasure: ErasureRepository
+    retention: RetentionRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -106,6 +110,8 @@ class UnitOfWork:
         self.call_queue = CallQueueRepository(session)
         self.unmatched = UnmatchedRepository(session)
         self.inventory = InventoryRepository(session)
+        self.erasure = ErasureRepository(session)
+        self.retention = RetentionRepository(session)
         return self
 
     def __exit__(
