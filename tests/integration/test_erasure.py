@@ -4,6 +4,7 @@ still blocks afterwards. Real PostgreSQL, the real send path and sandbox provide
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -345,3 +346,37 @@ def test_the_redaction_paths_allow_nothing_else(person: Person, admin: Connectio
     _fails(admin, "UPDATE suppressions SET phone = NULL, erased_at = now(), reason = 'manual'"
                   " WHERE tenant_id = %s", o.tenant_id)  # fmt: skip
     _fails(admin, "UPDATE suppressions SET erased_at = now() WHERE tenant_id = %s", o.tenant_id)
+
+
+# --- the opt-out clock
+
+
+def test_the_opt_out_clock_runs_from_the_receipt_to_the_suppression(
+    person: Person, admin: Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tether.observability import metrics
+
+    o = person.outbound
+    metrics.flush_metrics()  # the fixture's own STOP
+    capsys.readouterr()
+    other = Person(o, o.lead(unique_number()), "", "", "", "", [])
+    other.phone = admin.execute(
+        "SELECT phone FROM leads WHERE id = %s", (other.lead_id,)
+    ).fetchone()["phone"]  # type: ignore[index]
+    receipt_id = receive(other, "stop texting me", 7)
+    metrics.flush_metrics()
+    row = admin.execute(
+        "SELECT s.arrived_at, r.received_at, s.created_at, s.opt_out_clock"
+        " FROM suppressions s JOIN webhook_receipts r ON r.id = %s"
+        " WHERE s.tenant_id = %s AND s.phone = %s",
+        (receipt_id, o.tenant_id, other.phone),
+    ).fetchone()
+    assert row is not None
+    assert row["arrived_at"] == row["received_at"]
+    assert row["opt_out_clock"] == row["created_at"] - row["arrived_at"]
+    assert timedelta(0) <= row["opt_out_clock"] < timedelta(minutes=1)
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    [clock] = [m["OptOutClock"] for m in emitted if "OptOutClock" in m]
+    assert clock == [pytest.approx(row["opt_out_clock"].total_seconds(), abs=1e-3)]
