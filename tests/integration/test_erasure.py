@@ -11,10 +11,12 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg import errors, sql
 from psycopg.types.json import Jsonb
 
-from tests.support.factories import unique_number
+from tests.support.factories import Chain, make_lead, unique_number
 from tests.support.outbound import NOW, SENDER, Outbound
 from tether.db.connection import Connection, FreshConnections
 from tether.db.webhook_repositories import NewReceipt
@@ -380,3 +382,50 @@ def test_the_opt_out_clock_runs_from_the_receipt_to_the_suppression(
     ]
     [clock] = [m["OptOutClock"] for m in emitted if "OptOutClock" in m]
     assert clock == [pytest.approx(row["opt_out_clock"].total_seconds(), abs=1e-3)]
+
+
+# --- the log redaction, for any payload
+
+# jsonb holds no NUL (\u0000) and no lone surrogate: every other character
+words = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | words,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(words, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    payload=st.dictionaries(words.filter(bool), json_values, min_size=1, max_size=5),
+    plant=st.sampled_from(["+16505550123", "16505550123", "Ana.Lopez@Example.com"]),
+    where=st.integers(min_value=0, max_value=4),
+)
+def test_what_erasure_writes_into_a_log_is_what_its_trigger_allows(
+    admin: Connection, chain: Chain, payload: dict[str, object], plant: str, where: int
+) -> None:
+    """redact_values (what erasure writes) against allow_only_redaction (what the
+    append-only log accepts): the result holds no needle, keeps every key, and the
+    trigger takes it."""
+    keys = sorted(payload)
+    payload[keys[where % len(keys)]] = {"deep": [f"x {plant} y"]}
+    needles = ["+16505550123", "16505550123", "ana.lopez@example.com"]
+    with admin.transaction(force_rollback=True):
+        lead = make_lead(admin, chain.tenant_id)
+        row = admin.execute(
+            "INSERT INTO lead_events (tenant_id, lead_id, event_type, payload)"
+            " VALUES (%s, %s, 'NOTE', %s) RETURNING id",
+            (chain.tenant_id, lead, Jsonb(payload)),
+        ).fetchone()
+        assert row is not None
+        redacted = admin.execute(
+            "UPDATE lead_events SET payload = redact_values(payload, %s), redacted_at = now()"
+            " WHERE id = %s RETURNING payload",
+            (needles, row["id"]),
+        ).fetchone()
+    assert redacted is not None
+    assert sorted(redacted["payload"]) == keys
+    assert not any(n in json.dumps(redacted["payload"]).lower() for n in needles)
+    assert all(redacted["payload"][k] in (payload[k], "[erased]") for k in keys)
