@@ -56,6 +56,34 @@ CREATE TYPE public.workspace_stage AS ENUM (
     'book_appointment'
 );
 
+-- Name: allow_only_redaction(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.allow_only_redaction() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_column text := TG_ARGV[0];
+    v_old jsonb := to_jsonb(OLD);
+    v_new jsonb := to_jsonb(NEW);
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND v_old ->> 'redacted_at' IS NULL AND v_new ->> 'redacted_at' IS NOT NULL
+       AND (v_new - v_column - 'redacted_at') = (v_old - v_column - 'redacted_at')
+       AND jsonb_typeof(v_new -> v_column) = 'object'
+       AND NOT EXISTS (
+           SELECT 1
+             FROM jsonb_each(v_new -> v_column) n
+             FULL JOIN jsonb_each(v_old -> v_column) o USING (key)
+            WHERE n.key IS NULL OR o.key IS NULL
+               OR (n.value <> o.value AND n.value <> '"[erased]"'::jsonb)) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'check_violation',
+        CONSTRAINT = TG_TABLE_NAME || '_append_only',
+        MESSAGE = format('%s is append-only: only an erasure may replace values, once', TG_TABLE_NAME);
+END $$;
+
 -- Name: api_key_scope_rank(text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.api_key_scope_rank(scope text) RETURNS integer
@@ -208,7 +236,8 @@ BEGIN
     RETURN QUERY
     SELECT l.id, m.tenant_id, coalesce(l.campaign_id, m.campaign_id), coalesce(l.phone, m.to_address),
            l.state::text, m.external_id, m.attempts,
-           EXISTS (SELECT 1 FROM suppressions s WHERE s.tenant_id = m.tenant_id AND s.phone = m.to_address
+           EXISTS (SELECT 1 FROM suppressions s WHERE s.tenant_id = m.tenant_id
+                   AND s.phone_hash = suppression_phone_hash(m.tenant_id, m.to_address)
                    AND s.lifted_at IS NULL
                    AND (s.phone_number_id IS NULL OR s.phone_number_id = m.outbound_number_id))
     FROM messages m LEFT JOIN leads l ON l.id = m.lead_id
@@ -270,6 +299,63 @@ BEGIN
         END IF;
         NEW.state_changed_at := now();
     END IF;
+    RETURN NEW;
+END $$;
+
+-- Name: erase_consent_only(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.erase_consent_only() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'DELETE' OR OLD.erased_at IS NOT NULL OR NEW.erased_at IS NULL
+       OR NEW.phone IS NOT NULL OR NEW.ip IS NOT NULL OR NEW.user_agent IS NOT NULL
+       OR NEW.disclosure_text IS NOT NULL OR NEW.evidence_ref IS NOT NULL
+       OR (to_jsonb(NEW) - 'phone' - 'ip' - 'user_agent' - 'disclosure_text' - 'evidence_ref' - 'erased_at')
+          <> (to_jsonb(OLD) - 'phone' - 'ip' - 'user_agent' - 'disclosure_text' - 'evidence_ref' - 'erased_at') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'consents_append_only',
+            MESSAGE = format('consents is append-only: %s is not allowed (erasure only clears the person, once)', TG_OP);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Name: erase_suppression_phone(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.erase_suppression_phone() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF OLD.erased_at IS NOT NULL OR NEW.erased_at IS NULL OR NEW.phone IS NOT NULL
+       -- (a generated column reads NULL in a BEFORE trigger: opt_out_clock is left out)
+       OR (to_jsonb(NEW) - 'phone' - 'erased_at' - 'opt_out_clock')
+          <> (to_jsonb(OLD) - 'phone' - 'erased_at' - 'opt_out_clock') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'suppressions_kept',
+            MESSAGE = format('suppression %s: erasure only clears its number, once', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Name: fill_consent_phone_hash(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.fill_consent_phone_hash() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.phone_hash := suppression_phone_hash(NEW.tenant_id, NEW.phone);
+    RETURN NEW;
+END $$;
+
+-- Name: fill_suppression_phone_hash(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.fill_suppression_phone_hash() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.phone_hash := suppression_phone_hash(NEW.tenant_id, NEW.phone);
     RETURN NEW;
 END $$;
 
@@ -474,6 +560,18 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: keep_suppression_hash(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_suppression_hash() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'check_violation',
+        CONSTRAINT = 'suppressions_kept',
+        MESSAGE = format('suppression %s: its hash and arrival cannot change', OLD.id);
+END $$;
+
 -- Name: keep_timer_outcome(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.keep_timer_outcome() RETURNS trigger
@@ -669,6 +767,19 @@ CREATE FUNCTION public.provider_secret_ref_ok(ref text, tenant uuid, account uui
                   || account::text || '/' || kind || '(#AWSPREVIOUS)?$')
 $_$;
 
+-- Name: redact_values(jsonb, text[]); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.redact_values(doc jsonb, needles text[]) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(jsonb_object_agg(
+               e.key,
+               CASE WHEN EXISTS (SELECT 1 FROM unnest(needles) n
+                                  WHERE strpos(lower(e.value::text), lower(n)) > 0)
+                    THEN '"[erased]"'::jsonb ELSE e.value END), '{}'::jsonb)
+      FROM jsonb_each(doc) e
+$$;
+
 -- Name: refuse_suppression_delete(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.refuse_suppression_delete() RETURNS trigger
@@ -734,6 +845,12 @@ CREATE FUNCTION public.suppression_lock_key(p_tenant_id uuid, p_phone text) RETU
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT hashtextextended('suppression:' || p_tenant_id || ':' || p_phone, 0) $$;
 
+-- Name: suppression_phone_hash(uuid, text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.suppression_phone_hash(p_tenant_id uuid, p_phone text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT sha256(convert_to(p_tenant_id::text || ':' || p_phone, 'UTF8')) $$;
+
 -- Name: tether_tenant_table(regclass); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.tether_tenant_table(target regclass) RETURNS void
@@ -798,6 +915,25 @@ CREATE FUNCTION public.webhook_receipts_keep_raw_bytes() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key
+       OR OLD.redacted_at IS NOT NULL
+          AND (to_jsonb(NEW) - 'processed_at' - 'attempts' - 'last_error' - 'enqueued_at')
+              <> (to_jsonb(OLD) - 'processed_at' - 'attempts' - 'last_error' - 'enqueued_at') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'webhook_receipts_raw_is_permanent',
+            MESSAGE = 'a redacted webhook receipt stays as it is, and its key never changes';
+    END IF;
+    IF OLD.redacted_at IS NULL AND NEW.redacted_at IS NOT NULL THEN
+        IF NEW.raw_body = '' AND NEW.raw_bytes = ''::bytea AND NEW.headers = '{}'::jsonb
+           AND NEW.event IS NULL THEN
+            RETURN NEW;
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'webhook_receipts_raw_is_permanent',
+            MESSAGE = 'a webhook receipt is redacted whole: raw text, bytes, headers and event';
+    END IF;
     IF NEW.raw_bytes IS DISTINCT FROM OLD.raw_bytes OR NEW.raw_body IS DISTINCT FROM OLD.raw_body THEN
         RAISE EXCEPTION USING
             ERRCODE = 'check_violation',
@@ -871,6 +1007,7 @@ CREATE TABLE public.audit_log (
     detail jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     rate_key text,
+    redacted_at timestamp with time zone,
     CONSTRAINT audit_log_kind_check CHECK ((btrim(kind) <> ''::text))
 );
 
@@ -961,7 +1098,7 @@ CREATE TABLE public.consents (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     seq bigint NOT NULL,
     tenant_id uuid NOT NULL,
-    phone text NOT NULL,
+    phone text,
     channel text DEFAULT 'sms'::text NOT NULL,
     kind text NOT NULL,
     source_type text NOT NULL,
@@ -975,12 +1112,15 @@ CREATE TABLE public.consents (
     consented_at timestamp with time zone NOT NULL,
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     recorded_by text,
+    phone_hash bytea NOT NULL,
+    erased_at timestamp with time zone,
     CONSTRAINT consents_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text, 'voice'::text]))),
     CONSTRAINT consents_disclosure_text_check CHECK ((length(disclosure_text) <= 10000)),
     CONSTRAINT consents_evidence_ref_check CHECK ((length(evidence_ref) <= 2000)),
     CONSTRAINT consents_kind_check CHECK ((kind = ANY (ARRAY['granted'::text, 'revoked'::text]))),
     CONSTRAINT consents_not_in_future CHECK ((consented_at <= (recorded_at + '00:05:00'::interval))),
     CONSTRAINT consents_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT consents_phone_or_erased CHECK (((phone IS NOT NULL) OR (erased_at IS NOT NULL))),
     CONSTRAINT consents_source_check CHECK (((btrim(source) <> ''::text) AND (length(source) <= 2000))),
     CONSTRAINT consents_source_type_check CHECK ((source_type = ANY (ARRAY['form'::text, 'import'::text, 'attestation'::text, 'keyword'::text, 'api'::text]))),
     CONSTRAINT consents_user_agent_check CHECK ((length(user_agent) <= 1000))
@@ -1050,6 +1190,7 @@ CREATE TABLE public.lead_events (
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     seq bigint NOT NULL,
+    redacted_at timestamp with time zone,
     CONSTRAINT lead_events_event_type_check CHECK ((btrim(event_type) <> ''::text))
 );
 
@@ -1137,6 +1278,7 @@ CREATE TABLE public.leads (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     company text,
+    erased_at timestamp with time zone,
     CONSTRAINT leads_attributes_check CHECK ((jsonb_typeof(attributes) = 'object'::text)),
     CONSTRAINT leads_company_check CHECK (((length(company) >= 1) AND (length(company) <= 200))),
     CONSTRAINT leads_custom_fields_shape CHECK (public.lead_custom_fields_ok(attributes)),
@@ -1424,7 +1566,7 @@ CREATE TABLE public.schema_migrations (
 CREATE TABLE public.suppressions (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     tenant_id uuid NOT NULL,
-    phone text NOT NULL,
+    phone text,
     phone_number_id uuid,
     reason text NOT NULL,
     keyword text,
@@ -1435,8 +1577,13 @@ CREATE TABLE public.suppressions (
     note text,
     added_by text,
     lifted_by jsonb,
+    phone_hash bytea NOT NULL,
+    erased_at timestamp with time zone,
+    arrived_at timestamp with time zone,
+    opt_out_clock interval GENERATED ALWAYS AS ((created_at - arrived_at)) STORED,
     CONSTRAINT suppressions_note_check CHECK ((length(note) <= 1000)),
     CONSTRAINT suppressions_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT suppressions_phone_or_erased CHECK (((phone IS NULL) = (erased_at IS NOT NULL))),
     CONSTRAINT suppressions_reason_check CHECK ((reason = ANY (ARRAY['opt_out'::text, 'carrier_block'::text, 'manual'::text, 'complaint'::text])))
 );
 
@@ -1472,10 +1619,17 @@ CREATE TABLE public.tenant_config (
     quiet_hours_wider_attested boolean DEFAULT false NOT NULL,
     preview_max_segments integer DEFAULT 3 NOT NULL,
     require_consent boolean DEFAULT false NOT NULL,
+    brand_name text,
+    help_contact text,
+    retain_webhook_payload_days integer DEFAULT 30 NOT NULL,
+    retain_message_body_days integer DEFAULT 365 NOT NULL,
+    retain_idempotency_days integer DEFAULT 7 NOT NULL,
+    CONSTRAINT tenant_config_brand_name_check CHECK (((btrim(brand_name) <> ''::text) AND (length(brand_name) <= 60))),
     CONSTRAINT tenant_config_check CHECK ((timer_14d_days > timer_7d_days)),
     CONSTRAINT tenant_config_check1 CHECK ((timer_30d_days > timer_14d_days)),
     CONSTRAINT tenant_config_check2 CHECK ((quiet_hours_start < quiet_hours_end)),
     CONSTRAINT tenant_config_default_region_check CHECK ((default_region ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT tenant_config_help_contact_check CHECK (((btrim(help_contact) <> ''::text) AND (length(help_contact) <= 100))),
     CONSTRAINT tenant_config_lease_cooldown_minutes_check CHECK ((lease_cooldown_minutes >= 0)),
     CONSTRAINT tenant_config_lease_hours_after_appointment_check CHECK ((lease_hours_after_appointment >= 0)),
     CONSTRAINT tenant_config_lease_hours_without_booking_check CHECK ((lease_hours_without_booking > 0)),
@@ -1486,6 +1640,9 @@ CREATE TABLE public.tenant_config (
     CONSTRAINT tenant_config_preview_max_segments_check CHECK (((preview_max_segments >= 1) AND (preview_max_segments <= 10))),
     CONSTRAINT tenant_config_quiet_hours_by_state_check CHECK ((jsonb_typeof(quiet_hours_by_state) = 'object'::text)),
     CONSTRAINT tenant_config_quiet_hours_floor CHECK ((quiet_hours_wider_attested OR ((quiet_hours_start >= '08:00:00'::time without time zone) AND (quiet_hours_end <= '21:00:00'::time without time zone)))),
+    CONSTRAINT tenant_config_retain_idempotency_days_check CHECK (((retain_idempotency_days >= 1) AND (retain_idempotency_days <= 3650))),
+    CONSTRAINT tenant_config_retain_message_body_days_check CHECK (((retain_message_body_days >= 1) AND (retain_message_body_days <= 3650))),
+    CONSTRAINT tenant_config_retain_webhook_payload_days_check CHECK (((retain_webhook_payload_days >= 1) AND (retain_webhook_payload_days <= 3650))),
     CONSTRAINT tenant_config_send_max_attempts_check CHECK ((send_max_attempts > 0)),
     CONSTRAINT tenant_config_send_segments_per_day_check CHECK ((send_segments_per_day > 0)),
     CONSTRAINT tenant_config_send_segments_per_second_check CHECK ((send_segments_per_second > (0)::numeric)),
@@ -1577,6 +1734,7 @@ CREATE TABLE public.webhook_receipts (
     attempts integer DEFAULT 0 NOT NULL,
     last_error text,
     raw_bytes bytea NOT NULL,
+    redacted_at timestamp with time zone,
     CONSTRAINT webhook_receipts_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT webhook_receipts_event_type_check CHECK ((event_type = ANY (ARRAY['inbound_message'::text, 'status_update'::text, 'unknown'::text])))
 );
@@ -1989,6 +2147,10 @@ CREATE INDEX messages_outbound_waiting ON public.messages USING btree (COALESCE(
 
 CREATE INDEX messages_thread ON public.messages USING btree (thread_id, created_at);
 
+-- Name: messages_unerased; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX messages_unerased ON public.messages USING btree (created_at) WHERE (erased_at IS NULL);
+
 -- Name: notifications_recent; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX notifications_recent ON public.notifications USING btree (tenant_id, created_at DESC);
@@ -2011,7 +2173,7 @@ CREATE INDEX phone_numbers_release_due ON public.phone_numbers USING btree (rele
 
 -- Name: suppressions_one_active; Type: INDEX; Schema: public; Owner: -
 
-CREATE UNIQUE INDEX suppressions_one_active ON public.suppressions USING btree (tenant_id, phone, phone_number_id) NULLS NOT DISTINCT WHERE (lifted_at IS NULL);
+CREATE UNIQUE INDEX suppressions_one_active ON public.suppressions USING btree (tenant_id, phone_hash, phone_number_id) NULLS NOT DISTINCT WHERE (lifted_at IS NULL);
 
 -- Name: suppressions_phone; Type: INDEX; Schema: public; Owner: -
 
@@ -2032,6 +2194,10 @@ CREATE INDEX unmatched_inbound_open ON public.unmatched_inbound USING btree (ten
 -- Name: webhook_receipts_not_enqueued; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_receipts_not_enqueued ON public.webhook_receipts USING btree (received_at) WHERE (enqueued_at IS NULL);
+
+-- Name: webhook_receipts_unredacted; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX webhook_receipts_unredacted ON public.webhook_receipts USING btree (received_at) WHERE (redacted_at IS NULL);
 
 -- Name: conversation_overview _RETURN; Type: RULE; Schema: public; Owner: -
 
@@ -2064,11 +2230,19 @@ CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON public.api_keys FOR EAC
 
 -- Name: audit_log audit_log_append_only; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_only_counts();
+CREATE TRIGGER audit_log_append_only BEFORE DELETE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_only_counts();
+
+-- Name: audit_log audit_log_append_only_update; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON public.audit_log FOR EACH ROW WHEN ((NOT (old.redacted_at IS DISTINCT FROM new.redacted_at))) EXECUTE FUNCTION public.audit_log_only_counts();
 
 -- Name: audit_log audit_log_no_truncate; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.reject_modification();
+
+-- Name: audit_log audit_log_redaction; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER audit_log_redaction BEFORE UPDATE ON public.audit_log FOR EACH ROW WHEN ((old.redacted_at IS DISTINCT FROM new.redacted_at)) EXECUTE FUNCTION public.allow_only_redaction('detail');
 
 -- Name: call_queue call_queue_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2092,11 +2266,15 @@ CREATE TRIGGER campaigns_updated_at BEFORE UPDATE ON public.campaigns FOR EACH R
 
 -- Name: consents consents_append_only; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER consents_append_only BEFORE DELETE OR UPDATE ON public.consents FOR EACH ROW EXECUTE FUNCTION public.reject_modification();
+CREATE TRIGGER consents_append_only BEFORE DELETE OR UPDATE ON public.consents FOR EACH ROW EXECUTE FUNCTION public.erase_consent_only();
 
 -- Name: consents consents_no_truncate; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER consents_no_truncate BEFORE TRUNCATE ON public.consents FOR EACH STATEMENT EXECUTE FUNCTION public.reject_modification();
+
+-- Name: consents consents_phone_hash; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER consents_phone_hash BEFORE INSERT ON public.consents FOR EACH ROW EXECUTE FUNCTION public.fill_consent_phone_hash();
 
 -- Name: escalation_steps escalation_steps_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2104,11 +2282,19 @@ CREATE TRIGGER escalation_steps_updated_at BEFORE UPDATE ON public.escalation_st
 
 -- Name: lead_events lead_events_append_only; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER lead_events_append_only BEFORE DELETE OR UPDATE ON public.lead_events FOR EACH ROW EXECUTE FUNCTION public.reject_modification();
+CREATE TRIGGER lead_events_append_only BEFORE DELETE ON public.lead_events FOR EACH ROW EXECUTE FUNCTION public.reject_modification();
+
+-- Name: lead_events lead_events_append_only_update; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER lead_events_append_only_update BEFORE UPDATE ON public.lead_events FOR EACH ROW WHEN ((NOT (old.redacted_at IS DISTINCT FROM new.redacted_at))) EXECUTE FUNCTION public.reject_modification();
 
 -- Name: lead_events lead_events_no_truncate; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER lead_events_no_truncate BEFORE TRUNCATE ON public.lead_events FOR EACH STATEMENT EXECUTE FUNCTION public.reject_modification();
+
+-- Name: lead_events lead_events_redaction; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER lead_events_redaction BEFORE UPDATE ON public.lead_events FOR EACH ROW WHEN ((old.redacted_at IS DISTINCT FROM new.redacted_at)) EXECUTE FUNCTION public.allow_only_redaction('payload');
 
 -- Name: lead_sender_bindings lead_sender_bindings_rehome_audited; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2166,9 +2352,17 @@ CREATE TRIGGER suppressions_audited AFTER INSERT OR UPDATE ON public.suppression
 
 CREATE TRIGGER suppressions_cancel_timers AFTER INSERT ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.cancel_timers_of_suppressed();
 
+-- Name: suppressions suppressions_erase_only; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER suppressions_erase_only BEFORE UPDATE ON public.suppressions FOR EACH ROW WHEN ((old.erased_at IS DISTINCT FROM new.erased_at)) EXECUTE FUNCTION public.erase_suppression_phone();
+
+-- Name: suppressions suppressions_hash_fixed; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER suppressions_hash_fixed BEFORE UPDATE ON public.suppressions FOR EACH ROW WHEN (((old.phone_hash IS DISTINCT FROM new.phone_hash) OR (old.arrived_at IS DISTINCT FROM new.arrived_at))) EXECUTE FUNCTION public.keep_suppression_hash();
+
 -- Name: suppressions suppressions_lift_only; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER suppressions_lift_only BEFORE UPDATE ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.keep_suppression();
+CREATE TRIGGER suppressions_lift_only BEFORE UPDATE ON public.suppressions FOR EACH ROW WHEN ((NOT (old.erased_at IS DISTINCT FROM new.erased_at))) EXECUTE FUNCTION public.keep_suppression();
 
 -- Name: suppressions suppressions_lift_proven; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2181,6 +2375,10 @@ CREATE TRIGGER suppressions_no_delete BEFORE DELETE ON public.suppressions FOR E
 -- Name: suppressions suppressions_no_truncate; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER suppressions_no_truncate BEFORE TRUNCATE ON public.suppressions FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_suppression_delete();
+
+-- Name: suppressions suppressions_phone_hash; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER suppressions_phone_hash BEFORE INSERT ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.fill_suppression_phone_hash();
 
 -- Name: suppressions suppressions_wait_for_sends; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2909,6 +3107,12 @@ GRANT SELECT,INSERT ON TABLE public.audit_log TO tether_jobs;
 -- Name: COLUMN audit_log.detail; Type: ACL; Schema: public; Owner: -
 
 GRANT UPDATE(detail) ON TABLE public.audit_log TO tether_app;
+GRANT UPDATE(detail) ON TABLE public.audit_log TO tether_jobs;
+
+-- Name: COLUMN audit_log.redacted_at; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(redacted_at) ON TABLE public.audit_log TO tether_app;
+GRANT UPDATE(redacted_at) ON TABLE public.audit_log TO tether_jobs;
 
 -- Name: TABLE call_queue; Type: ACL; Schema: public; Owner: -
 
@@ -2935,6 +3139,30 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.campaigns TO tether_jobs;
 GRANT SELECT,INSERT ON TABLE public.consents TO tether_app;
 GRANT SELECT,INSERT ON TABLE public.consents TO tether_jobs;
 
+-- Name: COLUMN consents.phone; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(phone) ON TABLE public.consents TO tether_app;
+
+-- Name: COLUMN consents.disclosure_text; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(disclosure_text) ON TABLE public.consents TO tether_app;
+
+-- Name: COLUMN consents.ip; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(ip) ON TABLE public.consents TO tether_app;
+
+-- Name: COLUMN consents.user_agent; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(user_agent) ON TABLE public.consents TO tether_app;
+
+-- Name: COLUMN consents.evidence_ref; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(evidence_ref) ON TABLE public.consents TO tether_app;
+
+-- Name: COLUMN consents.erased_at; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(erased_at) ON TABLE public.consents TO tether_app;
+
 -- Name: TABLE conversation_overview; Type: ACL; Schema: public; Owner: -
 
 GRANT SELECT ON TABLE public.conversation_overview TO tether_app;
@@ -2949,6 +3177,16 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.escalation_steps TO tether_job
 
 GRANT SELECT,INSERT ON TABLE public.lead_events TO tether_app;
 GRANT SELECT,INSERT ON TABLE public.lead_events TO tether_jobs;
+
+-- Name: COLUMN lead_events.payload; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(payload) ON TABLE public.lead_events TO tether_app;
+GRANT UPDATE(payload) ON TABLE public.lead_events TO tether_jobs;
+
+-- Name: COLUMN lead_events.redacted_at; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(redacted_at) ON TABLE public.lead_events TO tether_app;
+GRANT UPDATE(redacted_at) ON TABLE public.lead_events TO tether_jobs;
 
 -- Name: TABLE lead_sender_bindings; Type: ACL; Schema: public; Owner: -
 

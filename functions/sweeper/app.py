@@ -1,6 +1,7 @@
 """Every minute: put on their queues what was stored but is in none: webhook receipts
 the webhook could not enqueue (tether.services.receipts), and sends that are due but
-were never enqueued or waited longer than a queue delay holds (tether.services.outbound)."""
+were never enqueued or waited longer than a queue delay holds (tether.services.outbound);
+then clear what is past its tenant's retention window (tether.services.retention)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
 from tether.services.outbound import redrive_waiting_sends
 from tether.services.receipts import redrive_unenqueued_receipts
+from tether.services.retention import purge_expired
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -37,7 +39,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         datetime.now(UTC),
         settings.sweep_batch_size,
     )
+    purge = purge_expired(
+        UnitOfWork(lambda_connection("jobs")),
+        datetime.now(UTC),
+        settings.retention_batch_size,
+        settings.retention_max_batches,
+    )
     return {
         "receipts": receipts.model_dump(),
         "sends": {"found": sends.found, "enqueued": sends.enqueued},
+        "retention": {"purged": purge.purged, "rows_per_second": purge.rows_per_second},
     }

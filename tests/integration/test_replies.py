@@ -258,7 +258,12 @@ def test_stop_gets_exactly_one_confirmation_which_goes_out(
 
 
 @pytest.mark.parametrize(
-    ("body", "answer"), [("What is this about?", "Thanks for your reply"), ("HELP", "Reply STOP")]
+    ("body", "answer"),
+    [
+        ("What is this about?", "Thanks for your reply"),
+        # CTIA: the brand and a contact (the tenant's settings), and how to stop
+        ("HELP", "Acme Outreach: for help, contact help@acme.test. Reply STOP"),
+    ],
 )
 def test_the_worker_answers_from_the_bound_number(
     texted: tuple[Outbound, uuid.UUID], admin: Connection, body: str, answer: str

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import functions.api.app as api_app
+from tests.support.factories import HELP_IDENTITY
 from tests.support.lambda_context import LambdaContextStub
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
@@ -101,6 +102,10 @@ def proxy_event(
     }
 
 
+# who the settings audit row of a test tenant's HELP identity names
+FIXTURE_ACTOR = "tests.support.api_client"
+
+
 @dataclass
 class Api:
     sqs: Any
@@ -111,6 +116,13 @@ class Api:
 
     def tenant(self, name: str = "Acme Outreach") -> Client:
         tenant_id, issued = create_tenant(UnitOfWork(self.jobs), name)
+        # the brand and contact a HELP reply names: a launch needs them (migration 0028)
+        with self.admin.transaction():
+            self.admin.execute("SELECT set_config('app.actor', %s, true)", (FIXTURE_ACTOR,))
+            self.admin.execute(
+                "UPDATE tenant_config SET brand_name = %s, help_contact = %s WHERE tenant_id = %s",
+                (*HELP_IDENTITY.values(), tenant_id),
+            )
         return Client(issued.key, tenant_id)
 
     def queued(self) -> list[dict[str, Any]]:

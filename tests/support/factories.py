@@ -39,6 +39,10 @@ class Chain:
 _counter = iter(range(10**9))
 
 
+# what a HELP reply names, so a test's tenant may launch (migration 0028)
+HELP_IDENTITY: dict[str, object] = {"brand_name": "Acme Outreach", "help_contact": "help@acme.test"}
+
+
 def unique_number() -> str:
     """A valid, unique US number (555-01XX style ranges are not valid; use 650/415)."""
     n = next(_counter) + os.getpid() * 1000
@@ -49,7 +53,10 @@ def make_chain(admin: Connection, *, pool: str = "Broker Co") -> Chain:
     tenant_id = admin.execute(
         "INSERT INTO tenants (name) VALUES (%s) RETURNING id", (f"tenant-{uuid.uuid4().hex[:6]}",)
     ).fetchone()["id"]  # type: ignore[index]
-    admin.execute("INSERT INTO tenant_config (tenant_id) VALUES (%s)", (tenant_id,))
+    admin.execute(
+        "INSERT INTO tenant_config (tenant_id, brand_name, help_contact) VALUES (%s, %s, %s)",
+        (tenant_id, *HELP_IDENTITY.values()),
+    )
     account_id = admin.execute(
         "INSERT INTO provider_accounts (tenant_id, provider, name) VALUES (%s, 'sandbox', 'main') RETURNING id",
         (tenant_id,),
@@ -149,6 +156,7 @@ def make_tenant(admin: Connection, **config: object) -> tuple[uuid.UUID, uuid.UU
     ).fetchone()
     assert row is not None
     tenant_id: uuid.UUID = row["id"]
+    config = HELP_IDENTITY | config
     columns = ["tenant_id", *config]
     admin.execute(
         f"INSERT INTO tenant_config ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",

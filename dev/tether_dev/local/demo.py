@@ -93,7 +93,9 @@ def run_demo(
     # (an attested wider window: the demo's leads are in no state with its own hours)
     api("PATCH", "/v1/settings", {"quiet_hours_start": "00:00", "quiet_hours_end": "23:59:59",
                                    "quiet_hours_wider_attested": True,
-                                   "send_segments_per_second": None})  # fmt: skip
+                                   "send_segments_per_second": None,
+                                   "brand_name": "Tether Demo",
+                                   "help_contact": "help@tether.example"})  # fmt: skip
     say(f"tenant {tenant_id}, API key {key[:12]}… (quiet hours off for the demo)")
 
     step("A provider account (the sandbox); Tether keeps its secrets in Secrets Manager")

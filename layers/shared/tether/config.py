@@ -136,6 +136,9 @@ class SweeperSettings(InboundQueueSettings, OutboundQueueSettings):
     # must exceed the webhook function's timeout, so a sweep never races its own enqueue
     sweep_grace_seconds: int = 30
     sweep_batch_size: int = 100
+    # retention: rows cleared per batch, batches per kind per run (bounded work a minute)
+    retention_batch_size: int = 500
+    retention_max_batches: int = 10
 
 
 class TimersSettings(OutboundQueueSettings):

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.support.api_client import Api
+from tests.support.api_client import FIXTURE_ACTOR, Api
 from tether.db.connection import Connection
 
 
@@ -147,6 +147,6 @@ def test_the_database_refuses_an_unattested_wide_window(api: Api, admin: Connect
 def _audit(admin: Connection, tenant_id: object) -> list[dict[str, Any]]:
     return admin.execute(
         "SELECT actor, detail FROM audit_log WHERE tenant_id = %s AND kind = 'settings_changed'"
-        " ORDER BY created_at",
-        (tenant_id,),
+        " AND actor IS DISTINCT FROM %s ORDER BY created_at",
+        (tenant_id, FIXTURE_ACTOR),
     ).fetchall()

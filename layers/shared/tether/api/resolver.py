@@ -33,6 +33,7 @@ from tether.api.routes import (
     keys,
     leads,
     messages,
+    privacy,
     settings,
     suppressions,
     timers,
@@ -95,6 +96,7 @@ for area in (
     timers,
     settings,
     suppressions,
+    privacy,
 ):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)

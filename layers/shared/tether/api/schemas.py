@@ -833,6 +833,24 @@ class TenantSettings(BaseModel):
         description="campaign texts go only to phones with consent in force, and a lead"
         " import needs consent columns or an attestation"
     )
+    brand_name: str | None = Field(
+        description="the sender a HELP reply names (CTIA); a launch needs it"
+    )
+    help_contact: str | None = Field(
+        description="the contact a HELP reply gives (a phone, an email or a URL); a launch needs it"
+    )
+    retain_webhook_payload_days: int = Field(
+        description="days a webhook's raw request is kept before the retention job clears it"
+    )
+    retain_message_body_days: int = Field(
+        description="days a message's text is kept before the retention job clears it"
+    )
+    retain_idempotency_days: int = Field(
+        description="days an Idempotency-Key's stored response is kept"
+    )
+
+
+RetentionDays = Annotated[int, Field(ge=1, le=3650)]
 
 
 class TenantSettingsUpdate(Request):
@@ -863,6 +881,11 @@ class TenantSettingsUpdate(Request):
     send_validity_hours: Annotated[int, Field(ge=1, le=24 * 7)] | None = None
     preview_max_segments: Annotated[int, Field(ge=1, le=10)] | None = None
     require_consent: bool | None = None
+    brand_name: Annotated[Text, Field(min_length=1, max_length=60, pattern=r"\S")] | None = None
+    help_contact: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"\S")] | None = None
+    retain_webhook_payload_days: RetentionDays | None = None
+    retain_message_body_days: RetentionDays | None = None
+    retain_idempotency_days: RetentionDays | None = None
 
 
 # --- consent and the suppression list (issue 19)
@@ -892,7 +915,7 @@ class ConsentIn(Request):
 
 class ConsentOut(BaseModel):
     id: UUID
-    phone: str
+    phone: str | None = Field(description="null once the person was erased")
     channel: str
     kind: str
     source_type: str
@@ -935,7 +958,9 @@ class SuppressionIn(Request):
 
 class SuppressionOut(BaseModel):
     id: UUID
-    phone: str
+    phone: str | None = Field(
+        description="null once the number was erased (its hash still matches)"
+    )
     phone_number_id: UUID | None
     reason: str
     keyword: str | None
@@ -961,3 +986,17 @@ class SuppressionImportResult(BaseModel):
     already: int
     invalid: int
     rows: list[SuppressionImportRow]
+
+
+# --- erasure
+
+
+class ErasureRequest(Request):
+    phone: Annotated[Text, Field(min_length=1, max_length=64)] = Field(
+        description="the number to erase, E.164 or as the tenant's default region writes it"
+    )
+
+
+class ErasureResult(BaseModel):
+    phone_hash: str = Field(description="sha256 of tenant id and E.164: what is kept")
+    erased: dict[str, int] = Field(description="rows cleared, by kind of record")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -69,6 +70,11 @@ TENANT_SETTINGS = (
     "send_validity_hours",
     "preview_max_segments",
     "require_consent",
+    "brand_name",
+    "help_contact",
+    "retain_webhook_payload_days",
+    "retain_message_body_days",
+    "retain_idempotency_days",
 )
 
 
@@ -100,9 +106,19 @@ class TenantSettingsRepository:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NewSuppression:
+    """A suppression just written, and its opt-out clock: the time from the opt-out's
+    arrival (its webhook receipt) to this suppression, when it came by webhook."""
+
+    id: UUID
+    opt_out_clock: timedelta | None
+
+
 class SuppressionRepository:
-    """Every query of the suppression list. Rows are matched by phone (erasure may later
-    match by a hash of it: this class is the one place to change)."""
+    """Every query of the suppression list. Rows are matched on their phone hash
+    (sha256 of tenant and E.164, migration 0028), so an erased number's opt-out still
+    holds and still shows when it is searched for."""
 
     def __init__(self, conn: Session) -> None:
         self._conn = conn
@@ -118,17 +134,32 @@ class SuppressionRepository:
         source_message_id: UUID | None = None,
         note: str | None = None,
         added_by: str | None = None,
-    ) -> bool:
+        receipt_id: UUID | None = None,
+    ) -> NewSuppression | None:
         """Suppress `phone` (for the whole tenant, or one sending number). Waits for the
-        sends to it in flight (migration 0009). False if it was suppressed already. A
+        sends to it in flight (migration 0009). None if it was suppressed already. With
+        `receipt_id`, the opt-out's arrival is its receipt's and the clock is kept. A
         trigger writes the audit row (migration 0027)."""
         row = self._conn.execute(
             "INSERT INTO suppressions (tenant_id, phone, phone_number_id, reason, keyword,"
-            " source_message_id, note, added_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING RETURNING id",
-            (tenant_id, phone, phone_number_id, reason, keyword, source_message_id, note, added_by),
+            " source_message_id, note, added_by, arrived_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
+            " (SELECT received_at FROM webhook_receipts WHERE id = %s))"
+            " ON CONFLICT (tenant_id, phone_hash, phone_number_id) WHERE lifted_at IS NULL"
+            " DO NOTHING RETURNING id, opt_out_clock",
+            (
+                tenant_id,
+                phone,
+                phone_number_id,
+                reason,
+                keyword,
+                source_message_id,
+                note,
+                added_by,
+                receipt_id,
+            ),
         ).fetchone()
-        return row is not None
+        return NewSuppression(row["id"], row["opt_out_clock"]) if row else None
 
     def add_many(
         self, tenant_id: UUID, entries: Sequence[tuple[str, str | None]], added_by: str | None
@@ -139,8 +170,8 @@ class SuppressionRepository:
             "INSERT INTO suppressions (tenant_id, phone, reason, note, added_by)"
             " SELECT %s, e.phone, 'manual', e.note, %s"
             " FROM unnest(%s::text[], %s::text[]) AS e(phone, note) ORDER BY e.phone"
-            " ON CONFLICT (tenant_id, phone, phone_number_id) WHERE lifted_at IS NULL DO NOTHING"
-            " RETURNING phone",
+            " ON CONFLICT (tenant_id, phone_hash, phone_number_id) WHERE lifted_at IS NULL"
+            " DO NOTHING RETURNING phone",
             (tenant_id, added_by, [p for p, _ in entries], [n for _, n in entries]),
         ).fetchall()
         return {row["phone"] for row in rows}
@@ -162,7 +193,8 @@ class SuppressionRepository:
         cursor = self._conn.execute(
             "UPDATE suppressions s SET lifted_at = %(at)s, lifted_reason = %(reason)s,"
             " lifted_by = %(cause)s"
-            " WHERE s.tenant_id = %(tenant)s AND s.phone = %(phone)s AND s.lifted_at IS NULL"
+            " WHERE s.tenant_id = %(tenant)s AND s.lifted_at IS NULL"
+            " AND s.phone_hash = suppression_phone_hash(%(tenant)s, %(phone)s)"
             " AND s.reason = ANY(%(reasons)s) AND s.phone_number_id IS NULL"
             " AND resubscribe_proven(s.tenant_id, s.phone, s.created_at, %(cause)s, NULL)",
             {
@@ -176,6 +208,26 @@ class SuppressionRepository:
         )
         return cursor.rowcount
 
+    def blocks(self, tenant_id: UUID, phone: str) -> bool:
+        """Whether a tenant-wide suppression holds `phone`, erased or not."""
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM suppressions WHERE tenant_id = %s"
+            " AND phone_hash = suppression_phone_hash(%s, %s)"
+            " AND phone_number_id IS NULL AND lifted_at IS NULL) AS blocks",
+            (tenant_id, tenant_id, phone),
+        ).fetchone()
+        return bool(row and row["blocks"])
+
+    def erase(self, tenant_id: UUID, phone: str, at: datetime) -> int:
+        """Clear the number from its suppressions, keeping their hash: how many."""
+        cursor = self._conn.execute(
+            "UPDATE suppressions SET phone = NULL, erased_at = %s"
+            " WHERE tenant_id = %s AND phone_hash = suppression_phone_hash(%s, %s)"
+            " AND erased_at IS NULL",
+            (at, tenant_id, tenant_id, phone),
+        )
+        return cursor.rowcount
+
     def page(
         self, after: Position | None, limit: int, *, phone: str | None, active: bool | None
     ) -> list[Suppression]:
@@ -183,7 +235,8 @@ class SuppressionRepository:
         condition, order = newest_first()
         rows = self._conn.execute(
             f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE {condition}"
-            " AND (%(phone)s::text IS NULL OR phone = %(phone)s)"
+            " AND (%(phone)s::text IS NULL"
+            " OR phone_hash = suppression_phone_hash(tenant_id, %(phone)s))"
             " AND (%(active)s::boolean IS NULL OR (lifted_at IS NULL) = %(active)s)"
             f" {order}",
             after_position(after, limit, phone=phone, active=active),
@@ -199,7 +252,8 @@ class SuppressionRepository:
     def active_for(self, tenant_id: UUID, phone: str) -> list[Suppression]:
         rows = self._conn.execute(
             f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions"
-            " WHERE tenant_id = %s AND phone = %s AND lifted_at IS NULL ORDER BY created_at",
-            (tenant_id, phone),
+            " WHERE tenant_id = %s AND phone_hash = suppression_phone_hash(%s, %s)"
+            " AND lifted_at IS NULL ORDER BY created_at",
+            (tenant_id, tenant_id, phone),
         ).fetchall()
         return [Suppression(**row) for row in rows]

@@ -26,7 +26,8 @@ SELECT t.id, t.tenant_id, t.lead_id, t.timer_type::text AS timer_type, t.attempt
        l.state::text AS lead_state, l.campaign_id AS lead_campaign_id, l.phone,
        e.action AS step_action, e.campaign_id AS step_campaign_id,
        EXISTS (SELECT 1 FROM suppressions s
-                WHERE s.tenant_id = t.tenant_id AND s.phone = l.phone
+                WHERE s.tenant_id = t.tenant_id
+                  AND s.phone_hash = suppression_phone_hash(t.tenant_id, l.phone)
                   AND s.phone_number_id IS NULL AND s.lifted_at IS NULL) AS suppressed,
        t.timer_type = ANY (%(escalations)s::timer_type[]) AND EXISTS (
            SELECT 1 FROM lead_timers later

@@ -18,6 +18,7 @@ from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, Idempote
 from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
 from tether.db.consents import ConsentRepository
+from tether.db.erasure import ErasureRepository
 from tether.db.inbound import ReplyEffectsRepository
 from tether.db.inbox import (
     CallQueueRepository,
@@ -37,6 +38,7 @@ from tether.db.repositories import (
     TenantRepository,
     TenantSettingsRepository,
 )
+from tether.db.retention import RetentionRepository
 from tether.db.session import Session
 from tether.db.timers import TimerRepository
 from tether.db.webhook_repositories import (
@@ -71,6 +73,8 @@ class UnitOfWork:
     unmatched: UnmatchedRepository
     inventory: InventoryRepository
     consents: ConsentRepository
+    erasure: ErasureRepository
+    retention: RetentionRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -109,6 +113,8 @@ class UnitOfWork:
         self.unmatched = UnmatchedRepository(session)
         self.inventory = InventoryRepository(session)
         self.consents = ConsentRepository(session)
+        self.erasure = ErasureRepository(session)
+        self.retention = RetentionRepository(session)
         return self
 
     def __exit__(

@@ -63,7 +63,7 @@ class Consent:
     """One row of the log."""
 
     id: UUID
-    phone: str
+    phone: str | None  # None once erased (migration 0029)
     channel: str
     kind: ConsentKind
     source_type: SourceType

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from tether.domain.errors import InvalidInput
 from tether.domain.lead_state import LeadState, transition
 
 
@@ -58,6 +59,28 @@ class TenantConfig:
     send_validity_hours: int
     preview_max_segments: int = 3  # a preview warns past this many segments a text
     require_consent: bool = False  # campaign texts and imports need consent on record
+    brand_name: str | None = None
+    help_contact: str | None = None
+    retain_webhook_payload_days: int = 30
+    retain_message_body_days: int = 365
+    retain_idempotency_days: int = 7
+
+    def check_help_identity(self) -> None:
+        """A HELP reply names the sender and a contact (CTIA): a campaign may not go out
+        while either is missing (InvalidInput, 422, naming what is missing)."""
+        missing = [
+            name
+            for name, value in (
+                ("brand_name", self.brand_name),
+                ("help_contact", self.help_contact),
+            )
+            if not (value and value.strip())
+        ]
+        if missing:
+            raise InvalidInput(
+                f"set {' and '.join(missing)} in /v1/settings before launching:"
+                " a HELP reply must name the sender and a contact"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ MAX_IMPORT_ROWS = 5000
 @dataclass(frozen=True, slots=True)
 class Suppression:
     id: UUID
-    phone: str
+    phone: str | None  # None once erased: the row still matches by the number's hash
     phone_number_id: UUID | None
     reason: str  # opt_out, carrier_block, manual, complaint
     keyword: str | None

@@ -50,7 +50,23 @@ HELP_REPLY = "Reply STOP to unsubscribe. Msg & data rates may apply."
 AUTO_REPLY = "Thanks for your reply! We'll get back to you shortly."
 
 
-def auto_reply_text(classification: Classification) -> str:
+def help_reply(brand_name: str | None, help_contact: str | None) -> str:
+    """The HELP answer: who is texting, how to reach them, how to stop (CTIA). A tenant
+    cannot launch without both names; a campaign launched before they were required
+    still answers with how to stop."""
+    if brand_name and help_contact:
+        return f"{brand_name}: for help, contact {help_contact}. {HELP_REPLY}"
+    return HELP_REPLY
+
+
+def auto_reply_text(
+    classification: Classification,
+    brand_name: str | None = None,
+    help_contact: str | None = None,
+) -> str:
     """What the worker answers (a model can take this over behind ReplyClassifier's
-    sibling; the rule-based default answers HELP as the carriers require)."""
-    return HELP_REPLY if classification.intent is Intent.HELP else AUTO_REPLY
+    sibling; the rule-based default answers HELP as the carriers require, naming the
+    tenant's brand and contact)."""
+    if classification.intent is Intent.HELP:
+        return help_reply(brand_name, help_contact)
+    return AUTO_REPLY

@@ -282,6 +282,7 @@ def launch_campaign(
     send path (`store_sends`, a batch of leads a transaction, then enqueued). Repeating
     it queues only leads added since; a lead already sent to keeps its first message."""
     with uow:
+        check_help_identity(uow, tenant_id)
         found = uow.campaigns.get(campaign_id, for_update=True)
         if found is None:
             raise NotFound("campaign", campaign_id)
@@ -346,6 +347,14 @@ def launch_campaign(
         },
     )
     return LaunchReport(campaign, progress, queued, duplicates, dict(skipped), complete)
+
+
+def check_help_identity(uow: UnitOfWork, tenant_id: UUID) -> None:
+    """A launch needs the brand and contact a HELP reply names (422 naming the missing)."""
+    config = uow.settings.get(tenant_id)
+    if config is None:
+        raise NotFound("tenant", tenant_id)
+    config.check_help_identity()
 
 
 def pause_campaign(uow: UnitOfWork, campaign_id: UUID, now: datetime) -> Campaign:

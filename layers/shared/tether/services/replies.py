@@ -22,6 +22,7 @@ from uuid import UUID
 
 from tether.db.leads import InboundMatch
 from tether.db.messages import InboundDraft
+from tether.db.repositories import NewSuppression
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.classification import (
     Classification,
@@ -42,7 +43,7 @@ from tether.domain.worker import (
     auto_reply_text,
     decide,
 )
-from tether.observability import logger
+from tether.observability import logger, metrics
 from tether.services.leads import move_lead
 from tether.services.matching import match_inbound
 from tether.services.numbers import tenant_number_settings
@@ -241,14 +242,17 @@ def _honour_phone_wide(
         thread_id, lead_id,
     )  # fmt: skip
     # the lead (if any) is locked already: an opt-out takes the lead, then the phone
-    if not uow.suppressions.add(
+    suppression = uow.suppressions.add(
         tenant_id,
         phone,
         "opt_out",
         keyword=classification.keyword,
         source_message_id=message_id,
-    ):
+        receipt_id=receipt_id,
+    )
+    if suppression is None:
         return None  # suppressed already: it was confirmed then
+    _time_opt_out(tenant_id, message_id, suppression)
     if match.assignment_id is None or match.number_id is None or match.campaign_id is None:
         # no campaign assignment on the number it reached: no bound sender to confirm from
         uow.audit.record(
@@ -282,6 +286,25 @@ def _keyword_opt_in(
     if classification.intent is Intent.RESUBSCRIBE:
         return True
     return not uow.suppressions.active_for(tenant_id, phone)
+
+
+def _time_opt_out(tenant_id: UUID, message_id: UUID, suppression: NewSuppression) -> None:
+    """The opt-out clock: arrival (the receipt) to suppression, as a metric the
+    OptOutClockAlarm watches (over a minute is an incident; the law allows 10 business
+    days, Tether does it in the receipt's own transaction)."""
+    if suppression.opt_out_clock is None:
+        return
+    seconds = max(suppression.opt_out_clock.total_seconds(), 0.0)
+    metrics.add_metric(name="OptOutClock", unit="Seconds", value=seconds)
+    logger.info(
+        "opt-out suppressed",
+        extra={
+            "tenant_id": str(tenant_id),
+            "message_id": str(message_id),
+            "suppression_id": str(suppression.id),
+            "opt_out_clock_seconds": seconds,
+        },
+    )
 
 
 def apply_to_lead(
@@ -425,12 +448,17 @@ def _auto_reply(
     sweeper enqueues the row once this transaction commits."""
     if decision.next_step is not NextStep.AUTO_REPLY:
         return None
+    config = uow.settings.get(lead.tenant_id)
     request = SendRequest(
         tenant_id=lead.tenant_id,
         campaign_id=campaign_id,
         lead_id=lead.id,
         template="auto_reply",
-        body=auto_reply_text(classification),
+        body=auto_reply_text(
+            classification,
+            config.brand_name if config else None,
+            config.help_contact if config else None,
+        ),
         send_key=f"auto_reply:{receipt_id}",
         purpose="auto_reply",
     )
