@@ -48,6 +48,7 @@ EVERY_VARIABLE = {
     "OUTBOUND_QUEUE_URL": QUEUE_URL,
     "INBOUND_QUEUE_URL": QUEUE_URL,
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
+    "WEBHOOK_BASE_URL": "https://abc123.execute-api.us-east-1.amazonaws.com/dev",
 }
 
 
