@@ -33,6 +33,7 @@ from tether.api.routes import (
     leads,
     messages,
     settings,
+    stats,
     timers,
 )
 from tether.db.unit_of_work import UnitOfWork
@@ -82,7 +83,7 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.use([scopes.check_scope])
-for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings):
+for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings, stats):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
 

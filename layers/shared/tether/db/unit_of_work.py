@@ -37,6 +37,7 @@ from tether.db.repositories import (
     TenantSettingsRepository,
 )
 from tether.db.session import Session
+from tether.db.stats import StatsRepository
 from tether.db.timers import TimerRepository
 from tether.db.webhook_repositories import (
     AuditLogRepository,
@@ -64,6 +65,7 @@ class UnitOfWork:
     auth_failures: AuthFailureRepository
     idempotency: IdempotencyRepository
     campaigns: CampaignRepository
+    stats: StatsRepository
     threads: ThreadRepository
     notifications: NotificationRepository
     call_queue: CallQueueRepository
@@ -101,6 +103,7 @@ class UnitOfWork:
         self.auth_failures = AuthFailureRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.campaigns = CampaignRepository(session)
+        self.stats = StatsRepository(session)
         self.threads = ThreadRepository(session)
         self.notifications = NotificationRepository(session)
         self.call_queue = CallQueueRepository(session)
