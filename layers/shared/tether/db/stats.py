@@ -19,6 +19,11 @@ _SCOPES: dict[Scope, str] = {
     "campaign": "m.tenant_id = %(tenant)s AND m.campaign_id = %(id)s",
     "number": "m.tenant_id = %(tenant)s AND m.outbound_number_id = %(id)s",
 }
+# The same scope for the replies (aliased r).
+_REPLY_SCOPES: dict[Scope, str] = {
+    "campaign": "r.tenant_id = %(tenant)s AND r.campaign_id = %(id)s",
+    "number": "r.tenant_id = %(tenant)s AND r.outbound_number_id = %(id)s",
+}
 _WINDOW = (
     " AND (%(since)s::timestamptz IS NULL OR m.created_at >= %(since)s)"
     " AND (%(until)s::timestamptz IS NULL OR m.created_at < %(until)s)"
@@ -37,42 +42,46 @@ JOIN phone_numbers pn ON pn.id = o.outbound_number_id
 JOIN provider_accounts pa ON pa.id = pn.provider_account_id
 """
 
-# A contact: a lead of a campaign sent at least one text, at its first text (whose
-# variant is the lead's). Its first reply: the lead's first inbound text in the
-# campaign (to the number, for a number's results) at or after that.
+# A contact: a lead of a campaign sent at least one text, with its first text's time
+# and its variant (a lead gets one variant per campaign; a follow-up without one does
+# not change it). Its first reply: the lead's first inbound text in the campaign (to
+# the number, for a number's results) at or after its first text. Aggregates, not a
+# sort: the contacts of a campaign can be a hundred thousand.
 _ENGAGEMENT = """
 WITH contacts AS (
-    SELECT DISTINCT ON (m.campaign_id, m.lead_id)
-           m.campaign_id, m.lead_id, m.variant, m.sent_at
+    SELECT m.campaign_id, m.lead_id, min(m.variant) AS variant, min(m.sent_at) AS first_sent
     FROM messages m
     WHERE {scope} AND m.direction = 'outbound' AND m.purpose = 'campaign'
       AND m.external_id IS NOT NULL AND m.lead_id IS NOT NULL {window}
-    ORDER BY m.campaign_id, m.lead_id, m.sent_at
-),
-replies AS (
-    SELECT m.campaign_id, m.lead_id, m.received_at, m.id
-    FROM messages m
-    WHERE {scope} AND m.direction = 'inbound' AND m.lead_id IS NOT NULL
+    GROUP BY m.campaign_id, m.lead_id
 ),
 answered AS (
-    SELECT c.campaign_id, c.lead_id,
-           min(r.received_at) - c.sent_at AS wait,
+    SELECT c.variant, min(r.received_at) - c.first_sent AS wait,
            bool_or(s.id IS NOT NULL) AS opted_out
     FROM contacts c
-    JOIN replies r
-      ON r.campaign_id = c.campaign_id AND r.lead_id = c.lead_id AND r.received_at >= c.sent_at
+    JOIN messages r
+      ON r.campaign_id = c.campaign_id AND r.lead_id = c.lead_id
+     AND r.received_at >= c.first_sent
     LEFT JOIN suppressions s
-      ON s.tenant_id = %(tenant)s AND s.source_message_id = r.id AND s.reason = 'opt_out'
-    GROUP BY c.campaign_id, c.lead_id, c.sent_at
+      ON s.source_message_id = r.id AND s.reason = 'opt_out' AND s.tenant_id = %(tenant)s
+    WHERE {reply_scope} AND r.direction = 'inbound'
+    GROUP BY c.campaign_id, c.lead_id, c.variant, c.first_sent
+),
+per_variant AS (
+    SELECT variant, count(*) AS contacts, 0 AS replies, 0 AS opt_outs,
+           NULL::double precision AS wait
+    FROM contacts GROUP BY variant
+    UNION ALL
+    SELECT variant, 0, 1, opted_out::int, extract(epoch FROM wait)::double precision
+    FROM answered
 )
-SELECT c.variant, GROUPING(c.variant) = 1 AS overall,
-       count(*) AS contacts,
-       count(a.lead_id) AS replies,
-       count(*) FILTER (WHERE a.opted_out) AS opt_outs,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.wait)) AS median_wait
-FROM contacts c
-LEFT JOIN answered a ON a.campaign_id = c.campaign_id AND a.lead_id = c.lead_id
-GROUP BY GROUPING SETS ((c.variant), ())
+SELECT variant, GROUPING(variant) = 1 AS overall,
+       coalesce(sum(contacts), 0)::bigint AS contacts,
+       coalesce(sum(replies), 0)::bigint AS replies,
+       coalesce(sum(opt_outs), 0)::bigint AS opt_outs,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY wait) AS median_wait
+FROM per_variant
+GROUP BY GROUPING SETS ((variant), ())
 """
 
 
@@ -106,7 +115,9 @@ class StatsRepository:
     ) -> list[VariantEngagement]:
         """The scope's contacts and their replies, per variant and overall."""
         rows = self._conn.execute(
-            _ENGAGEMENT.format(scope=_SCOPES[scope], window=_WINDOW),
+            _ENGAGEMENT.format(
+                scope=_SCOPES[scope], reply_scope=_REPLY_SCOPES[scope], window=_WINDOW
+            ),
             _params(tenant_id, subject_id, since, until),
         ).fetchall()
         return [
