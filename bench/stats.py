@@ -1,4 +1,5 @@
-"""Results at 1,000,000 messages: the two stats reads as the API runs them.
+"""Results at 1,000,000 messages: the two stats reads as the API runs them, from the
+rollup the database keeps with the messages (migration 0026), after the sweeper's fold.
 
 Loads, into a fresh database, one tenant with 8 campaigns of 5 numbers each (40
 numbers), 800,000 leads, their first texts (variants A, B and none by thirds; 85%
@@ -21,6 +22,7 @@ import statistics
 import sys
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 from tether.db.connection import ReusedConnection, as_role, connect
@@ -151,9 +153,24 @@ def load(admin_url: str, leads: int) -> tuple[uuid.UUID, list[uuid.UUID], list[u
         )
         count = admin.execute("SELECT count(*) AS n FROM messages").fetchone()["n"]  # type: ignore[index]
         print(f"loaded {count:,} messages in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        # the sweeper's fold, as a minute after the load (a second run: the deltas a
+        # minute of sends leaves, read beside the counts)
+        folded = admin.execute("SELECT compact_result_deltas(100000000) AS n").fetchone()["n"]  # type: ignore[index]
+        print(f"folded {folded:,} result deltas", file=sys.stderr)
         admin.execute("VACUUM ANALYZE messages")
         admin.execute("VACUUM ANALYZE suppressions")
         admin.execute("VACUUM ANALYZE leads")
+    return tenant, campaigns, numbers
+
+
+def loaded(admin_url: str) -> tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]]:
+    """The tenant, campaigns and numbers of a database loaded before."""
+    with connect(admin_url) as admin:
+        tenant = admin.execute("SELECT id FROM tenants WHERE name = 'bench'").fetchone()["id"]  # type: ignore[index]
+        campaigns = [
+            r["id"] for r in admin.execute("SELECT id FROM campaigns ORDER BY created_at, id")
+        ]
+        numbers = [r["id"] for r in admin.execute("SELECT id FROM phone_numbers ORDER BY e164")]
     return tenant, campaigns, numbers
 
 
@@ -166,16 +183,23 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200, help="timed calls per route")
     parser.add_argument("--leads", type=int, default=800_000)
+    parser.add_argument("--loaded", help="the URL of a database a --pause-while run loaded")
     parser.add_argument(
         "--pause-while", help="after loading, wait while this file exists (to query it by hand)"
     )
     args = parser.parse_args()
-    with scratch_database(DATABASE) as admin_url:
-        tenant, campaigns, numbers = load(admin_url, args.leads)
+    with nullcontext(args.loaded) if args.loaded else scratch_database(DATABASE) as admin_url:
+        if args.loaded:
+            tenant, campaigns, numbers = loaded(admin_url)
+        else:
+            tenant, campaigns, numbers = load(admin_url, args.leads)
         with connect(admin_url) as admin:
             total = admin.execute("SELECT count(*) AS n FROM messages").fetchone()["n"]  # type: ignore[index]
         app = ReusedConnection(as_role(admin_url, "tether_app"))
-        app_uow = lambda: UnitOfWork(app, tenant)  # noqa: E731 - one tenant's unit of work
+
+        def app_uow() -> UnitOfWork:
+            return UnitOfWork(app, tenant)
+
         timings: dict[str, list[float]] = {"campaign": [], "number": []}
         for warm in range(3):  # the caches a running container has
             campaign_results(app_uow(), campaigns[warm])

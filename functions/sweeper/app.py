@@ -1,6 +1,7 @@
 """Every minute: put on their queues what was stored but is in none: webhook receipts
 the webhook could not enqueue (tether.services.receipts), and sends that are due but
-were never enqueued or waited longer than a queue delay holds (tether.services.outbound)."""
+were never enqueued or waited longer than a queue delay holds (tether.services.outbound);
+and fold the results' deltas into their counts (tether.services.stats)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
 from tether.services.outbound import redrive_waiting_sends
 from tether.services.receipts import redrive_unenqueued_receipts
+from tether.services.stats import compact_results
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -37,7 +39,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         datetime.now(UTC),
         settings.sweep_batch_size,
     )
+    # the results' deltas folded into their counts (migration 0026): reads stay small
+    moved = compact_results(UnitOfWork(lambda_connection("jobs")), settings.results_batch_size)
     return {
         "receipts": receipts.model_dump(),
         "sends": {"found": sends.found, "enqueued": sends.enqueued},
+        "results": {"folded": moved},
     }

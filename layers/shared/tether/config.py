@@ -137,6 +137,8 @@ class SweeperSettings(InboundQueueSettings, OutboundQueueSettings):
     # must exceed the webhook function's timeout, so a sweep never races its own enqueue
     sweep_grace_seconds: int = 30
     sweep_batch_size: int = 100
+    # results' deltas folded per run (a launch of 100,000 leaves about 300,000)
+    results_batch_size: int = 500_000
 
 
 class TimersSettings(OutboundQueueSettings):

@@ -34,6 +34,9 @@ BINDING_CONSTRAINTS = frozenset(
 # tests/integration/test_conflict_words.py checks that every one in the schema is here.
 CONFLICT_WORDS: dict[str, str] = {
     "api_auth_failures_pkey": "this source's failures for that minute are counted already",
+    "result_counts_pkey": "these results are being counted by another request; retry",
+    "result_deltas_pkey": "these results are being counted by another request; retry",
+    "result_replies_pkey": "this lead's reply is being counted by another request; retry",
     "api_idempotency_pkey": "this Idempotency-Key is already in use",
     "api_keys_key_hash_key": "an API key like this one exists already; issue the key again",
     "api_keys_pkey": "an API key with this id exists already",

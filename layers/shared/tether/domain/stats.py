@@ -1,6 +1,7 @@
-"""Results of a campaign or a number, counted from the stored messages (no counter that
-can drift): what was sent, delivered and failed (by kind), and what the leads did about
-it: replies, opt-outs and how long a first reply took. Overall and per variant.
+"""Results of a campaign or a number: what was sent, delivered and failed (by kind), and
+what the leads did about it: replies, opt-outs and how long a first reply took. Overall
+and per variant. The database keeps them (migration 0026) in the same transaction as
+each message, status and opt-out it counts, so they cannot drift from those facts.
 
 What each figure counts (campaign sends only: ``purpose = 'campaign'``; auto replies and
 opt-out confirmations answer a lead, they are not outreach):

@@ -1,5 +1,5 @@
-"""/v1/campaigns/{id}/stats and /v1/phone-numbers/{id}/stats: results, counted from the
-stored messages (tether.domain.stats)."""
+"""/v1/campaigns/{id}/stats and /v1/phone-numbers/{id}/stats: results (what each figure
+counts: tether.domain.stats)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import AwareDatetime
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from tether.api import context, scopes
 from tether.api.openapi import responses
@@ -18,15 +17,6 @@ from tether.domain import stats as domain
 from tether.services import stats
 
 router = Router()  # type: ignore[no-untyped-call]
-
-Since = Annotated[
-    AwareDatetime | None,
-    Query(description="only sends stored at or after this instant (ISO 8601 with offset)"),
-]
-Until = Annotated[
-    AwareDatetime | None,
-    Query(description="only sends stored before this instant (ISO 8601 with offset)"),
-]
 
 
 def _results(results: domain.Results) -> Results:
@@ -44,12 +34,10 @@ def _results(results: domain.Results) -> Results:
     tags=["campaigns"],
     summary="The campaign's results: sent, delivered, failed by kind, replies, opt-outs,"
     " overall and per variant",
-    responses=responses(200, 404, 422),
+    responses=responses(200, 404),
 )
-def campaign_stats(
-    campaign_id: Annotated[UUID, Path()], since: Since = None, until: Until = None
-) -> Results:
-    return _results(stats.campaign_results(context.tenant_uow(), campaign_id, since, until))
+def campaign_stats(campaign_id: Annotated[UUID, Path()]) -> Results:
+    return _results(stats.campaign_results(context.tenant_uow(), campaign_id))
 
 
 @router.get(
@@ -57,9 +45,7 @@ def campaign_stats(
     openapi_extensions=scopes.READ,
     tags=["phone numbers"],
     summary="The number's results across its campaigns, overall and per variant",
-    responses=responses(200, 404, 422),
+    responses=responses(200, 404),
 )
-def number_stats(
-    number_id: Annotated[UUID, Path()], since: Since = None, until: Until = None
-) -> Results:
-    return _results(stats.number_results(context.tenant_uow(), number_id, since, until))
+def number_stats(number_id: Annotated[UUID, Path()]) -> Results:
+    return _results(stats.number_results(context.tenant_uow(), number_id))
