@@ -151,21 +151,3 @@ def test_the_sandbox_records_the_callback_the_send_named_and_posts_there(
     _send(tenant_id, message_id)
     (text,) = sandbox.texts()
     assert text.status_callback_url == f"{WEBHOOK_BASE_URL}/webhooks/sandbox/{account_id}"
-
-
-def test_the_settings_refuse_a_webhook_base_that_is_not_an_absolute_http_url(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from pydantic import ValidationError
-
-    from tether.config import OutboundSettings
-
-    monkeypatch.setenv("OUTBOUND_QUEUE_URL", "https://sqs.example/q")
-    for wrong in ("api.example.com/dev", "ftp://api.example.com", "https://x/dev?a=1", ""):
-        monkeypatch.setenv("WEBHOOK_BASE_URL", wrong)
-        with pytest.raises(ValidationError, match="WEBHOOK_BASE_URL"):
-            OutboundSettings()
-    monkeypatch.setenv("WEBHOOK_BASE_URL", "https://abc.execute-api.us-east-1.amazonaws.com/dev/")
-    assert (
-        OutboundSettings().webhook_base_url == "https://abc.execute-api.us-east-1.amazonaws.com/dev"
-    )
