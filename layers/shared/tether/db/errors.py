@@ -34,9 +34,6 @@ BINDING_CONSTRAINTS = frozenset(
 # tests/integration/test_conflict_words.py checks that every one in the schema is here.
 CONFLICT_WORDS: dict[str, str] = {
     "api_auth_failures_pkey": "this source's failures for that minute are counted already",
-    "result_counts_pkey": "these results are being counted by another request; retry",
-    "result_deltas_pkey": "these results are being counted by another request; retry",
-    "result_replies_pkey": "this lead's reply is being counted by another request; retry",
     "api_idempotency_pkey": "this Idempotency-Key is already in use",
     "api_keys_key_hash_key": "an API key like this one exists already; issue the key again",
     "api_keys_pkey": "an API key with this id exists already",
@@ -89,6 +86,9 @@ CONFLICT_WORDS: dict[str, str] = {
     "provider_accounts_tenant_id_name_key": (
         "a provider account with this name exists already; choose another name"
     ),
+    "result_counts_pkey": "these results are being counted by another request; retry",
+    "result_deltas_pkey": "these results are being counted by another request; retry",
+    "result_replies_pkey": "this lead's reply is being counted by another request; retry",
     "suppressions_one_active": "this number is suppressed already",
     "suppressions_pkey": "a suppression with this id exists already",
     "tenant_config_pkey": "the tenant's settings exist already",
