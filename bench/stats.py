@@ -160,6 +160,8 @@ def load(admin_url: str, leads: int) -> tuple[uuid.UUID, list[uuid.UUID], list[u
         admin.execute("VACUUM ANALYZE messages")
         admin.execute("VACUUM ANALYZE suppressions")
         admin.execute("VACUUM ANALYZE leads")
+        for table in ("result_counts", "result_deltas", "result_replies"):
+            admin.execute(f"VACUUM ANALYZE {table}")
     return tenant, campaigns, numbers
 
 
