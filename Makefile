@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats
 
 $(PACKAGES): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -153,3 +153,7 @@ bench-timers: $(STAMP)
 # The retention purge's rate (rows/s), and that it leaves nothing past a window.
 bench-retention: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/retention.py
+
+# The two stats reads at 1,000,000 messages (bench/stats.py): p50/p99, last line JSON.
+bench-stats: $(STAMP)
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/stats.py

@@ -260,6 +260,31 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Name: compact_result_deltas(integer); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.compact_result_deltas(batch integer) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    WITH moved AS (
+        DELETE FROM result_deltas
+        WHERE id IN (SELECT id FROM result_deltas ORDER BY id LIMIT batch
+                     FOR UPDATE SKIP LOCKED)
+        RETURNING *
+    ), folded AS (
+        INSERT INTO result_counts AS rc
+            (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
+             contacts)
+        SELECT tenant_id, campaign_id, number_id, variant, status, error_code, accepted,
+               sum(sends), sum(contacts)
+        FROM moved
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ORDER BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (tenant_id, campaign_id, number_id, variant, status, error_code, accepted)
+        DO UPDATE SET sends = rc.sends + excluded.sends, contacts = rc.contacts + excluded.contacts
+    )
+    SELECT count(*) FROM moved;
+$$;
+
 -- Name: consent_in_force(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) RETURNS boolean
@@ -268,6 +293,128 @@ CREATE FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channe
     SELECT coalesce((SELECT c.kind = 'granted' FROM consents c
                      WHERE c.tenant_id = p_tenant_id AND c.phone = p_phone AND c.channel = p_channel
                      ORDER BY c.consented_at DESC, c.seq DESC LIMIT 1), false)
+$$;
+
+-- Name: count_contacts(uuid[]); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.count_contacts(accepted uuid[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO result_deltas
+        (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
+         contacts)
+    SELECT n.tenant_id, n.campaign_id, n.outbound_number_id, coalesce(n.variant, ''),
+           '', '', true, 0, count(*)
+    FROM messages n
+    WHERE n.id = ANY (accepted) AND n.direction = 'outbound' AND n.purpose = 'campaign'
+      AND n.lead_id IS NOT NULL AND n.external_id IS NOT NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM messages m
+          WHERE m.tenant_id = n.tenant_id AND m.lead_id = n.lead_id
+            AND m.campaign_id = n.campaign_id AND m.direction = 'outbound'
+            AND m.purpose = 'campaign' AND m.external_id IS NOT NULL AND m.id <> n.id
+            AND (m.id <> ALL (accepted)
+                 OR (m.sent_at, m.id) < (n.sent_at, n.id)))
+    GROUP BY 1, 2, 3, 4;
+$$;
+
+-- Name: count_message_inserts(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.count_message_inserts() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO result_deltas
+        (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
+         contacts)
+    SELECT n.tenant_id, n.campaign_id, n.outbound_number_id, coalesce(n.variant, ''),
+           n.status, coalesce(n.error_code, ''), n.external_id IS NOT NULL, count(*), 0
+    FROM new_rows n
+    WHERE n.direction = 'outbound' AND n.purpose = 'campaign'
+    GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    PERFORM count_contacts(array_agg(n.id)) FROM new_rows n
+    WHERE n.direction = 'outbound' AND n.external_id IS NOT NULL
+    HAVING count(*) > 0;
+    PERFORM count_replies(array_agg(n.id)) FROM new_rows n
+    WHERE n.direction = 'inbound' HAVING count(*) > 0;
+    RETURN NULL;
+END $$;
+
+-- Name: count_message_updates(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.count_message_updates() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO result_deltas
+        (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
+         contacts)
+    SELECT c.tenant_id, c.campaign_id, c.outbound_number_id, coalesce(c.variant, ''),
+           c.status, coalesce(c.error_code, ''), c.external_id IS NOT NULL, sum(c.n), 0
+    FROM (SELECT n.*, 1 AS n FROM new_rows n
+          UNION ALL
+          SELECT o.*, -1 FROM old_rows o) c
+    WHERE c.direction = 'outbound' AND c.purpose = 'campaign'
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    HAVING sum(c.n) <> 0;
+    -- sends accepted by this statement (an id now, none before)
+    PERFORM count_contacts(array_agg(n.id))
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.direction = 'outbound' AND n.external_id IS NOT NULL AND o.external_id IS NULL
+    HAVING count(*) > 0;
+    -- replies given their lead or campaign by this statement (an unmatched one assigned)
+    PERFORM count_replies(array_agg(n.id))
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.direction = 'inbound'
+      AND (n.lead_id IS DISTINCT FROM o.lead_id OR n.campaign_id IS DISTINCT FROM o.campaign_id)
+    HAVING count(*) > 0;
+    RETURN NULL;
+END $$;
+
+-- Name: count_opt_outs(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.count_opt_outs() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE result_replies rr SET opted_out = true
+    FROM new_rows s JOIN messages r ON r.id = s.source_message_id
+    WHERE s.reason = 'opt_out' AND r.direction = 'inbound'
+      AND rr.tenant_id = r.tenant_id AND rr.campaign_id = r.campaign_id
+      AND rr.lead_id = r.lead_id AND r.received_at >= rr.first_sent_at AND NOT rr.opted_out;
+    RETURN NULL;
+END $$;
+
+-- Name: count_replies(uuid[]); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.count_replies(replies uuid[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO result_replies AS rr
+        (tenant_id, campaign_id, lead_id, number_id, variant, first_sent_at, first_reply_at,
+         opted_out)
+    SELECT DISTINCT ON (r.tenant_id, r.campaign_id, r.lead_id)
+           r.tenant_id, r.campaign_id, r.lead_id, f.outbound_number_id,
+           coalesce(f.variant, ''), f.sent_at, r.received_at,
+           EXISTS (SELECT 1 FROM suppressions s
+                   WHERE s.source_message_id = r.id AND s.reason = 'opt_out')
+    FROM messages r
+    CROSS JOIN LATERAL (
+        SELECT m.outbound_number_id, m.variant, m.sent_at
+        FROM messages m
+        WHERE m.tenant_id = r.tenant_id AND m.lead_id = r.lead_id
+          AND m.campaign_id = r.campaign_id AND m.direction = 'outbound'
+          AND m.purpose = 'campaign' AND m.external_id IS NOT NULL
+          AND m.sent_at <= r.received_at
+        ORDER BY m.sent_at, m.id
+        LIMIT 1
+    ) f
+    WHERE r.id = ANY (replies) AND r.direction = 'inbound' AND r.lead_id IS NOT NULL
+      AND r.campaign_id IS NOT NULL AND r.received_at IS NOT NULL
+    ORDER BY r.tenant_id, r.campaign_id, r.lead_id, r.received_at
+    ON CONFLICT (tenant_id, campaign_id, lead_id) DO UPDATE
+        SET first_reply_at = least(rr.first_reply_at, excluded.first_reply_at),
+            opted_out = rr.opted_out OR excluded.opted_out;
 $$;
 
 -- Name: enforce_lead_state_transition(); Type: FUNCTION; Schema: public; Owner: -
@@ -1553,6 +1700,66 @@ CREATE VIEW public.recent_leases WITH (security_invoker='true') AS
      JOIN public.leads l ON (((l.tenant_id = p.tenant_id) AND (l.id = p.currently_assigned_to))))
   WHERE (p.assigned_at >= (now() - '24:00:00'::interval));
 
+-- Name: result_counts; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.result_counts (
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    number_id uuid NOT NULL,
+    variant text NOT NULL,
+    status text NOT NULL,
+    error_code text NOT NULL,
+    accepted boolean NOT NULL,
+    sends bigint NOT NULL,
+    contacts bigint NOT NULL
+);
+
+ALTER TABLE ONLY public.result_counts FORCE ROW LEVEL SECURITY;
+
+-- Name: result_deltas; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.result_deltas (
+    id bigint NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    number_id uuid NOT NULL,
+    variant text NOT NULL,
+    status text NOT NULL,
+    error_code text NOT NULL,
+    accepted boolean NOT NULL,
+    sends bigint NOT NULL,
+    contacts bigint NOT NULL
+);
+
+ALTER TABLE ONLY public.result_deltas FORCE ROW LEVEL SECURITY;
+
+-- Name: result_deltas_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.result_deltas ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.result_deltas_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: result_replies; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.result_replies (
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    lead_id uuid NOT NULL,
+    number_id uuid NOT NULL,
+    variant text NOT NULL,
+    first_sent_at timestamp with time zone NOT NULL,
+    first_reply_at timestamp with time zone NOT NULL,
+    opted_out boolean DEFAULT false NOT NULL,
+    CONSTRAINT result_replies_check CHECK ((first_reply_at >= first_sent_at))
+);
+
+ALTER TABLE ONLY public.result_replies FORCE ROW LEVEL SECURITY;
+
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.schema_migrations (
@@ -1976,6 +2183,21 @@ ALTER TABLE ONLY public.provider_accounts
 ALTER TABLE ONLY public.provider_accounts
     ADD CONSTRAINT provider_accounts_tenant_id_name_key UNIQUE (tenant_id, name);
 
+-- Name: result_counts result_counts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.result_counts
+    ADD CONSTRAINT result_counts_pkey PRIMARY KEY (tenant_id, campaign_id, number_id, variant, status, error_code, accepted);
+
+-- Name: result_deltas result_deltas_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.result_deltas
+    ADD CONSTRAINT result_deltas_pkey PRIMARY KEY (id);
+
+-- Name: result_replies result_replies_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.result_replies
+    ADD CONSTRAINT result_replies_pkey PRIMARY KEY (tenant_id, campaign_id, lead_id);
+
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.schema_migrations
@@ -2171,9 +2393,29 @@ CREATE INDEX phone_numbers_pool_lru ON public.phone_numbers USING btree (tenant_
 
 CREATE INDEX phone_numbers_release_due ON public.phone_numbers USING btree (release_at) WHERE (assignment_status = 'assigned'::text);
 
+-- Name: result_counts_number; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX result_counts_number ON public.result_counts USING btree (tenant_id, number_id);
+
+-- Name: result_deltas_campaign; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX result_deltas_campaign ON public.result_deltas USING btree (tenant_id, campaign_id);
+
+-- Name: result_deltas_number; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX result_deltas_number ON public.result_deltas USING btree (tenant_id, number_id);
+
+-- Name: result_replies_number; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX result_replies_number ON public.result_replies USING btree (tenant_id, number_id);
+
 -- Name: suppressions_one_active; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX suppressions_one_active ON public.suppressions USING btree (tenant_id, phone_hash, phone_number_id) NULLS NOT DISTINCT WHERE (lifted_at IS NULL);
+
+-- Name: suppressions_opt_out_source; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX suppressions_opt_out_source ON public.suppressions USING btree (source_message_id) WHERE (reason = 'opt_out'::text);
 
 -- Name: suppressions_phone; Type: INDEX; Schema: public; Owner: -
 
@@ -2324,6 +2566,14 @@ CREATE TRIGGER messages_binding_immutable BEFORE UPDATE ON public.messages FOR E
 
 CREATE TRIGGER messages_content_immutable BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_message_content();
 
+-- Name: messages messages_count_inserts; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER messages_count_inserts AFTER INSERT ON public.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_message_inserts();
+
+-- Name: messages messages_count_updates; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER messages_count_updates AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_message_updates();
+
 -- Name: messages messages_status_monotonic; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER messages_status_monotonic BEFORE UPDATE OF status ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_status_monotonic();
@@ -2351,6 +2601,10 @@ CREATE TRIGGER suppressions_audited AFTER INSERT OR UPDATE ON public.suppression
 -- Name: suppressions suppressions_cancel_timers; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER suppressions_cancel_timers AFTER INSERT ON public.suppressions FOR EACH ROW EXECUTE FUNCTION public.cancel_timers_of_suppressed();
+
+-- Name: suppressions suppressions_count_opt_outs; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER suppressions_count_opt_outs AFTER INSERT ON public.suppressions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_opt_outs();
 
 -- Name: suppressions suppressions_erase_only; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2652,6 +2906,21 @@ ALTER TABLE ONLY public.phone_numbers
 ALTER TABLE ONLY public.provider_accounts
     ADD CONSTRAINT provider_accounts_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
+-- Name: result_counts result_counts_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.result_counts
+    ADD CONSTRAINT result_counts_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: result_deltas result_deltas_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.result_deltas
+    ADD CONSTRAINT result_deltas_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: result_replies result_replies_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.result_replies
+    ADD CONSTRAINT result_replies_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
 -- Name: suppressions suppressions_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.suppressions
@@ -2837,6 +3106,18 @@ CREATE POLICY jobs_all_tenants ON public.phone_numbers TO tether_jobs USING (tru
 
 CREATE POLICY jobs_all_tenants ON public.provider_accounts TO tether_jobs USING (true) WITH CHECK (true);
 
+-- Name: result_counts jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.result_counts TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: result_deltas jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.result_deltas TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: result_replies jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.result_replies TO tether_jobs USING (true) WITH CHECK (true);
+
 -- Name: suppressions jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.suppressions TO tether_jobs USING (true) WITH CHECK (true);
@@ -2904,6 +3185,18 @@ ALTER TABLE public.phone_numbers ENABLE ROW LEVEL SECURITY;
 -- Name: provider_accounts; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.provider_accounts ENABLE ROW LEVEL SECURITY;
+
+-- Name: result_counts; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.result_counts ENABLE ROW LEVEL SECURITY;
+
+-- Name: result_deltas; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.result_deltas ENABLE ROW LEVEL SECURITY;
+
+-- Name: result_replies; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.result_replies ENABLE ROW LEVEL SECURITY;
 
 -- Name: suppressions; Type: ROW SECURITY; Schema: public; Owner: -
 
@@ -2989,6 +3282,18 @@ CREATE POLICY tenant_isolation ON public.phone_numbers TO tether_app USING ((ten
 
 CREATE POLICY tenant_isolation ON public.provider_accounts TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
+-- Name: result_counts tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.result_counts TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: result_deltas tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.result_deltas TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: result_replies tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.result_replies TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
 -- Name: suppressions tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.suppressions TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
@@ -3051,6 +3356,11 @@ GRANT USAGE ON SCHEMA public TO tether_jobs;
 REVOKE ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) TO tether_app;
 GRANT ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) TO tether_jobs;
+
+-- Name: FUNCTION compact_result_deltas(batch integer); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.compact_result_deltas(batch integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.compact_result_deltas(batch integer) TO tether_jobs;
 
 -- Name: FUNCTION consent_in_force(p_tenant_id uuid, p_phone text, p_channel text); Type: ACL; Schema: public; Owner: -
 
@@ -3262,6 +3572,21 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.provider_accounts TO tether_jo
 
 GRANT SELECT ON TABLE public.recent_leases TO tether_app;
 GRANT SELECT ON TABLE public.recent_leases TO tether_jobs;
+
+-- Name: TABLE result_counts; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.result_counts TO tether_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.result_counts TO tether_jobs;
+
+-- Name: TABLE result_deltas; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT ON TABLE public.result_deltas TO tether_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.result_deltas TO tether_jobs;
+
+-- Name: TABLE result_replies; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.result_replies TO tether_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.result_replies TO tether_jobs;
 
 -- Name: TABLE suppressions; Type: ACL; Schema: public; Owner: -
 

@@ -209,6 +209,8 @@ def main() -> int:
         tenant, messages = prepare(admin_url, sandbox_url, args.sends)
         os.environ["DATABASE_URL"] = admin_url
         os.environ["OUTBOUND_QUEUE_URL"] = "https://sqs.us-east-1.amazonaws.com/123456789012/unused"
+        # sends ask for status callbacks here; nothing listens (the bench times sends only)
+        os.environ["WEBHOOK_BASE_URL"] = "http://127.0.0.1:9"
         records = [
             _record(OutboundMessage(tenant_id=tenant, message_id=m).model_dump_json())
             for m in messages

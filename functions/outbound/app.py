@@ -40,13 +40,15 @@ def record_handler(record: SendRecord) -> None:
     from tether.db.connection import lambda_connection
 
     logger.append_keys(sqs_message_id=record.messageId)
+    settings = outbound_settings()
     outcome = handle_queued_send(
         UnitOfWork(lambda_connection("app"), record.body.tenant_id),
         # where a send that must wait goes back, with a delay
-        queue_at(outbound_settings().outbound_queue_url),
+        queue_at(settings.outbound_queue_url),
         record.body,
         account_provider,
         datetime.now(UTC),
+        webhook_base_url=settings.webhook_base_url,
     )
     logger.info(
         "send processed", extra={"outcome": outcome.outcome.value, "reason": outcome.reason}

@@ -1,7 +1,8 @@
 """Every minute: put on their queues what was stored but is in none: webhook receipts
 the webhook could not enqueue (tether.services.receipts), and sends that are due but
 were never enqueued or waited longer than a queue delay holds (tether.services.outbound);
-then clear what is past its tenant's retention window (tether.services.retention)."""
+then clear what is past its tenant's retention window (tether.services.retention),
+and fold the results' deltas into their counts (tether.services.stats)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tether.queues import queue_at
 from tether.services.outbound import redrive_waiting_sends
 from tether.services.receipts import redrive_unenqueued_receipts
 from tether.services.retention import purge_expired
+from tether.services.stats import compact_results
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -45,8 +47,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settings.retention_batch_size,
         settings.retention_max_batches,
     )
+    # the results' deltas folded into their counts (migration 0026): reads stay small
+    moved = compact_results(UnitOfWork(lambda_connection("jobs")), settings.results_batch_size)
     return {
         "receipts": receipts.model_dump(),
         "sends": {"found": sends.found, "enqueued": sends.enqueued},
         "retention": {"purged": purge.purged, "rows_per_second": purge.rows_per_second},
+        "results": {"folded": moved},
     }

@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from tests.support.factories import Chain, Deploy, MigratedDatabase, Queue, make_chain
-from tests.support.outbound import Outbound
+from tests.support.outbound import WEBHOOK_BASE_URL, Outbound
 from tests.support.replies import LEAD_PHONE
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.embedded import create_database, drop_database
@@ -139,6 +139,7 @@ def deploy(
     def setup(*getters: Callable[..., Any]) -> None:
         monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
         monkeypatch.setenv("OUTBOUND_QUEUE_URL", queue.url)
+        monkeypatch.setenv("WEBHOOK_BASE_URL", WEBHOOK_BASE_URL)
         monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: queue.client)
         cleared.extend(getters)
         for getter in cleared:

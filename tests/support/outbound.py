@@ -19,6 +19,8 @@ from tether_dev.sandbox import SandboxServer
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 12:00 in Los Angeles, 15:00 in New York
 POOL = "Outreach"
 SENDER = "+14155550100"
+# The stack's public URL as the tests' sends name it (status callbacks go under it).
+WEBHOOK_BASE_URL = "https://tether.example.test/dev"
 
 
 class Crash(Exception):
@@ -93,7 +95,13 @@ class Outbound:
     def process(
         self, message_id: uuid.UUID, now: datetime = NOW, provider: SmsProvider | None = None
     ) -> SendOutcome:
-        return process_send(self.uow(), message_id, lambda ctx: provider or self.provider(ctx), now)
+        return process_send(
+            self.uow(),
+            message_id,
+            lambda ctx: provider or self.provider(ctx),
+            now,
+            webhook_base_url=WEBHOOK_BASE_URL,
+        )
 
     def message(self, message_id: uuid.UUID) -> dict[str, object]:
         row = self.admin.execute(

@@ -48,6 +48,7 @@ EVERY_VARIABLE = {
     "OUTBOUND_QUEUE_URL": QUEUE_URL,
     "INBOUND_QUEUE_URL": QUEUE_URL,
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
+    "WEBHOOK_BASE_URL": "https://abc123.execute-api.us-east-1.amazonaws.com/dev",
 }
 
 
@@ -110,3 +111,21 @@ def test_one_queue_per_url_per_container() -> None:
         assert queue_at(QUEUE_URL) is not queue_at(QUEUE_URL + "-other")
     finally:
         queue_at.cache_clear()
+
+
+def test_the_settings_refuse_a_webhook_base_that_is_not_an_absolute_http_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from tether.config import OutboundSettings
+
+    monkeypatch.setenv("OUTBOUND_QUEUE_URL", "https://sqs.example/q")
+    for wrong in ("api.example.com/dev", "ftp://api.example.com", "https://x/dev?a=1", ""):
+        monkeypatch.setenv("WEBHOOK_BASE_URL", wrong)
+        with pytest.raises(ValidationError, match="WEBHOOK_BASE_URL"):
+            OutboundSettings()
+    monkeypatch.setenv("WEBHOOK_BASE_URL", "https://abc.execute-api.us-east-1.amazonaws.com/dev/")
+    assert (
+        OutboundSettings().webhook_base_url == "https://abc.execute-api.us-east-1.amazonaws.com/dev"
+    )

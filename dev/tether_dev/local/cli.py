@@ -162,7 +162,11 @@ def invoke(
             apply_pending()
         else:
             database_url = state["database_url"]
-        base = local_environment(aws_endpoint_url=endpoint, database_url=database_url)
+        base = local_environment(
+            aws_endpoint_url=endpoint,
+            database_url=database_url,
+            webhook_base_url=state["gateway_url"] if state is not None else None,
+        )
         invocation = FunctionRunner(stack, PROJECT_ROOT, base).invoke(function, event)
     if invocation.failed:
         print(json.dumps(invocation.error_payload(), indent=2))

@@ -79,9 +79,13 @@ class Invocation:
         }
 
 
-def local_environment(*, aws_endpoint_url: str, database_url: str | None) -> dict[str, str]:
+def local_environment(
+    *, aws_endpoint_url: str, database_url: str | None, webhook_base_url: str | None = None
+) -> dict[str, str]:
     """What every function gets locally besides its own variables: what makes it talk
-    to the local resources."""
+    to the local resources. `webhook_base_url` is the local gateway's URL, over the
+    template's API URL (which has no local meaning): sends ask for their status
+    callbacks there."""
     environment = {
         # boto3 sends every client here (botocore reads AWS_ENDPOINT_URL)
         "AWS_ENDPOINT_URL": aws_endpoint_url,
@@ -98,6 +102,8 @@ def local_environment(*, aws_endpoint_url: str, database_url: str | None) -> dic
     }
     if database_url:
         environment["DATABASE_URL"] = database_url
+    if webhook_base_url:
+        environment["WEBHOOK_BASE_URL"] = webhook_base_url
     return environment
 
 

@@ -134,21 +134,23 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             local_parameters(settings, options.parameter_overrides),
         )
         provision(stack, moto.url)
-        runner = FunctionRunner(
-            stack,
-            PROJECT_ROOT,
-            local_environment(aws_endpoint_url=moto.url, database_url=database_url),
-        )
-        runner.warm()
 
         def invoke_api(logical_id: str, event: dict[str, Any], request_id: str) -> Invocation:
             return runner.invoke(stack.function(logical_id), event, request_id)
 
-        # bound now (its URL is the sandbox's webhook), serving last
+        # bound now (its URL is the stack's webhook base and the sandbox's), serving last
         gateway = LocalGateway(
             stack.routes, stack.stage, invoke_api, options.host, options.gateway_port
         )
         exit_stack.callback(gateway.close)
+        runner = FunctionRunner(
+            stack,
+            PROJECT_ROOT,
+            local_environment(
+                aws_endpoint_url=moto.url, database_url=database_url, webhook_base_url=gateway.url
+            ),
+        )
+        runner.warm()
         sandbox = SandboxProcess(
             SandboxOptions(
                 host=options.host,

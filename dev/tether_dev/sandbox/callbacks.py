@@ -1,9 +1,14 @@
 """What the sandbox provider says back, as a real provider does: signed webhooks
-(Standard Webhooks) to the account's webhook URL, ``{webhook_url}/{account_id}``.
+(Standard Webhooks).
 
 - Status callbacks: queued → sent → delivered (or undelivered, at a configured rate),
-  posted some time after the send was answered, in order, from one worker thread.
-- Replies: a lead's text to one of the account's numbers (``message.received``).
+  posted some time after the send was answered, in order, from one worker thread, to
+  the URL the send named (``status_callback``) and only when it named one: as with
+  Twilio's ``StatusCallback`` or Telnyx's ``webhook_url``, a send that asks for nothing
+  hears nothing.
+- Replies: a lead's text to one of the account's numbers (``message.received``), to
+  the account's webhook URL, ``{webhook_url}/{account_id}`` (a number's inbound
+  webhook is account configuration at every provider).
 """
 
 from __future__ import annotations
@@ -74,6 +79,10 @@ class WebhookPoster:
         self._closed.set()
 
     def post(self, account_id: str, event_type: str, data: Mapping[str, Any]) -> Delivery:
+        """`post_to` the account's webhook URL."""
+        return self.post_to(f"{self.webhook_url}/{account_id}", event_type, data)
+
+    def post_to(self, url: str, event_type: str, data: Mapping[str, Any]) -> Delivery:
         """Post until answered below 500 (other than 429), retrying after each delay, as
         providers do. Every attempt carries the same webhook-id (the receiver's dedupe
         key) and is signed at its own time."""
@@ -81,7 +90,6 @@ class WebhookPoster:
 
         webhook_id = f"msg_{secrets.token_hex(12)}"
         body = event_payload(event_type, data, datetime.now(UTC))
-        url = f"{self.webhook_url}/{account_id}"
         status: int | None = None
         attempt = 0
         for delay in (0.0, *self.retry_delays):
@@ -124,12 +132,13 @@ class WebhookPoster:
 class _Due:
     at: float
     sequence: int
-    account_id: str
+    url: str
     data: tuple[tuple[str, Any], ...]
 
 
 class StatusCallbacks:
-    """Posts each accepted text's statuses later, in order, from one thread."""
+    """Posts the statuses of each accepted text that asked for them, later, in order,
+    from one thread."""
 
     def __init__(
         self,
@@ -163,7 +172,8 @@ class StatusCallbacks:
         if self._thread is not None:
             self._thread.join(timeout=POST_TIMEOUT_SECONDS + 1)
 
-    def text_accepted(self, account_id: str, sid: str, from_number: str, to_number: str) -> None:
+    def text_accepted(self, callback_url: str, sid: str, from_number: str, to_number: str) -> None:
+        """Schedule the text's statuses, each posted to `callback_url`."""
         with self._wake:
             delivered = self._random.random() >= self._undelivered_rate
         final: dict[str, Any] = {"status": "delivered"}
@@ -177,7 +187,9 @@ class StatusCallbacks:
         base = {"id": sid, "from": from_number, "to": to_number}
         for step, extra in enumerate(({"status": "queued"}, {"status": "sent"}, final), 1):
             data = tuple({**base, **extra}.items())
-            self._schedule(_Due(start + step * self._delay, next(self._sequence), account_id, data))
+            self._schedule(
+                _Due(start + step * self._delay, next(self._sequence), callback_url, data)
+            )
 
     def _schedule(self, due: _Due) -> None:
         with self._wake:
@@ -193,5 +205,5 @@ class StatusCallbacks:
                 if self._stopping:
                     return
                 due = heapq.heappop(self._due)
-            delivery = self._poster.post(due.account_id, "message.status", dict(due.data))
+            delivery = self._poster.post_to(due.url, "message.status", dict(due.data))
             self.deliveries.append(delivery)

@@ -12,9 +12,10 @@ API (JSON; ``Authorization: Bearer <api_token>``):
 - ``GET /v1/accounts/{account_id}/messages?from=&to=&date_sent_after=`` lists accepted
   texts, newest first (like Twilio's Messages list).
 
-With a ``webhook_url`` (the local stack sets it), it also talks back like a provider
-(tether_dev.sandbox.callbacks): status callbacks queued → sent → delivered for each
-accepted text, and replies from leads:
+It talks back like a provider (tether_dev.sandbox.callbacks): status callbacks queued
+→ sent → delivered for each accepted text that named a ``status_callback``, posted to
+that URL (a text without one gets none, as at every real provider), and, with a
+``webhook_url`` (the local stack sets it), replies from leads:
 
 - ``POST /sandbox/replies`` with ``from`` (the lead), ``to`` (one of our numbers),
   ``body`` and an optional ``account_id`` (by default, the account that last sent from
@@ -68,7 +69,8 @@ class SandboxConfig:
     latency_seconds: float = 0.0  # before every send is handled
     latency_jitter_seconds: float = 0.0  # plus a uniform random extra up to this
     stall_seconds: float = 30.0  # how late a TIMEOUT fault answers
-    # Talking back: webhooks go to f"{webhook_url}/{account_id}" when set.
+    # Replies go to f"{webhook_url}/{account_id}" when set; status callbacks go to the
+    # URL each send names, whether or not this is set.
     webhook_url: str | None = None
     signing_secret: str = DEV_SIGNING_SECRET
     callback_delay_seconds: float = 0.5  # between a send's answer and each next status
@@ -152,13 +154,12 @@ class SandboxServer:
             return self
         self._stopping.clear()
         self._httpd = _SandboxHttpServer(self._address, _SandboxHandler, self)
-        if self._config.webhook_url:
-            self._callbacks = StatusCallbacks(
-                self._poster(self._config),
-                delay_seconds=self._config.callback_delay_seconds,
-                undelivered_rate=self._config.undelivered_rate,
-                seed=self._config.seed,
-            ).start()
+        self._callbacks = StatusCallbacks(
+            self._poster(self._config),
+            delay_seconds=self._config.callback_delay_seconds,
+            undelivered_rate=self._config.undelivered_rate,
+            seed=self._config.seed,
+        ).start()
         # A short poll interval keeps stop() quick; it is the loop's idle wake-up only.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -252,9 +253,9 @@ class SandboxServer:
             if key is not None and config.honour_idempotency_keys:
                 self._replies[key] = _Reply(fingerprint, 201, payload)
         logger.info("sandbox accepted a text", extra={"sid": text.sid, "send_key": key})
-        if self._callbacks is not None:
+        if self._callbacks is not None and text.status_callback_url:
             self._callbacks.text_accepted(
-                text.account_id, text.sid, text.from_number, text.to_number
+                text.status_callback_url, text.sid, text.from_number, text.to_number
             )
         if self._on_text_accepted is not None:
             # A failing listener must not turn an accepted text into an error answer.
@@ -413,8 +414,11 @@ def _parse_send(raw_body: bytes) -> dict[str, Any]:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "a body or media is required")
     if len(body) > MAX_BODY_CHARS:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "body over 1600 characters")
-    if callback is not None and not isinstance(callback, str):
-        raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'status_callback' is a URL")
+    if callback is not None and not _is_http_url(callback):
+        # as Twilio's 21609: a callback must be a fully qualified http(s) URL
+        raise _RequestRefused(
+            400, SandboxErrorCode.INVALID_REQUEST, "'status_callback' must be an http(s) URL"
+        )
     return {
         "from": from_number,
         "to": to_number,
@@ -422,6 +426,13 @@ def _parse_send(raw_body: bytes) -> dict[str, Any]:
         "media_urls": media_urls,
         "status_callback": callback,
     }
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _first(query: Mapping[str, list[str]], name: str) -> str | None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -139,6 +140,8 @@ class SweeperSettings(InboundQueueSettings, OutboundQueueSettings):
     # retention: rows cleared per batch, batches per kind per run (bounded work a minute)
     retention_batch_size: int = 500
     retention_max_batches: int = 10
+    # results' deltas folded per run (a launch of 100,000 leaves about 300,000)
+    results_batch_size: int = 500_000
 
 
 class TimersSettings(OutboundQueueSettings):
@@ -150,9 +153,29 @@ class TimersSettings(OutboundQueueSettings):
     timers_reserve_seconds: float = 5.0
 
 
-class OutboundSettings(OutboundQueueSettings):
+class WebhookBaseSettings(Settings):
+    """Where providers reach this stack: the API's public URL (template.yaml builds it
+    from the API's id, region, URL suffix and stage; the local stack sets its gateway's
+    URL). Every send names ``{webhook_base_url}/webhooks/{provider}/{account_id}`` as its
+    status callback, so statuses arrive without configuring numbers by hand."""
+
+    webhook_base_url: str
+
+    @field_validator("webhook_base_url")
+    @classmethod
+    def _an_absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("WEBHOOK_BASE_URL must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("WEBHOOK_BASE_URL takes no query or fragment")
+        return value.rstrip("/")
+
+
+class OutboundSettings(OutboundQueueSettings, WebhookBaseSettings):
     """The outbound function's environment (template.yaml, OutboundFunction): a send
-    that must wait goes back to its queue with a delay."""
+    that must wait goes back to its queue with a delay, and every send asks for its
+    status callbacks at the stack's webhook URL."""
 
 
 class InboundSettings(OutboundQueueSettings):

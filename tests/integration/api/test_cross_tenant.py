@@ -14,6 +14,8 @@ from tests.support.api_scenes import Scene, build_campaign, seed_inbox
 # (method, path, body): ids come from the owner's scene
 ID_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/v1/campaigns/{campaign_id}", None),
+    ("GET", "/v1/campaigns/{campaign_id}/stats", None),
+    ("GET", "/v1/phone-numbers/{number_id}/stats", None),
     ("POST", "/v1/campaigns/{campaign_id}/stage", {}),
     ("POST", "/v1/campaigns/{campaign_id}/launch", {}),
     ("POST", "/v1/campaigns/{campaign_id}/pause", {}),

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from tests.support.api_client import NOW, Api
 from tests.support.api_scenes import build_campaign
+from tests.support.outbound import WEBHOOK_BASE_URL
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import FreshConnections
 from tether.db.messages import SendContext
@@ -53,7 +54,12 @@ def test_a_paused_campaign_holds_its_sends_until_resumed(
     queue = SqsQueue(api.queue_url, api.sqs)
     message = OutboundMessage.model_validate(queued)
     held = handle_queued_send(
-        UnitOfWork(app_connections, message.tenant_id), queue, message, providers, NOW
+        UnitOfWork(app_connections, message.tenant_id),
+        queue,
+        message,
+        providers,
+        NOW,
+        webhook_base_url=WEBHOOK_BASE_URL,
     )
     assert held.outcome is Outcome.DEFERRED
     assert held.reason == "campaign paused"
@@ -78,6 +84,7 @@ def test_a_paused_campaign_holds_its_sends_until_resumed(
         OutboundMessage.model_validate(again),
         providers,
         NOW,
+        webhook_base_url=WEBHOOK_BASE_URL,
     )
     assert sent.outcome is Outcome.SENT
     assert [c.to_number for c in provider.sent] == scene.lead_phones

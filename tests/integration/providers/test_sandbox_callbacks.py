@@ -1,4 +1,5 @@
-"""The sandbox talking back: status callbacks after each accepted text and replies from
+"""The sandbox talking back: status callbacks after each accepted text that asked for
+them (to the URL it named, and never unasked, as real providers do) and replies from
 leads, posted over real HTTP to a webhook receiver, signed so the webhook verifies."""
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def test_each_text_gets_queued_sent_delivered_signed_to_its_accounts_webhook(
     sandbox = talking_sandbox()
     try:
         provider = SandboxProvider(sandbox.url, "acct-7", sandbox.config.api_token)
-        accepted = provider.send(SendCommand(FROM, TO, "Hi", "key-1"))
+        callback = f"{receiver.url}/acct-7"
+        accepted = provider.send(SendCommand(FROM, TO, "Hi", "key-1", status_callback_url=callback))
         events = wait_for(receiver, 3)
     finally:
         sandbox.stop()
@@ -126,7 +128,7 @@ def test_at_an_undelivered_rate_of_one_every_text_ends_undelivered_with_a_reason
     sandbox = talking_sandbox(undelivered_rate=1.0)
     try:
         SandboxProvider(sandbox.url, "a", sandbox.config.api_token).send(
-            SendCommand(FROM, TO, "Hi", "key-1")
+            SendCommand(FROM, TO, "Hi", "key-1", status_callback_url=f"{receiver.url}/a")
         )
         last = wait_for(receiver, 3)[-1]["data"]
     finally:
@@ -152,7 +154,7 @@ def test_a_reply_goes_to_the_account_that_sent_from_that_number(
         unknown = reply({"from": TO, "to": "+14155550999", "body": "hello?"})
         chosen = reply({"from": TO, "to": "+14155550999", "body": "hi", "account_id": "acct-2"})
         malformed = reply({"from": "nope", "to": FROM, "body": "x"})
-        wait_for(receiver, 5)
+        wait_for(receiver, 2)  # the two replies (its send asked for no status callbacks)
     finally:
         sandbox.stop()
 
@@ -200,3 +202,50 @@ def test_without_a_webhook_url_it_stays_silent_and_serves_one_account(receiver: 
     assert refused.status == 404
     assert no_webhook.status == 409
     assert receiver.posts == []
+
+
+def test_status_callbacks_go_only_to_the_url_a_send_names_and_never_unasked(
+    receiver: Receiver, talking_sandbox: Callable[..., SandboxServer]
+) -> None:
+    sandbox = talking_sandbox()
+    try:
+        provider = SandboxProvider(sandbox.url, "acct-3", sandbox.config.api_token)
+        silent = provider.send(SendCommand(FROM, TO, "no callback asked", "key-1"))
+        elsewhere = f"{receiver.url.removesuffix('/webhooks/sandbox')}/status/of/key-2?x=1"
+        asked = provider.send(
+            SendCommand(FROM, TO, "callback asked", "key-2", status_callback_url=elsewhere)
+        )
+        events = wait_for(receiver, 3)
+        time.sleep(0.2)  # the silent text's statuses would be due by now (delay 0.02 s)
+        deliveries = sandbox.deliveries()
+    finally:
+        sandbox.stop()
+    assert [e["data"]["id"] for e in receiver.events()] == [asked.external_id] * 3
+    assert {path for path, _, _ in receiver.posts} == {"/status/of/key-2?x=1"}
+    assert len(events) == 3
+    by_sid = {t.sid: t for t in sandbox.texts()}
+    assert by_sid[silent.external_id].status_callback_url is None
+    assert by_sid[asked.external_id].status_callback_url == elsewhere
+    assert [d.url for d in deliveries] == [elsewhere] * 3
+
+
+def test_a_status_callback_that_is_not_an_http_url_is_refused(
+    talking_sandbox: Callable[..., SandboxServer],
+) -> None:
+    sandbox = talking_sandbox()
+    try:
+        answers = [
+            urllib3.request(
+                "POST",
+                f"{sandbox.url}/v1/accounts/acct/messages",
+                body=json.dumps(
+                    {"from": FROM, "to": TO, "body": "x", "status_callback": callback}
+                ).encode(),
+                headers={"Authorization": f"Bearer {sandbox.config.api_token}"},
+            )
+            for callback in ("ftp://example.test/x", "not a url", "https://", 7)
+        ]
+    finally:
+        sandbox.stop()
+    assert [a.status for a in answers] == [400] * 4
+    assert sandbox.texts() == []

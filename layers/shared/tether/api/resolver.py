@@ -35,6 +35,7 @@ from tether.api.routes import (
     messages,
     privacy,
     settings,
+    stats,
     suppressions,
     timers,
 )
@@ -97,6 +98,7 @@ for area in (
     settings,
     suppressions,
     privacy,
+    stats,
 ):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)

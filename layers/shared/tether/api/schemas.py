@@ -1000,3 +1000,32 @@ class ErasureRequest(Request):
 class ErasureResult(BaseModel):
     phone_hash: str = Field(description="sha256 of tenant id and E.164: what is kept")
     erased: dict[str, int] = Field(description="rows cleared, by kind of record")
+
+
+class ResultFigures(BaseModel):
+    """One group's results (README, "Results", says what each figure counts)."""
+
+    requested: int = Field(description="campaign sends stored")
+    sent: int = Field(description="sends the provider accepted")
+    delivered: int = Field(description="sends whose last status is delivered (or read)")
+    failed: int = Field(description="sends that ended failed, undelivered or canceled")
+    waiting: int = Field(description="sends neither accepted nor failed yet")
+    failed_by_kind: dict[str, int] = Field(
+        description="failed sends by kind: opt_out, invalid_number, carrier_filtered,"
+        " temporary, account, rejected, not_sent, unknown"
+    )
+    contacts: int = Field(description="leads sent at least one text")
+    replies: int = Field(description="contacts who texted back after their first text")
+    reply_rate: float | None = Field(description="replies / contacts; null without contacts")
+    opt_outs: int = Field(description="contacts whose reply opted them out")
+    opt_out_rate: float | None = Field(description="opt_outs / contacts; null without contacts")
+    median_seconds_to_first_reply: float | None = Field(
+        description="from a contact's first text to their first reply; null without replies"
+    )
+
+
+class Results(BaseModel):
+    """Results overall and per variant (a send without a variant is `default`)."""
+
+    overall: ResultFigures
+    by_variant: dict[str, ResultFigures]

@@ -40,6 +40,7 @@ from tether.db.repositories import (
 )
 from tether.db.retention import RetentionRepository
 from tether.db.session import Session
+from tether.db.stats import StatsRepository
 from tether.db.timers import TimerRepository
 from tether.db.webhook_repositories import (
     AuditLogRepository,
@@ -67,6 +68,7 @@ class UnitOfWork:
     auth_failures: AuthFailureRepository
     idempotency: IdempotencyRepository
     campaigns: CampaignRepository
+    stats: StatsRepository
     threads: ThreadRepository
     notifications: NotificationRepository
     call_queue: CallQueueRepository
@@ -107,6 +109,7 @@ class UnitOfWork:
         self.auth_failures = AuthFailureRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.campaigns = CampaignRepository(session)
+        self.stats = StatsRepository(session)
         self.threads = ThreadRepository(session)
         self.notifications = NotificationRepository(session)
         self.call_queue = CallQueueRepository(session)

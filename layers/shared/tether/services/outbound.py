@@ -68,6 +68,7 @@ from tether.domain.send_gates import (
     quiet_hours_refusal,
 )
 from tether.domain.send_key import check_send_key, default_send_key
+from tether.domain.status_callbacks import status_callback_url
 from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
 from tether.providers import provider_for
@@ -595,11 +596,14 @@ def process_send(
     providers: ProviderSource,
     now: datetime,
     rng: random.Random | None = None,
+    *,
+    webhook_base_url: str,
 ) -> SendOutcome:
     """Take one queued send as far as it can go now (see the module docstring): the
-    claim and the hand-over, each a transaction of its own."""
+    claim and the hand-over, each a transaction of its own. The send asks its provider
+    for status callbacks at the account's webhook under `webhook_base_url`."""
     with uow:
-        return _process(uow, message_id, providers, now, rng)
+        return _process(uow, message_id, providers, now, rng, webhook_base_url=webhook_base_url)
 
 
 def _process(
@@ -608,6 +612,8 @@ def _process(
     providers: ProviderSource,
     now: datetime,
     rng: random.Random | None = None,
+    *,
+    webhook_base_url: str,
 ) -> SendOutcome:
     ctx = uow.messages.lock_for_send(message_id)
     if ctx is None:
@@ -626,7 +632,8 @@ def _process(
     uow.messages.start_attempt(ctx.id, now)
     uow.commit()
     jitter = rng or random.Random()  # noqa: S311 - back-off jitter, not a secret
-    return _hand_over(uow, ctx, providers, now, in_doubt, jitter)
+    callback_url = status_callback_url(webhook_base_url, ctx.provider, ctx.provider_account_id)
+    return _hand_over(uow, ctx, providers, now, in_doubt, jitter, callback_url)
 
 
 def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | None:
@@ -680,6 +687,7 @@ def _hand_over(
     now: datetime,
     in_doubt: bool,
     rng: random.Random,
+    callback_url: str,
 ) -> SendOutcome:
     check = uow.messages.begin_hand_over(claimed.id)
     assert check is not None  # claimed a moment ago
@@ -705,6 +713,7 @@ def _hand_over(
         body=ctx.body,
         media_urls=tuple(ctx.media_urls),
         idempotency_key=str(ctx.id),
+        status_callback_url=callback_url,
     )
     try:
         accepted = _deliver(provider, command, in_doubt, claimed.attempt_started_at)
@@ -891,6 +900,8 @@ def handle_queued_send(
     message: OutboundMessage,
     providers: ProviderSource,
     now: datetime,
+    *,
+    webhook_base_url: str,
 ) -> SendOutcome:
     """What the outbound worker does with one queue message (`uow` of the message's
     tenant): take the send as far as it goes, and put a send that must wait back on the
@@ -898,7 +909,9 @@ def handle_queued_send(
     with uow:
         logger.append_keys(tenant_id=str(message.tenant_id), message_id=str(message.message_id))
         try:
-            outcome = _process(uow, message.message_id, providers, now)
+            outcome = _process(
+                uow, message.message_id, providers, now, webhook_base_url=webhook_base_url
+            )
         except NotFound:
             # another tenant's id or a deleted row: retrying cannot help
             logger.error("queued send not found; dropped")
