@@ -30,6 +30,7 @@ from tether.api.routes import (
     inbox,
     inventory,
     keys,
+    launches,
     leads,
     messages,
     settings,
@@ -82,7 +83,7 @@ app.configure_openapi(
     security=[{"bearer": []}],
 )
 app.use([scopes.check_scope])
-for area in (keys, inventory, campaigns, leads, messages, inbox, timers, settings):
+for area in (keys, inventory, campaigns, launches, leads, messages, inbox, timers, settings):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
 

@@ -25,6 +25,7 @@ from tether.db.inbox import (
     UnmatchedRepository,
 )
 from tether.db.inventory import InventoryRepository
+from tether.db.launches import LaunchRepository
 from tether.db.leads import LeadEventRepository, LeadRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
@@ -64,6 +65,7 @@ class UnitOfWork:
     auth_failures: AuthFailureRepository
     idempotency: IdempotencyRepository
     campaigns: CampaignRepository
+    launches: LaunchRepository
     threads: ThreadRepository
     notifications: NotificationRepository
     call_queue: CallQueueRepository
@@ -101,6 +103,7 @@ class UnitOfWork:
         self.auth_failures = AuthFailureRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.campaigns = CampaignRepository(session)
+        self.launches = LaunchRepository(session)
         self.threads = ThreadRepository(session)
         self.notifications = NotificationRepository(session)
         self.call_queue = CallQueueRepository(session)
