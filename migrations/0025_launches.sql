@@ -5,7 +5,8 @@
 -- hand it to the queue (wake_at: a scheduled launch's time, or a re-drive should its
 -- chunk message be lost). A chunk's sends, cursor and counts commit together.
 --
--- status: scheduled → running | paused | cancelled; running ⇄ paused; running → complete.
+-- status: scheduled → running | paused | cancelled (or complete: fired, and done in its
+--         first chunk); running ⇄ paused; running → complete.
 --         cancelled and complete are final, so a cancelled launch never fires.
 CREATE TABLE launches (
     id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -48,7 +49,7 @@ BEGIN
             MESSAGE = format('launch %s: its tenant and campaign cannot change', OLD.id);
     END IF;
     IF NEW.status <> OLD.status AND NOT (
-           (OLD.status = 'scheduled' AND NEW.status IN ('running', 'paused', 'cancelled'))
+           (OLD.status = 'scheduled' AND NEW.status IN ('running', 'paused', 'complete', 'cancelled'))
         OR (OLD.status = 'running' AND NEW.status IN ('paused', 'complete'))
         OR (OLD.status = 'paused' AND NEW.status = 'running')) THEN
         RAISE EXCEPTION USING

@@ -48,6 +48,4 @@ def api(
         # every test's clock is NOW and its source 127.0.0.1: failed key lookups counted
         # by earlier tests in this database would otherwise add up to a 429
         admin.execute("DELETE FROM api_auth_failures")
-        yield Api(
-            sqs, url, jobs_connections, admin, secretsmanager, launch_url, app_connections
-        )
+        yield Api(sqs, url, jobs_connections, admin, secretsmanager, launch_url, app_connections)

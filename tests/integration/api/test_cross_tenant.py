@@ -114,7 +114,14 @@ def _state(api: Api, tenant_id: Any) -> list[Any]:
                 f"SELECT count(*) AS n, max(updated_at) AS at FROM {table} WHERE tenant_id = %s",
                 (tenant_id,),
             ).fetchone()
-            for table in ("campaigns", "leads", "phone_numbers", "call_queue", "threads", "launches")
+            for table in (
+                "campaigns",
+                "leads",
+                "phone_numbers",
+                "call_queue",
+                "threads",
+                "launches",
+            )
         ]
         + [
             api.admin.execute(

@@ -55,8 +55,7 @@ CONFLICT_WORDS: dict[str, str] = {
     "cpa_one_primary_per_campaign": "the campaign has a primary number already",
     "escalation_steps_pkey": "this escalation step is set already",
     "launches_one_open_per_campaign": (
-        "the campaign has a launch under way already: wait for it, or cancel it if it is"
-        " scheduled"
+        "the campaign has a launch under way already: wait for it, or cancel it if it is scheduled"
     ),
     "launches_pkey": "a launch with this id exists already",
     "lead_events_dedupe_key_key": "this lead event was recorded already",
