@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-launch
 
 $(PACKAGES): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -149,3 +149,8 @@ clean:
 # 100,000 due timers worked through by the timers function (moto SQS in process).
 bench-timers: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/timers.py
+
+# 100,000 leads from one launch request (local gateway) to every first send queued, the
+# launch function fed by LaunchQueue's local poller (one consumer)
+bench-launch: $(STAMP)
+	$(BIN)/python bench/launch.py $(ARGS)
