@@ -28,11 +28,9 @@ def launch_queue(deploy: Deploy, queue: Queue, monkeypatch: pytest.MonkeyPatch) 
     from tether.config import launch_settings, timers_settings
     from tether.queues import queue_at
 
-    url = queue.client.create_queue(QueueName="launch")["QueueUrl"]
-    monkeypatch.setenv("LAUNCH_QUEUE_URL", url)
     monkeypatch.setenv("LAUNCH_CHUNK_SIZE", "2")
     deploy(launch_settings, timers_settings, queue_at)
-    return Queue(queue.client, url)
+    return Queue(queue.client, queue.client.get_queue_url(QueueName="launch")["QueueUrl"])
 
 
 def staged_campaign(
