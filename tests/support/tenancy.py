@@ -6,5 +6,5 @@ TENANT_TABLES = [
     "tenants", "tenant_config", "api_keys", "provider_accounts", "phone_numbers", "campaigns",
     "campaign_phone_assignments", "leads", "lead_sender_bindings", "message_status_events", "number_daily_segments", "suppressions", "threads", "messages", "thread_insights",
     "webhook_receipts", "lead_events", "lead_timers", "escalation_steps", "call_queue", "notifications", "audit_log", "unmatched_inbound",
-    "api_idempotency",
+    "api_idempotency", "launches",
 ]  # fmt: skip
