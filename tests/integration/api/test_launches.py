@@ -435,3 +435,21 @@ def test_one_launch_is_open_per_campaign_in_the_database(
     )
     with pytest.raises(Exception, match="launches_one_open_per_campaign"):
         insert()
+
+
+def test_a_repeated_launch_request_answers_the_first_launch(api: Api) -> None:
+    client = api.tenant()
+    scene = build_campaign(api, client, leads=1)
+    path = f"/v1/campaigns/{scene.campaign_id}/launch"
+    key = {"Idempotency-Key": f"launch-{uuid.uuid4()}"}
+    # no body at all: a launch now
+    first = client.request("POST", path, None, headers=key)
+    assert first.status == 202, first
+    again = client.request("POST", path, None, headers=key)
+    assert again.status == 202
+    assert again.body["id"] == first.body["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert len(take_chunks(api)) == 1  # one launch, handed to the queue once
+    assert api.admin.execute(
+        "SELECT count(*) AS n FROM launches WHERE campaign_id = %s", (scene.campaign_id,)
+    ).fetchone() == {"n": 1}
