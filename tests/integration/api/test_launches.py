@@ -381,6 +381,10 @@ def test_send_at_holds_a_message_and_quiet_hours_hold_it_after(
     # sent: too late to cancel
     late = client.post(f"/v1/messages/{sent.body['message_id']}/cancel")
     assert late.status == 409
+    assert (
+        late.body["message"]
+        == "too late to cancel: the message is sent and its provider may have it"
+    )
 
 
 def test_a_cancelled_message_is_never_sent(api: Api, app_connections: FreshConnections) -> None:

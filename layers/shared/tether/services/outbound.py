@@ -535,7 +535,8 @@ def cancel_send(uow: UnitOfWork, message_id: UUID) -> str:
             return status
         if status != "queued" or attempted:
             raise InvalidState(
-                f"the message has gone to its provider already (it is {status}): too late to cancel"
+                f"too late to cancel: the message is {status}"
+                + (" and its provider may have it" if attempted else "")
             )
         uow.messages.cancel(message_id, "cancelled before it was sent")
         uow.commit()
