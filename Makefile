@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch
 
 $(PACKAGES): requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -157,3 +157,8 @@ bench-retention: $(STAMP)
 # The two stats reads at 1,000,000 messages (bench/stats.py): p50/p99, last line JSON.
 bench-stats: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/stats.py
+
+# 100,000 leads from one launch request (local gateway) to every first send queued, the
+# launch function fed by LaunchQueue's local poller (one consumer)
+bench-launch: $(STAMP)
+	$(BIN)/python bench/launch.py $(ARGS)

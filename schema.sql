@@ -260,6 +260,36 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Name: check_launch_change(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.check_launch_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.tenant_id <> OLD.tenant_id OR NEW.campaign_id <> OLD.campaign_id
+       OR NEW.created_at <> OLD.created_at THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation', CONSTRAINT = 'launches_identity_fixed',
+            MESSAGE = format('launch %s: its tenant and campaign cannot change', OLD.id);
+    END IF;
+    IF NEW.status <> OLD.status AND NOT (
+           (OLD.status = 'scheduled' AND NEW.status IN ('running', 'paused', 'complete', 'cancelled'))
+        OR (OLD.status = 'running' AND NEW.status IN ('paused', 'complete'))
+        OR (OLD.status = 'paused' AND NEW.status = 'running')) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation', CONSTRAINT = 'launches_status_moves',
+            MESSAGE = format('launch %s cannot move from %s to %s', OLD.id, OLD.status, NEW.status);
+    END IF;
+    -- a chunk moves the launch forward only: counts never fall, the sequence never goes back
+    IF NEW.chunk_seq < OLD.chunk_seq OR NEW.queued < OLD.queued OR NEW.duplicates < OLD.duplicates THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation', CONSTRAINT = 'launches_forward_only',
+            MESSAGE = format('launch %s: its progress cannot go back', OLD.id);
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;
+
 -- Name: compact_result_deltas(integer); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.compact_result_deltas(batch integer) RETURNS bigint
@@ -1323,6 +1353,38 @@ CREATE TABLE public.escalation_steps (
 
 ALTER TABLE ONLY public.escalation_steps FORCE ROW LEVEL SECURITY;
 
+-- Name: launches; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.launches (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    status text NOT NULL,
+    launch_at timestamp with time zone,
+    chunk_seq integer DEFAULT 0 NOT NULL,
+    cursor uuid,
+    queued integer DEFAULT 0 NOT NULL,
+    duplicates integer DEFAULT 0 NOT NULL,
+    skipped jsonb DEFAULT '{}'::jsonb NOT NULL,
+    wake_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    cancelled_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT launches_check CHECK ((((status = 'scheduled'::text) = ((started_at IS NULL) AND (cancelled_at IS NULL))) OR (status = 'cancelled'::text))),
+    CONSTRAINT launches_check1 CHECK (((status = 'complete'::text) = (finished_at IS NOT NULL))),
+    CONSTRAINT launches_check2 CHECK (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))),
+    CONSTRAINT launches_check3 CHECK (((status = ANY (ARRAY['scheduled'::text, 'running'::text])) OR (wake_at IS NULL))),
+    CONSTRAINT launches_chunk_seq_check CHECK ((chunk_seq >= 0)),
+    CONSTRAINT launches_duplicates_check CHECK ((duplicates >= 0)),
+    CONSTRAINT launches_queued_check CHECK ((queued >= 0)),
+    CONSTRAINT launches_skipped_check CHECK ((jsonb_typeof(skipped) = 'object'::text)),
+    CONSTRAINT launches_status_check CHECK ((status = ANY (ARRAY['scheduled'::text, 'running'::text, 'paused'::text, 'complete'::text, 'cancelled'::text])))
+);
+
+ALTER TABLE ONLY public.launches FORCE ROW LEVEL SECURITY;
+
 -- Name: lead_events; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.lead_events (
@@ -2038,6 +2100,11 @@ ALTER TABLE ONLY public.consents
 ALTER TABLE ONLY public.escalation_steps
     ADD CONSTRAINT escalation_steps_pkey PRIMARY KEY (tenant_id, timer_type);
 
+-- Name: launches launches_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.launches
+    ADD CONSTRAINT launches_pkey PRIMARY KEY (id);
+
 -- Name: lead_events lead_events_dedupe_key_key; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.lead_events
@@ -2305,6 +2372,18 @@ CREATE INDEX idx_cpa_campaign ON public.campaign_phone_assignments USING btree (
 
 CREATE INDEX idx_cpa_phone ON public.campaign_phone_assignments USING btree (phone_number);
 
+-- Name: launches_by_campaign; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX launches_by_campaign ON public.launches USING btree (tenant_id, campaign_id, created_at);
+
+-- Name: launches_one_open_per_campaign; Type: INDEX; Schema: public; Owner: -
+
+CREATE UNIQUE INDEX launches_one_open_per_campaign ON public.launches USING btree (campaign_id) WHERE (status = ANY (ARRAY['scheduled'::text, 'running'::text, 'paused'::text]));
+
+-- Name: launches_wake; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX launches_wake ON public.launches USING btree (wake_at) WHERE (wake_at IS NOT NULL);
+
 -- Name: lead_events_lead; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX lead_events_lead ON public.lead_events USING btree (tenant_id, lead_id, occurred_at);
@@ -2521,6 +2600,10 @@ CREATE TRIGGER consents_phone_hash BEFORE INSERT ON public.consents FOR EACH ROW
 -- Name: escalation_steps escalation_steps_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER escalation_steps_updated_at BEFORE UPDATE ON public.escalation_steps FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+-- Name: launches launches_change; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER launches_change BEFORE UPDATE ON public.launches FOR EACH ROW EXECUTE FUNCTION public.check_launch_change();
 
 -- Name: lead_events lead_events_append_only; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2750,6 +2833,16 @@ ALTER TABLE ONLY public.escalation_steps
 
 ALTER TABLE ONLY public.escalation_steps
     ADD CONSTRAINT escalation_steps_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: launches launches_tenant_id_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.launches
+    ADD CONSTRAINT launches_tenant_id_campaign_id_fkey FOREIGN KEY (tenant_id, campaign_id) REFERENCES public.campaigns(tenant_id, id) ON DELETE CASCADE;
+
+-- Name: launches launches_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.launches
+    ADD CONSTRAINT launches_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 -- Name: lead_events lead_events_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -3066,6 +3159,10 @@ CREATE POLICY jobs_all_tenants ON public.consents TO tether_jobs USING (true) WI
 
 CREATE POLICY jobs_all_tenants ON public.escalation_steps TO tether_jobs USING (true) WITH CHECK (true);
 
+-- Name: launches jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.launches TO tether_jobs USING (true) WITH CHECK (true);
+
 -- Name: lead_events jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.lead_events TO tether_jobs USING (true) WITH CHECK (true);
@@ -3145,6 +3242,10 @@ CREATE POLICY jobs_all_tenants ON public.unmatched_inbound TO tether_jobs USING 
 -- Name: webhook_receipts jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.webhook_receipts TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: launches; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.launches ENABLE ROW LEVEL SECURITY;
 
 -- Name: lead_events; Type: ROW SECURITY; Schema: public; Owner: -
 
@@ -3241,6 +3342,10 @@ CREATE POLICY tenant_isolation ON public.consents TO tether_app USING ((tenant_i
 -- Name: escalation_steps tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.escalation_steps TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: launches tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.launches TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 -- Name: lead_events tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
@@ -3482,6 +3587,11 @@ GRANT SELECT ON TABLE public.conversation_overview TO tether_jobs;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.escalation_steps TO tether_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.escalation_steps TO tether_jobs;
+
+-- Name: TABLE launches; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.launches TO tether_app;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.launches TO tether_jobs;
 
 -- Name: TABLE lead_events; Type: ACL; Schema: public; Owner: -
 

@@ -1,4 +1,5 @@
-"""Fires due lead timers (EventBridge, every minute): escalations, follow-ups, callbacks.
+"""Fires due lead timers (EventBridge, every minute): escalations, follow-ups, callbacks;
+and hands scheduled launches about to be due (and stalled ones) to LaunchQueue.
 
 The run's clock is the scheduled event's `time` (EventBridge sets it to the minute it
 fires), so an event with a later time, e.g. `python -m tether_dev invoke`, plays the job at
@@ -16,6 +17,7 @@ from tether.config import timers_settings
 from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
+from tether.services.launches import dispatch_launches
 from tether.services.timers import fire_due_timers
 
 
@@ -33,12 +35,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from tether.db.connection import lambda_connection
 
     settings = timers_settings()
+    now = run_time(event)
+    launches = dispatch_launches(
+        UnitOfWork(lambda_connection("jobs")), queue_at(settings.launch_queue_url), now
+    )
     report = fire_due_timers(
         UnitOfWork(lambda_connection("jobs")),
         queue_at(settings.outbound_queue_url),
-        run_time(event),
+        now,
         batch_size=settings.timers_batch_size,
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
         reserve_seconds=settings.timers_reserve_seconds,
     )
-    return report.as_dict()
+    return {**report.as_dict(), "launches_dispatched": launches}

@@ -129,8 +129,8 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
 def deploy(
     monkeypatch: pytest.MonkeyPatch, test_database: MigratedDatabase, queue: Queue
 ) -> Iterator[Deploy]:
-    """Set a function up as Lambda would: the database, OutboundQueue in moto, and the
-    container-wide cached getters it names cleared, before and after."""
+    """Set a function up as Lambda would: the database, OutboundQueue and LaunchQueue in
+    moto, and the container-wide cached getters it names cleared, before and after."""
     from tether.config import database_settings
     from tether.db.connection import lambda_connection
 
@@ -140,6 +140,8 @@ def deploy(
         monkeypatch.setenv("DATABASE_URL", test_database.admin_url)
         monkeypatch.setenv("OUTBOUND_QUEUE_URL", queue.url)
         monkeypatch.setenv("WEBHOOK_BASE_URL", WEBHOOK_BASE_URL)
+        launch_url = queue.client.create_queue(QueueName="launch")["QueueUrl"]
+        monkeypatch.setenv("LAUNCH_QUEUE_URL", launch_url)
         monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: queue.client)
         cleared.extend(getters)
         for getter in cleared:

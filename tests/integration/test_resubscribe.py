@@ -15,17 +15,18 @@ from psycopg.types.json import Jsonb
 from tests.support.factories import make_lead
 from tests.support.outbound import Outbound
 from tests.support.replies import LEAD_PHONE, reply
+from tests.support.timers import RecordingQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.domain.consent import ConsentEvidence, ConsentKind, SourceType
 from tether.domain.errors import ConsentRequired, InvalidInput, InvalidState
 from tether.domain.lead_state import LeadState
-from tether.services.campaigns import launch_campaign
 from tether.services.consent import (
     ConsentRequest,
     record_consent,
     resubscribe_lead,
     resubscribe_phone,
 )
+from tether.services.launches import LaunchChunk, run_launch_chunk, start_launch
 from tether.services.outbound import Outcome
 from tether.services.suppressions import add_suppression
 from tether_dev.sandbox import SandboxServer
@@ -371,7 +372,11 @@ def test_a_launch_skips_the_leads_without_consent_when_it_is_required(
     outbound.lead(LEAD_PHONE)
     outbound.lead("+14155550124")
     consent(outbound, datetime.now(UTC))  # LEAD_PHONE's only
-    report = launch_campaign(
-        outbound.uow(), outbound.tenant_id, outbound.campaign_id, datetime.now(UTC), None
-    )
-    assert (report.queued_now, report.skipped) == (1, {"ConsentRequired": 1})
+    now = datetime.now(UTC)
+    launch = start_launch(outbound.uow(), outbound.tenant_id, outbound.campaign_id, None, now, None)
+    chunk = LaunchChunk(tenant_id=outbound.tenant_id, launch_id=launch.id, seq=launch.chunk_seq)
+    done = run_launch_chunk(outbound.uow(), RecordingQueue(), None, chunk, now)
+    with outbound.uow() as uow:
+        report = uow.launches.get(launch.id)
+    assert report is not None
+    assert (done, report.queued, dict(report.skipped)) == ("complete", 1, {"ConsentRequired": 1})

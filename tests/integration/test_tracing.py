@@ -43,6 +43,7 @@ def invoke_as_in_lambda(daemon: socket.socket, **environment: str) -> dict[str, 
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_METRICS_NAMESPACE": "Tether",
         "OUTBOUND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/outbound",
+        "LAUNCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/launch",
         **environment,
     }
     ran = subprocess.run(

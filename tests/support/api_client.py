@@ -12,9 +12,11 @@ from urllib.parse import urlencode
 import functions.api.app as api_app
 from tests.support.factories import HELP_IDENTITY
 from tests.support.lambda_context import LambdaContextStub
+from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.api_keys import create_tenant
+from tether.services.launches import LaunchChunk, run_launch_chunk
 
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 15:00 in New York: inside quiet hours' window
 
@@ -113,6 +115,48 @@ class Api:
     jobs: FreshConnections
     admin: Connection
     secretsmanager: Any = None
+    launch_queue_url: str = ""
+    app: FreshConnections | None = None
+
+    def run_launches(self, now: datetime = NOW, chunk_size: int = 1000) -> list[str]:
+        """Play LaunchQueue as the launch function would until it is empty: each chunk
+        message taken off and run; what came of each."""
+        assert self.app is not None
+        launch_queue = SqsQueue(self.launch_queue_url, self.sqs)
+        outbound = SqsQueue(self.queue_url, self.sqs)
+        outcomes: list[str] = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.launch_queue_url, MaxNumberOfMessages=1
+            ).get("Messages", [])
+            if not batch:
+                return outcomes
+            (message,) = batch
+            chunk = LaunchChunk.model_validate_json(message["Body"])
+            outcomes.append(
+                run_launch_chunk(
+                    UnitOfWork(self.app, chunk.tenant_id),
+                    launch_queue,
+                    outbound,
+                    chunk,
+                    now,
+                    chunk_size,
+                )
+            )
+            self.sqs.delete_message(
+                QueueUrl=self.launch_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+
+    def launch(self, client: Client, campaign_id: Any, body: Any = None) -> Reply:
+        """Launch the campaign over the API (202) and run its chunks to the end; the
+        launch as GET answers it then."""
+        started = client.post(f"/v1/campaigns/{campaign_id}/launch", body)
+        assert started.status == 202, started
+        return self.launch_done(client, campaign_id, started.body["id"])
+
+    def launch_done(self, client: Client, campaign_id: Any, launch_id: Any) -> Reply:
+        self.run_launches()
+        return client.get(f"/v1/campaigns/{campaign_id}/launches/{launch_id}")
 
     def tenant(self, name: str = "Acme Outreach") -> Client:
         tenant_id, issued = create_tenant(UnitOfWork(self.jobs), name)

@@ -14,6 +14,7 @@ from tether.config import (
     DatabaseSettings,
     InboundQueueSettings,
     InboundSettings,
+    LaunchSettings,
     OutboundQueueSettings,
     OutboundSettings,
     Settings,
@@ -29,6 +30,7 @@ FUNCTIONS: dict[str, type[Settings]] = {
     "WebhookFunction": WebhookSettings,
     "InboundFunction": InboundSettings,
     "OutboundFunction": OutboundSettings,
+    "LaunchFunction": LaunchSettings,
     "TimersFunction": TimersSettings,
     "SweeperFunction": SweeperSettings,
     "ApiFunction": ApiSettings,
@@ -37,6 +39,7 @@ READERS = {
     WebhookSettings: config.webhook_settings,
     InboundSettings: config.inbound_settings,
     OutboundSettings: config.outbound_settings,
+    LaunchSettings: config.launch_settings,
     TimersSettings: config.timers_settings,
     SweeperSettings: config.sweeper_settings,
     ApiSettings: config.api_settings,
@@ -47,6 +50,7 @@ QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
 EVERY_VARIABLE = {
     "OUTBOUND_QUEUE_URL": QUEUE_URL,
     "INBOUND_QUEUE_URL": QUEUE_URL,
+    "LAUNCH_QUEUE_URL": QUEUE_URL,
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
     "WEBHOOK_BASE_URL": "https://abc123.execute-api.us-east-1.amazonaws.com/dev",
 }
@@ -58,7 +62,7 @@ def test_every_model_is_frozen_and_built_on_the_one_base() -> None:
         assert model.model_config.get("frozen") is True, model
     assert issubclass(SweeperSettings, InboundQueueSettings)
     assert issubclass(SweeperSettings, OutboundQueueSettings)
-    settings = ApiSettings(outbound_queue_url=QUEUE_URL)
+    settings = ApiSettings(outbound_queue_url=QUEUE_URL, launch_queue_url=QUEUE_URL)
     with pytest.raises(ValidationError):
         settings.outbound_queue_url = "elsewhere"  # type: ignore[misc]
 

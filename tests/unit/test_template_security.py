@@ -35,6 +35,7 @@ EXPECTED_ACTIONS = {
     "MigrateFunction": {"secretsmanager:GetSecretValue"},
     "InboundFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "OutboundFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
+    "LaunchFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "PoolReleaseFunction": {"secretsmanager:GetSecretValue"},
     "TimersFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "WebhookFunction": IDEMPOTENCY | {"sqs:SendMessage", "secretsmanager:GetSecretValue"},

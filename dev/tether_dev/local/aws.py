@@ -5,10 +5,43 @@ holds; moto then moves a message to the DLQ on its maxReceiveCount-th receive + 
 from __future__ import annotations
 
 import socket
+import threading
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from tether_dev.local.template import ACCOUNT_ID, REGION, Stack
+
+
+@cache
+def moto_sends_in_constant_time() -> None:
+    """moto's SendMessage reads one setting (ContentBasedDeduplication) through
+    `Queue.attributes`, which counts every message on the queue to build the whole
+    attribute map: each send costs O(messages queued), and 100,000 sends would take
+    hours (a launch of that size queues them). SQS has no such cost. While a send is
+    being stored, `attributes` answers that one setting only; everything else about moto
+    (GetQueueAttributes included) is unchanged. Applied once per process."""
+    from moto.sqs import models
+
+    sending = threading.local()
+    full = models.Queue.attributes
+    send = models.SQSBackend.send_message
+
+    def attributes(queue: Any) -> dict[str, Any]:
+        if getattr(sending, "on", False):
+            value = getattr(queue, "content_based_deduplication", False)
+            return {"ContentBasedDeduplication": str(value).lower()}
+        return full.fget(queue)  # type: ignore[attr-defined,no-any-return]
+
+    def send_message(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        sending.on = True
+        try:
+            return send(backend, *args, **kwargs)
+        finally:
+            sending.on = False
+
+    setattr(models.Queue, "attributes", property(attributes))  # noqa: B010
+    setattr(models.SQSBackend, "send_message", send_message)  # noqa: B010
 
 
 @dataclass
@@ -23,6 +56,8 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         from moto.server import ThreadedMotoServer
+
+        moto_sends_in_constant_time()
 
         # ThreadedMotoServer waits forever for a server that failed to bind: find out first
         self.port = claim_port(self.host, self.port)

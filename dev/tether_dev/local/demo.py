@@ -136,8 +136,11 @@ def run_demo(
     say(f"imported {imported['imported']}, merged {imported['merged']}, rejected:"
         f" {[(r['value'], r['reason']) for r in imported['rejected']]}")  # fmt: skip
     run.leads = _lead_ids(api, run.gianna)
-    launched = api("POST", f"/v1/campaigns/{run.gianna}/launch")
-    say(f"launch: {launched['queued_now']} first messages queued")
+    launch = api("POST", f"/v1/campaigns/{run.gianna}/launch", expect=(202,))
+    launch_path = f"/v1/campaigns/{run.gianna}/launches/{launch['id']}"
+    launched = _wait(lambda: (found := api("GET", launch_path))["status"] == "complete" and found,
+                     "the launch's chunks done", wait_seconds)  # fmt: skip
+    say(f"launch {launch['status']} (202); done: {launched['queued']} first messages queued")
     _wait(lambda: _all_delivered(api, run, LEADS), "every first message delivered", wait_seconds)
     progress = api("GET", f"/v1/campaigns/{run.gianna}")["progress"]
     say(f"progress: {progress}")

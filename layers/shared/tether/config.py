@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -119,6 +119,12 @@ class OutboundQueueSettings(Settings):
     outbound_queue_url: str
 
 
+class LaunchQueueSettings(Settings):
+    """LaunchQueue: where a launch's chunks go to be stored, one after another."""
+
+    launch_queue_url: str
+
+
 class IdempotencySettings(Settings):
     """The DynamoDB table of Powertools idempotency."""
 
@@ -144,8 +150,9 @@ class SweeperSettings(InboundQueueSettings, OutboundQueueSettings):
     results_batch_size: int = 500_000
 
 
-class TimersSettings(OutboundQueueSettings):
-    """The timers function's environment (template.yaml, TimersFunction)."""
+class TimersSettings(OutboundQueueSettings, LaunchQueueSettings):
+    """The timers function's environment (template.yaml, TimersFunction): it also
+    dispatches scheduled and stalled launches to LaunchQueue."""
 
     # a batch holds its leads' rows about a quarter of a second; a reply to one waits
     timers_batch_size: int = 500
@@ -183,14 +190,20 @@ class InboundSettings(OutboundQueueSettings):
     a reply (opt-out confirmation, auto reply) goes to the outbound queue at once."""
 
 
-class ApiSettings(OutboundQueueSettings):
+class ApiSettings(OutboundQueueSettings, LaunchQueueSettings):
     """The api function's environment (template.yaml, ApiFunction): a requested send
-    goes to the outbound queue at once (the sweeper re-drives it if that fails)."""
+    goes to the outbound queue at once (the sweeper re-drives it if that fails), and a
+    launch to the launch queue."""
 
     max_body_bytes: int = 1024 * 1024
-    # how much one launch request queues before it answers (API Gateway waits 29 s)
-    launch_max_leads: int = 1000
-    launch_max_seconds: float = 20.0
+
+
+class LaunchSettings(OutboundQueueSettings, LaunchQueueSettings):
+    """The launch function's environment (template.yaml, LaunchFunction): each chunk's
+    sends go to the outbound queue, and its next chunk to the launch queue."""
+
+    # leads a chunk stores in one transaction (about a second for 1,000)
+    launch_chunk_size: int = Field(default=1000, ge=1, le=5000)
 
 
 webhook_settings = cache(WebhookSettings)
@@ -199,3 +212,4 @@ timers_settings = cache(TimersSettings)
 outbound_settings = cache(OutboundSettings)
 inbound_settings = cache(InboundSettings)
 api_settings = cache(ApiSettings)
+launch_settings = cache(LaunchSettings)

@@ -35,10 +35,12 @@ def api(
     with mock_aws():
         sqs = boto3.session.Session(region_name="us-east-1").client("sqs")
         url = sqs.create_queue(QueueName="outbound")["QueueUrl"]
+        launch_url = sqs.create_queue(QueueName="launch")["QueueUrl"]
         secretsmanager = boto3.session.Session(region_name="us-east-1").client("secretsmanager")
         ports = context.ApiPorts(
             connections=app_connections,
             queue=SqsQueue(url, sqs),
+            launch_queue=SqsQueue(launch_url, sqs),
             now=lambda: NOW,
             secrets=SecretStore(secretsmanager),
         )
@@ -46,4 +48,4 @@ def api(
         # every test's clock is NOW and its source 127.0.0.1: failed key lookups counted
         # by earlier tests in this database would otherwise add up to a 429
         admin.execute("DELETE FROM api_auth_failures")
-        yield Api(sqs, url, jobs_connections, admin, secretsmanager)
+        yield Api(sqs, url, jobs_connections, admin, secretsmanager, launch_url, app_connections)

@@ -159,6 +159,9 @@ def tenant(api: Api) -> dict[str, Any]:
     scene = build_campaign(api, client, leads=2)
     seeded = seed_inbox(api.admin, client.tenant_id, scene)
     spare = client.post("/v1/api-keys", {"name": "spare", "scope": "read"}).body["id"]
+    launch = client.post(
+        f"/v1/campaigns/{scene.campaign_id}/launch", {"launch_at": "2026-12-01T00:00:00Z"}
+    )
     number = api.admin.execute(
         "SELECT id FROM phone_numbers WHERE tenant_id = %s", (client.tenant_id,)
     ).fetchone()
@@ -175,6 +178,7 @@ def tenant(api: Api) -> dict[str, Any]:
         "message_id": str(seeded["unmatched_id"]),
         "number_id": str(number["id"]),
         "key_id": spare,
+        "launch_id": launch.body["id"],
         "timer_type": "TIMER_7D",
     }
     return {"key": client.key, "ids": ids}

@@ -18,6 +18,9 @@ ID_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/v1/phone-numbers/{number_id}/stats", None),
     ("POST", "/v1/campaigns/{campaign_id}/stage", {}),
     ("POST", "/v1/campaigns/{campaign_id}/launch", {}),
+    ("GET", "/v1/campaigns/{campaign_id}/launches/{launch_id}", None),
+    ("POST", "/v1/campaigns/{campaign_id}/launches/{launch_id}/cancel", {}),
+    ("POST", "/v1/messages/{message_id}/cancel", {}),
     ("POST", "/v1/campaigns/{campaign_id}/pause", {}),
     ("POST", "/v1/campaigns/{campaign_id}/resume", {}),
     ("POST", "/v1/campaigns/{campaign_id}/leads", {"leads": [{"phone": "+14155550134"}]}),
@@ -77,6 +80,11 @@ def _owner_ids(api: Api, owner: Client, scene: Scene) -> dict[str, str]:
     key = api.admin.execute(
         "SELECT id FROM api_keys WHERE tenant_id = %s", (owner.tenant_id,)
     ).fetchone()
+    message = api.admin.execute(
+        "SELECT id FROM messages WHERE tenant_id = %s AND direction = 'outbound'",
+        (owner.tenant_id,),
+    ).fetchone()
+    assert message is not None
     assert number is not None
     assert key is not None
     return {
@@ -86,6 +94,7 @@ def _owner_ids(api: Api, owner: Client, scene: Scene) -> dict[str, str]:
         "account_id": scene.account_id,
         "number_id": str(number["id"]),
         "key_id": str(key["id"]),
+        "message_id": str(message["id"]),
     }
 
 
@@ -107,13 +116,27 @@ def _state(api: Api, tenant_id: Any) -> list[Any]:
                 f"SELECT count(*) AS n, max(updated_at) AS at FROM {table} WHERE tenant_id = %s",
                 (tenant_id,),
             ).fetchone()
-            for table in ("campaigns", "leads", "phone_numbers", "call_queue", "threads")
+            for table in (
+                "campaigns",
+                "leads",
+                "phone_numbers",
+                "call_queue",
+                "threads",
+                "launches",
+            )
         ]
         + [
             api.admin.execute(
                 f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s", (tenant_id,)
             ).fetchone()
             for table in ("messages", "lead_events", "api_keys")
+        ]
+        + [
+            api.admin.execute(
+                "SELECT count(*) FILTER (WHERE status = 'canceled') AS cancelled FROM messages"
+                " WHERE tenant_id = %s",
+                (tenant_id,),
+            ).fetchone()
         ]
         + [
             api.admin.execute(
@@ -135,8 +158,8 @@ def test_another_tenants_resource_is_404_and_audited(
 ) -> None:
     owner = api.tenant("Owner")
     scene = build_campaign(api, owner, leads=1)
-    owner.post(f"/v1/campaigns/{scene.campaign_id}/launch")
-    ids = _owner_ids(api, owner, scene)
+    launch = api.launch(owner, scene.campaign_id)
+    ids = {**_owner_ids(api, owner, scene), "launch_id": launch.body["id"]}
     intruder = api.tenant("Intruder")
     build_campaign(api, intruder, leads=1)  # the intruder has data of its own, too
     before = _state(api, owner.tenant_id)

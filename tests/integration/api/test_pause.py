@@ -38,7 +38,7 @@ def test_a_paused_campaign_holds_its_sends_until_resumed(
 ) -> None:
     client = api.tenant()
     scene = build_campaign(api, client, leads=1)
-    assert client.post(f"/v1/campaigns/{scene.campaign_id}/launch").status == 200
+    assert api.launch(client, scene.campaign_id).body["status"] == "complete"
     (queued,) = api.queued()
     paused = client.post(f"/v1/campaigns/{scene.campaign_id}/pause")
     assert paused.status == 200

@@ -128,12 +128,18 @@ def test_launch_queues_the_first_message_to_every_lead_once(api: Api) -> None:
     client = api.tenant()
     scene = build_campaign(api, client, leads=3)
     api.admin.execute("UPDATE leads SET state = 'suppressed' WHERE id = %s", (scene.lead_ids[2],))
-    launched = client.post(f"/v1/campaigns/{scene.campaign_id}/launch")
-    assert launched.status == 200
-    assert launched.body["queued_now"] == 2
-    assert launched.body["complete"] is True
-    assert launched.body["campaign"]["status"] == "active"
-    progress = launched.body["campaign"]["progress"]
+    started = client.post(f"/v1/campaigns/{scene.campaign_id}/launch")
+    assert started.status == 202
+    assert started.body["status"] == "running"
+    assert started.body["queued"] == 0  # the work goes on after the answer
+    assert api.queued() == []
+    launched = api.launch_done(client, scene.campaign_id, started.body["id"])
+    assert launched.body["status"] == "complete"
+    assert (launched.body["queued"], launched.body["duplicates"]) == (2, 0)
+    assert launched.body["finished_at"] is not None
+    campaign = client.get(f"/v1/campaigns/{scene.campaign_id}").body
+    assert campaign["status"] == "active"
+    progress = campaign["progress"]
     assert (progress["leads"], progress["requested"], progress["waiting"]) == (3, 2, 2)
     queued = api.queued()
     assert len(queued) == 2
@@ -146,8 +152,8 @@ def test_launch_queues_the_first_message_to_every_lead_once(api: Api) -> None:
     # launching again adds only leads imported since
     late = unique_number()
     client.post(f"/v1/campaigns/{scene.campaign_id}/leads", {"leads": [{"phone": late}]})
-    again = client.post(f"/v1/campaigns/{scene.campaign_id}/launch")
-    assert (again.body["queued_now"], again.body["already_queued"]) == (1, 2)
+    again = api.launch(client, scene.campaign_id)
+    assert (again.body["queued"], again.body["duplicates"]) == (1, 2)
     assert client.get(f"/v1/campaigns/{scene.campaign_id}").body["progress"]["requested"] == 3
 
 
@@ -209,7 +215,7 @@ def test_lead_import_json_and_csv_normalise_merge_and_reject(api: Api) -> None:
 def test_trace_follows_campaign_assignment_messages_and_events(api: Api) -> None:
     client = api.tenant()
     scene = build_campaign(api, client, leads=1)
-    client.post(f"/v1/campaigns/{scene.campaign_id}/launch")
+    api.launch(client, scene.campaign_id)
     message = api.admin.execute(
         "UPDATE messages SET status = 'sent', provider = 'sandbox', external_id = %s, sent_at = now()"
         " WHERE lead_id = %s RETURNING id, tenant_id",

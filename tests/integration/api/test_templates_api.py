@@ -86,9 +86,9 @@ def test_two_variants_render_each_leads_text_once_and_record_its_variant(api: Ap
     ]
     leads += [{"phone": unique_number(), "attributes": {"city": "Oakland"}} for _ in range(10)]
     _import(client, campaign_id, leads)
-    launched = client.post(f"/v1/campaigns/{campaign_id}/launch")
+    launched = api.launch(client, campaign_id)
     assert launched.status == 200, launched
-    assert launched.body["queued_now"] == 40, launched.body
+    assert launched.body["queued"] == 40, launched.body
     rows = api.admin.execute(
         "SELECT m.body, m.variant, l.id AS lead_id, l.first_name FROM messages m"
         " JOIN leads l ON l.id = m.lead_id WHERE m.campaign_id = %s",
@@ -177,9 +177,9 @@ def test_a_lead_lacking_a_field_without_fallback_is_skipped_alone(api: Api) -> N
     assert _patch(client, path, {"template": "Hi {first_name}"}).status == 200
     named, unnamed = unique_number(), unique_number()
     _import(client, scene.campaign_id, [{"phone": named, "first_name": "Ana"}, {"phone": unnamed}])
-    launched = client.post(f"{path}/launch")
+    launched = api.launch(client, scene.campaign_id)
     assert launched.status == 200, launched
-    assert launched.body["queued_now"] == 1
+    assert launched.body["queued"] == 1
     assert launched.body["skipped"] == {"MissingMergeValue": 1}
     ids = _lead_ids(api, scene.campaign_id)
     alone = client.post("/v1/messages", {"campaign_id": scene.campaign_id, "lead_id": ids[unnamed]})
@@ -187,8 +187,8 @@ def test_a_lead_lacking_a_field_without_fallback_is_skipped_alone(api: Api) -> N
     assert "no first_name" in alone.body["message"], alone
     # filled in, the next launch sends it
     assert _patch(client, f"/v1/leads/{ids[unnamed]}", {"first_name": "Bo"}).status == 200
-    again = client.post(f"{path}/launch")
-    assert (again.body["queued_now"], again.body["already_queued"]) == (1, 1), again.body
+    again = api.launch(client, scene.campaign_id)
+    assert (again.body["queued"], again.body["duplicates"]) == (1, 1), again.body
 
 
 def test_preview_renders_counts_segments_and_warns_past_the_tenants_limit(api: Api) -> None:

@@ -15,7 +15,6 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.queues import MessageQueue, queue_at
 from tether.secrets import SecretStore
 from tether.services.api_keys import Principal
-from tether.services.campaigns import LaunchBudget
 
 
 def utc_now() -> datetime:
@@ -31,7 +30,8 @@ class ApiPorts:
     queue: MessageQueue | None
     now: Callable[[], datetime] = utc_now
     max_body_bytes: int = 1024 * 1024
-    launch_budget: LaunchBudget = field(default_factory=LaunchBudget)
+    # where a launch's chunks go (None: nowhere; the dispatcher re-drives them)
+    launch_queue: MessageQueue | None = None
     # provider-account secrets (Secrets Manager; its client is made on first use)
     secrets: SecretStore = field(default_factory=SecretStore)
 
@@ -47,7 +47,7 @@ def api_ports() -> ApiPorts:
         connections=lambda_connection("app"),
         queue=queue_at(settings.outbound_queue_url),
         max_body_bytes=settings.max_body_bytes,
-        launch_budget=LaunchBudget(settings.launch_max_leads, settings.launch_max_seconds),
+        launch_queue=queue_at(settings.launch_queue_url),
     )
 
 
@@ -99,6 +99,10 @@ def now() -> datetime:
 
 def queue() -> MessageQueue | None:
     return scope().ports.queue
+
+
+def launch_queue() -> MessageQueue | None:
+    return scope().ports.launch_queue
 
 
 def secrets() -> SecretStore:

@@ -373,12 +373,30 @@ class StagedCampaign(BaseModel):
     assignments: list[Assignment]
 
 
-class LaunchResult(BaseModel):
-    campaign: Campaign
-    queued_now: int
-    already_queued: int
+class LaunchRequest(Request):
+    launch_at: AwareDatetime | None = Field(
+        default=None,
+        description="start at this time, not a second before (within a year); absent or"
+        " past: at once",
+    )
+
+
+class Launch(BaseModel):
+    id: UUID
+    campaign_id: UUID
+    status: str = Field(
+        description="scheduled (waits for launch_at), running, paused (with its campaign;"
+        " resuming the campaign carries on), complete, cancelled"
+    )
+    launch_at: datetime | None
+    queued: int = Field(description="first messages stored and queued by this launch")
+    duplicates: int = Field(description="leads whose first message was stored before")
     skipped: dict[str, int] = Field(description="leads not queued, by reason")
-    complete: bool = Field(description="false: the request ran out of time; launch again to go on")
+    chunks_done: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    cancelled_at: datetime | None
 
 
 # --- leads
@@ -570,6 +588,11 @@ class CallOutcomeResult(BaseModel):
 class SendMessage(Request):
     campaign_id: UUID
     lead_id: UUID
+    send_at: AwareDatetime | None = Field(
+        default=None,
+        description="hold the message until this time (within a year); quiet hours at the"
+        " recipient still apply after it",
+    )
     body: Annotated[Text, Field(min_length=1, max_length=1600)] | None = None
     template: str = Field(
         default="message", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"
@@ -585,6 +608,11 @@ class SendResult(BaseModel):
     send_key: str
     from_number: str
     duplicate: bool
+
+
+class CancelledMessage(BaseModel):
+    message_id: UUID
+    status: str
 
 
 # --- threads, notifications, call queue, unmatched, audit

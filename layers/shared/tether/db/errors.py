@@ -55,6 +55,10 @@ CONFLICT_WORDS: dict[str, str] = {
     "campaigns_tenant_id_name_key": "a campaign with this name exists already; choose another name",
     "cpa_one_primary_per_campaign": "the campaign has a primary number already",
     "escalation_steps_pkey": "this escalation step is set already",
+    "launches_one_open_per_campaign": (
+        "the campaign has a launch under way already: wait for it, or cancel it if it is scheduled"
+    ),
+    "launches_pkey": "a launch with this id exists already",
     "lead_events_dedupe_key_key": "this lead event was recorded already",
     "lead_events_pkey": "a lead event with this id exists already",
     "lead_events_seq": "the lead changed at the same moment; retry",

@@ -34,6 +34,7 @@ class OutboundDraft:
     expires_at: datetime
     purpose: str = "campaign"
     variant: str | None = None  # the campaign template variant the body was made from
+    not_before: datetime | None = None  # held until then (a send_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,21 +132,23 @@ class MessageRepository:
             [d.expires_at for d in drafts],
             [d.purpose for d in drafts],
             [d.variant for d in drafts],
+            [d.not_before for d in drafts],
         )
         rows = self._conn.execute(
             "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
             " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
             " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose,"
-            " variant)"
+            " variant, not_before)"
             " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
             " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
             " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
-            " v.expires_at, v.purpose, v.variant"
+            " v.expires_at, v.purpose, v.variant, v.not_before"
             " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],"
             " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],"
-            " %s::timestamptz[], %s::text[], %s::text[])"
+            " %s::timestamptz[], %s::text[], %s::text[], %s::timestamptz[])"
             " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
-            " assignment_id, send_key, template, body, segments, media, expires_at, purpose, variant)"
+            " assignment_id, send_key, template, body, segments, media, expires_at, purpose, variant,"
+            " not_before)"
             " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
             columns,
         ).fetchall()
@@ -336,6 +339,24 @@ class MessageRepository:
             "UPDATE messages SET status = 'failed', error_code = %s, error_reason = %s,"
             " attempt_started_at = NULL WHERE id = %s",
             (code, reason, message_id),
+        )
+
+    def unsent_status(self, message_id: UUID) -> tuple[str, bool] | None:
+        """An outbound message's status and whether a provider may have it (an attempt
+        opened, or an id from one), locked for a cancel; None when there is none."""
+        row = self._conn.execute(
+            "SELECT status, (attempt_started_at IS NOT NULL OR external_id IS NOT NULL"
+            " OR attempts > 0) AS attempted FROM messages"
+            " WHERE id = %s AND direction = 'outbound' FOR UPDATE",
+            (message_id,),
+        ).fetchone()
+        return (row["status"], row["attempted"]) if row else None
+
+    def cancel(self, message_id: UUID, reason: str) -> None:
+        self._conn.execute(
+            "UPDATE messages SET status = 'canceled', error_code = 'cancelled',"
+            " error_reason = %s, not_before = NULL WHERE id = %s",
+            (reason, message_id),
         )
 
     def mark_enqueued(self, message_id: UUID, at: datetime | None) -> None:

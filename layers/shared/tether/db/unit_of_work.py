@@ -27,6 +27,7 @@ from tether.db.inbox import (
     UnmatchedRepository,
 )
 from tether.db.inventory import InventoryRepository
+from tether.db.launches import LaunchRepository
 from tether.db.leads import LeadEventRepository, LeadRepository
 from tether.db.messages import MessageRepository, StatusRepository
 from tether.db.numbers import (
@@ -69,6 +70,7 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     campaigns: CampaignRepository
     stats: StatsRepository
+    launches: LaunchRepository
     threads: ThreadRepository
     notifications: NotificationRepository
     call_queue: CallQueueRepository
@@ -110,6 +112,7 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(session)
         self.campaigns = CampaignRepository(session)
         self.stats = StatsRepository(session)
+        self.launches = LaunchRepository(session)
         self.threads = ThreadRepository(session)
         self.notifications = NotificationRepository(session)
         self.call_queue = CallQueueRepository(session)

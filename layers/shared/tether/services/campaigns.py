@@ -1,13 +1,10 @@
-"""Campaigns through their life: created, staged on numbers, launched (the first
-message to every lead), paused and resumed, with their progress counted from the sends
-themselves."""
+"""Campaigns through their life: created, staged on numbers, paused and resumed, with
+their progress counted from the sends themselves (launches: tether.services.launches)."""
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -22,42 +19,19 @@ from tether.domain.campaigns import (
     check_campaign_texts,
 )
 from tether.domain.errors import InvalidInput, NotFound
+from tether.domain.launches import LAUNCH_TEMPLATE
+from tether.domain.launches import launch_send_key as launch_send_key  # its old home
 from tether.domain.pagination import Page, Position, page_of
 from tether.domain.segments import count_segments
 from tether.domain.templates import Variant, check_template
-from tether.observability import logger, metrics
+from tether.observability import logger
 from tether.queues import MessageQueue
+from tether.services.launches import resume_launches, send_chunks
 from tether.services.numbers import stage_numbers
-from tether.services.outbound import SendRefused, SendRequest, enqueue_sends, store_sends
+from tether.services.outbound import enqueue_sends
 
-LAUNCH_TEMPLATE = "launch"
-LAUNCH_BATCH = 200
 WAKE_LIMIT = 500  # sends a resume enqueues itself; the sweeper takes the rest
 TEXT_FIELDS = frozenset({"template", "follow_up_template", "sender_name"})  # fixed at launch
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchBudget:
-    """How much one launch request does before it answers (API Gateway waits 29 s at
-    most); launching again carries on where it stopped."""
-
-    max_leads: int = 1000
-    max_seconds: float = 20.0
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchReport:
-    campaign: Campaign
-    progress: CampaignProgress
-    queued_now: int
-    already_queued: int
-    skipped: dict[str, int] = field(default_factory=dict)
-    complete: bool = True
-
-
-def launch_send_key(campaign_id: UUID, lead_id: UUID) -> str:
-    """One first message per lead and campaign, however often the launch is repeated."""
-    return f"{LAUNCH_TEMPLATE}:{campaign_id}:{lead_id}"
 
 
 def create_campaign(
@@ -270,93 +244,6 @@ def stage(
     return campaign, assignments
 
 
-def launch_campaign(
-    uow: UnitOfWork,
-    tenant_id: UUID,
-    campaign_id: UUID,
-    now: datetime,
-    queue: MessageQueue | None,
-    budget: LaunchBudget = LaunchBudget(),
-) -> LaunchReport:
-    """Queue the campaign's first message to every lead that may get one, through the
-    send path (`store_sends`, a batch of leads a transaction, then enqueued). Repeating
-    it queues only leads added since; a lead already sent to keeps its first message."""
-    with uow:
-        check_help_identity(uow, tenant_id)
-        found = uow.campaigns.get(campaign_id, for_update=True)
-        if found is None:
-            raise NotFound("campaign", campaign_id)
-        found.check_launchable()
-        campaign = uow.campaigns.set_status(campaign_id, CampaignStatus.ACTIVE, now, launched=True)
-        uow.commit()
-        started = time.monotonic()
-        queued = duplicates = 0
-        skipped: Counter[str] = Counter()
-        after: UUID | None = None
-        complete = True
-        while True:
-            room = budget.max_leads - (queued + duplicates + sum(skipped.values()))
-            if room <= 0 or time.monotonic() - started > budget.max_seconds:
-                complete = not uow.campaigns.leads_to_launch(campaign_id, after, 1)
-                uow.rollback()
-                break
-            leads = uow.campaigns.leads_to_launch(campaign_id, after, min(LAUNCH_BATCH, room))
-            if not leads:
-                uow.rollback()
-                break
-            after = leads[-1]
-            requests = [
-                SendRequest(
-                    tenant_id=tenant_id,
-                    campaign_id=campaign_id,
-                    lead_id=lead_id,
-                    template=LAUNCH_TEMPLATE,
-                    send_key=launch_send_key(campaign_id, lead_id),
-                )
-                for lead_id in leads
-            ]
-            results = store_sends(uow, requests, now)
-            uow.commit()
-            fresh: list[tuple[UUID, UUID]] = []
-            for result in results:
-                if isinstance(result, SendRefused):
-                    skipped[type(result.error).__name__] += 1
-                    logger.warning(
-                        "launch skipped a lead",
-                        extra={"lead_id": str(result.request.lead_id), "error": str(result.error)},
-                    )
-                elif result.duplicate:
-                    duplicates += 1
-                else:
-                    queued += 1
-                    fresh.append((tenant_id, result.message_id))
-            if queue is not None and fresh:
-                enqueue_sends(uow, queue, fresh, now)
-                uow.commit()
-        progress = uow.campaigns.progress(campaign_id, LAUNCH_TEMPLATE)
-        uow.rollback()
-    metrics.add_metric(name="LaunchQueued", unit="Count", value=queued)
-    logger.info(
-        "campaign launched",
-        extra={
-            "campaign_id": str(campaign_id),
-            "queued": queued,
-            "already_queued": duplicates,
-            "skipped": dict(skipped),
-            "complete": complete,
-        },
-    )
-    return LaunchReport(campaign, progress, queued, duplicates, dict(skipped), complete)
-
-
-def check_help_identity(uow: UnitOfWork, tenant_id: UUID) -> None:
-    """A launch needs the brand and contact a HELP reply names (422 naming the missing)."""
-    config = uow.settings.get(tenant_id)
-    if config is None:
-        raise NotFound("tenant", tenant_id)
-    config.check_help_identity()
-
-
 def pause_campaign(uow: UnitOfWork, campaign_id: UUID, now: datetime) -> Campaign:
     """Stop the campaign's sends that no provider has yet: the outbound gate holds them
     (services.outbound) until the campaign is resumed. Pausing twice changes nothing."""
@@ -378,8 +265,10 @@ def resume_campaign(
     campaign_id: UUID,
     now: datetime,
     queue: MessageQueue | None,
+    launch_queue: MessageQueue | None = None,
 ) -> Campaign:
-    """Carry on sending: the sends held while paused are due now and enqueued again."""
+    """Carry on sending: the sends held while paused are due now and enqueued again, and
+    a launch the pause stopped carries on from where it was."""
     with uow:
         campaign = uow.campaigns.get(campaign_id, for_update=True)
         if campaign is None:
@@ -388,7 +277,9 @@ def resume_campaign(
             return campaign
         campaign = uow.campaigns.set_status(campaign_id, CampaignStatus.ACTIVE, now)
         held = uow.messages.wake_paused_sends(campaign_id, now, WAKE_LIMIT)
+        launches = resume_launches(uow, campaign_id, now)
         uow.commit()
+        send_chunks(launch_queue, launches, now)
         if queue is not None and held:
             enqueue_sends(uow, queue, [(tenant_id, message_id) for message_id in held], now)
             uow.commit()

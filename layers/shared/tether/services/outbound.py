@@ -42,6 +42,7 @@ from tether.domain.errors import (
     ConsentRequired,
     InProgress,
     InvalidInput,
+    InvalidState,
     NotFound,
     SenderUnavailable,
     TetherError,
@@ -110,6 +111,9 @@ class SendRequest(BaseModel):
     # the body is a template with merge fields, to be rendered for the lead (a
     # campaign's follow-up); with no body, the campaign's template always is
     render: bool = False
+    # held until then (messages.not_before: the gate that holds a deferred send holds
+    # it, and quiet hours at the recipient still apply after it)
+    send_at: datetime | None = None
     # opt_out_confirmation: the one text an opt-out gets back; it passes the gates that
     # would stop any text to a suppressed phone (lead state, suppression, quiet hours)
     purpose: Literal["campaign", "auto_reply", "opt_out_confirmation"] = "campaign"
@@ -189,6 +193,7 @@ class _Ready:
     purpose: str
     thread_id: UUID | None = None  # else the thread of its two addresses, made on first use
     variant: str | None = None
+    send_at: datetime | None = None
 
 
 def request_sends(
@@ -302,6 +307,7 @@ def store_sends(
             list(request.media_urls),
             request.purpose,
             variant=composed.variant,
+            send_at=request.send_at if request.send_at and request.send_at > now else None,
         )
         ready.append((index, request, send))
     stored_now = _store(uow, [send for _, _, send in ready], now)
@@ -376,9 +382,11 @@ def _store(
                 body=send.body,
                 media_urls=send.media_urls,
                 segments=count_segments(send.body).segments,
-                expires_at=now + timedelta(hours=validity[send.tenant_id]),
+                # valid from when it may go
+                expires_at=(send.send_at or now) + timedelta(hours=validity[send.tenant_id]),
                 purpose=send.purpose,
                 variant=send.variant,
+                not_before=send.send_at,
             )
         )
     made = uow.messages.insert_outbound_many(drafts)
@@ -558,6 +566,27 @@ def redrive_waiting_sends(
     if rows:
         logger.warning("sends re-driven", extra={"found": len(rows), "enqueued": enqueued})
     return RedriveReport(len(rows), enqueued)
+
+
+def cancel_send(uow: UnitOfWork, message_id: UUID) -> str:
+    """Cancel a send no provider has had yet (one held by its send_at, say): it is never
+    sent. InvalidState once an attempt has begun; cancelling twice changes nothing."""
+    with uow:
+        found = uow.messages.unsent_status(message_id)
+        if found is None:
+            raise NotFound("message", message_id)
+        status, attempted = found
+        if status == "canceled":
+            return status
+        if status != "queued" or attempted:
+            raise InvalidState(
+                f"too late to cancel: the message is {status}"
+                + (" and its provider may have it" if attempted else "")
+            )
+        uow.messages.cancel(message_id, "cancelled before it was sent")
+        uow.commit()
+    logger.info("send cancelled", extra={"message_id": str(message_id)})
+    return "canceled"
 
 
 def account_provider(ctx: SendContext) -> SmsProvider:

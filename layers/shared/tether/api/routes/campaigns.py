@@ -1,5 +1,5 @@
-"""/v1/campaigns: create, read with progress, stage, launch, pause, resume, and import
-leads into one (JSON or CSV)."""
+"""/v1/campaigns: create, read with progress, stage, pause, resume, and import leads
+into one (JSON or CSV). Launches: tether.api.routes.launches."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from tether.api.schemas import (
     Campaign,
     CampaignUpdate,
     ImportResult,
-    LaunchResult,
     LeadImport,
     LeadIn,
     NewCampaign,
@@ -194,32 +193,6 @@ def stage_campaign(campaign_id: CampaignId, body: StageRequest) -> StagedCampaig
 
 
 @router.post(
-    "/campaigns/<campaign_id>/launch",
-    openapi_extensions=scopes.WRITE,
-    tags=["campaigns"],
-    summary="Queue the first message to every lead (again: only leads added since)",
-    responses=responses(200, 404, 409),
-)
-def launch_campaign(campaign_id: CampaignId) -> LaunchResult:
-    request = context.scope()
-    report = campaigns.launch_campaign(
-        context.tenant_uow(),
-        request.principal.tenant_id,
-        campaign_id,
-        context.now(),
-        request.ports.queue,
-        request.ports.launch_budget,
-    )
-    return LaunchResult(
-        campaign=_campaign(report.campaign, report.progress),
-        queued_now=report.queued_now,
-        already_queued=report.already_queued,
-        skipped=report.skipped,
-        complete=report.complete,
-    )
-
-
-@router.post(
     "/campaigns/<campaign_id>/pause",
     openapi_extensions=scopes.WRITE,
     tags=["campaigns"],
@@ -235,12 +208,17 @@ def pause_campaign(campaign_id: CampaignId) -> Campaign:
     "/campaigns/<campaign_id>/resume",
     openapi_extensions=scopes.WRITE,
     tags=["campaigns"],
-    summary="Resume: the held sends go out again",
+    summary="Resume: the held sends go out again, and a paused launch carries on",
     responses=responses(200, 404, 409),
 )
 def resume_campaign(campaign_id: CampaignId) -> Campaign:
     row = campaigns.resume_campaign(
-        context.tenant_uow(), context.tenant_id(), campaign_id, context.now(), context.queue()
+        context.tenant_uow(),
+        context.tenant_id(),
+        campaign_id,
+        context.now(),
+        context.queue(),
+        context.launch_queue(),
     )
     return _campaign(row)
 

@@ -1,15 +1,21 @@
-"""/v1/messages: send one message to a lead in a campaign, from its bound number."""
+"""/v1/messages: send one message to a lead in a campaign, from its bound number, now or
+at a time; cancel one no provider has had yet."""
 
 from __future__ import annotations
 
+from typing import Annotated
+from uuid import UUID
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from tether.api import context, scopes
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import IdempotencyKey
-from tether.api.schemas import SendMessage, SendResult
-from tether.services.outbound import SendRequest, request_send
+from tether.api.schemas import CancelledMessage, SendMessage, SendResult
+from tether.domain.launches import check_schedule
+from tether.services.outbound import SendRequest, cancel_send, request_send
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -19,7 +25,8 @@ router = Router()  # type: ignore[no-untyped-call]
     openapi_extensions=scopes.WRITE,
     status_code=202,
     tags=["messages"],
-    summary="Send a message: stored once per send key, then queued (202)",
+    summary="Send a message: stored once per send key, then queued (202); with send_at, held"
+    " until then (and quiet hours at the recipient after it)",
     responses=responses(202, 404, 409),
     middlewares=[idempotent],
 )
@@ -32,6 +39,7 @@ def send_message(body: SendMessage, idempotency_key: IdempotencyKey = None) -> S
         body=body.body,
         media_urls=body.media_urls,
         send_key=body.send_key,
+        send_at=check_schedule(body.send_at, context.now(), "send_at"),
     )
     receipt = request_send(context.tenant_uow(), request, context.now(), context.queue())
     return SendResult(
@@ -40,3 +48,16 @@ def send_message(body: SendMessage, idempotency_key: IdempotencyKey = None) -> S
         from_number=receipt.from_number,
         duplicate=receipt.duplicate,
     )
+
+
+@router.post(
+    "/messages/<message_id>/cancel",
+    openapi_extensions=scopes.WRITE,
+    tags=["messages"],
+    summary="Cancel a message no provider has had yet (a send_at not yet reached, say);"
+    " 409 once it has gone",
+    responses=responses(200, 404, 409),
+)
+def cancel_message(message_id: Annotated[UUID, Path()]) -> CancelledMessage:
+    status = cancel_send(context.tenant_uow(), message_id)
+    return CancelledMessage(message_id=message_id, status=status)
