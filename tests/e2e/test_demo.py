@@ -5,15 +5,11 @@ message's campaign)."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 from tests.support.dev_stack import DevStack
-from tests.support.factories import unique_number
 from tether.db.connection import connect
-from tether.domain.templates import Variant, choose_variant
-from tether_dev.local.demo import LEADS, NUMBERS, STRANGER, DemoApi, create_tenant, run_demo
+from tether_dev.local.demo import LEADS, NUMBERS, STRANGER, run_demo
 
 
 def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
@@ -96,75 +92,3 @@ def _count(values: Any) -> dict[Any, int]:
     for value in values:
         counts[value] = counts.get(value, 0) + 1
     return counts
-
-
-def test_a_campaign_with_merge_fields_and_two_variants_sends_each_lead_its_own_text(
-    dev_stack: DevStack,
-) -> None:
-    """Issue 15 (templates): launched over HTTP, every lead's text reaches the sandbox
-    once, rendered for that lead from its variant, as Tether stored it."""
-    stack = dev_stack.client
-    _, key = create_tenant(stack, f"Templates {uuid.uuid4().hex[:6]}", dev_stack.env)
-    api = DemoApi(stack, key)
-    api("PATCH", "/v1/settings", {"quiet_hours_start": "00:00", "quiet_hours_end": "23:59:59",
-                                   "quiet_hours_wider_attested": True,
-                                   "send_segments_per_second": None})  # fmt: skip
-    account = api("POST", "/v1/provider-accounts", {"provider": "sandbox", "name": "Sandbox",
-                  "signing_secret": str(stack.state["sandbox_signing_secret"])})  # fmt: skip
-    api("PUT", f"/v1/provider-accounts/{account['id']}/secrets", {"credentials": {
-        "account_id": account["id"], "api_token": str(stack.state["sandbox_api_token"]),
-        "base_url": stack.sandbox_url}})  # fmt: skip
-    numbers = [unique_number(), unique_number()]
-    api("POST", "/v1/phone-numbers", {"provider_account_id": account["id"], "pool": "Templates",
-        "numbers": [{"number": n} for n in numbers]})  # fmt: skip
-    variants = [
-        {"name": "warm", "template": "Hi {first_name|there}, {sender_name} of {company|Acme}.",
-         "weight": 3},
-        {"name": "brief", "template": "{first_name|Hello}! {{{custom.city|your town}}}"},
-    ]  # fmt: skip
-    campaign = api("POST", "/v1/campaigns", {"name": "Spring", "pool": "Templates",
-                   "variants": variants, "sender_name": "Sam"})  # fmt: skip
-    api("POST", f"/v1/campaigns/{campaign['id']}/stage", {"rotation_numbers": 1})
-    leads = [
-        {"phone": unique_number(), "first_name": f"Ana{n}", "attributes": {"city": "Oakland"}}
-        if n % 2
-        else {"phone": unique_number(), "company": "Zed Co"}
-        for n in range(24)
-    ]
-    api("POST", f"/v1/campaigns/{campaign['id']}/leads", {"leads": leads})
-    assert api("POST", f"/v1/campaigns/{campaign['id']}/launch")["queued_now"] == len(leads)
-
-    def delivered() -> bool:
-        progress = api("GET", f"/v1/campaigns/{campaign['id']}")["progress"]
-        return bool(progress["delivered"] == len(leads))
-
-    deadline = time.monotonic() + 60
-    while not delivered():
-        assert time.monotonic() < deadline, "the launch was not delivered in 60 s"
-        time.sleep(0.3)
-
-    with connect(dev_stack.database_url, autocommit=True) as admin:
-        messages = admin.execute(
-            "SELECT m.id::text AS id, m.body, m.variant, m.from_address, l.id AS lead_id,"
-            " l.first_name, l.company, b.phone_number AS bound FROM messages m"
-            " JOIN leads l ON l.id = m.lead_id JOIN lead_sender_bindings b"
-            "   ON b.lead_id = m.lead_id AND b.campaign_id = m.campaign_id"
-            " WHERE m.campaign_id = %s",
-            (campaign["id"],),
-        ).fetchall()
-    weights = [Variant("warm", "", 3), Variant("brief", "", 1)]
-    for row in messages:
-        variant = choose_variant(uuid.UUID(campaign["id"]), row["lead_id"], weights).name
-        assert row["variant"] == variant
-        name = row["first_name"]
-        assert row["body"] == (
-            f"Hi {name or 'there'}, Sam of {row['company'] or 'Acme'}."
-            if variant == "warm"
-            else f"{name or 'Hello'}! {{{'Oakland' if name else 'your town'}}}"
-        )
-    assert {row["variant"] for row in messages} == {"warm", "brief"}
-    # the sandbox lists every account's texts (its list ignores the account): ours only
-    texts = [text for text in stack.texts(account["id"]) if text["account_id"] == account["id"]]
-    assert _count(text["idempotency_key"] for text in texts) == {row["id"]: 1 for row in messages}
-    seen = {text["idempotency_key"]: (text["body"], text["from"]) for text in texts}
-    assert all(seen[row["id"]] == (row["body"], row["bound"]) for row in messages)
