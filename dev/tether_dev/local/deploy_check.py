@@ -105,7 +105,11 @@ def run_deploy_check(say: Callable[[str], None] = print) -> DeployReport:
         endpoint = cleanup.enter_context(emulator())
         aws = _Aws(endpoint)
         database_url = cleanup.enter_context(scratch_database(DATABASE, migrate=False))
-        parameters = prerequisites(aws, database_url)
+        # the emulator's API has no public host name for providers' status callbacks:
+        # the stack is deployed with a PublicApiUrl (as a custom domain would be), here a
+        # forwarder to the emulator's gateway once the API exists
+        public_api = cleanup.enter_context(forwarder())
+        parameters = {**prerequisites(aws, database_url), "PublicApiUrl": public_api.url}
         done("emulator and prerequisites")
 
         say(f"== sam deploy of {built.relative_to(PROJECT_ROOT)} into the emulator")
@@ -121,6 +125,7 @@ def run_deploy_check(say: Callable[[str], None] = print) -> DeployReport:
         done("routes")
 
         gateway_url = f"{endpoint}/_aws/execute-api/{api_id}/{STAGE}"
+        public_api.target = gateway_url
         check_health(gateway_url, say)
 
         say("== migrations through the deployed migrate function")
@@ -171,6 +176,65 @@ def build(architecture: str) -> Path:
         "sam build",
     )
     return build_dir / "template.yaml"
+
+
+# -- the public URL ---------------------------------------------------------------------
+
+
+@dataclass
+class _Forwarder:
+    url: str
+    target: str = ""  # the gateway's URL (with its stage) once the API exists
+
+
+@contextmanager
+def forwarder() -> Iterator[_Forwarder]:
+    """An HTTP forwarder standing in for a custom domain in front of the API: a request
+    to `url` + path goes to `target` + path, method, headers and body as they came."""
+    import http.server
+    import threading
+    import urllib.error
+    import urllib.request
+
+    port = claim_port("127.0.0.1", 0)
+    public = _Forwarder(f"http://127.0.0.1:{port}/{STAGE}")
+
+    class Forward(http.server.BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            prefix = f"/{STAGE}"
+            path = self.path[len(prefix) :] if self.path.startswith(prefix) else self.path
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            request = urllib.request.Request(  # noqa: S310 - the emulator's gateway
+                public.target + path, data=body, headers=headers, method=self.command
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                    status, payload, kind = answer.status, answer.read(), answer.headers
+            except urllib.error.HTTPError as error:
+                status, payload, kind = error.code, error.read(), error.headers
+            except OSError:
+                status, payload, kind = 502, b"", None
+            self.send_response(status)
+            self.send_header("Content-Type", (kind or {}).get("Content-Type", "text/plain"))
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _forward
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Forward)
+    thread = threading.Thread(target=server.serve_forever, name="public-api", daemon=True)
+    thread.start()
+    try:
+        yield public
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # -- the emulator ----------------------------------------------------------------------
