@@ -161,4 +161,4 @@ bench-stats: $(STAMP)
 # 100,000 leads from one launch request (local gateway) to every first send queued, the
 # launch function fed by LaunchQueue's local poller (one consumer)
 bench-launch: $(STAMP)
-	$(BIN)/python bench/launch.py $(ARGS)
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/launch.py $(ARGS)

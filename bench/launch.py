@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -33,7 +34,7 @@ from tether.db.connection import FreshConnections, as_role, connect
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.api_keys import create_tenant
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
-from tether_dev.local.aws import MotoServer, client, provision, queue_url
+from tether_dev.local.aws import MotoServer, claim_port, client, provision, queue_url
 from tether_dev.local.gateway import LocalGateway
 from tether_dev.local.logs import use_terminal_logs
 from tether_dev.local.pollers import QueuePoller
@@ -56,9 +57,15 @@ def prepare(admin_url: str, leads: int) -> tuple[UUID, UUID, str]:
             " VALUES (%s, 'sandbox', 'bench', 'local:{}') RETURNING id",
             (tenant,),
         ).fetchone()["id"]  # type: ignore[index]
+        # the brand and contact a HELP reply names: a launch needs them
+        admin.execute(
+            "UPDATE tenant_config SET brand_name = 'Bench', help_contact = 'help@bench.example'"
+            " WHERE tenant_id = %s",
+            (tenant,),
+        )
         campaign = admin.execute(
             "INSERT INTO campaigns (tenant_id, name, pool, template)"
-            " VALUES (%s, 'bench', 'bench', 'Hi there') RETURNING id",
+            " VALUES (%s, 'bench', 'bench', 'Hi {first_name|there}, still selling?') RETURNING id",
             (tenant,),
         ).fetchone()["id"]  # type: ignore[index]
         admin.execute(
@@ -91,6 +98,28 @@ def post(url: str, key: str) -> tuple[int, dict[str, Any]]:
         return answer.status, json.loads(answer.read())
 
 
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def serve_moto(port: int, stop: Any) -> None:
+    """SQS in a process of its own, as it is a service of its own in AWS: its work does
+    not share the launch function's interpreter (and GIL)."""
+    server = MotoServer("127.0.0.1", port).start()
+    stop.wait()
+    server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=100_000)
@@ -102,7 +131,13 @@ def main() -> int:
         started = time.monotonic()
         _, campaign, key = prepare(admin_url, args.leads)
         print(f"seeded {args.leads} leads in {time.monotonic() - started:.1f}s")
-        moto = MotoServer("127.0.0.1", 0).start()
+        context = multiprocessing.get_context("spawn")
+        moto_stop = context.Event()
+        moto_port = claim_port("127.0.0.1", 0)
+        moto_process = context.Process(target=serve_moto, args=(moto_port, moto_stop))
+        moto_process.start()
+        moto = MotoServer("127.0.0.1", moto_port)  # its address; it runs in moto_process
+        wait_for_port(moto_port)
         stack = read_stack(
             load_template(PROJECT_ROOT / "template.yaml"),
             lambda name: queue_url(moto.url, name),
@@ -155,8 +190,12 @@ def main() -> int:
                 while True:
                     row = admin.execute(
                         "SELECT l.status, l.queued, l.chunk_seq,"
+                        # counted once the launch is complete (a count of every poll
+                        # would take the database's time from the launch it measures)
+                        " CASE WHEN l.status = 'complete' THEN"
                         " (SELECT count(*) FROM messages m WHERE m.tenant_id = l.tenant_id"
-                        "  AND m.template = 'launch' AND m.enqueued_at IS NOT NULL) AS enqueued"
+                        "  AND m.template = 'launch' AND m.enqueued_at IS NOT NULL) END"
+                        " AS enqueued"
                         " FROM launches l WHERE l.id = %s",
                         (launch["id"],),
                     ).fetchone()
@@ -176,7 +215,8 @@ def main() -> int:
                 QueueUrl=outbound_url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]["ApproximateNumberOfMessages"]
         )
-        moto.stop()
+        moto_stop.set()
+        moto_process.join(30)
     cuts = statistics.quantiles(chunk_ms, n=100) if len(chunk_ms) > 1 else chunk_ms * 99
     figures = {
         "leads": args.leads,
