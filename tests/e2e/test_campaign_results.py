@@ -62,7 +62,7 @@ def lead_rows(phones: list[str]) -> list[dict[str, Any]]:
 
 REPLIES = 10  # the first leads answer; the first of them opts out
 AREAS = ["212", "312", "617", "303"]
-WAIT_SECONDS = 150.0
+WAIT_SECONDS = max(150.0, LEADS * 0.6)  # the local stack sends one text at a time
 
 T = TypeVar("T")
 
