@@ -2500,6 +2500,10 @@ CREATE INDEX suppressions_opt_out_source ON public.suppressions USING btree (sou
 
 CREATE INDEX suppressions_phone ON public.suppressions USING btree (tenant_id, phone);
 
+-- Name: suppressions_phone_hash; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX suppressions_phone_hash ON public.suppressions USING btree (tenant_id, phone_hash);
+
 -- Name: suppressions_recent; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX suppressions_recent ON public.suppressions USING btree (tenant_id, created_at DESC, id DESC);

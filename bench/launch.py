@@ -1,10 +1,10 @@
 """One launch of 100,000 leads, from the request to every first send queued.
 
 Seeds a campaign staged on 10 numbers with 100,000 leads (not timed), then runs the
-pieces of the local stack the launch goes through: moto's SQS with the template's
-queues, the API function behind the local gateway (real HTTP), and LaunchQueue's poller
-invoking the launch function as Lambda's event source mapping would (BatchSize 1,
-partial batch failures). The clock starts when the launch request is sent and stops when
+pieces of the local stack the launch goes through: moto's SQS (in a process of its own)
+with the template's queues, the API function behind the local gateway (real HTTP), and
+LaunchQueue's poller invoking the launch function as Lambda's event source mapping
+would (BatchSize 1, partial batch failures). The clock starts when the launch request is sent and stops when
 the launch reports complete and every lead's first message is stored and on
 OutboundQueue. Nobody consumes OutboundQueue here: the sends themselves are
 `make bench-outbound`'s.
@@ -136,18 +136,18 @@ def main() -> int:
         moto_port = claim_port("127.0.0.1", 0)
         moto_process = context.Process(target=serve_moto, args=(moto_port, moto_stop))
         moto_process.start()
-        moto = MotoServer("127.0.0.1", moto_port)  # its address; it runs in moto_process
+        moto_url = f"http://127.0.0.1:{moto_port}"
         wait_for_port(moto_port)
         stack = read_stack(
             load_template(PROJECT_ROOT / "template.yaml"),
-            lambda name: queue_url(moto.url, name),
+            lambda name: queue_url(moto_url, name),
             local_parameters(DatabaseSettings(), [("LogLevel", "WARNING")]),
         )
-        provision(stack, moto.url)
+        provision(stack, moto_url)
         runner = FunctionRunner(
             stack,
             PROJECT_ROOT,
-            local_environment(aws_endpoint_url=moto.url, database_url=admin_url)
+            local_environment(aws_endpoint_url=moto_url, database_url=admin_url)
             | {"LAUNCH_CHUNK_SIZE": str(args.chunk_size)},
         )
         runner.warm()
@@ -162,12 +162,12 @@ def main() -> int:
         launch_function = stack.function("LaunchFunction")
         (source,) = launch_function.queue_sources
         launch_queue = stack.queue(source.queue)
-        sqs = client("sqs", moto.url)
+        sqs = client("sqs", moto_url)
         poller = QueuePoller(
             launch_function,
             source,
             launch_queue.name,
-            queue_url(moto.url, launch_queue.name),
+            queue_url(moto_url, launch_queue.name),
             sqs,
             invoke,
         ).start()
@@ -180,7 +180,7 @@ def main() -> int:
             "127.0.0.1",
             0,
         ).start()
-        outbound_url = queue_url(moto.url, stack.queue("OutboundQueue").name)
+        outbound_url = queue_url(moto_url, stack.queue("OutboundQueue").name)
         try:
             began = time.monotonic()
             status, launch = post(f"{gateway.url}/v1/campaigns/{campaign}/launch", key)

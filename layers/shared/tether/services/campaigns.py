@@ -20,7 +20,6 @@ from tether.domain.campaigns import (
 )
 from tether.domain.errors import InvalidInput, NotFound
 from tether.domain.launches import LAUNCH_TEMPLATE
-from tether.domain.launches import launch_send_key as launch_send_key  # its old home
 from tether.domain.pagination import Page, Position, page_of
 from tether.domain.segments import count_segments
 from tether.domain.templates import Variant, check_template
