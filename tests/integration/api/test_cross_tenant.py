@@ -26,6 +26,11 @@ ID_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/v1/campaigns/{campaign_id}/leads", {"leads": [{"phone": "+14155550134"}]}),
     ("POST", "/v1/campaigns/{campaign_id}/leads/csv", "phone\n+14155550134\n"),
     ("GET", "/v1/leads/{lead_id}", None),
+    ("PATCH", "/v1/campaigns/{campaign_id}", {"name": "Taken"}),
+    ("POST", "/v1/campaigns/{campaign_id}/preview", {"lead_id": "{lead_id}"}),
+    ("PATCH", "/v1/leads/{lead_id}", {"first_name": "Taken"}),
+    ("POST", "/v1/leads/{lead_id}/erase", {}),
+    ("POST", "/v1/leads/{lead_id}/resubscribe", {"consent_id": "{message_id}"}),
     ("GET", "/v1/leads/{lead_id}/trace", None),
     ("POST", "/v1/leads/{lead_id}/lease", {"pool": "Outreach"}),
     ("POST", "/v1/leads/{lead_id}/call-outcome", {"outcome": "no_answer", "pool": "Outreach"}),
@@ -69,6 +74,8 @@ LIST_ROUTES = [
     "/v1/audit-log",
     "/v1/api-keys",
     "/v1/leads",
+    "/v1/consents",
+    "/v1/suppressions",
 ]
 
 
@@ -185,6 +192,13 @@ def test_lists_show_another_tenant_nothing(api: Api) -> None:
     scene = build_campaign(api, owner, leads=1)
     seed_inbox(api.admin, owner.tenant_id, scene)
     owner.get("/v1/leads/00000000-0000-0000-0000-000000000000")  # an audit row of the owner's
+    consent = {"phone": "+14155550177", "source": "https://example.com/join",
+               "consented_at": "2026-11-01T10:00:00Z"}  # fmt: skip
+    assert owner.post("/v1/consents", consent).status in (200, 201)
+    assert owner.post("/v1/suppressions", {"phone": "+14155550178", "note": "asked"}).status in (
+        200,
+        201,
+    )
     intruder = api.tenant("Intruder")
     for path in LIST_ROUTES:
         mine = owner.get(path).body["items"]
