@@ -908,6 +908,28 @@ BEGIN
     FOR UPDATE OF m;
 END $$;
 
+-- Name: outbox_events_are_facts(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.outbox_events_are_facts() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF (to_jsonb(NEW) - 'relayed_at' - 'data' - 'erased_at')
+            <> (to_jsonb(OLD) - 'relayed_at' - 'data' - 'erased_at') THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation',
+            MESSAGE = 'an outbox event is a fact: only relayed_at may change';
+    END IF;
+    IF NEW.data IS DISTINCT FROM OLD.data OR NEW.erased_at IS DISTINCT FROM OLD.erased_at THEN
+        -- erasure: the payload is emptied once, with its time, and never again
+        IF OLD.erased_at IS NOT NULL OR NEW.erased_at IS NULL OR NEW.data <> '{}'::jsonb THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                MESSAGE = 'an outbox event''s data changes only by erasure: to {} with erased_at, once';
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$;
+
 -- Name: prove_suppression_lift(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.prove_suppression_lift() RETURNS trigger
@@ -1699,6 +1721,25 @@ CREATE TABLE public.number_daily_segments (
 
 ALTER TABLE ONLY public.number_daily_segments FORCE ROW LEVEL SECURITY;
 
+-- Name: outbox_events; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.outbox_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    type text NOT NULL,
+    version smallint DEFAULT 1 NOT NULL,
+    lead_id uuid,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    data jsonb NOT NULL,
+    relayed_at timestamp with time zone,
+    erased_at timestamp with time zone,
+    CONSTRAINT outbox_events_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
+    CONSTRAINT outbox_events_type_check CHECK ((type = ANY (ARRAY['reply.received'::text, 'lead.state_changed'::text, 'lead.opted_out'::text, 'lead.resubscribed'::text, 'message.status_changed'::text, 'call.queued'::text, 'lease.acquired'::text, 'lease.released'::text, 'campaign.launch_progress'::text]))),
+    CONSTRAINT outbox_events_version_check CHECK ((version >= 1))
+);
+
+ALTER TABLE ONLY public.outbox_events FORCE ROW LEVEL SECURITY;
+
 -- Name: overdue_releases; Type: VIEW; Schema: public; Owner: -
 
 CREATE VIEW public.overdue_releases WITH (security_invoker='true') AS
@@ -2200,6 +2241,11 @@ ALTER TABLE ONLY public.notifications
 ALTER TABLE ONLY public.number_daily_segments
     ADD CONSTRAINT number_daily_segments_pkey PRIMARY KEY (phone_number_id, day);
 
+-- Name: outbox_events outbox_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.outbox_events
+    ADD CONSTRAINT outbox_events_pkey PRIMARY KEY (id);
+
 -- Name: phone_numbers phone_numbers_id_e164_key; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.phone_numbers
@@ -2460,6 +2506,18 @@ CREATE INDEX notifications_recent ON public.notifications USING btree (tenant_id
 
 CREATE INDEX notifications_unread ON public.notifications USING btree (tenant_id, workspace_stage) WHERE (read_at IS NULL);
 
+-- Name: outbox_events_lead; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX outbox_events_lead ON public.outbox_events USING btree (tenant_id, lead_id) WHERE (lead_id IS NOT NULL);
+
+-- Name: outbox_events_not_relayed; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX outbox_events_not_relayed ON public.outbox_events USING btree (occurred_at) WHERE (relayed_at IS NULL);
+
+-- Name: outbox_events_tenant_time; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX outbox_events_tenant_time ON public.outbox_events USING btree (tenant_id, occurred_at);
+
 -- Name: phone_numbers_one_lease_per_lead_per_pool; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX phone_numbers_one_lease_per_lead_per_pool ON public.phone_numbers USING btree (tenant_id, pool, currently_assigned_to) WHERE (currently_assigned_to IS NOT NULL);
@@ -2668,6 +2726,10 @@ CREATE TRIGGER messages_status_monotonic BEFORE UPDATE OF status ON public.messa
 -- Name: messages messages_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER messages_updated_at BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+-- Name: outbox_events outbox_events_are_facts; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER outbox_events_are_facts BEFORE UPDATE ON public.outbox_events FOR EACH ROW EXECUTE FUNCTION public.outbox_events_are_facts();
 
 -- Name: phone_numbers phone_numbers_single_lease; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2983,6 +3045,11 @@ ALTER TABLE ONLY public.number_daily_segments
 ALTER TABLE ONLY public.number_daily_segments
     ADD CONSTRAINT number_daily_segments_tenant_id_phone_number_id_fkey FOREIGN KEY (tenant_id, phone_number_id) REFERENCES public.phone_numbers(tenant_id, id);
 
+-- Name: outbox_events outbox_events_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.outbox_events
+    ADD CONSTRAINT outbox_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
 -- Name: phone_numbers phone_numbers_tenant_id_currently_assigned_to_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.phone_numbers
@@ -3199,6 +3266,10 @@ CREATE POLICY jobs_all_tenants ON public.notifications TO tether_jobs USING (tru
 
 CREATE POLICY jobs_all_tenants ON public.number_daily_segments TO tether_jobs USING (true) WITH CHECK (true);
 
+-- Name: outbox_events jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.outbox_events TO tether_jobs USING (true) WITH CHECK (true);
+
 -- Name: phone_numbers jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.phone_numbers TO tether_jobs USING (true) WITH CHECK (true);
@@ -3282,6 +3353,10 @@ ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
 -- Name: number_daily_segments; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.number_daily_segments ENABLE ROW LEVEL SECURITY;
+
+-- Name: outbox_events; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.outbox_events ENABLE ROW LEVEL SECURITY;
 
 -- Name: phone_numbers; Type: ROW SECURITY; Schema: public; Owner: -
 
@@ -3382,6 +3457,10 @@ CREATE POLICY tenant_isolation ON public.notifications TO tether_app USING ((ten
 -- Name: number_daily_segments tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.number_daily_segments TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: outbox_events tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.outbox_events TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 -- Name: phone_numbers tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
@@ -3666,6 +3745,11 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.notifications TO tether_jobs;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.number_daily_segments TO tether_app;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.number_daily_segments TO tether_jobs;
+
+-- Name: TABLE outbox_events; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.outbox_events TO tether_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.outbox_events TO tether_jobs;
 
 -- Name: TABLE overdue_releases; Type: ACL; Schema: public; Owner: -
 

@@ -34,6 +34,7 @@ from tether.db.numbers import (
     CampaignNumberRepository,
     NumberRepository,
 )
+from tether.db.outbox import OutboxRepository
 from tether.db.repositories import (
     SuppressionRepository,
     TenantRepository,
@@ -79,6 +80,7 @@ class UnitOfWork:
     consents: ConsentRepository
     erasure: ErasureRepository
     retention: RetentionRepository
+    outbox: OutboxRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -121,6 +123,7 @@ class UnitOfWork:
         self.consents = ConsentRepository(session)
         self.erasure = ErasureRepository(session)
         self.retention = RetentionRepository(session)
+        self.outbox = OutboxRepository(session)
         return self
 
     def __exit__(
