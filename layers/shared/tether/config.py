@@ -125,6 +125,20 @@ class LaunchQueueSettings(Settings):
     launch_queue_url: str
 
 
+class EventsQueueSettings(Settings):
+    """EventsQueue (issue 16): where committed events go to be delivered. Every function
+    that records events has it (template.yaml's Globals); unset, events wait for the
+    sweeper's re-drive."""
+
+    events_queue_url: str | None = None
+
+
+class DeliverEventsSettings(Settings):
+    """The deliver_events function's environment (template.yaml, DeliverEventsFunction)."""
+
+    event_bus_name: str
+
+
 class IdempotencySettings(Settings):
     """The DynamoDB table of Powertools idempotency."""
 
@@ -137,7 +151,7 @@ class WebhookSettings(InboundQueueSettings, IdempotencySettings):
     """The webhook function's environment (template.yaml, WebhookFunction)."""
 
 
-class SweeperSettings(InboundQueueSettings, OutboundQueueSettings):
+class SweeperSettings(InboundQueueSettings, OutboundQueueSettings, EventsQueueSettings):
     """The sweeper's environment (template.yaml, SweeperFunction)."""
 
     # must exceed the webhook function's timeout, so a sweep never races its own enqueue
@@ -213,3 +227,5 @@ outbound_settings = cache(OutboundSettings)
 inbound_settings = cache(InboundSettings)
 api_settings = cache(ApiSettings)
 launch_settings = cache(LaunchSettings)
+events_queue_settings = cache(EventsQueueSettings)
+deliver_events_settings = cache(DeliverEventsSettings)

@@ -170,12 +170,13 @@ class NotificationRepository:
         message_id: UUID,
         title: str,
         body: str,
-    ) -> None:
-        """The bell of a workspace stage, once per message and kind."""
-        self._conn.execute(
+    ) -> UUID | None:
+        """The bell of a workspace stage, once per message and kind: its id, or None
+        when it was rung before."""
+        row = self._conn.execute(
             "INSERT INTO notifications (tenant_id, workspace_stage, kind, campaign_id, lead_id, thread_id,"
             " message_id, title, body) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (message_id, kind) DO NOTHING",
+            " ON CONFLICT (message_id, kind) DO NOTHING RETURNING id",
             (
                 tenant_id,
                 workspace_stage,
@@ -187,7 +188,8 @@ class NotificationRepository:
                 title,
                 body,
             ),
-        )
+        ).fetchone()
+        return row["id"] if row else None
 
     def page(
         self, after: Position | None, limit: int, workspace_stage: str | None, unread: bool | None
@@ -221,16 +223,20 @@ class CallQueueRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def add(self, tenant_id: UUID, lead_id: UUID, priority: int, reason: str, at: datetime) -> bool:
+    def add(
+        self, tenant_id: UUID, lead_id: UUID, priority: int, reason: str, at: datetime
+    ) -> UUID | None:
         """One open call-queue entry per lead: a second high-intent reply keeps the first
-        (at the higher of the two priorities)."""
-        cursor = self._conn.execute(
+        (at the higher of the two priorities). The new entry's id, or None when the lead
+        was queued already."""
+        row = self._conn.execute(
             "INSERT INTO call_queue (tenant_id, lead_id, priority, reason, due_at) VALUES (%s, %s, %s, %s, %s)"
             " ON CONFLICT (lead_id) WHERE status IN ('queued', 'claimed')"
-            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)",
+            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)"
+            " RETURNING id, xmax = 0 AS inserted",  # xmax 0: a new row, not the upsert's update
             (tenant_id, lead_id, priority, reason, at),
-        )
-        return cursor.rowcount == 1
+        ).fetchone()
+        return row["id"] if row and row["inserted"] else None
 
     def page(self, tenant_id: UUID, after: RankedPosition | None, limit: int) -> list[CallEntry]:
         """Queued calls by priority, highest first, then by when they are due."""

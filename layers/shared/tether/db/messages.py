@@ -386,8 +386,8 @@ class MessageRepository:
 
     def lock_tracked(self, message_id: UUID) -> TrackedMessage:
         row = self._conn.execute(
-            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address FROM messages"
-            " WHERE id = %s FOR UPDATE",
+            "SELECT id, tenant_id, lead_id, status, outbound_number_id, to_address, campaign_id"
+            " FROM messages WHERE id = %s FOR UPDATE",
             (message_id,),
         ).fetchone()
         assert row is not None
@@ -485,6 +485,7 @@ class TrackedMessage:
     status: str
     number_id: UUID | None
     to_address: str
+    campaign_id: UUID | None = None
 
 
 class StatusRepository:
@@ -552,4 +553,5 @@ def _tracked(row: dict[str, Any]) -> TrackedMessage:
         row["status"],
         row["outbound_number_id"],
         row["to_address"],
+        row.get("campaign_id"),
     )

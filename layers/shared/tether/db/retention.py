@@ -92,12 +92,32 @@ DELETE FROM api_idempotency a USING due
 RETURNING a.tenant_id
 """
 
+# Events (issue 16) are kept a fixed 30 days once relayed: long enough for a subscription's
+# replay of a time range, and the same for every tenant (no setting to learn). One never
+# relayed is kept until the sweeper has handed it over.
+OUTBOX_RETENTION_DAYS = 30
+
+_OUTBOX_EVENTS = f"""
+WITH due AS (
+    SELECT e.id
+      FROM outbox_events e
+     WHERE e.relayed_at IS NOT NULL
+       AND e.occurred_at < %(now)s - make_interval(days => {OUTBOX_RETENTION_DAYS})
+     ORDER BY e.occurred_at
+     LIMIT %(limit)s
+       FOR UPDATE OF e SKIP LOCKED
+)
+DELETE FROM outbox_events e USING due WHERE e.id = due.id
+RETURNING e.tenant_id
+"""
+
 PURGES = {
     "webhook_payloads": _RECEIPTS,
     "message_bodies": _BODIES,
     "notification_bodies": _NOTIFICATION_BODIES,
     "insight_summaries": _INSIGHT_SUMMARIES,
     "idempotency_records": _IDEMPOTENCY,
+    "outbox_events": _OUTBOX_EVENTS,
 }
 
 

@@ -250,18 +250,19 @@ class TimerRepository:
 
     def queue_calls(
         self, calls: Sequence[tuple[UUID, UUID, int, datetime]], reason: str = "callback"
-    ) -> None:
+    ) -> list[tuple[UUID, UUID, UUID, int]]:
         """(tenant, lead, priority, due) into the call queue; a lead already queued keeps
-        its entry at the higher priority."""
+        its entry at the higher priority. The new entries: (tenant, lead, id, priority)."""
         if not calls:
-            return
-        self._conn.execute(
+            return []
+        rows = self._conn.execute(
             "INSERT INTO call_queue (tenant_id, lead_id, priority, reason, due_at)"
             " SELECT v.tenant_id, v.lead_id, v.priority, %s, v.due_at"
             " FROM unnest(%s::uuid[], %s::uuid[], %s::int[], %s::timestamptz[])"
             "   AS v(tenant_id, lead_id, priority, due_at)"
             " ON CONFLICT (lead_id) WHERE status IN ('queued', 'claimed')"
-            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)",
+            " DO UPDATE SET priority = greatest(call_queue.priority, EXCLUDED.priority)"
+            " RETURNING tenant_id, lead_id, id, priority, xmax = 0 AS inserted",
             (
                 reason,
                 [c[0] for c in calls],
@@ -269,7 +270,12 @@ class TimerRepository:
                 [c[2] for c in calls],
                 [c[3] for c in calls],
             ),
-        )
+        ).fetchall()
+        return [
+            (row["tenant_id"], row["lead_id"], row["id"], row["priority"])
+            for row in rows
+            if row["inserted"]
+        ]
 
     def mark_fired(self, fired: Sequence[FiredTimer], at: datetime) -> None:
         if not fired:

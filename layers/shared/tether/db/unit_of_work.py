@@ -4,12 +4,16 @@ A unit of work made for a tenant scopes each of its transactions to that tenant 
 Session), and row-level security confines every statement to it. One made without a
 tenant is for the jobs role, which works across tenants. Whatever was not committed
 when the unit of work ends is rolled back.
+
+A unit of work given an EventRelay hands the events each commit recorded (the outbox,
+issue 16) to it right after that commit; the relay never fails the commit's use case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 from uuid import UUID
 
 from psycopg.pq import TransactionStatus
@@ -49,6 +53,14 @@ from tether.db.webhook_repositories import (
     ProviderAccountRepository,
     WebhookReceiptRepository,
 )
+from tether.domain.outbox import OutboxEvent
+
+
+class EventRelay(Protocol):
+    def relay(self, uow: UnitOfWork, events: Sequence[OutboxEvent]) -> None:
+        """Hand committed events on (tether.services.events.QueueRelay): called after
+        the commit that wrote them, with the unit of work still open. Never raises."""
+        ...
 
 
 class UnitOfWork:
@@ -83,9 +95,15 @@ class UnitOfWork:
     outbox: OutboxRepository
     _session: Session
 
-    def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
+    def __init__(
+        self,
+        connections: ConnectionSource,
+        tenant_id: UUID | None = None,
+        relay: EventRelay | None = None,
+    ) -> None:
         self._connections = connections
         self.tenant_id = tenant_id
+        self.relay = relay
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -149,9 +167,13 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self._open_session().commit()
+        recorded, self.outbox.recorded = self.outbox.recorded, []
+        if recorded and self.relay is not None:
+            self.relay.relay(self, recorded)
 
     def rollback(self) -> None:
         self._open_session().rollback()
+        self.outbox.recorded = []
 
     def _open_session(self) -> Session:
         if self._conn is None:

@@ -54,3 +54,92 @@ class OutboxEvent:
             "occurred_at": self.occurred_at.isoformat(),
             "data": dict(self.data),
         }
+
+
+# Each event type's data, built in one place (its JSON Schema is
+# schemas/events/<type>.v1.json). Ids are strings; a missing one is null.
+
+
+def _id(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def state_changed_data(lead_id: UUID, previous: str, target: str, reason: str) -> dict[str, Any]:
+    return {"lead_id": str(lead_id), "from": previous, "to": target, "reason": reason}
+
+
+def resubscribed_data(lead_id: UUID, proof: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lead_id": str(lead_id), "proof": dict(proof)}
+
+
+def opted_out_data(
+    lead_id: UUID | None,
+    phone: str,
+    *,
+    number_id: UUID | None,
+    number: str | None,
+    keyword: str | None,
+    source: str,
+) -> dict[str, Any]:
+    """`phone` is the person's; `number_id`/`number` the sending number it reached or
+    was suppressed for (null: tenant-wide); `source` says how (reply, carrier, manual,
+    consent)."""
+    return {
+        "lead_id": _id(lead_id),
+        "phone": phone,
+        "number_id": _id(number_id),
+        "number": number,
+        "keyword": keyword,
+        "source": source,
+    }
+
+
+def status_changed_data(
+    message_id: UUID,
+    lead_id: UUID | None,
+    campaign_id: UUID | None,
+    status: str,
+    previous_status: str,
+    error_code: str | None,
+) -> dict[str, Any]:
+    return {
+        "message_id": str(message_id),
+        "lead_id": _id(lead_id),
+        "campaign_id": _id(campaign_id),
+        "status": status,
+        "previous_status": previous_status,
+        "error_code": error_code,
+    }
+
+
+def call_queued_data(lead_id: UUID, call_id: UUID, priority: int, reason: str) -> dict[str, Any]:
+    return {
+        "lead_id": str(lead_id),
+        "call_queue_id": str(call_id),
+        "priority": priority,
+        "reason": reason,
+    }
+
+
+def lease_data(
+    lead_id: UUID,
+    number_id: UUID,
+    number: str,
+    pool: str,
+    *,
+    release_at: datetime | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """lease.acquired names when the lease ends (`release_at`); lease.released why it
+    ended (`reason`: expired, manual, or the call outcome that ended it)."""
+    data: dict[str, Any] = {
+        "lead_id": str(lead_id),
+        "number_id": str(number_id),
+        "number": number,
+        "pool": pool,
+    }
+    if release_at is not None:
+        data["release_at"] = release_at.isoformat()
+    if reason is not None:
+        data["reason"] = reason
+    return data

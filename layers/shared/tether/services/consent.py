@@ -14,6 +14,7 @@ from tether.domain.consent import Consent, ConsentEvidence, ConsentKind, check_e
 from tether.domain.errors import InvalidInput, InvalidState, NotFound
 from tether.domain.lead_state import RESUBSCRIBE_TARGET, RESUBSCRIBED, LeadState
 from tether.domain.model import Lead
+from tether.domain.outbox import EventType, opted_out_data
 from tether.domain.pagination import Page, Position, page_of
 from tether.domain.phone import normalize_or_keep, normalize_phone
 from tether.observability import logger
@@ -58,9 +59,22 @@ def record_consent(
             lead_id=request.lead_id,
             recorded_by=actor,
         )
-        if request.kind is ConsentKind.REVOKED:
-            uow.suppressions.add(
-                tenant_id, phone, "opt_out", note=f"consent revoked ({consent.id})", added_by=actor
+        if request.kind is ConsentKind.REVOKED and uow.suppressions.add(
+            tenant_id, phone, "opt_out", note=f"consent revoked ({consent.id})", added_by=actor
+        ):
+            uow.outbox.record(
+                tenant_id,
+                EventType.LEAD_OPTED_OUT,
+                opted_out_data(
+                    request.lead_id,
+                    phone,
+                    number_id=None,
+                    number=None,
+                    keyword=None,
+                    source="consent",
+                ),
+                None,
+                lead_id=request.lead_id,
             )
         uow.commit()
     logger.info(

@@ -57,6 +57,7 @@ def _erase(
     counts = {
         # logs first: they are searched for the names the lead still holds
         "lead_events": uow.erasure.lead_events(leads, found, now),
+        "outbox_events": uow.outbox.erase(tenant_id, leads, found, now),
         "lead_timers": uow.erasure.timers(leads, found),
         "audit_entries": uow.erasure.audit(tenant_id, found, now),
         "idempotent_responses": uow.erasure.idempotent_responses(tenant_id, found),

@@ -36,6 +36,7 @@ from tether.domain.launches import (
     first_wake,
     launch_send_key,
 )
+from tether.domain.outbox import EventType
 from tether.observability import logger, metrics
 from tether.queues import MessageQueue
 from tether.services.outbound import SendRefused, SendRequest, enqueue_sends, store_sends
@@ -222,7 +223,8 @@ def run_launch_chunk(
                 )
         if campaign.status is not CampaignStatus.ACTIVE:
             # paused (or no longer sendable): the fan-out stops here; resuming carries on
-            uow.launches.save(replace(launch, status=LaunchStatus.PAUSED, wake_at=None))
+            launch = uow.launches.save(replace(launch, status=LaunchStatus.PAUSED, wake_at=None))
+            _record_progress(uow, launch, now)
             uow.commit()
             logger.info("launch paused with its campaign", extra={"launch_id": str(launch.id)})
             return "paused"
@@ -243,6 +245,7 @@ def run_launch_chunk(
                 finished_at=now if done else None,
             )
         )
+        _record_progress(uow, launch, now)
         if not done:
             # before the commit: a crash after it cannot lose the chain (see the docstring)
             launch_queue.send(_chunk_of(launch))
@@ -264,6 +267,25 @@ def run_launch_chunk(
         },
     )
     return "complete" if done else "running"
+
+
+def _record_progress(uow: UnitOfWork, launch: Launch, now: datetime) -> None:
+    """campaign.launch_progress, in the chunk's transaction: once per chunk (a chunk
+    delivered twice finds the sequence moved on and records nothing)."""
+    uow.outbox.record(
+        launch.tenant_id,
+        EventType.CAMPAIGN_LAUNCH_PROGRESS,
+        {
+            "campaign_id": str(launch.campaign_id),
+            "launch_id": str(launch.id),
+            "status": launch.status.value,
+            "queued": launch.queued,
+            "duplicates": launch.duplicates,
+            "skipped": dict(launch.skipped),
+            "total": None,  # the leads still to come are not counted ahead
+        },
+        now,
+    )
 
 
 def _store_first_messages(

@@ -7,8 +7,9 @@ from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound
-from tether.domain.lead_state import LeadState
+from tether.domain.lead_state import LeadState, leaves_suppression
 from tether.domain.model import Lead
+from tether.domain.outbox import EventType, resubscribed_data, state_changed_data
 from tether.observability import logger
 
 
@@ -67,6 +68,22 @@ def move_held_lead(
         return lead
     moved = lead.moved_to(target)  # a forbidden move raises; the event above is rolled back
     uow.leads.set_state(lead.id, lead.state, target)
+    # the customer's systems hear of it through the outbox, in this same transaction
+    uow.outbox.record(
+        lead.tenant_id,
+        EventType.LEAD_STATE_CHANGED,
+        state_changed_data(lead.id, lead.state.value, target.value, event_type),
+        None,
+        lead_id=lead.id,
+    )
+    if leaves_suppression(lead.state, target):
+        uow.outbox.record(
+            lead.tenant_id,
+            EventType.LEAD_RESUBSCRIBED,
+            resubscribed_data(lead.id, payload or {}),
+            None,
+            lead_id=lead.id,
+        )
     logger.info(
         "lead moved",
         extra={

@@ -12,6 +12,7 @@ from tether.db.numbers import Lease
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import Conflict, InvalidInput, NotFound, PoolExhausted
 from tether.domain.leases import CallOutcome, release_at_after
+from tether.domain.outbox import EventType, lease_data
 from tether.observability import logger, metrics
 from tether.services.numbers import tenant_number_settings
 
@@ -50,6 +51,8 @@ def claim_number(
         if uow.leads.get(lead_id, for_update=True) is None:
             raise NotFound("lead", lead_id) from None
         lease = uow.numbers.lease(tenant_id, lead_id, pool, now)
+    if lease is not None:
+        record_lease_acquired(uow, tenant_id, lease)
     if lease is None:
         uow.audit.record(
             "pool_exhausted",
@@ -59,6 +62,44 @@ def claim_number(
             detail={"pool": pool},
         )
     return lease
+
+
+def record_lease_acquired(uow: UnitOfWork, tenant_id: UUID, lease: Lease) -> None:
+    """lease.acquired, in the lease's transaction: once per lease (a lead given back
+    the number it holds records nothing)."""
+    if lease.already_held:
+        return
+    uow.outbox.record(
+        tenant_id,
+        EventType.LEASE_ACQUIRED,
+        lease_data(
+            lease.lead_id,
+            lease.phone_number_id,
+            lease.phone_number,
+            lease.pool,
+            release_at=lease.release_at,
+        ),
+        lease.assigned_at,
+        lead_id=lease.lead_id,
+    )
+
+
+def record_releases(
+    uow: UnitOfWork, released: list[dict[str, Any]], reason: str, now: datetime
+) -> None:
+    """lease.released for each lease a release statement ended, in its transaction."""
+    uow.outbox.record_many(
+        [
+            (
+                row["tenant_id"],
+                EventType.LEASE_RELEASED,
+                lease_data(row["lead_id"], row["id"], row["e164"], row["pool"], reason=reason),
+                row["lead_id"],
+            )
+            for row in released
+        ],
+        now,
+    )
 
 
 def leased_or_exhausted(lease: Lease | None, tenant_id: UUID, lead_id: UUID, pool: str) -> Lease:
@@ -143,7 +184,9 @@ def apply_call_outcome(
         uow.timers.cancel(lead_id, now, "call booked")
     released = release_at <= now
     if released:
-        uow.numbers.release_number(held["id"], now, outcome.value)
+        record_releases(
+            uow, uow.numbers.release_number(held["id"], now, outcome.value), outcome.value, now
+        )
     logger.info(
         "call outcome recorded",
         extra={
@@ -163,7 +206,7 @@ def release_lease(
     with uow:
         held = _lock_lease(uow, lead_id, pool)
         if held is not None:
-            uow.numbers.release_number(held["id"], now, reason)
+            record_releases(uow, uow.numbers.release_number(held["id"], now, reason), reason, now)
             uow.commit()
     # with nothing held, leaving the block rolls back: the search's lock does not linger
     return held is not None
@@ -187,6 +230,7 @@ def release_expired_leases(
     with uow:
         while True:
             rows = uow.numbers.release_expired(now, batch_size)
+            record_releases(uow, rows, "expired", now)
             uow.commit()  # each batch is a transaction of its own: its locks go at once
             batches += 1
             released += len(rows)

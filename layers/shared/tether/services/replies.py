@@ -34,6 +34,7 @@ from tether.domain.consent import ConsentKind
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import RESUBSCRIBED, LeadState, leaves_suppression
 from tether.domain.model import Lead
+from tether.domain.outbox import EventType, call_queued_data, opted_out_data
 from tether.domain.phone import normalize_or_keep
 from tether.domain.replies import REPLY_RECEIVED, follow_through, reply_effect
 from tether.domain.timers import TimerType
@@ -45,6 +46,7 @@ from tether.domain.worker import (
 )
 from tether.observability import logger, metrics
 from tether.services.leads import move_lead
+from tether.services.leases import record_lease_acquired
 from tether.services.matching import match_inbound
 from tether.services.numbers import tenant_number_settings
 from tether.services.outbound import (
@@ -155,12 +157,13 @@ def apply_reply(
     cancelled = uow.timers.cancel(lead.id, now, "lead replied")  # any reply stops them
     state = _act(uow, lead, classification, message_id, f"receipt:{receipt_id}")
     decision = decide(classification)
+    bell: tuple[UUID | None, str | None] = (None, None)
     if (
         match.campaign_id is not None
         and match.number_id is not None
         and match.assignment_id is not None
     ):
-        _follow_through(
+        bell = _follow_through(
             uow,
             lead,
             match.campaign_id,
@@ -176,6 +179,27 @@ def apply_reply(
             answer_id = _auto_reply(
                 uow, lead, match.campaign_id, receipt_id, classification, decision, now
             )
+    notification_id, stage = bell
+    uow.outbox.record(
+        tenant_id,
+        EventType.REPLY_RECEIVED,
+        {
+            "lead_id": str(lead.id),
+            "campaign_id": str(match.campaign_id) if match.assignment_id else None,
+            "thread_id": str(thread_id),
+            "message_id": str(message_id),
+            "number_id": str(match.number_id) if match.assignment_id else None,
+            "stage": stage,
+            "notification_id": str(notification_id) if notification_id else None,
+            "from": theirs,
+            "to": ours,
+            "body": reply.body,
+            "classification": classification.intent.value,
+            "received_at": reply.occurred_at.isoformat(),
+        },
+        now,
+        lead_id=lead.id,
+    )
     logger.info(
         "reply handled",
         extra={
@@ -253,6 +277,20 @@ def _honour_phone_wide(
     if suppression is None:
         return None  # suppressed already: it was confirmed then
     _time_opt_out(tenant_id, message_id, suppression)
+    uow.outbox.record(
+        tenant_id,
+        EventType.LEAD_OPTED_OUT,
+        opted_out_data(
+            lead_id,
+            phone,
+            number_id=match.number_id,
+            number=ours,
+            keyword=classification.keyword,
+            source="reply",
+        ),
+        now,
+        lead_id=lead_id,
+    )
     if match.assignment_id is None or match.number_id is None or match.campaign_id is None:
         # no campaign assignment on the number it reached: no bound sender to confirm from
         uow.audit.record(
@@ -321,13 +359,30 @@ def apply_to_lead(
     phone-wide opt-out was written when it arrived, and is written again here if not)."""
     region = tenant_number_settings(uow, lead.tenant_id).default_region
     classification = (classifier or _CLASSIFIER).classify(body, region)
-    if classification.intent is Intent.OPT_OUT and _E164.match(lead.phone):
-        uow.suppressions.add(
+    if (
+        classification.intent is Intent.OPT_OUT
+        and _E164.match(lead.phone)
+        and uow.suppressions.add(
             lead.tenant_id,
             lead.phone,
             "opt_out",
             keyword=classification.keyword,
             source_message_id=message_id,
+        )
+    ):
+        uow.outbox.record(
+            lead.tenant_id,
+            EventType.LEAD_OPTED_OUT,
+            opted_out_data(
+                lead.id,
+                lead.phone,
+                number_id=None,
+                number=None,
+                keyword=classification.keyword,
+                source="reply",
+            ),
+            now,
+            lead_id=lead.id,
         )
     uow.timers.cancel(lead.id, now, "lead replied")
     state = _act(uow, lead, classification, message_id, dedupe_key)
@@ -379,11 +434,11 @@ def _follow_through(
     classification: Classification,
     decision: WorkerDecision,
     now: datetime,
-) -> None:
+) -> tuple[UUID | None, str]:
     """Write the reply's worker, the bell of its workspace stage, a call (and a leased
     number) for high intent, the follow-up timer and the thread's insight, as
     tether.domain.replies.follow_through decides them (seed 002 parts 6 to 8, seed 003
-    phase 4)."""
+    phase 4). Returns the bell's id and its workspace stage."""
     context = uow.reply_effects.context(campaign_id, number_id, lead.id)
     uow.messages.attribute(message_id, context.ai_worker)
     plan = follow_through(
@@ -396,7 +451,7 @@ def _follow_through(
         call_priority=context.call_priority,
         now=now,
     )
-    uow.notifications.add(
+    notification_id = uow.notifications.add(
         lead.tenant_id,
         context.workspace_stage,
         plan.notification_kind,
@@ -408,9 +463,22 @@ def _follow_through(
         plan.notification_body,
     )
     if plan.call is not None:
-        uow.call_queue.add(lead.tenant_id, lead.id, plan.call.priority, plan.call.reason, now)
+        call_id = uow.call_queue.add(
+            lead.tenant_id, lead.id, plan.call.priority, plan.call.reason, now
+        )
+        if call_id is not None:
+            uow.outbox.record(
+                lead.tenant_id,
+                EventType.CALL_QUEUED,
+                call_queued_data(lead.id, call_id, plan.call.priority, plan.call.reason),
+                now,
+                lead_id=lead.id,
+            )
         # seed 001: the reply asks for a call, a number of the pool is leased for it
-        if uow.numbers.lease(lead.tenant_id, lead.id, context.pool, now) is None:
+        lease = uow.numbers.lease(lead.tenant_id, lead.id, context.pool, now)
+        if lease is not None:
+            record_lease_acquired(uow, lead.tenant_id, lease)
+        else:
             uow.audit.record(
                 "pool_exhausted",
                 tenant_id=lead.tenant_id,
@@ -432,6 +500,7 @@ def _follow_through(
         plan.follow_up_at,
         plan.insight_summary,
     )
+    return notification_id, context.workspace_stage
 
 
 def _auto_reply(

@@ -19,6 +19,7 @@ from tether.db.messages import StatusEvent, TrackedMessage
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.events import StatusUpdate
 from tether.domain.message_status import MessageStatus, next_status
+from tether.domain.outbox import EventType, opted_out_data, status_changed_data
 from tether.observability import logger
 from tether.providers import ProviderErrorKind
 from tether.providers.factory import classify_error
@@ -104,6 +105,21 @@ def _apply(
     uow.messages.move_status(
         message.id, reached.value, deciding.error_code, deciding.error_reason, now
     )
+    # only a report that moves the message records an event: a repeat moves nothing
+    uow.outbox.record(
+        message.tenant_id,
+        EventType.MESSAGE_STATUS_CHANGED,
+        status_changed_data(
+            message.id,
+            message.lead_id,
+            message.campaign_id,
+            reached.value,
+            current.value,
+            deciding.error_code,
+        ),
+        now,
+        lead_id=message.lead_id,
+    )
     logger.info(
         "message status moved",
         extra={
@@ -135,11 +151,24 @@ def _count_on_the_number(
     kind = classify_error(provider, event.error_code)
     outcome = "filtered" if kind is ProviderErrorKind.FILTERED else "failed"
     record_number_delivery(uow, message.tenant_id, message.number_id, outcome, now)
-    if kind is ProviderErrorKind.UNSUBSCRIBED:
-        uow.suppressions.add(
+    if kind is ProviderErrorKind.UNSUBSCRIBED and uow.suppressions.add(
+        message.tenant_id,
+        message.to_address,
+        "carrier_block",
+        keyword=event.error_code,
+        source_message_id=message.id,
+    ):
+        uow.outbox.record(
             message.tenant_id,
-            message.to_address,
-            "carrier_block",
-            keyword=event.error_code,
-            source_message_id=message.id,
+            EventType.LEAD_OPTED_OUT,
+            opted_out_data(
+                message.lead_id,
+                message.to_address,
+                number_id=message.number_id,
+                number=None,
+                keyword=event.error_code,
+                source="carrier",
+            ),
+            now,
+            lead_id=message.lead_id,
         )

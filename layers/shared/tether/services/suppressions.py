@@ -13,6 +13,7 @@ from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import Conflict, InvalidInput, InvalidPhoneNumber, NotFound
+from tether.domain.outbox import EventType, opted_out_data
 from tether.domain.pagination import Page, Position, page_of
 from tether.domain.phone import normalize_or_keep, normalize_phone
 from tether.domain.suppressions import EXPORT_COLUMNS, MAX_IMPORT_ROWS, Suppression
@@ -74,6 +75,14 @@ def add_suppression(
             tenant_id, e164, "manual", phone_number_id=phone_number_id, note=note, added_by=actor
         ):
             raise Conflict("suppressions_one_active", "this number is suppressed already")
+        uow.outbox.record(
+            tenant_id,
+            EventType.LEAD_OPTED_OUT,
+            opted_out_data(
+                None, e164, number_id=phone_number_id, number=None, keyword=None, source="manual"
+            ),
+            None,
+        )
         [added] = [
             s
             for s in uow.suppressions.active_for(tenant_id, e164)

@@ -26,6 +26,7 @@ from tether.db.timers import ClaimedTimer, FailedTimer, FiredTimer, TimerEvent
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidInput, NotFound
 from tether.domain.lead_state import LeadState, can_transition
+from tether.domain.outbox import EventType, call_queued_data, state_changed_data
 from tether.domain.timers import (
     DEFAULT_STEPS,
     ESCALATIONS,
@@ -369,7 +370,7 @@ def _record(uow: UnitOfWork, batch: _Batch) -> None:
         )
         batch.fired.append(FiredTimer(timer.id, None))
     if batch.calls:
-        uow.timers.queue_calls(
+        queued = uow.timers.queue_calls(
             [
                 (
                     item.timer.tenant_id,
@@ -392,8 +393,37 @@ def _record(uow: UnitOfWork, batch: _Batch) -> None:
                 )
             )
             batch.fired.append(FiredTimer(timer.id, None))
+        uow.outbox.record_many(
+            [
+                (
+                    tenant_id,
+                    EventType.CALL_QUEUED,
+                    call_queued_data(lead_id, call_id, priority, "callback"),
+                    lead_id,
+                )
+                for tenant_id, lead_id, call_id, priority in queued
+            ],
+            now,
+        )
     uow.timers.move_leads(batch.moves)
     uow.timers.close_leads([item.timer.lead_id for item in closed], now)
+    uow.outbox.record_many(
+        [
+            (
+                item.timer.tenant_id,
+                EventType.LEAD_STATE_CHANGED,
+                state_changed_data(
+                    item.timer.lead_id,
+                    item.timer.lead_state.value,
+                    LeadState.CLOSED.value,
+                    "TIMER_CLOSED",
+                ),
+                item.timer.lead_id,
+            )
+            for item in closed
+        ],
+        now,
+    )
     uow.timers.append_events(batch.events)
     uow.timers.mark_fired(batch.fired, now)
     uow.timers.cancel_others(
