@@ -20,6 +20,7 @@ from pydantic import Json
 from tether.config import inbound_settings
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
+from tether.services.events import event_relay
 from tether.services.inbound import process_receipt
 from tether.services.receipts import ReceiptMessage
 
@@ -42,7 +43,7 @@ def record_handler(record: ReceiptRecord) -> None:
 
     logger.append_keys(sqs_message_id=record.messageId)
     outcome = process_receipt(
-        UnitOfWork(lambda_connection("app"), record.body.tenant_id),
+        UnitOfWork(lambda_connection("app"), record.body.tenant_id, relay=event_relay()),
         record.body,
         datetime.now(UTC),
         queue_at(inbound_settings().outbound_queue_url),

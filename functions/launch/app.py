@@ -23,6 +23,7 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
+from tether.services.events import event_relay
 from tether.services.launches import LaunchChunk, run_launch_chunk
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def record_handler(record: ChunkRecord) -> None:
     )
     try:
         outcome = run_launch_chunk(
-            UnitOfWork(lambda_connection("app"), chunk.tenant_id),
+            UnitOfWork(lambda_connection("app"), chunk.tenant_id, relay=event_relay()),
             queue_at(settings.launch_queue_url),
             queue_at(settings.outbound_queue_url),
             chunk,

@@ -21,6 +21,7 @@ from tether.config import outbound_settings
 from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
+from tether.services.events import event_relay
 from tether.services.outbound import OutboundMessage, account_provider, handle_queued_send
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def record_handler(record: SendRecord) -> None:
     logger.append_keys(sqs_message_id=record.messageId)
     settings = outbound_settings()
     outcome = handle_queued_send(
-        UnitOfWork(lambda_connection("app"), record.body.tenant_id),
+        UnitOfWork(lambda_connection("app"), record.body.tenant_id, relay=event_relay()),
         # where a send that must wait goes back, with a delay
         queue_at(settings.outbound_queue_url),
         record.body,

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tether.db.connection import lambda_connection
 from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
+from tether.services.events import event_relay
 from tether.services.leases import release_expired_leases
 
 # What the last batch may still need after the budget check (one batch and its commit).
@@ -22,6 +23,8 @@ SAFETY_MARGIN_SECONDS = 5.0
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
     report = release_expired_leases(
-        UnitOfWork(lambda_connection("jobs")), datetime.now(UTC), time_budget_seconds=budget
+        UnitOfWork(lambda_connection("jobs"), relay=event_relay()),
+        datetime.now(UTC),
+        time_budget_seconds=budget,
     )
     return {"released": report.released, "batches": report.batches, "finished": report.finished}

@@ -1,6 +1,7 @@
 """Every minute: put on their queues what was stored but is in none: webhook receipts
 the webhook could not enqueue (tether.services.receipts), and sends that are due but
-were never enqueued or waited longer than a queue delay holds (tether.services.outbound);
+were never enqueued or waited longer than a queue delay holds (tether.services.outbound),
+and events committed but never relayed to EventsQueue (tether.services.events);
 then clear what is past its tenant's retention window (tether.services.retention),
 and fold the results' deltas into their counts (tether.services.stats)."""
 
@@ -16,6 +17,7 @@ from tether.config import sweeper_settings
 from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
+from tether.services.events import redrive_unrelayed_events
 from tether.services.outbound import redrive_waiting_sends
 from tether.services.receipts import redrive_unenqueued_receipts
 from tether.services.retention import purge_expired
@@ -41,6 +43,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         datetime.now(UTC),
         settings.sweep_batch_size,
     )
+    events_queue = settings.events_queue_url
+    events = (
+        redrive_unrelayed_events(
+            UnitOfWork(lambda_connection("jobs")),
+            queue_at(events_queue),
+            datetime.now(UTC),
+            grace=timedelta(seconds=settings.events_grace_seconds),
+            batch_size=settings.sweep_batch_size,
+        )
+        if events_queue
+        else 0
+    )
     purge = purge_expired(
         UnitOfWork(lambda_connection("jobs")),
         datetime.now(UTC),
@@ -52,6 +66,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {
         "receipts": receipts.model_dump(),
         "sends": {"found": sends.found, "enqueued": sends.enqueued},
+        "events": {"relayed": events},
         "retention": {"purged": purge.purged, "rows_per_second": purge.rows_per_second},
         "results": {"folded": moved},
     }

@@ -17,6 +17,7 @@ from tether.config import timers_settings
 from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
+from tether.services.events import event_relay
 from tether.services.launches import dispatch_launches
 from tether.services.timers import fire_due_timers
 
@@ -40,7 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         UnitOfWork(lambda_connection("jobs")), queue_at(settings.launch_queue_url), now
     )
     report = fire_due_timers(
-        UnitOfWork(lambda_connection("jobs")),
+        UnitOfWork(lambda_connection("jobs"), relay=event_relay()),
         queue_at(settings.outbound_queue_url),
         now,
         batch_size=settings.timers_batch_size,

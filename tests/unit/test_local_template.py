@@ -56,6 +56,7 @@ def test_queue_triggers_keep_batch_size_and_partial_failures(stack: Stack) -> No
         name: [(s.queue, s.batch_size, s.reports_batch_item_failures) for s in found]
         for name, found in sources.items()
     } == {
+        "deliver_events": [("EventsQueue", 10, True)],
         "inbound": [("InboundQueue", 10, True)],
         "launch": [("LaunchQueue", 1, True)],
         "outbound": [("OutboundQueue", 10, True)],

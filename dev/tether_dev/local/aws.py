@@ -103,8 +103,8 @@ def client(service: str, endpoint: str) -> Any:
 
 
 def provision(stack: Stack, endpoint: str) -> dict[str, str]:
-    """Create the template's tables and queues (both idempotent: a second run finds
-    them). Returns each queue's URL by logical id."""
+    """Create the template's tables, queues and event buses (idempotent: a second run
+    finds them). Returns each queue's URL by logical id."""
     dynamodb = client("dynamodb", endpoint)
     existing = set(dynamodb.list_tables().get("TableNames", []))
     for table in stack.tables:
@@ -128,4 +128,30 @@ def provision(stack: Stack, endpoint: str) -> dict[str, str]:
         urls[queue.logical_id] = sqs.create_queue(
             QueueName=queue.name, Attributes=queue.attributes
         )["QueueUrl"]
+    provision_buses(stack, endpoint)
     return urls
+
+
+def provision_buses(stack: Stack, endpoint: str) -> None:
+    """The template's event buses and their rules (with targets) in moto, which
+    delivers a rule's matching events to its SQS targets as EventBridge does."""
+    import json
+
+    events = client("events", endpoint)
+    existing = {bus["Name"] for bus in events.list_event_buses().get("EventBuses", [])}
+    for bus in stack.buses:
+        if bus not in existing:
+            events.create_event_bus(Name=bus)
+    for rule in stack.rules:
+        events.put_rule(
+            Name=rule.logical_id,
+            EventBusName=rule.bus,
+            EventPattern=json.dumps(rule.pattern),
+            State="ENABLED",
+        )
+        if rule.targets:
+            events.put_targets(
+                Rule=rule.logical_id,
+                EventBusName=rule.bus,
+                Targets=[{"Id": target_id, "Arn": arn} for target_id, arn in rule.targets],
+            )

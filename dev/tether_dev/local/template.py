@@ -158,6 +158,16 @@ class Function:
 
 
 @dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule of a bus, with its targets' ARNs (moto delivers to SQS)."""
+
+    logical_id: str
+    bus: str  # the bus's name
+    pattern: dict[str, Any]
+    targets: list[tuple[str, str]]  # (id, arn)
+
+
+@dataclass(frozen=True)
 class Stack:
     parameters: dict[str, str]  # parameters with a default (or an override)
     tables: list[Table]
@@ -165,6 +175,8 @@ class Stack:
     functions: list[Function]
     routes: list[Route]
     stage: str
+    buses: list[str] = field(default_factory=list)  # EventBridge buses' names
+    rules: list[EventRule] = field(default_factory=list)
 
     def function(self, name: str) -> Function:
         for function in self.functions:
@@ -194,6 +206,8 @@ def read_stack(
     resolver = _Resolver(document, parameters, queue_url)
     globals_ = (document.get("Globals") or {}).get("Function") or {}
     tables, queues, functions = [], [], []
+    buses: list[str] = []
+    rules: list[EventRule] = []
     routes: list[Route] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type")
@@ -204,6 +218,17 @@ def read_stack(
             queues.append(_queue(logical_id, props, resolver))
         elif kind == "AWS::Serverless::Function":
             functions.append(_function(logical_id, props, globals_, resolver))
+        elif kind == "AWS::Events::EventBus":
+            buses.append(str(resolver.ref(logical_id)))
+        elif kind == "AWS::Events::Rule" and "EventBusName" in props:
+            rules.append(
+                EventRule(
+                    logical_id,
+                    str(resolver.resolve(props["EventBusName"])),
+                    resolver.resolve(props["EventPattern"]),
+                    [(t["Id"], str(resolver.resolve(t["Arn"]))) for t in props.get("Targets", [])],
+                )
+            )
     if any(r.get("Type") in _API_SOURCES for r in _api_candidates(resources)):
         routes = api_routes(sam_transform(document))
     return Stack(
@@ -213,6 +238,8 @@ def read_stack(
         functions=functions,
         routes=routes,
         stage=parameters.get("Stage", "dev"),
+        buses=buses,
+        rules=rules,
     )
 
 
@@ -486,6 +513,9 @@ class _Resolver:
             return self._queue_url(self._physical_name(name))
         if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::Function"):
             return self._physical_name(name)
+        if kind == "AWS::Events::EventBus":
+            props = resource.get("Properties") or {}
+            return str(self.resolve(props["Name"])) if "Name" in props else local_name(name)
         return f"local-{name}"
 
     def get_att(self, name: str, attribute: str) -> Any:
@@ -503,6 +533,8 @@ class _Resolver:
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}"
         if kind == "AWS::Serverless::Function" and attribute == "Arn":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
+        if kind == "AWS::Events::EventBus" and attribute == "Arn":
+            return f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/{self.ref(name)}"
         return ABSENT
 
     def sub(self, argument: Any) -> Any:

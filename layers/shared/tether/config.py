@@ -156,6 +156,8 @@ class SweeperSettings(InboundQueueSettings, OutboundQueueSettings, EventsQueueSe
 
     # must exceed the webhook function's timeout, so a sweep never races its own enqueue
     sweep_grace_seconds: int = 30
+    # an event's relay runs right after its commit: one older than this was missed
+    events_grace_seconds: int = 10
     sweep_batch_size: int = 100
     # retention: rows cleared per batch, batches per kind per run (bounded work a minute)
     retention_batch_size: int = 500

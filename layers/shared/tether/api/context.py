@@ -11,7 +11,7 @@ from functools import lru_cache
 from uuid import UUID
 
 from tether.db.connection import ConnectionSource
-from tether.db.unit_of_work import UnitOfWork
+from tether.db.unit_of_work import EventRelay, UnitOfWork
 from tether.queues import MessageQueue, queue_at
 from tether.secrets import SecretStore
 from tether.services.api_keys import Principal
@@ -34,6 +34,8 @@ class ApiPorts:
     launch_queue: MessageQueue | None = None
     # provider-account secrets (Secrets Manager; its client is made on first use)
     secrets: SecretStore = field(default_factory=SecretStore)
+    # where committed events go (EventsQueue; None: the sweeper relays them)
+    relay: EventRelay | None = None
 
 
 @lru_cache(maxsize=1)
@@ -41,6 +43,7 @@ def api_ports() -> ApiPorts:
     """The container's connection and queue, made on first use."""
     from tether.config import api_settings
     from tether.db.connection import lambda_connection
+    from tether.services.events import event_relay
 
     settings = api_settings()
     return ApiPorts(
@@ -48,6 +51,7 @@ def api_ports() -> ApiPorts:
         queue=queue_at(settings.outbound_queue_url),
         max_body_bytes=settings.max_body_bytes,
         launch_queue=queue_at(settings.launch_queue_url),
+        relay=event_relay(),
     )
 
 
@@ -90,7 +94,9 @@ def tenant_id() -> UUID:
 def tenant_uow() -> UnitOfWork:
     """A unit of work whose every transaction is scoped to the request's tenant."""
     request = scope()
-    return UnitOfWork(request.ports.connections, request.principal.tenant_id)
+    return UnitOfWork(
+        request.ports.connections, request.principal.tenant_id, relay=request.ports.relay
+    )
 
 
 def now() -> datetime:

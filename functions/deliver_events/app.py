@@ -1,0 +1,67 @@
+"""EventsQueue → each record's events (one tenant's, by id) handed to every sink in
+order: the Tether event bus, and the sinks the other channels add (tether.services.events).
+A sink that raises fails the record (partial batch failure): it returns after the
+queue's visibility timeout and, after five receives, goes to the DLQ. Sinks dedupe on
+the event id, so a retried record delivers nothing twice to a receiver that dedupes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from tether.config import deliver_events_settings
+from tether.db.unit_of_work import UnitOfWork
+from tether.observability import capture_lambda_handler, logger, metrics
+from tether.services.events import EventSink, EventsMessage, deliver_events
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+
+class EventsRecord(SqsRecordModel):
+    """An EventsQueue record: its body names the events."""
+
+    body: Json[EventsMessage]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=EventsRecord)
+
+
+def tenant_uow(tenant_id: UUID | None) -> UnitOfWork:
+    from tether.db.connection import lambda_connection
+
+    return UnitOfWork(lambda_connection("app"), tenant_id)
+
+
+@cache
+def sinks() -> list[EventSink]:
+    """Every sink, in delivery order, made on first use. A new channel adds its sink
+    here (its constructor takes what it needs: `tenant_uow`, clients, settings)."""
+    from tether.aws.eventbridge import EventBridgeSink
+
+    return [EventBridgeSink(deliver_events_settings().event_bus_name)]
+
+
+def record_handler(record: EventsRecord) -> None:
+    logger.append_keys(sqs_message_id=record.messageId, tenant_id=str(record.body.tenant_id))
+    deliver_events(tenant_uow, sinks(), record.body, datetime.now(UTC))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
