@@ -271,7 +271,8 @@ def test_erasure_empties_the_persons_events_and_retention_drops_old_relayed_ones
         "SELECT type, data, erased_at FROM outbox_events WHERE tenant_id = %s",
         (outbound.tenant_id,),
     ).fetchall()
-    assert rows and all(r["data"] == {} and r["erased_at"] is not None for r in rows)
+    assert rows
+    assert all(r["data"] == {} and r["erased_at"] is not None for r in rows)
     # retention: relayed events past 30 days go, a never-relayed one waits for its relay
     admin.execute(
         "UPDATE outbox_events SET relayed_at = now() WHERE tenant_id = %s AND type = %s",
