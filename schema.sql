@@ -1733,12 +1733,24 @@ CREATE TABLE public.outbox_events (
     data jsonb NOT NULL,
     relayed_at timestamp with time zone,
     erased_at timestamp with time zone,
+    seq bigint NOT NULL,
     CONSTRAINT outbox_events_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
     CONSTRAINT outbox_events_type_check CHECK ((type = ANY (ARRAY['reply.received'::text, 'lead.state_changed'::text, 'lead.opted_out'::text, 'lead.resubscribed'::text, 'message.status_changed'::text, 'call.queued'::text, 'lease.acquired'::text, 'lease.released'::text, 'campaign.launch_progress'::text]))),
     CONSTRAINT outbox_events_version_check CHECK ((version >= 1))
 );
 
 ALTER TABLE ONLY public.outbox_events FORCE ROW LEVEL SECURITY;
+
+-- Name: outbox_events_seq_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.outbox_events ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.outbox_events_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 -- Name: overdue_releases; Type: VIEW; Schema: public; Owner: -
 
@@ -2245,6 +2257,11 @@ ALTER TABLE ONLY public.number_daily_segments
 
 ALTER TABLE ONLY public.outbox_events
     ADD CONSTRAINT outbox_events_pkey PRIMARY KEY (id);
+
+-- Name: outbox_events outbox_events_seq; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.outbox_events
+    ADD CONSTRAINT outbox_events_seq UNIQUE (seq);
 
 -- Name: phone_numbers phone_numbers_id_e164_key; Type: CONSTRAINT; Schema: public; Owner: -
 

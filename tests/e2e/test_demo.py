@@ -5,7 +5,11 @@ message's campaign)."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
+
+import boto3
 
 from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
@@ -85,6 +89,35 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
         sent_from[row["id"]] == (row["bound"], row["external_id"]) for row in messages
     )  # the provider saw each from its bound number, under the SID Tether stored
     assert len({row["send_key"] for row in messages}) == len(messages)
+
+    # Cleo's STOP went out as lead.opted_out: EventsQueue, deliver_events, the event bus
+    # (moto), and the template's example rule onto OptOutEventsQueue
+    opted_out = _opt_outs(dev_stack, run.tenant_id)
+    assert [event["detail"]["data"]["phone"] for event in opted_out] == [phone["Cleo"]]
+    assert opted_out[0]["detail-type"] == "lead.opted_out"
+
+
+def _opt_outs(stack: DevStack, tenant_id: str, wait_seconds: float = 10.0) -> list[dict[str, Any]]:
+    """What the example rule put on OptOutEventsQueue for the tenant's leads."""
+    sqs = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).client("sqs", endpoint_url=stack.state["aws_endpoint_url"])
+    url = stack.state["queues"]["OptOutEventsQueue"]
+    with connect(stack.database_url, autocommit=True) as admin:
+        leads = {
+            str(row["id"])
+            for row in admin.execute("SELECT id FROM leads WHERE tenant_id = %s", (tenant_id,))
+        }
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + wait_seconds
+    while not found and time.monotonic() < deadline:
+        for message in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            event = json.loads(message["Body"])
+            if event["detail"]["data"].get("lead_id") in leads:
+                found.append(event)
+    return found
 
 
 def _count(values: Any) -> dict[Any, int]:

@@ -114,7 +114,7 @@ def record_two(uow: UnitOfWork, chain: Chain) -> list[OutboxEvent]:
 
 def relayed_at(admin: Connection, events: list[OutboxEvent]) -> list[datetime | None]:
     rows = admin.execute(
-        "SELECT relayed_at FROM outbox_events WHERE id = ANY(%s) ORDER BY occurred_at, id",
+        "SELECT relayed_at FROM outbox_events WHERE id = ANY(%s) ORDER BY seq",
         ([e.id for e in events],),
     ).fetchall()
     return [row["relayed_at"] for row in rows]

@@ -90,3 +90,23 @@ def test_erasure_happens_once(
     with pytest.raises(errors.CheckViolation):
         admin.execute("UPDATE outbox_events SET erased_at = now() WHERE id = %s", (event_id,))
     admin.rollback()
+
+
+def test_events_keep_the_order_they_were_recorded_in(
+    app_connections: FreshConnections, admin: Connection, chain: Chain
+) -> None:
+    """One transaction's events share their time: seq (migration 0032) orders them, and
+    no one renumbers it."""
+    with UnitOfWork(app_connections, chain.tenant_id) as uow:
+        made = [uow.outbox.record(chain.tenant_id, EventType.CALL_QUEUED, {}, AT) for _ in range(5)]
+        uow.commit()
+    with UnitOfWork(app_connections, chain.tenant_id) as uow:
+        assert [e.id for e in uow.outbox.get([e.id for e in reversed(made)])] == [
+            e.id for e in made
+        ]
+    with pytest.raises(errors.GeneratedAlways):
+        admin.execute("UPDATE outbox_events SET seq = seq + 1000 WHERE id = %s", (made[0].id,))
+    admin.rollback()
+    with pytest.raises(errors.CheckViolation):  # even as its default: a fact keeps its place
+        admin.execute("UPDATE outbox_events SET seq = DEFAULT WHERE id = %s", (made[0].id,))
+    admin.rollback()

@@ -38,11 +38,11 @@ def check(event: OutboxEvent) -> dict[str, Any]:
 def recorded(
     admin: Connection, app: FreshConnections, tenant_id: uuid.UUID, *types: EventType
 ) -> list[OutboxEvent]:
-    """The tenant's committed events (of `types`, or all), oldest first, each checked
+    """The tenant's committed events (of `types`, or all), in recorded order, each checked
     against its schema: every flow that records events validates them this way."""
     rows = admin.execute(
         "SELECT id FROM outbox_events WHERE tenant_id = %s"
-        " AND (cardinality(%s::text[]) = 0 OR type = ANY(%s::text[])) ORDER BY occurred_at, id",
+        " AND (cardinality(%s::text[]) = 0 OR type = ANY(%s::text[])) ORDER BY seq",
         (tenant_id, [t.value for t in types], [t.value for t in types]),
     ).fetchall()
     with UnitOfWork(app, tenant_id) as uow:

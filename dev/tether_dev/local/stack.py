@@ -91,6 +91,7 @@ class RunningStack:
             "sandbox_api_token": self.sandbox.api_token,
             "queues": {q.logical_id: queue_url(self.moto.url, q.name) for q in self.stack.queues},
             "tables": {t.logical_id: t.name for t in self.stack.tables},
+            "event_buses": list(self.stack.buses),
         }
 
     def stop(self) -> None:
@@ -244,8 +245,12 @@ def banner(running: RunningStack) -> str:
         "            its account's secrets are sent to the API (kept in moto): `make demo` shows how",
         f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"
         "  (Lambda's Invoke API)",
-        f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, Secrets Manager)",
+        f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, Secrets Manager, EventBridge)",
         f"  database  {state['database_url']}",
+    ]
+    lines += [
+        f"  bus       {rule.bus}: rule {rule.logical_id} → {', '.join(t for t, _ in rule.targets)}"
+        for rule in stack.rules
     ]
     lines += [
         f"  poller    {p.function.name} ← {p.source.queue} (batch {p.source.batch_size})"

@@ -12,7 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from tests.support.api_client import NOW, Api, Client
+from tests.support.events import recorded
 from tests.support.factories import make_campaign, make_lead
+from tether.domain.outbox import EventType
 
 PHONE = "+14155550134"
 
@@ -233,6 +235,14 @@ def test_the_suppression_list_added_to_imported_exported_and_never_deleted(api: 
         ).status
         == 422
     )
+
+    # each phone suppressed by hand is one lead.opted_out event (issue 16), no more
+    assert api.app is not None
+    opted_out = recorded(api.admin, api.app, client.tenant_id, EventType.LEAD_OPTED_OUT)
+    assert [(e.data["phone"], e.data["source"]) for e in opted_out] == [
+        ("+14155550150", "manual"),
+        ("+14155550152", "manual"),
+    ]
 
     page = client.get("/v1/suppressions", query={"limit": 1})
     assert [s["phone"] for s in page.body["items"]] == ["+14155550152"]

@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.api_client import NOW, Api, Client
 from tests.support.api_scenes import build_campaign
+from tests.support.events import recorded
 from tests.support.outbound import WEBHOOK_BASE_URL
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import FreshConnections
@@ -25,6 +26,7 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import ConstraintViolation
 from tether.domain.launches import LaunchStatus
 from tether.domain.message_status import MessageStatus
+from tether.domain.outbox import EventType
 from tether.providers import SendAccepted, SendCommand, SmsProvider
 from tether.services import launches
 from tether.services.launches import LaunchChunk, dispatch_launches, run_launch_chunk
@@ -107,6 +109,15 @@ def test_chunks_delivered_twice_queue_each_lead_once(api: Api) -> None:
         outcomes += [run(api, chunk), run(api, chunk)]  # SQS delivers at least once
     assert outcomes == ["running", "stale", "running", "stale", "complete", "stale"]
     assert_each_lead_once(api, scene)
+    # one campaign.launch_progress per chunk stored (issue 16); a stale chunk records none
+    assert api.app is not None
+    progress = recorded(api.admin, api.app, client.tenant_id, EventType.CAMPAIGN_LAUNCH_PROGRESS)
+    assert [(e.data["status"], e.data["queued"]) for e in progress] == [
+        ("running", 3),
+        ("running", 6),
+        ("complete", 7),
+    ]
+    assert {e.data["launch_id"] for e in progress} == {started.body["id"]}
     launch = client.get(f"/v1/campaigns/{scene.campaign_id}/launches/{started.body['id']}")
     assert launch.body["status"] == "complete"
     assert (launch.body["queued"], launch.body["duplicates"], launch.body["chunks_done"]) == (
@@ -197,6 +208,12 @@ def test_pause_stops_the_fan_out_and_resume_carries_it_on(api: Api) -> None:
     assert take_chunks(api) == []  # the fan-out stopped
     paused = client.get(launch_path).body
     assert (paused["status"], paused["queued"]) == ("paused", 3)
+    assert api.app is not None
+    progress = recorded(api.admin, api.app, client.tenant_id, EventType.CAMPAIGN_LAUNCH_PROGRESS)
+    assert [(e.data["status"], e.data["queued"]) for e in progress] == [
+        ("running", 3),
+        ("paused", 3),
+    ]
     assert len(first_messages(api, scene.campaign_id)) == 3
     # a second launch waits for this one
     refused = client.post(f"/v1/campaigns/{scene.campaign_id}/launch")

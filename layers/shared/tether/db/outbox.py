@@ -59,7 +59,7 @@ class OutboxRepository:
     def record_many(
         self,
         events: Sequence[tuple[UUID, EventType, Mapping[str, Any], UUID | None]],
-        at: datetime,
+        at: datetime | None,
     ) -> list[OutboxEvent]:
         """Many events of one effect written in one statement (a job's batch): (tenant,
         type, data, lead) each."""
@@ -67,7 +67,7 @@ class OutboxRepository:
             return []
         rows = self._conn.execute(
             "INSERT INTO outbox_events (tenant_id, type, lead_id, occurred_at, data)"
-            " SELECT v.tenant_id, v.type, v.lead_id, %s, v.data"
+            " SELECT v.tenant_id, v.type, v.lead_id, coalesce(%s, now()), v.data"
             " FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::jsonb[])"
             "   WITH ORDINALITY AS v(tenant_id, type, lead_id, data, n) ORDER BY v.n"
             f" RETURNING {OUTBOX_COLUMNS}",
@@ -94,7 +94,7 @@ class OutboxRepository:
         rows = self._conn.execute(
             "SELECT tenant_id, id FROM outbox_events"
             " WHERE relayed_at IS NULL AND occurred_at < %s"
-            " ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED",
+            " ORDER BY occurred_at, seq LIMIT %s FOR UPDATE SKIP LOCKED",
             (before, limit),
         ).fetchall()
         return [(row["tenant_id"], row["id"]) for row in rows]
@@ -113,8 +113,9 @@ class OutboxRepository:
         return cursor.rowcount
 
     def get(self, ids: list[UUID]) -> list[OutboxEvent]:
+        """The events of these ids this scope can see, in the order they were recorded."""
         rows = self._conn.execute(
-            f"SELECT {OUTBOX_COLUMNS} FROM outbox_events WHERE id = ANY(%s) ORDER BY occurred_at, id",
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox_events WHERE id = ANY(%s) ORDER BY seq",
             (ids,),
         ).fetchall()
         return [_event(row) for row in rows]

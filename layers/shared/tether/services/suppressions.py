@@ -118,6 +118,20 @@ def import_suppressions(
         added = uow.suppressions.add_many(
             tenant_id, [(phone, note) for phone, (_, note) in wanted.items()], actor
         )
+        uow.outbox.record_many(
+            [
+                (
+                    tenant_id,
+                    EventType.LEAD_OPTED_OUT,
+                    opted_out_data(
+                        None, phone, number_id=None, number=None, keyword=None, source="manual"
+                    ),
+                    None,
+                )
+                for phone in sorted(added)
+            ],
+            None,
+        )
         uow.commit()
     for phone, (index, _) in wanted.items():
         outcome = "added" if phone in added else "already"
