@@ -9,6 +9,9 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.support.events import kinds, recorded
 from tests.support.factories import Chain, insert_message, outbound_values
 from tests.support.outbound import NOW, SENDER, Outbound
@@ -27,6 +30,7 @@ from tether.services.statuses import apply_status_update
 from tether.services.timers import fire_due_timers
 
 E = EventType
+M = MessageStatus
 
 
 def new_events(
@@ -192,6 +196,45 @@ def test_a_status_that_moves_the_message_records_once(
             "error_code": None,
         }
     ]
+
+
+REPORTS = [M.QUEUED, M.SENT, M.DELIVERED, M.UNDELIVERED, M.FAILED, M.READ]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(reports=st.lists(st.sampled_from(REPORTS), min_size=1, max_size=6))
+def test_status_events_tell_the_messages_path_without_gaps_or_repeats(
+    chain: Chain, admin: Connection, app_connections: FreshConnections, reports: list[M]
+) -> None:
+    """Whatever reports arrive, in any order and repeated: each event starts where the
+    last one ended, no status is told twice, and the last one told is the message's."""
+    sid = f"SM{uuid.uuid4().hex}"
+    message_id = insert_message(
+        admin, outbound_values(chain, provider="sandbox", external_id=sid, status="queued")
+    )
+    for minute, status in enumerate(reports):
+        update = StatusUpdate(
+            provider="sandbox",
+            external_id=sid,
+            status=status,
+            error_code="30007" if status in (M.FAILED, M.UNDELIVERED) else None,
+            occurred_at=NOW + timedelta(minutes=minute),
+        )
+        with UnitOfWork(app_connections, chain.tenant_id) as uow:
+            apply_status_update(uow, chain.tenant_id, update, None, NOW)
+            uow.commit()
+    told = [
+        e.data
+        for e in recorded(admin, app_connections, chain.tenant_id, E.MESSAGE_STATUS_CHANGED)
+        if e.data["message_id"] == str(message_id)
+    ]
+    path = ["queued"] + [data["status"] for data in told]
+    assert [data["previous_status"] for data in told] == path[:-1]
+    assert len(set(path)) == len(path)
+    row = admin.execute("SELECT status FROM messages WHERE id = %s", (message_id,)).fetchone()
+    assert row == {"status": path[-1]}
 
 
 def test_a_lease_records_acquired_and_released_once_each(
