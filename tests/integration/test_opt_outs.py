@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from tests.support.events import recorded
 from tests.support.factories import MigratedDatabase, make_lead
 from tests.support.outbound import NOW, SENDER, Crash, CrashingProvider, Outbound
 from tests.support.replies import reply
@@ -17,6 +18,7 @@ from tether.db.connection import Connection, FreshConnections, connect
 from tether.domain.classification import Classification, Intent
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import LeadState
+from tether.domain.outbox import EventType
 from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.services.campaigns import pause_campaign
 from tether.services.inbox import assign_unmatched
@@ -149,9 +151,20 @@ def test_an_unmatched_stop_stored_unread_is_suppressed_when_assigned(
     assert suppressions(admin, outbound.tenant_id, STRANGER) == []
     lead_id = outbound.lead(STRANGER)
     assert handled.message_id is not None
+    assert recorded(admin, outbound.app, outbound.tenant_id) == []  # no lead, no opt-out yet
     assign_unmatched(outbound.uow(), handled.message_id, lead_id, NOW)
     assert len(suppressions(admin, outbound.tenant_id, STRANGER)) == 1
     assert outbound.process(outbound.request(lead_id)).outcome is Outcome.FAILED
+    # given its lead, the reply is told as received, with the opt-out and the move
+    events = recorded(admin, outbound.app, outbound.tenant_id)
+    assert sorted(e.type.value for e in events) == [
+        "lead.opted_out",
+        "lead.state_changed",
+        "reply.received",
+    ]
+    assert all(e.lead_id == lead_id for e in events)
+    [received] = [e.data for e in events if e.type is EventType.REPLY_RECEIVED]
+    assert (received["from"], received["to"], received["body"]) == (STRANGER, SENDER, "Stop.")
 
 
 # --- finding 2: "no thanks stop" suppresses the phone, not one lead

@@ -298,7 +298,8 @@ class UnmatchedRepository:
 
     def lock(self, message_id: UUID) -> UnmatchedReply | None:
         row = self._conn.execute(
-            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.body"
+            "SELECT u.message_id, u.resolved_at, u.resolved_lead_id, m.thread_id, m.body,"
+            " m.from_address, m.to_address, m.received_at"
             " FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
             " WHERE u.message_id = %s FOR UPDATE OF u",
             (message_id,),
@@ -311,6 +312,9 @@ class UnmatchedRepository:
             row["body"],
             row["resolved_at"],
             row["resolved_lead_id"],
+            row["from_address"],
+            row["to_address"],
+            row["received_at"],
         )
 
     def resolve(self, message_id: UUID, lead_id: UUID, at: datetime) -> None:

@@ -151,6 +151,9 @@ class UnmatchedReply:
     body: str
     resolved_at: datetime | None
     resolved_lead_id: UUID | None
+    from_address: str = ""
+    to_address: str = ""
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

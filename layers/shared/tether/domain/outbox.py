@@ -64,6 +64,39 @@ def _id(value: UUID | None) -> str | None:
     return str(value) if value is not None else None
 
 
+def reply_received_data(
+    *,
+    lead_id: UUID,
+    campaign_id: UUID | None,
+    thread_id: UUID | None,
+    message_id: UUID,
+    number_id: UUID | None,
+    stage: str | None,
+    notification_id: UUID | None,
+    sender: str,
+    recipient: str,
+    body: str,
+    classification: str,
+    received_at: datetime | None,
+) -> dict[str, Any]:
+    """`stage` and `notification_id`: the bell it rang (null when the number it reached
+    is in no campaign, or when it was given its lead by hand later)."""
+    return {
+        "lead_id": str(lead_id),
+        "campaign_id": _id(campaign_id),
+        "thread_id": _id(thread_id),
+        "message_id": str(message_id),
+        "number_id": _id(number_id),
+        "stage": stage,
+        "notification_id": _id(notification_id),
+        "from": sender,
+        "to": recipient,
+        "body": body,
+        "classification": classification,
+        "received_at": received_at.isoformat() if received_at else None,
+    }
+
+
 def state_changed_data(lead_id: UUID, previous: str, target: str, reason: str) -> dict[str, Any]:
     return {"lead_id": str(lead_id), "from": previous, "to": target, "reason": reason}
 

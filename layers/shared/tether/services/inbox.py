@@ -11,6 +11,7 @@ from uuid import UUID
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import InvalidState, NotFound
 from tether.domain.model import CallEntry, Thread
+from tether.domain.outbox import EventType, reply_received_data
 from tether.domain.pagination import Page, Position, RankedPosition, page_of
 from tether.observability import logger, metrics
 from tether.services.replies import apply_to_lead
@@ -127,6 +128,27 @@ def assign_unmatched(
         # classified now that it has a lead: a STOP moves it to suppressed, like any reply
         classification, state = apply_to_lead(
             uow, lead, message_id, entry.body, f"assigned:{message_id}", now
+        )
+        # the reply reaches its lead now (its bell rang, if at all, when it arrived)
+        uow.outbox.record(
+            lead.tenant_id,
+            EventType.REPLY_RECEIVED,
+            reply_received_data(
+                lead_id=lead.id,
+                campaign_id=lead.campaign_id,
+                thread_id=entry.thread_id,
+                message_id=message_id,
+                number_id=None,
+                stage=None,
+                notification_id=None,
+                sender=entry.from_address,
+                recipient=entry.to_address,
+                body=entry.body,
+                classification=classification.intent.value,
+                received_at=entry.received_at,
+            ),
+            now,
+            lead_id=lead.id,
         )
         uow.commit()
     logger.info(

@@ -34,7 +34,12 @@ from tether.domain.consent import ConsentKind
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import RESUBSCRIBED, LeadState, leaves_suppression
 from tether.domain.model import Lead
-from tether.domain.outbox import EventType, call_queued_data, opted_out_data
+from tether.domain.outbox import (
+    EventType,
+    call_queued_data,
+    opted_out_data,
+    reply_received_data,
+)
 from tether.domain.phone import normalize_or_keep
 from tether.domain.replies import REPLY_RECEIVED, follow_through, reply_effect
 from tether.domain.timers import TimerType
@@ -183,20 +188,20 @@ def apply_reply(
     uow.outbox.record(
         tenant_id,
         EventType.REPLY_RECEIVED,
-        {
-            "lead_id": str(lead.id),
-            "campaign_id": str(match.campaign_id) if match.assignment_id else None,
-            "thread_id": str(thread_id),
-            "message_id": str(message_id),
-            "number_id": str(match.number_id) if match.assignment_id else None,
-            "stage": stage,
-            "notification_id": str(notification_id) if notification_id else None,
-            "from": theirs,
-            "to": ours,
-            "body": reply.body,
-            "classification": classification.intent.value,
-            "received_at": reply.occurred_at.isoformat(),
-        },
+        reply_received_data(
+            lead_id=lead.id,
+            campaign_id=match.campaign_id if match.assignment_id else None,
+            thread_id=thread_id,
+            message_id=message_id,
+            number_id=match.number_id if match.assignment_id else None,
+            stage=stage,
+            notification_id=notification_id,
+            sender=theirs,
+            recipient=ours,
+            body=reply.body,
+            classification=classification.intent.value,
+            received_at=reply.occurred_at,
+        ),
         now,
         lead_id=lead.id,
     )
