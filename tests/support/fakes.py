@@ -6,7 +6,7 @@ moved only from the state expected, one live suppression per phone)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, cast
 from uuid import UUID, uuid4
@@ -16,6 +16,7 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.lead_state import LeadState
 from tether.domain.leases import LeaseRules
 from tether.domain.model import Lead
+from tether.domain.outbox import EventType, OutboxEvent
 
 
 @dataclass
@@ -115,6 +116,28 @@ class FakeNumbers:
 
 
 @dataclass
+class FakeOutbox:
+    """The outbox: the events recorded, in order (the real one is migration 0031's)."""
+
+    recorded: list[OutboxEvent] = field(default_factory=list)
+
+    def record(
+        self,
+        tenant_id: UUID,
+        type: EventType,
+        data: dict[str, Any],
+        at: datetime | None,
+        lead_id: UUID | None = None,
+        version: int = 1,
+    ) -> OutboxEvent:
+        event = OutboxEvent(
+            uuid4(), tenant_id, type, version, lead_id, at or datetime.now(UTC), dict(data)
+        )
+        self.recorded.append(event)
+        return event
+
+
+@dataclass
 class FakeUnitOfWork:
     """Stands in for UnitOfWork where a service needs only these repositories."""
 
@@ -123,6 +146,7 @@ class FakeUnitOfWork:
     lead_events: FakeLeadEvents = field(default_factory=FakeLeadEvents)
     suppressions: FakeSuppressions = field(default_factory=FakeSuppressions)
     timers: FakeTimers = field(default_factory=FakeTimers)
+    outbox: FakeOutbox = field(default_factory=FakeOutbox)
     committed: int = 0
     opened: bool = False
 

@@ -110,6 +110,11 @@ def test_a_start_from_a_suppressed_lead_is_written_as_a_re_subscribe() -> None:
     assert [(e.event_type, e.new_state) for e in fake.lead_events.events] == [
         ("RESUBSCRIBED", LeadState.RESPONDED)
     ]
+    # told to the tenant's systems as the move and the re-subscribe it is
+    assert [e.type.value for e in fake.outbox.recorded] == [
+        "lead.state_changed",
+        "lead.resubscribed",
+    ]
 
 
 @pytest.mark.parametrize(
