@@ -86,7 +86,7 @@ class QueueRelay:
     def relay(self, uow: UnitOfWork, events: Sequence[OutboxEvent]) -> None:
         try:
             relayed = _hand_over(self._queue, [(e.tenant_id, e.id) for e in events])
-        except DependencyUnavailable as error:
+        except Exception as error:  # the use case has committed: nothing may fail it now
             logger.warning(
                 "events not relayed; the sweeper re-drives them",
                 extra={"events": len(events), "error": str(error)},
