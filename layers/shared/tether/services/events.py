@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Protocol
@@ -101,7 +102,8 @@ class QueueRelay:
             # they are on the queue already: the worst case is the sweeper relaying
             # them again, and every sink dedupes on the event's id
             logger.exception("relayed events not marked", extra={"events": len(relayed)})
-            uow.rollback()
+            with suppress(Exception):  # a broken connection: the unit of work's end drops it
+                uow.rollback()
 
 
 def utc_now() -> datetime:
