@@ -26,6 +26,7 @@ async function main() {
   let live = null;
 
   const route = () => {
+    say(""); // a message belongs to the section it came from
     const signedIn = Boolean(api.key);
     document.getElementById("nav").hidden = !signedIn;
     document.getElementById("sign-in").hidden = signedIn;

@@ -254,6 +254,11 @@ export class Inbox {
       form.dataset.sendKey = newSendKey(t.id);
       this.say(`Reply queued from ${sent.from_number}.`);
       await this.open(t.id, { quiet: true });
+      // the outbound function decides within seconds whether it goes now or waits (quiet
+      // hours at the recipient, pacing): look again to show which
+      for (const ms of [1000, 2500, 5000, 10000]) {
+        setTimeout(() => this.openId === t.id && this.open(t.id, { quiet: true }), ms);
+      }
     } catch (error) {
       this.say(`Not sent: ${error.message}`);
       button.disabled = false;
@@ -329,7 +334,9 @@ function messageItem(m, traced) {
       { class: "meta" },
       `Status: ${humanize(m.status)}`,
       m.error_reason ? ` (${m.error_reason})` : "",
-      held ? h("span", { class: "held" }, " · held (quiet hours or pacing); goes at ", when(m.not_before)) : null,
+      held
+        ? h("span", { class: "held", dataset: { notBefore: m.not_before } }, " · held (quiet hours at the recipient, or pacing); goes at ", when(m.not_before))
+        : null,
     ),
     traced?.status_history?.length
       ? h(

@@ -214,6 +214,29 @@ def test_a_person_replies_from_the_bound_number(
     _shot(page, "thread")
 
 
+def test_a_reply_in_quiet_hours_shows_when_it_will_go(scene: Scene, page: Any) -> None:
+    hour = datetime.now(ZoneInfo("America/New_York")).hour  # Ana's number is in New York
+    window = {"quiet_hours_start": f"{(hour + 2) % 24:02}:00",
+              "quiet_hours_end": f"{(hour + 3) % 24:02}:00"}  # fmt: skip
+    scene.api("PATCH", "/v1/settings", window)
+    try:
+        page.get_by_label(f"Reply to {ANA}").fill("Or later today?")
+        page.get_by_role("button", name="Send reply").click()
+        held = page.locator("#thread .message.outbound .held")
+        sync_api.expect(held).to_contain_text("goes at")
+    finally:
+        scene.api("PATCH", "/v1/settings", {"quiet_hours_start": "00:00",
+                                            "quiet_hours_end": "23:59:59"})  # fmt: skip
+    trace = scene.api("GET", f"/v1/leads/{scene.leads[ANA]}/trace")["messages"]
+    (waiting,) = [m for m in trace if m["body"] == "Or later today?"]
+    assert waiting["status"] == "queued"
+    opening = datetime.fromisoformat(held.get_attribute("data-not-before"))
+    assert (
+        opening.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M")
+        == window["quiet_hours_start"]
+    )
+
+
 def test_a_suppressed_lead_cannot_be_answered_and_the_reason_shows(
     scene: Scene, dev_stack: DevStack, page: Any
 ) -> None:

@@ -182,9 +182,11 @@ def test_quiet_hours_defer_to_the_local_opening(
     assert (outcome.outcome, outcome.not_before) == (Outcome.DEFERRED, opening)
     assert outbound.message(message_id)["not_before"] == opening
     # the thread (the console) shows when the held text will go
-    thread_id = outbound.admin.execute(
+    row = outbound.admin.execute(
         "SELECT thread_id FROM messages WHERE id = %s", (message_id,)
-    ).fetchone()["thread_id"]
+    ).fetchone()
+    assert row is not None
+    thread_id = row["thread_id"]
     view = get_thread(UnitOfWork(outbound.app, outbound.tenant_id), thread_id)
     assert [m["not_before"] for m in view.messages] == [opening]
     assert outbound.texts_to(phone) == 0
