@@ -40,7 +40,12 @@ export class Api {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = { message: `HTTP ${response.status}: ${text.slice(0, 200)}` };
+    }
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }

@@ -15,6 +15,8 @@ export class Inbox {
     this.stage = null;
     this.counts = Object.fromEntries(STAGES.map((s) => [s, 0]));
     this.openId = null;
+    this.followUps = 0;
+    this.followTimer = null;
     this.stagesEl = document.getElementById("stages");
     this.threadsEl = document.getElementById("threads");
     this.threadEl = document.getElementById("thread");
@@ -135,13 +137,31 @@ export class Inbox {
       const draft = this.threadEl.querySelector("#reply")?.value ?? "";
       const pendingKey = this.threadEl.querySelector("#reply-form")?.dataset.sendKey;
       this.render(detail, lead, trace, timers, suppressions, draft, pendingKey);
+      this.followUp(threadId, detail.messages, quiet);
       if (!quiet) {
         this.threadEl.focus();
-        this.markRead(threadId);
+        this.markRead(threadId).catch((error) => this.say(`Marking read: ${error.message}`));
       }
     } catch (error) {
       this.say(`Thread: ${error.message}`);
     }
+  }
+
+  /** A text of ours not yet decided (it goes now, or waits for quiet hours or pacing;
+   * then its delivery): look again in a moment, a bounded number of times. */
+  followUp(threadId, messages, quiet) {
+    clearTimeout(this.followTimer);
+    if (!quiet) this.followUps = 0;
+    const now = new Date();
+    const undecided = messages.some(
+      (m) =>
+        m.direction === "outbound" &&
+        ["queued", "sending"].includes(m.status) &&
+        !(m.not_before && new Date(m.not_before) > now),
+    );
+    if (!undecided || this.followUps >= 30) return;
+    this.followUps += 1;
+    this.followTimer = setTimeout(() => this.openId === threadId && this.open(threadId, { quiet: true }), 2000);
   }
 
   async markRead(threadId) {
@@ -253,12 +273,8 @@ export class Inbox {
       textarea.value = "";
       form.dataset.sendKey = newSendKey(t.id);
       this.say(`Reply queued from ${sent.from_number}.`);
+      this.followUps = 0;
       await this.open(t.id, { quiet: true });
-      // the outbound function decides within seconds whether it goes now or waits (quiet
-      // hours at the recipient, pacing): look again to show which
-      for (const ms of [1000, 2500, 5000, 10000]) {
-        setTimeout(() => this.openId === t.id && this.open(t.id, { quiet: true }), ms);
-      }
     } catch (error) {
       this.say(`Not sent: ${error.message}`);
       button.disabled = false;

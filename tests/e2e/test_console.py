@@ -143,11 +143,15 @@ def _bound_number(scene: Scene, phone: str) -> str:
     return number
 
 
-def test_the_console_is_served_with_its_config_and_a_policy(scene: Scene, page: Any) -> None:
+def test_the_console_is_served_with_its_config_and_a_policy(
+    scene: Scene, dev_stack: DevStack, page: Any
+) -> None:
     answer = page.request.get(scene.console_url + "config.json")
     assert answer.ok
     base = scene.console_url.removesuffix("/console/")
-    assert json.loads(answer.text()) == {"api_base": base, "websocket_url": None}
+    # null until the stack runs a WebSocket server (then dev.json names it too)
+    websocket_url = dev_stack.state.get("websocket_url")
+    assert json.loads(answer.text()) == {"api_base": base, "websocket_url": websocket_url}
     index = page.request.get(scene.console_url)
     policy = index.headers["content-security-policy"]
     assert "script-src 'self'" in policy
@@ -173,10 +177,24 @@ def test_a_reply_appears_without_a_reload_and_the_bell_goes_up(
 ) -> None:
     bell = page.locator("#bell")
     sync_api.expect(bell).to_have_attribute("data-count", "0")
+    # pushed over the WebSocket API when the stack has one, else polled
+    pushed = bool(dev_stack.state.get("websocket_url"))
+    sync_api.expect(page.locator("#mode")).to_have_attribute(
+        "data-mode", "websocket" if pushed else "polling"
+    )
+    polls: list[str] = []
+
+    def polled(request: Any) -> None:
+        if "/unread-counts" in request.url:
+            polls.append(request.url)
+
+    page.on("request", polled)
     page.evaluate("window.notReloaded = true")
     dev_stack.client.reply(lead=ANA, to=_bound_number(scene, ANA), text="Yes! Call me tomorrow")
-    # the console learns of it by itself (polling now; the WebSocket once it merges)
     sync_api.expect(bell).to_have_attribute("data-count", "1")
+    page.remove_listener("request", polled)
+    if pushed:
+        assert polls == [], "the bell went up by a push, not a poll"
     stage = page.locator("#stages [data-stage=initial_message] .badge")
     sync_api.expect(stage).to_have_attribute("data-count", "1")
     sync_api.expect(page.locator("#threads")).to_contain_text(ANA)
