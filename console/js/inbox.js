@@ -134,9 +134,19 @@ export class Inbox {
         ? (await this.api.get("/v1/suppressions", { phone: lead.phone, active: "true" })).items
         : [];
       if (this.openId !== threadId) return; // another thread was chosen meanwhile
-      const draft = this.threadEl.querySelector("#reply")?.value ?? "";
-      const pendingKey = this.threadEl.querySelector("#reply-form")?.dataset.sendKey;
+      // a refresh keeps what the person is typing, and where
+      const typing = this.renderedId === threadId ? this.threadEl.querySelector("#reply") : null;
+      const draft = typing?.value ?? "";
+      const focused = typing !== null && document.activeElement === typing;
+      const [start, end] = focused ? [typing.selectionStart, typing.selectionEnd] : [0, 0];
+      const pendingKey = typing?.form?.dataset.sendKey;
       this.render(detail, lead, trace, timers, suppressions, draft, pendingKey);
+      this.renderedId = threadId;
+      const reply = this.threadEl.querySelector("#reply");
+      if (focused && !reply.disabled) {
+        reply.focus();
+        reply.setSelectionRange(start, end);
+      }
       this.followUp(threadId, detail.messages, quiet);
       if (!quiet) {
         this.threadEl.focus();
