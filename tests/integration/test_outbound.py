@@ -13,8 +13,10 @@ import pytest
 
 from tests.support.outbound import NOW, SENDER, Crash, CrashingProvider, Outbound
 from tether.db.connection import Connection, FreshConnections
+from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import Conflict
 from tether.providers import ProviderErrorKind, SendAccepted, SendCommand
+from tether.services.inbox import get_thread
 from tether.services.outbound import Outcome
 from tether_dev.sandbox import SandboxServer
 
@@ -179,6 +181,14 @@ def test_quiet_hours_defer_to_the_local_opening(
     outcome = outbound.process(message_id, early)
     assert (outcome.outcome, outcome.not_before) == (Outcome.DEFERRED, opening)
     assert outbound.message(message_id)["not_before"] == opening
+    # the thread (the console) shows when the held text will go
+    row = outbound.admin.execute(
+        "SELECT thread_id FROM messages WHERE id = %s", (message_id,)
+    ).fetchone()
+    assert row is not None
+    thread_id = row["thread_id"]
+    view = get_thread(UnitOfWork(outbound.app, outbound.tenant_id), thread_id)
+    assert [m["not_before"] for m in view.messages] == [opening]
     assert outbound.texts_to(phone) == 0
     assert outbound.process(message_id, opening - timedelta(seconds=1)).outcome is Outcome.DEFERRED
     assert outbound.process(message_id, opening).outcome is Outcome.SENT

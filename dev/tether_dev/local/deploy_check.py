@@ -127,6 +127,7 @@ def run_deploy_check(say: Callable[[str], None] = print) -> DeployReport:
         gateway_url = f"{endpoint}/_aws/execute-api/{api_id}/{STAGE}"
         public_api.target = gateway_url
         check_health(gateway_url, say)
+        check_console(gateway_url, say)
 
         say("== migrations through the deployed migrate function")
         migrated = aws.invoke(aws.function_name("MigrateFunction"), {})
@@ -501,6 +502,21 @@ def check_health(gateway_url: str, say: Callable[[str], None]) -> None:
     body = json.loads(answer.data or b"null")
     note = "" if body == HEALTH_BODY else "  (the emulator drops a mock's response template)"
     say(f"   GET /v1/health: 200 {json.dumps(body)}{note}")
+
+
+def check_console(gateway_url: str, say: Callable[[str], None]) -> None:
+    """The console's files came with the api function's package (`sam build` copies the
+    link functions/api/console as a folder), and config.json is made for the caller."""
+    import urllib3
+
+    script = urllib3.request("GET", f"{gateway_url}/console/js/segments.js", timeout=30)
+    if script.status != 200 or b"export function countSegments" not in script.data:
+        raise DeployCheckFailed(f"GET /console/js/segments.js: {script.status}")
+    config = urllib3.request("GET", f"{gateway_url}/console/config.json", timeout=30)
+    body = json.loads(config.data or b"null") if config.status == 200 else None
+    if not isinstance(body, dict) or set(body) != {"api_base", "websocket_url"}:
+        raise DeployCheckFailed(f"GET /console/config.json: {config.status} {config.data[:200]!r}")
+    say(f"   GET /console/: the files and config.json ({json.dumps(body)})")
 
 
 # -- infra/database.yaml -------------------------------------------------------------

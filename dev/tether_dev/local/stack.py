@@ -82,6 +82,8 @@ class RunningStack:
     def state(self) -> dict[str, Any]:
         return {
             "gateway_url": self.gateway.url,
+            # the web console, served by the api function through the gateway
+            "console_url": f"{self.gateway.url}/console/",
             "lambda_url": self.lambda_api.url,
             "sandbox_url": self.sandbox.url,
             "aws_endpoint_url": self.moto.url,
@@ -241,6 +243,7 @@ def banner(running: RunningStack) -> str:
         for route in stack.routes
     ]
     lines += [
+        f"  console   {state['console_url']}  (sign in with the API key below)",
         f"  sandbox   {state['sandbox_url']}  webhooks to {state['webhook_url']}/<account id>",
         "            its account's secrets are sent to the API (kept in moto): `make demo` shows how",
         f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"

@@ -212,6 +212,8 @@ class ApiSettings(OutboundQueueSettings, LaunchQueueSettings):
     launch to the launch queue."""
 
     max_body_bytes: int = 1024 * 1024
+    # the WebSocket API the console connects to (wss://...; unset: the console polls)
+    websocket_url: str | None = None
 
 
 class LaunchSettings(OutboundQueueSettings, LaunchQueueSettings):

@@ -317,6 +317,9 @@ def test_threads_notifications_call_queue_unmatched_and_audit(api: Api) -> None:
     thread = client.get(f"/v1/threads/{seeded['thread_id']}")
     assert thread.body["thread"]["next_step"] == "human_takeover"
     assert [m["body"] for m in thread.body["messages"]] == ["Yes, call me"]
+    # what the console shows of each message beside its text
+    (shown,) = thread.body["messages"]
+    assert (shown["media_urls"], shown["not_before"], shown["error_reason"]) == ([], None, None)
 
     counts = client.get("/v1/notifications/unread-counts").body
     assert counts["counts"]["initial_message"] == 1

@@ -10,6 +10,7 @@ import binascii
 import re
 import threading
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -17,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tether.api import context, scopes
+from tether.api import console, context, scopes
 from tether.api.body import body_bytes, read_json, read_text
 from tether.api.errors import (
     error_payload,
@@ -40,6 +41,7 @@ from tether.api.routes import (
     suppressions,
     timers,
 )
+from tether.config import api_settings
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.api_keys import bearer_token
 from tether.domain.errors import (
@@ -131,7 +133,13 @@ def served_routes() -> list[tuple[str, str]]:
     (/v1/leads/{lead_id}); what API Gateway must hand to this function."""
     routes = [*app._static_routes, *app._dynamic_routes]
     return sorted(
-        (str(route.method).upper(), re.sub(r"<(\w+)>", r"{\1}", route.path)) for route in routes
+        [
+            *(
+                (str(route.method).upper(), re.sub(r"<(\w+)>", r"{\1}", route.path))
+                for route in routes
+            ),
+            *console.ROUTES,
+        ]
     )
 
 
@@ -172,11 +180,19 @@ def no_route(_: Exception) -> Response[Any]:
     )
 
 
-def serve(event: dict[str, Any], lambda_context: LambdaContext) -> dict[str, Any]:
+def serve(
+    event: dict[str, Any], lambda_context: LambdaContext, console_files: Path | None = None
+) -> dict[str, Any]:
     """Answer one API Gateway proxy event: 413 for a body over the limit and 401 without
-    a valid key before any route runs; the request then acts as the key's tenant."""
-    ports = context.api_ports()
+    a valid key before any route runs; the request then acts as the key's tenant. Under
+    /console, the console's static files from `console_files` (no key: the console asks
+    for one and calls /v1 with it)."""
     path = event.get("path") or ""
+    if console.is_console_path(path):
+        if console_files is None:
+            return proxy_error(NotFound("console", path))
+        return console.answer(event, console_files, api_settings().websocket_url)
+    ports = context.api_ports()
     if _body_size(event) > ports.max_body_bytes:
         return proxy_error(PayloadTooLarge(f"the body is over {ports.max_body_bytes} bytes"))
     media_type = _media_type(event)

@@ -642,7 +642,13 @@ class ThreadMessage(BaseModel):
     from_address: str
     to_address: str
     body: str
+    media_urls: list[str]
     status: str
+    error_code: str | None
+    error_reason: str | None
+    not_before: datetime | None = Field(
+        description="a send held until then (quiet hours at the recipient, pacing, send_at)"
+    )
     external_id: str | None
     lead_id: UUID | None
     campaign_id: UUID | None

@@ -147,8 +147,9 @@ class ThreadRepository:
     def messages(self, thread_id: UUID, limit: int) -> list[dict[str, Any]]:
         """The thread's latest messages, oldest first."""
         return self._conn.execute(
-            "SELECT * FROM (SELECT id, direction, from_address, to_address, body, status,"
-            " external_id, lead_id, campaign_id, created_at, sent_at, delivered_at, received_at"
+            "SELECT * FROM (SELECT id, direction, from_address, to_address, body, media_urls,"
+            " status, error_code, error_reason, not_before, external_id, lead_id, campaign_id,"
+            " created_at, sent_at, delivered_at, received_at"
             " FROM messages WHERE thread_id = %s ORDER BY created_at DESC, id DESC LIMIT %s) AS latest"
             " ORDER BY created_at, id",
             (thread_id, limit),
