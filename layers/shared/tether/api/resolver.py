@@ -28,6 +28,7 @@ from tether.api.errors import (
 from tether.api.routes import (
     campaigns,
     consents,
+    event_subscriptions,
     inbox,
     inventory,
     keys,
@@ -101,6 +102,7 @@ for area in (
     suppressions,
     privacy,
     stats,
+    event_subscriptions,
 ):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)

@@ -43,6 +43,7 @@ from tether.db.repositories import (
 from tether.db.retention import RetentionRepository
 from tether.db.session import Session
 from tether.db.stats import StatsRepository
+from tether.db.subscriptions import DeliveryRepository, SubscriptionRepository
 from tether.db.timers import TimerRepository
 from tether.db.webhook_repositories import (
     AuditLogRepository,
@@ -81,6 +82,8 @@ class UnitOfWork:
     erasure: ErasureRepository
     retention: RetentionRepository
     outbox: OutboxRepository
+    subscriptions: SubscriptionRepository
+    deliveries: DeliveryRepository
     _session: Session
 
     def __init__(self, connections: ConnectionSource, tenant_id: UUID | None = None) -> None:
@@ -124,6 +127,8 @@ class UnitOfWork:
         self.erasure = ErasureRepository(session)
         self.retention = RetentionRepository(session)
         self.outbox = OutboxRepository(session)
+        self.subscriptions = SubscriptionRepository(session)
+        self.deliveries = DeliveryRepository(session)
         return self
 
     def __exit__(
