@@ -315,28 +315,28 @@ def test_one_delivery_per_subscription_and_event(
         )
 
 
-@pytest.mark.parametrize(
-    ("change", "refusal"),
-    [
-        ("webhook_id = 'msg_mine'", errors.GeneratedAlways),
-        ("event_id = gen_random_uuid()", errors.CheckViolation),  # the pair is for good
-        ("created_at = now() - interval '1 day'", errors.CheckViolation),
-        ("status = 'delivered', attempts = 1", errors.CheckViolation),  # no delivered_at
-        ("status = 'failed', attempts = 1, next_attempt_at = NULL", errors.CheckViolation),
-        ("status = 'pending', next_attempt_at = NULL", errors.CheckViolation),
-        ("status = 'lost'", errors.CheckViolation),
-        ("last_error = repeat('x', 301)", errors.CheckViolation),
-    ],
-)
-def test_a_delivery_keeps_its_rules(
-    hooks: Hooks, chain: Chain, admin: Connection, change: str, refusal: type[Exception]
-) -> None:
+DELIVERY_BREAKS: list[tuple[str, type[Exception]]] = [
+    ("webhook_id = 'msg_mine'", errors.GeneratedAlways),
+    ("event_id = gen_random_uuid()", errors.CheckViolation),  # the pair is for good
+    ("created_at = now() - interval '1 day'", errors.CheckViolation),
+    ("status = 'delivered', attempts = 1", errors.CheckViolation),  # no delivered_at
+    ("status = 'failed', attempts = 1, next_attempt_at = NULL", errors.CheckViolation),
+    ("status = 'pending', next_attempt_at = NULL", errors.CheckViolation),
+    ("status = 'lost'", errors.CheckViolation),
+    ("last_error = repeat('x', 301)", errors.CheckViolation),
+]
+
+
+def test_a_delivery_keeps_its_rules(hooks: Hooks, chain: Chain, admin: Connection) -> None:
     subscription_id, _ = _a_delivery(hooks, chain)
-    with pytest.raises(refusal):
-        admin.execute(
-            f"UPDATE event_deliveries SET {change} WHERE subscription_id = %s", (subscription_id,)
-        )
-    admin.rollback()
+    for change, refusal in DELIVERY_BREAKS:
+        with pytest.raises(refusal), admin.transaction():
+            admin.execute(
+                f"UPDATE event_deliveries SET {change} WHERE subscription_id = %s",
+                (subscription_id,),
+            )
+    (row,) = hooks.deliveries(subscription_id)
+    assert (row["status"], row["attempts"]) == ("pending", 0)
 
 
 def test_a_delivery_cannot_pair_a_subscription_with_another_tenants_event(
@@ -354,25 +354,26 @@ def test_a_delivery_cannot_pair_a_subscription_with_another_tenants_event(
             )
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        "secret_ref = 'whsec_c2VjcmV0'",  # a value in clear
-        "secret_ref = replace(secret_ref, tenant_id::text, gen_random_uuid()::text)",
-        "status = 'failing'",  # without since when
-        "failing_since = now()",  # while active
-        "event_types = ARRAY['lead.exploded']",
-        "event_types = ARRAY[]::text[]",
-        "url = 'ftp://example.com/in'",
-    ],
-)
-def test_a_subscription_keeps_its_rules(
-    hooks: Hooks, chain: Chain, admin: Connection, change: str
-) -> None:
+SUBSCRIPTION_BREAKS = [
+    "secret_ref = 'whsec_c2VjcmV0'",  # a value in clear
+    "secret_ref = replace(secret_ref, tenant_id::text, gen_random_uuid()::text)",
+    "status = 'failing'",  # without since when
+    "failing_since = now()",  # while active
+    "event_types = ARRAY['lead.exploded']",
+    "event_types = ARRAY[]::text[]",
+    "url = 'ftp://example.com/in'",
+    "url = 'HTTPS://example.com/in'",
+]
+
+
+def test_a_subscription_keeps_its_rules(hooks: Hooks, chain: Chain, admin: Connection) -> None:
     subscription_id, _ = hooks.subscribe(chain.tenant_id, "https://hooks.example.com/in")
-    with pytest.raises(errors.CheckViolation):
-        admin.execute(f"UPDATE event_subscriptions SET {change} WHERE id = %s", (subscription_id,))
-    admin.rollback()
+    for change in SUBSCRIPTION_BREAKS:
+        with pytest.raises(errors.CheckViolation), admin.transaction():
+            admin.execute(
+                f"UPDATE event_subscriptions SET {change} WHERE id = %s", (subscription_id,)
+            )
+    assert hooks.subscription(subscription_id)["status"] == "active"
 
 
 def test_row_level_security_hides_another_tenants_subscriptions(

@@ -98,8 +98,9 @@ class InvalidSubscriptionUrl(InvalidInput):
 
 
 def check_subscription_url(url: str, *, local_stage: bool) -> str:
-    """`url` if Tether may deliver to it; InvalidSubscriptionUrl says why not. Whether
-    its host resolves to a public address is checked at each delivery (DNS changes)."""
+    """`url` (its scheme in lower case) if Tether may deliver to it;
+    InvalidSubscriptionUrl says why not. Whether its host resolves to a public address
+    is checked at each delivery (DNS answers change)."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidSubscriptionUrl(f"url is longer than {MAX_URL_LENGTH} characters")
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
@@ -122,7 +123,7 @@ def check_subscription_url(url: str, *, local_stage: bool) -> str:
         )
     if not local_stage and not public_host(host):
         raise InvalidSubscriptionUrl("url must name a public host, not a private address")
-    return url
+    return parts.scheme + url[len(parts.scheme) :]
 
 
 def public_host(host: str) -> bool:
