@@ -400,3 +400,13 @@ def test_the_secret_is_in_secrets_manager_under_the_tenants_path(
     )
     assert hooks.store.client.get_secret_value(SecretId=ref)["SecretString"] == secret
     assert secret.startswith("whsec_")
+
+
+def test_retention_deleting_an_event_takes_its_deliveries(
+    hooks: Hooks, chain: Chain, jobs_connections: FreshConnections
+) -> None:
+    subscription_id, event_id = _a_delivery(hooks, chain)
+    with UnitOfWork(jobs_connections) as uow:  # the jobs role, as retention runs
+        uow.connection.execute("DELETE FROM outbox_events WHERE id = %s", (event_id,))
+        uow.commit()
+    assert hooks.deliveries(subscription_id) == []

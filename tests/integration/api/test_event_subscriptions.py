@@ -67,6 +67,17 @@ def test_the_secret_is_shown_once_and_kept_in_secrets_manager(hooks_api: Api) ->
     value = hooks_api.secretsmanager.get_secret_value(SecretId=name)["SecretString"]
     assert value == created["secret"]
 
+    # a repeat with the same Idempotency-Key: the same subscription, the secret not again
+    # (so no copy of it waits in the idempotency records)
+    key = {"Idempotency-Key": "subscribe-1"}
+    body = {"url": "https://hooks.example.com/two", "event_types": ["call.queued"]}
+    first = client.post("/v1/event-subscriptions", body, headers=key)
+    again = client.post("/v1/event-subscriptions", body, headers=key)
+    assert first.body["secret"].startswith("whsec_")
+    assert (again.status, again.body["id"], again.body["secret"]) == (201, first.body["id"], None)
+    kept = hooks_api.admin.execute("SELECT string_agg(t::text, ' ') AS all FROM api_idempotency t")
+    assert first.body["secret"] not in str(kept.fetchone())
+
     # disabled and enabled again; deleted with its secret
     patched = client.request(
         "PATCH", f"/v1/event-subscriptions/{created['id']}", {"status": "disabled"}

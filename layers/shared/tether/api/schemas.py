@@ -1113,8 +1113,10 @@ class EventSubscriptionOut(BaseModel):
 
 
 class CreatedEventSubscription(EventSubscriptionOut):
-    secret: str = Field(
-        description="the Standard Webhooks signing secret (whsec_...): shown this once only"
+    secret: str | None = Field(
+        description="the Standard Webhooks signing secret (whsec_...): shown this once only;"
+        " a repeat with the same Idempotency-Key answers null here (the secret is never"
+        " stored outside Secrets Manager)"
     )
 
 

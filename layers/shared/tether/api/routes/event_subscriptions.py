@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from tether.api import context, scopes
-from tether.api.idempotency import idempotent
+from tether.api.idempotency import idempotent_never_storing
 from tether.api.openapi import responses
 from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import (
@@ -48,7 +48,7 @@ def _delivery(delivery: Delivery) -> EventDeliveryOut:
     tags=["event subscriptions"],
     summary="Subscribe a URL to event types; the answer holds the signing secret, once",
     responses=responses(201, 409),
-    middlewares=[idempotent],
+    middlewares=[idempotent_never_storing("secret")],
 )
 def create_event_subscription(
     body: NewEventSubscription, idempotency_key: IdempotencyKey = None
