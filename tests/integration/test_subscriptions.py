@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ from moto import mock_aws
 from psycopg import errors
 
 from tests.support.factories import Chain, make_chain
-from tests.support.receivers import receiver
+from tests.support.receivers import receiver, self_signed
 from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.outbox import EventType, OutboxEvent
@@ -265,6 +266,54 @@ def test_deployed_stages_never_post_to_private_addresses(hooks: Hooks, chain: Ch
         assert errors_seen == {
             "refused: hooks.example.com resolves to a private or reserved address"
         }
+
+
+def test_deployed_stages_post_to_the_address_they_checked_over_verified_tls(
+    hooks: Hooks, chain: Chain, tmp_path: Path
+) -> None:
+    """The deployed path end to end: the name resolved once, the connection made to that
+    address, TLS verified against the name (SNI and certificate), the Host header the
+    name's. A certificate for another name is refused. (127.0.0.1 stands in for a public
+    address here: the address rule is the one thing given.)"""
+    right = self_signed("hooks.example.com", tmp_path)
+    wrong = self_signed("other.example.com", tmp_path)
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    with receiver(tls=right.server) as good, receiver(tls=wrong.server) as bad:
+        good_sub, secret = hooks.subscribe(chain.tenant_id, "https://hooks.example.com/in")
+        bad_sub, _ = hooks.subscribe(chain.tenant_id, "https://hooks.example.com/in")
+        for subscription_id, server in ((good_sub, good), (bad_sub, bad)):
+            port = server.url.split(":")[2].split("/")[0]
+            hooks.admin.execute(
+                "UPDATE event_subscriptions SET url = %s WHERE id = %s",
+                (f"https://hooks.example.com:{port}/in?x=1", subscription_id),
+            )
+        for cert, subscription_id in ((right, good_sub), (wrong, bad_sub)):
+            sender = WebhookSender(
+                local_stage=False,
+                resolver=resolver,
+                address_allowed=lambda address: True,
+                ca_certs=cert.pem_path,
+                timeout=FAST,
+            )
+            event = hooks.event(chain)
+            hooks.admin.execute(
+                "UPDATE event_subscriptions SET status = CASE WHEN id = %s THEN 'active'"
+                " ELSE 'disabled' END WHERE tenant_id = %s",
+                (subscription_id, chain.tenant_id),
+            )
+            WebhookSink(hooks.factory, sender=sender).deliver([event], datetime.now(UTC))
+        (got,) = good.received
+        assert got.headers["host"] == f"hooks.example.com:{good.url.split(':')[2].split('/')[0]}"
+        assert good.verified(secret) == [got.envelope()]
+        assert hooks.deliveries(good_sub)[0]["status"] == "delivered"
+        assert bad.received == []
+        assert hooks.deliveries(bad_sub)[0]["last_error"] == "TLS handshake or certificate failed"
+        assert lookups == ["hooks.example.com", "hooks.example.com"]
 
 
 def test_deliveries_hold_no_personal_data(hooks: Hooks, chain: Chain) -> None:

@@ -36,6 +36,7 @@ TOTAL_TIMEOUT_SECONDS = 8.0
 MAX_ANSWER_BYTES = 64 * 1024  # what is read of an answer: its status is what counts
 
 Resolver = Callable[[str, int], list[str]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ def resolve(host: str, port: int) -> list[str]:
 
 class WebhookSender:
     """POSTs signed deliveries. `local_stage` allows receivers on this machine (and http
-    to localhost); `resolver` and `wall_clock` are the machine's unless given (tests)."""
+    to localhost). The resolver, the clock, the rule for addresses and the CA bundle are
+    the machine's and the public internet's unless given (tests)."""
 
     def __init__(
         self,
@@ -66,9 +68,13 @@ class WebhookSender:
         resolver: Resolver = resolve,
         wall_clock: Callable[[], float] = time.time,
         timeout: urllib3.Timeout | None = None,
+        address_allowed: Callable[[IPAddress], bool] = public_address,
+        ca_certs: str | None = None,
     ) -> None:
         self.local_stage = local_stage
         self._resolve = resolver
+        self._address_allowed = address_allowed
+        self._ca_certs = ca_certs
         self._wall_clock = wall_clock
         self._timeout = timeout or urllib3.Timeout(
             connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS, total=TOTAL_TIMEOUT_SECONDS
@@ -132,7 +138,7 @@ class WebhookSender:
         if not addresses:
             raise Refused(f"{host} does not resolve")
         for address in addresses:
-            if not public_address(ipaddress.ip_address(address.split("%", 1)[0])):
+            if not self._address_allowed(ipaddress.ip_address(address.split("%", 1)[0])):
                 raise Refused(f"{host} resolves to a private or reserved address")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         pool = urllib3.HTTPSConnectionPool(
@@ -141,6 +147,7 @@ class WebhookSender:
             server_hostname=host,
             assert_hostname=host,
             cert_reqs="CERT_REQUIRED",
+            ca_certs=self._ca_certs,
             retries=False,
             maxsize=1,
         )
