@@ -516,6 +516,22 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: event_deliveries_keep_their_pair(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.event_deliveries_keep_their_pair() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF NEW.subscription_id <> OLD.subscription_id OR NEW.event_id <> OLD.event_id
+            OR NEW.tenant_id <> OLD.tenant_id OR NEW.created_at <> OLD.created_at THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation',
+            MESSAGE = 'a delivery belongs to its subscription and event for good';
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;
+
 -- Name: fill_consent_phone_hash(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.fill_consent_phone_hash() RETURNS trigger
@@ -1375,6 +1391,61 @@ CREATE TABLE public.escalation_steps (
 
 ALTER TABLE ONLY public.escalation_steps FORCE ROW LEVEL SECURITY;
 
+-- Name: event_deliveries; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.event_deliveries (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    webhook_id text GENERATED ALWAYS AS (('msg_'::text || md5((((subscription_id)::text || ':'::text) || (event_id)::text)))) STORED,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    next_attempt_at timestamp with time zone,
+    last_attempt_at timestamp with time zone,
+    last_status_code integer,
+    last_error text,
+    delivered_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT event_deliveries_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT event_deliveries_last_error_check CHECK ((char_length(last_error) <= 300)),
+    CONSTRAINT event_deliveries_last_status_code_check CHECK (((last_status_code >= 100) AND (last_status_code <= 599))),
+    CONSTRAINT event_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text]))),
+    CONSTRAINT event_deliveries_status_rules CHECK (
+CASE status
+    WHEN 'pending'::text THEN ((next_attempt_at IS NOT NULL) AND (failed_at IS NULL))
+    WHEN 'delivered'::text THEN ((next_attempt_at IS NULL) AND (delivered_at IS NOT NULL) AND (failed_at IS NULL) AND (attempts >= 1))
+    WHEN 'failed'::text THEN ((next_attempt_at IS NULL) AND (failed_at IS NOT NULL) AND (attempts >= 1))
+    ELSE NULL::boolean
+END)
+);
+
+ALTER TABLE ONLY public.event_deliveries FORCE ROW LEVEL SECURITY;
+
+-- Name: event_subscriptions; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.event_subscriptions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    url text NOT NULL,
+    event_types text[] NOT NULL,
+    secret_ref text NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    failing_since timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT event_subscriptions_event_types_check CHECK (((cardinality(event_types) >= 1) AND (event_types <@ ARRAY['reply.received'::text, 'lead.state_changed'::text, 'lead.opted_out'::text, 'lead.resubscribed'::text, 'message.status_changed'::text, 'call.queued'::text, 'lease.acquired'::text, 'lease.released'::text, 'campaign.launch_progress'::text]))),
+    CONSTRAINT event_subscriptions_failing_since CHECK (((status = 'failing'::text) = (failing_since IS NOT NULL))),
+    CONSTRAINT event_subscriptions_secret_is_a_name CHECK ((secret_ref ~ (((('^tether/[a-z0-9]+/tenants/'::text || (tenant_id)::text) || '/event-subscriptions/'::text) || (id)::text) || '/signing-secret$'::text))),
+    CONSTRAINT event_subscriptions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'failing'::text, 'disabled'::text]))),
+    CONSTRAINT event_subscriptions_url_check CHECK (((url ~ '^https?://[^/?#]+'::text) AND (char_length(url) <= 2048)))
+);
+
+ALTER TABLE ONLY public.event_subscriptions FORCE ROW LEVEL SECURITY;
+
 -- Name: launches; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.launches (
@@ -2153,6 +2224,31 @@ ALTER TABLE ONLY public.consents
 ALTER TABLE ONLY public.escalation_steps
     ADD CONSTRAINT escalation_steps_pkey PRIMARY KEY (tenant_id, timer_type);
 
+-- Name: event_deliveries event_deliveries_once; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_deliveries
+    ADD CONSTRAINT event_deliveries_once UNIQUE (subscription_id, event_id);
+
+-- Name: event_deliveries event_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_deliveries
+    ADD CONSTRAINT event_deliveries_pkey PRIMARY KEY (id);
+
+-- Name: event_deliveries event_deliveries_webhook_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_deliveries
+    ADD CONSTRAINT event_deliveries_webhook_id_key UNIQUE (webhook_id);
+
+-- Name: event_subscriptions event_subscriptions_id_tenant_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_subscriptions
+    ADD CONSTRAINT event_subscriptions_id_tenant_key UNIQUE (id, tenant_id);
+
+-- Name: event_subscriptions event_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_subscriptions
+    ADD CONSTRAINT event_subscriptions_pkey PRIMARY KEY (id);
+
 -- Name: launches launches_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.launches
@@ -2252,6 +2348,11 @@ ALTER TABLE ONLY public.notifications
 
 ALTER TABLE ONLY public.number_daily_segments
     ADD CONSTRAINT number_daily_segments_pkey PRIMARY KEY (phone_number_id, day);
+
+-- Name: outbox_events outbox_events_id_tenant_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.outbox_events
+    ADD CONSTRAINT outbox_events_id_tenant_key UNIQUE (id, tenant_id);
 
 -- Name: outbox_events outbox_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2426,6 +2527,22 @@ CREATE UNIQUE INDEX cpa_one_primary_per_campaign ON public.campaign_phone_assign
 -- Name: cpa_phone_number_id; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX cpa_phone_number_id ON public.campaign_phone_assignments USING btree (phone_number_id);
+
+-- Name: event_deliveries_due; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX event_deliveries_due ON public.event_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+
+-- Name: event_deliveries_event; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX event_deliveries_event ON public.event_deliveries USING btree (event_id);
+
+-- Name: event_deliveries_log; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX event_deliveries_log ON public.event_deliveries USING btree (subscription_id, created_at, id);
+
+-- Name: event_subscriptions_tenant; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX event_subscriptions_tenant ON public.event_subscriptions USING btree (tenant_id, created_at, id);
 
 -- Name: idx_cpa_campaign; Type: INDEX; Schema: public; Owner: -
 
@@ -2680,6 +2797,10 @@ CREATE TRIGGER consents_phone_hash BEFORE INSERT ON public.consents FOR EACH ROW
 
 CREATE TRIGGER escalation_steps_updated_at BEFORE UPDATE ON public.escalation_steps FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
+-- Name: event_deliveries event_deliveries_keep_their_pair; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER event_deliveries_keep_their_pair BEFORE UPDATE ON public.event_deliveries FOR EACH ROW EXECUTE FUNCTION public.event_deliveries_keep_their_pair();
+
 -- Name: launches launches_change; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER launches_change BEFORE UPDATE ON public.launches FOR EACH ROW EXECUTE FUNCTION public.check_launch_change();
@@ -2916,6 +3037,26 @@ ALTER TABLE ONLY public.escalation_steps
 
 ALTER TABLE ONLY public.escalation_steps
     ADD CONSTRAINT escalation_steps_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: event_deliveries event_deliveries_event_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_deliveries
+    ADD CONSTRAINT event_deliveries_event_fkey FOREIGN KEY (event_id, tenant_id) REFERENCES public.outbox_events(id, tenant_id) ON DELETE CASCADE;
+
+-- Name: event_deliveries event_deliveries_subscription_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_deliveries
+    ADD CONSTRAINT event_deliveries_subscription_fkey FOREIGN KEY (subscription_id, tenant_id) REFERENCES public.event_subscriptions(id, tenant_id) ON DELETE CASCADE;
+
+-- Name: event_deliveries event_deliveries_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_deliveries
+    ADD CONSTRAINT event_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: event_subscriptions event_subscriptions_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.event_subscriptions
+    ADD CONSTRAINT event_subscriptions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 -- Name: launches launches_tenant_id_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -3211,6 +3352,14 @@ ALTER TABLE public.consents ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.escalation_steps ENABLE ROW LEVEL SECURITY;
 
+-- Name: event_deliveries; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.event_deliveries ENABLE ROW LEVEL SECURITY;
+
+-- Name: event_subscriptions; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.event_subscriptions ENABLE ROW LEVEL SECURITY;
+
 -- Name: api_idempotency jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.api_idempotency TO tether_jobs USING (true) WITH CHECK (true);
@@ -3246,6 +3395,14 @@ CREATE POLICY jobs_all_tenants ON public.consents TO tether_jobs USING (true) WI
 -- Name: escalation_steps jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.escalation_steps TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: event_deliveries jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.event_deliveries TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: event_subscriptions jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.event_subscriptions TO tether_jobs USING (true) WITH CHECK (true);
 
 -- Name: launches jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
@@ -3438,6 +3595,14 @@ CREATE POLICY tenant_isolation ON public.consents TO tether_app USING ((tenant_i
 -- Name: escalation_steps tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.escalation_steps TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: event_deliveries tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.event_deliveries TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: event_subscriptions tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.event_subscriptions TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 -- Name: launches tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
@@ -3687,6 +3852,16 @@ GRANT SELECT ON TABLE public.conversation_overview TO tether_jobs;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.escalation_steps TO tether_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.escalation_steps TO tether_jobs;
+
+-- Name: TABLE event_deliveries; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.event_deliveries TO tether_app;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.event_deliveries TO tether_jobs;
+
+-- Name: TABLE event_subscriptions; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_subscriptions TO tether_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_subscriptions TO tether_jobs;
 
 -- Name: TABLE launches; Type: ACL; Schema: public; Owner: -
 

@@ -3,7 +3,9 @@ the webhook could not enqueue (tether.services.receipts), and sends that are due
 were never enqueued or waited longer than a queue delay holds (tether.services.outbound),
 and events committed but never relayed to EventsQueue (tether.services.events);
 then clear what is past its tenant's retention window (tether.services.retention),
-and fold the results' deltas into their counts (tether.services.stats)."""
+fold the results' deltas into their counts (tether.services.stats), and try the webhook
+deliveries that are due (retries and replays: tether.services.subscriptions) with what
+is left of the run's time."""
 
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ from tether.services.outbound import redrive_waiting_sends
 from tether.services.receipts import redrive_unenqueued_receipts
 from tether.services.retention import purge_expired
 from tether.services.stats import compact_results
+from tether.services.subscriptions import retry_due_deliveries
+
+# what a run keeps back from its webhook deliveries (each takes at most 8 s)
+DELIVERY_RESERVE_SECONDS = 20.0
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -63,10 +69,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     # the results' deltas folded into their counts (migration 0026): reads stay small
     moved = compact_results(UnitOfWork(lambda_connection("jobs")), settings.results_batch_size)
+    deliveries = retry_due_deliveries(
+        partial(UnitOfWork, lambda_connection("jobs")),
+        datetime.now(UTC),
+        budget_seconds=context.get_remaining_time_in_millis() / 1000 - DELIVERY_RESERVE_SECONDS,
+    )
     return {
         "receipts": receipts.model_dump(),
         "sends": {"found": sends.found, "enqueued": sends.enqueued},
         "events": {"relayed": events},
         "retention": {"purged": purge.purged, "rows_per_second": purge.rows_per_second},
         "results": {"folded": moved},
+        "webhook_deliveries": {
+            "attempted": deliveries.attempted,
+            "delivered": deliveries.delivered,
+            "retrying": deliveries.retrying,
+            "failed": deliveries.failed,
+        },
     }

@@ -7,5 +7,5 @@ TENANT_TABLES = [
     "campaign_phone_assignments", "leads", "lead_sender_bindings", "message_status_events", "number_daily_segments", "suppressions", "threads", "messages", "thread_insights",
     "webhook_receipts", "lead_events", "lead_timers", "escalation_steps", "call_queue", "notifications", "audit_log", "unmatched_inbound",
     "api_idempotency", "campaign_templates", "consents", "result_deltas", "result_counts",
-    "result_replies", "launches", "outbox_events",
+    "result_replies", "launches", "outbox_events", "event_subscriptions", "event_deliveries",
 ]  # fmt: skip

@@ -23,6 +23,11 @@ TENANT_SECRETS = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
     ":secret:tether/${Stage}/tenants/*"
 )
+# webhook subscriptions' signing secrets only (deliveries are signed with them)
+SUBSCRIPTION_SECRETS = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:tether/${Stage}/tenants/*/event-subscriptions/*"
+)
 IDEMPOTENCY = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 WRITE_SECRETS = {
     "secretsmanager:CreateSecret",
@@ -104,6 +109,7 @@ def test_secrets_are_its_database_role_or_its_stages_tenant_paths(function: str)
                 "Ref:DbAppSecretArn",
                 "Ref:DbJobsSecretArn",
                 f"Fn::Sub:{TENANT_SECRETS}",
+                f"Fn::Sub:{SUBSCRIPTION_SECRETS}",
             ), (function, text)
             # writing secrets: the API alone, and only under the tenant paths
             if set(as_list(statement["Action"])) & WRITE_SECRETS:
@@ -120,6 +126,17 @@ def test_provider_secrets_are_read_only_where_they_are_used() -> None:
         and f"Fn::Sub:{TENANT_SECRETS}" in [resource_text(r) for r in as_list(s["Resource"])]
     }
     assert readers == {"OutboundFunction", "WebhookFunction"}
+
+
+def test_subscription_secrets_are_read_only_by_what_delivers_webhooks() -> None:
+    readers = {
+        function
+        for function in FUNCTIONS
+        for s in statements(function)
+        if "secretsmanager:GetSecretValue" in as_list(s["Action"])
+        and f"Fn::Sub:{SUBSCRIPTION_SECRETS}" in [resource_text(r) for r in as_list(s["Resource"])]
+    }
+    assert readers == {"SweeperFunction"}
 
 
 def test_the_rest_api_stage_is_throttled_and_access_logged() -> None:

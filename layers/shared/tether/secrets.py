@@ -5,6 +5,10 @@ Every provider-account secret lives under one path per stage and tenant,
 
     tether/{stage}/tenants/{tenant_id}/provider-accounts/{account_id}/{kind}
 
+and so does each webhook subscription's signing secret (issue 16),
+
+    tether/{stage}/tenants/{tenant_id}/event-subscriptions/{subscription_id}/signing-secret
+
 and a reference is that name exactly (``#AWSPREVIOUS`` appended for the signing secret
 a rotation replaced, during its grace period). At use, `resolve_secret` refuses any
 reference that is not under the calling tenant's path in this stage: an ARN (full or
@@ -37,7 +41,8 @@ SecretKind = Literal["credentials", "signing-secret"]
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _REFERENCE = re.compile(
     rf"tether/(?P<stage>[a-z0-9]+)/tenants/(?P<tenant>{_UUID})"
-    rf"/provider-accounts/(?P<account>{_UUID})/(?P<kind>credentials|signing-secret)"
+    rf"/(?:provider-accounts|event-subscriptions)/(?P<account>{_UUID})"
+    rf"/(?P<kind>credentials|signing-secret)"
     rf"(?P<previous>{PREVIOUS_VERSION})?"
 )
 
@@ -50,6 +55,13 @@ class SecretRefused(ConfigurationError):
 def secret_name(stage: str, tenant_id: UUID, account_id: UUID, kind: SecretKind) -> str:
     """Where a provider account's secret of `kind` lives in Secrets Manager."""
     return f"tether/{stage}/tenants/{tenant_id}/provider-accounts/{account_id}/{kind}"
+
+
+def subscription_secret_name(stage: str, tenant_id: UUID, subscription_id: UUID) -> str:
+    """Where a webhook subscription's signing secret lives (Tether generates it)."""
+    return (
+        f"tether/{stage}/tenants/{tenant_id}/event-subscriptions/{subscription_id}/signing-secret"
+    )
 
 
 def tenant_path(stage: str, tenant_id: UUID) -> str:
@@ -154,7 +166,15 @@ class SecretStore:
             self._client = aws_client("secretsmanager")
         return self._client
 
-    def put(self, name: str, value: str, *, tenant_id: UUID, stage: str) -> bool:
+    def put(
+        self,
+        name: str,
+        value: str,
+        *,
+        tenant_id: UUID,
+        stage: str,
+        description: str = "Tether provider account secret (written by the API)",
+    ) -> bool:
         """Write `value` as the current version of `name`; returns True when the secret
         already existed (its old value is now AWSPREVIOUS)."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -164,7 +184,7 @@ class SecretStore:
                 self.client.create_secret(
                     Name=name,
                     SecretString=value,
-                    Description="Tether provider account secret (written by the API)",
+                    Description=description,
                     Tags=[
                         {"Key": TENANT_TAG, "Value": str(tenant_id)},
                         {"Key": STAGE_TAG, "Value": stage},

@@ -170,7 +170,12 @@ def tenant(api: Api) -> dict[str, Any]:
         "SELECT id FROM provider_accounts WHERE tenant_id = %s", (client.tenant_id,)
     ).fetchone()
     assert account is not None
+    subscription = client.post(
+        "/v1/event-subscriptions",
+        {"url": "https://hooks.example.com/body", "event_types": ["reply.received"]},
+    ).body["id"]
     ids = {
+        "subscription_id": subscription,
         "account_id": str(account["id"]),
         "campaign_id": scene.campaign_id,
         "lead_id": scene.lead_ids[0],

@@ -61,6 +61,15 @@ ID_ROUTES: list[tuple[str, str, Any]] = [
     ),
     ("DELETE", "/v1/leads/{lead_id}/timers/TIMER_7D", None),
     ("PUT", "/v1/escalations/TIMER_7D", {"action": "move", "campaign_id": "{campaign_id}"}),
+    ("GET", "/v1/event-subscriptions/{subscription_id}", None),
+    ("PATCH", "/v1/event-subscriptions/{subscription_id}", {"status": "disabled"}),
+    ("DELETE", "/v1/event-subscriptions/{subscription_id}", None),
+    ("GET", "/v1/event-subscriptions/{subscription_id}/deliveries", None),
+    (
+        "POST",
+        "/v1/event-subscriptions/{subscription_id}/replay",
+        {"from": "2026-11-01T00:00:00Z", "to": "2026-11-22T00:00:00Z"},
+    ),
 ]
 
 LIST_ROUTES = [
@@ -76,7 +85,11 @@ LIST_ROUTES = [
     "/v1/leads",
     "/v1/consents",
     "/v1/suppressions",
+    "/v1/event-subscriptions",
 ]
+
+
+SUBSCRIPTION = {"url": "https://hooks.example.com/tether", "event_types": ["reply.received"]}
 
 
 def _owner_ids(api: Api, owner: Client, scene: Scene) -> dict[str, str]:
@@ -94,7 +107,10 @@ def _owner_ids(api: Api, owner: Client, scene: Scene) -> dict[str, str]:
     assert message is not None
     assert number is not None
     assert key is not None
+    subscription = owner.post("/v1/event-subscriptions", SUBSCRIPTION)
+    assert subscription.status == 201, subscription
     return {
+        "subscription_id": subscription.body["id"],
         **ids,
         "campaign_id": scene.campaign_id,
         "lead_id": scene.lead_ids[0],
@@ -130,13 +146,14 @@ def _state(api: Api, tenant_id: Any) -> list[Any]:
                 "call_queue",
                 "threads",
                 "launches",
+                "event_subscriptions",
             )
         ]
         + [
             api.admin.execute(
                 f"SELECT count(*) AS n FROM {table} WHERE tenant_id = %s", (tenant_id,)
             ).fetchone()
-            for table in ("messages", "lead_events", "api_keys")
+            for table in ("messages", "lead_events", "api_keys", "event_deliveries")
         ]
         + [
             api.admin.execute(
@@ -199,6 +216,7 @@ def test_lists_show_another_tenant_nothing(api: Api) -> None:
         200,
         201,
     )
+    assert owner.post("/v1/event-subscriptions", SUBSCRIPTION).status == 201
     intruder = api.tenant("Intruder")
     for path in LIST_ROUTES:
         mine = owner.get(path).body["items"]

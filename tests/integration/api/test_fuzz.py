@@ -104,7 +104,12 @@ def fuzzed_tenant(api: Api) -> Fuzzed:
         "SELECT id FROM phone_numbers WHERE tenant_id = %s", (client.tenant_id,)
     ).fetchone()
     assert number is not None
+    subscription = client.post(
+        "/v1/event-subscriptions",
+        {"url": "https://hooks.example.com/fuzz", "event_types": ["reply.received"]},
+    ).body["id"]
     ids = {
+        "subscription_id": subscription,
         "campaign_id": scene.campaign_id,
         "lead_id": scene.lead_ids[0],
         "thread_id": seeded["thread_id"],

@@ -29,6 +29,7 @@ from tether.api.errors import (
 from tether.api.routes import (
     campaigns,
     consents,
+    event_subscriptions,
     inbox,
     inventory,
     keys,
@@ -103,6 +104,7 @@ for area in (
     suppressions,
     privacy,
     stats,
+    event_subscriptions,
 ):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)

@@ -1063,3 +1063,96 @@ class Results(BaseModel):
 
     overall: ResultFigures
     by_variant: dict[str, ResultFigures]
+
+
+# --- event subscriptions (webhooks, issue 16)
+
+EventTypeName = Literal[
+    "reply.received",
+    "lead.state_changed",
+    "lead.opted_out",
+    "lead.resubscribed",
+    "message.status_changed",
+    "call.queued",
+    "lease.acquired",
+    "lease.released",
+    "campaign.launch_progress",
+]
+
+
+def _subscription_url(value: str) -> str:
+    from tether.config import stage_settings
+    from tether.domain.subscriptions import InvalidSubscriptionUrl, check_subscription_url
+
+    try:
+        return check_subscription_url(value, local_stage=stage_settings().is_local)
+    except InvalidSubscriptionUrl as error:
+        raise ValueError(str(error)) from error
+
+
+SubscriptionUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=2048),
+    AfterValidator(_storable),
+    AfterValidator(_subscription_url),
+]
+
+
+class NewEventSubscription(Request):
+    url: SubscriptionUrl = Field(
+        description="https URL that receives the events (http://localhost or"
+        " http://127.0.0.1 on the local stack only)"
+    )
+    event_types: list[EventTypeName] = Field(min_length=1, max_length=9)
+
+
+class EventSubscriptionOut(BaseModel):
+    id: UUID
+    url: str
+    event_types: list[EventTypeName]
+    status: Literal["active", "failing", "disabled"] = Field(
+        description="failing: a delivery failed for 24 h; a later success makes it active"
+    )
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CreatedEventSubscription(EventSubscriptionOut):
+    secret: str | None = Field(
+        description="the Standard Webhooks signing secret (whsec_...): shown this once only;"
+        " a repeat with the same Idempotency-Key answers null here (the secret is never"
+        " stored outside Secrets Manager)"
+    )
+
+
+class EventSubscriptionPatch(Request):
+    status: Literal["active", "disabled"]
+
+
+class EventDeliveryOut(BaseModel):
+    id: UUID
+    event_id: UUID
+    webhook_id: str = Field(description="the webhook-id header: the same on every attempt")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    started_at: datetime
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    created_at: datetime
+
+
+class ReplayRequest(Request):
+    from_: AwareDatetime = Field(alias="from", description="first event time (inclusive)")
+    to: AwareDatetime = Field(description="end of the range (exclusive); at most 31 days on")
+
+
+class ReplayResult(BaseModel):
+    replayed: int = Field(description="events delivered again (at most 1,000 a call)")
+    next_from: datetime | None = Field(
+        description="where the rest of the range begins: replay again from here; null when done"
+    )

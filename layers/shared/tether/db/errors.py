@@ -55,6 +55,13 @@ CONFLICT_WORDS: dict[str, str] = {
     "campaigns_tenant_id_name_key": "a campaign with this name exists already; choose another name",
     "cpa_one_primary_per_campaign": "the campaign has a primary number already",
     "escalation_steps_pkey": "this escalation step is set already",
+    "event_deliveries_once": "this event has a delivery to this subscription already",
+    "event_deliveries_pkey": "an event delivery with this id exists already",
+    "event_deliveries_webhook_id_key": "this event has a delivery to this subscription already",
+    "event_subscriptions_id_tenant_key": "an event subscription with this id exists already",
+    "event_subscriptions_pkey": "an event subscription with this id exists already",
+    "outbox_events_id_tenant_key": "an event with this id exists already",
+    "outbox_events_pkey": "an event with this id exists already",
     "launches_one_open_per_campaign": (
         "the campaign has a launch under way already: wait for it, or cancel it if it is scheduled"
     ),

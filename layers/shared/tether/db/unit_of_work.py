@@ -47,6 +47,7 @@ from tether.db.repositories import (
 from tether.db.retention import RetentionRepository
 from tether.db.session import Session
 from tether.db.stats import StatsRepository
+from tether.db.subscriptions import DeliveryRepository, SubscriptionRepository
 from tether.db.timers import TimerRepository
 from tether.db.webhook_repositories import (
     AuditLogRepository,
@@ -93,6 +94,8 @@ class UnitOfWork:
     erasure: ErasureRepository
     retention: RetentionRepository
     outbox: OutboxRepository
+    subscriptions: SubscriptionRepository
+    deliveries: DeliveryRepository
     _session: Session
 
     def __init__(
@@ -142,6 +145,8 @@ class UnitOfWork:
         self.erasure = ErasureRepository(session)
         self.retention = RetentionRepository(session)
         self.outbox = OutboxRepository(session)
+        self.subscriptions = SubscriptionRepository(session)
+        self.deliveries = DeliveryRepository(session)
         return self
 
     def __exit__(
