@@ -1,5 +1,5 @@
 """EventsQueue → each record's events (one tenant's, by id) handed to every sink in
-order: the Tether event bus, and the sinks the other channels add (tether.services.events).
+order: the Tether event bus, the tenant's webhook subscriptions, and the sinks other channels add (tether.services.events).
 A sink that raises fails the record (partial batch failure): it returns after the
 queue's visibility timeout and, after five receives, goes to the DLQ. Sinks dedupe on
 the event id, so a retried record delivers nothing twice to a receiver that dedupes."""
@@ -38,10 +38,12 @@ class EventsRecord(SqsRecordModel):
 processor = BatchProcessor(event_type=EventType.SQS, model=EventsRecord)
 
 
-def tenant_uow(tenant_id: UUID | None) -> UnitOfWork:
+def unit_of_work(tenant_id: UUID | None) -> UnitOfWork:
+    """The jobs role's unit of work (the webhook sink works across tenants), scoped to
+    the tenant when it is given one; deliver_events keeps only that tenant's events."""
     from tether.db.connection import lambda_connection
 
-    return UnitOfWork(lambda_connection("app"), tenant_id)
+    return UnitOfWork(lambda_connection("jobs"), tenant_id)
 
 
 @cache
@@ -49,13 +51,17 @@ def sinks() -> list[EventSink]:
     """Every sink, in delivery order, made on first use. A new channel adds its sink
     here (its constructor takes what it needs: `tenant_uow`, clients, settings)."""
     from tether.aws.eventbridge import EventBridgeSink
+    from tether.services.subscriptions import WebhookSink
 
-    return [EventBridgeSink(deliver_events_settings().event_bus_name)]
+    return [
+        EventBridgeSink(deliver_events_settings().event_bus_name),
+        WebhookSink(unit_of_work),
+    ]
 
 
 def record_handler(record: EventsRecord) -> None:
     logger.append_keys(sqs_message_id=record.messageId, tenant_id=str(record.body.tenant_id))
-    deliver_events(tenant_uow, sinks(), record.body, datetime.now(UTC))
+    deliver_events(unit_of_work, sinks(), record.body, datetime.now(UTC))
 
 
 @logger.inject_lambda_context(clear_state=True)

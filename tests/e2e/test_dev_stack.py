@@ -189,7 +189,14 @@ def test_invoke_runs_one_function_against_the_running_stack(dev_stack: DevStack)
     )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"receipts", "sends", "events", "retention", "results", "webhook_deliveries"}
+    assert set(answer) == {
+        "receipts",
+        "sends",
+        "events",
+        "retention",
+        "results",
+        "webhook_deliveries",
+    }
     # the local stack's sweeper runs the webhook retries too (none are due here)
     assert set(answer["webhook_deliveries"]) == {"attempted", "delivered", "retrying", "failed"}
 

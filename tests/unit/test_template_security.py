@@ -136,7 +136,7 @@ def test_subscription_secrets_are_read_only_by_what_delivers_webhooks() -> None:
         if "secretsmanager:GetSecretValue" in as_list(s["Action"])
         and f"Fn::Sub:{SUBSCRIPTION_SECRETS}" in [resource_text(r) for r in as_list(s["Resource"])]
     }
-    assert readers == {"SweeperFunction"}
+    assert readers == {"SweeperFunction", "DeliverEventsFunction"}
 
 
 def test_the_rest_api_stage_is_throttled_and_access_logged() -> None:

@@ -87,7 +87,6 @@ CONFLICT_WORDS: dict[str, str] = {
     ),
     "notifications_message_id_kind_key": "this notification was made already",
     "notifications_pkey": "a notification with this id exists already",
-    "outbox_events_pkey": "an event with this id exists already",
     "outbox_events_seq": "an event was recorded at the same moment; retry",
     "number_daily_segments_pkey": "the number's count for this day exists already",
     "phone_numbers_id_e164_key": "this phone number is in the inventory already",

@@ -165,7 +165,8 @@ def deliver_events(
     in order. An id no longer found (purged by retention) is skipped. Returns how many
     events were delivered; a sink's exception propagates (the message is retried)."""
     with unit_of_work(message.tenant_id) as uow:
-        events = uow.outbox.get(message.event_ids)
+        # the tenant's own, whatever role the unit of work has
+        events = [e for e in uow.outbox.get(message.event_ids) if e.tenant_id == message.tenant_id]
     if len(events) < len(message.event_ids):
         logger.warning(
             "events not found",
