@@ -14,14 +14,19 @@ import boto3
 from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
 from tether_dev.local.demo import LEADS, NUMBERS, STRANGER, run_demo
+from tether_dev.local.listeners import EventReceiver
 
 
 def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     dev_stack: DevStack,
 ) -> None:
     lines: list[str] = []
-    run = run_demo(dev_stack.client, say=lines.append, environment=dev_stack.env)
-    assert "demo finished" in lines[-1]
+    with EventReceiver() as receiver:
+        run = run_demo(
+            dev_stack.client, say=lines.append, environment=dev_stack.env, receiver=receiver
+        )
+        assert "demo finished" in lines[-1]
+        recorded = _every_event_received(dev_stack, run.tenant_id, receiver)
 
     with connect(dev_stack.database_url, autocommit=True) as admin:
         states = {
@@ -95,6 +100,39 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     opted_out = _opt_outs(dev_stack, run.tenant_id)
     assert [event["detail"]["data"]["phone"] for event in opted_out] == [phone["Cleo"]]
     assert opted_out[0]["detail-type"] == "lead.opted_out"
+
+    # every event of the day reached the subscribed receiver, each under one webhook-id
+    # and verified there by the standardwebhooks library; every type the day makes is in
+    assert {envelope["id"] for envelope in receiver.events.values()} == recorded
+    assert receiver.refused == 0
+    assert set(receiver.by_type()) == {
+        "campaign.launch_progress", "message.status_changed", "reply.received",
+        "lead.state_changed", "lead.opted_out", "call.queued", "lease.acquired",
+        "lease.released",
+    }  # fmt: skip
+    # and the bell went up over the WebSocket after the replies, for the reply's stage
+    bells = [bell for bell in run.bells if bell["stage"] == "initial_message"]
+    assert bells
+    assert bells[-1]["counts"]["initial_message"] >= 1
+    assert bells[-1]["event"]["type"] == "reply.received"
+
+
+def _every_event_received(
+    stack: DevStack, tenant_id: str, receiver: EventReceiver, wait_seconds: float = 30.0
+) -> set[str]:
+    """The tenant's recorded events, once the receiver holds them all (or the wait ends)."""
+    deadline = time.monotonic() + wait_seconds
+    with connect(stack.database_url, autocommit=True) as admin:
+        while True:
+            recorded = {
+                str(row["id"])
+                for row in admin.execute(
+                    "SELECT id FROM outbox_events WHERE tenant_id = %s", (tenant_id,)
+                )
+            }
+            if recorded <= receiver.event_ids() or time.monotonic() > deadline:
+                return recorded
+            time.sleep(0.25)
 
 
 def _opt_outs(stack: DevStack, tenant_id: str, wait_seconds: float = 10.0) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ the call queue and the bell.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -22,7 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tether.domain.outbox import EventType
 from tether_dev.local.client import LocalStack
+from tether_dev.local.listeners import BellListener, EventReceiver
 
 POOL = "Demo Pool"
 NUMBERS = ["+14155550101", "+14155550102", "+14155550103", "+14155550104", "+14155550105"]
@@ -52,6 +55,10 @@ class DemoRun:
     cathy: str = ""  # the nudge campaign
     leads: dict[str, str] = field(default_factory=dict)  # name: lead id
     seconds: float = 0.0  # how long the whole scenario took
+    subscription: str = ""  # the webhook subscription to every event type
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # webhook-id: envelope
+    forged: int = 0  # deliveries the receiver could not verify
+    bells: list[dict[str, Any]] = field(default_factory=list)  # pushed over the WebSocket
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ def run_demo(
     say: Callable[[str], None] = print,
     wait_seconds: float = 60.0,
     environment: dict[str, str] | None = None,
+    receiver: EventReceiver | None = None,
 ) -> DemoRun:
     """The whole scenario; raises DemoError when a step does not come out as it should."""
     started = time.monotonic()
@@ -97,6 +105,43 @@ def run_demo(
                                    "brand_name": "Tether Demo",
                                    "help_contact": "help@tether.example"})  # fmt: skip
     say(f"tenant {tenant_id}, API key {key[:12]}… (quiet hours off for the demo)")
+
+    step("Your systems listen: a webhook subscription to every event, a WebSocket on the bell")
+    with contextlib.ExitStack() as listening:
+        if receiver is None:  # a caller's own receiver outlives the demo
+            receiver = listening.enter_context(EventReceiver())
+        subscription = api("POST", "/v1/event-subscriptions", {
+            "url": receiver.url, "event_types": [t.value for t in EventType]})  # fmt: skip
+        receiver.secret, run.subscription = subscription["secret"], subscription["id"]
+        say(f"subscription {run.subscription} → {receiver.url} (verified with standardwebhooks)")
+        websocket_url = stack.state.get("websocket_url")
+        bell = BellListener(str(websocket_url), key) if websocket_url else None
+        if bell is not None:
+            say(f"WebSocket {websocket_url}: {bell.subscribed}")
+        try:
+            _day(stack, api, run, say, step, wait_seconds, receiver, bell)
+        finally:
+            if bell is not None:
+                run.bells = bell.bells()
+                bell.close()
+            run.events, run.forged = dict(receiver.events), receiver.refused
+    run.seconds = time.monotonic() - started
+    say(f"\ndemo finished in {run.seconds:.1f}s; explore with"
+        f" curl -H 'Authorization: Bearer {key}' {stack.gateway_url}/v1/leads/{run.leads['Dan']}/trace")  # fmt: skip
+    return run
+
+
+def _day(
+    stack: LocalStack,
+    api: DemoApi,
+    run: DemoRun,
+    say: Callable[[str], None],
+    step: Callable[[str], None],
+    wait_seconds: float,
+    receiver: EventReceiver,
+    bell: BellListener | None,
+) -> None:
+    """The tenant's day, from its provider account to the bell."""
 
     step("A provider account (the sandbox); Tether keeps its secrets in Secrets Manager")
     signing_secret = str(stack.state["sandbox_signing_secret"])
@@ -189,10 +234,27 @@ def run_demo(
     counts = api("GET", "/v1/notifications/unread-counts")
     _print_table(say, "the bell: unread per workspace stage", ["workspace stage", "unread"],
                  [[stage, n] for stage, n in sorted(counts["counts"].items())] + [["total", counts["total"]]])  # fmt: skip
-    run.seconds = time.monotonic() - started
-    say(f"\ndemo finished in {run.seconds:.1f}s; explore with"
-        f" curl -H 'Authorization: Bearer {key}' {stack.gateway_url}/v1/leads/{run.leads['Dan']}/trace")  # fmt: skip
-    return run
+    if bell is not None:
+        pushed = _wait(lambda: bell.bells(), "a bell pushed over the WebSocket", wait_seconds)
+        say(f"pushed over the WebSocket: {len(pushed)} bells, the last {pushed[-1]['counts']}")
+    delivered = _wait(lambda: _all_received(api, run, receiver), "every event at the receiver",
+                      wait_seconds)  # fmt: skip
+    _print_table(say, f"events your systems received ({delivered} deliveries, each verified)",
+                 ["event type", "events"], sorted(receiver.by_type().items()))  # fmt: skip
+
+
+def _all_received(api: DemoApi, run: DemoRun, receiver: EventReceiver) -> int | None:
+    """The delivery log's count once every delivery in it is done and at the receiver."""
+    path = f"/v1/event-subscriptions/{run.subscription}/deliveries?limit=100"
+    log: list[dict[str, Any]] = []
+    page: dict[str, Any] = {"next_cursor": ""}
+    while page["next_cursor"] is not None:
+        page = api("GET", path + (f"&cursor={page['next_cursor']}" if page["next_cursor"] else ""))
+        log += page["items"]
+    if not log or any(d["status"] != "delivered" for d in log):
+        return None
+    received = receiver.event_ids()
+    return len(log) if {d["event_id"] for d in log} <= received else None
 
 
 def create_tenant(
