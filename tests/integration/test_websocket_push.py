@@ -28,15 +28,20 @@ from tether.db.connection import Connection, FreshConnections
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.outbox import EventType, OutboxEvent
 from tether.domain.push import Connection as PushConnection
-from tether.services.api_keys import issue_operator_key
+from tether.services.api_keys import FAILURES_PER_MINUTE, issue_operator_key
 from tether.services.inbox import unread_counts
 from tether.services.push import WebSocketSink
+from tether.websocket import websocket_sink
 from tether_dev.local.aws import MotoServer, client, provision
 from tether_dev.local.runtime import FunctionRunner, local_environment
 from tether_dev.local.template import load_template, read_stack
 from tether_dev.local.websocket import LocalWebSocketApi
 
 QUIET_SECONDS = 0.3  # how long a socket that must get nothing is watched
+# Failed key lookups count per source address (20 a minute): these tests connect from
+# loopback addresses of their own, so the API tests' 127.0.0.1 keeps its count.
+SOURCE = "127.0.0.16"
+FLOODING_SOURCE = "127.0.0.17"
 
 
 @dataclass
@@ -45,15 +50,15 @@ class PushStack:
     table: ConnectionTable
     api: ConnectionsApi
 
-    def open(self, key: str | None) -> ClientConnection:
+    def open(self, key: str | None, source: str = SOURCE) -> ClientConnection:
         query = "" if key is None else f"?api_key={key}"
-        return connect(f"{self.websocket.url}/{query}", open_timeout=10)
+        return connect(f"{self.websocket.url}/{query}", open_timeout=10, source_address=(source, 0))
 
 
 @pytest.fixture(scope="module")
 def push_stack(test_database: MigratedDatabase) -> Iterator[PushStack]:
-    from tether.aws.clients import management_client
-    from tether.config import database_settings, websocket_settings
+    from tether.aws.clients import aws_client, management_client
+    from tether.config import database_settings, push_settings, websocket_settings
     from tether.db.connection import lambda_connection
     from tether.websocket import authorizer_database, websocket_ports
 
@@ -64,6 +69,8 @@ def push_stack(test_database: MigratedDatabase) -> Iterator[PushStack]:
         websocket_ports,
         authorizer_database,
         management_client,
+        aws_client,
+        push_settings,
     ]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "environ", dict(os.environ))  # the runner writes the environment
@@ -171,6 +178,18 @@ def stays_quiet(socket: ClientConnection) -> None:
     assert frame(socket) == {"type": "pong"}
 
 
+def unretried_client(endpoint: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
 def sink(stack: PushStack, app_connections: FreshConnections) -> WebSocketSink:
     return WebSocketSink(stack.table, stack.api, lambda t: UnitOfWork(app_connections, t))
 
@@ -195,6 +214,27 @@ def test_a_good_key_connects_and_a_bad_or_missing_one_is_refused(
     while push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC)):
         assert time.monotonic() < deadline, "the closed socket's connection is still stored"
         time.sleep(0.05)
+
+
+def test_a_source_that_guessed_too_often_is_denied_even_with_a_good_key(
+    push_stack: PushStack, admin: Connection, key_of: Callable[[Chain], str]
+) -> None:
+    key = key_of(make_chain(admin))
+    statuses = []
+    for _ in range(FAILURES_PER_MINUTE + 1):
+        with pytest.raises(InvalidStatus) as refused:
+            push_stack.open("tth_guess", source=FLOODING_SOURCE)
+        statuses.append(refused.value.response.status_code)
+    # unknown keys are 401 until the source is over its failures; then the authorizer
+    # denies (403) whatever it sends, as the REST API answers 429
+    assert statuses[:FAILURES_PER_MINUTE] == [401] * FAILURES_PER_MINUTE
+    assert statuses[-1] == 403
+    with pytest.raises(InvalidStatus) as denied:
+        push_stack.open(key, source=FLOODING_SOURCE)
+    assert denied.value.response.status_code == 403
+    with push_stack.open(key) as socket:  # another source is let in
+        socket.send(json.dumps({"action": "ping"}))
+        assert frame(socket) == {"type": "pong"}
 
 
 def test_subscribe_answers_the_polled_bells_counts_and_refuses_what_it_cannot_read(
@@ -245,7 +285,11 @@ def test_a_reply_rings_the_bell_of_its_tenants_sockets_on_its_stage_only(
         subscribe(other_tenant, "retarget")
         event = reply_received(app_connections, admin, tenant_a, "retarget")
 
-        sink(push_stack, app_connections).deliver([event], datetime.now(UTC))
+        # as deliver_events makes it: from its environment
+        os.environ["WEBSOCKET_MANAGEMENT_URL"] = push_stack.websocket.management_url
+        os.environ["CONNECTIONS_TABLE_NAME"] = push_stack.table.table_name
+        from_environment = websocket_sink(lambda t: UnitOfWork(app_connections, t))
+        from_environment.deliver([event], datetime.now(UTC))
 
         bell = frame(listening)
         polled = unread_counts(UnitOfWork(app_connections, tenant_a.tenant_id), tenant_a.tenant_id)
@@ -287,9 +331,10 @@ def test_a_socket_that_is_gone_is_deleted_and_the_others_still_get_the_bell(
         assert left.connection_id != "gone1234567="
 
         # @connections unreachable: logged and counted, never raised, nothing deleted
+        nothing_there = "http://127.0.0.1:9"
         down = WebSocketSink(
             push_stack.table,
-            ConnectionsApi("http://127.0.0.1:9"),
+            ConnectionsApi(nothing_there, unretried_client(nothing_there)),
             lambda t: UnitOfWork(app_connections, t),
         )
         down.deliver(events[:1], datetime.now(UTC))

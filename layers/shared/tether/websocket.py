@@ -28,6 +28,7 @@ from tether.domain.push import Frame, error_frame, read_client_message
 from tether.observability import logger
 from tether.services import push
 from tether.services.api_keys import authenticate
+from tether.services.push import UnitOfWorkFor, WebSocketSink
 
 if TYPE_CHECKING:
     from tether.aws.connections import ConnectionTable
@@ -62,6 +63,21 @@ def websocket_ports() -> WebSocketPorts:
 
     return WebSocketPorts(
         ConnectionTable(websocket_settings().connections_table_name), lambda_connection("app")
+    )
+
+
+def websocket_sink(uow_for: UnitOfWorkFor) -> WebSocketSink:
+    """The WebSocketSink of a function whose environment names the connections table
+    and the stage's @connections endpoint (PushSettings: CONNECTIONS_TABLE_NAME,
+    WEBSOCKET_MANAGEMENT_URL); its clients are made on first use."""
+    from tether.aws.connections import ConnectionsApi, ConnectionTable
+    from tether.config import push_settings
+
+    settings = push_settings()
+    return WebSocketSink(
+        ConnectionTable(settings.connections_table_name),
+        ConnectionsApi(settings.websocket_management_url),
+        uow_for,
     )
 
 
