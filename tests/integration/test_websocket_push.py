@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.factories import Chain, MigratedDatabase, make_chain
@@ -209,11 +209,7 @@ def test_a_good_key_connects_and_a_bad_or_missing_one_is_refused(
         (stored,) = push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC))
         assert stored.tenant_id == chain.tenant_id
         assert stored.stages == ()
-    # $disconnect deletes the connection
-    deadline = time.monotonic() + 5
-    while push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC)):
-        assert time.monotonic() < deadline, "the closed socket's connection is still stored"
-        time.sleep(0.05)
+    gone_within(push_stack, chain)  # $disconnect deletes the connection
 
 
 def test_a_source_that_guessed_too_often_is_denied_even_with_a_good_key(
@@ -265,6 +261,21 @@ def test_subscribe_answers_the_polled_bells_counts_and_refuses_what_it_cannot_re
         # nothing refused changed the subscription
         (stored,) = push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC))
         assert stored.stages == ("retarget", "nudger")
+
+        # a binary frame closes the socket (1003), as API Gateway does; $disconnect follows
+        socket.send(b'{"action": "ping"}')
+        with pytest.raises(ConnectionClosed):
+            socket.recv(timeout=5)
+        assert socket.close_code == 1003
+    gone_within(push_stack, chain)
+
+
+def gone_within(push_stack: PushStack, chain: Chain, seconds: float = 5) -> None:
+    """The tenant's connections are deleted ($disconnect) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC)):
+        assert time.monotonic() < deadline, "a closed socket's connection is still stored"
+        time.sleep(0.05)
 
 
 def test_a_reply_rings_the_bell_of_its_tenants_sockets_on_its_stage_only(

@@ -9,7 +9,8 @@ What API Gateway does, done here the same way:
   401, any other failure 500, a Deny 403; then the $connect integration, whose non-2xx
   status refuses the handshake with that status. The authorizer's context (and its
   principalId) is `requestContext.authorizer` of every later event.
-- each frame: the route is `$request.body.<field>` of the frame read as JSON, else
+- each text frame (API Gateway closes a socket that sends a binary frame: 1003, and
+  one whose message is over 128 KB: 1009): the route is `$request.body.<field>` of the frame read as JSON, else
   `$default`; a two-way route (a route response) sends the function's body back.
 - a closed socket: $disconnect with its close code and reason.
 - @connections: POST /@connections/{id} sends a frame, GET describes the connection,
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
@@ -49,8 +51,8 @@ Invoke = Callable[[str, dict[str, Any], str], Invocation]
 
 CONNECT, DISCONNECT, DEFAULT = "$connect", "$disconnect", "$default"
 LOCAL_API_ID = "localws"
-# PostToConnection's payload limit
-MAX_POST_BYTES = 128 * 1024
+# PostToConnection's payload limit, and a client message's
+MAX_POST_BYTES = MAX_MESSAGE_BYTES = 128 * 1024
 _CONNECTIONS_PATH = re.compile(r"/@connections/([^/]+)")
 
 
@@ -92,6 +94,7 @@ class LocalWebSocketApi:
                 process_request=self._connect,
                 server_header=None,
                 ping_interval=None,  # API Gateway sends no pings of its own
+                max_size=MAX_MESSAGE_BYTES,
             )
         except OSError as error:
             raise OSError(f"{host}:{port} is in use ({error.strerror})") from error
@@ -239,6 +242,9 @@ class LocalWebSocketApi:
         try:
             for frame in connection:
                 socket.last_active_at = datetime.now(UTC)
+                if isinstance(frame, bytes):
+                    connection.close(CloseCode.UNSUPPORTED_DATA, "binary frames are not supported")
+                    break
                 self._message(socket, frame)
         except ConnectionClosed:
             pass
@@ -247,18 +253,16 @@ class LocalWebSocketApi:
                 self._sockets.pop(socket.connection_id, None)
             self._disconnect(socket, connection)
 
-    def _message(self, socket: _Socket, frame: str | bytes) -> None:
+    def _message(self, socket: _Socket, body: str) -> None:
         started = time.monotonic()
-        binary = isinstance(frame, bytes)
-        body = base64.b64encode(frame).decode() if isinstance(frame, bytes) else frame
-        route = self._route_for(None if binary else body)
+        route = self._route_for(body)
         request_id = str(uuid.uuid4())
         if route is None or route.function is None:
             self._send(socket, {"message": "Forbidden", "connectionId": socket.connection_id})
             return
         context = self._context(socket, route.route_key, "MESSAGE", request_id)
         context["messageId"] = secrets.token_urlsafe(9)
-        event = {"requestContext": context, "body": body, "isBase64Encoded": binary}
+        event = {"requestContext": context, "body": body, "isBase64Encoded": False}
         invocation = self.invoke(route.function, event, request_id)
         if invocation.failed:
             self._send(
@@ -283,16 +287,15 @@ class LocalWebSocketApi:
             },
         )
 
-    def _route_for(self, body: str | None) -> WebSocketRoute | None:
+    def _route_for(self, body: str) -> WebSocketRoute | None:
         field_name = self.api.route_selection_expression.removeprefix("$request.body.")
         key = None
-        if body is not None:
-            try:
-                message = json.loads(body)
-            except ValueError:
-                message = None
-            if isinstance(message, dict) and isinstance(message.get(field_name), str):
-                key = message[field_name]
+        try:
+            message = json.loads(body)
+        except ValueError:
+            message = None
+        if isinstance(message, dict) and isinstance(message.get(field_name), str):
+            key = message[field_name]
         routes = self.api.routes
         if key is not None and key in routes and key not in (CONNECT, DISCONNECT):
             return routes[key]
