@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import urllib3
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -350,3 +351,26 @@ def test_a_socket_that_is_gone_is_deleted_and_the_others_still_get_the_bell(
         )
         down.deliver(events[:1], datetime.now(UTC))
         assert push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC)) == [left]
+
+
+def test_the_local_connections_api_answers_as_api_gateways_does(
+    push_stack: PushStack, admin: Connection, key_of: Callable[[Chain], str]
+) -> None:
+    """GetConnection, DeleteConnection and a refused unsigned request, through boto3's
+    own client and raw HTTP; a deleted connection gets its $disconnect."""
+    chain = make_chain(admin)
+    endpoint = push_stack.websocket.management_url
+    with push_stack.open(key_of(chain)) as socket:
+        (stored,) = push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC))
+        unsigned = urllib3.request("POST", f"{endpoint}/@connections/{stored.connection_id}")
+        assert unsigned.status == 403
+        management = push_stack.api.client
+        described = management.get_connection(ConnectionId=stored.connection_id)
+        assert described["Identity"]["SourceIp"] == SOURCE
+        assert described["ConnectedAt"] <= described["LastActiveAt"]
+        management.delete_connection(ConnectionId=stored.connection_id)
+        with pytest.raises(ConnectionClosed):
+            socket.recv(timeout=5)
+        with pytest.raises(management.exceptions.GoneException):
+            management.get_connection(ConnectionId=stored.connection_id)
+    gone_within(push_stack, chain)

@@ -502,10 +502,10 @@ class _ManagementHandler(BaseHTTPRequestHandler):
                 return
             self._answer(
                 200,
-                {
-                    "ConnectedAt": socket.connected_at.isoformat(),
-                    "Identity": {"SourceIp": socket.source_ip, "UserAgent": socket.user_agent},
-                    "LastActiveAt": socket.last_active_at.isoformat(),
+                {  # the wire names (botocore maps them to ConnectedAt, Identity...)
+                    "connectedAt": socket.connected_at.isoformat(),
+                    "identity": {"sourceIp": socket.source_ip, "userAgent": socket.user_agent},
+                    "lastActiveAt": socket.last_active_at.isoformat(),
                 },
             )
         else:

@@ -23,7 +23,13 @@ from pydantic import BaseModel, ConfigDict
 from tether.db.connection import ConnectionSource
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.api_keys import well_formed_key
-from tether.domain.errors import InvalidInput, NotFound, TooManyFailures, Unauthenticated
+from tether.domain.errors import (
+    DependencyUnavailable,
+    InvalidInput,
+    NotFound,
+    TooManyFailures,
+    Unauthenticated,
+)
 from tether.domain.push import Frame, error_frame, read_client_message
 from tether.observability import logger
 from tether.services import push
@@ -145,6 +151,9 @@ def _answer(ports: WebSocketPorts, context: WebSocketContext, body: str | None) 
         return error_frame(str(error))
     except NotFound:
         return error_frame("this connection is no longer known; connect again")
+    except DependencyUnavailable as error:
+        logger.warning("websocket route failed", extra={"error": str(error)})
+        return error_frame("a service Tether needs is unavailable; send it again")
 
 
 class Unauthorized(Exception):
