@@ -342,14 +342,22 @@ def test_a_socket_that_is_gone_is_deleted_and_the_others_still_get_the_bell(
         (left,) = push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC))
         assert left.connection_id != "gone1234567="
 
-        # @connections unreachable: logged and counted, never raised, nothing deleted
+        # @connections unreachable: logged and counted, never raised, nothing deleted, and
+        # the batch's other bells not tried (each would wait out the same timeouts)
         nothing_there = "http://127.0.0.1:9"
+        unreachable = unretried_client(nothing_there)
+        attempts: list[str] = []
+        unreachable.meta.events.register(
+            "before-send.apigatewaymanagementapi.PostToConnection",
+            lambda request, **_: attempts.append(request.url),
+        )
         down = WebSocketSink(
             push_stack.table,
-            ConnectionsApi(nothing_there, unretried_client(nothing_there)),
+            ConnectionsApi(nothing_there, unreachable),
             lambda t: UnitOfWork(app_connections, t),
         )
-        down.deliver(events[:1], datetime.now(UTC))
+        down.deliver(events, datetime.now(UTC))
+        assert len(attempts) == 1
         assert push_stack.table.of_tenant(chain.tenant_id, datetime.now(UTC)) == [left]
 
 

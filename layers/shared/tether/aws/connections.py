@@ -12,7 +12,7 @@ from uuid import UUID
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tether.domain.errors import DependencyUnavailable
-from tether.domain.push import Connection, ConnectionGone
+from tether.domain.push import Connection, ConnectionGone, PushRefused
 
 TENANT_INDEX = "by_tenant"  # template.yaml, ConnectionsTable's GSI
 
@@ -122,12 +122,14 @@ class ConnectionsApi:
         return self._client
 
     def post(self, connection_id: str, data: str) -> None:
-        """Send one text frame; ConnectionGone when the socket is closed."""
+        """Send one text frame. ConnectionGone when the socket is closed, PushRefused
+        when @connections refuses the frame, DependencyUnavailable when it does not
+        answer."""
         try:
             self.client.post_to_connection(ConnectionId=connection_id, Data=data.encode())
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "GoneException":
                 raise ConnectionGone(connection_id) from error
-            raise DependencyUnavailable("API Gateway @connections", str(error)) from error
+            raise PushRefused(str(error)) from error
         except BotoCoreError as error:
             raise DependencyUnavailable("API Gateway @connections", str(error)) from error

@@ -59,6 +59,10 @@ class ConnectionGone(Exception):
     """The connection is closed (API Gateway's @connections answered 410 GoneException)."""
 
 
+class PushRefused(Exception):
+    """@connections answered, and refused this one frame (throttled, too large...)."""
+
+
 def read_client_message(body: str | None) -> Mapping[str, Any]:
     """A client frame as the JSON object it must be; InvalidInput otherwise."""
     if body is None or not body.strip():

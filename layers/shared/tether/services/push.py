@@ -4,8 +4,9 @@ reply's tenant subscribed to the reply's workspace stage.
 
 A push is best effort; the polled bell (GET /v1/notifications/unread-counts) stays the
 fallback, and its numbers are the ones pushed. So the sink never raises: a socket that
-is gone (410) is deleted, any other failure is logged and counted (PushFailed) and the
-rest of the batch goes on. Raising would make SQS deliver the whole batch again, to
+is gone (410) is deleted; a frame @connections refuses is logged and counted
+(PushFailed) and the others go on; when @connections does not answer at all, the
+batch's remaining bells are skipped (each would wait out the same timeouts). Raising would make SQS deliver the whole batch again, to
 the webhooks and EventBridge too, for one dead socket. A batch delivered again (another
 sink raised) rings the bell again: the frame carries the event id and the current
 counts, so a client can tell.
@@ -21,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.errors import NotFound, TetherError
+from tether.domain.errors import DependencyUnavailable, NotFound, TetherError
 from tether.domain.outbox import OutboxEvent
 from tether.domain.push import (
     Connection,
     ConnectionGone,
     Frame,
+    PushRefused,
     bell_frame,
     pong_frame,
     reply_stage,
@@ -100,7 +102,14 @@ class WebSocketSink:
             if stage is not None:
                 replies[event.tenant_id].append((stage, event))
         for tenant_id, rung in replies.items():
-            self._ring(tenant_id, rung, now)
+            try:
+                self._ring(tenant_id, rung, now)
+            except DependencyUnavailable as error:
+                # @connections does not answer: every other push would wait its
+                # timeouts too, so the batch's remaining bells are left to the poll
+                metrics.add_metric(name="PushFailed", unit="Count", value=1)
+                logger.warning("bells not pushed", extra={"error": str(error)})
+                return
 
     def _ring(self, tenant_id: UUID, rung: list[tuple[str, OutboxEvent]], now: datetime) -> None:
         try:
@@ -142,7 +151,7 @@ class WebSocketSink:
             except TetherError as error:  # its TTL deletes it later
                 logger.warning("gone connection not deleted", extra={**keys, "error": str(error)})
             return False
-        except TetherError as error:
+        except PushRefused as error:
             metrics.add_metric(name="PushFailed", unit="Count", value=1)
             logger.warning("bell not pushed", extra={**keys, "error": str(error)})
             return True
