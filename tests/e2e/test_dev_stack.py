@@ -256,6 +256,40 @@ def test_the_websocket_api_takes_a_key_subscribes_and_delivers_posts_to_connecti
         assert json.loads(socket.recv(timeout=10)) == {"type": "pong"}
 
 
+def test_a_sandbox_reply_rings_the_bell_of_a_subscribed_socket(dev_stack: DevStack) -> None:
+    """Issue 16's end to end: sandbox reply → webhook → inbound (the reply and its event
+    commit) → EventsQueue → deliver_events → WebSocketSink → @connections → the socket,
+    with the polled bell's numbers."""
+    if "EventsQueue" not in dev_stack.state["queues"]:
+        pytest.skip("needs the events pipeline (deliver_events) of the outbox branch")
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        chain = make_chain(admin)  # its campaign's stage: initial_message
+        sandbox_account(admin, dev_stack, chain.provider_account_id)
+    app = FreshConnections(as_role(dev_stack.database_url, "tether_app"))
+    key = issue_operator_key(UnitOfWork(app, chain.tenant_id), chain.tenant_id, "e2e").key
+    url = f"{dev_stack.state['websocket_url']}/?api_key={key}"
+    with websocket_connect(url, open_timeout=10) as socket:
+        socket.send(json.dumps({"action": "subscribe", "stages": ["initial_message"]}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "subscribed"
+        reply = subprocess.run(
+            [sys.executable, "-m", "tether_dev", "sandbox", "reply", "--from", chain.lead_phone,
+             "--to", chain.number, "--account", str(chain.provider_account_id), "Yes, call me"],
+            cwd=PROJECT_ROOT, env=dev_stack.env, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert reply.returncode == 0, reply.stdout + reply.stderr
+        bell = json.loads(socket.recv(timeout=30))
+    polled = dev_stack.client.call(
+        "GET", "/v1/notifications/unread-counts", None, {"Authorization": f"Bearer {key}"}
+    ).json()["counts"]
+    assert bell["type"] == "bell"
+    assert bell["stage"] == "initial_message"
+    assert bell["counts"] == polled
+    assert polled["initial_message"] == 1
+    assert bell["event"]["type"] == "reply.received"
+    assert bell["event"]["data"]["lead_id"] == str(chain.lead_id)
+
+
 def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
     dev_stack.process.send_signal(signal.SIGINT)
     assert dev_stack.process.wait(timeout=30) == 0
