@@ -98,6 +98,13 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     dev.add_argument("--sandbox-port", type=int, default=3001)
     dev.add_argument("--moto-port", type=int, default=3002)
     dev.add_argument("--lambda-port", type=int, default=3003, help="Lambda's Invoke API")
+    dev.add_argument("--websocket-port", type=int, default=3004, help="the WebSocket API")
+    dev.add_argument(
+        "--websocket-management-port",
+        type=int,
+        default=3005,
+        help="the WebSocket API's @connections (PostToConnection)",
+    )
     dev.add_argument(
         "--sandbox-failure-rate",
         type=float,

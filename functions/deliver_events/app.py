@@ -1,5 +1,6 @@
 """EventsQueue → each record's events (one tenant's, by id) handed to every sink in
-order: the Tether event bus, the tenant's webhook subscriptions, and the sinks other channels add (tether.services.events).
+order: the Tether event bus, the tenant's webhook subscriptions, the WebSocket
+connections (the bell), and the sinks other channels add (tether.services.events).
 A sink that raises fails the record (partial batch failure): it returns after the
 queue's visibility timeout and, after five receives, goes to the DLQ. Sinks dedupe on
 the event id, so a retried record delivers nothing twice to a receiver that dedupes."""
@@ -52,10 +53,12 @@ def sinks() -> list[EventSink]:
     here (its constructor takes what it needs: `tenant_uow`, clients, settings)."""
     from tether.aws.eventbridge import EventBridgeSink
     from tether.services.subscriptions import WebhookSink
+    from tether.websocket import websocket_sink
 
     return [
         EventBridgeSink(deliver_events_settings().event_bus_name),
         WebhookSink(unit_of_work),
+        websocket_sink(unit_of_work),  # best effort: the polled bell is the fallback
     ]
 
 

@@ -23,13 +23,17 @@ import boto3
 import pytest
 import urllib3
 from botocore.exceptions import ClientError
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as websocket_connect
 
 from tests.support.dev_stack import DevStack
 from tests.support.factories import make_campaign, make_chain, make_lead, make_tenant
+from tether.aws.connections import ConnectionsApi, ConnectionTable
 from tether.aws.sqs import SqsQueue
 from tether.config import PROJECT_ROOT
 from tether.db.connection import Connection, FreshConnections, as_role, connect
 from tether.db.unit_of_work import UnitOfWork
+from tether.services.api_keys import issue_operator_key
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
 from tether.services.outbound import SendRequest, request_send
 from tether_dev.local.aws import client
@@ -223,6 +227,78 @@ def test_lambdas_invoke_api_runs_a_scheduled_function_now(dev_stack: DevStack) -
         dev_stack.client.invoke("inbound", {"Records": "not a list"})
 
 
+def test_the_websocket_api_takes_a_key_subscribes_and_delivers_posts_to_connections(
+    dev_stack: DevStack,
+) -> None:
+    """The local WebSocket API as the console and deliver_events use it: a socket with a
+    tenant's key, its subscription answered with the polled bell's counts, and a frame
+    posted through @connections with boto3's own client reaching it."""
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        chain = make_chain(admin)
+    app = FreshConnections(as_role(dev_stack.database_url, "tether_app"))
+    key = issue_operator_key(UnitOfWork(app, chain.tenant_id), chain.tenant_id, "e2e").key
+    url = str(dev_stack.state["websocket_url"])
+    with pytest.raises(InvalidStatus) as refused:
+        websocket_connect(f"{url}/?api_key=tth_not-a-key", open_timeout=10)
+    assert refused.value.response.status_code == 401
+    polled = dev_stack.client.call(
+        "GET", "/v1/notifications/unread-counts", None, {"Authorization": f"Bearer {key}"}
+    ).json()["counts"]
+    with websocket_connect(f"{url}/?api_key={key}", open_timeout=10) as socket:
+        socket.send(json.dumps({"action": "subscribe", "stages": ["retarget"]}))
+        assert json.loads(socket.recv(timeout=10)) == {
+            "type": "subscribed",
+            "stages": ["retarget"],
+            "counts": polled,
+        }
+        table = ConnectionTable(
+            str(dev_stack.state["tables"]["ConnectionsTable"]),
+            client("dynamodb", str(dev_stack.state["aws_endpoint_url"])),
+        )
+        (stored,) = table.of_tenant(chain.tenant_id, datetime.now(UTC))
+        assert stored.stages == ("retarget",)
+        pushed = ConnectionsApi(
+            str(dev_stack.state["websocket_management_url"]),
+            client("apigatewaymanagementapi", str(dev_stack.state["websocket_management_url"])),
+        )
+        pushed.post(stored.connection_id, '{"type": "pong"}')
+        assert json.loads(socket.recv(timeout=10)) == {"type": "pong"}
+
+
+def test_a_sandbox_reply_rings_the_bell_of_a_subscribed_socket(dev_stack: DevStack) -> None:
+    """Issue 16's end to end: sandbox reply → webhook → inbound (the reply and its event
+    commit) → EventsQueue → deliver_events → WebSocketSink → @connections → the socket,
+    with the polled bell's numbers."""
+    if "EventsQueue" not in dev_stack.state["queues"]:
+        pytest.skip("needs the events pipeline (deliver_events) of the outbox branch")
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        chain = make_chain(admin)  # its campaign's stage: initial_message
+        sandbox_account(admin, dev_stack, chain.provider_account_id)
+    app = FreshConnections(as_role(dev_stack.database_url, "tether_app"))
+    key = issue_operator_key(UnitOfWork(app, chain.tenant_id), chain.tenant_id, "e2e").key
+    url = f"{dev_stack.state['websocket_url']}/?api_key={key}"
+    with websocket_connect(url, open_timeout=10) as socket:
+        socket.send(json.dumps({"action": "subscribe", "stages": ["initial_message"]}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "subscribed"
+        reply = subprocess.run(
+            [sys.executable, "-m", "tether_dev", "sandbox", "reply", "--from", chain.lead_phone,
+             "--to", chain.number, "--account", str(chain.provider_account_id), "Yes, call me"],
+            cwd=PROJECT_ROOT, env=dev_stack.env, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert reply.returncode == 0, reply.stdout + reply.stderr
+        bell = json.loads(socket.recv(timeout=30))
+    polled = dev_stack.client.call(
+        "GET", "/v1/notifications/unread-counts", None, {"Authorization": f"Bearer {key}"}
+    ).json()["counts"]
+    assert bell["type"] == "bell"
+    assert bell["stage"] == "initial_message"
+    assert bell["counts"] == polled
+    assert polled["initial_message"] == 1
+    assert bell["event"]["type"] == "reply.received"
+    assert bell["event"]["data"]["lead_id"] == str(chain.lead_id)
+
+
 def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
     dev_stack.process.send_signal(signal.SIGINT)
     assert dev_stack.process.wait(timeout=30) == 0
@@ -232,6 +308,7 @@ def test_ctrl_c_stops_everything(dev_stack: DevStack) -> None:
         dev_stack.state["lambda_url"],
         dev_stack.state["sandbox_url"],
         dev_stack.state["aws_endpoint_url"],
+        dev_stack.state["websocket_management_url"],
     ):
         try:
             request("GET", url)

@@ -12,7 +12,17 @@ import pytest
 
 from tether.config import PROJECT_ROOT
 
-HANDLERS = ["api", "webhook", "inbound", "outbound", "timers", "sweeper", "pool_release"]
+HANDLERS = [
+    "api",
+    "webhook",
+    "inbound",
+    "outbound",
+    "timers",
+    "sweeper",
+    "pool_release",
+    "websocket",
+    "websocket_authorizer",
+]
 # (the botocore package itself is imported by Powertools for its user agent: 0.4 ms)
 HEAVY = ["aws_xray_sdk", "wrapt", "boto3", "botocore.session", "botocore.client"]
 

@@ -3,11 +3,14 @@ the database template it deploys where the emulator knows the resources."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tether.config import PROJECT_ROOT
 from tether_dev.local.deploy_check import (
+    EMULATOR_UNKNOWN_APP_TYPES,
     EMULATOR_UNKNOWN_TYPES,
+    emulated_app_template,
     emulated_database_template,
     host_template,
 )
@@ -57,3 +60,23 @@ def test_the_emulated_database_template_leaves_out_only_the_proxy() -> None:
     proxy = document["Resources"]["Proxy"]["Properties"]
     assert proxy["RequireTLS"] is True
     assert len(proxy["Auth"]) == 3
+
+
+def test_the_emulated_app_template_leaves_out_only_what_the_emulator_does_not_know() -> None:
+    document = load_template(PROJECT_ROOT / "template.yaml")
+    emulated = emulated_app_template(document)
+    removed = document["Resources"].keys() - emulated["Resources"].keys()
+    assert {document["Resources"][n]["Type"] for n in removed} == EMULATOR_UNKNOWN_APP_TYPES
+    assert "WebSocketDeployment" in removed
+    # nothing left names what is gone; the stage deploys itself instead
+    text = json.dumps(emulated)
+    assert not [name for name in removed if f'"{name}"' in text]
+    stage = emulated["Resources"]["WebSocketStage"]["Properties"]
+    assert stage["AutoDeploy"] is True
+    assert "DeploymentId" not in stage
+    # everything else is as shipped
+    kept = document["Resources"].keys() - removed
+    assert all(
+        emulated["Resources"][n] == document["Resources"][n] for n in kept if n != "WebSocketStage"
+    )
+    sam_transform(emulated)  # still a template SAM transforms

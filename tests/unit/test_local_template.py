@@ -212,3 +212,54 @@ def test_functions_get_rds_proxys_tls_mode_in_aws_and_the_local_servers_here(
     ]:
         local = read_stack(document, url, local_parameters(settings, []))
         assert {f.environment["DB_SSLMODE"] for f in local.functions} == {mode}
+
+
+def test_the_websocket_api_is_read_with_its_routes_authorizer_and_route_responses(
+    stack: Stack,
+) -> None:
+    api = stack.websocket
+    assert api is not None
+    assert api.route_selection_expression == "$request.body.action"
+    assert set(api.routes) == {"$connect", "$disconnect", "subscribe", "ping", "$default"}
+    assert {r.function for r in api.routes.values()} == {"WebSocketFunction"}
+    connect = api.routes["$connect"]
+    assert connect.authorizer == "WebSocketAuthorizerFunction"
+    assert connect.identity_sources == ("route.request.querystring.api_key",)
+    assert not any(r.authorizer for k, r in api.routes.items() if k != "$connect")
+    # the routes that answer are two-way; $connect and $disconnect answer nothing
+    assert {k for k, r in api.routes.items() if r.two_way} == {"subscribe", "ping", "$default"}
+    connections = next(t for t in stack.tables if t.logical_id == "ConnectionsTable")
+    assert connections.ttl_attribute == "expires_at"
+    assert [i["IndexName"] for i in connections.global_secondary_indexes] == ["by_tenant"]
+
+
+def test_the_websocket_functions_get_the_local_connections_endpoint(stack: Stack) -> None:
+    base = local_environment(
+        aws_endpoint_url="http://moto", database_url="db", websocket_management_url="http://ws"
+    )
+    declared = {name for f in stack.functions for name in f.environment}
+    wanted, _ = environment_for(stack.function("websocket"), base, declared)
+    assert wanted["CONNECTIONS_TABLE_NAME"] == "tether-local-ConnectionsTable"
+    assert wanted["WEBSOCKET_MANAGEMENT_URL"] == "http://ws"
+
+
+def test_a_websocket_route_without_a_lambda_integration_is_refused(tmp_path: Path) -> None:
+    document = load_template(
+        write(
+            tmp_path,
+            """
+            Resources:
+              Ws:
+                Type: AWS::ApiGatewayV2::Api
+                Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+              Mock:
+                Type: AWS::ApiGatewayV2::Integration
+                Properties: {ApiId: !Ref Ws, IntegrationType: MOCK}
+              Route:
+                Type: AWS::ApiGatewayV2::Route
+                Properties: {ApiId: !Ref Ws, RouteKey: $default, Target: !Sub "integrations/${Mock}"}
+            """,
+        )
+    )
+    with pytest.raises(TemplateError, match="Target"):
+        read_stack(document, url)

@@ -22,6 +22,19 @@ def samples(function: Function) -> list[Path]:
     return ([single] if single.is_file() else []) + sorted((EVENTS / function.name).glob("*.json"))
 
 
+def websocket_routes() -> dict[str, str | None]:
+    return {k: r.function for k, r in (STACK.websocket.routes if STACK.websocket else {}).items()}
+
+
+def websocket_route_of(function: Function, event: dict[str, object]) -> bool:
+    return function.logical_id in websocket_routes().values() and "requestContext" in event
+
+
+def websocket_authorizer_of(function: Function) -> bool:
+    routes = STACK.websocket.routes.values() if STACK.websocket else []
+    return any(r.authorizer == function.logical_id for r in routes)
+
+
 @pytest.mark.parametrize("function", STACK.functions, ids=lambda f: f.name)
 def test_every_function_has_a_sample_event_of_its_trigger(function: Function) -> None:
     found = samples(function)
@@ -33,6 +46,13 @@ def test_every_function_has_a_sample_event_of_its_trigger(function: Function) ->
             assert event["Records"][0]["eventSource"] == "aws:sqs", path
         elif function.schedules:
             assert event["detail-type"] == "Scheduled Event", path
+        elif websocket_route_of(function, event):
+            context = event["requestContext"]
+            assert context["routeKey"] in websocket_routes(), path
+            assert context["eventType"] in ("CONNECT", "MESSAGE", "DISCONNECT"), path
+        elif websocket_authorizer_of(function):
+            assert event["type"] == "REQUEST", path
+            assert event["methodArn"].endswith("/$connect"), path
         elif routes:
             match = match_route(routes, event["httpMethod"], event["path"])
             assert match is not None, f"{path}: no route of {function.name} serves it"

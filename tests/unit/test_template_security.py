@@ -42,11 +42,24 @@ EXPECTED_ACTIONS = {
     "OutboundFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "LaunchFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "PoolReleaseFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
-    "DeliverEventsFunction": {"events:PutEvents", "secretsmanager:GetSecretValue"},
+    "DeliverEventsFunction": {
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
+        "dynamodb:Query",
+        "dynamodb:DeleteItem",
+        "execute-api:ManageConnections",
+    },
     "TimersFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "WebhookFunction": IDEMPOTENCY | {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "ApiFunction": WRITE_SECRETS | {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "SweeperFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
+    "WebSocketFunction": {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "secretsmanager:GetSecretValue",
+    },
+    "WebSocketAuthorizerFunction": {"secretsmanager:GetSecretValue"},
 }
 
 
@@ -187,3 +200,54 @@ def test_no_deployed_stage_can_call_itself_local() -> None:
     assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["TETHER_STAGE"] == {
         "Ref": "Stage"
     }
+
+
+# -- the WebSocket API (issue 16) -----------------------------------------------------
+
+CONNECTIONS_ENDPOINT = (
+    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
+    ":${WebSocketApi}/${Stage}/POST/@connections/*"
+)
+
+
+def test_the_websocket_stage_is_throttled_and_never_logs_the_key() -> None:
+    stage = RESOURCES["WebSocketStage"]["Properties"]
+    routes = stage["DefaultRouteSettings"]
+    assert routes["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert routes["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    log = stage["AccessLogSettings"]
+    assert log["DestinationArn"] == {"Fn::GetAtt": ["WebSocketAccessLogGroup", "Arn"]}
+    # the API key travels in the query string: no line may hold it
+    for leaky in ("querystring", "header", "body", "authorizer", "api_key"):
+        assert leaky not in log["Format"].lower()
+
+
+def test_only_connect_is_authorized_and_by_the_api_key_authorizer() -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    assert set(routes) == {"$connect", "$disconnect", "subscribe", "ping", "$default"}
+    connect = routes["$connect"]
+    assert connect["AuthorizationType"] == "CUSTOM"
+    assert connect["AuthorizerId"] == {"Ref": "WebSocketAuthorizer"}
+    authorizer = RESOURCES["WebSocketAuthorizer"]["Properties"]
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["IdentitySource"] == ["route.request.querystring.api_key"]
+    assert "WebSocketAuthorizerFunction.Arn" in authorizer["AuthorizerUri"]["Fn::Sub"]
+
+
+def test_connections_are_managed_only_on_the_websocket_stage() -> None:
+    """PostToConnection (execute-api:ManageConnections) only on this stage's
+    @connections, and by no function but those that push."""
+    for function in FUNCTIONS:
+        for statement in statements(function):
+            actions = as_list(statement["Action"])
+            if not any(a.startswith("execute-api:") for a in actions):
+                continue
+            assert actions == ["execute-api:ManageConnections"], (function, actions)
+            assert [resource_text(r) for r in as_list(statement["Resource"])] == [
+                f"Fn::Sub:{CONNECTIONS_ENDPOINT}"
+            ], function
+            assert "WEBSOCKET_MANAGEMENT_URL" in FUNCTIONS[function]["Environment"]["Variables"]

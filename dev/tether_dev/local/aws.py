@@ -110,11 +110,17 @@ def provision(stack: Stack, endpoint: str) -> dict[str, str]:
     for table in stack.tables:
         if table.name in existing:
             continue
+        indexes = (
+            {"GlobalSecondaryIndexes": table.global_secondary_indexes}
+            if table.global_secondary_indexes
+            else {}
+        )
         dynamodb.create_table(
             TableName=table.name,
             KeySchema=table.key_schema,
             AttributeDefinitions=table.attribute_definitions,
             BillingMode="PAY_PER_REQUEST",
+            **indexes,
         )
         if table.ttl_attribute:
             dynamodb.update_time_to_live(

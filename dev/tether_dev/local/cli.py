@@ -33,6 +33,8 @@ def _run(args: argparse.Namespace) -> int:
                 sandbox_port=args.sandbox_port,
                 moto_port=args.moto_port,
                 lambda_port=args.lambda_port,
+                websocket_port=args.websocket_port,
+                websocket_management_port=args.websocket_management_port,
                 sandbox_failure_rate=args.sandbox_failure_rate,
                 sandbox_undelivered_rate=args.sandbox_undelivered_rate,
                 sandbox_latency_seconds=args.sandbox_latency,

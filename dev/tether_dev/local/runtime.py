@@ -80,12 +80,19 @@ class Invocation:
 
 
 def local_environment(
-    *, aws_endpoint_url: str, database_url: str | None, webhook_base_url: str | None = None
+    *,
+    aws_endpoint_url: str,
+    database_url: str | None,
+    webhook_base_url: str | None = None,
+    websocket_management_url: str | None = None,
+    websocket_url: str | None = None,
 ) -> dict[str, str]:
     """What every function gets locally besides its own variables: what makes it talk
     to the local resources. `webhook_base_url` is the local gateway's URL, over the
     template's API URL (which has no local meaning): sends ask for their status
-    callbacks there."""
+    callbacks there. `websocket_management_url` is the local WebSocket API's @connections
+    server, over the template's execute-api URL: pushes are posted there; `websocket_url`
+    is its client side, which the console's config.json names."""
     environment = {
         # boto3 sends every client here (botocore reads AWS_ENDPOINT_URL)
         "AWS_ENDPOINT_URL": aws_endpoint_url,
@@ -104,6 +111,10 @@ def local_environment(
         environment["DATABASE_URL"] = database_url
     if webhook_base_url:
         environment["WEBHOOK_BASE_URL"] = webhook_base_url
+    if websocket_management_url:
+        environment["WEBSOCKET_MANAGEMENT_URL"] = websocket_management_url
+    if websocket_url:
+        environment["WEBSOCKET_URL"] = websocket_url
     return environment
 
 

@@ -38,6 +38,7 @@ from tether_dev.local.runtime import (
 )
 from tether_dev.local.sandbox_process import SandboxOptions, SandboxProcess
 from tether_dev.local.template import Route, Stack, load_template, read_stack
+from tether_dev.local.websocket import LocalWebSocketApi
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 STATE_FILE_NAME = "dev.json"
@@ -50,7 +51,9 @@ class DevOptions:
     gateway_port: int = 3000
     sandbox_port: int = 3001
     moto_port: int = 3002
-    lambda_port: int = 3003  # 0 for any free port, for each of the four
+    lambda_port: int = 3003  # 0 for any free port, for each of them
+    websocket_port: int = 3004
+    websocket_management_port: int = 3005  # the WebSocket API's @connections
     template: Path = TEMPLATE
     sandbox_failure_rate: float = 0.0  # sends answered 500 (retryable)
     sandbox_undelivered_rate: float = 0.0  # texts whose last callback is undelivered
@@ -72,6 +75,7 @@ class RunningStack:
     moto: MotoServer
     gateway: LocalGateway
     lambda_api: LocalLambdaApi
+    websocket: LocalWebSocketApi | None
     sandbox: SandboxProcess
     pollers: list[QueuePoller]
     scheduler: Scheduler
@@ -91,6 +95,8 @@ class RunningStack:
             "webhook_url": sandbox_webhook_url(self.stack.routes, self.gateway.url),
             "sandbox_signing_secret": self.sandbox.signing_secret,
             "sandbox_api_token": self.sandbox.api_token,
+            "websocket_url": self.websocket.url if self.websocket else None,
+            "websocket_management_url": self.websocket.management_url if self.websocket else None,
             "queues": {q.logical_id: queue_url(self.moto.url, q.name) for q in self.stack.queues},
             "tables": {t.logical_id: t.name for t in self.stack.tables},
             "event_buses": list(self.stack.buses),
@@ -146,11 +152,27 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             stack.routes, stack.stage, invoke_api, options.host, options.gateway_port
         )
         exit_stack.callback(gateway.close)
+        # bound now (its @connections URL is in the functions' environment), serving later
+        websocket = None
+        if stack.websocket is not None:
+            websocket = LocalWebSocketApi(
+                stack.websocket,
+                stack.stage,
+                invoke_api,
+                options.host,
+                options.websocket_port,
+                options.websocket_management_port,
+            )
+            exit_stack.callback(websocket.close)
         runner = FunctionRunner(
             stack,
             PROJECT_ROOT,
             local_environment(
-                aws_endpoint_url=moto.url, database_url=database_url, webhook_base_url=gateway.url
+                aws_endpoint_url=moto.url,
+                database_url=database_url,
+                webhook_base_url=gateway.url,
+                websocket_management_url=websocket.management_url if websocket else None,
+                websocket_url=websocket.url if websocket else None,
             ),
         )
         runner.warm()
@@ -188,6 +210,8 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         lambda_api = LocalLambdaApi(stack, runner.invoke, options.host, options.lambda_port)
         exit_stack.callback(lambda_api.close)
         lambda_api.start()
+        if websocket is not None:
+            websocket.start()
         state_file = settings.tether_data_dir / STATE_FILE_NAME
         running = RunningStack(
             stack,
@@ -195,6 +219,7 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             moto,
             gateway,
             lambda_api,
+            websocket,
             sandbox,
             pollers,
             scheduler,
@@ -249,6 +274,15 @@ def banner(running: RunningStack) -> str:
         f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"
         "  (Lambda's Invoke API)",
         f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, Secrets Manager, EventBridge)",
+    ]
+    if running.websocket is not None:
+        lines += [
+            f"  websocket {state['websocket_url']}/?api_key=<key>  (API Gateway WebSocket API:"
+            f" {', '.join(running.websocket.api.routes)})",
+            f"            @connections at {state['websocket_management_url']}"
+            " (PostToConnection's endpoint)",
+        ]
+    lines += [
         f"  database  {state['database_url']}",
     ]
     lines += [

@@ -96,6 +96,7 @@ class Table:
     key_schema: list[dict[str, str]]
     attribute_definitions: list[dict[str, str]]
     ttl_attribute: str | None
+    global_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,26 @@ class EventRule:
 
 
 @dataclass(frozen=True)
+class WebSocketRoute:
+    """One route of a WebSocket API: its key ($connect, subscribe...), the function its
+    proxy integration calls, whether it answers (a route response: two-way), and the
+    REQUEST authorizer in front of it ($connect only)."""
+
+    route_key: str
+    function: str | None  # logical id; None for a route without an integration
+    two_way: bool = False
+    authorizer: str | None = None  # the authorizer's function, a logical id
+    identity_sources: tuple[str, ...] = ()  # route.request.querystring.api_key, ...
+
+
+@dataclass(frozen=True)
+class WebSocketApi:
+    logical_id: str
+    route_selection_expression: str  # $request.body.<field>
+    routes: dict[str, WebSocketRoute]
+
+
+@dataclass(frozen=True)
 class Stack:
     parameters: dict[str, str]  # parameters with a default (or an override)
     tables: list[Table]
@@ -177,6 +198,7 @@ class Stack:
     stage: str
     buses: list[str] = field(default_factory=list)  # EventBridge buses' names
     rules: list[EventRule] = field(default_factory=list)
+    websocket: WebSocketApi | None = None
 
     def function(self, name: str) -> Function:
         for function in self.functions:
@@ -240,6 +262,7 @@ def read_stack(
         stage=parameters.get("Stage", "dev"),
         buses=buses,
         rules=rules,
+        websocket=websocket_api(resources),
     )
 
 
@@ -257,6 +280,7 @@ def _table(logical_id: str, props: Mapping[str, Any], resolver: _Resolver) -> Ta
         key_schema=resolver.resolve(props["KeySchema"]),
         attribute_definitions=resolver.resolve(props["AttributeDefinitions"]),
         ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None,
+        global_secondary_indexes=resolver.resolve(props.get("GlobalSecondaryIndexes") or []),
     )
 
 
@@ -450,6 +474,84 @@ def _integration_route(api: str, method: str, path: str, integration: Mapping[st
         f"{api} {method} {path}: the local gateway serves Lambda proxy integrations"
         f" (uri !Sub ...${{Function.Arn}}...) and mocks, not {dict(integration)!r}"
     )
+
+
+# -- the WebSocket API (AWS::ApiGatewayV2, which SAM leaves as it is) ---------------
+
+
+def websocket_api(resources: Mapping[str, Any]) -> WebSocketApi | None:
+    """The template's WebSocket API with its routes, each with its integration's
+    function, its route response and its authorizer; None when there is none. More
+    than one is more than the local stack serves."""
+    apis = [
+        name
+        for name, r in resources.items()
+        if r.get("Type") == "AWS::ApiGatewayV2::Api"
+        and (r.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    ]
+    if not apis:
+        return None
+    if len(apis) > 1:
+        raise TemplateError(f"the local stack serves one WebSocket API, not {sorted(apis)}")
+    (api,) = apis
+
+    def of_api(kind: str) -> dict[str, Mapping[str, Any]]:
+        return {
+            name: r.get("Properties") or {}
+            for name, r in resources.items()
+            if r.get("Type") == kind and (r.get("Properties") or {}).get("ApiId") == {"Ref": api}
+        }
+
+    integrations = {
+        name: _function_in(props.get("IntegrationUri"), f"{name}.IntegrationUri")
+        for name, props in of_api("AWS::ApiGatewayV2::Integration").items()
+        if props.get("IntegrationType") == "AWS_PROXY"
+    }
+    authorizers = {name: props for name, props in of_api("AWS::ApiGatewayV2::Authorizer").items()}
+    answered = {
+        str((props.get("RouteId") or {}).get("Ref"))
+        for props in of_api("AWS::ApiGatewayV2::RouteResponse").values()
+        if props.get("RouteResponseKey") == "$default"
+    }
+    routes: dict[str, WebSocketRoute] = {}
+    for name, props in of_api("AWS::ApiGatewayV2::Route").items():
+        key = str(props["RouteKey"])
+        target = props.get("Target")
+        function = None
+        if target is not None:
+            text = target.get("Fn::Sub") if isinstance(target, dict) else None
+            found = re.fullmatch(r"integrations/\$\{(\w+)\}", str(text or ""))
+            if found is None or found.group(1) not in integrations:
+                raise TemplateError(f"{name}: Target must be !Sub integrations/${{Integration}}")
+            function = integrations[found.group(1)]
+        authorizer: str | None = None
+        sources: tuple[str, ...] = ()
+        if props.get("AuthorizationType") == "CUSTOM":
+            auth_name = str((props.get("AuthorizerId") or {}).get("Ref"))
+            auth = authorizers.get(auth_name)
+            if auth is None or auth.get("AuthorizerType") != "REQUEST":
+                raise TemplateError(f"{name}: the local stack serves REQUEST authorizers only")
+            authorizer = _function_in(auth.get("AuthorizerUri"), f"{auth_name}.AuthorizerUri")
+            sources = tuple(str(s) for s in auth.get("IdentitySource") or ())
+        routes[key] = WebSocketRoute(
+            route_key=key,
+            function=function,
+            two_way=name in answered and props.get("RouteResponseSelectionExpression") is not None,
+            authorizer=authorizer,
+            identity_sources=sources,
+        )
+    expression = str(resources[api]["Properties"].get("RouteSelectionExpression", ""))
+    if not re.fullmatch(r"\$request\.body\.\w+", expression):
+        raise TemplateError(f"{api}: the local stack selects routes by $request.body.<field>")
+    return WebSocketApi(api, expression, routes)
+
+
+def _function_in(uri: Any, where: str) -> str:
+    text = uri.get("Fn::Sub") if isinstance(uri, dict) else None
+    found = _FUNCTION_IN_URI.search(str(text or ""))
+    if found is None:
+        raise TemplateError(f"{where}: a Lambda invocation URI (!Sub ...${{Function.Arn}}...)")
+    return found.group(1)
 
 
 # -- intrinsic functions -----------------------------------------------------------

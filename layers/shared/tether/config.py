@@ -233,3 +233,35 @@ api_settings = cache(ApiSettings)
 launch_settings = cache(LaunchSettings)
 events_queue_settings = cache(EventsQueueSettings)
 deliver_events_settings = cache(DeliverEventsSettings)
+
+
+class ConnectionsSettings(Settings):
+    """The WebSocket API's connections table (template.yaml, ConnectionsTable)."""
+
+    connections_table_name: str
+
+
+class WebSocketSettings(ConnectionsSettings):
+    """The websocket function's environment (template.yaml, WebSocketFunction): it
+    stores connections and their stages; its answers go back as route responses."""
+
+
+class PushSettings(ConnectionsSettings):
+    """What a function that pushes to WebSocket connections needs (deliver_events'
+    WebSocketSink): the connections table, and the stage's @connections endpoint
+    (https://{api}.execute-api.{region}.amazonaws.com/{stage}; the local stack sets its
+    own server's URL)."""
+
+    websocket_management_url: str
+
+    @field_validator("websocket_management_url")
+    @classmethod
+    def _an_absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("WEBSOCKET_MANAGEMENT_URL must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+
+websocket_settings = cache(WebSocketSettings)
+push_settings = cache(PushSettings)

@@ -22,3 +22,18 @@ def aws_client(service: Service) -> Any:
     # A session of its own: clients are thread-safe, but making two at once from
     # boto3's shared default session is not.
     return boto3.session.Session().client(service)
+
+
+@cache
+def management_client(endpoint_url: str) -> Any:
+    """The @connections API of one WebSocket stage (its endpoint is the stage's URL).
+    Short timeouts and one retry: a push is best effort, and a slow socket must not
+    hold up the batch it is in."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint_url,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
+    )

@@ -63,8 +63,15 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
+    if scheme.lower() != "bearer":
+        return None
+    return well_formed_key(token.strip())
+
+
+def well_formed_key(token: str | None) -> str | None:
+    """`token` when it has the form of a key (the prefix, printable ASCII, not too
+    long), else None: a header's key, or a WebSocket's ``api_key`` query parameter."""
+    if not token or len(token) > MAX_KEY_LENGTH:
         return None
     if not token.startswith(KEY_PREFIX) or not token.isascii() or not token.isprintable():
         return None

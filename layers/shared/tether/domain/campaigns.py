@@ -22,6 +22,10 @@ from tether.domain.templates import (
     render,
 )
 
+# The workspace stages of a campaign (the database's workspace_stage enum, in its order):
+# the bell counts and the WebSocket subscriptions are per stage.
+WORKSPACE_STAGES = ("initial_message", "retarget", "nudger", "content_nurture", "book_appointment")
+
 
 class CampaignStatus(StrEnum):
     DRAFT = "draft"

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from tether.db.unit_of_work import UnitOfWork
+from tether.domain.campaigns import WORKSPACE_STAGES
 from tether.domain.errors import InvalidState, NotFound
 from tether.domain.model import CallEntry, Thread
 from tether.domain.outbox import EventType, reply_received_data
@@ -16,7 +17,6 @@ from tether.domain.pagination import Page, Position, RankedPosition, page_of
 from tether.observability import logger, metrics
 from tether.services.replies import apply_to_lead
 
-WORKSPACE_STAGES = ("initial_message", "retarget", "nudger", "content_nurture", "book_appointment")
 THREAD_MESSAGES = 200
 
 
