@@ -5,6 +5,7 @@ package) subscribed to the bell of every workspace stage."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterable
@@ -93,7 +94,10 @@ class BellListener:
     def __init__(self, url: str, api_key: str, stages: Iterable[str] = STAGES) -> None:
         self.frames: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._socket: ClientConnection = connect(f"{url}?api_key={api_key}", open_timeout=10)
+        self._open = contextlib.ExitStack()
+        self._socket: ClientConnection = self._open.enter_context(
+            connect(f"{url}?api_key={api_key}", open_timeout=10)
+        )
         self._socket.send(json.dumps({"action": "subscribe", "stages": list(stages)}))
         self.subscribed = json.loads(self._socket.recv(timeout=10))
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -112,5 +116,5 @@ class BellListener:
             return [frame for frame in self.frames if frame.get("type") == "bell"]
 
     def close(self) -> None:
-        self._socket.close()
+        self._open.close()
         self._thread.join(timeout=5)
