@@ -199,7 +199,7 @@ def test_a_send_stored_but_never_enqueued_is_redriven_once(
     report = redrive_waiting_sends(UnitOfWork(jobs_connections), sqs, datetime.now(UTC))
     assert report.enqueued >= 1
     redrive_waiting_sends(UnitOfWork(jobs_connections), sqs, datetime.now(UTC))
-    ours = [m for m in queue.take() if m["message_id"] == str(message_id)]
+    ours = [m for m in queue.take() if m["tenant_id"] == str(tenant.id)]
     assert ours == [{"tenant_id": str(tenant.id), "message_id": str(message_id)}]
     assert tenant.status(message_id)[1] is not None
 
