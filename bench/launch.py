@@ -6,8 +6,13 @@ with the template's queues, the API function behind the local gateway (real HTTP
 LaunchQueue's poller invoking the launch function as Lambda's event source mapping
 would (BatchSize 1, partial batch failures). The clock starts when the launch request is sent and stops when
 the launch reports complete and every lead's first message is stored and on
-OutboundQueue. Nobody consumes OutboundQueue here: the sends themselves are
-`make bench-outbound`'s.
+OutboundQueue (in bundles of ten sends a message: tether.services.outbound). Nobody
+consumes OutboundQueue here: the sends themselves are `make bench-outbound`'s.
+
+Besides the seconds, it reports the CPU seconds the launch took in its three processes
+(this one with the function, moto's, and the database backends of the bench's
+database) and the load average when it started: the machine is shared, and on a busy
+one the seconds grow with the load while the CPU seconds do not.
 
 Concurrent consumers: one. The local stack runs one invocation at a time (one process,
 as one Lambda container), and a launch has one chunk in flight by design (its chain; see
@@ -21,11 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import resource
 import statistics
 import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +42,7 @@ from tether.db.connection import FreshConnections, as_role, connect
 from tether.db.unit_of_work import UnitOfWork
 from tether.services.api_keys import create_tenant
 from tether.services.numbers import NumberRow, register_numbers, stage_campaign
+from tether.services.outbound import SENDS_PER_MESSAGE
 from tether_dev.local.aws import MotoServer, claim_port, client, provision, queue_url
 from tether_dev.local.gateway import LocalGateway
 from tether_dev.local.logs import use_terminal_logs
@@ -96,6 +105,32 @@ def post(url: str, key: str) -> tuple[int, dict[str, Any]]:
     )
     with urllib.request.urlopen(request, timeout=29) as answer:  # noqa: S310
         return answer.status, json.loads(answer.read())
+
+
+def backend_cpu_seconds(admin_url: str) -> float:
+    """CPU seconds of the database's backends serving the bench's database (other than
+    the asking one), read from /proc: the server is on this machine."""
+    with connect(admin_url, autocommit=True) as admin:
+        pids = [
+            row["pid"]
+            for row in admin.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        ]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
@@ -182,6 +217,9 @@ def main() -> int:
         ).start()
         outbound_url = queue_url(moto_url, stack.queue("OutboundQueue").name)
         try:
+            load = os.getloadavg()[0]
+            cpu_before = own_cpu_seconds()
+            backends_before = backend_cpu_seconds(admin_url)
             began = time.monotonic()
             status, launch = post(f"{gateway.url}/v1/campaigns/{campaign}/launch", key)
             answered = time.monotonic() - began
@@ -206,6 +244,8 @@ def main() -> int:
                         raise SystemExit(f"gave up after {args.timeout:.0f}s: {row}")
                     time.sleep(0.2)
             elapsed = time.monotonic() - began
+            launch_cpu = own_cpu_seconds() - cpu_before
+            database_cpu = backend_cpu_seconds(admin_url) - backends_before
         finally:
             poller.stop()
             poller.join(35)
@@ -217,6 +257,8 @@ def main() -> int:
         )
         moto_stop.set()
         moto_process.join(30)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # moto, for the whole run
+    moto_cpu = children.ru_utime + children.ru_stime
     cuts = statistics.quantiles(chunk_ms, n=100) if len(chunk_ms) > 1 else chunk_ms * 99
     figures = {
         "leads": args.leads,
@@ -229,13 +271,22 @@ def main() -> int:
         "chunk_p99_ms": round(cuts[98], 1),
         "queued": row["queued"],
         "on_outbound_queue": on_queue,
+        "sends_per_message": SENDS_PER_MESSAGE,
         "consumers": 1,
+        "cpu_s": {
+            "launch": round(launch_cpu, 1),
+            "database": round(database_cpu, 1),
+            "moto": round(moto_cpu, 1),
+        },
+        "load_avg_at_start": round(load, 2),
     }
     print(
         f"{args.leads} leads launched in {elapsed:.1f}s ({figures['leads_per_s']} leads/s):"
         f" the request answered 202 in {figures['request_answered_ms']} ms; {row['chunk_seq']}"
         f" chunks of {args.chunk_size}, p50 {figures['chunk_p50_ms']} ms, p99"
-        f" {figures['chunk_p99_ms']} ms each; {on_queue} sends on OutboundQueue; one consumer"
+        f" {figures['chunk_p99_ms']} ms each; {on_queue} messages on OutboundQueue; one consumer;"
+        f" CPU s: launch {launch_cpu:.1f}, database {database_cpu:.1f}, moto {moto_cpu:.1f};"
+        f" load average {load:.2f} at the start"
     )
     print(json.dumps(figures))
     return 0

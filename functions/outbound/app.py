@@ -1,7 +1,8 @@
-"""OutboundQueue → one send per record, exactly once, from the lead's bound number.
-Records that fail unexpectedly, or whose body is not a send, are reported back (partial
-batch failure) and return after the queue's visibility timeout; after five receives
-they go to the DLQ."""
+"""OutboundQueue → the sends a record names (one, or a bundle of one tenant's), each
+exactly once, from the lead's bound number. A record with a send that failed
+unexpectedly, or whose body is not a send, is reported back (partial batch failure) and
+returns after the queue's visibility timeout, its finished sends then found done; after
+five receives it goes to the DLQ."""
 
 from __future__ import annotations
 
@@ -22,19 +23,28 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
 from tether.services.events import event_relay
-from tether.services.outbound import OutboundMessage, account_provider, handle_queued_send
+from tether.services.outbound import (
+    OutboundBundle,
+    OutboundMessage,
+    account_provider,
+    handle_queued_sends,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 
 class SendRecord(SqsRecordModel):
-    """An OutboundQueue record: its body is the message to send."""
+    """An OutboundQueue record: its body names the send, or a bundle of sends."""
 
-    body: Json[OutboundMessage]
+    body: Json[OutboundMessage | OutboundBundle]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=SendRecord)
+# One record per batch (BatchSize 1): a record that fails is reported back, as one of
+# many would be, not raised as the invocation's error.
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=SendRecord, raise_on_entire_batch_failure=False
+)
 
 
 def record_handler(record: SendRecord) -> None:
@@ -42,17 +52,15 @@ def record_handler(record: SendRecord) -> None:
 
     logger.append_keys(sqs_message_id=record.messageId)
     settings = outbound_settings()
-    outcome = handle_queued_send(
-        UnitOfWork(lambda_connection("app"), record.body.tenant_id, relay=event_relay()),
+    body = record.body
+    handle_queued_sends(
+        UnitOfWork(lambda_connection("app"), body.tenant_id, relay=event_relay()),
         # where a send that must wait goes back, with a delay
         queue_at(settings.outbound_queue_url),
-        record.body,
+        body.sends() if isinstance(body, OutboundBundle) else [body],
         account_provider,
-        datetime.now(UTC),
+        lambda: datetime.now(UTC),
         webhook_base_url=settings.webhook_base_url,
-    )
-    logger.info(
-        "send processed", extra={"outcome": outcome.outcome.value, "reason": outcome.reason}
     )
 
 

@@ -30,17 +30,17 @@ class Crash(Exception):
 class CrashingProvider:
     """The real sandbox adapter, dying just before or just after the provider accepts."""
 
-    def __init__(self, inner: SmsProvider, when: str) -> None:
-        self.inner, self.when = inner, when
+    def __init__(self, inner: SmsProvider, when: str, crash: type[BaseException] = Crash) -> None:
+        self.inner, self.when, self.crash = inner, when, crash
         self.name = inner.name
         self.supports_idempotency_key = inner.supports_idempotency_key
 
     def send(self, command: SendCommand) -> SendAccepted:
         if self.when == "before_send":
-            raise Crash
+            raise self.crash
         accepted = self.inner.send(command)
         if self.when == "after_send":
-            raise Crash
+            raise self.crash
         return accepted
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:

@@ -27,3 +27,13 @@ def sqs_record(body: str, queue: str) -> dict[str, Any]:
         "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
         "awsRegion": "us-east-1",
     }
+
+
+def send_ids(bodies: list[dict[str, Any]]) -> list[str]:
+    """The message ids OutboundQueue bodies name, in order: a lone send's, and each of a
+    bundle's (tether.services.outbound.OutboundBundle)."""
+    return [
+        message_id
+        for body in bodies
+        for message_id in (body["message_ids"] if "message_ids" in body else [body["message_id"]])
+    ]

@@ -4,6 +4,7 @@ anything else is refused before a record runs (the batch processor reports it ba
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -12,12 +13,13 @@ from pydantic import BaseModel, ValidationError
 from functions.inbound.app import ReceiptRecord
 from functions.outbound.app import SendRecord
 from tether.config import PROJECT_ROOT
-from tether.services.outbound import OutboundMessage
+from tether.services.outbound import SENDS_PER_MESSAGE, OutboundBundle, OutboundMessage
 from tether.services.receipts import ReceiptMessage
 
 SAMPLES = [
     ("inbound.json", ReceiptRecord, ReceiptMessage),
     ("outbound.json", SendRecord, OutboundMessage),
+    ("outbound_bundle.json", SendRecord, OutboundBundle),
 ]
 
 
@@ -44,3 +46,10 @@ def test_a_body_that_is_not_the_message_is_refused(
 ) -> None:
     with pytest.raises(ValidationError):
         model.model_validate({**sample_record(name), "body": bad_body})
+
+
+@pytest.mark.parametrize("count", [0, SENDS_PER_MESSAGE + 1])
+def test_a_bundle_of_no_sends_or_too_many_is_refused(count: int) -> None:
+    body = {"tenant_id": str(uuid.uuid4()), "message_ids": [str(uuid.uuid4())] * count}
+    with pytest.raises(ValidationError):
+        SendRecord.model_validate({**sample_record("outbound.json"), "body": json.dumps(body)})

@@ -19,6 +19,7 @@ from tests.support.api_client import NOW, Api, Client
 from tests.support.api_scenes import build_campaign
 from tests.support.events import recorded
 from tests.support.outbound import WEBHOOK_BASE_URL
+from tests.support.sqs_records import send_ids
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import FreshConnections
 from tether.db.messages import SendContext
@@ -94,7 +95,7 @@ def first_messages(api: Api, campaign_id: str) -> list[str]:
 
 def assert_each_lead_once(api: Api, scene: Any) -> None:
     assert first_messages(api, scene.campaign_id) == sorted(scene.lead_ids)
-    queued = [m["message_id"] for m in api.queued()]
+    queued = send_ids(api.queued())
     assert len(queued) == len(set(queued)) == len(scene.lead_ids)
 
 

@@ -69,7 +69,7 @@ class ThreadRepository:
         rows = self._conn.execute(
             "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
             " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
-            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[])"
+            " FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::uuid[], %b::uuid[])"
             "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
             " ON CONFLICT (tenant_id, channel, our_address, their_address)"
             " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"

@@ -143,9 +143,9 @@ class MessageRepository:
             " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
             " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
             " v.expires_at, v.purpose, v.variant, v.not_before"
-            " FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],"
-            " %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],"
-            " %s::timestamptz[], %s::text[], %s::text[], %s::timestamptz[])"
+            " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::text[], %b::text[],"
+            " %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[],"
+            " %b::timestamptz[], %b::text[], %b::text[], %b::timestamptz[])"
             " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
             " assignment_id, send_key, template, body, segments, media, expires_at, purpose, variant,"
             " not_before)"
@@ -200,7 +200,7 @@ class MessageRepository:
             return {}
         rows = self._conn.execute(
             "SELECT m.id, m.tenant_id, m.send_key, m.status, m.from_address, m.lead_id, m.campaign_id"
-            " FROM unnest(%s::uuid[], %s::text[]) AS v(tenant_id, send_key)"
+            " FROM unnest(%b::uuid[], %b::text[]) AS v(tenant_id, send_key)"
             " JOIN messages m ON m.tenant_id = v.tenant_id AND m.send_key = v.send_key",
             ([tenant for tenant, _ in keys], [key for _, key in keys]),
         ).fetchall()

@@ -362,7 +362,7 @@ class CampaignNumberRepository:
             return {}
         rows = self._conn.execute(
             "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
-            " b.phone_number, p.status FROM unnest(%s::uuid[], %s::uuid[]) AS v(lead_id, campaign_id)"
+            " b.phone_number, p.status FROM unnest(%b::uuid[], %b::uuid[]) AS v(lead_id, campaign_id)"
             " JOIN lead_sender_bindings b ON b.lead_id = v.lead_id AND b.campaign_id = v.campaign_id"
             " JOIN phone_numbers p ON p.id = b.phone_number_id",
             ([lead for lead, _ in pairs], [campaign for _, campaign in pairs]),
@@ -377,7 +377,7 @@ class CampaignNumberRepository:
         self._conn.execute(
             "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
             " campaign_phone_assignment_id, phone_number_id, phone_number)"
-            " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
+            " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::text[])"
             " ON CONFLICT (lead_id, campaign_id) DO NOTHING",
             (
                 [tenant for tenant, _, _, _ in bindings],

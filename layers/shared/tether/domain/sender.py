@@ -47,29 +47,43 @@ def time_zones(e164: str) -> frozenset[str]:
 
 def choose_sender(lead_phone: str, candidates: Sequence[SenderCandidate]) -> SenderCandidate:
     """The best candidate for `lead_phone`; raises ValueError when there is none."""
-    if not candidates:
-        raise ValueError("no candidate numbers")
-    lead_area = area_code(lead_phone)
-    lead_zones = time_zones(lead_phone)
-
-    def preference(candidate: SenderCandidate) -> tuple[bool, bool, int, str]:
-        same_area = lead_area is not None and area_code(candidate.phone_number) == lead_area
-        same_zone = bool(lead_zones & time_zones(candidate.phone_number))
-        return (not same_area, not same_zone, candidate.bound_leads, candidate.phone_number)
-
-    return min(candidates, key=preference)
+    [chosen] = choose_senders([lead_phone], candidates)
+    return chosen
 
 
 def choose_senders(
     lead_phones: Sequence[str], candidates: Sequence[SenderCandidate]
 ) -> list[SenderCandidate]:
-    """`choose_sender` for several leads new to one campaign, in order, each choice
-    counting toward the load of the next (as if they were sent one after another)."""
+    """The best candidate for each of several leads new to one campaign, in order, each
+    choice counting toward the load of the next (as if they were sent one after
+    another); raises ValueError when there is none."""
     pool = list(candidates)
+    if lead_phones and not pool:
+        raise ValueError("no candidate numbers")
+    areas = [area_code(c.phone_number) for c in pool]
+    zones = [time_zones(c.phone_number) for c in pool]
+    # A lead's time zones rank the candidates only when theirs differ (all alike, every
+    # candidate shares the lead's zone or none does); looking them up is most of the
+    # time a large launch spends choosing, so it is skipped when it cannot matter.
+    zones_rank = len(set(zones)) > 1
     chosen: list[SenderCandidate] = []
     for phone in lead_phones:
-        sender = choose_sender(phone, pool)
-        index = pool.index(sender)
-        pool[index] = replace(sender, bound_leads=sender.bound_leads + 1)
+        lead_area = area_code(phone)
+        lead_zones = time_zones(phone) if zones_rank else frozenset()
+        # the first of the best, as min() over the candidates would choose
+        _, best = min(
+            (
+                (
+                    lead_area is None or areas[index] != lead_area,
+                    not lead_zones & zones[index],
+                    candidate.bound_leads,
+                    candidate.phone_number,
+                ),
+                index,
+            )
+            for index, candidate in enumerate(pool)
+        )
+        sender = pool[best]
+        pool[best] = replace(sender, bound_leads=sender.bound_leads + 1)
         chosen.append(sender)
     return chosen

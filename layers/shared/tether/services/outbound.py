@@ -91,6 +91,11 @@ RECONCILE_MARGIN = timedelta(minutes=2)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
 MAX_QUEUE_DELAY_SECONDS = 900  # SQS's DelaySeconds limit
+# How many stored sends one OutboundQueue message names at most (OutboundBundle): the
+# queue carries a tenth of the messages a launch stores. The outbound function takes one
+# record at a time (BatchSize 1), so an invocation makes at most this many provider
+# calls, as it did with ten one-send records; the ids are far under SQS's 256 KB.
+SENDS_PER_MESSAGE = 10
 # A paused campaign's sends wait with the sweeper and look again this often; resuming
 # the campaign brings them forward at once (services.campaigns.resume_campaign).
 PAUSED_RECHECK = timedelta(hours=1)
@@ -135,6 +140,30 @@ class OutboundMessage(BaseModel):
 
     tenant_id: UUID
     message_id: UUID
+
+
+class OutboundBundle(BaseModel):
+    """What OutboundQueue carries for several stored sends of one tenant (a launch's
+    chunk, a sweep): each is handled on its own, as if it had come alone, so a bundle
+    is only fewer queue messages. Redelivered, the sends it finished find themselves
+    done (their rows say so) and only the others go on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: UUID
+    message_ids: list[UUID] = Field(min_length=1, max_length=SENDS_PER_MESSAGE)
+
+    def sends(self) -> list[OutboundMessage]:
+        return [OutboundMessage(tenant_id=self.tenant_id, message_id=m) for m in self.message_ids]
+
+
+class SendsUnfinished(Exception):
+    """Sends of a bundle that neither finished nor were put back to wait (an unexpected
+    error): the bundle's record is reported failed, so SQS brings it back."""
+
+    def __init__(self, message_ids: Sequence[UUID]) -> None:
+        super().__init__(f"{len(message_ids)} send(s) of the bundle unfinished")
+        self.message_ids = list(message_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,23 +534,47 @@ def enqueue_sends(
 
 
 def send_to_queue(queue: MessageQueue, sends: Sequence[tuple[UUID, UUID]]) -> list[UUID]:
-    """The message ids OutboundQueue took; the rest stay not enqueued, for the sweeper."""
+    """The message ids OutboundQueue took, sent as bundles of up to SENDS_PER_MESSAGE of
+    one tenant's sends (a lone send as an OutboundMessage); the ids of a message the queue
+    did not take stay not enqueued, for the sweeper."""
     if not sends:
         return []
-    bodies = [
-        OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
-        for tenant_id, message_id in sends
-    ]
+    messages = queue_messages(sends)
     try:
-        failed = set(queue.send_batch(bodies))
+        failed = set(queue.send_batch([body for body, _ in messages]))
     except Exception:
         logger.exception("sends not enqueued; the sweeper will re-drive them")
         return []
     if failed:
         logger.warning(
-            "sends not enqueued; the sweeper will re-drive them", extra={"count": len(failed)}
+            "sends not enqueued; the sweeper will re-drive them",
+            extra={"count": sum(len(messages[index][1]) for index in failed)},
         )
-    return [message_id for index, (_, message_id) in enumerate(sends) if index not in failed]
+    return [
+        message_id
+        for index, (_, message_ids) in enumerate(messages)
+        if index not in failed
+        for message_id in message_ids
+    ]
+
+
+def queue_messages(sends: Sequence[tuple[UUID, UUID]]) -> list[tuple[str, list[UUID]]]:
+    """The OutboundQueue bodies that carry these sends (tenant, message), in order, each
+    with the message ids it names: one tenant's sends in bundles of SENDS_PER_MESSAGE."""
+    by_tenant: dict[UUID, list[UUID]] = {}
+    for tenant_id, message_id in sends:
+        by_tenant.setdefault(tenant_id, []).append(message_id)
+    messages: list[tuple[str, list[UUID]]] = []
+    for tenant_id, message_ids in by_tenant.items():
+        for start in range(0, len(message_ids), SENDS_PER_MESSAGE):
+            part = message_ids[start : start + SENDS_PER_MESSAGE]
+            body: BaseModel = (
+                OutboundMessage(tenant_id=tenant_id, message_id=part[0])
+                if len(part) == 1
+                else OutboundBundle(tenant_id=tenant_id, message_ids=part)
+            )
+            messages.append((body.model_dump_json(), part))
+    return messages
 
 
 def _requeue(
@@ -550,17 +603,10 @@ def redrive_waiting_sends(
     LOCKED and marked in the same transaction, so overlapping sweeps send each once."""
     with uow:
         rows = uow.messages.waiting_to_enqueue(now, batch_size)
-        enqueued = 0
-        for tenant_id, message_id in rows:
-            try:
-                queue.send(
-                    OutboundMessage(tenant_id=tenant_id, message_id=message_id).model_dump_json()
-                )
-            except Exception:
-                logger.exception("re-drive stopped: outbound queue unavailable")
-                break
-            uow.messages.mark_enqueued(message_id, now)
-            enqueued += 1
+        taken = send_to_queue(queue, rows)
+        if taken:
+            uow.messages.mark_enqueued_many(taken, now)
+        enqueued = len(taken)
         uow.commit()
     metrics.add_metric(name="SendsRedriven", unit="Count", value=enqueued)
     if rows:
@@ -953,3 +999,42 @@ def handle_queued_send(
                 uow.messages.mark_enqueued(message.message_id, None)  # the sweeper's, when due
             uow.commit()
     return outcome
+
+
+def handle_queued_sends(
+    uow: UnitOfWork,
+    queue: MessageQueue,
+    sends: Sequence[OutboundMessage],
+    providers: ProviderSource,
+    clock: Callable[[], datetime],
+    *,
+    webhook_base_url: str,
+) -> list[SendOutcome]:
+    """What the outbound worker does with one queue message naming several sends of one
+    tenant (an OutboundBundle): each is handled on its own, as `handle_queued_send` does,
+    in its own transactions and at its own time. One failing unexpectedly does not stop
+    the others; SendsUnfinished then names the unfinished ones and the message comes back
+    whole, where the sends already finished find themselves done (sent, failed) and are
+    not sent again, and one whose attempt was open asks its provider again with the same
+    key (the claim). A process that dies mid-bundle leaves the same state."""
+    outcomes: list[SendOutcome] = []
+    unfinished: list[UUID] = []
+    for message in sends:
+        try:
+            outcome = handle_queued_send(
+                uow, queue, message, providers, clock(), webhook_base_url=webhook_base_url
+            )
+        except Exception:
+            logger.exception(
+                "send of a bundle failed; the bundle comes back",
+                extra={"message_id": str(message.message_id)},
+            )
+            unfinished.append(message.message_id)
+            continue
+        logger.info(
+            "send processed", extra={"outcome": outcome.outcome.value, "reason": outcome.reason}
+        )
+        outcomes.append(outcome)
+    if unfinished:
+        raise SendsUnfinished(unfinished)
+    return outcomes
