@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support.aws import aws_session
 from tests.support.factories import Chain, Deploy, MigratedDatabase, Queue, make_chain
 from tests.support.outbound import WEBHOOK_BASE_URL, Outbound
 from tests.support.replies import LEAD_PHONE
@@ -121,7 +121,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        client = boto3.session.Session(region_name="us-east-1").client("sqs")
+        client = aws_session().client("sqs")
         yield Queue(client, client.create_queue(QueueName="outbound")["QueueUrl"])
 
 
