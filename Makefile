@@ -32,20 +32,24 @@ $(STAMP): $(PACKAGES) Makefile
 
 venv: $(STAMP)
 
-# The static checks side by side (each one's output printed whole when it ends; the
-# two virtual environments they need are built side by side too), then the test tiers
-# one after another, each in TEST_WORKERS processes.
+# Two rounds, each of jobs side by side, each job's output printed whole when it ends
+# (--output-sync): the static checks with the unit tier (the two virtual environments
+# they need are built side by side too), then the integration tier with the e2e tier,
+# which mostly waits on its local stacks. Every job runs whatever another one found.
 test:
-	$(MAKE) --no-print-directory -j 4 --output-sync=target lint typecheck validate checkov
-	$(MAKE) --no-print-directory unit integration e2e
+	$(MAKE) --no-print-directory -j 5 --output-sync=target lint typecheck validate checkov unit
+	$(MAKE) --no-print-directory -j 2 --output-sync=target integration e2e
 
-# pytest-xdist workers per test tier: one per core, at least 2 (the integration and e2e
-# tiers wait on PostgreSQL, sockets and the local stack much of their time) and at most 4
-# (each integration worker migrates a database of its own). A test file stays in one
-# worker (--dist loadfile), so a module's fixtures, e.g. e2e's local stack, are made
-# once. TEST_WORKERS=0 runs a tier in this process, as plain pytest does.
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); \
-  if [ "$$n" -lt 2 ]; then n=2; elif [ "$$n" -gt 4 ]; then n=4; fi; echo $$n)
+# pytest-xdist workers. The integration and e2e tiers wait on PostgreSQL, sockets and
+# the local stack much of their time, so they take a worker more than there are cores
+# (at least 2, at most 6); a test file stays in one worker (--dist loadfile), so a
+# module's fixtures, e.g. e2e's local stack, are made once. The unit tier is all CPU and
+# shares the cores with the static checks in `make test`: in this process on up to two
+# cores, else a worker per core (at most 4), test by test.
+# TEST_WORKERS=0 (UNIT_WORKERS=0) runs a tier in this process, as plain pytest does.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+TEST_WORKERS ?= $(shell n=$$(( $(CORES) + 1 )); [ $$n -gt 6 ] && n=6; echo $$n)
+UNIT_WORKERS ?= $(shell n=$(CORES); [ $$n -gt 4 ] && n=4; [ $$n -le 2 ] && n=0; echo $$n)
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
@@ -76,7 +80,7 @@ checkov: $(CHECKOV_STAMP)
 	  --framework cloudformation --skip-download --compact --quiet
 
 unit: $(STAMP)
-	$(PYTEST) tests/unit -q
+	$(BIN)/pytest -n $(UNIT_WORKERS) --dist load tests/unit -q
 
 integration: $(STAMP)
 	$(PYTEST) tests/integration -q
