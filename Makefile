@@ -13,8 +13,11 @@ STAMP  := $(VENV)/.paths
 
 .PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch
 
-$(PACKAGES): requirements-dev.txt layers/shared/requirements.txt
+# the virtual environment itself, once: the two below then install into it side by side
+$(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
+
+$(PACKAGES): requirements-dev.txt layers/shared/requirements.txt | $(VENV)/pyvenv.cfg
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -29,7 +32,25 @@ $(STAMP): $(PACKAGES) Makefile
 
 venv: $(STAMP)
 
-test: lint typecheck validate checkov unit integration e2e
+# Two rounds, each of jobs side by side, each job's output printed whole when it ends
+# (--output-sync): the static checks with the unit tier (the two virtual environments
+# they need are built side by side too), then the integration tier with the e2e tier,
+# which mostly waits on its local stacks. Every job runs whatever another one found.
+test:
+	$(MAKE) --no-print-directory -j 5 --output-sync=target lint typecheck validate checkov unit
+	$(MAKE) --no-print-directory -j 2 --output-sync=target integration e2e
+
+# pytest-xdist workers. The integration and e2e tiers wait on PostgreSQL, sockets and
+# the local stack much of their time, so they take a worker more than there are cores
+# (at least 2, at most 6); a test file stays in one worker (--dist loadfile), so a
+# module's fixtures, e.g. e2e's local stack, are made once. The unit tier is all CPU and
+# shares the cores with the static checks in `make test`: in this process on up to two
+# cores, else a worker per core (at most 4), test by test.
+# TEST_WORKERS=0 (UNIT_WORKERS=0) runs a tier in this process, as plain pytest does.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+TEST_WORKERS ?= $(shell n=$$(( $(CORES) + 1 )); [ $$n -gt 6 ] && n=6; echo $$n)
+UNIT_WORKERS ?= $(shell n=$(CORES); [ $$n -gt 4 ] && n=4; [ $$n -le 2 ] && n=0; echo $$n)
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,7 +70,7 @@ validate: $(STAMP)
 # Static analysis of template.yaml, offline. Each finding is fixed, or skipped in the
 # resource's Metadata (checkov: skip) with its reason.
 CHECKOV_STAMP := $(VENV)/checkov/.installed
-$(CHECKOV_STAMP): requirements-checkov.txt
+$(CHECKOV_STAMP): requirements-checkov.txt | $(VENV)/pyvenv.cfg
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
@@ -59,14 +80,14 @@ checkov: $(CHECKOV_STAMP)
 	  --framework cloudformation --skip-download --compact --quiet
 
 unit: $(STAMP)
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest -n $(UNIT_WORKERS) --dist load tests/unit -q
 
 integration: $(STAMP)
-	$(BIN)/pytest tests/integration -q
+	$(PYTEST) tests/integration -q
 
-# The local stack in a subprocess on free ports, driven over HTTP (about 10 s).
+# The local stack in a subprocess on free ports, driven over HTTP: a stack per test file.
 e2e: $(STAMP)
-	$(BIN)/pytest tests/e2e -q
+	$(PYTEST) tests/e2e -q
 
 # The whole system on this machine (README, "Run it locally"); Ctrl-C stops it.
 # Options after ARGS=, e.g. make dev ARGS="--port 8080 --sandbox-failure-rate 0.1"

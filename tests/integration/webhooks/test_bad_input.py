@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -118,9 +117,10 @@ def test_the_audit_row_of_a_known_account_belongs_to_its_tenant(
 @pytest.mark.parametrize(
     ("provider", "account_id"),
     [
-        ("signalhouse", str(uuid.uuid4())),  # no such account
+        # fixed ids, as pytest-xdist's workers must collect the same test ids
+        ("signalhouse", "7d2e9b14-6a3f-4e58-b0c1-95f4a8d3e216"),  # no such account
         ("signalhouse", "not-a-uuid"),
-        ("nexmo", str(uuid.uuid4())),  # no such provider
+        ("nexmo", "c41a7f03-2b9d-4e6c-8f15-3a0d7e9b5c28"),  # no such provider
     ],
 )
 def test_an_unknown_provider_or_account_is_404_and_a_metric_not_a_row(
