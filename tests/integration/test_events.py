@@ -24,10 +24,12 @@ from tether.domain.message_status import MessageStatus
 from tether.domain.outbox import EventType, OutboxEvent
 from tether.domain.timers import TimerType
 from tether.services.leases import lease_number, release_expired_leases, release_lease
+from tether.services.outbound import Outcome
 from tether.services.replies import ReplyOutcome, apply_reply
 from tether.services.retention import purge_expired
 from tether.services.statuses import apply_status_update
 from tether.services.timers import fire_due_timers
+from tether_dev.sandbox import SandboxServer
 
 E = EventType
 M = MessageStatus
@@ -50,8 +52,11 @@ def test_a_high_intent_reply_records_its_events_once(
 ) -> None:
     outbound, lead_id = texted
     app, tenant = outbound.app, outbound.tenant_id
-    # the first text moved the lead new -> touched, in the send's transaction
-    [touched] = recorded(admin, app, tenant)
+    # the first text was taken by the provider and moved the lead new -> touched, in the
+    # send's transaction
+    sent, touched = recorded(admin, app, tenant)
+    assert sent.type is E.MESSAGE_STATUS_CHANGED
+    assert (sent.data["previous_status"], sent.data["status"]) == ("sending", "sent")
     assert dict(touched.data) == {
         "lead_id": str(lead_id),
         "from": "new",
@@ -59,7 +64,7 @@ def test_a_high_intent_reply_records_its_events_once(
         "reason": "FIRST_TOUCH",
     }
     handled = reply(outbound, "yes! call me at 650-530-0051", sid="SMcall")
-    events = new_events(admin, app, tenant, [touched])
+    events = new_events(admin, app, tenant, [sent, touched])
     assert Counter(kinds(events)) == {
         "lead.state_changed": 1,
         "call.queued": 1,
@@ -95,7 +100,7 @@ def test_a_high_intent_reply_records_its_events_once(
     )
     # a second high-intent reply: the lead is queued and leased already
     reply(outbound, "yes, call me please", sid="SMcall2")
-    after = new_events(admin, app, tenant, [touched, *events])
+    after = new_events(admin, app, tenant, [sent, touched, *events])
     assert kinds(after) == ["reply.received"]
 
 
@@ -161,6 +166,31 @@ def test_a_reply_rolled_back_leaves_no_event(
         uow.rollback()
         assert uow.outbox.recorded == []  # nothing for a relay to hand on
     assert recorded(admin, outbound.app, outbound.tenant_id) == before
+
+
+def test_a_send_tells_when_the_provider_took_it_and_when_it_failed(
+    admin: Connection, app_connections: FreshConnections, sandbox: SandboxServer
+) -> None:
+    outbound = Outbound(admin, app_connections, sandbox)
+    taken = outbound.request(outbound.lead("+14155550123"))
+    refused = outbound.request(outbound.lead("+14155550124"))
+    assert outbound.process(taken).outcome is Outcome.SENT
+    assert outbound.process(taken).outcome is Outcome.ALREADY_DONE  # told once
+    with outbound.uow() as uow:  # the second lead opts out before its send is handed over
+        uow.suppressions.add(outbound.tenant_id, "+14155550124", "opt_out", keyword="STOP")
+        uow.commit()
+    assert outbound.process(refused).outcome is Outcome.FAILED
+    told = {
+        e.data["message_id"]: (e.data["previous_status"], e.data["status"], e.data["error_code"])
+        for e in recorded(admin, app_connections, outbound.tenant_id, E.MESSAGE_STATUS_CHANGED)
+    }
+    code = outbound.message(refused)["error_code"]
+    assert code
+    assert told == {
+        str(taken): ("sending", "sent", None),
+        str(refused): (told[str(refused)][0], "failed", code),
+    }
+    assert told[str(refused)][0] in ("queued", "sending")
 
 
 def test_a_status_that_moves_the_message_records_once(
@@ -329,4 +359,5 @@ def test_erasure_empties_the_persons_events_and_retention_drops_old_relayed_ones
         "lead.opted_out",
         "lead.state_changed",
         "lead.state_changed",
+        "message.status_changed",  # the first text, taken by the provider
     ]

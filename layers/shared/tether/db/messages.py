@@ -309,13 +309,16 @@ class MessageRepository:
 
     def record_sent(
         self, message_id: UUID, provider: str, external_id: str, segments: int | None, now: datetime
-    ) -> None:
-        self._conn.execute(
-            "UPDATE messages SET status = 'sent', provider = %s, external_id = %s,"
-            " segments = coalesce(%s, segments), sent_at = %s, attempt_started_at = NULL,"
-            " error_code = NULL, error_reason = NULL WHERE id = %s",
+    ) -> str | None:
+        """Mark the send sent; its status before (None: no such message)."""
+        row = self._conn.execute(
+            "UPDATE messages m SET status = 'sent', provider = %s, external_id = %s,"
+            " segments = coalesce(%s, m.segments), sent_at = %s, attempt_started_at = NULL,"
+            " error_code = NULL, error_reason = NULL"
+            " FROM messages old WHERE m.id = %s AND old.id = m.id RETURNING old.status",
             (provider, external_id, segments, now, message_id),
-        )
+        ).fetchone()
+        return None if row is None else str(row["status"])
 
     def retry_later(
         self,
@@ -334,12 +337,15 @@ class MessageRepository:
             (code, reason, retry_at, attempt_open, message_id),
         )
 
-    def fail(self, message_id: UUID, code: str | None, reason: str) -> None:
-        self._conn.execute(
-            "UPDATE messages SET status = 'failed', error_code = %s, error_reason = %s,"
-            " attempt_started_at = NULL WHERE id = %s",
+    def fail(self, message_id: UUID, code: str | None, reason: str) -> str | None:
+        """Fail the send; its status before (None: no such message)."""
+        row = self._conn.execute(
+            "UPDATE messages m SET status = 'failed', error_code = %s, error_reason = %s,"
+            " attempt_started_at = NULL FROM messages old WHERE m.id = %s AND old.id = m.id"
+            " RETURNING old.status",
             (code, reason, message_id),
-        )
+        ).fetchone()
+        return None if row is None else str(row["status"])
 
     def unsent_status(self, message_id: UUID) -> tuple[str, bool] | None:
         """An outbound message's status and whether a provider may have it (an attempt

@@ -50,6 +50,7 @@ from tether.domain.errors import (
 from tether.domain.lead_state import LeadState
 from tether.domain.messages import StoredSend
 from tether.domain.model import Lead
+from tether.domain.outbox import EventType, status_changed_data
 from tether.domain.quiet_hours import (
     QuietHours,
     SendWindow,
@@ -794,7 +795,10 @@ def _hand_over(
         accepted = _deliver(provider, command, in_doubt, claimed.attempt_started_at)
     except ProviderError as error:
         return _provider_refused(uow, ctx, error, now, rng)
-    uow.messages.record_sent(ctx.id, provider.name, accepted.external_id, accepted.segments, now)
+    before = uow.messages.record_sent(
+        ctx.id, provider.name, accepted.external_id, accepted.segments, now
+    )
+    _status_changed(uow, ctx, "sent", before, None, now)
     apply_parked_statuses(uow, ctx.id, provider.name, accepted.external_id, now)
     if lead is not None and lead.state is LeadState.NEW:
         _first_touch(uow, ctx, lead, now)
@@ -881,6 +885,27 @@ def _provider_refused(
     return outcome
 
 
+def _status_changed(
+    uow: UnitOfWork,
+    ctx: SendContext,
+    status: str,
+    before: str | None,
+    code: str | None,
+    now: datetime | None,
+) -> None:
+    """The customer's systems hear of a send the provider took or that failed, as they
+    do of a provider's later reports (services.statuses), in the same transaction."""
+    if before is None or before == status:
+        return
+    uow.outbox.record(
+        ctx.tenant_id,
+        EventType.MESSAGE_STATUS_CHANGED,
+        status_changed_data(ctx.id, ctx.lead_id, ctx.campaign_id, status, before, code),
+        now,
+        lead_id=ctx.lead_id,
+    )
+
+
 def _fail(
     uow: UnitOfWork,
     ctx: SendContext,
@@ -890,7 +915,8 @@ def _fail(
     detail: dict[str, Any] | None = None,
 ) -> SendOutcome:
     """Fail the send in the open transaction (the caller commits)."""
-    uow.messages.fail(ctx.id, code, reason)
+    before = uow.messages.fail(ctx.id, code, reason)
+    _status_changed(uow, ctx, "failed", before, code, None)
     uow.audit.record(
         "send_failure",
         tenant_id=ctx.tenant_id,
