@@ -128,7 +128,7 @@ def start_stack(database_url: str, data_dir: Path, log_path: Path) -> subprocess
         **os.environ,
         "DATABASE_URL": database_url,
         "TETHER_DATA_DIR": str(data_dir),
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("BENCH_STACK_LOG_LEVEL", "WARNING"),
     }
     ports = ["--port", "--sandbox-port", "--moto-port", "--lambda-port", "--websocket-port"]
     ports += ["--websocket-management-port"]
