@@ -65,26 +65,30 @@ class Killed(BaseException):
 
 
 class DyingSender(WebhookSender):
-    """Sends the batch's first POST, then dies (every POST after it dies before sending)."""
+    """Sends the batch's first `survivors` POSTs, then dies (every POST after them dies
+    before sending; those sent never report)."""
 
-    def __init__(self) -> None:
+    def __init__(self, survivors: int) -> None:
         super().__init__(local_stage=True, timeout=FAST)
+        self.survivors = survivors
         self.sent = 0
         self._lock = threading.Lock()
 
     def post(self, url: str, secret: str, webhook_id: str, body: bytes) -> Attempt:
         with self._lock:
             self.sent += 1
-            first = self.sent == 1
-        if first:
+            sends = self.sent <= self.survivors
+        if sends:
             super().post(url, secret, webhook_id, body)
         raise Killed
 
 
+@pytest.mark.parametrize("survivors", [1, 0, EVENTS - 1])
 def test_a_function_killed_mid_batch_loses_nothing_and_repeats_nothing(
     hooks: Hooks,  # noqa: F811
     chain: Chain,
     monkeypatch: pytest.MonkeyPatch,
+    survivors: int,
 ) -> None:
     with receiver() as hook:
         subscription_id, secret = hooks.subscribe(chain.tenant_id, hook.url)
@@ -98,11 +102,13 @@ def test_a_function_killed_mid_batch_loses_nothing_and_repeats_nothing(
         monkeypatch.setattr(deliver_app, "unit_of_work", hooks.factory)
 
         monkeypatch.setattr(
-            deliver_app, "sinks", lambda: [WebhookSink(hooks.factory, sender=DyingSender())]
+            deliver_app,
+            "sinks",
+            lambda: [WebhookSink(hooks.factory, sender=DyingSender(survivors))],
         )
         with pytest.raises(Killed):
             deliver_app.handler({"Records": [record]}, LambdaContextStub())
-        assert len(hook.received) == 1
+        assert len(hook.received) == survivors
         rows = hooks.deliveries(subscription_id)
         assert len(rows) == EVENTS
         assert {(r["status"], r["attempts"]) for r in rows} == {("pending", 0)}  # claimed
@@ -111,7 +117,7 @@ def test_a_function_killed_mid_batch_loses_nothing_and_repeats_nothing(
         monkeypatch.setattr(deliver_app, "sinks", lambda: [hooks.sink()])
         result = deliver_app.handler({"Records": [record]}, LambdaContextStub())
         assert result["batchItemFailures"] == []
-        assert len(hook.received) == 1
+        assert len(hook.received) == survivors
 
         # the sweeper, once the lease is over: every delivery, the first one again
         later = datetime.now(UTC) + CLAIM_LEASE + timedelta(seconds=1)
@@ -120,7 +126,7 @@ def test_a_function_killed_mid_batch_loses_nothing_and_repeats_nothing(
         assert (report.attempted, report.delivered) == (EVENTS, EVENTS)
         assert retry_due_deliveries(hooks.factory, later + CLAIM_LEASE).attempted == 0
 
-        assert len(hook.received) == EVENTS + 1  # the first POST's event twice
+        assert len(hook.received) == EVENTS + survivors  # the POSTs that never reported, twice
         kept = hook.once_each(secret)
         assert set(kept) == {r["webhook_id"] for r in hooks.deliveries(subscription_id)}
         assert sorted(kept.values(), key=lambda e: e["id"]) == sorted(
