@@ -244,7 +244,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def run(database_url: str, replies: int, rate: float, leads: int) -> dict[str, Any]:
+def run(
+    database_url: str, replies: int, rate: float, leads: int, *, keep: bool = False
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="tether-bench-events-"))
     process = start_stack(database_url, data_dir, data_dir / "dev.log")
     try:
@@ -259,6 +261,7 @@ def run(database_url: str, replies: int, rate: float, leads: int) -> dict[str, A
                 mark = outbox_mark(database_url, tenant_id)
                 load_before = os.getloadavg()
                 asked: dict[str, float] = {}
+                answered: dict[str, float] = {}
                 started = time.perf_counter()
                 for n in range(replies):
                     # paced: reply n is due n/rate seconds after the first
@@ -267,6 +270,7 @@ def run(database_url: str, replies: int, rate: float, leads: int) -> dict[str, A
                     body = f"bench reply {n}: thanks for the note"
                     asked[body] = time.perf_counter()
                     stack.reply(lead=phone, to=number, text=body)
+                    answered[body] = time.perf_counter()  # the gateway has stored it
                 sent_for = time.perf_counter() - started
                 wait(lambda: len(bells.arrivals()) >= replies, "every reply's bell", 120)
 
@@ -289,12 +293,16 @@ def run(database_url: str, replies: int, rate: float, leads: int) -> dict[str, A
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    shutil.rmtree(data_dir, ignore_errors=True)  # kept (its dev.log) when the run failed
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)  # kept (its dev.log) when the run failed
     latencies = [(rang[body] - at) * 1000 for body, at in asked.items()]
     # where the time goes: the reply's event at the webhook receiver, and the bell's
     # lead (negative) or lag behind it
     to_webhook = [(hooked[body] - at) * 1000 for body, at in asked.items()]
     bell_after_webhook = [(rang[body] - hooked[body]) * 1000 for body in asked]
+    # the sandbox answers once the gateway has (the webhook function stored the reply)
+    stored = [(answered[body] - at) * 1000 for body, at in asked.items()]
+    after_stored = [(rang[body] - answered[body]) * 1000 for body in asked]
     last = max(arrivals[event_id] for event_id in recorded)
     return {
         "replies": replies,
@@ -307,6 +315,9 @@ def run(database_url: str, replies: int, rate: float, leads: int) -> dict[str, A
         "webhook_p50_ms": round(statistics.median(to_webhook), 1),
         "webhook_p99_ms": round(percentile(to_webhook, 99), 1),
         "bell_after_webhook_p50_ms": round(statistics.median(bell_after_webhook), 1),
+        "reply_stored_p50_ms": round(statistics.median(stored), 1),
+        "bell_after_stored_p50_ms": round(statistics.median(after_stored), 1),
+        "bell_after_stored_p99_ms": round(percentile(after_stored, 99), 1),
         "events_recorded": len(recorded),
         "events_received": len(recorded & set(arrivals)),
         "webhook_deliveries": deliveries,
@@ -322,9 +333,10 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=200)
     parser.add_argument("--rate", type=float, default=5.0, help="replies a second")
     parser.add_argument("--leads", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the stack's data dir")
     args = parser.parse_args()
     with scratch_database(DATABASE) as database_url:
-        result = run(database_url, args.replies, args.rate, args.leads)
+        result = run(database_url, args.replies, args.rate, args.leads, keep=args.keep)
     print(
         f"{result['replies']} replies at {result['rate_per_s']:g}/s: bell pushed p50"
         f" {result['push_p50_ms']} ms, p99 {result['push_p99_ms']} ms (max"
