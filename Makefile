@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch bench-events
 
 # the virtual environment itself, once: the two below then install into it side by side
 $(VENV)/pyvenv.cfg:
@@ -183,3 +183,8 @@ bench-stats: $(STAMP)
 # launch function fed by LaunchQueue's local poller (one consumer)
 bench-launch: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/launch.py $(ARGS)
+
+# A reply's bell over the WebSocket (push p50/p99) and events/s from the outbox to a
+# webhook receiver, on the local stack (bench/events.py); last line JSON.
+bench-events: $(STAMP)
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/events.py $(ARGS)

@@ -1,6 +1,6 @@
 """EventsQueue → each record's events (one tenant's, by id) handed to every sink in
-order: the Tether event bus, the tenant's webhook subscriptions, the WebSocket
-connections (the bell), and the sinks other channels add (tether.services.events).
+order: the Tether event bus, the WebSocket connections (the bell), the tenant's
+webhook subscriptions, and the sinks other channels add (tether.services.events).
 A sink that raises fails the record (partial batch failure): it returns after the
 queue's visibility timeout and, after five receives, goes to the DLQ. Sinks dedupe on
 the event id, so a retried record delivers nothing twice to a receiver that dedupes."""
@@ -50,15 +50,18 @@ def unit_of_work(tenant_id: UUID | None) -> UnitOfWork:
 @cache
 def sinks() -> list[EventSink]:
     """Every sink, in delivery order, made on first use. A new channel adds its sink
-    here (its constructor takes what it needs: `tenant_uow`, clients, settings)."""
+    here (its constructor takes what it needs: `tenant_uow`, clients, settings).
+    The bell goes before the webhook POSTs: a slow receiver (up to 8 s a round of
+    POSTs) must not hold back a browser's bell, and the push never raises, so the
+    webhooks still run whatever it meets."""
     from tether.aws.eventbridge import EventBridgeSink
     from tether.services.subscriptions import WebhookSink
     from tether.websocket import websocket_sink
 
     return [
         EventBridgeSink(deliver_events_settings().event_bus_name),
-        WebhookSink(unit_of_work),
         websocket_sink(unit_of_work),  # best effort: the polled bell is the fallback
+        WebhookSink(unit_of_work),
     ]
 
 

@@ -39,14 +39,28 @@ class Receiver:
 
     script: list[Any] = field(default_factory=list)
     then: Any = 200
+    fail_first: int = 0  # 500 to the first this many attempts of each webhook-id
     hang_seconds: float = 1.0
     received: list[Received] = field(default_factory=list)
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_answer(self) -> Any:
+    def next_answer(self, webhook_id: str | None = None) -> Any:
         with self._lock:
+            if self.fail_first:
+                seen = sum(1 for r in self.received if r.headers.get("webhook-id") == webhook_id)
+                if seen <= self.fail_first:  # this request is already in `received`
+                    return 500
             return self.script.pop(0) if self.script else self.then
+
+    def once_each(self, secret: str) -> dict[str, Any]:
+        """What a receiver that dedupes on webhook-id keeps: each id's first body, every
+        one verified by `standardwebhooks` first (raises if one is not)."""
+        hook = Webhook(secret)
+        kept: dict[str, Any] = {}
+        for r in list(self.received):
+            kept.setdefault(r.webhook_id, hook.verify(r.body, r.headers))
+        return kept
 
     def verified(self, secret: str) -> list[Any]:
         """Every received body verified by `standardwebhooks` (raises if one is not)."""
@@ -74,7 +88,7 @@ def receiver(tls: ssl.SSLContext | None = None, **options: Any) -> Iterator[Rece
                 state.received.append(
                     Received({k.lower(): v for k, v in self.headers.items()}, body)
                 )
-            answer = state.next_answer()
+            answer = state.next_answer(self.headers.get("webhook-id"))
             if answer == "hang":
                 time.sleep(state.hang_seconds)
                 answer = 200
