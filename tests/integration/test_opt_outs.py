@@ -155,11 +155,13 @@ def test_an_unmatched_stop_stored_unread_is_suppressed_when_assigned(
     assign_unmatched(outbound.uow(), handled.message_id, lead_id, NOW)
     assert len(suppressions(admin, outbound.tenant_id, STRANGER)) == 1
     assert outbound.process(outbound.request(lead_id)).outcome is Outcome.FAILED
-    # given its lead, the reply is told as received, with the opt-out and the move
+    # given its lead, the reply is told as received, with the opt-out and the move (and
+    # the refused send as failed)
     events = recorded(admin, outbound.app, outbound.tenant_id)
     assert sorted(e.type.value for e in events) == [
         "lead.opted_out",
         "lead.state_changed",
+        "message.status_changed",
         "reply.received",
     ]
     assert all(e.lead_id == lead_id for e in events)
