@@ -5,6 +5,7 @@ template does not map gets API Gateway's own 403."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from tether_dev.local.logs import stack_logger
 from tether_dev.local.runtime import Invocation
 from tether_dev.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
 from tether_dev.local.template import Route
+from tether_dev.wire import WholeResponseHandler
 
 # (function logical id, event, request id) → how the invocation went
 Invoke = Callable[[str, dict[str, Any], str], Invocation]
@@ -113,7 +115,7 @@ class _GatewayServer(LocalHttpServer):
         self.gateway = gateway
 
 
-class _GatewayHandler(BaseHTTPRequestHandler):
+class _GatewayHandler(WholeResponseHandler):
     server: _GatewayServer
     server_version = "TetherLocalGateway/1"
     protocol_version = "HTTP/1.1"
@@ -134,15 +136,13 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         answer, request_id = self.server.gateway.answer(
             self.command, self.path, headers, body, self.client_address[0]
         )
-        self.send_response(answer.status)
-        for name, value in answer.headers:
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("x-amzn-RequestId", request_id)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
+        self.respond(
+            answer.status,
+            [(name, value) for name, value in answer.headers if name.lower() != "connection"]
+            + [("x-amzn-RequestId", request_id)],
+            answer.body,
+            send_body=self.command != "HEAD",
+        )
         stack_logger().info(
             f"{self.command} {urlsplit(self.path).path} {answer.status}",
             extra={
@@ -162,16 +162,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         )
         answer = json_answer(status, {"message": message})
         self.close_connection = True
-        try:
-            self.send_response(answer.status)
-            for name, value in answer.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(answer.body)
-        except OSError:
-            pass  # the client is gone
+        with contextlib.suppress(OSError):  # the client is gone
+            self.respond(answer.status, [*answer.headers, ("Connection", "close")], answer.body)
         stack_logger().info(
             f"{self.command} {urlsplit(self.path).path} {status}",
             extra={"function_name": "gateway", "reason": message},

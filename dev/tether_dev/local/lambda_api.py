@@ -22,6 +22,7 @@ from tether_dev.local.logs import stack_logger
 from tether_dev.local.runtime import Invocation
 from tether_dev.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
 from tether_dev.local.template import STACK_NAME, Function, Stack, TemplateError
+from tether_dev.wire import WholeResponseHandler
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 
@@ -80,7 +81,7 @@ class _LambdaServer(LocalHttpServer):
         self.api = api
 
 
-class _LambdaHandler(BaseHTTPRequestHandler):
+class _LambdaHandler(WholeResponseHandler):
     server: _LambdaServer
     server_version = "TetherLocalLambda/1"
     protocol_version = "HTTP/1.1"
@@ -94,12 +95,7 @@ class _LambdaHandler(BaseHTTPRequestHandler):
             return
         invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         status, headers, data = self.server.api.answer(self.path, invocation_type, body)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.respond(status, headers.items(), data)
         stack_logger().info(
             f"invoke {self.path.split('/')[3] if self.path.count('/') > 3 else self.path} {status}",
             extra={

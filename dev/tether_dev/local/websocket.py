@@ -45,6 +45,7 @@ from tether_dev.local.logs import stack_logger
 from tether_dev.local.runtime import Invocation
 from tether_dev.local.serving import BackgroundServer, FramingError, LocalHttpServer, read_body
 from tether_dev.local.template import ACCOUNT_ID, REGION, WebSocketApi, WebSocketRoute
+from tether_dev.wire import WholeResponseHandler
 
 # (function logical id, event, request id) → how the invocation went
 Invoke = Callable[[str, dict[str, Any], str], Invocation]
@@ -463,7 +464,7 @@ class _ManagementServer(LocalHttpServer):
         self.api = api
 
 
-class _ManagementHandler(BaseHTTPRequestHandler):
+class _ManagementHandler(WholeResponseHandler):
     server: _ManagementServer
     server_version = "TetherLocalConnections/1"
     protocol_version = "HTTP/1.1"
@@ -516,14 +517,11 @@ class _ManagementHandler(BaseHTTPRequestHandler):
 
     def _answer(self, status: int, payload: Any, error_type: str | None = None) -> None:
         body = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        headers = [("Content-Type", "application/json")]
         if error_type is not None:
-            self.send_header("x-amzn-ErrorType", error_type)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            headers.append(("x-amzn-ErrorType", error_type))
+        headers.append(("x-amzn-RequestId", str(uuid.uuid4())))
+        self.respond(status, headers, body)
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
 

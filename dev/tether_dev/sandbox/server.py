@@ -45,6 +45,7 @@ from tether.observability import logger
 from tether.providers.sandbox import SandboxErrorCode
 from tether_dev.sandbox.callbacks import Delivery, StatusCallbacks, WebhookPoster
 from tether_dev.sandbox.faults import DEFAULT_FAULT_NUMBERS, FAULT_ANSWERS, FaultPlan, SandboxFault
+from tether_dev.wire import WholeResponseHandler
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")
@@ -454,7 +455,7 @@ class _SandboxHttpServer(ThreadingHTTPServer):
         self.sandbox = sandbox
 
 
-class _SandboxHandler(BaseHTTPRequestHandler):
+class _SandboxHandler(WholeResponseHandler):
     server: _SandboxHttpServer
     server_version = "TetherSandbox/1"
 
@@ -493,11 +494,7 @@ class _SandboxHandler(BaseHTTPRequestHandler):
     def _answer(self, status: int, payload: Mapping[str, Any]) -> None:
         data = json.dumps(payload).encode()
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.respond(status, [("Content-Type", "application/json")], data)
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (a timeout test); the text, if any, stays recorded.
             logger.debug("sandbox client hung up before the answer")
