@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch bench-events
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch bench-events bench-gateway
 
 # the virtual environment itself, once: the two below then install into it side by side
 $(VENV)/pyvenv.cfg:
@@ -188,3 +188,8 @@ bench-launch: $(STAMP)
 # webhook receiver, on the local stack (bench/events.py); last line JSON.
 bench-events: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/events.py $(ARGS)
+
+# A request's time through the local gateway (bench/gateway.py): a cached-key GET and a
+# 401 over one keep-alive connection, p50/p90/p99; last line JSON.
+bench-gateway: $(STAMP)
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/gateway.py $(ARGS)
