@@ -20,6 +20,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import MAX_METRICS
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import (
+    MetricResolution,
+    MetricUnit,
+)
 
 from tether.domain.redaction import redact, redact_key_material
 
@@ -91,7 +100,51 @@ def _phone_numbers_visible() -> bool:
 
 
 logger = Logger(service="tether", logger_formatter=RedactingFormatter())
-metrics = Metrics(namespace="Tether", service="tether")
+
+
+class _EmfOutput(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF output, silent and bounded when POWERTOOLS_METRICS_DISABLED is set
+    (benchmarks, the local stack). Powertools' own flush then prints nothing but clears
+    nothing either, so a process running many invocations keeps every value; and when a
+    metric reaches 100 values, add_metric prints the set itself without checking the
+    flag: pages of EMF lines from a process told to print none."""
+
+    def add_metric(
+        self,
+        name: str,
+        unit: MetricUnit | str,
+        value: float,
+        resolution: MetricResolution | int = 60,
+    ) -> None:
+        if is_metrics_disabled():
+            held = self.metric_set.get(name.strip())
+            if len(self.metric_set) >= MAX_METRICS - 1 or (
+                held is not None and len(held["Value"]) >= MAX_METRICS - 1
+            ):
+                self.metric_set.clear()  # what Powertools would print now: never published
+        super().add_metric(name, unit, value, resolution)
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if is_metrics_disabled():
+            self.clear_metrics()  # the invocation's metrics: not published, not kept
+            return
+        super().flush_metrics(raise_on_empty_metrics)
+
+
+class _Metrics(Metrics):
+    def __init__(self, namespace: str, service: str) -> None:
+        super().__init__(namespace=namespace, service=service)
+        self.provider = _EmfOutput(
+            metric_set=self.metric_set,
+            dimension_set=self.dimension_set,
+            namespace=namespace,
+            metadata_set=self.metadata_set,
+            service=service,
+            default_dimensions=self.default_dimensions,
+        )
+
+
+metrics: Metrics = _Metrics(namespace="Tether", service="tether")
 
 
 @functools.cache
