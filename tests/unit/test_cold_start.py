@@ -112,3 +112,23 @@ def test_a_repository_is_made_on_first_use_for_each_opening_only() -> None:
     with uow:
         assert uow.leads is not first  # bound to the new opening's session
         assert uow.leads._conn is uow._session
+
+
+@pytest.mark.parametrize("function", ["webhook", "inbound", "outbound", "timers", "launch"])
+def test_importing_a_handler_loads_no_provider_adapter(function: str) -> None:
+    """The adapters (and urllib3) load on a function's first send or first failed
+    status, not at import: inbound, timers and launch only store sends."""
+    adapters = ["tether.providers.factory", "tether.providers.transport", "urllib3"]
+    script = (
+        f"import json, sys; import functions.{function}.app;"
+        f" print(json.dumps(sorted(m for m in {adapters!r} if m in sys.modules)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []
