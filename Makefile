@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch bench-events bench-gateway
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch bench-events bench-gateway bench-coldstart
 
 # the virtual environment itself, once: the two below then install into it side by side
 $(VENV)/pyvenv.cfg:
@@ -193,3 +193,8 @@ bench-events: $(STAMP)
 # 401 over one keep-alive connection, p50/p90/p99; last line JSON.
 bench-gateway: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/gateway.py $(ARGS)
+
+# Every function's import plus first invocation in fresh processes, medians, with the
+# -X importtime top ten (bench/coldstart.py); last line JSON.
+bench-coldstart: $(STAMP)
+	POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/coldstart.py $(ARGS)

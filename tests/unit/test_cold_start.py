@@ -4,9 +4,12 @@ before it needs them. Each import in a fresh interpreter, as a Lambda container 
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -32,6 +35,93 @@ def test_importing_a_handler_loads_no_sdk(function: str) -> None:
     script = (
         f"import json, sys; import functions.{function}.app;"
         f" print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []
+
+
+# repositories the webhook function never uses: the unit of work imports each on its
+# first use, so the handler's import loads none of them
+UNUSED_BY_WEBHOOK = [
+    "tether.db.stats",
+    "tether.db.inbox",
+    "tether.db.launches",
+    "tether.db.retention",
+]
+
+
+def test_importing_the_webhook_handler_loads_no_unused_repository() -> None:
+    script = (
+        "import json, sys; import functions.webhook.app;"
+        f" print(json.dumps(sorted(m for m in {UNUSED_BY_WEBHOOK!r} if m in sys.modules)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []
+
+
+def test_every_repository_of_the_unit_of_work_is_the_class_it_is_typed_as() -> None:
+    from tether.db.unit_of_work import REPOSITORIES, UnitOfWork
+
+    typed = {
+        name: kind for name, kind in UnitOfWork.__annotations__.items() if not name.startswith("_")
+    }
+    assert typed == {name: cls for name, (_module, cls) in REPOSITORIES.items()}
+    for module, cls in REPOSITORIES.values():
+        assert isinstance(getattr(importlib.import_module(module), cls), type)
+
+
+class _Connections:
+    """A connection source handing out one object: the unit of work only keeps it."""
+
+    def __init__(self) -> None:
+        self.conn = SimpleNamespace(closed=True)
+
+    def acquire(self) -> Any:
+        return self.conn
+
+    def release(self, conn: Any) -> None:
+        assert conn is self.conn
+
+
+def test_a_repository_is_made_on_first_use_for_each_opening_only() -> None:
+    from tether.db.unit_of_work import UnitOfWork
+
+    uow = UnitOfWork(_Connections())
+    with pytest.raises(AttributeError):
+        _ = uow.leads  # not open: no session to bind to
+    with uow:
+        first = uow.leads
+        assert uow.leads is first  # the same one for the whole opening
+        assert first._conn is uow._session
+        with pytest.raises(AttributeError):
+            _ = uow.no_such_repository
+    with uow:
+        assert uow.leads is not first  # bound to the new opening's session
+        assert uow.leads._conn is uow._session
+
+
+@pytest.mark.parametrize("function", ["webhook", "inbound", "outbound", "timers", "launch"])
+def test_importing_a_handler_loads_no_provider_adapter(function: str) -> None:
+    """The adapters (and urllib3) load on a function's first send or first failed
+    status, not at import: inbound, timers and launch only store sends."""
+    adapters = ["tether.providers.factory", "tether.providers.transport", "urllib3"]
+    script = (
+        f"import json, sys; import functions.{function}.app;"
+        f" print(json.dumps(sorted(m for m in {adapters!r} if m in sys.modules)))"
     )
     ran = subprocess.run(
         [sys.executable, "-c", script],

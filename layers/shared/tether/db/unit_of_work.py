@@ -12,49 +12,52 @@ issue 16) to it right after that commit; the relay never fails the commit's use 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
 from psycopg.pq import TransactionStatus
 
-from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
-from tether.db.campaigns import CampaignRepository
 from tether.db.connection import Connection, ConnectionSource
-from tether.db.consents import ConsentRepository
-from tether.db.erasure import ErasureRepository
-from tether.db.inbound import ReplyEffectsRepository
-from tether.db.inbox import (
-    CallQueueRepository,
-    NotificationRepository,
-    ThreadRepository,
-    UnmatchedRepository,
-)
-from tether.db.inventory import InventoryRepository
-from tether.db.launches import LaunchRepository
-from tether.db.leads import LeadEventRepository, LeadRepository
-from tether.db.messages import MessageRepository, StatusRepository
-from tether.db.numbers import (
-    CampaignNumberRepository,
-    NumberRepository,
-)
-from tether.db.outbox import OutboxRepository
-from tether.db.repositories import (
-    SuppressionRepository,
-    TenantRepository,
-    TenantSettingsRepository,
-)
-from tether.db.retention import RetentionRepository
 from tether.db.session import Session
-from tether.db.stats import StatsRepository
-from tether.db.subscriptions import DeliveryRepository, SubscriptionRepository
-from tether.db.timers import TimerRepository
-from tether.db.webhook_repositories import (
-    AuditLogRepository,
-    ProviderAccountRepository,
-    WebhookReceiptRepository,
-)
 from tether.domain.outbox import OutboxEvent
+
+if TYPE_CHECKING:
+    from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
+    from tether.db.campaigns import CampaignRepository
+    from tether.db.consents import ConsentRepository
+    from tether.db.erasure import ErasureRepository
+    from tether.db.inbound import ReplyEffectsRepository
+    from tether.db.inbox import (
+        CallQueueRepository,
+        NotificationRepository,
+        ThreadRepository,
+        UnmatchedRepository,
+    )
+    from tether.db.inventory import InventoryRepository
+    from tether.db.launches import LaunchRepository
+    from tether.db.leads import LeadEventRepository, LeadRepository
+    from tether.db.messages import MessageRepository, StatusRepository
+    from tether.db.numbers import (
+        CampaignNumberRepository,
+        NumberRepository,
+    )
+    from tether.db.outbox import OutboxRepository
+    from tether.db.repositories import (
+        SuppressionRepository,
+        TenantRepository,
+        TenantSettingsRepository,
+    )
+    from tether.db.retention import RetentionRepository
+    from tether.db.stats import StatsRepository
+    from tether.db.subscriptions import DeliveryRepository, SubscriptionRepository
+    from tether.db.timers import TimerRepository
+    from tether.db.webhook_repositories import (
+        AuditLogRepository,
+        ProviderAccountRepository,
+        WebhookReceiptRepository,
+    )
 
 
 class EventRelay(Protocol):
@@ -62,6 +65,44 @@ class EventRelay(Protocol):
         """Hand committed events on (tether.services.events.QueueRelay): called after
         the commit that wrote them, with the unit of work still open. Never raises."""
         ...
+
+
+# Each repository of a unit of work: its module and class, imported and made on first use
+# in each opening, so that a function imports only the repositories it uses (a cold
+# start pays for the rest otherwise: about a hundred milliseconds of modules).
+REPOSITORIES: dict[str, tuple[str, str]] = {
+    "leads": ("tether.db.leads", "LeadRepository"),
+    "lead_events": ("tether.db.leads", "LeadEventRepository"),
+    "tenants": ("tether.db.repositories", "TenantRepository"),
+    "settings": ("tether.db.repositories", "TenantSettingsRepository"),
+    "numbers": ("tether.db.numbers", "NumberRepository"),
+    "campaign_numbers": ("tether.db.numbers", "CampaignNumberRepository"),
+    "audit": ("tether.db.webhook_repositories", "AuditLogRepository"),
+    "provider_accounts": ("tether.db.webhook_repositories", "ProviderAccountRepository"),
+    "webhook_receipts": ("tether.db.webhook_repositories", "WebhookReceiptRepository"),
+    "messages": ("tether.db.messages", "MessageRepository"),
+    "timers": ("tether.db.timers", "TimerRepository"),
+    "suppressions": ("tether.db.repositories", "SuppressionRepository"),
+    "statuses": ("tether.db.messages", "StatusRepository"),
+    "reply_effects": ("tether.db.inbound", "ReplyEffectsRepository"),
+    "api_keys": ("tether.db.api_keys", "ApiKeyRepository"),
+    "auth_failures": ("tether.db.api_keys", "AuthFailureRepository"),
+    "idempotency": ("tether.db.api_keys", "IdempotencyRepository"),
+    "campaigns": ("tether.db.campaigns", "CampaignRepository"),
+    "stats": ("tether.db.stats", "StatsRepository"),
+    "launches": ("tether.db.launches", "LaunchRepository"),
+    "threads": ("tether.db.inbox", "ThreadRepository"),
+    "notifications": ("tether.db.inbox", "NotificationRepository"),
+    "call_queue": ("tether.db.inbox", "CallQueueRepository"),
+    "unmatched": ("tether.db.inbox", "UnmatchedRepository"),
+    "inventory": ("tether.db.inventory", "InventoryRepository"),
+    "consents": ("tether.db.consents", "ConsentRepository"),
+    "erasure": ("tether.db.erasure", "ErasureRepository"),
+    "retention": ("tether.db.retention", "RetentionRepository"),
+    "outbox": ("tether.db.outbox", "OutboxRepository"),
+    "subscriptions": ("tether.db.subscriptions", "SubscriptionRepository"),
+    "deliveries": ("tether.db.subscriptions", "DeliveryRepository"),
+}
 
 
 class UnitOfWork:
@@ -115,38 +156,9 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is open already: pass it unopened")
         conn = self._connections.acquire()
         self._conn = conn
-        self._session = session = Session(conn, self.tenant_id)
-        self.leads = LeadRepository(session)
-        self.lead_events = LeadEventRepository(session)
-        self.tenants = TenantRepository(session)
-        self.settings = TenantSettingsRepository(session)
-        self.numbers = NumberRepository(session)
-        self.campaign_numbers = CampaignNumberRepository(session)
-        self.audit = AuditLogRepository(session)
-        self.provider_accounts = ProviderAccountRepository(session)
-        self.webhook_receipts = WebhookReceiptRepository(session)
-        self.messages = MessageRepository(session)
-        self.timers = TimerRepository(session)
-        self.suppressions = SuppressionRepository(session)
-        self.statuses = StatusRepository(session)
-        self.reply_effects = ReplyEffectsRepository(session)
-        self.api_keys = ApiKeyRepository(session)
-        self.auth_failures = AuthFailureRepository(session)
-        self.idempotency = IdempotencyRepository(session)
-        self.campaigns = CampaignRepository(session)
-        self.stats = StatsRepository(session)
-        self.launches = LaunchRepository(session)
-        self.threads = ThreadRepository(session)
-        self.notifications = NotificationRepository(session)
-        self.call_queue = CallQueueRepository(session)
-        self.unmatched = UnmatchedRepository(session)
-        self.inventory = InventoryRepository(session)
-        self.consents = ConsentRepository(session)
-        self.erasure = ErasureRepository(session)
-        self.retention = RetentionRepository(session)
-        self.outbox = OutboxRepository(session)
-        self.subscriptions = SubscriptionRepository(session)
-        self.deliveries = DeliveryRepository(session)
+        self._session = Session(conn, self.tenant_id)
+        for name in REPOSITORIES:  # the last opening's, bound to its session
+            self.__dict__.pop(name, None)
         return self
 
     def __exit__(
@@ -163,6 +175,15 @@ class UnitOfWork:
                 conn.rollback()  # nothing after the last commit survives
         finally:
             self._connections.release(conn)
+
+    def __getattr__(self, name: str) -> Any:
+        """A repository, made on its first use in this opening (bound to its session)."""
+        where = REPOSITORIES.get(name)
+        if where is None or "_session" not in self.__dict__ or self._conn is None:
+            raise AttributeError(name)
+        repository = getattr(import_module(where[0]), where[1])(self._session)
+        setattr(self, name, repository)
+        return repository
 
     @property
     def connection(self) -> Connection:

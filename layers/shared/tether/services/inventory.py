@@ -17,7 +17,7 @@ from tether.domain.errors import ConfigurationError, InvalidInput, NotFound
 from tether.domain.pagination import Page, Position, page_of
 from tether.domain.provider_endpoints import check_provider_endpoints
 from tether.observability import logger
-from tether.providers import ProviderError, provider_for
+from tether.providers import ProviderError
 from tether.secrets import (
     LOCAL_PREFIX,
     PREVIOUS_VERSION,
@@ -178,6 +178,8 @@ def _secret_values(
 def _check_credentials(provider: str, credentials: Mapping[str, str], local_stage: bool) -> None:
     """Refuse credentials the provider adapter could never send with (missing keys, a
     host this stage does not send to) now, rather than at the first send."""
+    from tether.providers import provider_for  # the adapters, when an account is added
+
     check_provider_endpoints(provider, credentials, local_stage=local_stage)
     try:
         provider_for(provider, credentials, credentials.get("base_url"), local_stage=local_stage)

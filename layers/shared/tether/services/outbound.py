@@ -73,7 +73,6 @@ from tether.domain.send_key import check_send_key, default_send_key
 from tether.domain.status_callbacks import status_callback_url
 from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
-from tether.providers import provider_for
 from tether.providers.base import (
     ProviderError,
     ProviderErrorKind,
@@ -658,6 +657,8 @@ def account_provider(ctx: SendContext) -> SmsProvider:
         raise ProviderError(
             ctx.provider, ProviderErrorKind.AUTH, "credentials must be a JSON object"
         )
+    from tether.providers import provider_for  # the adapters, on a function's first send
+
     return provider_for(
         ctx.provider,
         credentials,

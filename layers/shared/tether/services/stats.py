@@ -22,7 +22,6 @@ from tether.domain.stats import (
     add_outcomes,
     failure_kind,
 )
-from tether.providers.factory import classify_error
 
 
 def campaign_results(uow: UnitOfWork, campaign_id: UUID) -> Results:
@@ -87,6 +86,8 @@ def _results(uow: UnitOfWork, scope: Scope, subject_id: UUID) -> Results:
 def _failure(row: OutcomeCount) -> FailureKind | None:
     if row.status not in FAILED_STATUSES:
         return None
+    from tether.providers.factory import classify_error  # the adapters, not at import
+
     provider_kind = classify_error(row.provider, row.error_code) if row.error_code else None
     return failure_kind(row.error_code, provider_kind.value if provider_kind else None)
 

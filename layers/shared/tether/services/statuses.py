@@ -22,7 +22,6 @@ from tether.domain.message_status import MessageStatus, next_status
 from tether.domain.outbox import EventType, opted_out_data, status_changed_data
 from tether.observability import logger
 from tether.providers import ProviderErrorKind
-from tether.providers.factory import classify_error
 from tether.services.numbers import record_number_delivery
 
 
@@ -148,6 +147,8 @@ def _count_on_the_number(
         return
     if reached not in {MessageStatus.FAILED, MessageStatus.UNDELIVERED}:
         return
+    from tether.providers.factory import classify_error  # the adapters, on a failure only
+
     kind = classify_error(provider, event.error_code)
     outcome = "filtered" if kind is ProviderErrorKind.FILTERED else "failed"
     record_number_delivery(uow, message.tenant_id, message.number_id, outcome, now)
