@@ -193,13 +193,22 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self._open_session().commit()
-        recorded, self.outbox.recorded = self.outbox.recorded, []
+        recorded = self._take_recorded()
         if recorded and self.relay is not None:
             self.relay.relay(self, recorded)
 
     def rollback(self) -> None:
         self._open_session().rollback()
-        self.outbox.recorded = []
+        self._take_recorded()
+
+    def _take_recorded(self) -> list[OutboxEvent]:
+        """The events recorded since the last commit or rollback, cleared; a transaction
+        that recorded none leaves the outbox repository unmade (and unimported)."""
+        outbox: OutboxRepository | None = self.__dict__.get("outbox")
+        if outbox is None:
+            return []
+        recorded, outbox.recorded = outbox.recorded, []
+        return recorded
 
     def _open_session(self) -> Session:
         if self._conn is None:
