@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -115,3 +118,30 @@ def test_embedded_server_starts_reuses_and_stops(tmp_path: Path) -> None:
         assert conn.execute("SELECT current_database() AS db").fetchone() == {"db": "tether"}
     assert stop_embedded(tmp_path)
     assert not stop_embedded(tmp_path)
+
+
+def test_processes_starting_the_embedded_server_together_share_one(tmp_path: Path) -> None:
+    """pytest-xdist workers start the server together: none may read the postmaster.pid
+    another is still writing (CI failed on it once)."""
+    from tether.db.embedded import stop_embedded
+
+    starter = (
+        "import sys; from pathlib import Path; from tether.db.embedded import start_embedded; "
+        "print(start_embedded(Path(sys.argv[1]), 'tether'))"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", starter, str(tmp_path)],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        results = [process.communicate(timeout=120) for process in processes]
+        assert [process.returncode for process in processes] == [0] * 4, [e for _, e in results]
+        assert len({out.splitlines()[-1] for out, _ in results}) == 1
+    finally:
+        stop_embedded(tmp_path)

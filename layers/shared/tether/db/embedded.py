@@ -4,6 +4,7 @@ server binaries. Started on first use, kept running between runs, reused when ru
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import time
@@ -32,8 +33,12 @@ def start_embedded(data_dir: Path, database: str) -> str:
             "the embedded PostgreSQL needs the development requirements"
         ) from error
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir / "pgdata", cleanup_mode=None)
-    server_url: str = server.get_uri()
+    # one starter at a time: a second process that finds postmaster.pid half written by
+    # the first fails reading it (pytest-xdist workers start the server together)
+    with (data_dir / "start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server = get_server(data_dir / "pgdata", cleanup_mode=None)
+        server_url: str = server.get_uri()
     create_database(server_url, database)
     params = conninfo_to_dict(server_url)
     params["dbname"] = database
@@ -50,8 +55,10 @@ def create_database(server_url: str, database: str) -> bool:
             return False
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        except psycopg.errors.DuplicateDatabase:
-            return False  # another process made it between our check and our create
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            # another process made it between our check and our create; which error it
+            # meets depends on how far the other CREATE DATABASE had gone
+            return False
         logger.info("created database", extra={"database": database})
         return True
 
