@@ -552,6 +552,22 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: hash_attachment_url(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.hash_attachment_url() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.url IS DISTINCT FROM OLD.url THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'attachments_url_immutable',
+            MESSAGE = format('attachment %s: its URL cannot change', OLD.id);
+    END IF;
+    NEW.url_hash := sha256(convert_to(NEW.url, 'UTF8'));
+    RETURN NEW;
+END $$;
+
 -- Name: is_resubscribe_keyword(text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.is_resubscribe_keyword(p_body text) RETURNS boolean
@@ -564,12 +580,27 @@ CREATE FUNCTION public.keep_assignment_binding() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    IF (NEW.tenant_id, NEW.campaign_id, NEW.phone_number_id, NEW.phone_number)
-       IS DISTINCT FROM (OLD.tenant_id, OLD.campaign_id, OLD.phone_number_id, OLD.phone_number) THEN
+    IF (NEW.tenant_id, NEW.campaign_id, NEW.phone_number_id, NEW.phone_number, NEW.channel)
+       IS DISTINCT FROM (OLD.tenant_id, OLD.campaign_id, OLD.phone_number_id, OLD.phone_number, OLD.channel) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'check_violation',
             CONSTRAINT = 'campaign_phone_assignments_immutable',
-            MESSAGE = format('assignment %s cannot change its campaign or number', OLD.id);
+            MESSAGE = format('assignment %s cannot change its campaign, number or channel', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Name: keep_binding_channel(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_binding_channel() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.channel IS DISTINCT FROM OLD.channel THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'lead_sender_bindings_channel_immutable',
+            MESSAGE = format('lead %s: a sender binding cannot change its channel', OLD.lead_id);
     END IF;
     RETURN NEW;
 END $$;
@@ -646,6 +677,21 @@ BEGIN
             ERRCODE = 'check_violation',
             CONSTRAINT = 'messages_binding_immutable',
             MESSAGE = format('message %s: its number, campaign, lead, addresses and ids cannot change', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Name: keep_message_channel(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_message_channel() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.channel IS DISTINCT FROM OLD.channel THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'messages_binding_immutable',
+            MESSAGE = format('message %s: its channel cannot change', OLD.id);
     END IF;
     RETURN NEW;
 END $$;
@@ -1210,6 +1256,26 @@ CREATE TABLE public.api_keys (
 
 ALTER TABLE ONLY public.api_keys FORCE ROW LEVEL SECURITY;
 
+-- Name: attachments; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.attachments (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    url text NOT NULL,
+    url_hash bytea NOT NULL,
+    content_type text,
+    size_bytes bigint,
+    storage_key text,
+    stored_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT attachments_check CHECK (((storage_key IS NULL) = (stored_at IS NULL))),
+    CONSTRAINT attachments_size_bytes_check CHECK ((size_bytes >= 0)),
+    CONSTRAINT attachments_storage_key_check CHECK ((storage_key <> ''::text)),
+    CONSTRAINT attachments_url_check CHECK ((url ~ '^https?://'::text))
+);
+
+ALTER TABLE ONLY public.attachments FORCE ROW LEVEL SECURITY;
+
 -- Name: audit_log; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.audit_log (
@@ -1259,7 +1325,9 @@ CREATE TABLE public.campaign_phone_assignments (
     phone_number text NOT NULL,
     phone_number_id uuid NOT NULL,
     assigned_at timestamp with time zone DEFAULT now() NOT NULL,
-    is_primary boolean DEFAULT true NOT NULL
+    is_primary boolean DEFAULT true NOT NULL,
+    channel text DEFAULT 'sms'::text NOT NULL,
+    CONSTRAINT campaign_phone_assignments_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text])))
 );
 
 ALTER TABLE ONLY public.campaign_phone_assignments FORCE ROW LEVEL SECURITY;
@@ -1519,7 +1587,9 @@ CREATE TABLE public.lead_sender_bindings (
     phone_number_id uuid NOT NULL,
     phone_number text NOT NULL,
     bound_at timestamp with time zone DEFAULT now() NOT NULL,
-    rehome_event_id uuid
+    rehome_event_id uuid,
+    channel text DEFAULT 'sms'::text NOT NULL,
+    CONSTRAINT lead_sender_bindings_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text])))
 );
 
 ALTER TABLE ONLY public.lead_sender_bindings FORCE ROW LEVEL SECURITY;
@@ -1662,6 +1732,18 @@ UNION ALL
           ORDER BY e.seq DESC
          LIMIT 1)));
 
+-- Name: message_attachments; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.message_attachments (
+    tenant_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    attachment_id uuid NOT NULL,
+    "position" smallint NOT NULL,
+    CONSTRAINT message_attachments_position_check CHECK (("position" >= 0))
+);
+
+ALTER TABLE ONLY public.message_attachments FORCE ROW LEVEL SECURITY;
+
 -- Name: message_status_events; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.message_status_events (
@@ -1745,9 +1827,17 @@ END) STORED NOT NULL,
     ai_worker public.ai_worker,
     variant text,
     erased_at timestamp with time zone,
+    channel text DEFAULT 'sms'::text NOT NULL,
+    sender_channel text GENERATED ALWAYS AS (
+CASE channel
+    WHEN 'mms'::text THEN 'sms'::text
+    ELSE channel
+END) STORED NOT NULL,
     CONSTRAINT messages_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT messages_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'mms'::text, 'whatsapp'::text, 'email'::text]))),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
     CONSTRAINT messages_outbound_bound CHECK (((direction = 'inbound'::text) OR ((campaign_phone_assignment_id IS NOT NULL) AND (outbound_number_id IS NOT NULL) AND (campaign_id IS NOT NULL) AND (send_key IS NOT NULL) AND ((lead_id IS NOT NULL) OR (purpose = 'opt_out_confirmation'::text))))),
+    CONSTRAINT messages_outbound_channel CHECK (((direction = 'inbound'::text) OR (channel = ANY (ARRAY['sms'::text, 'mms'::text, 'whatsapp'::text])))),
     CONSTRAINT messages_purpose_check CHECK ((purpose = ANY (ARRAY['campaign'::text, 'auto_reply'::text, 'opt_out_confirmation'::text]))),
     CONSTRAINT messages_segments_check CHECK ((segments > 0)),
     CONSTRAINT messages_status_direction CHECK (
@@ -2088,7 +2178,7 @@ CREATE TABLE public.threads (
     unread_count integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT threads_channel_check CHECK ((channel = 'sms'::text)),
+    CONSTRAINT threads_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text, 'email'::text]))),
     CONSTRAINT threads_unread_count_check CHECK ((unread_count >= 0))
 );
 
@@ -2159,6 +2249,21 @@ ALTER TABLE ONLY public.api_keys
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_tenant_id_id_key UNIQUE (tenant_id, id);
 
+-- Name: attachments attachments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.attachments
+    ADD CONSTRAINT attachments_pkey PRIMARY KEY (id);
+
+-- Name: attachments attachments_tenant_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.attachments
+    ADD CONSTRAINT attachments_tenant_id_id_key UNIQUE (tenant_id, id);
+
+-- Name: attachments attachments_tenant_id_url_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.attachments
+    ADD CONSTRAINT attachments_tenant_id_url_hash_key UNIQUE (tenant_id, url_hash);
+
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.audit_log
@@ -2174,20 +2279,10 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.call_queue
     ADD CONSTRAINT call_queue_pkey PRIMARY KEY (id);
 
--- Name: campaign_phone_assignments campaign_phone_assignments_campaign_id_phone_number_key; Type: CONSTRAINT; Schema: public; Owner: -
-
-ALTER TABLE ONLY public.campaign_phone_assignments
-    ADD CONSTRAINT campaign_phone_assignments_campaign_id_phone_number_key UNIQUE (campaign_id, phone_number);
-
 -- Name: campaign_phone_assignments campaign_phone_assignments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.campaign_phone_assignments
     ADD CONSTRAINT campaign_phone_assignments_pkey PRIMARY KEY (id);
-
--- Name: campaign_phone_assignments campaign_phone_assignments_tenant_id_campaign_id_id_phone_n_key; Type: CONSTRAINT; Schema: public; Owner: -
-
-ALTER TABLE ONLY public.campaign_phone_assignments
-    ADD CONSTRAINT campaign_phone_assignments_tenant_id_campaign_id_id_phone_n_key UNIQUE (tenant_id, campaign_id, id, phone_number_id, phone_number);
 
 -- Name: campaign_templates campaign_templates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2218,6 +2313,16 @@ ALTER TABLE ONLY public.consents
 
 ALTER TABLE ONLY public.consents
     ADD CONSTRAINT consents_seq_key UNIQUE (seq);
+
+-- Name: campaign_phone_assignments cpa_binding_target; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.campaign_phone_assignments
+    ADD CONSTRAINT cpa_binding_target UNIQUE (tenant_id, campaign_id, id, phone_number_id, phone_number, channel);
+
+-- Name: campaign_phone_assignments cpa_campaign_number_channel; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.campaign_phone_assignments
+    ADD CONSTRAINT cpa_campaign_number_channel UNIQUE (campaign_id, phone_number, channel);
 
 -- Name: escalation_steps escalation_steps_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2277,7 +2382,7 @@ ALTER TABLE ONLY public.lead_events
 -- Name: lead_sender_bindings lead_sender_bindings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.lead_sender_bindings
-    ADD CONSTRAINT lead_sender_bindings_pkey PRIMARY KEY (lead_id, campaign_id);
+    ADD CONSTRAINT lead_sender_bindings_pkey PRIMARY KEY (lead_id, campaign_id, channel);
 
 -- Name: lead_state_transitions lead_state_transitions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2298,6 +2403,16 @@ ALTER TABLE ONLY public.leads
 
 ALTER TABLE ONLY public.leads
     ADD CONSTRAINT leads_tenant_id_id_key UNIQUE (tenant_id, id);
+
+-- Name: message_attachments message_attachments_message_id_position_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.message_attachments
+    ADD CONSTRAINT message_attachments_message_id_position_key UNIQUE (message_id, "position");
+
+-- Name: message_attachments message_attachments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.message_attachments
+    ADD CONSTRAINT message_attachments_pkey PRIMARY KEY (message_id, attachment_id);
 
 -- Name: message_status_events message_status_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2520,9 +2635,9 @@ CREATE INDEX consents_phone ON public.consents USING btree (tenant_id, phone, ch
 
 CREATE INDEX consents_recent ON public.consents USING btree (tenant_id, recorded_at DESC, id DESC);
 
--- Name: cpa_one_primary_per_campaign; Type: INDEX; Schema: public; Owner: -
+-- Name: cpa_one_primary_per_campaign_channel; Type: INDEX; Schema: public; Owner: -
 
-CREATE UNIQUE INDEX cpa_one_primary_per_campaign ON public.campaign_phone_assignments USING btree (campaign_id) WHERE is_primary;
+CREATE UNIQUE INDEX cpa_one_primary_per_campaign_channel ON public.campaign_phone_assignments USING btree (campaign_id, channel) WHERE is_primary;
 
 -- Name: cpa_phone_number_id; Type: INDEX; Schema: public; Owner: -
 
@@ -2599,6 +2714,10 @@ CREATE INDEX leads_campaign_phone ON public.leads USING btree (campaign_id, phon
 -- Name: leads_phone; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX leads_phone ON public.leads USING btree (tenant_id, phone, last_message_at DESC NULLS LAST);
+
+-- Name: message_attachments_attachment; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX message_attachments_attachment ON public.message_attachments USING btree (attachment_id);
 
 -- Name: message_status_events_arrival; Type: INDEX; Schema: public; Owner: -
 
@@ -2745,6 +2864,10 @@ CREATE OR REPLACE VIEW public.conversation_overview WITH (security_invoker='true
 
 CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.api_keys_guard();
 
+-- Name: attachments attachments_url_hash; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER attachments_url_hash BEFORE INSERT OR UPDATE ON public.attachments FOR EACH ROW EXECUTE FUNCTION public.hash_attachment_url();
+
 -- Name: audit_log audit_log_append_only; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER audit_log_append_only BEFORE DELETE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_only_counts();
@@ -2821,6 +2944,10 @@ CREATE TRIGGER lead_events_no_truncate BEFORE TRUNCATE ON public.lead_events FOR
 
 CREATE TRIGGER lead_events_redaction BEFORE UPDATE ON public.lead_events FOR EACH ROW WHEN ((old.redacted_at IS DISTINCT FROM new.redacted_at)) EXECUTE FUNCTION public.allow_only_redaction('payload');
 
+-- Name: lead_sender_bindings lead_sender_bindings_channel_immutable; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER lead_sender_bindings_channel_immutable BEFORE UPDATE OF channel ON public.lead_sender_bindings FOR EACH ROW EXECUTE FUNCTION public.keep_binding_channel();
+
 -- Name: lead_sender_bindings lead_sender_bindings_rehome_audited; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER lead_sender_bindings_rehome_audited BEFORE UPDATE ON public.lead_sender_bindings FOR EACH ROW EXECUTE FUNCTION public.keep_sender_binding();
@@ -2844,6 +2971,10 @@ CREATE TRIGGER leads_updated_at BEFORE UPDATE ON public.leads FOR EACH ROW EXECU
 -- Name: messages messages_binding_immutable; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER messages_binding_immutable BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_message_binding();
+
+-- Name: messages messages_channel_immutable; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER messages_channel_immutable BEFORE UPDATE OF channel ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_message_channel();
 
 -- Name: messages messages_content_immutable; Type: TRIGGER; Schema: public; Owner: -
 
@@ -2968,6 +3099,11 @@ ALTER TABLE ONLY public.api_keys
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
+-- Name: attachments attachments_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.attachments
+    ADD CONSTRAINT attachments_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
 -- Name: audit_log audit_log_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.audit_log
@@ -3078,10 +3214,10 @@ ALTER TABLE ONLY public.lead_events
 ALTER TABLE ONLY public.lead_events
     ADD CONSTRAINT lead_events_tenant_id_lead_id_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES public.leads(tenant_id, id);
 
--- Name: lead_sender_bindings lead_sender_bindings_tenant_id_campaign_id_campaign_phone__fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: lead_sender_bindings lead_sender_bindings_assignment; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.lead_sender_bindings
-    ADD CONSTRAINT lead_sender_bindings_tenant_id_campaign_id_campaign_phone__fkey FOREIGN KEY (tenant_id, campaign_id, campaign_phone_assignment_id, phone_number_id, phone_number) REFERENCES public.campaign_phone_assignments(tenant_id, campaign_id, id, phone_number_id, phone_number);
+    ADD CONSTRAINT lead_sender_bindings_assignment FOREIGN KEY (tenant_id, campaign_id, campaign_phone_assignment_id, phone_number_id, phone_number, channel) REFERENCES public.campaign_phone_assignments(tenant_id, campaign_id, id, phone_number_id, phone_number, channel);
 
 -- Name: lead_sender_bindings lead_sender_bindings_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -3123,6 +3259,21 @@ ALTER TABLE ONLY public.leads
 ALTER TABLE ONLY public.leads
     ADD CONSTRAINT leads_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
+-- Name: message_attachments message_attachments_tenant_id_attachment_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.message_attachments
+    ADD CONSTRAINT message_attachments_tenant_id_attachment_id_fkey FOREIGN KEY (tenant_id, attachment_id) REFERENCES public.attachments(tenant_id, id);
+
+-- Name: message_attachments message_attachments_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.message_attachments
+    ADD CONSTRAINT message_attachments_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: message_attachments message_attachments_tenant_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.message_attachments
+    ADD CONSTRAINT message_attachments_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES public.messages(tenant_id, id) ON DELETE CASCADE;
+
 -- Name: message_status_events message_status_events_receipt_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.message_status_events
@@ -3146,7 +3297,7 @@ ALTER TABLE ONLY public.message_status_events
 -- Name: messages messages_bound_to_assignment; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.messages
-    ADD CONSTRAINT messages_bound_to_assignment FOREIGN KEY (tenant_id, campaign_id, campaign_phone_assignment_id, outbound_number_id, our_address) REFERENCES public.campaign_phone_assignments(tenant_id, campaign_id, id, phone_number_id, phone_number);
+    ADD CONSTRAINT messages_bound_to_assignment FOREIGN KEY (tenant_id, campaign_id, campaign_phone_assignment_id, outbound_number_id, our_address, sender_channel) REFERENCES public.campaign_phone_assignments(tenant_id, campaign_id, id, phone_number_id, phone_number, channel);
 
 -- Name: messages messages_status_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -3320,6 +3471,10 @@ CREATE POLICY api_key_lookup ON public.api_keys FOR SELECT TO tether_app USING (
 
 ALTER TABLE public.api_keys ENABLE ROW LEVEL SECURITY;
 
+-- Name: attachments; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.attachments ENABLE ROW LEVEL SECURITY;
+
 -- Name: audit_log; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;
@@ -3367,6 +3522,10 @@ CREATE POLICY jobs_all_tenants ON public.api_idempotency TO tether_jobs USING (t
 -- Name: api_keys jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.api_keys TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: attachments jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.attachments TO tether_jobs USING (true) WITH CHECK (true);
 
 -- Name: audit_log jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
@@ -3423,6 +3582,10 @@ CREATE POLICY jobs_all_tenants ON public.lead_timers TO tether_jobs USING (true)
 -- Name: leads jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.leads TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: message_attachments jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.message_attachments TO tether_jobs USING (true) WITH CHECK (true);
 
 -- Name: message_status_events jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
@@ -3512,6 +3675,10 @@ ALTER TABLE public.lead_timers ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.leads ENABLE ROW LEVEL SECURITY;
 
+-- Name: message_attachments; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.message_attachments ENABLE ROW LEVEL SECURITY;
+
 -- Name: message_status_events; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.message_status_events ENABLE ROW LEVEL SECURITY;
@@ -3568,6 +3735,10 @@ CREATE POLICY tenant_isolation ON public.api_idempotency TO tether_app USING ((t
 
 CREATE POLICY tenant_isolation ON public.api_keys TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
+-- Name: attachments tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.attachments TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
 -- Name: audit_log tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.audit_log TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
@@ -3623,6 +3794,10 @@ CREATE POLICY tenant_isolation ON public.lead_timers TO tether_app USING ((tenan
 -- Name: leads tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.leads TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: message_attachments tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.message_attachments TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 -- Name: message_status_events tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
@@ -3779,6 +3954,11 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.api_idempotency TO tether_jobs
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.api_keys TO tether_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.api_keys TO tether_jobs;
 
+-- Name: TABLE attachments; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.attachments TO tether_app;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.attachments TO tether_jobs;
+
 -- Name: TABLE audit_log; Type: ACL; Schema: public; Owner: -
 
 GRANT SELECT,INSERT ON TABLE public.audit_log TO tether_app;
@@ -3912,6 +4092,11 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.phone_numbers TO tether_jobs;
 
 GRANT SELECT ON TABLE public.lease_anomalies TO tether_app;
 GRANT SELECT ON TABLE public.lease_anomalies TO tether_jobs;
+
+-- Name: TABLE message_attachments; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT ON TABLE public.message_attachments TO tether_app;
+GRANT SELECT,INSERT ON TABLE public.message_attachments TO tether_jobs;
 
 -- Name: TABLE message_status_events; Type: ACL; Schema: public; Owner: -
 

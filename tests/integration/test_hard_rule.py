@@ -224,3 +224,61 @@ def test_inbound_message_may_be_matched_once_but_not_rematched(
     ).fetchone()["id"]  # type: ignore[index]
     with pytest.raises(psycopg.errors.CheckViolation):
         app.execute("UPDATE messages SET lead_id = %s WHERE id = %s", (other_lead, message_id))
+
+
+# Channels (migration 0034): the binding includes the assignment's channel.
+
+
+def test_an_mms_goes_through_the_numbers_sms_assignment(app: Connection, chain: Chain) -> None:
+    as_tenant(app, chain.tenant_id)
+    message_id = insert_message(app, outbound_values(chain, channel="mms"))
+    row = app.execute(
+        "SELECT channel, sender_channel FROM messages WHERE id = %s", (message_id,)
+    ).fetchone()
+    assert row == {"channel": "mms", "sender_channel": "sms"}
+
+
+def test_a_whatsapp_send_through_an_sms_assignment_is_refused(
+    app: Connection, chain: Chain
+) -> None:
+    as_tenant(app, chain.tenant_id)
+    with pytest.raises(pg.ForeignKeyViolation) as refused:
+        insert_message(app, outbound_values(chain, channel="whatsapp"))
+    assert refused.value.diag.constraint_name == "messages_bound_to_assignment"
+
+
+def test_a_whatsapp_send_goes_through_the_numbers_whatsapp_assignment(
+    app: Connection, admin: Connection, chain: Chain
+) -> None:
+    whatsapp = admin.execute(
+        "INSERT INTO campaign_phone_assignments"
+        " (tenant_id, campaign_id, phone_number_id, phone_number, channel)"
+        " VALUES (%s, %s, %s, %s, 'whatsapp') RETURNING id",
+        (chain.tenant_id, chain.campaign_id, chain.number_id, chain.number),
+    ).fetchone()["id"]  # type: ignore[index]
+    as_tenant(app, chain.tenant_id)
+    insert_message(
+        app, outbound_values(chain, channel="whatsapp", campaign_phone_assignment_id=whatsapp)
+    )
+    with pytest.raises(pg.ForeignKeyViolation):  # and no SMS through the WhatsApp one
+        insert_message(app, outbound_values(chain, campaign_phone_assignment_id=whatsapp))
+
+
+def test_tether_sends_no_email(app: Connection, chain: Chain) -> None:
+    as_tenant(app, chain.tenant_id)
+    with pytest.raises(pg.CheckViolation) as refused:
+        insert_message(app, outbound_values(chain, channel="email"))
+    assert refused.value.diag.constraint_name == "messages_outbound_channel"
+
+
+@pytest.mark.parametrize("table", ["messages", "campaign_phone_assignments"])
+def test_a_channel_never_changes(
+    app: Connection, admin: Connection, chain: Chain, table: str
+) -> None:
+    as_tenant(app, chain.tenant_id)
+    row_id = (
+        insert_message(app, outbound_values(chain)) if table == "messages" else chain.assignment_id
+    )
+    target = "mms" if table == "messages" else "whatsapp"
+    with pytest.raises(pg.CheckViolation):
+        app.execute(f"UPDATE {table} SET channel = %s WHERE id = %s", (target, row_id))

@@ -170,7 +170,7 @@ def test_second_primary_assignment_is_refused(
             " VALUES (%s, %s, %s, '+14155550188', true)",
             (chain.tenant_id, chain.campaign_id, second),
         )
-    assert refused.value.diag.constraint_name == "cpa_one_primary_per_campaign"
+    assert refused.value.diag.constraint_name == "cpa_one_primary_per_campaign_channel"
     app.rollback()
     as_tenant(app, chain.tenant_id)
     app.execute(  # a rotation number is fine

@@ -42,18 +42,19 @@ CONFLICT_WORDS: dict[str, str] = {
     "audit_log_rate_key_key": "this refusal is already counted for this minute",
     "call_queue_one_open_per_lead": "the lead is already waiting in the call queue",
     "call_queue_pkey": "a call queue entry with this id exists already",
-    "campaign_phone_assignments_campaign_id_phone_number_key": (
-        "this number is already assigned to the campaign"
-    ),
+    "cpa_campaign_number_channel": "this number is already assigned to the campaign on this channel",
+    "cpa_binding_target": "this number is already assigned to the campaign on this channel",
+    "cpa_one_primary_per_campaign_channel": "the campaign has a primary number on this channel already",
+    "attachments_pkey": "an attachment with this id exists already",
+    "attachments_tenant_id_id_key": "an attachment with this id exists already",
+    "attachments_tenant_id_url_hash_key": "an attachment with this URL exists already",
+    "message_attachments_pkey": "the message carries this attachment already",
+    "message_attachments_message_id_position_key": "the message has an attachment in this place already",
     "campaign_phone_assignments_pkey": "a campaign number assignment with this id exists already",
-    "campaign_phone_assignments_tenant_id_campaign_id_id_phone_n_key": (
-        "this number is already assigned to the campaign"
-    ),
     "campaign_templates_pkey": "the campaign has a variant of this name already",
     "campaigns_pkey": "a campaign with this id exists already",
     "campaigns_tenant_id_id_key": "a campaign with this id exists already",
     "campaigns_tenant_id_name_key": "a campaign with this name exists already; choose another name",
-    "cpa_one_primary_per_campaign": "the campaign has a primary number already",
     "escalation_steps_pkey": "this escalation step is set already",
     "event_deliveries_once": "this event has a delivery to this subscription already",
     "event_deliveries_pkey": "an event delivery with this id exists already",
@@ -70,7 +71,9 @@ CONFLICT_WORDS: dict[str, str] = {
     "lead_events_pkey": "a lead event with this id exists already",
     "lead_events_seq": "the lead changed at the same moment; retry",
     "lead_events_tenant_lead_id": "the lead changed at the same moment; retry",
-    "lead_sender_bindings_pkey": "the lead is already bound to a sending number in this campaign",
+    "lead_sender_bindings_pkey": (
+        "the lead is already bound to a sending number in this campaign on this channel"
+    ),
     "lead_state_transitions_pkey": "this lead state transition exists already",
     "lead_timers_one_active": "the lead already has an active timer of this type",
     "lead_timers_pkey": "a timer with this id exists already",

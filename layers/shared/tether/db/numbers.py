@@ -378,7 +378,7 @@ class CampaignNumberRepository:
             "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
             " campaign_phone_assignment_id, phone_number_id, phone_number)"
             " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::text[])"
-            " ON CONFLICT (lead_id, campaign_id) DO NOTHING",
+            " ON CONFLICT (lead_id, campaign_id, channel) DO NOTHING",
             (
                 [tenant for tenant, _, _, _ in bindings],
                 [lead for _, lead, _, _ in bindings],

@@ -31,6 +31,9 @@ class _ProviderEvent(BaseModel):
     to_address: str | None = None
     body: str | None = None
     media_urls: tuple[str, ...] = ()
+    # the message channel (tether.domain.channels): a parser that reads a `whatsapp:`
+    # address says "whatsapp" and keeps the address without the prefix
+    channel: Literal["sms", "mms", "whatsapp", "email"] = "sms"
     status: MessageStatus
     error_code: str | None = None
     error_reason: str | None = None

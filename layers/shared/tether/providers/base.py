@@ -81,6 +81,9 @@ class SendCommand:
     idempotency_key: str
     media_urls: tuple[str, ...] = ()
     status_callback_url: str | None = None
+    # the message channel: "sms", "mms" or "whatsapp" (an adapter writes a WhatsApp
+    # send's numbers as its API wants them, e.g. `whatsapp:+1...`); numbers stay E.164
+    channel: str = "sms"
 
     def __post_init__(self) -> None:
         for number in (self.from_number, self.to_number):
