@@ -1294,6 +1294,38 @@ CREATE TABLE public.audit_log (
 
 ALTER TABLE ONLY public.audit_log FORCE ROW LEVEL SECURITY;
 
+-- Name: call_outcomes; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.call_outcomes (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    receipt_id uuid NOT NULL,
+    provider text NOT NULL,
+    call_id text NOT NULL,
+    outcome text NOT NULL,
+    provider_status text NOT NULL,
+    our_address text,
+    appointment_at timestamp with time zone,
+    occurred_at timestamp with time zone NOT NULL,
+    lead_id uuid,
+    phone_number_id uuid,
+    lease_assigned_at timestamp with time zone,
+    state text NOT NULL,
+    reason text,
+    release_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT call_outcomes_applied_to_a_lease CHECK (((state <> 'applied'::text) OR ((phone_number_id IS NOT NULL) AND (lease_assigned_at IS NOT NULL) AND (release_at IS NOT NULL)))),
+    CONSTRAINT call_outcomes_booked_has_time CHECK (((outcome <> 'booked'::text) OR (appointment_at IS NOT NULL))),
+    CONSTRAINT call_outcomes_call_id_check CHECK (((btrim(call_id) <> ''::text) AND (length(call_id) <= 200))),
+    CONSTRAINT call_outcomes_lead_unless_unmatched CHECK (((state = 'unmatched'::text) = (lead_id IS NULL))),
+    CONSTRAINT call_outcomes_outcome_check CHECK ((outcome = ANY (ARRAY['booked'::text, 'no_booking'::text, 'no_answer'::text]))),
+    CONSTRAINT call_outcomes_provider_check CHECK ((btrim(provider) <> ''::text)),
+    CONSTRAINT call_outcomes_provider_status_check CHECK ((length(provider_status) <= 200)),
+    CONSTRAINT call_outcomes_state_check CHECK ((state = ANY (ARRAY['applied'::text, 'lease_released'::text, 'superseded'::text, 'unmatched'::text])))
+);
+
+ALTER TABLE ONLY public.call_outcomes FORCE ROW LEVEL SECURITY;
+
 -- Name: call_queue; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.call_queue (
@@ -1954,7 +1986,7 @@ CREATE TABLE public.provider_accounts (
     previous_signing_secret_ref text,
     previous_secret_expires_at timestamp with time zone,
     CONSTRAINT provider_accounts_name_check CHECK ((btrim(name) <> ''::text)),
-    CONSTRAINT provider_accounts_provider_check CHECK ((provider = ANY (ARRAY['signalhouse'::text, 'twilio'::text, 'signalwire'::text, 'telnyx'::text, 'sandbox'::text]))),
+    CONSTRAINT provider_accounts_provider_check CHECK ((provider = ANY (ARRAY['signalhouse'::text, 'twilio'::text, 'signalwire'::text, 'telnyx'::text, 'sandbox'::text, 'vapi'::text]))),
     CONSTRAINT provider_accounts_rotation_has_end CHECK (((previous_signing_secret_ref IS NULL) = (previous_secret_expires_at IS NULL)))
 );
 
@@ -2219,7 +2251,7 @@ CREATE TABLE public.webhook_receipts (
     raw_bytes bytea NOT NULL,
     redacted_at timestamp with time zone,
     CONSTRAINT webhook_receipts_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT webhook_receipts_event_type_check CHECK ((event_type = ANY (ARRAY['inbound_message'::text, 'status_update'::text, 'unknown'::text])))
+    CONSTRAINT webhook_receipts_event_type_check CHECK ((event_type = ANY (ARRAY['inbound_message'::text, 'status_update'::text, 'unknown'::text, 'call_outcome'::text])))
 );
 
 ALTER TABLE ONLY public.webhook_receipts FORCE ROW LEVEL SECURITY;
@@ -2273,6 +2305,16 @@ ALTER TABLE ONLY public.audit_log
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_rate_key_key UNIQUE (rate_key);
+
+-- Name: call_outcomes call_outcomes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.call_outcomes
+    ADD CONSTRAINT call_outcomes_pkey PRIMARY KEY (id);
+
+-- Name: call_outcomes call_outcomes_tenant_id_provider_call_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.call_outcomes
+    ADD CONSTRAINT call_outcomes_tenant_id_provider_call_id_key UNIQUE (tenant_id, provider, call_id);
 
 -- Name: call_queue call_queue_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2618,6 +2660,14 @@ CREATE INDEX api_keys_tenant ON public.api_keys USING btree (tenant_id);
 -- Name: audit_log_tenant; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_log_tenant ON public.audit_log USING btree (tenant_id, created_at DESC);
+
+-- Name: call_outcomes_lease; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX call_outcomes_lease ON public.call_outcomes USING btree (phone_number_id, lease_assigned_at, occurred_at) WHERE (state = 'applied'::text);
+
+-- Name: call_outcomes_unmatched; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX call_outcomes_unmatched ON public.call_outcomes USING btree (tenant_id, created_at) WHERE (state = 'unmatched'::text);
 
 -- Name: call_queue_next; Type: INDEX; Schema: public; Owner: -
 
@@ -3109,6 +3159,21 @@ ALTER TABLE ONLY public.attachments
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id);
 
+-- Name: call_outcomes call_outcomes_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.call_outcomes
+    ADD CONSTRAINT call_outcomes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: call_outcomes call_outcomes_tenant_id_lead_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.call_outcomes
+    ADD CONSTRAINT call_outcomes_tenant_id_lead_id_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES public.leads(tenant_id, id);
+
+-- Name: call_outcomes call_outcomes_tenant_id_phone_number_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.call_outcomes
+    ADD CONSTRAINT call_outcomes_tenant_id_phone_number_id_fkey FOREIGN KEY (tenant_id, phone_number_id) REFERENCES public.phone_numbers(tenant_id, id);
+
 -- Name: call_queue call_queue_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.call_queue
@@ -3483,6 +3548,10 @@ ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY audit_without_tenant ON public.audit_log FOR INSERT TO tether_app WITH CHECK ((tenant_id IS NULL));
 
+-- Name: call_outcomes; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.call_outcomes ENABLE ROW LEVEL SECURITY;
+
 -- Name: call_queue; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.call_queue ENABLE ROW LEVEL SECURITY;
@@ -3530,6 +3599,10 @@ CREATE POLICY jobs_all_tenants ON public.attachments TO tether_jobs USING (true)
 -- Name: audit_log jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.audit_log TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: call_outcomes jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.call_outcomes TO tether_jobs USING (true) WITH CHECK (true);
 
 -- Name: call_queue jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
@@ -3742,6 +3815,10 @@ CREATE POLICY tenant_isolation ON public.attachments TO tether_app USING ((tenan
 -- Name: audit_log tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY tenant_isolation ON public.audit_log TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+-- Name: call_outcomes tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.call_outcomes TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 -- Name: call_queue tenant_isolation; Type: POLICY; Schema: public; Owner: -
 
@@ -3973,6 +4050,11 @@ GRANT UPDATE(detail) ON TABLE public.audit_log TO tether_jobs;
 
 GRANT UPDATE(redacted_at) ON TABLE public.audit_log TO tether_app;
 GRANT UPDATE(redacted_at) ON TABLE public.audit_log TO tether_jobs;
+
+-- Name: TABLE call_outcomes; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT ON TABLE public.call_outcomes TO tether_app;
+GRANT SELECT,INSERT ON TABLE public.call_outcomes TO tether_jobs;
 
 -- Name: TABLE call_queue; Type: ACL; Schema: public; Owner: -
 

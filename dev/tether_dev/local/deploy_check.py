@@ -460,10 +460,14 @@ def check_events_and_resources(aws: _Aws, stack: str = STACK_NAME) -> list[tuple
 def code_routes() -> list[tuple[str, str, str]]:
     """(function logical id, method, path) of every route the functions' code serves."""
     from tether.api.resolver import served_routes
-    from tether.webhooks.request import WEBHOOK_METHOD, WEBHOOK_PATH
+    from tether.webhooks.request import VOICE_WEBHOOK_PATH, WEBHOOK_METHOD, WEBHOOK_PATH
 
     api = [("ApiFunction", method, path) for method, path in served_routes()]
-    return [*api, ("WebhookFunction", WEBHOOK_METHOD, WEBHOOK_PATH)]
+    return [
+        *api,
+        ("WebhookFunction", WEBHOOK_METHOD, WEBHOOK_PATH),
+        ("WebhookFunction", WEBHOOK_METHOD, VOICE_WEBHOOK_PATH),
+    ]
 
 
 def concrete(path: str) -> str:

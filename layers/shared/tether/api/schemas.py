@@ -45,7 +45,9 @@ Pool = Annotated[
 SecretValue = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_storable)]
 CredentialKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 Credentials = Annotated[dict[CredentialKey, SecretValue], Field(min_length=1, max_length=20)]
-Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox"]
+# "vapi": an account only for the voice side's call outcomes (its signing secret is
+# VAPI's server secret or HMAC key); it sends nothing
+Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox", "vapi"]
 WorkspaceStage = Literal[
     "initial_message", "retarget", "nudger", "content_nurture", "book_appointment"
 ]
@@ -170,6 +172,11 @@ class ProviderAccount(BaseModel):
         default=None, description="end of a signing-secret rotation's grace period"
     )
     webhook_path: str = Field(description="append to the stack's WebhookUrl output")
+    voice_webhook_path: str | None = Field(
+        default=None,
+        description="where this account's call outcomes go (VAPI end-of-call reports, Twilio"
+        " and SignalWire call status callbacks); the stack's WebhookUrl output is its base",
+    )
     created_at: datetime
 
 

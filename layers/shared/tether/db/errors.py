@@ -40,6 +40,8 @@ CONFLICT_WORDS: dict[str, str] = {
     "api_keys_tenant_id_id_key": "an API key with this id exists already",
     "audit_log_pkey": "an audit entry with this id exists already",
     "audit_log_rate_key_key": "this refusal is already counted for this minute",
+    "call_outcomes_pkey": "a call outcome with this id exists already",
+    "call_outcomes_tenant_id_provider_call_id_key": "this call's outcome was recorded already",
     "call_queue_one_open_per_lead": "the lead is already waiting in the call queue",
     "call_queue_pkey": "a call queue entry with this id exists already",
     "cpa_campaign_number_channel": "this number is already assigned to the campaign on this channel",

@@ -25,6 +25,7 @@ from tether.domain.outbox import OutboxEvent
 
 if TYPE_CHECKING:
     from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
+    from tether.db.calls import CallOutcomeRepository
     from tether.db.campaigns import CampaignRepository
     from tether.db.consents import ConsentRepository
     from tether.db.erasure import ErasureRepository
@@ -102,6 +103,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "outbox": ("tether.db.outbox", "OutboxRepository"),
     "subscriptions": ("tether.db.subscriptions", "SubscriptionRepository"),
     "deliveries": ("tether.db.subscriptions", "DeliveryRepository"),
+    "call_outcomes": ("tether.db.calls", "CallOutcomeRepository"),
 }
 
 
@@ -137,6 +139,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
+    call_outcomes: CallOutcomeRepository
     _session: Session
 
     def __init__(

@@ -1,7 +1,7 @@
 """Canonical provider events: what every provider's webhook means, in one shape.
 
-A provider's inbound message becomes an ``InboundMessage`` and its delivery report a
-``StatusUpdate``; the webhook stores them beside the raw payload, and the inbound
+A provider's inbound message becomes an ``InboundMessage``, its delivery report a
+``StatusUpdate`` and a voice call's end a ``CallOutcomeReport``; the webhook stores them beside the raw payload, and the inbound
 function applies them. Addresses are kept as the provider sent them: normalising them
 to E.164 is matching's job, and a short code or alphanumeric sender must not be lost here.
 """
@@ -9,15 +9,24 @@ to E.164 is matching's job, and a short code or alphanumeric sender must not be 
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from tether.domain.leases import CallOutcome
 from tether.domain.message_status import MessageStatus
 
-Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox"]
-PROVIDERS: tuple[Provider, ...] = ("signalhouse", "twilio", "signalwire", "telnyx", "sandbox")
+Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox", "vapi"]
+PROVIDERS: tuple[Provider, ...] = (
+    "signalhouse",
+    "twilio",
+    "signalwire",
+    "telnyx",
+    "sandbox",
+    "vapi",
+)
 
-EventType = Literal["inbound_message", "status_update", "unknown"]
+EventType = Literal["inbound_message", "status_update", "call_outcome", "unknown"]
 
 ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -57,4 +66,28 @@ class StatusUpdate(_ProviderEvent):
     kind: Literal["status_update"] = "status_update"
 
 
-CanonicalEvent = Annotated[InboundMessage | StatusUpdate, Field(discriminator="kind")]
+class CallOutcomeReport(BaseModel):
+    """How a voice call to (or from) a lead ended, as the voice side reports it: a
+    VAPI end-of-call report or a Twilio/SignalWire call status callback, read into
+    seed 001's three outcomes (tether.domain.calls says how)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["call_outcome"] = "call_outcome"
+    provider: Provider
+    external_id: ExternalId  # the provider's call id (VAPI's call.id, Twilio's CallSid)
+    outcome: CallOutcome
+    # the provider's own words for how it ended (endedReason, CallStatus), kept as sent
+    provider_status: Annotated[str, Field(max_length=200)]
+    customer_address: str | None = None  # the lead's number
+    our_address: str | None = None  # the tenant's (leased) number the call used
+    lead_id: UUID | None = None  # the lead the caller named in the call's metadata
+    appointment_at: AwareDatetime | None = None  # a booked call's appointment
+    note: Annotated[str, Field(max_length=500)] | None = None  # how the outcome was read
+    occurred_at: AwareDatetime
+
+
+CanonicalEvent = Annotated[
+    InboundMessage | StatusUpdate | CallOutcomeReport, Field(discriminator="kind")
+]
+ProviderEvent = InboundMessage | StatusUpdate | CallOutcomeReport

@@ -1,6 +1,7 @@
 """The inbound worker's use case: one stored webhook receipt, applied once.
 
-The queue message names a `webhook_receipts` row; delivery is at least once (the
+The queue message names a `webhook_receipts` row (a reply, a delivery status or a
+call's outcome); delivery is at least once (the
 sweeper may re-send what the webhook sent), so the receipt is locked, skipped when
 already processed, and marked processed in the same transaction as its effects. An
 answer the reply queued goes to OutboundQueue once that transaction has committed
@@ -16,7 +17,7 @@ from pydantic import TypeAdapter
 
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound
-from tether.domain.events import CanonicalEvent, InboundMessage, StatusUpdate
+from tether.domain.events import CallOutcomeReport, CanonicalEvent, ProviderEvent, StatusUpdate
 from tether.observability import logger
 from tether.queues import MessageQueue
 from tether.services.outbound import enqueue_sends
@@ -24,7 +25,7 @@ from tether.services.receipts import ReceiptMessage
 from tether.services.replies import apply_reply
 from tether.services.statuses import apply_status_update
 
-_EVENT: TypeAdapter[InboundMessage | StatusUpdate] = TypeAdapter(CanonicalEvent)
+_EVENT: TypeAdapter[ProviderEvent] = TypeAdapter(CanonicalEvent)
 
 
 def process_receipt(
@@ -64,6 +65,10 @@ def _apply_receipt(
     if isinstance(event, StatusUpdate):
         applied = apply_status_update(uow, message.tenant_id, event, message.receipt_id, now)
         outcome = f"status {applied.outcome.value}"
+    elif isinstance(event, CallOutcomeReport):
+        from tether.services.call_outcomes import apply_call_report
+
+        outcome = apply_call_report(uow, message.tenant_id, event, message.receipt_id, now)
     else:
         handled = apply_reply(uow, message.tenant_id, event, message.receipt_id, now)
         outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -150,13 +151,24 @@ def apply_call_outcome(
     outcome: CallOutcome,
     now: datetime,
     appointment_at: datetime | None = None,
+    *,
+    dedupe_key: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    past_appointment_allowed: bool = False,
 ) -> datetime | None:
-    """`record_call_outcome` as a step of the caller's open transaction."""
+    """`record_call_outcome` as a step of the caller's open transaction. A reported
+    call (services.call_outcomes) names its lead event by the call (`dedupe_key`), adds
+    its `details` to it, and may tell of an appointment that has passed already."""
     rules = tenant_number_settings(uow, tenant_id).lease
     held = _lock_lease(uow, lead_id, pool)
     if held is None:
         raise NotFound("lease", f"lead {lead_id} in pool {pool!r}")
-    if outcome is CallOutcome.BOOKED and appointment_at is not None and appointment_at <= now:
+    if (
+        outcome is CallOutcome.BOOKED
+        and appointment_at is not None
+        and appointment_at <= now
+        and not past_appointment_allowed
+    ):
         raise InvalidInput("the appointment must be in the future")
     release_at = release_at_after(
         outcome,
@@ -172,8 +184,9 @@ def apply_call_outcome(
     uow.lead_events.append(
         lead,
         "CALL_OUTCOME",
-        f"call:{held['id']}:{lead_id}:{now.isoformat()}",
+        dedupe_key or f"call:{held['id']}:{lead_id}:{now.isoformat()}",
         payload={
+            **(details or {}),
             "outcome": outcome.value,
             "phone_number": held["e164"],
             "appointment_at": appointment_at.isoformat() if appointment_at else None,

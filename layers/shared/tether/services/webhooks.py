@@ -50,7 +50,12 @@ from tether.webhooks.errors import (
     UnsupportedMediaType,
     WebhookRejected,
 )
-from tether.webhooks.providers import WEBHOOK_PROVIDERS, ParsedDelivery, WebhookProvider
+from tether.webhooks.providers import (
+    VOICE_WEBHOOK_PROVIDERS,
+    WEBHOOK_PROVIDERS,
+    ParsedDelivery,
+    WebhookProvider,
+)
 from tether.webhooks.request import WEBHOOK_METHOD, WebhookRequest
 
 if TYPE_CHECKING:
@@ -59,7 +64,10 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 64 * 1024
 MAX_IDENTITY_LENGTH = 200
 # never kept with a receipt: credentials a provider may send along (SignalHouse's authType)
-UNSTORED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# and VAPI's server secret, which is the credential itself
+UNSTORED_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-vapi-secret"}
+)
 
 DataT = TypeVar("DataT", bound=BaseModel)
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -159,7 +167,8 @@ def receive_webhook(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutc
 
 
 def _receive(request: WebhookRequest, ports: WebhookPorts) -> ReceiptOutcome:
-    provider = WEBHOOK_PROVIDERS.get(request.provider)
+    providers = VOICE_WEBHOOK_PROVIDERS if request.voice else WEBHOOK_PROVIDERS
+    provider = providers.get(request.provider)
     account_id = _uuid(request.account_id)
     account: ProviderAccount | None = None
     if provider is not None and account_id is not None:

@@ -59,9 +59,11 @@ class PublicUrl(BaseModel):
         )
 
 
-# The one route the webhook function serves; its path parameters are read below.
+# The routes the webhook function serves; their path parameters are read below.
 WEBHOOK_METHOD = "POST"
 WEBHOOK_PATH = "/webhooks/{provider}/{account_id}"
+# the voice side's call outcomes (issue 18): the same receipt path, other providers' parsers
+VOICE_WEBHOOK_PATH = "/webhooks/voice/{provider}/{account_id}"
 
 
 class WebhookRequest(BaseModel):
@@ -73,6 +75,7 @@ class WebhookRequest(BaseModel):
     headers: dict[str, str]  # names lower-cased
     body: bytes
     url: PublicUrl
+    voice: bool = False  # called on VOICE_WEBHOOK_PATH
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -96,6 +99,8 @@ class WebhookRequest(BaseModel):
             headers=headers,
             body=_body(event),
             url=_public_url(event, headers, context),
+            voice=str(event.get("resource") or context.get("resourcePath") or "")
+            == VOICE_WEBHOOK_PATH,
         )
 
 

@@ -28,6 +28,7 @@ from tether.api.schemas import (
     RetiredNumber,
     Text,
 )
+from tether.domain.calls import VOICE_WEBHOOK_PROVIDER_NAMES
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
 from tether.services import inventory
 from tether.services.numbers import NumberRow, retire_number
@@ -36,8 +37,19 @@ router = Router()  # type: ignore[no-untyped-call]
 
 
 def _account(row: dict[str, object]) -> ProviderAccount:
+    provider, account_id = row["provider"], row["id"]
+    voice = (
+        f"/webhooks/voice/{provider}/{account_id}"
+        if provider in VOICE_WEBHOOK_PROVIDER_NAMES
+        else None
+    )
     return ProviderAccount.model_validate(
-        {**row, "webhook_path": f"/webhooks/{row['provider']}/{row['id']}"}
+        {
+            **row,
+            # a VAPI account has only the voice route
+            "webhook_path": voice if provider == "vapi" else f"/webhooks/{provider}/{account_id}",
+            "voice_webhook_path": voice,
+        }
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
-from tether.domain.events import EventType, InboundMessage, Provider, StatusUpdate
+from tether.domain.events import EventType, Provider, ProviderEvent
 from tether.webhooks.errors import MalformedPayload
 from tether.webhooks.request import WebhookRequest
 
@@ -29,7 +29,7 @@ class ParsedDelivery:
     # for every other event (a message id alone is not: one message has many statuses)
     identity: str
     # what it means; None for an event type Tether does not handle (kept, acknowledged)
-    event: InboundMessage | StatusUpdate | None
+    event: ProviderEvent | None
     # the provider's own name for the event type, for logs and the audit trail
     provider_event_type: str
     # a hash of the event's content without per-attempt delivery data: a retry must
