@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import boto3
 
 from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
-from tether_dev.local.demo import LEADS, NUMBERS, STRANGER, run_demo
+from tether_dev.local.demo import (
+    LEADS,
+    NUMBERS,
+    POOL,
+    STRANGER,
+    DemoApi,
+    DemoRun,
+    _call_step,
+    create_tenant,
+    run_demo,
+)
 from tether_dev.local.listeners import EventReceiver
 
 
@@ -57,8 +68,8 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
         ).fetchall()
         leases = admin.execute(
             "SELECT count(*) AS held FROM phone_numbers WHERE tenant_id = %s"
-            " AND currently_assigned_to IS NOT NULL",
-            (run.tenant_id,),
+            " AND currently_assigned_to = %s",
+            (run.tenant_id, run.leads["Ana"]),
         ).fetchone()
 
     phone = {name: number for name, (number, _) in LEADS.items()}
@@ -71,7 +82,7 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     }
     assert [row["from_address"] for row in unmatched] == [STRANGER]
     assert [(row["phone"], row["status"]) for row in calls] == [(phone["Ana"], "queued")]
-    assert leases == {"held": 0}  # leased for the call, released after two missed calls
+    assert leases == {"held": 0}  # Ana's: leased for the call, released after two missed calls
 
     # 5 first texts, Cleo's one opt-out confirmation, Dan's and Eve's nudges, Ben's follow-up
     texts_by_lead = _count(row["to_address"] for row in messages)
@@ -115,6 +126,61 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     assert bells
     assert bells[-1]["counts"]["initial_message"] >= 1
     assert bells[-1]["event"]["type"] == "reply.received"
+
+
+def test_call_outcomes_reported_by_webhook_move_the_leases_with_no_api_call(
+    dev_stack: DevStack,
+) -> None:
+    """The demo's call step on a tenant of its own: the sandbox posts a signed VAPI
+    end-of-call report (Ben booked) and two Twilio-style status callbacks (Eve: no
+    answer, busy); the webhook and inbound functions move the leases."""
+    stack, lines: list[str] = dev_stack.client, []
+    tenant_id, key = create_tenant(stack, f"Calls {time.time_ns()}", dev_stack.env)
+    api, run = DemoApi(stack, key), DemoRun(tenant_id, key)
+    account = api("POST", "/v1/provider-accounts", {"provider": "sandbox", "name": "Sandbox"})
+    api("POST", "/v1/phone-numbers", {"provider_account_id": account["id"], "pool": POOL,
+        "numbers": [{"number": n} for n in NUMBERS[:2]]})  # fmt: skip
+    campaign = api("POST", "/v1/campaigns", {"name": "Calls", "workspace_stage": "book_appointment",
+        "ai_worker": "sabrina", "pool": POOL, "template": "Hi"})  # fmt: skip
+    api("POST", f"/v1/campaigns/{campaign['id']}/leads", {"leads": [
+        {"phone": LEADS[name][0], "first_name": name} for name in ("Ben", "Eve")]})  # fmt: skip
+    listed = api("GET", f"/v1/leads?campaign_id={campaign['id']}")["items"]
+    run.leads = {lead["first_name"]: lead["id"] for lead in listed}
+
+    _call_step(stack, api, run, lines.append, lines.append, 30.0)
+
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        numbers = {
+            row["lead"]: row
+            for row in admin.execute(
+                "SELECT coalesce(l.first_name, '') AS lead, p.currently_assigned_to,"
+                " p.release_at, p.last_call_outcome, p.appointment_scheduled_at"
+                " FROM phone_numbers p LEFT JOIN leads l ON l.id = p.currently_assigned_to"
+                " WHERE p.tenant_id = %s",
+                (tenant_id,),
+            )
+        }
+        calls = admin.execute(
+            "SELECT provider, outcome, state FROM call_outcomes WHERE tenant_id = %s"
+            " ORDER BY provider, outcome",
+            (tenant_id,),
+        ).fetchall()
+        released = admin.execute(
+            "SELECT payload->>'reason' AS reason FROM lead_events WHERE tenant_id = %s"
+            " AND lead_id = %s AND event_type = 'NUMBER_RELEASED'",
+            (tenant_id, run.leads["Eve"]),
+        ).fetchall()
+    ben = numbers["Ben"]
+    assert ben["last_call_outcome"] == "booked"
+    assert ben["release_at"] - ben["appointment_scheduled_at"] == timedelta(hours=24)
+    assert "Eve" not in numbers  # her number went back to the pool
+    assert [r["reason"] for r in released] == ["no_answer"]
+    assert [tuple(c.values()) for c in calls] == [
+        ("twilio", "no_answer", "applied"),
+        ("twilio", "no_answer", "applied"),
+        ("vapi", "booked", "applied"),
+    ]
+    assert any("leases after the calls" in line for line in lines)
 
 
 def _every_event_received(

@@ -108,6 +108,21 @@ class LocalStack:
             raise RuntimeError(f"sandbox reply: {answer.status} {answer.body.decode()}")
         return answer.json()
 
+    def report_call(self, **report: Any) -> Any:
+        """The voice side reports how a call ended (tether_dev.sandbox.calls: style,
+        account_id, from, to, ...); the sandbox posts it, signed, to the voice webhook."""
+        if "from_" in report:
+            report["from"] = report.pop("from_")
+        answer = _request(
+            "POST",
+            f"{self.sandbox_url}/sandbox/calls",
+            json.dumps(report).encode(),
+            {"Content-Type": "application/json"},
+        )
+        if answer.status != 202:
+            raise RuntimeError(f"sandbox call: {answer.status} {answer.body.decode()}")
+        return answer.json()
+
     def texts(self, account_id: str) -> list[dict[str, Any]]:
         """Every text the sandbox accepted for `account_id`, newest first."""
         answer = _request(

@@ -7,7 +7,9 @@ campaign, maps the 7-day timer to the nudge, imports leads and launches. The sen
 out through OutboundQueue and the outbound function; the sandbox calls back
 queued → sent → delivered. Then leads reply (interest, an email, STOP, and a stranger
 to one of our numbers), the timers function runs with its clock eight days ahead, a
-number is leased for a call and released, and the demo prints a lead's trace, the pool,
+number is leased for a call and released, the voice side reports calls by webhook
+(a VAPI booking holds Ben's number, two unanswered Twilio-style calls release Eve's),
+and the demo prints a lead's trace, the pool,
 the call queue and the bell.
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from tether.domain.outbox import EventType
 from tether_dev.local.client import LocalStack
@@ -59,6 +62,8 @@ class DemoRun:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # webhook-id: envelope
     forged: int = 0  # deliveries the receiver could not verify
     bells: list[dict[str, Any]] = field(default_factory=list)  # pushed over the WebSocket
+    # the call outcomes the voice side reported by webhook: name: (number, lease after it)
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,8 @@ def _day(
         say(f"call {attempt}: no answer → release at {outcome['release_at'] or 'now (released)'}")
     _pool_table(api, say, "pool health after the release")
 
+    _call_step(stack, api, run, say, step, wait_seconds)
+
     step("Where everything stands")
     _trace_table(api, say, "Dan", run.leads["Dan"])
     _print_table(say, "call queue", ["lead", "phone", "priority", "reason", "status"], [
@@ -241,6 +248,61 @@ def _day(
                       wait_seconds)  # fmt: skip
     _print_table(say, f"events your systems received ({delivered} deliveries, each verified)",
                  ["event type", "events"], sorted(receiver.by_type().items()))  # fmt: skip
+
+
+def _call_step(
+    stack: LocalStack,
+    api: DemoApi,
+    run: DemoRun,
+    say: Callable[[str], None],
+    step: Callable[[str], None],
+    wait_seconds: float,
+) -> None:
+    """The voice side reports how calls ended, by webhook, and the leases follow seed
+    001's rules with no API call: a VAPI end-of-call report books Ben (his number held
+    until a day after the appointment), Twilio-style status callbacks say Eve did not
+    answer twice (her number released)."""
+    step("Call outcomes by webhook: VAPI and Twilio-style reports move the leases")
+    secret = str(stack.state["sandbox_signing_secret"])  # the voice side signs with it
+    vapi = api("POST", "/v1/provider-accounts", {
+        "provider": "vapi", "name": "VAPI", "signing_secret": secret})  # fmt: skip
+    twilio = api("POST", "/v1/provider-accounts", {
+        "provider": "twilio", "name": "Twilio voice", "signing_secret": secret})  # fmt: skip
+    say(f"voice webhooks at {vapi['voice_webhook_path']} and {twilio['voice_webhook_path']}")
+    ben, eve = run.leads["Ben"], run.leads["Eve"]
+    numbers = {
+        name: api("POST", f"/v1/leads/{lead}/lease", {"pool": POOL})["phone_number"]
+        for name, lead in (("Ben", ben), ("Eve", eve))
+    }
+    appointment = (datetime.now(UTC) + timedelta(days=2)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    stack.report_call(style="vapi", account_id=vapi["id"], from_=numbers["Ben"],
+                      to=LEADS["Ben"][0], ended_reason="customer-ended-call",
+                      structured_data={"booked": True, "appointmentTime": appointment.isoformat()})  # fmt: skip
+    say(f"VAPI: Ben's call ended, booked for {appointment:%Y-%m-%d %H:%M}Z")
+    for status in ("no-answer", "busy"):
+        stack.report_call(style="twilio", account_id=twilio["id"], from_=numbers["Eve"],
+                          to=LEADS["Eve"][0], status=status)  # fmt: skip
+        say(f"Twilio-style status callback: Eve's call {status}")
+
+    def applied() -> dict[str, dict[str, Any]] | None:
+        booked = [
+            e["payload"]
+            for e in api("GET", f"/v1/leads/{ben}/trace")["events"]
+            if e["event_type"] == "CALL_OUTCOME" and e["payload"].get("provider") == "vapi"
+        ]
+        pool = api("GET", f"/v1/phone-numbers?pool={quote(POOL)}&limit=100")["items"]
+        by_number = {n["e164"]: n for n in pool}
+        eve_number = by_number[numbers["Eve"]]
+        if not booked or eve_number["currently_assigned_to"] is not None:
+            return None
+        return {"Ben": by_number[numbers["Ben"]] | {"call": booked[-1]}, "Eve": eve_number}
+
+    run.calls = _wait(applied, "the call outcomes applied to the leases", wait_seconds)
+    _print_table(say, "leases after the calls (no API call)", ["lead", "number", "lease", "release at"], [
+        [name, n["e164"], "held" if n["currently_assigned_to"] else "released", n["release_at"] or ""]
+        for name, n in run.calls.items()])  # fmt: skip
 
 
 def _all_received(api: DemoApi, run: DemoRun, receiver: EventReceiver) -> int | None:

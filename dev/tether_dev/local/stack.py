@@ -108,9 +108,11 @@ class RunningStack:
 
 def sandbox_webhook_url(routes: list[Route], gateway_url: str) -> str:
     """Where the sandbox posts: the template's webhook route with the provider filled
-    in, up to the account id, which the sandbox appends."""
+    in, up to the account id, which the sandbox appends (the voice route beside it is
+    the sandbox's to find: tether_dev.sandbox.calls)."""
     for route in routes:
-        if "{provider}" in route.path and route.path.endswith("{account_id}"):
+        voice = "/voice/" in route.path
+        if "{provider}" in route.path and route.path.endswith("{account_id}") and not voice:
             base = route.path.removesuffix("{account_id}").replace("{provider}", "sandbox")
             return gateway_url + base.rstrip("/")
     raise RuntimeError("template.yaml has no /.../{provider}/.../{account_id} webhook route")

@@ -23,6 +23,9 @@ that URL (a text without one gets none, as at every real provider), and, with a
   event's id, account and the webhook's HTTP status. No token: it stands for the phone
   network, not for the API.
 
+``POST /sandbox/calls`` posts how a call ended, as the voice side would (a VAPI
+end-of-call report or a Twilio/SignalWire call status callback): tether_dev.sandbox.calls.
+
 With ``open_accounts`` any account id is served (one sandbox for every tenant's
 provider account locally: the account id in the URL is Tether's provider account id).
 """
@@ -44,12 +47,14 @@ from tether.domain.segments import count_segments
 from tether.observability import logger
 from tether.providers.sandbox import SandboxErrorCode
 from tether_dev.sandbox.callbacks import Delivery, StatusCallbacks, WebhookPoster
+from tether_dev.sandbox.calls import CallRefused, post_call
 from tether_dev.sandbox.faults import DEFAULT_FAULT_NUMBERS, FAULT_ANSWERS, FaultPlan, SandboxFault
 from tether_dev.wire import WholeResponseHandler
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")
 _REPLIES_PATH = "/sandbox/replies"
+_CALLS_PATH = "/sandbox/calls"
 MAX_BODY_CHARS = 1600
 # The signing secret of the sandbox's webhooks (Standard Webhooks): a provider account
 # of the sandbox is configured with `local:` and this (signing_secret_ref).
@@ -339,6 +344,16 @@ class SandboxServer:
             "webhook_status": delivery.status,
         }
 
+    def answer_call(self, raw_body: bytes) -> tuple[int, dict[str, Any]]:
+        """The voice side reports a call's end: post it, signed, to the voice webhook."""
+        config = self._config
+        try:
+            return 202, post_call(config.webhook_url or "", config.signing_secret, raw_body)
+        except CallRefused as refusal:
+            raise _RequestRefused(
+                refusal.status, SandboxErrorCode.INVALID_REQUEST, refusal.message
+            ) from refusal
+
     def account_of(self, number: str) -> str | None:
         """The account that last sent a text from `number`."""
         return next(
@@ -473,6 +488,11 @@ class _SandboxHandler(WholeResponseHandler):
             if method == "POST" and parts.path == _REPLIES_PATH:
                 length = int(self.headers.get("Content-Length") or 0)
                 status, payload = self.server.sandbox.answer_reply(self.rfile.read(length))
+                self._answer(status, payload)
+                return
+            if method == "POST" and parts.path == _CALLS_PATH:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, payload = self.server.sandbox.answer_call(self.rfile.read(length))
                 self._answer(status, payload)
                 return
             if match is None:
