@@ -134,7 +134,7 @@ def test_call_outcomes_reported_by_webhook_move_the_leases_with_no_api_call(
     """The demo's call step on a tenant of its own: the sandbox posts a signed VAPI
     end-of-call report (Ben booked) and two Twilio-style status callbacks (Eve: no
     answer, busy); the webhook and inbound functions move the leases."""
-    stack, lines: list[str] = dev_stack.client, []
+    stack, lines = dev_stack.client, list[str]()
     tenant_id, key = create_tenant(stack, f"Calls {time.time_ns()}", dev_stack.env)
     api, run = DemoApi(stack, key), DemoRun(tenant_id, key)
     account = api("POST", "/v1/provider-accounts", {"provider": "sandbox", "name": "Sandbox"})
