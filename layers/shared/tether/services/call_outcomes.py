@@ -13,7 +13,7 @@ or one that found no lead (kept, unmatched, never dropped).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,6 +27,10 @@ from tether.domain.model import Lead
 from tether.domain.phone import normalize_phone
 from tether.observability import logger, metrics
 from tether.services.leases import apply_call_outcome
+
+# Providers time a call to the second (Twilio's Timestamp) by their own clocks: a call
+# that ended this little before its lease began is still taken as the lease's call.
+CLOCK_SKEW = timedelta(minutes=2)
 
 APPLIED = "applied"
 LEASE_RELEASED = "lease_released"
@@ -163,7 +167,7 @@ def _lease_of_call(
         where = f"from {ours}" if ours else "it could be on"
         return None, LEASE_RELEASED, f"the lead holds no lease {where}: nothing re-leased"
     lease = matching[0]
-    if report.occurred_at < lease.assigned_at:
+    if report.occurred_at < lease.assigned_at - CLOCK_SKEW:
         return lease, LEASE_RELEASED, "the call ended before this lease began"
     latest = uow.call_outcomes.latest_applied(lease.phone_number_id, lease.assigned_at)
     if latest is not None and report.occurred_at < latest:
