@@ -80,6 +80,7 @@ LIST_ROUTES = [
     "/v1/notifications",
     "/v1/call-queue",
     "/v1/unmatched-inbound",
+    "/v1/call-outcomes",
     "/v1/audit-log",
     "/v1/api-keys",
     "/v1/leads",
@@ -217,6 +218,12 @@ def test_lists_show_another_tenant_nothing(api: Api) -> None:
         201,
     )
     assert owner.post("/v1/event-subscriptions", SUBSCRIPTION).status == 201
+    api.admin.execute(  # a call the voice side reported that matched no lead
+        "INSERT INTO call_outcomes (tenant_id, receipt_id, provider, call_id, outcome,"
+        " provider_status, occurred_at, state) VALUES (%s, gen_random_uuid(), 'vapi', 'call-1',"
+        " 'no_answer', 'voicemail', now(), 'unmatched')",
+        (owner.tenant_id,),
+    )
     intruder = api.tenant("Intruder")
     for path in LIST_ROUTES:
         mine = owner.get(path).body["items"]

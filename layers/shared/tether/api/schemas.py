@@ -723,6 +723,30 @@ class UnmatchedReply(BaseModel):
     created_at: datetime
 
 
+class CallOutcomeEntry(BaseModel):
+    """A call the voice side reported by webhook, and what became of it."""
+
+    id: UUID
+    provider: str
+    call_id: str
+    outcome: str = Field(description="booked, no_booking or no_answer")
+    provider_status: str = Field(description="the provider's endedReason or CallStatus")
+    our_address: str | None
+    customer_address: str | None
+    appointment_at: datetime | None
+    occurred_at: datetime
+    state: str = Field(
+        description="applied (the lease follows it), lease_released (a late report: nothing"
+        " re-leased), superseded (a later call's outcome came first), unmatched (no lead)"
+    )
+    reason: str | None
+    lead_id: UUID | None
+    phone_number_id: UUID | None
+    release_at: datetime | None
+    receipt_id: UUID
+    created_at: datetime
+
+
 class AssignRequest(Request):
     lead_id: UUID
 

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from tether.db.pages import after_position, newest_first
 from tether.db.session import Session
 from tether.domain.leases import CallOutcome
+from tether.domain.pagination import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +124,15 @@ class CallOutcomeRepository:
         call_outcome_id: UUID = row["id"]
         return call_outcome_id
 
-    def page(self, tenant_id: UUID, state: str | None, limit: int) -> list[dict[str, Any]]:
-        """The newest recorded calls (of one state), for the API."""
+    def page(self, after: Position | None, limit: int, state: str | None) -> list[dict[str, Any]]:
+        """Recorded calls, newest first (of one state), with the customer's number the
+        report named (from its receipt)."""
+        condition, order = newest_first("c.created_at", "c.id")
         return self._conn.execute(
-            "SELECT id, provider, call_id, outcome, provider_status, our_address, appointment_at,"
-            " occurred_at, state, lead_id, phone_number_id, reason, release_at, receipt_id,"
-            " created_at FROM call_outcomes WHERE tenant_id = %s AND (%s::text IS NULL OR state = %s)"
-            " ORDER BY created_at DESC, id DESC LIMIT %s",
-            (tenant_id, state, state, limit),
+            "SELECT c.id, c.provider, c.call_id, c.outcome, c.provider_status, c.our_address,"
+            " r.event->>'customer_address' AS customer_address, c.appointment_at, c.occurred_at,"
+            " c.state, c.reason, c.lead_id, c.phone_number_id, c.release_at, c.receipt_id,"
+            " c.created_at FROM call_outcomes c LEFT JOIN webhook_receipts r ON r.id = c.receipt_id"
+            f" WHERE {condition} AND (%(state)s::text IS NULL OR c.state = %(state)s) {order}",
+            after_position(after, limit, state=state),
         ).fetchall()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,6 +25,7 @@ from tether.domain.errors import InvalidPhoneNumber
 from tether.domain.events import CallOutcomeReport
 from tether.domain.leases import CallOutcome
 from tether.domain.model import Lead
+from tether.domain.pagination import Page, Position, page_of
 from tether.domain.phone import normalize_phone
 from tether.observability import logger, metrics
 from tether.services.leases import apply_call_outcome
@@ -131,6 +133,16 @@ def apply_call_report(
     )
     metrics.add_metric(name="CallOutcomeApplied", unit=MetricUnit.Count, value=1)
     return f"call {report.outcome.value}: lease {'held' if release_at else 'released'}"
+
+
+def list_call_outcomes(
+    uow: UnitOfWork, after: Position | None, limit: int, state: str | None
+) -> Page[dict[str, Any]]:
+    """The calls the voice side reported, newest first: `unmatched` ones wait here for
+    someone to look at them."""
+    with uow:
+        rows = uow.call_outcomes.page(after, limit, state)
+    return page_of(rows, limit, lambda r: (r["created_at"], r["id"]))
 
 
 def _find_lead(

@@ -1,9 +1,10 @@
-"""/v1/threads, /v1/notifications, /v1/call-queue, /v1/unmatched-inbound, /v1/audit-log:
+"""/v1/threads, /v1/notifications, /v1/call-queue, /v1/unmatched-inbound,
+/v1/call-outcomes, /v1/audit-log:
 what the team works from."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -17,6 +18,7 @@ from tether.api.schemas import (
     AssignResult,
     AuditEntry,
     CallEntry,
+    CallOutcomeEntry,
     ClaimRequest,
     ClaimResult,
     Notification,
@@ -163,6 +165,29 @@ def list_unmatched(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[
     page = inbox.list_unmatched(context.tenant_uow(), decode_position(cursor), limit)
     return Page[UnmatchedReply](
         items=[UnmatchedReply.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/call-outcomes",
+    openapi_extensions=scopes.READ,
+    tags=["call outcomes"],
+    summary="Calls the voice side reported by webhook, newest first; unmatched ones wait here",
+    responses=responses(),
+)
+def list_call_outcomes(
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    state: Annotated[
+        Literal["applied", "lease_released", "superseded", "unmatched"] | None, Query()
+    ] = None,
+) -> Page[CallOutcomeEntry]:
+    from tether.services.call_outcomes import list_call_outcomes as listed
+
+    page = listed(context.tenant_uow(), decode_position(cursor), limit, state)
+    return Page[CallOutcomeEntry](
+        items=[CallOutcomeEntry.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
