@@ -1302,6 +1302,7 @@ CREATE TABLE public.call_outcomes (
     receipt_id uuid NOT NULL,
     provider text NOT NULL,
     call_id text NOT NULL,
+    carrier_call_id text,
     outcome text NOT NULL,
     provider_status text NOT NULL,
     our_address text,
@@ -1317,6 +1318,7 @@ CREATE TABLE public.call_outcomes (
     CONSTRAINT call_outcomes_applied_to_a_lease CHECK (((state <> 'applied'::text) OR ((phone_number_id IS NOT NULL) AND (lease_assigned_at IS NOT NULL) AND (release_at IS NOT NULL)))),
     CONSTRAINT call_outcomes_booked_has_time CHECK (((outcome <> 'booked'::text) OR (appointment_at IS NOT NULL))),
     CONSTRAINT call_outcomes_call_id_check CHECK (((btrim(call_id) <> ''::text) AND (length(call_id) <= 200))),
+    CONSTRAINT call_outcomes_carrier_call_id_check CHECK ((length(carrier_call_id) <= 200)),
     CONSTRAINT call_outcomes_lead_unless_unmatched CHECK (((state = 'unmatched'::text) = (lead_id IS NULL))),
     CONSTRAINT call_outcomes_outcome_check CHECK ((outcome = ANY (ARRAY['booked'::text, 'no_booking'::text, 'no_answer'::text]))),
     CONSTRAINT call_outcomes_provider_check CHECK ((btrim(provider) <> ''::text)),
@@ -2660,6 +2662,10 @@ CREATE INDEX api_keys_tenant ON public.api_keys USING btree (tenant_id);
 -- Name: audit_log_tenant; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_log_tenant ON public.audit_log USING btree (tenant_id, created_at DESC);
+
+-- Name: call_outcomes_carrier; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX call_outcomes_carrier ON public.call_outcomes USING btree (tenant_id, carrier_call_id) WHERE (carrier_call_id IS NOT NULL);
 
 -- Name: call_outcomes_lease; Type: INDEX; Schema: public; Owner: -
 

@@ -28,6 +28,10 @@ CREATE TABLE call_outcomes (
     receipt_id         uuid NOT NULL, -- the webhook_receipts row (its raw report)
     provider           text NOT NULL CHECK (btrim(provider) <> ''),
     call_id            text NOT NULL CHECK (btrim(call_id) <> '' AND length(call_id) <= 200),
+    -- the carrier's id of the same call when the report names it (VAPI's
+    -- call.phoneCallProviderId is the Twilio CallSid): a carrier's callback for a call
+    -- VAPI reported (or the other way round) is the same call, not a second one
+    carrier_call_id    text CHECK (length(carrier_call_id) <= 200),
     outcome            text NOT NULL CHECK (outcome IN ('booked', 'no_booking', 'no_answer')),
     provider_status    text NOT NULL CHECK (length(provider_status) <= 200),
     our_address        text,
@@ -55,5 +59,7 @@ SELECT tether_tenant_table('call_outcomes');
 -- a record of what happened: written once, never changed by the app
 GRANT SELECT, INSERT ON call_outcomes TO tether_app, tether_jobs;
 CREATE INDEX call_outcomes_unmatched ON call_outcomes (tenant_id, created_at) WHERE state = 'unmatched';
+CREATE INDEX call_outcomes_carrier ON call_outcomes (tenant_id, carrier_call_id)
+    WHERE carrier_call_id IS NOT NULL;
 CREATE INDEX call_outcomes_lease ON call_outcomes (phone_number_id, lease_assigned_at, occurred_at)
     WHERE state = 'applied';

@@ -89,6 +89,7 @@ def vapi_report(
     structured: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
     ended_at: datetime | None = None,
+    carrier_call_id: str | None = None,
 ) -> dict[str, Any]:
     """An end-of-call-report server message, shaped as VAPI sends it (the fields
     Tether reads, and a few it does not)."""
@@ -104,6 +105,8 @@ def vapi_report(
                 "id": call_id,
                 "type": "outboundPhoneCall",
                 "status": "ended",
+                "phoneCallProvider": "twilio",
+                "phoneCallProviderId": carrier_call_id,
                 "metadata": dict(metadata or {}),
                 "customer": {"number": customer} if customer else None,
             },

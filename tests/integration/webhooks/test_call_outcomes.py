@@ -315,6 +315,23 @@ def test_out_of_order_and_late_reports_are_recorded_but_never_undo_or_re_lease(
     assert (last["applied"], last["state"]) == (False, "lease_released")
 
 
+def test_vapis_report_and_its_carriers_callback_are_one_call_applied_once(
+    leased: Leased, deliver: Deliver, apply_inbound: Apply
+) -> None:
+    sid = f"CA{uuid.uuid4().hex}"
+    report = vapi_report(
+        call_id(), "customer-did-not-answer", customer=leased.lead_phone, ours=leased.number,
+        carrier_call_id=sid,
+    )  # fmt: skip
+    callback = call_status_params(sid, "no-answer", ours=leased.number, customer=leased.lead_phone)
+    ok(deliver(call_status_event("twilio", leased.accounts["twilio"], callback)))
+    ok(deliver(vapi_event(leased.accounts["vapi"], report)))
+    assert apply_inbound() == ["call_outcome", "call_outcome"]
+    assert leased.number_row()["no_answer_count"] == 1  # one unanswered call, not two
+    assert len(leased.calls()) == 1
+    assert len(leased.events("CALL_OUTCOME")) == 1
+
+
 def test_an_unmatched_or_other_tenants_call_is_kept_and_touches_no_lease(
     admin: Connection,
     app_connections: FreshConnections,

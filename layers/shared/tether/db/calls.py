@@ -28,6 +28,7 @@ class NewCallOutcome:
     receipt_id: UUID
     provider: str
     call_id: str
+    carrier_call_id: str | None
     outcome: CallOutcome
     provider_status: str
     our_address: str | None
@@ -45,11 +46,18 @@ class CallOutcomeRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def recorded(self, tenant_id: UUID, provider: str, call_id: str) -> bool:
+    def recorded(
+        self, tenant_id: UUID, provider: str, call_id: str, carrier_call_id: str | None
+    ) -> bool:
+        """Whether the call is recorded: by its provider's id, or as the same call
+        another report named by the carrier's id."""
+        ids = [call_id, *([carrier_call_id] if carrier_call_id else [])]
         return (
             self._conn.execute(
-                "SELECT 1 FROM call_outcomes WHERE tenant_id = %s AND provider = %s AND call_id = %s",
-                (tenant_id, provider, call_id),
+                "SELECT 1 FROM call_outcomes WHERE tenant_id = %(tenant)s"
+                " AND ((provider = %(provider)s AND call_id = %(call)s)"
+                "   OR call_id = ANY(%(ids)s) OR carrier_call_id = ANY(%(ids)s)) LIMIT 1",
+                {"tenant": tenant_id, "provider": provider, "call": call_id, "ids": ids},
             ).fetchone()
             is not None
         )
@@ -98,15 +106,16 @@ class CallOutcomeRepository:
         """Record the call. A second record of it (a concurrent report) is a Conflict:
         the transaction rolls back and its retry finds the call recorded."""
         row = self._conn.execute(
-            "INSERT INTO call_outcomes (tenant_id, receipt_id, provider, call_id, outcome,"
-            " provider_status, our_address, appointment_at, occurred_at, state, lead_id,"
+            "INSERT INTO call_outcomes (tenant_id, receipt_id, provider, call_id, carrier_call_id,"
+            " outcome, provider_status, our_address, appointment_at, occurred_at, state, lead_id,"
             " phone_number_id, lease_assigned_at, reason, release_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (
                 record.tenant_id,
                 record.receipt_id,
                 record.provider,
                 record.call_id,
+                record.carrier_call_id,
                 record.outcome.value,
                 record.provider_status,
                 record.our_address,

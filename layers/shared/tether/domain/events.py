@@ -76,6 +76,9 @@ class CallOutcomeReport(BaseModel):
     kind: Literal["call_outcome"] = "call_outcome"
     provider: Provider
     external_id: ExternalId  # the provider's call id (VAPI's call.id, Twilio's CallSid)
+    # the carrier's id of the same call, when the report names it (VAPI's
+    # call.phoneCallProviderId: the CallSid of its Twilio leg)
+    carrier_call_id: Annotated[str, Field(max_length=200)] | None = None
     outcome: CallOutcome
     # the provider's own words for how it ended (endedReason, CallStatus), kept as sent
     provider_status: Annotated[str, Field(max_length=200)]

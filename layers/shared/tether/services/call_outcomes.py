@@ -45,15 +45,20 @@ def apply_call_report(
 ) -> str:
     """Apply one reported call in the caller's open transaction (the receipt's). Returns
     what became of it, for the log."""
-    if uow.call_outcomes.recorded(tenant_id, report.provider, report.external_id):
-        return "call outcome already recorded"
     customer, ours = _e164(report.customer_address), _e164(report.our_address)
+    # the lead is locked first: two reports of one call (VAPI's and its carrier's) for
+    # one lead are looked at one after the other, and the second finds the first
     lead = _find_lead(uow, tenant_id, report, customer, ours)
+    if uow.call_outcomes.recorded(
+        tenant_id, report.provider, report.external_id, report.carrier_call_id
+    ):
+        return "call outcome already recorded"
     record = NewCallOutcome(
         tenant_id=tenant_id,
         receipt_id=receipt_id,
         provider=report.provider,
         call_id=report.external_id,
+        carrier_call_id=report.carrier_call_id,
         outcome=report.outcome,
         provider_status=report.provider_status,
         our_address=ours or report.our_address,

@@ -78,6 +78,7 @@ class _Call(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
+    phoneCallProviderId: str | None = Field(default=None, max_length=200)
     endedReason: str | None = None
     metadata: dict[str, Any] | None = None
     customer: _Party | None = None
@@ -158,6 +159,7 @@ class Vapi:
             "end-of-call-report",
             provider=self.name,
             external_id=call.id,
+            carrier_call_id=call.phoneCallProviderId or None,
             outcome=read.outcome,
             provider_status=ended,
             customer_address=customer,
