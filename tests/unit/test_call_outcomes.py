@@ -221,3 +221,34 @@ def test_vapi_verification_refuses_what_the_secret_did_not_sign(header: str, val
     forged = signed.model_copy(update={"headers": {**signed.headers, header: value}})
     with pytest.raises(InvalidSignature):
         Vapi().verify(forged, ["the-secret"], NOW)
+
+
+@settings(max_examples=150)
+@given(
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(["CallSid", "CallStatus", "From", "To", "Direction", "AnsweredBy",
+                             "Timestamp", "Other"]),
+            st.one_of(st.sampled_from(TWILIO_STATUSES), st.text(max_size=40)),
+        ),
+        max_size=8,
+    ),
+    query=st.dictionaries(st.sampled_from(["lead_id", "outcome", "appointment_at", "x"]),
+                          st.text(max_size=40), max_size=3),
+)  # fmt: skip
+def test_any_call_status_form_is_a_kept_callback_or_a_400_never_a_crash(
+    params: list[tuple[str, str]], query: dict[str, str]
+) -> None:
+    body = urlencode(params).encode()
+    parsed: ParsedDelivery | MalformedPayload
+    try:
+        parsed = TwilioVoice().parse(request(body, "application/x-www-form-urlencoded", query), NOW)
+    except MalformedPayload as error:
+        parsed = error
+    if isinstance(parsed, MalformedPayload):
+        assert parsed.reason
+        return
+    event = parsed.event
+    assert event is None or isinstance(event, CallOutcomeReport)
+    if isinstance(event, CallOutcomeReport):
+        assert (event.outcome is CallOutcome.BOOKED) == (event.appointment_at is not None)
