@@ -186,6 +186,17 @@ class NumberRegistration(Request):
     pool: Pool
     ai_worker: AiWorker | None = None
     numbers: list[NumberEntry] = Field(min_length=1, max_length=1000)
+    whatsapp: bool = Field(
+        default=False,
+        description="the new numbers are WhatsApp senders at their provider (Twilio or Telnyx)",
+    )
+
+
+class WhatsAppSender(Request):
+    enabled: bool = Field(
+        description="the number is a WhatsApp sender at its provider (Twilio or Telnyx): a"
+        " campaign may then send WhatsApp from it (POST /v1/campaigns/{id}/assignments)"
+    )
 
 
 class RejectedRow(BaseModel):
@@ -219,6 +230,7 @@ class PhoneNumber(BaseModel):
     failed_count: int
     filtered_count: int
     created_at: datetime
+    whatsapp_enabled: bool = False
 
 
 class LeadToRehome(BaseModel):
@@ -366,6 +378,16 @@ class Assignment(BaseModel):
     phone_number: str
     phone_number_id: UUID
     is_primary: bool
+    channel: Literal["sms", "whatsapp"] = "sms"
+
+
+class AssignmentRequest(Request):
+    phone_number_id: UUID
+    channel: Literal["sms", "whatsapp"] = Field(
+        default="sms",
+        description="'whatsapp' makes the number the campaign's WhatsApp sender (it must be"
+        " one at a provider that carries WhatsApp); 'sms' adds it to the SMS/MMS rotation",
+    )
 
 
 class StagedCampaign(BaseModel):
@@ -585,6 +607,14 @@ class CallOutcomeResult(BaseModel):
 # --- messages
 
 
+class WhatsAppTemplateUse(Request):
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    variables: dict[Annotated[str, Field(pattern=r"^[0-9]{1,2}$")], Text] = Field(
+        default_factory=dict, max_length=100, description='values by placeholder: {"1": "Ana"}'
+    )
+
+
 class SendMessage(Request):
     campaign_id: UUID
     lead_id: UUID
@@ -601,6 +631,35 @@ class SendMessage(Request):
         default_factory=list, max_length=10
     )
     send_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    channel: Literal["sms", "whatsapp"] = Field(
+        default="sms",
+        description="the conversation: 'sms' (MMS when it carries media) or 'whatsapp', from"
+        " the campaign's sender on that channel. WhatsApp free-form text goes only within 24"
+        " hours of the lead's last WhatsApp message; else give whatsapp_template",
+    )
+    whatsapp_template: WhatsAppTemplateUse | None = None
+
+
+class WhatsAppTemplateIn(Request):
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    provider_template_id: Annotated[Text, Field(min_length=1, max_length=200)] = Field(
+        description="what the provider sends it by: Twilio's Content SID (HX...), Telnyx's"
+        " template id"
+    )
+    body: Annotated[Text, Field(min_length=1, max_length=1024)] = Field(
+        description="the approved text, with Meta's {{1}}, {{2}} ... placeholders"
+    )
+    status: Literal["approved", "pending", "rejected", "paused", "disabled"] = "approved"
+
+
+class WhatsAppTemplate(BaseModel):
+    id: UUID
+    name: str
+    language: str
+    provider_template_id: str
+    body: str
+    status: str
 
 
 class SendResult(BaseModel):

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         ProviderAccountRepository,
         WebhookReceiptRepository,
     )
+    from tether.db.whatsapp import WhatsAppTemplateRepository
 
 
 class EventRelay(Protocol):
@@ -102,6 +103,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "outbox": ("tether.db.outbox", "OutboxRepository"),
     "subscriptions": ("tether.db.subscriptions", "SubscriptionRepository"),
     "deliveries": ("tether.db.subscriptions", "DeliveryRepository"),
+    "whatsapp_templates": ("tether.db.whatsapp", "WhatsAppTemplateRepository"),
 }
 
 
@@ -137,6 +139,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
+    whatsapp_templates: WhatsAppTemplateRepository
     _session: Session
 
     def __init__(
