@@ -2284,7 +2284,7 @@ CREATE TABLE public.whatsapp_templates (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT whatsapp_templates_body_check CHECK (((length(body) >= 1) AND (length(body) <= 1024))),
     CONSTRAINT whatsapp_templates_language_check CHECK ((language ~ '^[a-z]{2,3}(_[A-Z]{2})?$'::text)),
-    CONSTRAINT whatsapp_templates_name_check CHECK ((name ~ '^[a-z0-9_]{1,512}$'::text)),
+    CONSTRAINT whatsapp_templates_name_check CHECK (((name ~ '^[a-z0-9_]+$'::text) AND (length(name) <= 512))),
     CONSTRAINT whatsapp_templates_provider_template_id_check CHECK (((length(provider_template_id) >= 1) AND (length(provider_template_id) <= 200))),
     CONSTRAINT whatsapp_templates_status_check CHECK ((status = ANY (ARRAY['approved'::text, 'pending'::text, 'rejected'::text, 'paused'::text, 'disabled'::text])))
 );

@@ -51,7 +51,7 @@ CREATE TRIGGER cpa_whatsapp_sender BEFORE INSERT ON campaign_phone_assignments
 CREATE TABLE whatsapp_templates (
     id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     tenant_id             uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
-    name                  text NOT NULL CHECK (name ~ '^[a-z0-9_]{1,512}$'),
+    name                  text NOT NULL CHECK (name ~ '^[a-z0-9_]+$' AND length(name) <= 512),
     language              text NOT NULL CHECK (language ~ '^[a-z]{2,3}(_[A-Z]{2})?$'),
     provider_template_id  text NOT NULL CHECK (length(provider_template_id) BETWEEN 1 AND 200),
     body                  text NOT NULL CHECK (length(body) BETWEEN 1 AND 1024),

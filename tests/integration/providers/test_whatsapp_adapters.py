@@ -64,7 +64,8 @@ def test_twilio_sends_a_template_by_content_sid_without_body(stub: StubProvider)
     form = stub.only_request().form()
     assert form["ContentSid"] == [TEMPLATE.provider_template_id]
     assert json.loads(form["ContentVariables"][0]) == {"1": "12/1", "2": "3pm"}
-    assert "Body" not in form and "MediaUrl" not in form
+    assert "Body" not in form
+    assert "MediaUrl" not in form
     assert form["To"] == [f"whatsapp:{TO}"]
 
 
@@ -187,4 +188,4 @@ def test_the_sandbox_window_opens_with_the_persons_message(
     assert sandbox.whatsapp_window(FROM, lead) == sent_at + timedelta(hours=24)
     sandbox_provider.send(whatsapp(to_number=lead))
     [text] = sandbox.texts()
-    assert text.channel == "whatsapp" and text.content_sid is None
+    assert (text.channel, text.content_sid) == ("whatsapp", None)

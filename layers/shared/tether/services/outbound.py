@@ -361,7 +361,10 @@ def store_sends(
     for index, request, lead, send_key, composed in bodies:
         binding = senders[(lead.id, request.campaign_id, request.channel)]
         if isinstance(binding, SenderUnavailable):
-            results[index] = SendRefused(request, binding)
+            # a campaign without a WhatsApp sender cannot take the request at all (422);
+            # an SMS sender that is unavailable now is a state that passes (409)
+            error = InvalidInput(str(binding)) if request.channel == "whatsapp" else binding
+            results[index] = SendRefused(request, error)
             continue
         if request.channel == "whatsapp":
             refused = _whatsapp_refusal(
