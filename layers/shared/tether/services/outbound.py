@@ -363,8 +363,10 @@ def store_sends(
         if isinstance(binding, SenderUnavailable):
             # a campaign without a WhatsApp sender cannot take the request at all (422);
             # an SMS sender that is unavailable now is a state that passes (409)
-            error = InvalidInput(str(binding)) if request.channel == "whatsapp" else binding
-            results[index] = SendRefused(request, error)
+            unavailable: TetherError = (
+                InvalidInput(str(binding)) if request.channel == "whatsapp" else binding
+            )
+            results[index] = SendRefused(request, unavailable)
             continue
         if request.channel == "whatsapp":
             refused = _whatsapp_refusal(
