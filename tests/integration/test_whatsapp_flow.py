@@ -364,6 +364,10 @@ def test_whatsapp_from_the_campaigns_sender_within_the_window_and_by_template_ou
     ]
     trace = c.get(f"/v1/leads/{lead_id}/trace")
     assert trace.status == 200
+    assert {(b["channel"], b["phone_number"]) for b in trace.body["bindings"]} == {
+        ("sms", SMS_NUMBER),
+        ("whatsapp", WHATSAPP_NUMBER),
+    }
     # WhatsApp's read receipts come back through the webhook, monotonic
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -519,6 +519,9 @@ class TraceBinding(BaseModel):
     is_primary: bool
     bound_at: datetime
     rehome_event_id: UUID | None
+    channel: Literal["sms", "whatsapp"] = Field(
+        default="sms", description="the lead's sticky sender is per campaign and channel"
+    )
 
 
 class StatusChange(BaseModel):

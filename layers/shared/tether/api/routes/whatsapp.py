@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from tether.api import context, scopes
 from tether.api.openapi import responses
-from tether.api.schemas import WhatsAppTemplate, WhatsAppTemplateIn
+from tether.api.schemas import Page, WhatsAppTemplate, WhatsAppTemplateIn
 from tether.domain.whatsapp import WhatsAppTemplate as TemplateEntity
 from tether.services.whatsapp import list_templates, register_template
 
@@ -50,8 +50,9 @@ def put_template(body: WhatsAppTemplateIn) -> WhatsAppTemplate:
     "/whatsapp-templates",
     openapi_extensions=scopes.READ,
     tags=["whatsapp"],
-    summary="The tenant's WhatsApp templates, by name and language",
+    summary="The tenant's WhatsApp templates, by name and language (one page: at most 500)",
     responses=responses(),
 )
-def get_templates() -> list[WhatsAppTemplate]:
-    return [_template(t) for t in list_templates(context.tenant_uow())]
+def get_templates() -> Page[WhatsAppTemplate]:
+    templates = list_templates(context.tenant_uow())
+    return Page[WhatsAppTemplate](items=[_template(t) for t in templates], next_cursor=None)
