@@ -13,7 +13,7 @@ import pytest
 from tests.support.factories import Chain, as_tenant, make_campaign, outbound_values
 from tests.support.outbound import NOW, POOL, Outbound
 from tether.db.connection import Connection, FreshConnections
-from tether.domain.errors import InvalidInput, SenderUnavailable
+from tether.domain.errors import ConsentRequired, InvalidInput, SenderUnavailable
 from tether.domain.events import InboundMessage
 from tether.domain.whatsapp import SessionWindowClosed
 from tether.services.numbers import (
@@ -262,3 +262,27 @@ def test_a_template_paused_before_its_send_is_not_sent(
             send_key="again",
             whatsapp_template=WhatsAppTemplateUse(name="follow_up", variables={"1": "Ana"}),
         )
+
+
+def test_a_whatsapp_campaign_text_needs_consent_on_whatsapp(
+    wa: WhatsAppOutbound, admin: Connection
+) -> None:
+    admin.execute(
+        "UPDATE tenant_config SET require_consent = true WHERE tenant_id = %s", (wa.tenant_id,)
+    )
+    lead_id = wa.lead()
+    wa.lead_wrote(NOW - timedelta(hours=1))
+
+    def grant(channel: str) -> None:
+        admin.execute(
+            "INSERT INTO consents (tenant_id, phone, channel, kind, source_type, source,"
+            " consented_at) VALUES (%s, %s, %s, 'granted', 'api', 'signed form', %s)",
+            (wa.tenant_id, LEAD_PHONE, channel, NOW - timedelta(days=1)),
+        )
+
+    grant("sms")
+    assert wa.request(lead_id, "By SMS", send_key="sms")
+    with pytest.raises(ConsentRequired, match="none in force on whatsapp"):
+        wa.request(lead_id, "On WhatsApp", channel="whatsapp", send_key="wa")
+    grant("whatsapp")
+    assert wa.request(lead_id, "On WhatsApp", channel="whatsapp", send_key="wa")

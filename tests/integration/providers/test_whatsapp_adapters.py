@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from tests.integration.providers.test_telnyx_signalhouse import MESSAGE_ID, telnyx_message
 from tests.integration.providers.test_twilio_family import ACCOUNT, MESSAGES, twilio_message
 from tests.support.providers import FROM, TO, StubProvider
+from tests.support.receivers import receiver
 from tether.domain.message_status import MessageStatus
 from tether.providers import ProviderError, ProviderErrorKind, SendCommand
 from tether.providers.base import TemplateContent
@@ -169,22 +171,29 @@ def test_the_sandbox_keeps_the_window_as_twilio_does(
 def test_the_sandbox_window_opens_with_the_persons_message(
     sandbox: SandboxServer, sandbox_provider: SandboxProvider
 ) -> None:
-    sandbox.configure(webhook_url="http://127.0.0.1:9")  # nobody listens: the post fails
     lead = "+14155550178"
     sent_at = datetime.now(UTC) - timedelta(hours=23, minutes=59)
-    status, _ = sandbox.answer_reply(
-        json.dumps(
-            {
-                "from": lead,
-                "to": FROM,
-                "body": "hi",
-                "channel": "whatsapp",
-                "account_id": "sandbox",
-                "sent_at": sent_at.isoformat(),
-            }
-        ).encode()
-    )
-    assert status == 202
+    with receiver() as hooks:
+        sandbox.configure(webhook_url=hooks.url)
+        status, _ = sandbox.answer_reply(
+            json.dumps(
+                {
+                    "from": lead,
+                    "to": FROM,
+                    "body": "hi",
+                    "channel": "whatsapp",
+                    "account_id": "sandbox",
+                    "sent_at": sent_at.isoformat(),
+                }
+            ).encode()
+        )
+        assert status == 202
+        [posted] = hooks.received
+    # signed like every sandbox webhook, addressed as Twilio addresses WhatsApp, at its time
+    event = posted.envelope()
+    assert event["timestamp"] == sent_at.isoformat()
+    assert (event["data"]["from"], event["data"]["channel"]) == (f"whatsapp:{lead}", "whatsapp")
+    assert Webhook(sandbox.config.signing_secret).verify(posted.body, posted.headers)
     assert sandbox.whatsapp_window(FROM, lead) == sent_at + timedelta(hours=24)
     sandbox_provider.send(whatsapp(to_number=lead))
     [text] = sandbox.texts()

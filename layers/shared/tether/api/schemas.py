@@ -642,6 +642,15 @@ class SendMessage(Request):
     )
     whatsapp_template: WhatsAppTemplateUse | None = None
 
+    @model_validator(mode="after")
+    def _template_is_whatsapp(self) -> SendMessage:
+        if self.whatsapp_template is not None:
+            if self.channel != "whatsapp":
+                raise ValueError("whatsapp_template goes with channel 'whatsapp'")
+            if self.body is not None or self.media_urls:
+                raise ValueError("a WhatsApp template send has no body or media of its own")
+        return self
+
 
 class WhatsAppTemplateIn(Request):
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")

@@ -46,14 +46,15 @@ def hand_over_refusal(
 CONSENT_GATED_PURPOSES = frozenset({"campaign"})
 
 
-def consent_refusal(purpose: str, has_consent: bool) -> Refusal | None:
-    """With require_consent on, a campaign text to a phone without consent in force."""
+def consent_refusal(purpose: str, has_consent: bool, channel: str = "sms") -> Refusal | None:
+    """With require_consent on, a campaign text to a phone without consent in force on
+    the send's channel."""
     if has_consent or purpose not in CONSENT_GATED_PURPOSES:
         return None
     return Refusal(
         "consent_missing",
         "this tenant requires consent (require_consent) and the lead's phone has none in"
-        " force on sms: record one (POST /v1/consents or the import's consent columns)",
+        f" force on {channel}: record one (POST /v1/consents or the import's consent columns)",
     )
 
 

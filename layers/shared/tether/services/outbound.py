@@ -468,18 +468,28 @@ def _consented(
     results: list[SendReceipt | SendRefused | None],
 ) -> list[tuple[int, SendRequest, Lead, str, Composed]]:
     """The sends that pass the consent gate (tether.domain.send_gates.consent_refusal),
-    read for the whole batch in one statement; the others are refused in `results`."""
-    missing = uow.consents.missing(
-        [
-            (lead.tenant_id, lead.phone)
-            for _, r, lead, _, _ in bodies
-            if r.purpose in CONSENT_GATED_PURPOSES
-        ]
-    )
+    read for the whole batch in one statement per channel (a WhatsApp send needs consent
+    on WhatsApp); the others are refused in `results`."""
+    missing = {
+        (channel, *pair)
+        for channel in dict.fromkeys(r.channel for _, r, _, _, _ in bodies)
+        for pair in uow.consents.missing(
+            [
+                (lead.tenant_id, lead.phone)
+                for _, r, lead, _, _ in bodies
+                if r.purpose in CONSENT_GATED_PURPOSES and r.channel == channel
+            ],
+            channel,
+        )
+    }
     passed = []
     for entry in bodies:
         index, request, lead, _, _ = entry
-        refusal = consent_refusal(request.purpose, (lead.tenant_id, lead.phone) not in missing)
+        refusal = consent_refusal(
+            request.purpose,
+            (request.channel, lead.tenant_id, lead.phone) not in missing,
+            request.channel,
+        )
         if refusal is not None:
             results[index] = SendRefused(request, ConsentRequired(refusal.reason))
             continue
