@@ -290,6 +290,37 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: check_whatsapp_assignment(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.check_whatsapp_assignment() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_enabled boolean;
+    v_provider text;
+BEGIN
+    IF NEW.channel <> 'whatsapp' THEN
+        RETURN NEW;
+    END IF;
+    SELECT p.whatsapp_enabled, a.provider INTO v_enabled, v_provider
+    FROM phone_numbers p JOIN provider_accounts a ON a.id = p.provider_account_id
+    WHERE p.id = NEW.phone_number_id;
+    IF NOT coalesce(v_enabled, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'cpa_whatsapp_sender',
+            MESSAGE = format('%s is not a WhatsApp sender (whatsapp_enabled is off)', NEW.phone_number);
+    END IF;
+    IF NOT provider_carries_whatsapp(v_provider) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'cpa_whatsapp_sender',
+            MESSAGE = format('%s is a %s number, and %s does not carry WhatsApp',
+                             NEW.phone_number, v_provider, v_provider);
+    END IF;
+    RETURN NEW;
+END $$;
+
 -- Name: compact_result_deltas(integer); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.compact_result_deltas(batch integer) RETURNS bigint
@@ -895,9 +926,9 @@ BEGIN
     ) AS x ON true;
 END $$;
 
--- Name: match_inbound(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: match_inbound(uuid, text, text, text); Type: FUNCTION; Schema: public; Owner: -
 
-CREATE FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text) RETURNS TABLE(number_id uuid, assignment_id uuid, campaign_id uuid, lead_id uuid, matched_by text)
+CREATE FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text DEFAULT 'sms'::text) RETURNS TABLE(number_id uuid, assignment_id uuid, campaign_id uuid, lead_id uuid, matched_by text)
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
@@ -908,19 +939,18 @@ BEGIN
     ), candidates AS (
         SELECT id, campaign_id, last_message_at FROM leads WHERE tenant_id = p_tenant_id AND phone = p_from
     ), bound AS (
-        -- the hard rule's own record: this number texted this lead in this campaign
         SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id AS assignment_id
         FROM candidates c
-        JOIN lead_sender_bindings b ON b.lead_id = c.id
+        JOIN lead_sender_bindings b ON b.lead_id = c.id AND b.channel = p_channel
         JOIN ours ON ours.id = b.phone_number_id
         ORDER BY b.bound_at DESC
         LIMIT 1
     ), assigned AS (
-        -- the campaign the receiving number works for: a live one before a finished one
         SELECT a.id AS assignment_id, a.campaign_id
         FROM campaign_phone_assignments a
         JOIN ours ON ours.id = a.phone_number_id
         JOIN campaigns cm ON cm.id = a.campaign_id
+        WHERE a.channel = p_channel
         ORDER BY cm.status IN ('staged', 'active', 'paused') DESC, a.assigned_at DESC
         LIMIT 1
     ), in_campaign AS (
@@ -947,7 +977,7 @@ END $$;
 
 -- Name: message_for_send(uuid); Type: FUNCTION; Schema: public; Owner: -
 
-CREATE FUNCTION public.message_for_send(p_message_id uuid) RETURNS TABLE(id uuid, tenant_id uuid, lead_id uuid, campaign_id uuid, status text, attempts integer, external_id text, from_address text, to_address text, outbound_number_id uuid, body text, media_urls text[], segments smallint, send_key text, not_before timestamp with time zone, expires_at timestamp with time zone, attempt_started_at timestamp with time zone, paced_slot timestamp with time zone, lead_state text, lead_timezone text, provider_account_id uuid, provider text, credentials_ref text, quiet_hours_start time without time zone, quiet_hours_end time without time zone, quiet_hours_by_state jsonb, send_segments_per_second numeric, send_segments_per_day integer, send_max_attempts integer, timer_7d_days integer, purpose text, campaign_status text, quiet_hours_wider_attested boolean)
+CREATE FUNCTION public.message_for_send(p_message_id uuid) RETURNS TABLE(id uuid, tenant_id uuid, lead_id uuid, campaign_id uuid, status text, attempts integer, external_id text, from_address text, to_address text, outbound_number_id uuid, body text, media_urls text[], segments smallint, send_key text, not_before timestamp with time zone, expires_at timestamp with time zone, attempt_started_at timestamp with time zone, paced_slot timestamp with time zone, lead_state text, lead_timezone text, provider_account_id uuid, provider text, credentials_ref text, quiet_hours_start time without time zone, quiet_hours_end time without time zone, quiet_hours_by_state jsonb, send_segments_per_second numeric, send_segments_per_day integer, send_max_attempts integer, timer_7d_days integer, purpose text, campaign_status text, quiet_hours_wider_attested boolean, channel text, last_inbound_at timestamp with time zone, template_name text, template_language text, provider_template_id text, template_status text, template_variables jsonb)
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
@@ -959,9 +989,14 @@ BEGIN
            l.state::text, l.timezone, p.provider_account_id, a.provider, a.credentials_ref,
            c.quiet_hours_start, c.quiet_hours_end, c.quiet_hours_by_state,
            c.send_segments_per_second, c.send_segments_per_day, c.send_max_attempts, c.timer_7d_days,
-           m.purpose, k.status, c.quiet_hours_wider_attested
+           m.purpose, k.status, c.quiet_hours_wider_attested, m.channel,
+           CASE WHEN m.channel = 'whatsapp' THEN
+               (SELECT max(i.received_at) FROM messages i
+                WHERE i.thread_id = m.thread_id AND i.direction = 'inbound') END,
+           t.name, t.language, t.provider_template_id, t.status, m.template_variables
     FROM messages m
     LEFT JOIN leads l ON l.id = m.lead_id
+    LEFT JOIN whatsapp_templates t ON t.id = m.whatsapp_template_id
     JOIN phone_numbers p ON p.id = m.outbound_number_id
     JOIN provider_accounts a ON a.id = p.provider_account_id
     JOIN tenant_config c ON c.tenant_id = m.tenant_id
@@ -1016,6 +1051,12 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
+
+-- Name: provider_carries_whatsapp(text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.provider_carries_whatsapp(p_provider text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT p_provider IN ('twilio', 'telnyx', 'sandbox') $$;
 
 -- Name: provider_secret_ref_ok(text, uuid, uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -1724,6 +1765,7 @@ CREATE TABLE public.phone_numbers (
     health_baseline_filtered bigint DEFAULT 0 NOT NULL,
     pacing_next_at timestamp with time zone,
     ai_worker public.ai_worker,
+    whatsapp_enabled boolean DEFAULT false NOT NULL,
     CONSTRAINT phone_numbers_assignment_status_check CHECK ((assignment_status = ANY (ARRAY['available'::text, 'assigned'::text]))),
     CONSTRAINT phone_numbers_delivered_count_check CHECK ((delivered_count >= 0)),
     CONSTRAINT phone_numbers_e164_check CHECK ((e164 ~ '^\+[1-9][0-9]{6,14}$'::text)),
@@ -1867,6 +1909,8 @@ CASE channel
     WHEN 'mms'::text THEN 'sms'::text
     ELSE channel
 END) STORED NOT NULL,
+    whatsapp_template_id uuid,
+    template_variables jsonb,
     CONSTRAINT messages_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT messages_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'mms'::text, 'whatsapp'::text, 'email'::text]))),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
@@ -1879,6 +1923,8 @@ CASE direction
     WHEN 'inbound'::text THEN (status = ANY (ARRAY['received'::text, 'read'::text]))
     ELSE (status <> 'received'::text)
 END),
+    CONSTRAINT messages_template_is_whatsapp CHECK (((whatsapp_template_id IS NULL) OR ((channel = 'whatsapp'::text) AND (direction = 'outbound'::text)))),
+    CONSTRAINT messages_template_variables CHECK (((template_variables IS NULL) OR ((whatsapp_template_id IS NOT NULL) AND (jsonb_typeof(template_variables) = 'object'::text)))),
     CONSTRAINT messages_variant_check CHECK ((variant <> ''::text))
 );
 
@@ -2257,6 +2303,27 @@ CREATE TABLE public.webhook_receipts (
 );
 
 ALTER TABLE ONLY public.webhook_receipts FORCE ROW LEVEL SECURITY;
+
+-- Name: whatsapp_templates; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.whatsapp_templates (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id uuid NOT NULL,
+    name text NOT NULL,
+    language text NOT NULL,
+    provider_template_id text NOT NULL,
+    body text NOT NULL,
+    status text DEFAULT 'approved'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT whatsapp_templates_body_check CHECK (((length(body) >= 1) AND (length(body) <= 1024))),
+    CONSTRAINT whatsapp_templates_language_check CHECK ((language ~ '^[a-z]{2,3}(_[A-Z]{2})?$'::text)),
+    CONSTRAINT whatsapp_templates_name_check CHECK (((name ~ '^[a-z0-9_]+$'::text) AND (length(name) <= 512))),
+    CONSTRAINT whatsapp_templates_provider_template_id_check CHECK (((length(provider_template_id) >= 1) AND (length(provider_template_id) <= 200))),
+    CONSTRAINT whatsapp_templates_status_check CHECK ((status = ANY (ARRAY['approved'::text, 'pending'::text, 'rejected'::text, 'paused'::text, 'disabled'::text])))
+);
+
+ALTER TABLE ONLY public.whatsapp_templates FORCE ROW LEVEL SECURITY;
 
 -- Name: api_auth_failures api_auth_failures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2643,6 +2710,21 @@ ALTER TABLE ONLY public.webhook_receipts
 ALTER TABLE ONLY public.webhook_receipts
     ADD CONSTRAINT webhook_receipts_pkey PRIMARY KEY (id);
 
+-- Name: whatsapp_templates whatsapp_templates_name_language; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.whatsapp_templates
+    ADD CONSTRAINT whatsapp_templates_name_language UNIQUE (tenant_id, name, language);
+
+-- Name: whatsapp_templates whatsapp_templates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.whatsapp_templates
+    ADD CONSTRAINT whatsapp_templates_pkey PRIMARY KEY (id);
+
+-- Name: whatsapp_templates whatsapp_templates_tenant_id_id; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.whatsapp_templates
+    ADD CONSTRAINT whatsapp_templates_tenant_id_id UNIQUE (tenant_id, id);
+
 -- Name: api_auth_failures_minute; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX api_auth_failures_minute ON public.api_auth_failures USING btree (minute);
@@ -2802,6 +2884,10 @@ CREATE INDEX messages_outbound_waiting ON public.messages USING btree (COALESCE(
 -- Name: messages_thread; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX messages_thread ON public.messages USING btree (thread_id, created_at);
+
+-- Name: messages_thread_inbound; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX messages_thread_inbound ON public.messages USING btree (thread_id, received_at) WHERE (direction = 'inbound'::text);
 
 -- Name: messages_unerased; Type: INDEX; Schema: public; Owner: -
 
@@ -2971,6 +3057,10 @@ CREATE TRIGGER consents_no_truncate BEFORE TRUNCATE ON public.consents FOR EACH 
 -- Name: consents consents_phone_hash; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER consents_phone_hash BEFORE INSERT ON public.consents FOR EACH ROW EXECUTE FUNCTION public.fill_consent_phone_hash();
+
+-- Name: campaign_phone_assignments cpa_whatsapp_sender; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER cpa_whatsapp_sender BEFORE INSERT ON public.campaign_phone_assignments FOR EACH ROW EXECUTE FUNCTION public.check_whatsapp_assignment();
 
 -- Name: escalation_steps escalation_steps_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
@@ -3390,6 +3480,11 @@ ALTER TABLE ONLY public.messages
 ALTER TABLE ONLY public.messages
     ADD CONSTRAINT messages_tenant_id_thread_id_fkey FOREIGN KEY (tenant_id, thread_id) REFERENCES public.threads(tenant_id, id);
 
+-- Name: messages messages_whatsapp_template; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_whatsapp_template FOREIGN KEY (tenant_id, whatsapp_template_id) REFERENCES public.whatsapp_templates(tenant_id, id);
+
 -- Name: notifications notifications_tenant_id_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.notifications
@@ -3529,6 +3624,11 @@ ALTER TABLE ONLY public.webhook_receipts
 
 ALTER TABLE ONLY public.webhook_receipts
     ADD CONSTRAINT webhook_receipts_tenant_id_provider_account_id_fkey FOREIGN KEY (tenant_id, provider_account_id) REFERENCES public.provider_accounts(tenant_id, id);
+
+-- Name: whatsapp_templates whatsapp_templates_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.whatsapp_templates
+    ADD CONSTRAINT whatsapp_templates_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 -- Name: api_idempotency; Type: ROW SECURITY; Schema: public; Owner: -
 
@@ -3733,6 +3833,10 @@ CREATE POLICY jobs_all_tenants ON public.unmatched_inbound TO tether_jobs USING 
 -- Name: webhook_receipts jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY jobs_all_tenants ON public.webhook_receipts TO tether_jobs USING (true) WITH CHECK (true);
+
+-- Name: whatsapp_templates jobs_all_tenants; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY jobs_all_tenants ON public.whatsapp_templates TO tether_jobs USING (true) WITH CHECK (true);
 
 -- Name: launches; Type: ROW SECURITY; Schema: public; Owner: -
 
@@ -3950,6 +4054,10 @@ CREATE POLICY tenant_isolation ON public.unmatched_inbound TO tether_app USING (
 
 CREATE POLICY tenant_isolation ON public.webhook_receipts TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
+-- Name: whatsapp_templates tenant_isolation; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY tenant_isolation ON public.whatsapp_templates TO tether_app USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
 -- Name: tenants; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY;
@@ -3973,6 +4081,10 @@ CREATE POLICY webhook_account_lookup ON public.provider_accounts FOR SELECT TO t
 -- Name: webhook_receipts; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.webhook_receipts ENABLE ROW LEVEL SECURITY;
+
+-- Name: whatsapp_templates; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.whatsapp_templates ENABLE ROW LEVEL SECURITY;
 
 -- Name: SCHEMA public; Type: ACL; Schema: -; Owner: -
 
@@ -4001,11 +4113,11 @@ REVOKE ALL ON FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_p
 GRANT ALL ON FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) TO tether_app;
 GRANT ALL ON FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) TO tether_jobs;
 
--- Name: FUNCTION match_inbound(p_tenant_id uuid, p_to text, p_from text); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text); Type: ACL; Schema: public; Owner: -
 
-REVOKE ALL ON FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text) TO tether_app;
-GRANT ALL ON FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text) TO tether_jobs;
+REVOKE ALL ON FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text) TO tether_app;
+GRANT ALL ON FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text) TO tether_jobs;
 
 -- Name: FUNCTION message_for_send(p_message_id uuid); Type: ACL; Schema: public; Owner: -
 
@@ -4285,3 +4397,8 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.unmatched_inbound TO tether_jobs;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.webhook_receipts TO tether_app;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.webhook_receipts TO tether_jobs;
+
+-- Name: TABLE whatsapp_templates; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.whatsapp_templates TO tether_app;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.whatsapp_templates TO tether_jobs;

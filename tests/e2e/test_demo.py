@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
@@ -19,6 +22,8 @@ from tether_dev.local.demo import (
     NUMBERS,
     POOL,
     STRANGER,
+    WHATSAPP_LEAD,
+    WHATSAPP_NUMBER,
     DemoApi,
     DemoRun,
     _call_step,
@@ -28,16 +33,31 @@ from tether_dev.local.demo import (
 from tether_dev.local.listeners import EventReceiver
 
 
-def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
-    dev_stack: DevStack,
-) -> None:
+@dataclass
+class Demo:
+    run: DemoRun
+    lines: list[str]
+    receiver: EventReceiver
+    recorded: set[str]
+
+
+@pytest.fixture(scope="module")
+def demo(dev_stack: DevStack) -> Iterator[Demo]:
+    """The demo, run once for the module's checks (each channel's in its own test)."""
     lines: list[str] = []
     with EventReceiver() as receiver:
         run = run_demo(
             dev_stack.client, say=lines.append, environment=dev_stack.env, receiver=receiver
         )
-        assert "demo finished" in lines[-1]
         recorded = _every_event_received(dev_stack, run.tenant_id, receiver)
+        yield Demo(run, lines, receiver, recorded)
+
+
+def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
+    dev_stack: DevStack, demo: Demo
+) -> None:
+    run, lines, receiver, recorded = demo.run, demo.lines, demo.receiver, demo.recorded
+    assert "demo finished" in lines[-1]
 
     with connect(dev_stack.database_url, autocommit=True) as admin:
         states = {
@@ -53,7 +73,8 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
             " m.external_id, b.phone_number AS bound"
             " FROM messages m JOIN lead_sender_bindings b"
             "   ON b.lead_id = m.lead_id AND b.campaign_id = m.campaign_id"
-            " WHERE m.tenant_id = %s AND m.direction = 'outbound'",
+            "   AND b.channel = m.sender_channel"
+            " WHERE m.tenant_id = %s AND m.direction = 'outbound' AND m.channel <> 'whatsapp'",
             (run.tenant_id,),
         ).fetchall()
         unmatched = admin.execute(
@@ -97,7 +118,7 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     assert all(row["from_address"] == row["bound"] for row in messages)
     assert {row["from_address"] for row in messages} <= set(NUMBERS)
 
-    texts = dev_stack.client.texts(run.account_id)
+    texts = [t for t in dev_stack.client.texts(run.account_id) if t["channel"] != "whatsapp"]
     by_key = _count(text["idempotency_key"] for text in texts)
     assert by_key == {row["id"]: 1 for row in messages}  # one text per send, none twice
     sent_from = {text["idempotency_key"]: (text["from"], text["sid"]) for text in texts}
@@ -181,6 +202,46 @@ def test_call_outcomes_reported_by_webhook_move_the_leases_with_no_api_call(
         ("vapi", "booked", "applied"),
     ]
     assert any("leases after the calls" in line for line in lines)
+
+
+def test_the_demo_writes_to_ben_on_whatsapp_within_its_window(
+    dev_stack: DevStack, demo: Demo
+) -> None:
+    run = demo.run
+    assert "template" in run.whatsapp["refused"]
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT m.id::text AS id, m.direction, m.channel, m.status, m.from_address,"
+            " m.to_address, m.whatsapp_template_id IS NOT NULL AS templated,"
+            " t.channel AS thread_channel, b.phone_number AS bound"
+            " FROM messages m JOIN threads t ON t.id = m.thread_id"
+            " LEFT JOIN lead_sender_bindings b ON b.lead_id = m.lead_id"
+            "   AND b.campaign_id = m.campaign_id AND b.channel = m.sender_channel"
+            " WHERE m.tenant_id = %s AND m.channel = 'whatsapp' ORDER BY m.created_at",
+            (run.tenant_id,),
+        ).fetchall()
+    phone = LEADS[WHATSAPP_LEAD][0]
+    outbound = [r for r in rows if r["direction"] == "outbound"]
+    inbound = [r for r in rows if r["direction"] == "inbound"]
+    assert [r["id"] for r in outbound[:1]] == run.whatsapp["messages"][:1]
+    assert run.whatsapp["messages"][1] in {r["id"] for r in outbound}
+    assert outbound[0]["templated"]  # outside the window: the approved template
+    assert all(r["thread_channel"] == "whatsapp" for r in rows)
+    assert all(
+        (r["from_address"], r["to_address"], r["bound"])
+        == (WHATSAPP_NUMBER, phone, WHATSAPP_NUMBER)
+        for r in outbound
+    )
+    assert all(r["status"] == "read" for r in outbound if r["id"] in run.whatsapp["messages"])
+    assert [(r["from_address"], r["to_address"]) for r in inbound] == [(phone, WHATSAPP_NUMBER)]
+    # the sandbox was asked for each once, as WhatsApp, the first by its Content SID
+    texts = {
+        t["idempotency_key"]: t
+        for t in dev_stack.client.texts(run.account_id)
+        if t["channel"] == "whatsapp"
+    }
+    assert set(texts) == {r["id"] for r in outbound}
+    assert texts[outbound[0]["id"]]["content_sid"] == "HX00000000000000000000000000000001"
 
 
 def _every_event_received(

@@ -250,6 +250,10 @@ def test_a_whatsapp_send_through_an_sms_assignment_is_refused(
 def test_a_whatsapp_send_goes_through_the_numbers_whatsapp_assignment(
     app: Connection, admin: Connection, chain: Chain
 ) -> None:
+    # a WhatsApp sender (migration 0036 refuses a 'whatsapp' assignment of any other)
+    admin.execute(
+        "UPDATE phone_numbers SET whatsapp_enabled = true WHERE id = %s", (chain.number_id,)
+    )
     whatsapp = admin.execute(
         "INSERT INTO campaign_phone_assignments"
         " (tenant_id, campaign_id, phone_number_id, phone_number, channel)"

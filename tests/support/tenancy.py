@@ -8,5 +8,5 @@ TENANT_TABLES = [
     "webhook_receipts", "lead_events", "lead_timers", "escalation_steps", "call_queue", "notifications", "audit_log", "unmatched_inbound",
     "api_idempotency", "campaign_templates", "consents", "result_deltas", "result_counts",
     "result_replies", "launches", "outbox_events", "event_subscriptions", "event_deliveries",
-    "attachments", "message_attachments", "call_outcomes",
+    "attachments", "message_attachments", "call_outcomes", "whatsapp_templates",
 ]  # fmt: skip

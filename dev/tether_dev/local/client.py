@@ -93,11 +93,22 @@ class LocalStack:
             raise RuntimeError(f"{function}: {answer.status} {answer.body.decode()}")
         return answer.json()
 
-    def reply(self, *, lead: str, to: str, text: str, account_id: str | None = None) -> Any:
-        """A lead texts one of our numbers; the sandbox posts it, signed, to the webhook."""
+    def reply(
+        self,
+        *,
+        lead: str,
+        to: str,
+        text: str,
+        account_id: str | None = None,
+        channel: str = "sms",
+    ) -> Any:
+        """A lead texts one of our numbers (or writes on WhatsApp, `channel` 'whatsapp');
+        the sandbox posts it, signed, to the webhook."""
         payload = {"from": lead, "to": to, "body": text}
         if account_id:
             payload["account_id"] = account_id
+        if channel != "sms":
+            payload["channel"] = channel
         answer = _request(
             "POST",
             f"{self.sandbox_url}/sandbox/replies",

@@ -9,8 +9,8 @@ queued → sent → delivered. Then leads reply (interest, an email, STOP, and a
 to one of our numbers), the timers function runs with its clock eight days ahead, a
 number is leased for a call and released, the voice side reports calls by webhook
 (a VAPI booking holds Ben's number, two unanswered Twilio-style calls release Eve's),
-and the demo prints a lead's trace, the pool,
-the call queue and the bell.
+Ben is written to on WhatsApp (a template, his answer, free-form text inside the window
+it opened), and the demo prints a lead's trace, the pool, the call queue and the bell.
 """
 
 from __future__ import annotations
@@ -40,6 +40,16 @@ LEADS = {  # name: (phone, what they answer: None for nothing)
     "Eve": ("+13035550115", None),
 }
 STRANGER = "+19175550199"  # a phone that is no lead of the tenant
+# the campaign's WhatsApp sender (a pool of its own, so staging never takes it for SMS)
+WHATSAPP_NUMBER = "+14155550106"
+WHATSAPP_POOL = "Demo WhatsApp"
+WHATSAPP_LEAD = "Ben"
+WHATSAPP_TEMPLATE = {
+    "name": "demo_follow_up",
+    "language": "en",
+    "provider_template_id": "HX00000000000000000000000000000001",
+    "body": "Hi {{1}}, it's Gianna from Acme Homes on WhatsApp. Shall we talk about {{2}}?",
+}
 TIMER_CLOCK_AHEAD = timedelta(days=8)
 
 
@@ -64,6 +74,8 @@ class DemoRun:
     bells: list[dict[str, Any]] = field(default_factory=list)  # pushed over the WebSocket
     # the call outcomes the voice side reported by webhook: name: (number, lease after it)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the WhatsApp step: the free-form refusal's status, and the messages it sent
+    whatsapp: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -232,6 +244,7 @@ def _day(
     _pool_table(api, say, "pool health after the release")
 
     _call_step(stack, api, run, say, step, wait_seconds)
+    _whatsapp_step(stack, api, run, say, step, wait_seconds)
 
     step("Where everything stands")
     _trace_table(api, say, "Dan", run.leads["Dan"])
@@ -303,6 +316,67 @@ def _call_step(
     _print_table(say, "leases after the calls (no API call)", ["lead", "number", "lease", "release at"], [
         [name, n["e164"], "held" if n["currently_assigned_to"] else "released", n["release_at"] or ""]
         for name, n in run.calls.items()])  # fmt: skip
+
+
+def _whatsapp_step(
+    stack: LocalStack,
+    api: DemoApi,
+    run: DemoRun,
+    say: Callable[[str], None],
+    step: Callable[[str], None],
+    wait_seconds: float,
+) -> None:
+    """The campaign's WhatsApp sender: a template outside the 24-hour window, the lead's
+    answer on WhatsApp, then free-form text inside the window it opened."""
+    step(f"WhatsApp: {WHATSAPP_LEAD} on the campaign's WhatsApp sender, with its 24-hour window")
+    api("POST", "/v1/phone-numbers", {
+        "provider_account_id": run.account_id, "pool": WHATSAPP_POOL, "whatsapp": True,
+        "numbers": [{"number": WHATSAPP_NUMBER}]})  # fmt: skip
+    numbers = api("GET", f"/v1/phone-numbers?pool={WHATSAPP_POOL.replace(' ', '%20')}")["items"]
+    assigned = api("POST", f"/v1/campaigns/{run.gianna}/assignments",
+                   {"phone_number_id": numbers[0]["id"], "channel": "whatsapp"})  # fmt: skip
+    say(f"{WHATSAPP_NUMBER} is the WhatsApp sender of 'Spring outreach'"
+        f" (assignment {assigned['id']}, channel {assigned['channel']})")  # fmt: skip
+    api("POST", "/v1/whatsapp-templates", WHATSAPP_TEMPLATE)
+    lead_id = run.leads[WHATSAPP_LEAD]
+    send = {"campaign_id": run.gianna, "lead_id": lead_id, "channel": "whatsapp"}
+    refused = api("POST", "/v1/messages", {**send, "body": "Hi Ben!", "send_key": "demo-wa-free"},
+                  expect=(422,))  # fmt: skip
+    run.whatsapp["refused"] = refused["message"]
+    say(f"free-form before Ben ever wrote on WhatsApp → 422: {refused['message']}")
+    template = api("POST", "/v1/messages", {**send, "send_key": "demo-wa-template",
+                   "whatsapp_template": {"name": "demo_follow_up", "variables": {
+                       "1": WHATSAPP_LEAD, "2": "selling this year"}}}, expect=(202,))  # fmt: skip
+    say(f"the approved template goes at any time: {template['message_id']} from"
+        f" {template['from_number']}")  # fmt: skip
+    _wait(lambda: _whatsapp_read(api, lead_id, template["message_id"]),
+          "the template delivered and read", wait_seconds)  # fmt: skip
+    stack.reply(lead=LEADS[WHATSAPP_LEAD][0], to=WHATSAPP_NUMBER, channel="whatsapp",
+                text="Thanks! WhatsApp is easier for me.")  # fmt: skip
+    say(f"{WHATSAPP_LEAD} → 'Thanks! WhatsApp is easier for me.' (on WhatsApp)")
+    _wait(lambda: any(m["direction"] == "inbound" and m["to_address"] == WHATSAPP_NUMBER
+                      for m in api("GET", f"/v1/leads/{lead_id}/trace")["messages"]),
+          "Ben's WhatsApp message matched", wait_seconds)  # fmt: skip
+    free = api("POST", "/v1/messages", {**send, "send_key": "demo-wa-free-2",
+               "body": "Great, Ben. When suits you for a call?"}, expect=(202,))  # fmt: skip
+    _wait(lambda: _whatsapp_read(api, lead_id, free["message_id"]),
+          "the free-form answer delivered and read", wait_seconds)  # fmt: skip
+    run.whatsapp["messages"] = [template["message_id"], free["message_id"]]
+    say("inside the window Ben's message opened, free-form text goes")
+    trace = api("GET", f"/v1/leads/{lead_id}/trace")
+    _print_table(say, f"{WHATSAPP_LEAD}'s bindings: one sticky sender per channel",
+                 ["campaign", "channel", "bound number"],
+                 [[b["campaign_name"], b.get("channel", "sms"), b["phone_number"]]
+                  for b in trace["bindings"]])  # fmt: skip
+    _print_table(say, f"{WHATSAPP_LEAD}'s messages, SMS and WhatsApp",
+                 ["direction", "from", "to", "status", "text"],
+                 [[m["direction"], m["from_address"], m["to_address"], m["status"],
+                   m["body"][:40]] for m in trace["messages"]])  # fmt: skip
+
+
+def _whatsapp_read(api: DemoApi, lead_id: str, message_id: str) -> bool:
+    messages = api("GET", f"/v1/leads/{lead_id}/trace")["messages"]
+    return any(m["id"] == message_id and m["status"] == "read" for m in messages)
 
 
 def _all_received(api: DemoApi, run: DemoRun, receiver: EventReceiver) -> int | None:

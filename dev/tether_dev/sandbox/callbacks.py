@@ -78,18 +78,31 @@ class WebhookPoster:
         """Give up the retries in progress (the sandbox is stopping)."""
         self._closed.set()
 
-    def post(self, account_id: str, event_type: str, data: Mapping[str, Any]) -> Delivery:
+    def post(
+        self,
+        account_id: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        occurred_at: datetime | None = None,
+    ) -> Delivery:
         """`post_to` the account's webhook URL."""
-        return self.post_to(f"{self.webhook_url}/{account_id}", event_type, data)
+        return self.post_to(f"{self.webhook_url}/{account_id}", event_type, data, occurred_at)
 
-    def post_to(self, url: str, event_type: str, data: Mapping[str, Any]) -> Delivery:
+    def post_to(
+        self,
+        url: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        occurred_at: datetime | None = None,
+    ) -> Delivery:
         """Post until answered below 500 (other than 429), retrying after each delay, as
         providers do. Every attempt carries the same webhook-id (the receiver's dedupe
         key) and is signed at its own time."""
         import urllib3
 
         webhook_id = f"msg_{secrets.token_hex(12)}"
-        body = event_payload(event_type, data, datetime.now(UTC))
+        # the event's own time (a message the person sent earlier), else now
+        body = event_payload(event_type, data, occurred_at or datetime.now(UTC))
         status: int | None = None
         attempt = 0
         for delay in (0.0, *self.retry_delays):
@@ -172,8 +185,16 @@ class StatusCallbacks:
         if self._thread is not None:
             self._thread.join(timeout=POST_TIMEOUT_SECONDS + 1)
 
-    def text_accepted(self, callback_url: str, sid: str, from_number: str, to_number: str) -> None:
-        """Schedule the text's statuses, each posted to `callback_url`."""
+    def text_accepted(
+        self,
+        callback_url: str,
+        sid: str,
+        from_number: str,
+        to_number: str,
+        channel: str = "sms",
+    ) -> None:
+        """Schedule the text's statuses, each posted to `callback_url`; a WhatsApp
+        message is read after it is delivered (WhatsApp's read receipts)."""
         with self._wake:
             delivered = self._random.random() >= self._undelivered_rate
         final: dict[str, Any] = {"status": "delivered"}
@@ -185,7 +206,12 @@ class StatusCallbacks:
             }
         start = time.monotonic()
         base = {"id": sid, "from": from_number, "to": to_number}
-        for step, extra in enumerate(({"status": "queued"}, {"status": "sent"}, final), 1):
+        steps: list[dict[str, Any]] = [{"status": "queued"}, {"status": "sent"}, final]
+        if channel == "whatsapp":
+            base["channel"] = "whatsapp"
+            if delivered:
+                steps.append({"status": "read"})
+        for step, extra in enumerate(steps, 1):
             data = tuple({**base, **extra}.items())
             self._schedule(
                 _Due(start + step * self._delay, next(self._sequence), callback_url, data)

@@ -21,7 +21,15 @@ that URL (a text without one gets none, as at every real provider), and, with a
   ``body`` and an optional ``account_id`` (by default, the account that last sent from
   ``to``) posts a signed ``message.received`` to that account's webhook. 202 with the
   event's id, account and the webhook's HTTP status. No token: it stands for the phone
-  network, not for the API.
+  network, not for the API. ``"channel": "whatsapp"`` makes it a WhatsApp message (its
+  addresses ``whatsapp:+E164``, as Twilio's), and ``sent_at`` (ISO 8601, in the past)
+  says when the person sent it.
+
+WhatsApp (issue 18): a send with ``"channel": "whatsapp"`` goes as Twilio's does. Free-
+form text (no ``content_sid``) is taken only within 24 hours of the person's last
+WhatsApp message to that number (a reply above); outside, it is refused as Twilio
+refuses it: 400 with code ``63016``. A template send (``content_sid`` and
+``content_variables``) goes at any time. WhatsApp texts are read after delivery.
 
 ``POST /sandbox/calls`` posts how a call ended, as the voice side would (a VAPI
 end-of-call report or a Twilio/SignalWire call status callback): tether_dev.sandbox.calls.
@@ -38,7 +46,7 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -56,6 +64,9 @@ _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")
 _REPLIES_PATH = "/sandbox/replies"
 _CALLS_PATH = "/sandbox/calls"
 MAX_BODY_CHARS = 1600
+WHATSAPP_MAX_BODY_CHARS = 4096
+# WhatsApp's customer-service window, as the providers enforce it
+WHATSAPP_WINDOW = timedelta(hours=24)
 # The signing secret of the sandbox's webhooks (Standard Webhooks): a provider account
 # of the sandbox is configured with `local:` and this (signing_secret_ref).
 DEV_SIGNING_SECRET = "whsec_" + "dGV0aGVyIHNhbmRib3ggZGV2ZWxvcG1lbnQga2V5ISE="
@@ -99,6 +110,9 @@ class SandboxText:
     segments: int
     encoding: str
     created_at: datetime
+    channel: str = "sms"
+    content_sid: str | None = None  # a WhatsApp template send's template
+    content_variables: Mapping[str, str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +128,9 @@ class SandboxText:
             "segments": self.segments,
             "encoding": self.encoding,
             "date_created": self.created_at.isoformat(),
+            "channel": self.channel,
+            "content_sid": self.content_sid,
+            "content_variables": dict(self.content_variables or {}),
         }
 
 
@@ -148,6 +165,8 @@ class SandboxServer:
         self._lock = threading.Lock()
         self._texts: list[SandboxText] = []
         self._replies: dict[str, _Reply] = {}
+        # (our number, their number): when the person last wrote on WhatsApp
+        self._whatsapp_inbound: dict[tuple[str, str], datetime] = {}
         self._stopping = threading.Event()
         self._httpd: _SandboxHttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -249,6 +268,8 @@ class SandboxServer:
                     )
                 logger.info("sandbox replayed a send", extra={"send_key": key})
                 return reply.status, reply.payload
+            if request["channel"] == "whatsapp" and request["content_sid"] is None:
+                self._check_window(request["from"], request["to"], datetime.now(UTC))
             fault = self._plan.fault_for(request["to"])
             if fault is not None and fault != SandboxFault.TIMEOUT:
                 answer = FAULT_ANSWERS[fault]
@@ -261,7 +282,7 @@ class SandboxServer:
         logger.info("sandbox accepted a text", extra={"sid": text.sid, "send_key": key})
         if self._callbacks is not None and text.status_callback_url:
             self._callbacks.text_accepted(
-                text.status_callback_url, text.sid, text.from_number, text.to_number
+                text.status_callback_url, text.sid, text.from_number, text.to_number, text.channel
             )
         if self._on_text_accepted is not None:
             # A failing listener must not turn an accepted text into an error answer.
@@ -312,6 +333,12 @@ class SandboxServer:
             raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "body is not an object")
         from_number, to_number = request.get("from"), request.get("to")
         body, account_id = request.get("body"), request.get("account_id")
+        channel = request.get("channel", "sms")
+        if channel not in ("sms", "whatsapp"):
+            raise _RequestRefused(
+                400, SandboxErrorCode.INVALID_REQUEST, "'channel' is 'sms' or 'whatsapp'"
+            )
+        sent_at = _past_time(request.get("sent_at"))
         for name, value in (("from", from_number), ("to", to_number)):
             if not isinstance(value, str) or not _E164.match(value):
                 raise _RequestRefused(
@@ -332,11 +359,20 @@ class SandboxServer:
                 f"no account has sent from {to_number}; give account_id",
             )
         sid = f"SM{secrets.token_hex(16)}"
-        delivery = self._poster(config).post(
-            account_id,
-            "message.received",
-            {"id": sid, "from": from_number, "to": to_number, "body": body, "media_urls": []},
-        )
+        data: dict[str, Any] = {
+            "id": sid, "from": from_number, "to": to_number, "body": body, "media_urls": [],
+        }  # fmt: skip
+        if channel == "whatsapp":
+            # addressed as Twilio addresses WhatsApp, and opening the window for replies
+            data.update(
+                {"from": f"whatsapp:{from_number}", "to": f"whatsapp:{to_number}"},
+                channel="whatsapp",
+            )
+            with self._lock:
+                key = (str(to_number), str(from_number))
+                last = self._whatsapp_inbound.get(key)
+                self._whatsapp_inbound[key] = max(last, sent_at) if last else sent_at
+        delivery = self._poster(config).post(account_id, "message.received", data, sent_at)
         return 202, {
             "sid": sid,
             "account_id": account_id,
@@ -353,6 +389,22 @@ class SandboxServer:
             raise _RequestRefused(
                 refusal.status, SandboxErrorCode.INVALID_REQUEST, refusal.message
             ) from refusal
+
+    def whatsapp_window(self, ours: str, theirs: str) -> datetime | None:
+        """When the WhatsApp window of this pair closes (None: never opened)."""
+        with self._lock:
+            last = self._whatsapp_inbound.get((ours, theirs))
+        return last + WHATSAPP_WINDOW if last else None
+
+    def _check_window(self, ours: str, theirs: str, now: datetime) -> None:
+        last = self._whatsapp_inbound.get((ours, theirs))  # under the lock
+        if last is None or now >= last + WHATSAPP_WINDOW:
+            raise _RequestRefused(
+                400,
+                SandboxErrorCode.OUTSIDE_WINDOW,
+                "Failed to send freeform message because you are outside the allowed window."
+                " If you are using WhatsApp, please use a Message Template.",
+            )
 
     def account_of(self, number: str) -> str | None:
         """The account that last sent a text from `number`."""
@@ -391,6 +443,9 @@ class SandboxServer:
             segments=max(segments.segments, 1),
             encoding=segments.encoding,
             created_at=datetime.now(UTC),
+            channel=request["channel"],
+            content_sid=request["content_sid"],
+            content_variables=request["content_variables"],
         )
         self._texts.append(text)
         return text
@@ -418,6 +473,21 @@ def _parse_send(raw_body: bytes) -> dict[str, Any]:
     body = request.get("body", "")
     media_urls = request.get("media_urls") or []
     callback = request.get("status_callback")
+    channel = request.get("channel", "sms")
+    content_sid = request.get("content_sid")
+    content_variables = request.get("content_variables") or {}
+    if channel not in ("sms", "whatsapp"):
+        raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'channel': sms or whatsapp")
+    if content_sid is not None and (channel != "whatsapp" or not isinstance(content_sid, str)):
+        raise _RequestRefused(
+            400, SandboxErrorCode.INVALID_REQUEST, "'content_sid' is a WhatsApp template's id"
+        )
+    if not isinstance(content_variables, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in content_variables.items()
+    ):
+        raise _RequestRefused(
+            400, SandboxErrorCode.INVALID_REQUEST, "'content_variables' maps names to text"
+        )
     if not isinstance(from_number, str) or not _E164.match(from_number):
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'from' must be E.164")
     if not isinstance(to_number, str) or not _E164.match(to_number):
@@ -428,8 +498,11 @@ def _parse_send(raw_body: bytes) -> dict[str, Any]:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'media_urls' must be a list")
     if not body and not media_urls:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "a body or media is required")
-    if len(body) > MAX_BODY_CHARS:
-        raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "body over 1600 characters")
+    limit = WHATSAPP_MAX_BODY_CHARS if channel == "whatsapp" else MAX_BODY_CHARS
+    if len(body) > limit:
+        raise _RequestRefused(
+            400, SandboxErrorCode.INVALID_REQUEST, f"body over {limit} characters"
+        )
     if callback is not None and not _is_http_url(callback):
         # as Twilio's 21609: a callback must be a fully qualified http(s) URL
         raise _RequestRefused(
@@ -441,7 +514,28 @@ def _parse_send(raw_body: bytes) -> dict[str, Any]:
         "body": body,
         "media_urls": media_urls,
         "status_callback": callback,
+        "channel": channel,
+        "content_sid": content_sid,
+        "content_variables": content_variables,
     }
+
+
+def _past_time(value: object) -> datetime:
+    """When a reply was sent: `value` (ISO 8601, not in the future), else now."""
+    now = datetime.now(UTC)
+    if value is None:
+        return now
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError as error:
+        raise _RequestRefused(
+            400, SandboxErrorCode.INVALID_REQUEST, "'sent_at' is not ISO 8601"
+        ) from error
+    if when.tzinfo is None or when > now:
+        raise _RequestRefused(
+            400, SandboxErrorCode.INVALID_REQUEST, "'sent_at' is a past time with its offset"
+        )
+    return when.astimezone(UTC)
 
 
 def _is_http_url(value: object) -> bool:

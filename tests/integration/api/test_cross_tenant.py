@@ -49,6 +49,22 @@ ID_ROUTES: list[tuple[str, str, Any]] = [
         },
     ),
     ("POST", "/v1/phone-numbers/{number_id}/retire", {}),
+    ("PUT", "/v1/phone-numbers/{number_id}/whatsapp", {"enabled": True}),
+    (
+        "POST",
+        "/v1/campaigns/{campaign_id}/assignments",
+        {"phone_number_id": "{number_id}", "channel": "sms"},
+    ),
+    (
+        "POST",
+        "/v1/messages",
+        {
+            "campaign_id": "{campaign_id}",
+            "lead_id": "{lead_id}",
+            "channel": "whatsapp",
+            "whatsapp_template": {"name": "reminder", "variables": {"1": "Ana"}},
+        },
+    ),
     ("GET", "/v1/threads/{thread_id}", None),
     ("POST", "/v1/notifications/{notification_id}/read", {}),
     ("POST", "/v1/unmatched-inbound/{unmatched_id}/assign", {"lead_id": "{lead_id}"}),
@@ -87,7 +103,10 @@ LIST_ROUTES = [
     "/v1/consents",
     "/v1/suppressions",
     "/v1/event-subscriptions",
+    "/v1/whatsapp-templates",
 ]
+
+TEMPLATE = {"name": "reminder", "provider_template_id": "HX1", "body": "Hi {{1}}"}
 
 
 SUBSCRIPTION = {"url": "https://hooks.example.com/tether", "event_types": ["reply.received"]}
@@ -224,6 +243,7 @@ def test_lists_show_another_tenant_nothing(api: Api) -> None:
         " 'no_answer', 'voicemail', now(), 'unmatched')",
         (owner.tenant_id,),
     )
+    assert owner.post("/v1/whatsapp-templates", TEMPLATE).status == 200
     intruder = api.tenant("Intruder")
     for path in LIST_ROUTES:
         mine = owner.get(path).body["items"]
@@ -249,3 +269,26 @@ def test_an_own_reply_cannot_be_given_to_another_tenants_lead(api: Api) -> None:
     )
     assert reply.status == 404
     assert [r["subject_id"] for r in api.audit_rows(owner.tenant_id)] == [their.lead_ids[0]]
+
+
+def test_another_tenants_number_is_no_whatsapp_sender_of_ones_own_campaign(api: Api) -> None:
+    owner = api.tenant("Owner")
+    build_campaign(api, owner, leads=1)
+    number = api.admin.execute(
+        "UPDATE phone_numbers SET whatsapp_enabled = true WHERE tenant_id = %s RETURNING id",
+        (owner.tenant_id,),
+    ).fetchone()
+    assert number is not None
+    intruder = api.tenant("Intruder")
+    theirs = build_campaign(api, intruder, leads=1)
+    reply = intruder.post(
+        f"/v1/campaigns/{theirs.campaign_id}/assignments",
+        {"phone_number_id": str(number["id"]), "channel": "whatsapp"},
+    )
+    assert reply.status == 404, reply
+    assert [r["subject_id"] for r in api.audit_rows(intruder.tenant_id)] == [str(number["id"])]
+    assert owner.get("/v1/whatsapp-templates").body["items"] == []
+    assert intruder.post("/v1/whatsapp-templates", TEMPLATE).status == 200
+    assert owner.get("/v1/whatsapp-templates").body["items"] == []
+    # the same name and language is each tenant's own
+    assert owner.post("/v1/whatsapp-templates", TEMPLATE).status == 200

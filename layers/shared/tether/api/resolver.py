@@ -41,6 +41,7 @@ from tether.api.routes import (
     stats,
     suppressions,
     timers,
+    whatsapp,
 )
 from tether.config import api_settings
 from tether.db.unit_of_work import UnitOfWork
@@ -105,6 +106,7 @@ for area in (
     privacy,
     stats,
     event_subscriptions,
+    whatsapp,
 ):
     app.include_router(area.router, prefix=PREFIX)
 app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)

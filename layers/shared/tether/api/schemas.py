@@ -193,6 +193,17 @@ class NumberRegistration(Request):
     pool: Pool
     ai_worker: AiWorker | None = None
     numbers: list[NumberEntry] = Field(min_length=1, max_length=1000)
+    whatsapp: bool = Field(
+        default=False,
+        description="the new numbers are WhatsApp senders at their provider (Twilio or Telnyx)",
+    )
+
+
+class WhatsAppSender(Request):
+    enabled: bool = Field(
+        description="the number is a WhatsApp sender at its provider (Twilio or Telnyx): a"
+        " campaign may then send WhatsApp from it (POST /v1/campaigns/{id}/assignments)"
+    )
 
 
 class RejectedRow(BaseModel):
@@ -226,6 +237,7 @@ class PhoneNumber(BaseModel):
     failed_count: int
     filtered_count: int
     created_at: datetime
+    whatsapp_enabled: bool = False
 
 
 class LeadToRehome(BaseModel):
@@ -373,6 +385,16 @@ class Assignment(BaseModel):
     phone_number: str
     phone_number_id: UUID
     is_primary: bool
+    channel: Literal["sms", "whatsapp"] = "sms"
+
+
+class AssignmentRequest(Request):
+    phone_number_id: UUID
+    channel: Literal["sms", "whatsapp"] = Field(
+        default="sms",
+        description="'whatsapp' makes the number the campaign's WhatsApp sender (it must be"
+        " one at a provider that carries WhatsApp); 'sms' adds it to the SMS/MMS rotation",
+    )
 
 
 class StagedCampaign(BaseModel):
@@ -504,6 +526,9 @@ class TraceBinding(BaseModel):
     is_primary: bool
     bound_at: datetime
     rehome_event_id: UUID | None
+    channel: Literal["sms", "whatsapp"] = Field(
+        default="sms", description="the lead's sticky sender is per campaign and channel"
+    )
 
 
 class StatusChange(BaseModel):
@@ -592,6 +617,14 @@ class CallOutcomeResult(BaseModel):
 # --- messages
 
 
+class WhatsAppTemplateUse(Request):
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    variables: dict[Annotated[str, Field(pattern=r"^[0-9]{1,2}$")], Text] = Field(
+        default_factory=dict, max_length=100, description='values by placeholder: {"1": "Ana"}'
+    )
+
+
 class SendMessage(Request):
     campaign_id: UUID
     lead_id: UUID
@@ -608,6 +641,44 @@ class SendMessage(Request):
         default_factory=list, max_length=10
     )
     send_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    channel: Literal["sms", "whatsapp"] = Field(
+        default="sms",
+        description="the conversation: 'sms' (MMS when it carries media) or 'whatsapp', from"
+        " the campaign's sender on that channel. WhatsApp free-form text goes only within 24"
+        " hours of the lead's last WhatsApp message; else give whatsapp_template",
+    )
+    whatsapp_template: WhatsAppTemplateUse | None = None
+
+    @model_validator(mode="after")
+    def _template_is_whatsapp(self) -> SendMessage:
+        if self.whatsapp_template is not None:
+            if self.channel != "whatsapp":
+                raise ValueError("whatsapp_template goes with channel 'whatsapp'")
+            if self.body is not None or self.media_urls:
+                raise ValueError("a WhatsApp template send has no body or media of its own")
+        return self
+
+
+class WhatsAppTemplateIn(Request):
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    provider_template_id: Annotated[Text, Field(min_length=1, max_length=200)] = Field(
+        description="what the provider sends it by: Twilio's Content SID (HX...), Telnyx's"
+        " template id"
+    )
+    body: Annotated[Text, Field(min_length=1, max_length=1024)] = Field(
+        description="the approved text, with Meta's {{1}}, {{2}} ... placeholders"
+    )
+    status: Literal["approved", "pending", "rejected", "paused", "disabled"] = "approved"
+
+
+class WhatsAppTemplate(BaseModel):
+    id: UUID
+    name: str
+    language: str
+    provider_template_id: str
+    body: str
+    status: str
 
 
 class SendResult(BaseModel):

@@ -68,13 +68,15 @@ class ConsentRepository:
         message_id: UUID,
         thread_id: UUID,
         lead_id: UUID | None,
+        channel: str = "sms",
     ) -> None:
-        """A consent given or revoked by a text from the phone: the evidence is that
-        message, and the disclosure the text it answered (the thread's last outbound)."""
+        """A consent given or revoked by a text from the phone on `channel` ('sms' or
+        'whatsapp'): the evidence is that message, and the disclosure the text it
+        answered (the thread's last outbound)."""
         self._conn.execute(
             "INSERT INTO consents (tenant_id, phone, channel, kind, source_type, source,"
             " consented_at, disclosure_text, evidence_ref, lead_id, message_id)"
-            " SELECT %(tenant)s, %(phone)s, 'sms', %(kind)s, 'keyword', %(keyword)s, now(),"
+            " SELECT %(tenant)s, %(phone)s, %(channel)s, %(kind)s, 'keyword', %(keyword)s, now(),"
             "  (SELECT o.body FROM messages o WHERE o.thread_id = %(thread)s"
             "   AND o.direction = 'outbound' ORDER BY o.created_at DESC LIMIT 1),"
             "  'message:' || %(message)s, %(lead)s, %(message)s",
@@ -86,6 +88,7 @@ class ConsentRepository:
                 "thread": thread_id,
                 "message": message_id,
                 "lead": lead_id,
+                "channel": channel,
             },
         )
 

@@ -47,6 +47,11 @@ CONFLICT_WORDS: dict[str, str] = {
     "cpa_campaign_number_channel": "this number is already assigned to the campaign on this channel",
     "cpa_binding_target": "this number is already assigned to the campaign on this channel",
     "cpa_one_primary_per_campaign_channel": "the campaign has a primary number on this channel already",
+    "whatsapp_templates_pkey": "a WhatsApp template with this id exists already",
+    "whatsapp_templates_name_language": (
+        "a WhatsApp template of this name and language exists already"
+    ),
+    "whatsapp_templates_tenant_id_id": "a WhatsApp template with this id exists already",
     "attachments_pkey": "an attachment with this id exists already",
     "attachments_tenant_id_id_key": "an attachment with this id exists already",
     "attachments_tenant_id_url_hash_key": "an attachment with this URL exists already",

@@ -42,42 +42,60 @@ class ThreadRepository:
         their_address: str,
         lead_id: UUID | None,
         campaign_id: UUID | None,
+        channel: str = "sms",
     ) -> UUID:
-        """The one thread of this pair of addresses, made on first use; a lead or a
-        campaign it did not name yet is named from now on."""
+        """The one thread of this pair of addresses on `channel` (a thread channel: sms,
+        whatsapp, email), made on first use; a lead or a campaign it did not name yet is
+        named from now on."""
         row = self._conn.execute(
             "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-            " VALUES (%s, 'sms', %s, %s, %s, %s)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (tenant_id, channel, our_address, their_address)"
             " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
             " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
             " RETURNING id",
-            (tenant_id, our_address, their_address, lead_id, campaign_id),
+            (tenant_id, channel, our_address, their_address, lead_id, campaign_id),
         ).fetchone()
         assert row is not None
         thread_id: UUID = row["id"]
         return thread_id
 
     def for_addresses_many(
-        self, pairs: Sequence[tuple[UUID, str, str, UUID | None, UUID | None]]
+        self,
+        pairs: Sequence[tuple[UUID, str, str, UUID | None, UUID | None]],
+        channel: str = "sms",
     ) -> dict[tuple[UUID, str, str], UUID]:
-        """`for_addresses` of many (tenant, our address, their address, lead, campaign) in
-        one statement; keyed by (tenant, our address, their address)."""
+        """`for_addresses` of many (tenant, our address, their address, lead, campaign) on
+        one thread channel in one statement; keyed by (tenant, our address, their address)."""
         unique = list({(pair[0], pair[1], pair[2]): pair for pair in pairs}.values())
         if not unique:
             return {}
         rows = self._conn.execute(
             "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-            " SELECT v.tenant_id, 'sms', v.ours, v.theirs, v.lead_id, v.campaign_id"
+            " SELECT v.tenant_id, %b::text, v.ours, v.theirs, v.lead_id, v.campaign_id"
             " FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::uuid[], %b::uuid[])"
             "   AS v(tenant_id, ours, theirs, lead_id, campaign_id)"
             " ON CONFLICT (tenant_id, channel, our_address, their_address)"
             " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
             " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
             " RETURNING id, tenant_id, our_address, their_address",
-            tuple(list(column) for column in zip(*unique, strict=True)),
+            (channel, *(list(column) for column in zip(*unique, strict=True))),
         ).fetchall()
         return {(r["tenant_id"], r["our_address"], r["their_address"]): r["id"] for r in rows}
+
+    def last_inbound_at(
+        self, tenant_id: UUID, channel: str, our_address: str, their_address: str
+    ) -> datetime | None:
+        """When the person last wrote on the thread of these addresses (None: never):
+        where a channel's customer-service window opens."""
+        row = self._conn.execute(
+            "SELECT (SELECT max(m.received_at) FROM messages m"
+            "  WHERE m.thread_id = t.id AND m.direction = 'inbound') AS at"
+            " FROM threads t WHERE t.tenant_id = %s AND t.channel = %s"
+            " AND t.our_address = %s AND t.their_address = %s",
+            (tenant_id, channel, our_address, their_address),
+        ).fetchone()
+        return row["at"] if row else None
 
     def note_reply(self, thread_id: UUID, at: datetime) -> None:
         """The thread has one more unread reply, received at `at`."""

@@ -20,13 +20,28 @@ ACCOUNT_COLUMNS = (
 NUMBER_COLUMNS = (
     "id, provider_account_id, e164, pool, label, status, ai_worker::text AS ai_worker, retired_at,"
     " cooldown_until, assignment_status, currently_assigned_to, release_at, last_leased_at,"
-    " sent_count, delivered_count, failed_count, filtered_count, created_at"
+    " sent_count, delivered_count, failed_count, filtered_count, created_at, whatsapp_enabled"
 )
 
 
 class InventoryRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
+
+    def set_whatsapp(self, number_ids: list[UUID], enabled: bool) -> list[dict[str, Any]]:
+        """Mark numbers as WhatsApp senders (or not); the rows changed."""
+        return self._conn.execute(
+            f"UPDATE phone_numbers SET whatsapp_enabled = %s WHERE id = ANY(%s)"
+            f" RETURNING {NUMBER_COLUMNS}",
+            (enabled, number_ids),
+        ).fetchall()
+
+    def number_ids(self, tenant_id: UUID, numbers: list[str]) -> list[UUID]:
+        rows = self._conn.execute(
+            "SELECT id FROM phone_numbers WHERE tenant_id = %s AND e164 = ANY(%s)",
+            (tenant_id, numbers),
+        ).fetchall()
+        return [row["id"] for row in rows]
 
     def add_account(
         self,

@@ -30,7 +30,7 @@ EDITABLE_DETAILS = ("first_name", "last_name", "email", "company", "timezone")
 
 # match_inbound() is the SQL function of migration 0011 (a function, so each connection
 # plans it once: planning the statement on every call cost more than running it).
-_MATCH = "SELECT * FROM match_inbound(%(tenant)s, %(to)s, %(from)s)"
+_MATCH = "SELECT * FROM match_inbound(%(tenant)s, %(to)s, %(from)s, %(channel)s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +191,16 @@ class LeadRepository:
         assert row is not None
         return ImportCounts(row["inserted"], row["merged"])
 
-    def match(self, tenant_id: UUID, to_number: str, from_number: str) -> InboundMatch:
-        """Match normalised (E.164) numbers: the receiving number to its assignment, the
-        sender to its lead: first the lead this number texted, then the lead in the
-        number's campaign, then the tenant's lead most recently messaged."""
+    def match(
+        self, tenant_id: UUID, to_number: str, from_number: str, channel: str = "sms"
+    ) -> InboundMatch:
+        """Match normalised (E.164) numbers on a sender channel (migration 0036): the
+        receiving number to its assignment on that channel, the sender to its lead:
+        first the lead this number texted on it, then the lead in the number's campaign,
+        then the tenant's lead most recently messaged."""
         row = self._conn.execute(
-            _MATCH, {"tenant": tenant_id, "to": to_number, "from": from_number}
+            _MATCH,
+            {"tenant": tenant_id, "to": to_number, "from": from_number, "channel": channel},
         ).fetchone()
         assert row is not None
         return InboundMatch(
@@ -249,11 +253,11 @@ class LeadRepository:
         return self._conn.execute(
             "SELECT c.id AS campaign_id, c.name AS campaign_name, c.status AS campaign_status,"
             " b.campaign_phone_assignment_id AS assignment_id, b.phone_number_id, b.phone_number,"
-            " a.is_primary, b.bound_at, b.rehome_event_id"
+            " a.is_primary, b.bound_at, b.rehome_event_id, b.channel"
             " FROM lead_sender_bindings b"
             " JOIN campaigns c ON c.id = b.campaign_id"
             " JOIN campaign_phone_assignments a ON a.id = b.campaign_phone_assignment_id"
-            " WHERE b.lead_id = %s ORDER BY b.bound_at",
+            " WHERE b.lead_id = %s ORDER BY b.bound_at, b.channel",
             (lead_id,),
         ).fetchall()
 

@@ -35,6 +35,9 @@ class OutboundDraft:
     purpose: str = "campaign"
     variant: str | None = None  # the campaign template variant the body was made from
     not_before: datetime | None = None  # held until then (a send_at)
+    channel: str = "sms"  # the message channel: 'sms', 'mms' or 'whatsapp'
+    whatsapp_template_id: UUID | None = None  # an approved WhatsApp template it goes as
+    template_variables: dict[str, str] | None = None  # that template's values
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,18 @@ class InboundDraft:
     campaign_id: UUID | None
     assignment_id: UUID | None
     number_id: UUID | None
+    channel: str = "sms"  # the message channel the event says it came as
+
+
+@dataclass(frozen=True, slots=True)
+class SendTemplate:
+    """The approved WhatsApp template a send goes as, and its values."""
+
+    name: str
+    language: str
+    provider_template_id: str
+    status: str
+    variables: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +107,11 @@ class SendContext:
     purpose: str = "campaign"
     campaign_status: str = "active"
     quiet_hours_wider_attested: bool = False
+    channel: str = "sms"
+    # WhatsApp: when the person last wrote on the message's thread (the 24-hour window
+    # opened then), and the template it goes as (None: free-form text)
+    last_inbound_at: datetime | None = None
+    template: SendTemplate | None = None
 
     @property
     def is_opt_out_confirmation(self) -> bool:
@@ -133,22 +153,28 @@ class MessageRepository:
             [d.purpose for d in drafts],
             [d.variant for d in drafts],
             [d.not_before for d in drafts],
-        )
+            [d.channel for d in drafts],
+            [d.whatsapp_template_id for d in drafts],
+            [json.dumps(d.template_variables) if d.template_variables is not None else None
+             for d in drafts],
+        )  # fmt: skip
         rows = self._conn.execute(
             "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
             " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
             " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose,"
-            " variant, not_before)"
+            " variant, not_before, channel, whatsapp_template_id, template_variables)"
             " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
             " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
             " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
-            " v.expires_at, v.purpose, v.variant, v.not_before"
+            " v.expires_at, v.purpose, v.variant, v.not_before, v.channel, v.wa_template,"
+            " v.wa_variables::jsonb"
             " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::text[], %b::text[],"
             " %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[],"
-            " %b::timestamptz[], %b::text[], %b::text[], %b::timestamptz[])"
+            " %b::timestamptz[], %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::uuid[],"
+            " %b::text[])"
             " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
             " assignment_id, send_key, template, body, segments, media, expires_at, purpose, variant,"
-            " not_before)"
+            " not_before, channel, wa_template, wa_variables)"
             " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
             columns,
         ).fetchall()
@@ -250,6 +276,17 @@ class MessageRepository:
             purpose=row["purpose"],
             campaign_status=row["campaign_status"],
             quiet_hours_wider_attested=row["quiet_hours_wider_attested"],
+            channel=row["channel"],
+            last_inbound_at=row["last_inbound_at"],
+            template=SendTemplate(
+                row["template_name"],
+                row["template_language"],
+                row["provider_template_id"],
+                row["template_status"],
+                dict(row["template_variables"] or {}),
+            )
+            if row["template_name"] is not None
+            else None,
         )
 
     def begin_hand_over(self, message_id: UUID) -> HandOverCheck | None:
@@ -420,8 +457,8 @@ class MessageRepository:
         row = self._conn.execute(
             "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
             " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
-            " media_urls, status, received_at)"
-            " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s)"
+            " media_urls, status, received_at, channel)"
+            " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s, %s)"
             " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
             (
                 draft.tenant_id,
@@ -437,6 +474,7 @@ class MessageRepository:
                 draft.body,
                 draft.media_urls,
                 draft.received_at,
+                draft.channel,
             ),
         ).fetchone()
         return row["id"] if row else None

@@ -54,6 +54,17 @@ class SenderBinding:
     phone_number_id: UUID
     phone_number: str
     number_status: str
+    channel: str = "sms"
+    provider: str = ""  # the number's provider (a WhatsApp send needs one that carries it)
+
+
+@dataclass(frozen=True, slots=True)
+class SenderFacts:
+    id: UUID
+    e164: str
+    status: str
+    whatsapp_enabled: bool
+    provider: str
 
 
 # lease_number() is the SQL function of migration 0007 (a function so its plan is
@@ -301,12 +312,54 @@ class CampaignNumberRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def assignments(self, campaign_id: UUID) -> list[dict[str, Any]]:
+    def assignments(self, campaign_id: UUID, channel: str | None = None) -> list[dict[str, Any]]:
+        """The campaign's numbers on `channel` (None: on every channel)."""
         return self._conn.execute(
-            "SELECT id, phone_number_id, phone_number, is_primary FROM campaign_phone_assignments"
-            " WHERE campaign_id = %s ORDER BY is_primary DESC, assigned_at, phone_number",
-            (campaign_id,),
+            "SELECT id, phone_number_id, phone_number, is_primary, channel"
+            " FROM campaign_phone_assignments"
+            " WHERE campaign_id = %s AND (%s::text IS NULL OR channel = %s)"
+            " ORDER BY channel, is_primary DESC, assigned_at, phone_number",
+            (campaign_id, channel, channel),
         ).fetchall()
+
+    def add_sender(
+        self,
+        tenant_id: UUID,
+        campaign_id: UUID,
+        number_id: UUID,
+        e164: str,
+        channel: str,
+    ) -> dict[str, Any]:
+        """One more number for the campaign on `channel`: its primary when it has none
+        there yet. Migration 0036's trigger refuses a WhatsApp one that is no WhatsApp
+        sender of a provider that carries WhatsApp."""
+        row = self._conn.execute(
+            "INSERT INTO campaign_phone_assignments"
+            " (tenant_id, campaign_id, phone_number_id, phone_number, channel, is_primary)"
+            " SELECT %(tenant)s, %(campaign)s, %(number)s, %(e164)s, %(channel)s,"
+            "  NOT EXISTS (SELECT 1 FROM campaign_phone_assignments"
+            "   WHERE campaign_id = %(campaign)s AND channel = %(channel)s AND is_primary)"
+            " RETURNING id, phone_number_id, phone_number, is_primary, channel",
+            {
+                "tenant": tenant_id,
+                "campaign": campaign_id,
+                "number": number_id,
+                "e164": e164,
+                "channel": channel,
+            },
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def sender_facts(self, number_id: UUID) -> SenderFacts | None:
+        """What assigning the number to a campaign's channel depends on, the number locked."""
+        row = self._conn.execute(
+            "SELECT p.id, p.e164, p.status, p.whatsapp_enabled, a.provider FROM phone_numbers p"
+            " JOIN provider_accounts a ON a.id = p.provider_account_id WHERE p.id = %s"
+            " FOR UPDATE OF p",
+            (number_id,),
+        ).fetchone()
+        return SenderFacts(**row) if row else None
 
     def lock_pool(self, tenant_id: UUID, pool: str) -> None:
         """Serialise staging within one pool: whether a number is free depends on other
@@ -344,42 +397,54 @@ class CampaignNumberRepository:
                 (tenant_id, campaign_id, number_id, e164, index == 0),
             )
 
-    def binding(self, lead_id: UUID, campaign_id: UUID) -> SenderBinding | None:
+    def binding(
+        self, lead_id: UUID, campaign_id: UUID, channel: str = "sms"
+    ) -> SenderBinding | None:
+        """The lead's sticky sender in the campaign on `channel`."""
         row = self._conn.execute(
             "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
-            " b.phone_number, p.status FROM lead_sender_bindings b"
+            " b.phone_number, p.status, b.channel, a.provider FROM lead_sender_bindings b"
             " JOIN phone_numbers p ON p.id = b.phone_number_id"
-            " WHERE b.lead_id = %s AND b.campaign_id = %s",
-            (lead_id, campaign_id),
+            " JOIN provider_accounts a ON a.id = p.provider_account_id"
+            " WHERE b.lead_id = %s AND b.campaign_id = %s AND b.channel = %s",
+            (lead_id, campaign_id, channel),
         ).fetchone()
         return _binding(row) if row else None
 
     def bindings_for(
-        self, pairs: Sequence[tuple[UUID, UUID]]
+        self, pairs: Sequence[tuple[UUID, UUID]], channel: str = "sms"
     ) -> dict[tuple[UUID, UUID], SenderBinding]:
-        """The bindings of many (lead, campaign) pairs in one statement."""
+        """The bindings on `channel` of many (lead, campaign) pairs in one statement."""
         if not pairs:
             return {}
         rows = self._conn.execute(
             "SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id, b.phone_number_id,"
-            " b.phone_number, p.status FROM unnest(%b::uuid[], %b::uuid[]) AS v(lead_id, campaign_id)"
+            " b.phone_number, p.status, b.channel, a.provider"
+            " FROM unnest(%b::uuid[], %b::uuid[]) AS v(lead_id, campaign_id)"
             " JOIN lead_sender_bindings b ON b.lead_id = v.lead_id AND b.campaign_id = v.campaign_id"
-            " JOIN phone_numbers p ON p.id = b.phone_number_id",
-            ([lead for lead, _ in pairs], [campaign for _, campaign in pairs]),
+            "  AND b.channel = %b::text"
+            " JOIN phone_numbers p ON p.id = b.phone_number_id"
+            " JOIN provider_accounts a ON a.id = p.provider_account_id",
+            ([lead for lead, _ in pairs], [campaign for _, campaign in pairs], channel),
         ).fetchall()
         return {(row["lead_id"], row["campaign_id"]): _binding(row) for row in rows}
 
-    def bind_many(self, bindings: Sequence[tuple[UUID, UUID, UUID, SenderCandidate]]) -> None:
-        """Bind many (tenant, lead, campaign, sender) at once; a binding made meanwhile by
-        a concurrent first send wins, as in `bind`."""
+    def bind_many(
+        self, bindings: Sequence[tuple[UUID, UUID, UUID, SenderCandidate]], channel: str = "sms"
+    ) -> None:
+        """Bind many (tenant, lead, campaign, sender) on `channel` at once (each sender one
+        of the campaign's assignments on it); a binding made meanwhile by a concurrent
+        first send wins, as in `bind`."""
         if not bindings:
             return
         self._conn.execute(
             "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id,"
-            " campaign_phone_assignment_id, phone_number_id, phone_number)"
-            " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::text[])"
+            " campaign_phone_assignment_id, phone_number_id, phone_number, channel)"
+            " SELECT *, %b::text FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[],"
+            " %b::text[])"
             " ON CONFLICT (lead_id, campaign_id, channel) DO NOTHING",
             (
+                channel,
                 [tenant for tenant, _, _, _ in bindings],
                 [lead for _, lead, _, _ in bindings],
                 [campaign for _, _, campaign, _ in bindings],
@@ -390,16 +455,16 @@ class CampaignNumberRepository:
         )
 
     def sender_candidates_of(
-        self, campaign_ids: Iterable[UUID], now: datetime
+        self, campaign_ids: Iterable[UUID], now: datetime, channel: str = "sms"
     ) -> dict[UUID, list[SenderCandidate]]:
-        """`sender_candidates` of many campaigns in one statement, by campaign."""
+        """`sender_candidates` of many campaigns on `channel` in one statement, by campaign."""
         rows = self._conn.execute(
             "SELECT a.campaign_id, a.id, a.phone_number_id, a.phone_number,"
             " (SELECT count(*) FROM lead_sender_bindings b WHERE b.campaign_phone_assignment_id = a.id) AS load"
             " FROM campaign_phone_assignments a JOIN phone_numbers p ON p.id = a.phone_number_id"
-            " WHERE a.campaign_id = ANY(%s) AND p.status = 'active'"
+            " WHERE a.campaign_id = ANY(%s) AND a.channel = %s AND p.status = 'active'"
             " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)",
-            (list(set(campaign_ids)), now),
+            (list(set(campaign_ids)), channel, now),
         ).fetchall()
         found: dict[UUID, list[SenderCandidate]] = {}
         for r in rows:
@@ -409,17 +474,22 @@ class CampaignNumberRepository:
         return found
 
     def sender_candidates(
-        self, campaign_id: UUID, now: datetime, exclude_number: UUID | None = None
+        self,
+        campaign_id: UUID,
+        now: datetime,
+        exclude_number: UUID | None = None,
+        channel: str = "sms",
     ) -> list[SenderCandidate]:
-        """The campaign's numbers that may take a new lead, with how many leads each holds."""
+        """The campaign's numbers on `channel` that may take a new lead, with how many
+        leads each holds."""
         rows = self._conn.execute(
             "SELECT a.id, a.phone_number_id, a.phone_number,"
             " (SELECT count(*) FROM lead_sender_bindings b WHERE b.campaign_phone_assignment_id = a.id) AS load"
             " FROM campaign_phone_assignments a JOIN phone_numbers p ON p.id = a.phone_number_id"
-            " WHERE a.campaign_id = %s AND p.status = 'active'"
+            " WHERE a.campaign_id = %s AND a.channel = %s AND p.status = 'active'"
             " AND (p.cooldown_until IS NULL OR p.cooldown_until <= %s)"
             " AND a.phone_number_id IS DISTINCT FROM %s",
-            (campaign_id, now, exclude_number),
+            (campaign_id, channel, now, exclude_number),
         ).fetchall()
         return [
             SenderCandidate(r["id"], r["phone_number_id"], r["phone_number"], r["load"])
@@ -433,11 +503,12 @@ class CampaignNumberRepository:
         sender: SenderCandidate,
         event_id: UUID,
         at: datetime,
+        channel: str = "sms",
     ) -> None:
         self._conn.execute(
             "UPDATE lead_sender_bindings SET campaign_phone_assignment_id = %s, phone_number_id = %s,"
             " phone_number = %s, rehome_event_id = %s, bound_at = %s"
-            " WHERE lead_id = %s AND campaign_id = %s",
+            " WHERE lead_id = %s AND campaign_id = %s AND channel = %s",
             (
                 sender.assignment_id,
                 sender.phone_number_id,
@@ -446,13 +517,14 @@ class CampaignNumberRepository:
                 at,
                 lead_id,
                 campaign_id,
+                channel,
             ),
         )
 
     def bound_to_number(self, number_id: UUID) -> list[tuple[UUID, UUID]]:
         """The (lead, campaign) pairs that text from this number."""
         rows = self._conn.execute(
-            "SELECT lead_id, campaign_id FROM lead_sender_bindings WHERE phone_number_id = %s"
+            "SELECT DISTINCT lead_id, campaign_id FROM lead_sender_bindings WHERE phone_number_id = %s"
             " ORDER BY campaign_id, lead_id",
             (number_id,),
         ).fetchall()
@@ -467,4 +539,6 @@ def _binding(row: dict[str, Any]) -> SenderBinding:
         row["phone_number_id"],
         row["phone_number"],
         row["status"],
+        row.get("channel", "sms"),
+        row.get("provider", ""),
     )

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         ProviderAccountRepository,
         WebhookReceiptRepository,
     )
+    from tether.db.whatsapp import WhatsAppTemplateRepository
 
 
 class EventRelay(Protocol):
@@ -104,6 +105,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "subscriptions": ("tether.db.subscriptions", "SubscriptionRepository"),
     "deliveries": ("tether.db.subscriptions", "DeliveryRepository"),
     "call_outcomes": ("tether.db.calls", "CallOutcomeRepository"),
+    "whatsapp_templates": ("tether.db.whatsapp", "WhatsAppTemplateRepository"),
 }
 
 
@@ -140,6 +142,7 @@ class UnitOfWork:
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
     call_outcomes: CallOutcomeRepository
+    whatsapp_templates: WhatsAppTemplateRepository
     _session: Session
 
     def __init__(

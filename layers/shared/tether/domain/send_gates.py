@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from tether.domain.channels import capabilities
 from tether.domain.lead_state import LeadState
 
 STOPPED_STATES = frozenset({LeadState.SUPPRESSED.value, LeadState.CLOSED.value})
@@ -45,14 +46,15 @@ def hand_over_refusal(
 CONSENT_GATED_PURPOSES = frozenset({"campaign"})
 
 
-def consent_refusal(purpose: str, has_consent: bool) -> Refusal | None:
-    """With require_consent on, a campaign text to a phone without consent in force."""
+def consent_refusal(purpose: str, has_consent: bool, channel: str = "sms") -> Refusal | None:
+    """With require_consent on, a campaign text to a phone without consent in force on
+    the send's channel."""
     if has_consent or purpose not in CONSENT_GATED_PURPOSES:
         return None
     return Refusal(
         "consent_missing",
         "this tenant requires consent (require_consent) and the lead's phone has none in"
-        " force on sms: record one (POST /v1/consents or the import's consent columns)",
+        f" force on {channel}: record one (POST /v1/consents or the import's consent columns)",
     )
 
 
@@ -76,3 +78,33 @@ def paced_until(slot: datetime, now: datetime) -> datetime | None:
 def next_day(now: datetime) -> datetime:
     """Midnight UTC after `now`: when a number's daily segment count starts again."""
     return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def session_window_refusal(
+    channel: str, last_inbound_at: datetime | None, now: datetime, *, templated: bool
+) -> Refusal | None:
+    """A channel with a customer-service window (WhatsApp's 24 hours, from
+    tether.domain.channels) takes free-form text only until the window that the person's
+    last message opened closes, the closing instant itself excluded; an approved
+    template may go at any time."""
+    window = capabilities(channel).session_window
+    if window is None or templated:
+        return None
+    if last_inbound_at is None:
+        return Refusal(
+            "session_window_closed",
+            f"the person has never written on this {channel} thread, so its"
+            f" {_hours(window)}-hour window never opened: send an approved template",
+        )
+    closes_at = last_inbound_at + window
+    if now < closes_at:
+        return None
+    return Refusal(
+        "session_window_closed",
+        f"the {_hours(window)}-hour {channel} window closed at {closes_at.isoformat()}"
+        f" ({_hours(window)} hours after the person's last message): send an approved template",
+    )
+
+
+def _hours(window: timedelta) -> int:
+    return int(window.total_seconds() // 3600)

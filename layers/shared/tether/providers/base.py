@@ -72,6 +72,18 @@ class ProviderError(TetherError):
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateContent:
+    """An approved WhatsApp template a send goes as: the provider's id for it (Twilio's
+    Content SID), its name and language (Telnyx, Meta) and the values of its variables
+    ("1", "2" ...)."""
+
+    provider_template_id: str
+    name: str
+    language: str
+    variables: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class SendCommand:
     """One text to send: from the bound number to the lead, with our stable key for it."""
 
@@ -84,6 +96,7 @@ class SendCommand:
     # the message channel: "sms", "mms" or "whatsapp" (an adapter writes a WhatsApp
     # send's numbers as its API wants them, e.g. `whatsapp:+1...`); numbers stay E.164
     channel: str = "sms"
+    template: TemplateContent | None = None  # WhatsApp: the approved template it goes as
 
     def __post_init__(self) -> None:
         for number in (self.from_number, self.to_number):
@@ -119,6 +132,18 @@ class SmsProvider(Protocol):
     def send(self, command: SendCommand) -> SendAccepted: ...
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None: ...
+
+
+def whatsapp_unsupported(provider: str, display: str) -> ProviderError:
+    """The permanent refusal of an adapter whose provider does not carry WhatsApp (the
+    API refuses such a send when it is asked for; this is the last line)."""
+    return ProviderError(
+        provider,
+        ProviderErrorKind.REJECTED,
+        f"{display} does not carry WhatsApp on its messaging API: send WhatsApp from a"
+        " Twilio or Telnyx WhatsApp sender",
+        code="whatsapp_unsupported",
+    )
 
 
 def kind_for(

@@ -46,6 +46,8 @@ class SandboxErrorCode(StrEnum):
     REJECTED = "rejected"
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
+    # WhatsApp free-form text outside the 24-hour window: Twilio's code for it
+    OUTSIDE_WINDOW = "63016"
 
 
 C = SandboxErrorCode
@@ -63,6 +65,7 @@ SANDBOX_ERROR_KINDS: dict[str, ProviderErrorKind] = {
     C.REJECTED: K.REJECTED,
     C.RATE_LIMITED: K.RETRYABLE,
     C.SERVER_ERROR: K.RETRYABLE,
+    C.OUTSIDE_WINDOW: K.REJECTED,
 }
 
 
@@ -103,6 +106,11 @@ class SandboxProvider:
         }
         if command.status_callback_url:
             payload["status_callback"] = command.status_callback_url
+        if command.channel == "whatsapp":
+            payload["channel"] = "whatsapp"
+            if command.template is not None:
+                payload["content_sid"] = command.template.provider_template_id
+                payload["content_variables"] = dict(command.template.variables)
         response = http_request(
             self.name,
             "POST",

@@ -30,6 +30,7 @@ from tether.providers.base import (
     SendAccepted,
     SendCommand,
     kind_for,
+    whatsapp_unsupported,
 )
 from tether.providers.transport import (
     READ_TIMEOUT_SECONDS,
@@ -105,6 +106,8 @@ class SignalHouseProvider:
         self._read_timeout = read_timeout
 
     def send(self, command: SendCommand) -> SendAccepted:
+        if command.channel == "whatsapp":
+            raise whatsapp_unsupported(self.name, "SignalHouse")
         headers = {
             "Authorization": self._authorization,
             "Accept": "application/json",

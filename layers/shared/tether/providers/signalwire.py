@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tether.providers.base import ProviderErrorKind, SendAccepted, SendCommand, kind_for
+from tether.providers.base import (
+    ProviderErrorKind,
+    SendAccepted,
+    SendCommand,
+    kind_for,
+    whatsapp_unsupported,
+)
 from tether.providers.transport import READ_TIMEOUT_SECONDS
 from tether.providers.twilio import TwilioCompatibleApi
 
@@ -78,6 +84,8 @@ class SignalWireProvider:
         )
 
     def send(self, command: SendCommand) -> SendAccepted:
+        if command.channel == "whatsapp":
+            raise whatsapp_unsupported(self.name, "SignalWire")
         return self._api.send(command)
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:

@@ -15,6 +15,7 @@ DateSent, compared on body and creation time.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from tether.domain.message_status import MessageStatus
+from tether.domain.whatsapp import whatsapp_address
 from tether.observability import logger
 from tether.providers.base import (
     ProviderError,
@@ -76,6 +78,9 @@ TWILIO_ERROR_KINDS: dict[str, ProviderErrorKind] = {
     "30008": K.REJECTED,  # unknown error
     "30022": K.RETRYABLE,  # US A2P 10DLC throughput exceeded
     "30034": K.AUTH,  # sent from an unregistered 10DLC number
+    # WhatsApp: free-form text outside the 24-hour window (Tether's own gate refuses it
+    # first; the provider's word is final)
+    "63016": K.REJECTED,
 }
 
 _STATUSES: dict[str, MessageStatus] = {
@@ -123,11 +128,19 @@ class TwilioCompatibleApi:
 
     def send(self, command: SendCommand) -> SendAccepted:
         form: list[tuple[str, str]] = [
-            ("To", command.to_number),
-            ("From", command.from_number),
-            ("Body", command.body),
+            ("To", _address(command, command.to_number)),
+            ("From", _address(command, command.from_number)),
         ]
-        form += [("MediaUrl", url) for url in command.media_urls]
+        if command.template is not None:
+            # an approved WhatsApp template goes by its Content SID; Body and MediaUrl
+            # are left out (the Content API supersedes them)
+            form.append(("ContentSid", command.template.provider_template_id))
+            if command.template.variables:
+                variables = json.dumps(dict(command.template.variables), separators=(",", ":"))
+                form.append(("ContentVariables", variables))
+        else:
+            form.append(("Body", command.body))
+            form += [("MediaUrl", url) for url in command.media_urls]
         if command.status_callback_url:
             form.append(("StatusCallback", command.status_callback_url))
         response = http_request(
@@ -148,7 +161,11 @@ class TwilioCompatibleApi:
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:
         since = sent_after.astimezone(UTC).replace(microsecond=0)
-        pair = {"From": command.from_number, "To": command.to_number, "PageSize": "50"}
+        pair = {
+            "From": _address(command, command.from_number),
+            "To": _address(command, command.to_number),
+            "PageSize": "50",
+        }
         # DateSent filters by GMT day; a message still queued has no date_sent yet and
         # is left out of that list, so the unfiltered newest page is read as well.
         for params in ({**pair, "DateSent>": since.date().isoformat()}, pair):
@@ -249,6 +266,12 @@ class TwilioProvider:
 
     def find_sent(self, command: SendCommand, sent_after: datetime) -> SendAccepted | None:
         return self._api.find_sent(command, sent_after)
+
+
+def _address(command: SendCommand, e164: str) -> str:
+    """A number as the Messages API wants it on the command's channel: WhatsApp
+    addresses are `whatsapp:+E164`."""
+    return whatsapp_address(e164) if command.channel == "whatsapp" else e164
 
 
 def _object(response: HttpResponse) -> Mapping[str, Any]:

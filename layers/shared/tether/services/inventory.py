@@ -202,13 +202,33 @@ def register(
     pool: str,
     rows: list[NumberRow],
     ai_worker: str | None,
+    whatsapp: bool = False,
 ) -> RegistrationReport:
     with uow:
         report = store_numbers(uow, tenant_id, provider_account_id, pool, rows)
         if ai_worker is not None and report.stored:
             uow.numbers.set_worker(tenant_id, report.stored, ai_worker)
+        if whatsapp and report.stored:
+            uow.inventory.set_whatsapp(
+                uow.inventory.number_ids(tenant_id, report.stored), enabled=True
+            )
         uow.commit()
     return report
+
+
+def set_whatsapp_sender(uow: UnitOfWork, number_id: UUID, enabled: bool) -> dict[str, Any]:
+    """Say whether a number is a WhatsApp sender at its provider. Switching it off leaves
+    the campaigns it is the WhatsApp sender of as they are (their sends fail at the
+    provider until another sender is assigned)."""
+    with uow:
+        rows = uow.inventory.set_whatsapp([number_id], enabled)
+        if not rows:
+            raise NotFound("phone number", number_id)
+        uow.commit()
+    logger.info(
+        "whatsapp sender set", extra={"phone_number_id": str(number_id), "enabled": enabled}
+    )
+    return rows[0]
 
 
 def list_numbers(

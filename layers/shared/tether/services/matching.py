@@ -11,10 +11,20 @@ from tether.domain.phone import normalize_or_keep
 
 
 def match_inbound(
-    uow: UnitOfWork, tenant_id: UUID, to_address: str, from_address: str, region: str = "US"
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    to_address: str,
+    from_address: str,
+    region: str = "US",
+    channel: str = "sms",
 ) -> InboundMatch:
-    """Match a reply by exact normalised numbers. A sender that is not a phone number
-    (a short code, an alphanumeric id) is kept as it came and simply matches no lead."""
+    """Match a reply by exact normalised numbers, through the number's assignments and
+    the lead's bindings on `channel` (the sender channel: a WhatsApp reply finds the
+    WhatsApp sender's campaign). A sender that is not a phone number (a short code, an
+    alphanumeric id) is kept as it came and simply matches no lead."""
     return uow.leads.match(
-        tenant_id, normalize_or_keep(to_address, region), normalize_or_keep(from_address, region)
+        tenant_id,
+        normalize_or_keep(to_address, region),
+        normalize_or_keep(from_address, region),
+        channel,
     )

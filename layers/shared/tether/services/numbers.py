@@ -25,6 +25,7 @@ from tether.domain.errors import (
 )
 from tether.domain.phone import normalize_phone
 from tether.domain.sender import SenderCandidate, choose_sender, choose_senders
+from tether.domain.whatsapp import WHATSAPP_PROVIDERS, carries_whatsapp
 from tether.observability import logger, metrics
 
 
@@ -168,7 +169,7 @@ def stage_numbers(
     campaign = uow.campaigns.get(campaign_id, for_update=True)
     if campaign is None:
         raise NotFound("campaign", campaign_id)
-    existing = uow.campaign_numbers.assignments(campaign_id)
+    existing = uow.campaign_numbers.assignments(campaign_id, "sms")
     if existing:
         return existing
     needed = 1 + rotation_numbers
@@ -178,7 +179,7 @@ def stage_numbers(
         raise NoFreeNumber(campaign.pool, needed, len(free))
     uow.campaign_numbers.assign(campaign.tenant_id, campaign_id, free)
     uow.campaigns.mark_staged(campaign_id, now)
-    assignments = uow.campaign_numbers.assignments(campaign_id)
+    assignments = uow.campaign_numbers.assignments(campaign_id, "sms")
     logger.info(
         "campaign staged",
         extra={
@@ -190,6 +191,51 @@ def stage_numbers(
     return assignments
 
 
+def assign_campaign_sender(
+    uow: UnitOfWork, campaign_id: UUID, number_id: UUID, channel: str
+) -> dict[str, Any]:
+    """Add one of the tenant's numbers to a campaign on a channel: for 'whatsapp', the
+    campaign's WhatsApp sender (its primary when it has none yet). The number must be
+    active; a WhatsApp one a WhatsApp sender (whatsapp_enabled) of a provider that
+    carries WhatsApp (InvalidInput otherwise, and migration 0036 refuses it too)."""
+    if channel not in ("sms", "whatsapp"):
+        raise InvalidInput(f"unknown sender channel {channel!r}: 'sms' or 'whatsapp'")
+    with uow:
+        campaign = uow.campaigns.get(campaign_id, for_update=True)
+        if campaign is None:
+            raise NotFound("campaign", campaign_id)
+        number = uow.campaign_numbers.sender_facts(number_id)
+        if number is None:
+            raise NotFound("phone number", number_id)
+        if number.status != "active":
+            raise InvalidInput(f"{number.e164} is {number.status}: only an active number sends")
+        if channel == "whatsapp":
+            if not carries_whatsapp(number.provider):
+                raise InvalidInput(
+                    f"{number.e164} is a {number.provider} number, and {number.provider} does"
+                    f" not carry WhatsApp (WhatsApp goes through {', '.join(sorted(WHATSAPP_PROVIDERS))})"
+                )
+            if not number.whatsapp_enabled:
+                raise InvalidInput(
+                    f"{number.e164} is not a WhatsApp sender: register it with whatsapp true"
+                    " once its provider has it as a WhatsApp sender"
+                )
+        assignment = uow.campaign_numbers.add_sender(
+            campaign.tenant_id, campaign_id, number_id, number.e164, channel
+        )
+        uow.commit()
+    logger.info(
+        "campaign sender assigned",
+        extra={
+            "campaign_id": str(campaign_id),
+            "phone_number": number.e164,
+            "channel": channel,
+            "is_primary": assignment["is_primary"],
+        },
+    )
+    return assignment
+
+
 @dataclass(frozen=True, slots=True)
 class SenderWanted:
     """A lead that a campaign is about to text."""
@@ -198,22 +244,29 @@ class SenderWanted:
     lead_id: UUID
     lead_phone: str
     campaign_id: UUID
+    channel: str = "sms"  # the sender channel: 'sms' (SMS and MMS) or 'whatsapp'
 
 
 def resolve_senders(
     uow: UnitOfWork, wanted: Sequence[SenderWanted], now: datetime
 ) -> dict[tuple[UUID, UUID], SenderBinding | SenderUnavailable]:
-    """The number that texts each lead in each campaign, by (lead, campaign): its
-    binding, made on the first send (area-code match first, then least loaded; a
-    binding made meanwhile by a concurrent first send wins), or why there is none. A
-    few set-based statements for the whole batch; binds in the open transaction."""
+    """The number that texts each lead in each campaign on the wanted channel, by (lead,
+    campaign): its binding on that channel, made on the first send (area-code match
+    first, then least loaded; a binding made meanwhile by a concurrent first send wins),
+    or why there is none. All wanted of one batch share a channel (`resolve_senders_on`
+    mixes them). A few set-based statements for the whole batch; binds in the open
+    transaction."""
+    channels = {w.channel for w in wanted}
+    if len(channels) > 1:
+        raise ValueError("resolve_senders takes one channel at a time: use resolve_senders_on")
+    channel = channels.pop() if channels else "sms"
     pairs = list({(w.lead_id, w.campaign_id): w for w in wanted}.values())
-    found = uow.campaign_numbers.bindings_for([(w.lead_id, w.campaign_id) for w in pairs])
+    found = uow.campaign_numbers.bindings_for([(w.lead_id, w.campaign_id) for w in pairs], channel)
     unbound = [w for w in pairs if (w.lead_id, w.campaign_id) not in found]
     refused: dict[tuple[UUID, UUID], SenderBinding | SenderUnavailable] = {}
     if unbound:
         candidates = uow.campaign_numbers.sender_candidates_of(
-            {w.campaign_id for w in unbound}, now
+            {w.campaign_id for w in unbound}, now, channel
         )
         new: list[tuple[UUID, UUID, UUID, SenderCandidate]] = []
         for campaign_id in dict.fromkeys(w.campaign_id for w in unbound):
@@ -223,6 +276,9 @@ def resolve_senders(
                 for w in leads:
                     refused[(w.lead_id, campaign_id)] = SenderUnavailable(
                         f"campaign {campaign_id} has no active number: stage it first"
+                        if channel == "sms"
+                        else f"campaign {campaign_id} has no active {channel} sender:"
+                        f" assign one (POST /v1/campaigns/{campaign_id}/assignments)"
                     )
                 continue
             chosen = choose_senders([w.lead_phone for w in leads], pool)
@@ -230,8 +286,10 @@ def resolve_senders(
                 (w.tenant_id, w.lead_id, campaign_id, sender)
                 for w, sender in zip(leads, chosen, strict=True)
             )
-        uow.campaign_numbers.bind_many(new)
-        found.update(uow.campaign_numbers.bindings_for([(lead, c) for _, lead, c, _ in new]))
+        uow.campaign_numbers.bind_many(new, channel)
+        found.update(
+            uow.campaign_numbers.bindings_for([(lead, c) for _, lead, c, _ in new], channel)
+        )
         for _, lead_id, campaign_id, _ in new:
             binding = found.get((lead_id, campaign_id))
             if binding is not None:
@@ -241,6 +299,7 @@ def resolve_senders(
                         "lead_id": str(lead_id),
                         "campaign_id": str(campaign_id),
                         "phone_number": binding.phone_number,
+                        "channel": channel,
                     },
                 )
     resolved: dict[tuple[UUID, UUID], SenderBinding | SenderUnavailable] = {}
@@ -259,6 +318,19 @@ def resolve_senders(
     return resolved
 
 
+def resolve_senders_on(
+    uow: UnitOfWork, wanted: Sequence[SenderWanted], now: datetime
+) -> dict[tuple[UUID, UUID, str], SenderBinding | SenderUnavailable]:
+    """`resolve_senders` of wanted senders on any channels, by (lead, campaign,
+    channel): one pass per channel, so an SMS send never finds a WhatsApp binding and
+    a WhatsApp send never an SMS one."""
+    resolved: dict[tuple[UUID, UUID, str], SenderBinding | SenderUnavailable] = {}
+    for channel in dict.fromkeys(w.channel for w in wanted):
+        found = resolve_senders(uow, [w for w in wanted if w.channel == channel], now)
+        resolved.update({(lead, campaign, channel): b for (lead, campaign), b in found.items()})
+    return resolved
+
+
 def resolve_sender(
     uow: UnitOfWork, lead_id: UUID, campaign_id: UUID, now: datetime
 ) -> SenderBinding:
@@ -274,17 +346,23 @@ def resolve_sender(
 
 
 def rehome_lead(
-    uow: UnitOfWork, lead_id: UUID, campaign_id: UUID, reason: str, now: datetime
+    uow: UnitOfWork,
+    lead_id: UUID,
+    campaign_id: UUID,
+    reason: str,
+    now: datetime,
+    channel: str = "sms",
 ) -> SenderBinding:
-    """Move a bound lead to another of the campaign's numbers, recording why."""
+    """Move a bound lead to another of the campaign's numbers on the same channel,
+    recording why."""
     with uow:
-        binding = uow.campaign_numbers.binding(lead_id, campaign_id)
+        binding = uow.campaign_numbers.binding(lead_id, campaign_id, channel)
         if binding is None:
-            raise NotFound("sender binding", f"{lead_id}/{campaign_id}")
+            raise NotFound("sender binding", f"{lead_id}/{campaign_id}/{channel}")
         lead = uow.leads.get(lead_id, for_update=True)
         assert lead is not None  # the binding references it
         candidates = uow.campaign_numbers.sender_candidates(
-            campaign_id, now, exclude_number=binding.phone_number_id
+            campaign_id, now, exclude_number=binding.phone_number_id, channel=channel
         )
         if not candidates:
             raise SenderUnavailable(
@@ -294,18 +372,21 @@ def rehome_lead(
         event_id = uow.lead_events.append(
             lead,
             "SENDER_REHOMED",
-            f"rehome:{lead_id}:{campaign_id}:{now.isoformat()}",
+            f"rehome:{lead_id}:{campaign_id}:{channel}:{now.isoformat()}"
+            if channel != "sms"
+            else f"rehome:{lead_id}:{campaign_id}:{now.isoformat()}",
             payload={
                 "campaign_id": str(campaign_id),
                 "from_number": binding.phone_number,
                 "to_number": chosen.phone_number,
                 "reason": reason,
+                **({"channel": channel} if channel != "sms" else {}),
             },
         )
         if event_id is None:
             raise InvalidInput(f"lead {lead_id} was already re-homed at {now.isoformat()}")
-        uow.campaign_numbers.rehome(lead_id, campaign_id, chosen, event_id, now)
-        moved = uow.campaign_numbers.binding(lead_id, campaign_id)
+        uow.campaign_numbers.rehome(lead_id, campaign_id, chosen, event_id, now, channel)
+        moved = uow.campaign_numbers.binding(lead_id, campaign_id, channel)
         assert moved is not None
         uow.commit()
     logger.info(

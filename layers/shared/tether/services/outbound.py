@@ -30,12 +30,13 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tether.config import stage_settings
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.campaigns import Campaign, Composed
+from tether.domain.channels import capabilities, message_channel
 from tether.domain.errors import (
     ConfigurationError,
     Conflict,
@@ -61,6 +62,7 @@ from tether.domain.quiet_hours import (
 from tether.domain.segments import count_segments
 from tether.domain.send_gates import (
     CONSENT_GATED_PURPOSES,
+    Refusal,
     consent_refusal,
     expiry_refusal,
     hand_over_refusal,
@@ -68,9 +70,11 @@ from tether.domain.send_gates import (
     next_day,
     paced_until,
     quiet_hours_refusal,
+    session_window_refusal,
 )
 from tether.domain.send_key import check_send_key, default_send_key
 from tether.domain.status_callbacks import status_callback_url
+from tether.domain.whatsapp import SessionWindowClosed, WhatsAppTemplate, carries_whatsapp
 from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
 from tether.providers.base import (
@@ -79,11 +83,12 @@ from tether.providers.base import (
     SendAccepted,
     SendCommand,
     SmsProvider,
+    TemplateContent,
 )
 from tether.queues import MessageQueue
 from tether.secrets import resolve_secret
 from tether.services.leads import move_held_lead
-from tether.services.numbers import SenderWanted, record_number_delivery, resolve_senders
+from tether.services.numbers import SenderWanted, record_number_delivery, resolve_senders_on
 from tether.services.statuses import apply_parked_statuses
 
 # A reconciling lookup searches from a little before the attempt began: clocks differ.
@@ -99,6 +104,16 @@ SENDS_PER_MESSAGE = 10
 # A paused campaign's sends wait with the sweeper and look again this often; resuming
 # the campaign brings them forward at once (services.campaigns.resume_campaign).
 PAUSED_RECHECK = timedelta(hours=1)
+
+
+class WhatsAppTemplateUse(BaseModel):
+    """An approved WhatsApp template of the tenant to send, with its variables' values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    variables: dict[str, str] = Field(default_factory=dict, max_length=100)
 
 
 class SendRequest(BaseModel):
@@ -122,6 +137,20 @@ class SendRequest(BaseModel):
     # opt_out_confirmation: the one text an opt-out gets back; it passes the gates that
     # would stop any text to a suppressed phone (lead state, suppression, quiet hours)
     purpose: Literal["campaign", "auto_reply", "opt_out_confirmation"] = "campaign"
+    # the conversation it goes on: SMS (MMS when it carries media) or WhatsApp, from the
+    # campaign's sender on that channel
+    channel: Literal["sms", "whatsapp"] = "sms"
+    # WhatsApp only: an approved template (outside the 24-hour window, the only way)
+    whatsapp_template: WhatsAppTemplateUse | None = None
+
+    @model_validator(mode="after")
+    def _template_is_whatsapp(self) -> SendRequest:
+        if self.whatsapp_template is not None:
+            if self.channel != "whatsapp":
+                raise ValueError("whatsapp_template goes with channel 'whatsapp'")
+            if self.body is not None or self.media_urls:
+                raise ValueError("a WhatsApp template send has no body or media of its own")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +252,9 @@ class _Ready:
     thread_id: UUID | None = None  # else the thread of its two addresses, made on first use
     variant: str | None = None
     send_at: datetime | None = None
+    channel: str = "sms"  # the thread channel: 'sms' (MMS with media) or 'whatsapp'
+    whatsapp_template: WhatsAppTemplate | None = None
+    template_variables: dict[str, str] | None = None
 
 
 def request_sends(
@@ -297,32 +329,53 @@ def store_sends(
         keyed.append((index, request, lead, send_key))
     existing = uow.messages.by_send_keys([(lead.tenant_id, key) for _, _, lead, key in keyed])
     bodies: list[tuple[int, SendRequest, Lead, str, Composed]] = []
+    templates: dict[int, WhatsAppTemplate] = {}
     for index, request, lead, send_key in keyed:
         stored = existing.get((lead.tenant_id, send_key))
         if stored is not None:
             results[index] = _repeated(stored, request, send_key)
             continue
         try:
-            composed = _compose(request, campaigns[request.campaign_id], lead)
+            template = _whatsapp_template(uow, lead.tenant_id, request)
+            composed = (
+                Composed(template.render(_variables(request)), None)
+                if template is not None
+                else _compose(request, campaigns[request.campaign_id], lead)
+            )
         except TetherError as error:  # a lead lacking a field: refused alone, with why
             results[index] = SendRefused(request, error)
             continue
         bodies.append((index, request, lead, send_key, composed))
+        if template is not None:
+            templates[index] = template
     bodies = _consented(uow, bodies, results)
-    senders = resolve_senders(
+    senders = resolve_senders_on(
         uow,
         [
-            SenderWanted(lead.tenant_id, lead.id, lead.phone, r.campaign_id)
+            SenderWanted(lead.tenant_id, lead.id, lead.phone, r.campaign_id, r.channel)
             for _, r, lead, _, _ in bodies
         ],
         now,
     )
     ready: list[tuple[int, SendRequest, _Ready]] = []
     for index, request, lead, send_key, composed in bodies:
-        binding = senders[(lead.id, request.campaign_id)]
+        binding = senders[(lead.id, request.campaign_id, request.channel)]
         if isinstance(binding, SenderUnavailable):
-            results[index] = SendRefused(request, binding)
+            # a campaign without a WhatsApp sender cannot take the request at all (422);
+            # an SMS sender that is unavailable now is a state that passes (409)
+            unavailable: TetherError = (
+                InvalidInput(str(binding)) if request.channel == "whatsapp" else binding
+            )
+            results[index] = SendRefused(request, unavailable)
             continue
+        if request.channel == "whatsapp":
+            refused = _whatsapp_refusal(
+                uow, request, lead, binding.phone_number, binding.provider,
+                index in templates, now,
+            )  # fmt: skip
+            if refused is not None:
+                results[index] = SendRefused(request, refused)
+                continue
         sender = _Sender(binding.assignment_id, binding.phone_number_id, binding.phone_number)
         send = _Ready(
             lead.tenant_id,
@@ -337,6 +390,9 @@ def store_sends(
             request.purpose,
             variant=composed.variant,
             send_at=request.send_at if request.send_at and request.send_at > now else None,
+            channel=request.channel,
+            whatsapp_template=templates.get(index),
+            template_variables=_variables(request) if index in templates else None,
         )
         ready.append((index, request, send))
     stored_now = _store(uow, [send for _, _, send in ready], now)
@@ -355,24 +411,85 @@ def store_sends(
     return done
 
 
+def _whatsapp_template(
+    uow: UnitOfWork, tenant_id: UUID, request: SendRequest
+) -> WhatsAppTemplate | None:
+    """The approved template a WhatsApp request names (None: free-form text)."""
+    use = request.whatsapp_template
+    if use is None:
+        return None
+    template = uow.whatsapp_templates.find(tenant_id, use.name, use.language)
+    if template is None:
+        raise InvalidInput(
+            f"no WhatsApp template {use.name!r} in language {use.language!r}: register it"
+            " first (POST /v1/whatsapp-templates)"
+        )
+    if not template.approved:
+        raise InvalidInput(
+            f"WhatsApp template {use.name!r} ({use.language}) is {template.status}:"
+            " only an approved template may go"
+        )
+    return template
+
+
+def _variables(request: SendRequest) -> dict[str, str]:
+    return dict(request.whatsapp_template.variables) if request.whatsapp_template else {}
+
+
+def _whatsapp_refusal(
+    uow: UnitOfWork,
+    request: SendRequest,
+    lead: Lead,
+    sender: str,
+    provider: str,
+    templated: bool,
+    now: datetime,
+) -> TetherError | None:
+    """Why a WhatsApp send cannot be asked for now: its sender's provider does not carry
+    WhatsApp, or free-form text outside the 24-hour window (as of when it would go)."""
+    if not carries_whatsapp(provider):
+        return InvalidInput(
+            f"the campaign's WhatsApp sender {sender} is a {provider} number, and {provider}"
+            " does not carry WhatsApp"
+        )
+    if len(request.media_urls) > capabilities("whatsapp").max_media:
+        return InvalidInput(
+            f"a WhatsApp message carries at most {capabilities('whatsapp').max_media} media"
+        )
+    opened = uow.threads.last_inbound_at(lead.tenant_id, "whatsapp", sender, lead.phone)
+    when = request.send_at if request.send_at and request.send_at > now else now
+    refusal = session_window_refusal("whatsapp", opened, when, templated=templated)
+    return SessionWindowClosed(refusal.reason) if refusal is not None else None
+
+
 def _consented(
     uow: UnitOfWork,
     bodies: list[tuple[int, SendRequest, Lead, str, Composed]],
     results: list[SendReceipt | SendRefused | None],
 ) -> list[tuple[int, SendRequest, Lead, str, Composed]]:
     """The sends that pass the consent gate (tether.domain.send_gates.consent_refusal),
-    read for the whole batch in one statement; the others are refused in `results`."""
-    missing = uow.consents.missing(
-        [
-            (lead.tenant_id, lead.phone)
-            for _, r, lead, _, _ in bodies
-            if r.purpose in CONSENT_GATED_PURPOSES
-        ]
-    )
+    read for the whole batch in one statement per channel (a WhatsApp send needs consent
+    on WhatsApp); the others are refused in `results`."""
+    missing = {
+        (channel, *pair)
+        for channel in dict.fromkeys(r.channel for _, r, _, _, _ in bodies)
+        for pair in uow.consents.missing(
+            [
+                (lead.tenant_id, lead.phone)
+                for _, r, lead, _, _ in bodies
+                if r.purpose in CONSENT_GATED_PURPOSES and r.channel == channel
+            ],
+            channel,
+        )
+    }
     passed = []
     for entry in bodies:
         index, request, lead, _, _ = entry
-        refusal = consent_refusal(request.purpose, (lead.tenant_id, lead.phone) not in missing)
+        refusal = consent_refusal(
+            request.purpose,
+            (request.channel, lead.tenant_id, lead.phone) not in missing,
+            request.channel,
+        )
         if refusal is not None:
             results[index] = SendRefused(request, ConsentRequired(refusal.reason))
             continue
@@ -388,9 +505,17 @@ def _store(
     if not sends:
         return []
     validity = uow.messages.validity_hours({send.tenant_id for send in sends})
-    threads = uow.threads.for_addresses_many(
-        [(s.tenant_id, s.sender.phone_number, s.to_number, s.lead_id, s.campaign_id) for s in sends]
-    )
+    threads: dict[tuple[str, UUID, str, str], UUID] = {}
+    for channel in dict.fromkeys(s.channel for s in sends):
+        opened = uow.threads.for_addresses_many(
+            [
+                (s.tenant_id, s.sender.phone_number, s.to_number, s.lead_id, s.campaign_id)
+                for s in sends
+                if s.channel == channel
+            ],
+            channel,
+        )
+        threads.update({(channel, *key): thread for key, thread in opened.items()})
     drafts = []
     for send in sends:
         if send.tenant_id not in validity:
@@ -401,7 +526,9 @@ def _store(
                 lead_id=send.lead_id,
                 campaign_id=send.campaign_id,
                 thread_id=send.thread_id
-                or threads[(send.tenant_id, send.sender.phone_number, send.to_number)],
+                or threads[
+                    (send.channel, send.tenant_id, send.sender.phone_number, send.to_number)
+                ],
                 assignment_id=send.sender.assignment_id,
                 number_id=send.sender.number_id,
                 from_number=send.sender.phone_number,
@@ -416,6 +543,9 @@ def _store(
                 purpose=send.purpose,
                 variant=send.variant,
                 not_before=send.send_at,
+                channel=message_channel(send.channel, bool(send.media_urls)).value,
+                whatsapp_template_id=send.whatsapp_template.id if send.whatsapp_template else None,
+                template_variables=send.template_variables,
             )
         )
     made = uow.messages.insert_outbound_many(drafts)
@@ -481,6 +611,7 @@ class ReachedNumber:
     assignment_id: UUID
     number_id: UUID
     phone_number: str
+    channel: str = "sms"  # the thread channel it reached the number on
 
 
 def request_opt_out_confirmation(
@@ -514,6 +645,7 @@ def request_opt_out_confirmation(
         [],
         "opt_out_confirmation",
         thread_id,
+        channel=reached.channel,
     )
     [stored] = _store(uow, [send], now)
     assert stored is not None  # a concurrent delivery of the same receipt committed first
@@ -719,6 +851,8 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
     refusal = expiry_refusal(ctx.expires_at, now) or lead_refusal(
         ctx.lead_state, opt_out_confirmation=ctx.is_opt_out_confirmation
     )
+    if refusal is None:
+        refusal = _channel_refusal(ctx, now)
     if refusal is not None:
         return _fail(uow, ctx, refusal.code, refusal.reason)
     if ctx.campaign_status == "paused" and ctx.purpose == "campaign":
@@ -757,6 +891,21 @@ def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | Non
     return None
 
 
+def _channel_refusal(ctx: SendContext, now: datetime) -> Refusal | None:
+    """A WhatsApp send's own gates: its template still approved, and free-form text only
+    inside the 24-hour window (it may have closed while the send waited)."""
+    if ctx.channel != "whatsapp":
+        return None
+    if ctx.template is not None and ctx.template.status != "approved":
+        return Refusal(
+            "template_not_approved",
+            f"WhatsApp template {ctx.template.name!r} is {ctx.template.status} now",
+        )
+    return session_window_refusal(
+        ctx.channel, ctx.last_inbound_at, now, templated=ctx.template is not None
+    )
+
+
 def _hand_over(
     uow: UnitOfWork,
     claimed: SendContext,
@@ -775,7 +924,7 @@ def _hand_over(
     ctx = replace(claimed, attempts=check.attempts, lead_state=lead.state.value if lead else None)
     refusal = hand_over_refusal(
         check.suppressed, ctx.lead_state, opt_out_confirmation=ctx.is_opt_out_confirmation
-    )
+    ) or _channel_refusal(ctx, now)
     if refusal is not None:
         outcome = _fail(uow, ctx, refusal.code, refusal.reason)
         uow.commit()
@@ -791,6 +940,15 @@ def _hand_over(
         media_urls=tuple(ctx.media_urls),
         idempotency_key=str(ctx.id),
         status_callback_url=callback_url,
+        channel=ctx.channel,
+        template=TemplateContent(
+            ctx.template.provider_template_id,
+            ctx.template.name,
+            ctx.template.language,
+            ctx.template.variables,
+        )
+        if ctx.template is not None
+        else None,
     )
     try:
         accepted = _deliver(provider, command, in_doubt, claimed.attempt_started_at)

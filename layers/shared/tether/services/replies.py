@@ -24,6 +24,7 @@ from tether.db.leads import InboundMatch
 from tether.db.messages import InboundDraft
 from tether.db.repositories import NewSuppression
 from tether.db.unit_of_work import UnitOfWork
+from tether.domain.channels import capabilities
 from tether.domain.classification import (
     Classification,
     Intent,
@@ -109,7 +110,10 @@ def apply_reply(
 ) -> HandledReply:
     """`handle_reply` as one step of the caller's open transaction (the receipt's)."""
     region = tenant_number_settings(uow, tenant_id).default_region
-    match = match_inbound(uow, tenant_id, reply.to_address, reply.from_address, region)
+    sender_channel, thread_channel = _channels(reply)
+    match = match_inbound(
+        uow, tenant_id, reply.to_address, reply.from_address, region, sender_channel
+    )
     ours, theirs = (
         normalize_or_keep(reply.to_address, region),
         normalize_or_keep(reply.from_address, region),
@@ -117,7 +121,9 @@ def apply_reply(
     lead = (
         uow.leads.get(match.lead_id, for_update=True) if match.lead_id else None
     )  # the lead first
-    thread_id = uow.threads.for_addresses(tenant_id, ours, theirs, match.lead_id, match.campaign_id)
+    thread_id = uow.threads.for_addresses(
+        tenant_id, ours, theirs, match.lead_id, match.campaign_id, thread_channel
+    )
     message_id = uow.messages.insert_inbound(
         InboundDraft(
             tenant_id=tenant_id,
@@ -133,6 +139,7 @@ def apply_reply(
             campaign_id=match.campaign_id if match.assignment_id else None,
             assignment_id=match.assignment_id,
             number_id=match.number_id if match.assignment_id else None,
+            channel=reply.channel,
         )
     )
     if message_id is None:  # stored before: its effects were applied then
@@ -141,7 +148,7 @@ def apply_reply(
     classification = (classifier or _CLASSIFIER).classify(reply.body, region)
     answer_id = _honour_phone_wide(
         uow, tenant_id, match, lead, theirs, ours, thread_id, message_id, receipt_id,
-        classification, now,
+        classification, now, sender_channel,
     )  # fmt: skip
     reason = match.unmatched_reason
     if lead is None or reason is not None:
@@ -182,8 +189,9 @@ def apply_reply(
         )
         if answer_id is None and classification.intent is not Intent.OPT_OUT:
             answer_id = _auto_reply(
-                uow, lead, match.campaign_id, receipt_id, classification, decision, now
-            )
+                uow, lead, match.campaign_id, receipt_id, classification, decision, now,
+                sender_channel,
+            )  # fmt: skip
     notification_id, stage = bell
     uow.outbox.record(
         tenant_id,
@@ -234,16 +242,24 @@ def _honour_phone_wide(
     receipt_id: UUID,
     classification: Classification,
     now: datetime,
+    channel: str = "sms",
 ) -> UUID | None:
     """What a reply does to the sender's phone across the tenant, lead or no lead: an
     opt-out suppresses it and queues the one confirmation, from the number the STOP
-    reached; START/UNSTOP lifts the opt-out. Returns the confirmation queued, if any."""
+    reached, on the channel it came on; START/UNSTOP lifts the opt-out. Returns the
+    confirmation queued, if any.
+
+    A STOP on WhatsApp suppresses the phone on every channel, as one by SMS does: the
+    suppression list is per phone, and a person who said stop on one channel has
+    revoked consent "by any reasonable means" (the FCC's 2024 revocation rule), so
+    texting on the other would be the costly mistake. The consent log (0027) records
+    the revocation (or a keyword opt-in) on the channel it came by."""
     lead_id = lead.id if lead is not None else None
     if _keyword_opt_in(uow, tenant_id, phone, classification):
         assert classification.opt_in is not None
         uow.consents.record_keyword(
             tenant_id, phone, ConsentKind.GRANTED, classification.opt_in, message_id, thread_id,
-            lead_id,
+            lead_id, channel,
         )  # fmt: skip
     if classification.intent is Intent.RESUBSCRIBE:
         uow.suppressions.lift(
@@ -268,7 +284,7 @@ def _honour_phone_wide(
     # every opt-out is a revocation on the consent log, beside the suppression
     uow.consents.record_keyword(
         tenant_id, phone, ConsentKind.REVOKED, classification.keyword or "stop", message_id,
-        thread_id, lead_id,
+        thread_id, lead_id, channel,
     )  # fmt: skip
     # the lead (if any) is locked already: an opt-out takes the lead, then the phone
     suppression = uow.suppressions.add(
@@ -306,7 +322,10 @@ def _honour_phone_wide(
             detail={"to": ours, "reason": match.unmatched_reason or "number not assigned"},
         )
         return None
-    reached = ReachedNumber(match.campaign_id, match.assignment_id, match.number_id, ours)
+    reached = ReachedNumber(
+        match.campaign_id, match.assignment_id, match.number_id, ours, "whatsapp"
+        if channel == "whatsapp" else "sms",
+    )  # fmt: skip
     return request_opt_out_confirmation(
         uow,
         tenant_id,
@@ -317,6 +336,13 @@ def _honour_phone_wide(
         receipt_id,
         now,
     )
+
+
+def _channels(reply: InboundMessage) -> tuple[str, str]:
+    """The reply's sender channel (the assignments and bindings it matches through) and
+    its thread channel (the conversation it belongs to)."""
+    caps = capabilities(reply.channel)
+    return caps.sender_channel or "sms", caps.thread_channel
 
 
 def _keyword_opt_in(
@@ -516,8 +542,10 @@ def _auto_reply(
     classification: Classification,
     decision: WorkerDecision,
     now: datetime,
+    channel: str = "sms",
 ) -> UUID | None:
-    """Queue the worker's auto reply from the lead's bound number, in this transaction.
+    """Queue the worker's auto reply from the lead's bound number on the reply's
+    channel, in this transaction.
     The send key names the receipt, so a redelivered reply queues nothing more; the
     sweeper enqueues the row once this transaction commits."""
     if decision.next_step is not NextStep.AUTO_REPLY:
@@ -535,5 +563,6 @@ def _auto_reply(
         ),
         send_key=f"auto_reply:{receipt_id}",
         purpose="auto_reply",
+        channel="whatsapp" if channel == "whatsapp" else "sms",
     )
     return store_send(uow, request, now).message_id

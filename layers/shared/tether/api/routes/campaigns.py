@@ -19,6 +19,7 @@ from tether.api.openapi import responses
 from tether.api.params import Cursor, IdempotencyKey, Limit
 from tether.api.schemas import (
     Assignment,
+    AssignmentRequest,
     Campaign,
     CampaignUpdate,
     ImportResult,
@@ -43,6 +44,7 @@ from tether.domain.pagination import DEFAULT_LIMIT, decode_position
 from tether.domain.templates import Variant
 from tether.services import campaigns
 from tether.services.lead_import import ConsentAttestation, ImportReport, import_leads
+from tether.services.numbers import assign_campaign_sender
 
 router = Router()  # type: ignore[no-untyped-call]
 CampaignId = Annotated[UUID, Path()]
@@ -190,6 +192,22 @@ def stage_campaign(campaign_id: CampaignId, body: StageRequest) -> StagedCampaig
     return StagedCampaign(
         campaign=_campaign(row), assignments=[Assignment.model_validate(a) for a in assignments]
     )
+
+
+@router.post(
+    "/campaigns/<campaign_id>/assignments",
+    openapi_extensions=scopes.WRITE,
+    status_code=201,
+    tags=["campaigns"],
+    summary="Assign one of the tenant's numbers to the campaign on a channel: with channel"
+    " 'whatsapp', the campaign's WhatsApp sender (its primary if it has none)",
+    responses=responses(201, 404, 409, 422),
+)
+def assign_number(campaign_id: CampaignId, body: AssignmentRequest) -> Assignment:
+    row = assign_campaign_sender(
+        context.tenant_uow(), campaign_id, body.phone_number_id, body.channel
+    )
+    return Assignment.model_validate(row)
 
 
 @router.post(

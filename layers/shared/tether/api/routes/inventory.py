@@ -27,6 +27,7 @@ from tether.api.schemas import (
     RejectedRow,
     RetiredNumber,
     Text,
+    WhatsAppSender,
 )
 from tether.domain.calls import VOICE_WEBHOOK_PROVIDER_NAMES
 from tether.domain.pagination import DEFAULT_LIMIT, decode_position
@@ -144,6 +145,7 @@ def register_numbers(
         body.pool,
         rows,
         body.ai_worker,
+        body.whatsapp,
     )
     return RegistrationResult(
         stored=report.stored,
@@ -179,6 +181,18 @@ def list_numbers(
     return Page[PhoneNumber](
         items=[PhoneNumber.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
+
+
+@router.put(
+    "/phone-numbers/<number_id>/whatsapp",
+    openapi_extensions=scopes.WRITE,
+    tags=["phone numbers"],
+    summary="Say whether the number is a WhatsApp sender at its provider (Twilio, Telnyx)",
+    responses=responses(200, 404),
+)
+def set_whatsapp(number_id: Annotated[UUID, Path()], body: WhatsAppSender) -> PhoneNumber:
+    row = inventory.set_whatsapp_sender(context.tenant_uow(), number_id, body.enabled)
+    return PhoneNumber.model_validate(row)
 
 
 @router.post(

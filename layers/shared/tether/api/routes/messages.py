@@ -15,7 +15,12 @@ from tether.api.openapi import responses
 from tether.api.params import IdempotencyKey
 from tether.api.schemas import CancelledMessage, SendMessage, SendResult
 from tether.domain.launches import check_schedule
-from tether.services.outbound import SendRequest, cancel_send, request_send
+from tether.services.outbound import (
+    SendRequest,
+    WhatsAppTemplateUse,
+    cancel_send,
+    request_send,
+)
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -26,8 +31,10 @@ router = Router()  # type: ignore[no-untyped-call]
     status_code=202,
     tags=["messages"],
     summary="Send a message: stored once per send key, then queued (202); with send_at, held"
-    " until then (and quiet hours at the recipient after it)",
-    responses=responses(202, 404, 409),
+    " until then (and quiet hours at the recipient after it). channel 'whatsapp' sends from"
+    " the campaign's WhatsApp sender; free-form only within 24 hours of the lead's last"
+    " WhatsApp message (else 422: send an approved whatsapp_template)",
+    responses=responses(202, 404, 409, 422),
     middlewares=[idempotent],
 )
 def send_message(body: SendMessage, idempotency_key: IdempotencyKey = None) -> SendResult:
@@ -40,6 +47,10 @@ def send_message(body: SendMessage, idempotency_key: IdempotencyKey = None) -> S
         media_urls=body.media_urls,
         send_key=body.send_key,
         send_at=check_schedule(body.send_at, context.now(), "send_at"),
+        channel=body.channel,
+        whatsapp_template=WhatsAppTemplateUse(**body.whatsapp_template.model_dump())
+        if body.whatsapp_template is not None
+        else None,
     )
     receipt = request_send(context.tenant_uow(), request, context.now(), context.queue())
     return SendResult(

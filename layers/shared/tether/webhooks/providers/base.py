@@ -7,11 +7,12 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
 from tether.domain.events import EventType, Provider, ProviderEvent
+from tether.domain.whatsapp import split_address
 from tether.webhooks.errors import MalformedPayload
 from tether.webhooks.request import WebhookRequest
 
@@ -58,6 +59,23 @@ class WebhookProvider(Protocol):
     def parse(self, request: WebhookRequest, received_at: datetime) -> ParsedDelivery:
         """The event a verified request carries. Raises MalformedPayload."""
         ...
+
+
+def channel_addresses(
+    *addresses: str | None, whatsapp: bool = False
+) -> tuple[Literal["sms", "whatsapp"], list[str | None]]:
+    """The channel of an event's addresses and the addresses as Tether keeps them: any
+    `whatsapp:` address (or `whatsapp`, the provider's own word) makes it a WhatsApp
+    event, and the prefix is dropped (issue 18's contract)."""
+    stripped: list[str | None] = []
+    for address in addresses:
+        if address is None:
+            stripped.append(None)
+            continue
+        is_whatsapp, bare = split_address(address)
+        whatsapp = whatsapp or is_whatsapp
+        stripped.append(bare)
+    return ("whatsapp" if whatsapp else "sms"), stripped
 
 
 def sha256_hex(data: bytes) -> str:

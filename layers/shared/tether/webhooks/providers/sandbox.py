@@ -18,6 +18,7 @@ from tether.webhooks import signatures
 from tether.webhooks.providers.base import (
     JSON,
     ParsedDelivery,
+    channel_addresses,
     code_text,
     event_time,
     json_object,
@@ -39,6 +40,7 @@ class _Message(BaseModel):
     status: MessageStatus | None = None
     error_code: object = None
     error_reason: str | None = None
+    channel: str | None = None  # "whatsapp" for a WhatsApp message (or whatsapp: addresses)
 
 
 class _Event(BaseModel):
@@ -70,13 +72,17 @@ class Sandbox:
         occurred_at = event_time(event.timestamp, received_at)
         if event.type == "message.received":
             m = read_model(_Message, event.data, "data")
+            channel, (sender, recipient) = channel_addresses(
+                m.from_, m.to, whatsapp=m.channel == "whatsapp"
+            )
             inbound = make_event(
                 InboundMessage,
                 event.type,
                 provider=self.name,
                 external_id=m.id,
-                from_address=m.from_,
-                to_address=m.to,
+                from_address=sender,
+                to_address=recipient,
+                channel=channel,
                 body=m.body,
                 media_urls=tuple(m.media_urls),
                 occurred_at=occurred_at,
@@ -84,13 +90,17 @@ class Sandbox:
             return ParsedDelivery(msg_id, inbound, event.type, fingerprint)
         if event.type == "message.status":
             m = read_model(_Message, event.data, "data")
+            channel, (sender, recipient) = channel_addresses(
+                m.from_, m.to, whatsapp=m.channel == "whatsapp"
+            )
             update = make_event(
                 StatusUpdate,
                 event.type,
                 provider=self.name,
                 external_id=m.id,
-                from_address=m.from_,
-                to_address=m.to,
+                from_address=sender,
+                to_address=recipient,
+                channel=channel,
                 status=m.status,
                 error_code=code_text(m.error_code),
                 error_reason=m.error_reason,

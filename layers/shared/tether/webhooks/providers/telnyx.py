@@ -20,6 +20,7 @@ from tether.webhooks import signatures
 from tether.webhooks.providers.base import (
     JSON,
     ParsedDelivery,
+    channel_addresses,
     code_text,
     event_time,
     json_fingerprint,
@@ -39,6 +40,7 @@ STATUSES: dict[str, MessageStatus] = {
     "delivery_failed": _S.UNDELIVERED,
     # finalized without a carrier receipt: all Telnyx knows is that it was sent
     "delivery_unconfirmed": _S.SENT,
+    "read": _S.READ,  # a WhatsApp read receipt
 }
 
 
@@ -72,6 +74,11 @@ class _Message(BaseModel):
     text: str | None = None
     media: list[_Media] = []
     errors: list[_Error] = []
+    type: str | None = None  # SMS, MMS, WHATSAPP (the send API's word for it)
+
+    @property
+    def whatsapp(self) -> bool:
+        return (self.type or "").upper() == "WHATSAPP"
 
 
 class _Data(BaseModel):
@@ -111,13 +118,17 @@ class Telnyx:
         occurred_at = event_time(data.occurred_at, received_at)
         if data.event_type == "message.received":
             m = read_model(_Message, data.payload, "data.payload")
+            channel, (sender, recipient) = channel_addresses(
+                m.from_.phone_number, m.to[0].phone_number, whatsapp=m.whatsapp
+            )
             inbound = make_event(
                 InboundMessage,
                 "message.received",
                 provider=self.name,
                 external_id=m.id,
-                from_address=m.from_.phone_number,
-                to_address=m.to[0].phone_number,
+                from_address=sender,
+                to_address=recipient,
+                channel=channel,
                 body=m.text or "",
                 media_urls=tuple(media.url for media in m.media),
                 occurred_at=occurred_at,
@@ -127,14 +138,18 @@ class Telnyx:
             m = read_model(_Message, data.payload, "data.payload")
             status = STATUSES.get((m.to[0].status or "").lower())
             error = m.errors[0] if m.errors else None
+            channel, (sender, recipient) = channel_addresses(
+                m.from_.phone_number, m.to[0].phone_number, whatsapp=m.whatsapp
+            )
             update = (
                 make_event(
                     StatusUpdate,
                     data.event_type,
                     provider=self.name,
                     external_id=m.id,
-                    from_address=m.from_.phone_number,
-                    to_address=m.to[0].phone_number,
+                    from_address=sender,
+                    to_address=recipient,
+                    channel=channel,
                     status=status,
                     error_code=code_text(error.code) if error else None,
                     error_reason=(error.detail or error.title) if error else None,

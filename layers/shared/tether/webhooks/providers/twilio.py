@@ -20,6 +20,7 @@ from tether.webhooks.providers.base import (
     FORM,
     JSON,
     ParsedDelivery,
+    channel_addresses,
     json_object,
     make_event,
     sha256_hex,
@@ -98,14 +99,18 @@ def parse_compatible(
         if not sid:
             raise MalformedPayload("a status callback without MessageSid")
         canonical = STATUSES.get(status.lower())
+        channel, (sender, recipient) = channel_addresses(
+            params.get("From") or None, params.get("To") or None
+        )
         event = (
             make_event(
                 StatusUpdate,
                 "status callback",
                 provider=provider,
                 external_id=sid,
-                from_address=params.get("From") or None,
-                to_address=params.get("To") or None,
+                from_address=sender,
+                to_address=recipient,
+                channel=channel,
                 status=canonical,
                 error_code=params.get("ErrorCode") or None,
                 error_reason=params.get("ErrorMessage") or None,
@@ -124,13 +129,16 @@ def parse_compatible(
         # the MediaUrlN present, not NumMedia: a count that cannot be read ("²",
         # 5,000 digits) must not lose the message
         media = [params[f"MediaUrl{i}"] for i in range(MAX_MEDIA) if params.get(f"MediaUrl{i}")]
+        # a WhatsApp message comes From and To `whatsapp:+E164` (Twilio's WhatsApp docs)
+        channel, (sender, recipient) = channel_addresses(params["From"], params["To"])
         event_in = make_event(
             InboundMessage,
             "inbound message",
             provider=provider,
             external_id=sid,
-            from_address=params["From"],
-            to_address=params["To"],
+            from_address=sender,
+            to_address=recipient,
+            channel=channel,
             body=params.get("Body", ""),
             media_urls=tuple(media),
             occurred_at=received_at,
