@@ -35,6 +35,7 @@ class OutboundDraft:
     purpose: str = "campaign"
     variant: str | None = None  # the campaign template variant the body was made from
     not_before: datetime | None = None  # held until then (a send_at)
+    channel: str = "sms"  # the message channel: sms, mms or whatsapp
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class InboundDraft:
     campaign_id: UUID | None
     assignment_id: UUID | None
     number_id: UUID | None
+    channel: str = "sms"  # the message channel (tether.domain.channels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,22 +135,23 @@ class MessageRepository:
             [d.purpose for d in drafts],
             [d.variant for d in drafts],
             [d.not_before for d in drafts],
+            [d.channel for d in drafts],
         )
         rows = self._conn.execute(
             "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id,"
             " from_address, to_address, outbound_number_id, campaign_phone_assignment_id,"
             " send_key, template, body, segments, media_urls, status, queued_at, expires_at, purpose,"
-            " variant, not_before)"
+            " variant, not_before, channel)"
             " SELECT v.tenant_id, 'outbound', v.thread_id, v.lead_id, v.campaign_id, v.from_address,"
             " v.to_address, v.number_id, v.assignment_id, v.send_key, v.template, v.body, v.segments,"
             " ARRAY(SELECT jsonb_array_elements_text(v.media::jsonb)), 'queued', now(),"
-            " v.expires_at, v.purpose, v.variant, v.not_before"
+            " v.expires_at, v.purpose, v.variant, v.not_before, v.channel"
             " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::text[], %b::text[],"
             " %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[],"
-            " %b::timestamptz[], %b::text[], %b::text[], %b::timestamptz[])"
+            " %b::timestamptz[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])"
             " AS v(tenant_id, thread_id, lead_id, campaign_id, from_address, to_address, number_id,"
             " assignment_id, send_key, template, body, segments, media, expires_at, purpose, variant,"
-            " not_before)"
+            " not_before, channel)"
             " ON CONFLICT (tenant_id, send_key) DO NOTHING RETURNING id, send_key",
             columns,
         ).fetchall()
@@ -420,8 +423,8 @@ class MessageRepository:
         row = self._conn.execute(
             "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
             " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
-            " media_urls, status, received_at)"
-            " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s)"
+            " media_urls, status, received_at, channel)"
+            " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s, %s)"
             " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
             (
                 draft.tenant_id,
@@ -437,6 +440,7 @@ class MessageRepository:
                 draft.body,
                 draft.media_urls,
                 draft.received_at,
+                draft.channel,
             ),
         ).fetchone()
         return row["id"] if row else None
