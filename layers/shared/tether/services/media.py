@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -180,3 +181,20 @@ def presigned_attachments(
         )
         for attachment in attachments
     ]
+
+
+def with_attachments(uow: UnitOfWork, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages (rows read in the open transaction), each with its attachments
+    under "attachments", read in one statement."""
+    found = uow.attachments.for_messages(m["id"] for m in messages)
+    return [{**m, "attachments": found.get(m["id"], [])} for m in messages]
+
+
+def message_attachments(uow: UnitOfWork, message_id: UUID) -> list[Attachment]:
+    """A message's attachments, in its order; NotFound when the tenant has no such
+    message."""
+    with uow:
+        found = uow.attachments.of_message(message_id)
+    if found is None:
+        raise NotFound("message", message_id)
+    return found
