@@ -21,7 +21,14 @@ that URL (a text without one gets none, as at every real provider), and, with a
   ``body`` and an optional ``account_id`` (by default, the account that last sent from
   ``to``) posts a signed ``message.received`` to that account's webhook. 202 with the
   event's id, account and the webhook's HTTP status. No token: it stands for the phone
-  network, not for the API.
+  network, not for the API. An MMS adds ``media``, a list of ``{"content_type",
+  "base64"}``: the sandbox keeps each file and lists its URL in the event's
+  ``media_urls`` (and ``media_urls`` given as they are), as providers do.
+- ``GET /sandbox/media/{account_id}/{id}``: a file an MMS carried, for HTTP Basic auth
+  with the account id and the API token (as Twilio's media answer the account SID and
+  auth token); 401 without them.
+
+A send's ``media_urls`` must be http(s) URLs, at most 10 (Twilio's limit): else 400.
 
 With ``open_accounts`` any account id is served (one sandbox for every tenant's
 provider account locally: the account id in the URL is Tether's provider account id).
@@ -29,6 +36,8 @@ provider account locally: the account id in the URL is Tether's provider account
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import secrets
@@ -50,6 +59,8 @@ from tether_dev.wire import WholeResponseHandler
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")
 _REPLIES_PATH = "/sandbox/replies"
+_MEDIA_PATH = re.compile(r"^/sandbox/media/(?P<account_id>[^/]+)/(?P<media_id>[A-Za-z0-9]+)$")
+MAX_MEDIA = 10
 MAX_BODY_CHARS = 1600
 # The signing secret of the sandbox's webhooks (Standard Webhooks): a provider account
 # of the sandbox is configured with `local:` and this (signing_secret_ref).
@@ -143,6 +154,8 @@ class SandboxServer:
         self._lock = threading.Lock()
         self._texts: list[SandboxText] = []
         self._replies: dict[str, _Reply] = {}
+        # media MMS replies carried, by id: (account id, content type, bytes)
+        self._media: dict[str, tuple[str, str, bytes]] = {}
         self._stopping = threading.Event()
         self._httpd: _SandboxHttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -312,8 +325,11 @@ class SandboxServer:
                 raise _RequestRefused(
                     400, SandboxErrorCode.INVALID_NUMBER, f"'{name}' must be E.164"
                 )
-        if not isinstance(body, str) or not body:
-            raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'body' is required")
+        has_media = bool(request.get("media") or request.get("media_urls"))
+        if not isinstance(body, str) or not (body or has_media):
+            raise _RequestRefused(
+                400, SandboxErrorCode.INVALID_REQUEST, "'body' (or media) is required"
+            )
         if not config.webhook_url:
             raise _RequestRefused(
                 409, SandboxErrorCode.INVALID_REQUEST, "no webhook_url configured"
@@ -326,11 +342,18 @@ class SandboxServer:
                 SandboxErrorCode.ACCOUNT_NOT_FOUND,
                 f"no account has sent from {to_number}; give account_id",
             )
-        sid = f"SM{secrets.token_hex(16)}"
+        media_urls = self._take_media(account_id, request.get("media"), request.get("media_urls"))
+        sid = f"{'MM' if media_urls else 'SM'}{secrets.token_hex(16)}"
         delivery = self._poster(config).post(
             account_id,
             "message.received",
-            {"id": sid, "from": from_number, "to": to_number, "body": body, "media_urls": []},
+            {
+                "id": sid,
+                "from": from_number,
+                "to": to_number,
+                "body": body,
+                "media_urls": media_urls,
+            },
         )
         return 202, {
             "sid": sid,
@@ -338,6 +361,44 @@ class SandboxServer:
             "webhook_id": delivery.webhook_id,
             "webhook_status": delivery.status,
         }
+
+    def add_media(self, account_id: str, content_type: str, data: bytes) -> str:
+        """Keep a file as an MMS's media; its URL (Basic auth with the account's id and
+        the API token reads it)."""
+        media_id = f"ME{secrets.token_hex(16)}"
+        with self._lock:
+            self._media[media_id] = (account_id, content_type, data)
+        return f"{self.url}/sandbox/media/{account_id}/{media_id}"
+
+    def answer_media(
+        self, account_id: str, media_id: str, headers: Mapping[str, str]
+    ) -> tuple[int, str, bytes]:
+        token = base64.b64encode(f"{account_id}:{self._config.api_token}".encode()).decode()
+        if headers.get("authorization") != f"Basic {token}":
+            return 401, "application/json", b'{"error": {"code": "unauthorized"}}'
+        with self._lock:
+            found = self._media.get(media_id)
+        if found is None or found[0] != account_id:
+            return 404, "application/json", b'{"error": {"code": "not_found"}}'
+        return 200, found[1], found[2]
+
+    def _take_media(self, account_id: str, media: object, urls: object) -> list[str]:
+        kept: list[str] = []
+        for item in media if isinstance(media, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("content_type"), str):
+                raise _RequestRefused(
+                    400, SandboxErrorCode.INVALID_REQUEST, "each media needs a content_type"
+                )
+            try:
+                data = base64.b64decode(str(item.get("base64", "")), validate=True)
+            except binascii.Error as error:
+                raise _RequestRefused(
+                    400, SandboxErrorCode.INVALID_REQUEST, "media base64 does not decode"
+                ) from error
+            kept.append(self.add_media(account_id, item["content_type"], data))
+        if isinstance(urls, list):
+            kept.extend(str(u) for u in urls if _is_http_url(u))
+        return kept
 
     def account_of(self, number: str) -> str | None:
         """The account that last sent a text from `number`."""
@@ -411,6 +472,12 @@ def _parse_send(raw_body: bytes) -> dict[str, Any]:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'body' must be a string")
     if not isinstance(media_urls, list) or not all(isinstance(u, str) for u in media_urls):
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'media_urls' must be a list")
+    if len(media_urls) > MAX_MEDIA or not all(_is_http_url(u) for u in media_urls):
+        raise _RequestRefused(
+            400,
+            SandboxErrorCode.INVALID_REQUEST,
+            f"'media_urls': at most {MAX_MEDIA} http(s) URLs",
+        )
     if not body and not media_urls:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "a body or media is required")
     if len(body) > MAX_BODY_CHARS:
@@ -470,6 +537,13 @@ class _SandboxHandler(WholeResponseHandler):
         match = _MESSAGES_PATH.match(parts.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
         try:
+            media = _MEDIA_PATH.match(parts.path)
+            if method == "GET" and media is not None:
+                status, content_type, data = self.server.sandbox.answer_media(
+                    media["account_id"], media["media_id"], headers
+                )
+                self.respond(status, [("Content-Type", content_type)], data)
+                return
             if method == "POST" and parts.path == _REPLIES_PATH:
                 length = int(self.headers.get("Content-Length") or 0)
                 status, payload = self.server.sandbox.answer_reply(self.rfile.read(length))
