@@ -54,7 +54,7 @@ class Moto:
     bucket: str
 
     def take(self, queue_url: str) -> list[str]:
-        bodies = []
+        bodies: list[str] = []
         while True:
             batch = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
                 "Messages", []
