@@ -7,34 +7,60 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
-from tether_dev.local.demo import LEADS, NUMBERS, STRANGER, run_demo
+from tether_dev.local.demo import (
+    LEADS,
+    MMS_LEAD,
+    MMS_OUT_URL,
+    MMS_PHOTO,
+    NUMBERS,
+    STRANGER,
+    DemoRun,
+    run_demo,
+)
 from tether_dev.local.listeners import EventReceiver
 
 
-def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
-    dev_stack: DevStack,
-) -> None:
+@dataclass
+class Demo:
+    run: DemoRun
+    lines: list[str]
+    receiver: EventReceiver
+    recorded: set[str]  # the tenant's events, by id
+
+
+@pytest.fixture(scope="module")
+def demo(dev_stack: DevStack) -> Iterator[Demo]:
+    """The demo, run once for the module's checks."""
     lines: list[str] = []
     with EventReceiver() as receiver:
         run = run_demo(
             dev_stack.client, say=lines.append, environment=dev_stack.env, receiver=receiver
         )
-        assert "demo finished" in lines[-1]
-        recorded = _every_event_received(dev_stack, run.tenant_id, receiver)
+        yield Demo(run, lines, receiver, _every_event_received(dev_stack, run.tenant_id, receiver))
+
+
+def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
+    dev_stack: DevStack, demo: Demo
+) -> None:
+    run, lines, receiver, recorded = demo.run, demo.lines, demo.receiver, demo.recorded
+    assert "demo finished" in lines[-1]
 
     with connect(dev_stack.database_url, autocommit=True) as admin:
         states = {
             row["phone"]: (row["state"], row["campaign_id"])
             for row in admin.execute(
                 "SELECT phone, state::text AS state, campaign_id::text AS campaign_id FROM leads"
-                " WHERE tenant_id = %s",
-                (run.tenant_id,),
+                " WHERE tenant_id = %s AND phone <> %s",  # the MMS step's lead: its own test
+                (run.tenant_id, MMS_LEAD[1]),
             )
         }
         messages = admin.execute(
@@ -42,8 +68,8 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
             " m.external_id, b.phone_number AS bound"
             " FROM messages m JOIN lead_sender_bindings b"
             "   ON b.lead_id = m.lead_id AND b.campaign_id = m.campaign_id"
-            " WHERE m.tenant_id = %s AND m.direction = 'outbound'",
-            (run.tenant_id,),
+            " WHERE m.tenant_id = %s AND m.direction = 'outbound' AND m.to_address <> %s",
+            (run.tenant_id, MMS_LEAD[1]),
         ).fetchall()
         unmatched = admin.execute(
             "SELECT m.from_address FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
@@ -86,7 +112,7 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     assert all(row["from_address"] == row["bound"] for row in messages)
     assert {row["from_address"] for row in messages} <= set(NUMBERS)
 
-    texts = dev_stack.client.texts(run.account_id)
+    texts = [t for t in dev_stack.client.texts(run.account_id) if t["to"] != MMS_LEAD[1]]
     by_key = _count(text["idempotency_key"] for text in texts)
     assert by_key == {row["id"]: 1 for row in messages}  # one text per send, none twice
     sent_from = {text["idempotency_key"]: (text["from"], text["sid"]) for text in texts}
@@ -115,6 +141,42 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     assert bells
     assert bells[-1]["counts"]["initial_message"] >= 1
     assert bells[-1]["event"]["type"] == "reply.received"
+
+
+def test_the_demo_sends_an_mms_and_reads_back_the_copy_of_one_it_received(
+    dev_stack: DevStack, demo: Demo
+) -> None:
+    run = demo.run
+    # the photo came back through the presigned URL byte for byte
+    assert run.mms_fetched == MMS_PHOTO
+    [attachment] = run.mms_message["attachments"]
+    assert (attachment["content_type"], attachment["size_bytes"]) == ("image/png", len(MMS_PHOTO))
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT m.direction, m.channel, m.our_address, m.from_address, m.to_address,"
+            " m.segments, m.status, b.phone_number AS bound, t.channel AS thread_channel,"
+            " array_agg(a.url ORDER BY ma.position) FILTER (WHERE a.id IS NOT NULL) AS urls,"
+            " array_agg(a.copy_state ORDER BY ma.position) FILTER (WHERE a.id IS NOT NULL) AS copies"
+            " FROM messages m JOIN threads t ON t.id = m.thread_id"
+            " JOIN lead_sender_bindings b ON b.lead_id = m.lead_id AND b.campaign_id = m.campaign_id"
+            " LEFT JOIN message_attachments ma ON ma.message_id = m.id"
+            " LEFT JOIN attachments a ON a.id = ma.attachment_id"
+            " WHERE m.lead_id = %s GROUP BY m.id, b.phone_number, t.channel ORDER BY m.created_at",
+            (run.mms_lead,),
+        ).fetchall()
+    mms = [r for r in rows if r["channel"] == "mms"]
+    assert [(r["direction"], r["copies"]) for r in mms] == [
+        ("outbound", ["none"]),  # passed on to the provider, not copied
+        ("inbound", ["stored"]),
+    ]
+    out, back = mms
+    assert out["urls"] == [MMS_OUT_URL]
+    assert (out["segments"], out["status"]) == (1, "delivered")
+    # both bound to the lead's number, on one SMS thread
+    assert out["from_address"] == out["bound"] == out["our_address"] == back["our_address"]
+    assert {r["thread_channel"] for r in rows} == {"sms"}
+    sent = [t for t in dev_stack.client.texts(run.account_id) if t["to"] == MMS_LEAD[1]]
+    assert [t["media_urls"] for t in sent if t["media_urls"]] == [[MMS_OUT_URL]]
 
 
 def _every_event_received(

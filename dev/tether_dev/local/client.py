@@ -93,11 +93,27 @@ class LocalStack:
             raise RuntimeError(f"{function}: {answer.status} {answer.body.decode()}")
         return answer.json()
 
-    def reply(self, *, lead: str, to: str, text: str, account_id: str | None = None) -> Any:
-        """A lead texts one of our numbers; the sandbox posts it, signed, to the webhook."""
-        payload = {"from": lead, "to": to, "body": text}
+    def reply(
+        self,
+        *,
+        lead: str,
+        to: str,
+        text: str,
+        account_id: str | None = None,
+        media: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
+        """A lead texts one of our numbers; the sandbox posts it, signed, to the webhook.
+        `media` (content type, bytes) makes it an MMS: the sandbox serves each file."""
+        import base64
+
+        payload: dict[str, Any] = {"from": lead, "to": to, "body": text}
         if account_id:
             payload["account_id"] = account_id
+        if media:
+            payload["media"] = [
+                {"content_type": kind, "base64": base64.b64encode(data).decode()}
+                for kind, data in media
+            ]
         answer = _request(
             "POST",
             f"{self.sandbox_url}/sandbox/replies",
