@@ -2,9 +2,9 @@
 
 Providers keep inbound media behind URLs that expire or need the account's credentials:
 Twilio's Media resource answers HTTP Basic auth with the account SID and auth token (or
-an API key) and redirects to its storage; SignalWire's compatibility API does the same
-with the project id and API token on the space's host; Telnyx and SignalHouse hand out
-URLs that need no credentials. Credentials go only to the provider's own host (a URL on
+an API key) and redirects to its storage; SignalWire's media answer the project id and
+API token once a project turns on "Media URL Protection"; Telnyx hands out short-lived
+signed URLs that need none, and SignalHouse's `mediaUrls` are fetched as they are. Credentials go only to the provider's own host (a URL on
 any other host, a redirect's target included, is fetched without them), so a URL in a
 webhook cannot make Tether hand a tenant's secret to someone else.
 
@@ -48,9 +48,11 @@ def media_credentials(
         secret = credentials.get("api_key_secret") or credentials.get("auth_token")
         return (user, secret) if user and secret else None
     if provider == "signalwire":
+        # the space's host, or SignalWire's own (its "Media URL Protection" answers the
+        # project's API credentials when a project turns it on)
         space = str(credentials.get("space_url") or credentials.get("base_url") or "")
         space_host = urlsplit(space if "://" in space else f"https://{space}").hostname or ""
-        if host and host == space_host.lower():
+        if host and (host == space_host.lower() or host.endswith(".signalwire.com")):
             user, secret = credentials.get("project_id"), credentials.get("api_token")
             return (user, secret) if user and secret else None
     if provider == "sandbox":
