@@ -590,6 +590,21 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: keep_attachment_copy(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_attachment_copy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF OLD.storage_key IS NOT NULL AND NEW.storage_key IS DISTINCT FROM OLD.storage_key THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'attachments_copy_immutable',
+            MESSAGE = format('attachment %s: its stored copy cannot change', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
 -- Name: keep_binding_channel(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.keep_binding_channel() RETURNS trigger
@@ -1268,9 +1283,18 @@ CREATE TABLE public.attachments (
     storage_key text,
     stored_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    copy_state text DEFAULT 'none'::text NOT NULL,
+    copy_error text,
+    copy_attempts integer DEFAULT 0 NOT NULL,
+    copy_enqueued_at timestamp with time zone,
+    source_account_id uuid,
     CONSTRAINT attachments_check CHECK (((storage_key IS NULL) = (stored_at IS NULL))),
+    CONSTRAINT attachments_copy_attempts_check CHECK ((copy_attempts >= 0)),
+    CONSTRAINT attachments_copy_state_check CHECK ((copy_state = ANY (ARRAY['none'::text, 'pending'::text, 'stored'::text, 'refused'::text]))),
+    CONSTRAINT attachments_refused_says_why CHECK (((copy_state = 'refused'::text) = (copy_error IS NOT NULL))),
     CONSTRAINT attachments_size_bytes_check CHECK ((size_bytes >= 0)),
     CONSTRAINT attachments_storage_key_check CHECK ((storage_key <> ''::text)),
+    CONSTRAINT attachments_stored_has_key CHECK (((copy_state = 'stored'::text) = (storage_key IS NOT NULL))),
     CONSTRAINT attachments_url_check CHECK ((url ~ '^https?://'::text))
 );
 
@@ -2615,6 +2639,10 @@ CREATE INDEX api_keys_created_by_key ON public.api_keys USING btree (created_by_
 
 CREATE INDEX api_keys_tenant ON public.api_keys USING btree (tenant_id);
 
+-- Name: attachments_copy_waiting; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX attachments_copy_waiting ON public.attachments USING btree (created_at) WHERE ((copy_state = 'pending'::text) AND (copy_enqueued_at IS NULL));
+
 -- Name: audit_log_tenant; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_log_tenant ON public.audit_log USING btree (tenant_id, created_at DESC);
@@ -2864,6 +2892,10 @@ CREATE OR REPLACE VIEW public.conversation_overview WITH (security_invoker='true
 
 CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.api_keys_guard();
 
+-- Name: attachments attachments_copy_immutable; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER attachments_copy_immutable BEFORE UPDATE OF storage_key ON public.attachments FOR EACH ROW EXECUTE FUNCTION public.keep_attachment_copy();
+
 -- Name: attachments attachments_url_hash; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER attachments_url_hash BEFORE INSERT OR UPDATE ON public.attachments FOR EACH ROW EXECUTE FUNCTION public.hash_attachment_url();
@@ -3098,6 +3130,11 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: attachments attachments_source_account_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.attachments
+    ADD CONSTRAINT attachments_source_account_id_fkey FOREIGN KEY (source_account_id) REFERENCES public.provider_accounts(id) ON DELETE SET NULL;
 
 -- Name: attachments attachments_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
