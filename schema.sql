@@ -303,14 +303,15 @@ CREATE FUNCTION public.compact_result_deltas(batch integer) RETURNS bigint
     ), folded AS (
         INSERT INTO result_counts AS rc
             (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
-             contacts)
+             contacts, mms)
         SELECT tenant_id, campaign_id, number_id, variant, status, error_code, accepted,
-               sum(sends), sum(contacts)
+               sum(sends), sum(contacts), sum(mms)
         FROM moved
         GROUP BY 1, 2, 3, 4, 5, 6, 7
         ORDER BY 1, 2, 3, 4, 5, 6, 7
         ON CONFLICT (tenant_id, campaign_id, number_id, variant, status, error_code, accepted)
-        DO UPDATE SET sends = rc.sends + excluded.sends, contacts = rc.contacts + excluded.contacts
+        DO UPDATE SET sends = rc.sends + excluded.sends, contacts = rc.contacts + excluded.contacts,
+                      mms = rc.mms + excluded.mms
     )
     SELECT count(*) FROM moved;
 $$;
@@ -356,9 +357,10 @@ CREATE FUNCTION public.count_message_inserts() RETURNS trigger
 BEGIN
     INSERT INTO result_deltas
         (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
-         contacts)
+         contacts, mms)
     SELECT n.tenant_id, n.campaign_id, n.outbound_number_id, coalesce(n.variant, ''),
-           n.status, coalesce(n.error_code, ''), n.external_id IS NOT NULL, count(*), 0
+           n.status, coalesce(n.error_code, ''), n.external_id IS NOT NULL, count(*), 0,
+           count(*) FILTER (WHERE n.channel = 'mms')
     FROM new_rows n
     WHERE n.direction = 'outbound' AND n.purpose = 'campaign'
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
@@ -378,15 +380,16 @@ CREATE FUNCTION public.count_message_updates() RETURNS trigger
 BEGIN
     INSERT INTO result_deltas
         (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
-         contacts)
+         contacts, mms)
     SELECT c.tenant_id, c.campaign_id, c.outbound_number_id, coalesce(c.variant, ''),
-           c.status, coalesce(c.error_code, ''), c.external_id IS NOT NULL, sum(c.n), 0
+           c.status, coalesce(c.error_code, ''), c.external_id IS NOT NULL, sum(c.n), 0,
+           coalesce(sum(c.n) FILTER (WHERE c.channel = 'mms'), 0)
     FROM (SELECT n.*, 1 AS n FROM new_rows n
           UNION ALL
           SELECT o.*, -1 FROM old_rows o) c
     WHERE c.direction = 'outbound' AND c.purpose = 'campaign'
     GROUP BY 1, 2, 3, 4, 5, 6, 7
-    HAVING sum(c.n) <> 0;
+    HAVING sum(c.n) <> 0 OR coalesce(sum(c.n) FILTER (WHERE c.channel = 'mms'), 0) <> 0;
     -- sends accepted by this statement (an id now, none before)
     PERFORM count_contacts(array_agg(n.id))
     FROM new_rows n JOIN old_rows o ON o.id = n.id
@@ -2011,7 +2014,8 @@ CREATE TABLE public.result_counts (
     error_code text NOT NULL,
     accepted boolean NOT NULL,
     sends bigint NOT NULL,
-    contacts bigint NOT NULL
+    contacts bigint NOT NULL,
+    mms bigint DEFAULT 0 NOT NULL
 );
 
 ALTER TABLE ONLY public.result_counts FORCE ROW LEVEL SECURITY;
@@ -2028,7 +2032,8 @@ CREATE TABLE public.result_deltas (
     error_code text NOT NULL,
     accepted boolean NOT NULL,
     sends bigint NOT NULL,
-    contacts bigint NOT NULL
+    contacts bigint NOT NULL,
+    mms bigint DEFAULT 0 NOT NULL
 );
 
 ALTER TABLE ONLY public.result_deltas FORCE ROW LEVEL SECURITY;

@@ -69,6 +69,87 @@ JOIN attachments a ON a.tenant_id = m.tenant_id
 ORDER BY m.id, a.id, u.ordinality
 ON CONFLICT DO NOTHING;
 
+-- Results count MMS (issue 18): of each group's campaign sends, how many went as MMS.
+-- The rollup's functions (migration 0026) carry the count along; the correction below
+-- of earlier messages' channel moves it through the same trigger.
+ALTER TABLE result_deltas ADD COLUMN mms bigint NOT NULL DEFAULT 0;
+ALTER TABLE result_counts ADD COLUMN mms bigint NOT NULL DEFAULT 0;
+
+CREATE OR REPLACE FUNCTION count_message_inserts() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO result_deltas
+        (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
+         contacts, mms)
+    SELECT n.tenant_id, n.campaign_id, n.outbound_number_id, coalesce(n.variant, ''),
+           n.status, coalesce(n.error_code, ''), n.external_id IS NOT NULL, count(*), 0,
+           count(*) FILTER (WHERE n.channel = 'mms')
+    FROM new_rows n
+    WHERE n.direction = 'outbound' AND n.purpose = 'campaign'
+    GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    PERFORM count_contacts(array_agg(n.id)) FROM new_rows n
+    WHERE n.direction = 'outbound' AND n.external_id IS NOT NULL
+    HAVING count(*) > 0;
+    PERFORM count_replies(array_agg(n.id)) FROM new_rows n
+    WHERE n.direction = 'inbound' HAVING count(*) > 0;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION count_message_updates() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO result_deltas
+        (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
+         contacts, mms)
+    SELECT c.tenant_id, c.campaign_id, c.outbound_number_id, coalesce(c.variant, ''),
+           c.status, coalesce(c.error_code, ''), c.external_id IS NOT NULL, sum(c.n), 0,
+           coalesce(sum(c.n) FILTER (WHERE c.channel = 'mms'), 0)
+    FROM (SELECT n.*, 1 AS n FROM new_rows n
+          UNION ALL
+          SELECT o.*, -1 FROM old_rows o) c
+    WHERE c.direction = 'outbound' AND c.purpose = 'campaign'
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    HAVING sum(c.n) <> 0 OR coalesce(sum(c.n) FILTER (WHERE c.channel = 'mms'), 0) <> 0;
+    -- sends accepted by this statement (an id now, none before)
+    PERFORM count_contacts(array_agg(n.id))
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.direction = 'outbound' AND n.external_id IS NOT NULL AND o.external_id IS NULL
+    HAVING count(*) > 0;
+    -- replies given their lead or campaign by this statement (an unmatched one assigned)
+    PERFORM count_replies(array_agg(n.id))
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.direction = 'inbound'
+      AND (n.lead_id IS DISTINCT FROM o.lead_id OR n.campaign_id IS DISTINCT FROM o.campaign_id)
+    HAVING count(*) > 0;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION compact_result_deltas(batch integer) RETURNS bigint
+LANGUAGE sql
+AS $$
+    WITH moved AS (
+        DELETE FROM result_deltas
+        WHERE id IN (SELECT id FROM result_deltas ORDER BY id LIMIT batch
+                     FOR UPDATE SKIP LOCKED)
+        RETURNING *
+    ), folded AS (
+        INSERT INTO result_counts AS rc
+            (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
+             contacts, mms)
+        SELECT tenant_id, campaign_id, number_id, variant, status, error_code, accepted,
+               sum(sends), sum(contacts), sum(mms)
+        FROM moved
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ORDER BY 1, 2, 3, 4, 5, 6, 7
+        ON CONFLICT (tenant_id, campaign_id, number_id, variant, status, error_code, accepted)
+        DO UPDATE SET sends = rc.sends + excluded.sends, contacts = rc.contacts + excluded.contacts,
+                      mms = rc.mms + excluded.mms
+    )
+    SELECT count(*) FROM moved;
+$$;
+
 -- An earlier message with media went as an MMS (a channel is set once: the trigger that
 -- keeps it is stepped around for this one correction).
 ALTER TABLE messages DISABLE TRIGGER messages_channel_immutable;

@@ -24,6 +24,7 @@ from tether.domain.errors import InvalidInput
 from tether.domain.events import InboundMessage
 from tether.services.outbound import Outcome
 from tether.services.replies import ReplyOutcome, handle_reply
+from tether.services.stats import campaign_results, compact_results
 
 PHOTO = "https://media.example.com/Accounts/AC1/Messages/MM1/Media/ME1"
 CARD = "https://media.example.com/contact.vcf"
@@ -219,7 +220,10 @@ def chain_factory(admin: Connection) -> object:
 
 
 def test_outbound_media_goes_as_one_mms_and_its_attachments_are_passed_on(
-    admin: Connection, app_connections: FreshConnections, sandbox: object
+    admin: Connection,
+    app_connections: FreshConnections,
+    jobs_connections: FreshConnections,
+    sandbox: object,
 ) -> None:
     outbound = Outbound(admin, app_connections, sandbox)  # type: ignore[arg-type]
     lead_id = outbound.lead()
@@ -233,6 +237,11 @@ def test_outbound_media_goes_as_one_mms_and_its_attachments_are_passed_on(
     assert outbound.process(message_id).outcome is Outcome.SENT
     [text] = [t for t in outbound.sandbox.texts() if t.to_number == LEAD_PHONE]
     assert list(text.media_urls) == [PHOTO, CARD]
+    # results count it as an MMS, through its status changes and the fold into counts
+    assert campaign_results(outbound.uow(), outbound.campaign_id).overall.mms == 1
+    compact_results(UnitOfWork(jobs_connections), 1_000_000)
+    overall = campaign_results(outbound.uow(), outbound.campaign_id).overall
+    assert (overall.requested, overall.sent, overall.mms) == (1, 1, 1)
 
 
 @pytest.mark.parametrize(

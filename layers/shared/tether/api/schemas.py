@@ -1076,6 +1076,9 @@ class ResultFigures(BaseModel):
     delivered: int = Field(description="sends whose last status is delivered (or read)")
     failed: int = Field(description="sends that ended failed, undelivered or canceled")
     waiting: int = Field(description="sends neither accepted nor failed yet")
+    mms: int = Field(
+        default=0, description="of the sends stored, those that went as MMS (with media)"
+    )
     failed_by_kind: dict[str, int] = Field(
         description="failed sends by kind: opt_out, invalid_number, carrier_filtered,"
         " temporary, account, rejected, not_sent, unknown"
