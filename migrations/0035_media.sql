@@ -156,3 +156,27 @@ ALTER TABLE messages DISABLE TRIGGER messages_channel_immutable;
 UPDATE messages SET channel = 'mms'
 WHERE channel = 'sms' AND cardinality(media_urls) > 0;
 ALTER TABLE messages ENABLE TRIGGER messages_channel_immutable;
+
+-- Erasure and retention clear a message's body and media_urls and stamp erased_at
+-- (migrations 0023, 0028): its attachments go with them, in the same statement, and an
+-- attachment no message carries any more is deleted (Tether's copy in the bucket is then
+-- reachable by nothing, and expires with the bucket's lifecycle).
+GRANT DELETE ON message_attachments, attachments TO tether_app, tether_jobs;
+
+CREATE FUNCTION drop_erased_attachments() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    WITH unlinked AS (
+        DELETE FROM message_attachments WHERE message_id = NEW.id RETURNING attachment_id
+    )
+    DELETE FROM attachments a
+    WHERE a.id IN (SELECT attachment_id FROM unlinked)
+      AND NOT EXISTS (
+          SELECT 1 FROM message_attachments ma
+          WHERE ma.attachment_id = a.id AND ma.message_id <> NEW.id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER messages_erased_drop_attachments AFTER UPDATE OF erased_at ON messages
+    FOR EACH ROW WHEN (OLD.erased_at IS NULL AND NEW.erased_at IS NOT NULL)
+    EXECUTE FUNCTION drop_erased_attachments();

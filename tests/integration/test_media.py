@@ -353,3 +353,22 @@ def test_migration_0035_moves_earlier_media_into_attachments(
         assert ids["odd"] not in by_message
         count = conn.execute("SELECT count(*) AS n FROM attachments").fetchone()
         assert count == {"n": 2}
+
+
+def test_erasing_a_lead_takes_its_media_with_it(
+    texted: tuple[Outbound, uuid.UUID], admin: Connection
+) -> None:
+    from tether.services.erasure import erase_lead
+
+    outbound, lead_id = texted
+    _, message_id, _ = handle(outbound, mms(outbound, [PHOTO, CARD]))
+    # the same photo in another tenant's message stays: attachments are per tenant
+    other = Outbound(admin, outbound.app, outbound.sandbox)
+    _, kept_id, _ = handle(other, mms(other, [PHOTO]))
+    erase_lead(outbound.uow(), lead_id, "test", NOW + timedelta(hours=1))
+    assert attachments_of(admin, message_id) == []
+    row = admin.execute(
+        "SELECT count(*) AS n FROM attachments WHERE tenant_id = %s", (outbound.tenant_id,)
+    ).fetchone()
+    assert row == {"n": 0}
+    assert attachments_of(admin, kept_id) == [(PHOTO, 0, "pending")]

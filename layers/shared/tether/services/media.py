@@ -77,8 +77,8 @@ def copy_attachment(
     with uow:
         job = uow.attachments.copy_job(message.attachment_id)
         uow.rollback()
-    if job is None:
-        raise NotFound("attachment", message.attachment_id)
+    if job is None:  # erased since it was named (its message's erasure deletes it)
+        return "gone"
     if job.done:
         return f"already {job.copy_state}"
     logger.append_keys(tenant_id=str(job.tenant_id), attachment_id=str(job.attachment_id))
