@@ -450,6 +450,23 @@ CREATE FUNCTION public.count_replies(replies uuid[]) RETURNS void
             opted_out = rr.opted_out OR excluded.opted_out;
 $$;
 
+-- Name: drop_erased_attachments(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.drop_erased_attachments() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    WITH unlinked AS (
+        DELETE FROM message_attachments WHERE message_id = NEW.id RETURNING attachment_id
+    )
+    DELETE FROM attachments a
+    WHERE a.id IN (SELECT attachment_id FROM unlinked)
+      AND NOT EXISTS (
+          SELECT 1 FROM message_attachments ma
+          WHERE ma.attachment_id = a.id AND ma.message_id <> NEW.id);
+    RETURN NULL;
+END $$;
+
 -- Name: enforce_lead_state_transition(); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.enforce_lead_state_transition() RETURNS trigger
@@ -3025,6 +3042,10 @@ CREATE TRIGGER messages_count_inserts AFTER INSERT ON public.messages REFERENCIN
 
 CREATE TRIGGER messages_count_updates AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_message_updates();
 
+-- Name: messages messages_erased_drop_attachments; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER messages_erased_drop_attachments AFTER UPDATE OF erased_at ON public.messages FOR EACH ROW WHEN (((old.erased_at IS NULL) AND (new.erased_at IS NOT NULL))) EXECUTE FUNCTION public.drop_erased_attachments();
+
 -- Name: messages messages_status_monotonic; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER messages_status_monotonic BEFORE UPDATE OF status ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_status_monotonic();
@@ -3998,8 +4019,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.api_keys TO tether_jobs;
 
 -- Name: TABLE attachments; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,INSERT,UPDATE ON TABLE public.attachments TO tether_app;
-GRANT SELECT,INSERT,UPDATE ON TABLE public.attachments TO tether_jobs;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.attachments TO tether_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.attachments TO tether_jobs;
 
 -- Name: TABLE audit_log; Type: ACL; Schema: public; Owner: -
 
@@ -4137,8 +4158,8 @@ GRANT SELECT ON TABLE public.lease_anomalies TO tether_jobs;
 
 -- Name: TABLE message_attachments; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,INSERT ON TABLE public.message_attachments TO tether_app;
-GRANT SELECT,INSERT ON TABLE public.message_attachments TO tether_jobs;
+GRANT SELECT,INSERT,DELETE ON TABLE public.message_attachments TO tether_app;
+GRANT SELECT,INSERT,DELETE ON TABLE public.message_attachments TO tether_jobs;
 
 -- Name: TABLE message_status_events; Type: ACL; Schema: public; Owner: -
 
