@@ -277,7 +277,7 @@ def test_a_twilio_mms_signed_by_the_sdk_lands_as_mms_and_unreachable_media_is_re
     assert answer["statusCode"] == 200, answer
     run_inbound_and_media(moto)
     rows = admin.execute(
-        "SELECT m.channel, a.url, a.copy_state, a.copy_error FROM messages m"
+        "SELECT m.channel, a.url, a.copy_state, a.copy_error, a.content_type FROM messages m"
         " JOIN message_attachments ma ON ma.message_id = m.id"
         " JOIN attachments a ON a.id = ma.attachment_id WHERE m.external_id = %s"
         " ORDER BY ma.position",
@@ -288,6 +288,8 @@ def test_a_twilio_mms_signed_by_the_sdk_lands_as_mms_and_unreachable_media_is_re
         ("mms", gone + "?again", "refused"),
     ]
     assert "404" in rows[0]["copy_error"]
+    # the type Twilio declared (MediaContentTypeN) is kept when no copy says otherwise
+    assert {r["content_type"] for r in rows} == {"image/jpeg"}
 
 
 def test_the_sweeper_names_copies_no_queue_holds(

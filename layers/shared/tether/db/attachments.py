@@ -4,7 +4,7 @@ bucket."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,31 +26,37 @@ class AttachmentRepository:
         *,
         copy: bool,
         receipt_id: UUID | None = None,
+        declared: Mapping[str, str] | None = None,
     ) -> list[UUID]:
         """Each message's media as the tenant's attachments (one row per distinct URL,
         whoever stored it first), linked in the message's order. `copy`: inbound media,
         to be copied into the media bucket with the account of the receipt's webhook
         (an attachment stored before as outbound-only now waits for its copy too).
-        Returns the attachments waiting for a copy that these messages carry."""
+        `declared`: a URL's Content-Type as the provider declared it, kept until the copy
+        records the type the file is served with. Returns the attachments waiting for a
+        copy that these messages carry."""
         message_ids = [m for m, urls in media for _ in urls]
         urls = [url for _, found in media for url in found]
         positions = [p for _, found in media for p in range(len(found))]
+        types = [(declared or {}).get(url) or None for url in urls]
         if not urls:
             return []
         rows = self._conn.execute(
             "WITH v AS (SELECT * FROM unnest(%(messages)s::uuid[], %(urls)s::text[],"
-            "   %(positions)s::int[]) AS v(message_id, url, position)),"
+            "   %(positions)s::int[], %(types)s::text[]) AS v(message_id, url, position, type)),"
             " account AS (SELECT provider_account_id FROM webhook_receipts WHERE id = %(receipt)s),"
             " made AS ("
-            "  INSERT INTO attachments AS a (tenant_id, url, copy_state, source_account_id)"
-            "  SELECT DISTINCT %(tenant)s::uuid, v.url,"
+            "  INSERT INTO attachments AS a (tenant_id, url, copy_state, source_account_id,"
+            "   content_type)"
+            "  SELECT DISTINCT ON (v.url) %(tenant)s::uuid, v.url,"
             "   CASE WHEN %(copy)s THEN 'pending' ELSE 'none' END,"
-            "   (SELECT provider_account_id FROM account)"
-            "  FROM v"
+            "   (SELECT provider_account_id FROM account), v.type"
+            "  FROM v ORDER BY v.url, v.type NULLS LAST"
             "  ON CONFLICT (tenant_id, url_hash) DO UPDATE SET"
             "   copy_state = CASE WHEN a.copy_state = 'none' AND EXCLUDED.copy_state = 'pending'"
             "     THEN 'pending' ELSE a.copy_state END,"
-            "   source_account_id = coalesce(a.source_account_id, EXCLUDED.source_account_id)"
+            "   source_account_id = coalesce(a.source_account_id, EXCLUDED.source_account_id),"
+            "   content_type = coalesce(a.content_type, EXCLUDED.content_type)"
             "  RETURNING a.id, a.url, a.url_hash, a.copy_state),"
             " linked AS ("
             "  INSERT INTO message_attachments (tenant_id, message_id, attachment_id, position)"
@@ -65,6 +71,7 @@ class AttachmentRepository:
                 "messages": message_ids,
                 "urls": urls,
                 "positions": positions,
+                "types": types,
                 "receipt": receipt_id,
                 "tenant": tenant_id,
                 "copy": copy,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -115,6 +116,16 @@ def _looks_like_a_file(extension: str) -> bool:
     return extension[1:].isalpha() and extension not in {
         ".php", ".asp", ".aspx", ".jsp", ".cgi", ".do", ".ashx",
     }  # fmt: skip
+
+
+_DECLARED = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,60}/[a-z0-9][a-z0-9.+-]{0,60}$")
+
+
+def declared_type(value: object) -> str:
+    """A provider's declared Content-Type as a media type, or "" when it is none (a
+    webhook's odd value never refuses its message)."""
+    found = media_type(value) if isinstance(value, str) else ""
+    return found if _DECLARED.match(found) else ""
 
 
 def media_type(content_type: str | None) -> str:

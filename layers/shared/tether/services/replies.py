@@ -148,6 +148,7 @@ def apply_reply(
             [(message_id, copyable_media(reply.media_urls))],
             copy=True,
             receipt_id=receipt_id,
+            declared=dict(zip(reply.media_urls, reply.media_types, strict=False)),
         )
     )
     # Every reply is classified, matched or not: an opt-out never waits for a lead.

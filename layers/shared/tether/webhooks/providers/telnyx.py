@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tether.domain.events import InboundMessage, Provider, StatusUpdate
+from tether.domain.media import declared_type
 from tether.domain.message_status import MessageStatus
 from tether.webhooks import signatures
 from tether.webhooks.providers.base import (
@@ -53,6 +54,7 @@ class _Media(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     url: str
+    content_type: object = None  # read by declared_type
 
 
 class _Error(BaseModel):
@@ -120,6 +122,7 @@ class Telnyx:
                 to_address=m.to[0].phone_number,
                 body=m.text or "",
                 media_urls=tuple(media.url for media in m.media),
+                media_types=tuple(declared_type(media.content_type) for media in m.media),
                 occurred_at=occurred_at,
             )
             return ParsedDelivery(data.id, inbound, data.event_type, fingerprint)

@@ -13,6 +13,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl
 
 from tether.domain.events import InboundMessage, Provider, StatusUpdate
+from tether.domain.media import declared_type
 from tether.domain.message_status import MessageStatus
 from tether.webhooks import signatures
 from tether.webhooks.errors import InvalidSignature, MalformedPayload
@@ -123,7 +124,9 @@ def parse_compatible(
             raise MalformedPayload(f"an inbound message without {' and '.join(missing)}")
         # the MediaUrlN present, not NumMedia: a count that cannot be read ("²",
         # 5,000 digits) must not lose the message
-        media = [params[f"MediaUrl{i}"] for i in range(MAX_MEDIA) if params.get(f"MediaUrl{i}")]
+        present = [i for i in range(MAX_MEDIA) if params.get(f"MediaUrl{i}")]
+        media = [params[f"MediaUrl{i}"] for i in present]
+        types = [declared_type(params.get(f"MediaContentType{i}")) for i in present]
         event_in = make_event(
             InboundMessage,
             "inbound message",
@@ -133,6 +136,7 @@ def parse_compatible(
             to_address=params["To"],
             body=params.get("Body", ""),
             media_urls=tuple(media),
+            media_types=tuple(types),
             occurred_at=received_at,
         )
         return ParsedDelivery(sid, event_in, "inbound", fingerprint)
