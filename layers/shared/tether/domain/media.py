@@ -20,6 +20,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from tether.domain.channels import Channel, capabilities, message_channel
@@ -84,8 +85,6 @@ def check_outbound_media(urls: Sequence[str], channel: str = Channel.MMS) -> tup
 
 
 def _check_url(url: str) -> None:
-    from urllib.parse import urlsplit
-
     shown = url[:200]
     if len(url) > MAX_URL_CHARS:
         raise InvalidInput(f"media URL {shown!r}...: longer than {MAX_URL_CHARS} characters")
