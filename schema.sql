@@ -334,14 +334,15 @@ CREATE FUNCTION public.compact_result_deltas(batch integer) RETURNS bigint
     ), folded AS (
         INSERT INTO result_counts AS rc
             (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
-             contacts)
+             contacts, mms)
         SELECT tenant_id, campaign_id, number_id, variant, status, error_code, accepted,
-               sum(sends), sum(contacts)
+               sum(sends), sum(contacts), sum(mms)
         FROM moved
         GROUP BY 1, 2, 3, 4, 5, 6, 7
         ORDER BY 1, 2, 3, 4, 5, 6, 7
         ON CONFLICT (tenant_id, campaign_id, number_id, variant, status, error_code, accepted)
-        DO UPDATE SET sends = rc.sends + excluded.sends, contacts = rc.contacts + excluded.contacts
+        DO UPDATE SET sends = rc.sends + excluded.sends, contacts = rc.contacts + excluded.contacts,
+                      mms = rc.mms + excluded.mms
     )
     SELECT count(*) FROM moved;
 $$;
@@ -387,9 +388,10 @@ CREATE FUNCTION public.count_message_inserts() RETURNS trigger
 BEGIN
     INSERT INTO result_deltas
         (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
-         contacts)
+         contacts, mms)
     SELECT n.tenant_id, n.campaign_id, n.outbound_number_id, coalesce(n.variant, ''),
-           n.status, coalesce(n.error_code, ''), n.external_id IS NOT NULL, count(*), 0
+           n.status, coalesce(n.error_code, ''), n.external_id IS NOT NULL, count(*), 0,
+           count(*) FILTER (WHERE n.channel = 'mms')
     FROM new_rows n
     WHERE n.direction = 'outbound' AND n.purpose = 'campaign'
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
@@ -409,15 +411,16 @@ CREATE FUNCTION public.count_message_updates() RETURNS trigger
 BEGIN
     INSERT INTO result_deltas
         (tenant_id, campaign_id, number_id, variant, status, error_code, accepted, sends,
-         contacts)
+         contacts, mms)
     SELECT c.tenant_id, c.campaign_id, c.outbound_number_id, coalesce(c.variant, ''),
-           c.status, coalesce(c.error_code, ''), c.external_id IS NOT NULL, sum(c.n), 0
+           c.status, coalesce(c.error_code, ''), c.external_id IS NOT NULL, sum(c.n), 0,
+           coalesce(sum(c.n) FILTER (WHERE c.channel = 'mms'), 0)
     FROM (SELECT n.*, 1 AS n FROM new_rows n
           UNION ALL
           SELECT o.*, -1 FROM old_rows o) c
     WHERE c.direction = 'outbound' AND c.purpose = 'campaign'
     GROUP BY 1, 2, 3, 4, 5, 6, 7
-    HAVING sum(c.n) <> 0;
+    HAVING sum(c.n) <> 0 OR coalesce(sum(c.n) FILTER (WHERE c.channel = 'mms'), 0) <> 0;
     -- sends accepted by this statement (an id now, none before)
     PERFORM count_contacts(array_agg(n.id))
     FROM new_rows n JOIN old_rows o ON o.id = n.id
@@ -477,6 +480,23 @@ CREATE FUNCTION public.count_replies(replies uuid[]) RETURNS void
         SET first_reply_at = least(rr.first_reply_at, excluded.first_reply_at),
             opted_out = rr.opted_out OR excluded.opted_out;
 $$;
+
+-- Name: drop_erased_attachments(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.drop_erased_attachments() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    WITH unlinked AS (
+        DELETE FROM message_attachments WHERE message_id = NEW.id RETURNING attachment_id
+    )
+    DELETE FROM attachments a
+    WHERE a.id IN (SELECT attachment_id FROM unlinked)
+      AND NOT EXISTS (
+          SELECT 1 FROM message_attachments ma
+          WHERE ma.attachment_id = a.id AND ma.message_id <> NEW.id);
+    RETURN NULL;
+END $$;
 
 -- Name: enforce_lead_state_transition(); Type: FUNCTION; Schema: public; Owner: -
 
@@ -617,6 +637,21 @@ BEGIN
             ERRCODE = 'check_violation',
             CONSTRAINT = 'campaign_phone_assignments_immutable',
             MESSAGE = format('assignment %s cannot change its campaign, number or channel', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Name: keep_attachment_copy(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.keep_attachment_copy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF OLD.storage_key IS NOT NULL AND NEW.storage_key IS DISTINCT FROM OLD.storage_key THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'attachments_copy_immutable',
+            MESSAGE = format('attachment %s: its stored copy cannot change', OLD.id);
     END IF;
     RETURN NEW;
 END $$;
@@ -1309,9 +1344,18 @@ CREATE TABLE public.attachments (
     storage_key text,
     stored_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    copy_state text DEFAULT 'none'::text NOT NULL,
+    copy_error text,
+    copy_attempts integer DEFAULT 0 NOT NULL,
+    copy_enqueued_at timestamp with time zone,
+    source_account_id uuid,
     CONSTRAINT attachments_check CHECK (((storage_key IS NULL) = (stored_at IS NULL))),
+    CONSTRAINT attachments_copy_attempts_check CHECK ((copy_attempts >= 0)),
+    CONSTRAINT attachments_copy_state_check CHECK ((copy_state = ANY (ARRAY['none'::text, 'pending'::text, 'stored'::text, 'refused'::text]))),
+    CONSTRAINT attachments_refused_says_why CHECK (((copy_state = 'refused'::text) = (copy_error IS NOT NULL))),
     CONSTRAINT attachments_size_bytes_check CHECK ((size_bytes >= 0)),
     CONSTRAINT attachments_storage_key_check CHECK ((storage_key <> ''::text)),
+    CONSTRAINT attachments_stored_has_key CHECK (((copy_state = 'stored'::text) = (storage_key IS NOT NULL))),
     CONSTRAINT attachments_url_check CHECK ((url ~ '^https?://'::text))
 );
 
@@ -2067,7 +2111,8 @@ CREATE TABLE public.result_counts (
     error_code text NOT NULL,
     accepted boolean NOT NULL,
     sends bigint NOT NULL,
-    contacts bigint NOT NULL
+    contacts bigint NOT NULL,
+    mms bigint DEFAULT 0 NOT NULL
 );
 
 ALTER TABLE ONLY public.result_counts FORCE ROW LEVEL SECURITY;
@@ -2084,7 +2129,8 @@ CREATE TABLE public.result_deltas (
     error_code text NOT NULL,
     accepted boolean NOT NULL,
     sends bigint NOT NULL,
-    contacts bigint NOT NULL
+    contacts bigint NOT NULL,
+    mms bigint DEFAULT 0 NOT NULL
 );
 
 ALTER TABLE ONLY public.result_deltas FORCE ROW LEVEL SECURITY;
@@ -2741,6 +2787,10 @@ CREATE INDEX api_keys_created_by_key ON public.api_keys USING btree (created_by_
 
 CREATE INDEX api_keys_tenant ON public.api_keys USING btree (tenant_id);
 
+-- Name: attachments_copy_waiting; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX attachments_copy_waiting ON public.attachments USING btree (created_at) WHERE ((copy_state = 'pending'::text) AND (copy_enqueued_at IS NULL));
+
 -- Name: audit_log_tenant; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_log_tenant ON public.audit_log USING btree (tenant_id, created_at DESC);
@@ -3006,6 +3056,10 @@ CREATE OR REPLACE VIEW public.conversation_overview WITH (security_invoker='true
 
 CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.api_keys_guard();
 
+-- Name: attachments attachments_copy_immutable; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER attachments_copy_immutable BEFORE UPDATE OF storage_key ON public.attachments FOR EACH ROW EXECUTE FUNCTION public.keep_attachment_copy();
+
 -- Name: attachments attachments_url_hash; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER attachments_url_hash BEFORE INSERT OR UPDATE ON public.attachments FOR EACH ROW EXECUTE FUNCTION public.hash_attachment_url();
@@ -3134,6 +3188,10 @@ CREATE TRIGGER messages_count_inserts AFTER INSERT ON public.messages REFERENCIN
 
 CREATE TRIGGER messages_count_updates AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_message_updates();
 
+-- Name: messages messages_erased_drop_attachments; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER messages_erased_drop_attachments AFTER UPDATE OF erased_at ON public.messages FOR EACH ROW WHEN (((old.erased_at IS NULL) AND (new.erased_at IS NOT NULL))) EXECUTE FUNCTION public.drop_erased_attachments();
+
 -- Name: messages messages_status_monotonic; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER messages_status_monotonic BEFORE UPDATE OF status ON public.messages FOR EACH ROW EXECUTE FUNCTION public.keep_status_monotonic();
@@ -3244,6 +3302,11 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+-- Name: attachments attachments_source_account_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.attachments
+    ADD CONSTRAINT attachments_source_account_id_fkey FOREIGN KEY (source_account_id) REFERENCES public.provider_accounts(id) ON DELETE SET NULL;
 
 -- Name: attachments attachments_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -4151,8 +4214,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.api_keys TO tether_jobs;
 
 -- Name: TABLE attachments; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,INSERT,UPDATE ON TABLE public.attachments TO tether_app;
-GRANT SELECT,INSERT,UPDATE ON TABLE public.attachments TO tether_jobs;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.attachments TO tether_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.attachments TO tether_jobs;
 
 -- Name: TABLE audit_log; Type: ACL; Schema: public; Owner: -
 
@@ -4295,8 +4358,8 @@ GRANT SELECT ON TABLE public.lease_anomalies TO tether_jobs;
 
 -- Name: TABLE message_attachments; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,INSERT ON TABLE public.message_attachments TO tether_app;
-GRANT SELECT,INSERT ON TABLE public.message_attachments TO tether_jobs;
+GRANT SELECT,INSERT,DELETE ON TABLE public.message_attachments TO tether_app;
+GRANT SELECT,INSERT,DELETE ON TABLE public.message_attachments TO tether_jobs;
 
 -- Name: TABLE message_status_events; Type: ACL; Schema: public; Owner: -
 

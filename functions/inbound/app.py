@@ -42,11 +42,13 @@ def record_handler(record: ReceiptRecord) -> None:
     from tether.db.unit_of_work import UnitOfWork
 
     logger.append_keys(sqs_message_id=record.messageId)
+    settings = inbound_settings()
     outcome = process_receipt(
         UnitOfWork(lambda_connection("app"), record.body.tenant_id, relay=event_relay()),
         record.body,
         datetime.now(UTC),
-        queue_at(inbound_settings().outbound_queue_url),
+        queue_at(settings.outbound_queue_url),
+        queue_at(settings.media_queue_url) if settings.media_queue_url else None,
     )
     logger.info("receipt processed", extra={"outcome": outcome})
 

@@ -1,7 +1,8 @@
 """Every minute: put on their queues what was stored but is in none: webhook receipts
 the webhook could not enqueue (tether.services.receipts), and sends that are due but
 were never enqueued or waited longer than a queue delay holds (tether.services.outbound),
-and events committed but never relayed to EventsQueue (tether.services.events);
+and events committed but never relayed to EventsQueue (tether.services.events), and
+inbound media waiting for a copy that no queue holds (tether.services.media);
 then clear what is past its tenant's retention window (tether.services.retention),
 fold the results' deltas into their counts (tether.services.stats), and try the webhook
 deliveries that are due (retries and replays: tether.services.subscriptions) with what
@@ -20,6 +21,7 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
 from tether.services.events import redrive_unrelayed_events
+from tether.services.media import redrive_uncopied
 from tether.services.outbound import redrive_waiting_sends
 from tether.services.receipts import redrive_unenqueued_receipts
 from tether.services.retention import purge_expired
@@ -61,6 +63,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if events_queue
         else 0
     )
+    media = (
+        redrive_uncopied(
+            UnitOfWork(lambda_connection("jobs")),
+            queue_at(settings.media_queue_url),
+            datetime.now(UTC),
+            grace=timedelta(seconds=settings.sweep_grace_seconds),
+            batch_size=settings.sweep_batch_size,
+        )
+        if settings.media_queue_url
+        else 0
+    )
     purge = purge_expired(
         UnitOfWork(lambda_connection("jobs")),
         datetime.now(UTC),
@@ -78,6 +91,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "receipts": receipts.model_dump(),
         "sends": {"found": sends.found, "enqueued": sends.enqueued},
         "events": {"relayed": events},
+        "media": {"enqueued": media},
         "retention": {"purged": purge.purged, "rows_per_second": purge.rows_per_second},
         "results": {"folded": moved},
         "webhook_deliveries": {

@@ -19,6 +19,9 @@ from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
 from tether_dev.local.demo import (
     LEADS,
+    MMS_LEAD,
+    MMS_OUT_URL,
+    MMS_PHOTO,
     NUMBERS,
     POOL,
     STRANGER,
@@ -38,7 +41,7 @@ class Demo:
     run: DemoRun
     lines: list[str]
     receiver: EventReceiver
-    recorded: set[str]
+    recorded: set[str]  # the tenant's events, by id
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +67,8 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
             row["phone"]: (row["state"], row["campaign_id"])
             for row in admin.execute(
                 "SELECT phone, state::text AS state, campaign_id::text AS campaign_id FROM leads"
-                " WHERE tenant_id = %s",
-                (run.tenant_id,),
+                " WHERE tenant_id = %s AND phone <> %s",  # the MMS step's lead: its own test
+                (run.tenant_id, MMS_LEAD[1]),
             )
         }
         messages = admin.execute(
@@ -74,8 +77,9 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
             " FROM messages m JOIN lead_sender_bindings b"
             "   ON b.lead_id = m.lead_id AND b.campaign_id = m.campaign_id"
             "   AND b.channel = m.sender_channel"
-            " WHERE m.tenant_id = %s AND m.direction = 'outbound' AND m.channel <> 'whatsapp'",
-            (run.tenant_id,),
+            " WHERE m.tenant_id = %s AND m.direction = 'outbound' AND m.channel <> 'whatsapp'"
+            " AND m.to_address <> %s",
+            (run.tenant_id, MMS_LEAD[1]),
         ).fetchall()
         unmatched = admin.execute(
             "SELECT m.from_address FROM unmatched_inbound u JOIN messages m ON m.id = u.message_id"
@@ -118,7 +122,11 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
     assert all(row["from_address"] == row["bound"] for row in messages)
     assert {row["from_address"] for row in messages} <= set(NUMBERS)
 
-    texts = [t for t in dev_stack.client.texts(run.account_id) if t["channel"] != "whatsapp"]
+    texts = [
+        t
+        for t in dev_stack.client.texts(run.account_id)
+        if t["channel"] != "whatsapp" and t["to"] != MMS_LEAD[1]
+    ]
     by_key = _count(text["idempotency_key"] for text in texts)
     assert by_key == {row["id"]: 1 for row in messages}  # one text per send, none twice
     sent_from = {text["idempotency_key"]: (text["from"], text["sid"]) for text in texts}
@@ -242,6 +250,42 @@ def test_the_demo_writes_to_ben_on_whatsapp_within_its_window(
     }
     assert set(texts) == {r["id"] for r in outbound}
     assert texts[outbound[0]["id"]]["content_sid"] == "HX00000000000000000000000000000001"
+
+
+def test_the_demo_sends_an_mms_and_reads_back_the_copy_of_one_it_received(
+    dev_stack: DevStack, demo: Demo
+) -> None:
+    run = demo.run
+    # the photo came back through the presigned URL byte for byte
+    assert run.mms_fetched == MMS_PHOTO
+    [attachment] = run.mms_message["attachments"]
+    assert (attachment["content_type"], attachment["size_bytes"]) == ("image/png", len(MMS_PHOTO))
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT m.direction, m.channel, m.our_address, m.from_address, m.to_address,"
+            " m.segments, m.status, b.phone_number AS bound, t.channel AS thread_channel,"
+            " array_agg(a.url ORDER BY ma.position) FILTER (WHERE a.id IS NOT NULL) AS urls,"
+            " array_agg(a.copy_state ORDER BY ma.position) FILTER (WHERE a.id IS NOT NULL) AS copies"
+            " FROM messages m JOIN threads t ON t.id = m.thread_id"
+            " JOIN lead_sender_bindings b ON b.lead_id = m.lead_id AND b.campaign_id = m.campaign_id"
+            " LEFT JOIN message_attachments ma ON ma.message_id = m.id"
+            " LEFT JOIN attachments a ON a.id = ma.attachment_id"
+            " WHERE m.lead_id = %s GROUP BY m.id, b.phone_number, t.channel ORDER BY m.created_at",
+            (run.mms_lead,),
+        ).fetchall()
+    mms = [r for r in rows if r["channel"] == "mms"]
+    assert [(r["direction"], r["copies"]) for r in mms] == [
+        ("outbound", ["none"]),  # passed on to the provider, not copied
+        ("inbound", ["stored"]),
+    ]
+    out, back = mms
+    assert out["urls"] == [MMS_OUT_URL]
+    assert (out["segments"], out["status"]) == (1, "delivered")
+    # both bound to the lead's number, on one SMS thread
+    assert out["from_address"] == out["bound"] == out["our_address"] == back["our_address"]
+    assert {r["thread_channel"] for r in rows} == {"sms"}
+    sent = [t for t in dev_stack.client.texts(run.account_id) if t["to"] == MMS_LEAD[1]]
+    assert [t["media_urls"] for t in sent if t["media_urls"]] == [[MMS_OUT_URL]]
 
 
 def _every_event_received(

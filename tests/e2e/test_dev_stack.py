@@ -197,6 +197,7 @@ def test_invoke_runs_one_function_against_the_running_stack(dev_stack: DevStack)
         "receipts",
         "sends",
         "events",
+        "media",
         "retention",
         "results",
         "webhook_deliveries",

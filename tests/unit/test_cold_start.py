@@ -19,6 +19,7 @@ HANDLERS = [
     "api",
     "webhook",
     "inbound",
+    "media",
     "outbound",
     "timers",
     "sweeper",

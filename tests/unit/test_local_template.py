@@ -59,6 +59,7 @@ def test_queue_triggers_keep_batch_size_and_partial_failures(stack: Stack) -> No
         "deliver_events": [("EventsQueue", 10, True)],
         "inbound": [("InboundQueue", 10, True)],
         "launch": [("LaunchQueue", 1, True)],
+        "media": [("MediaQueue", 1, True)],
         "outbound": [("OutboundQueue", 1, True)],
     }
 

@@ -51,7 +51,9 @@ EXPECTED_ACTIONS = {
     },
     "TimersFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "WebhookFunction": IDEMPOTENCY | {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
-    "ApiFunction": WRITE_SECRETS | {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
+    "ApiFunction": WRITE_SECRETS
+    | {"sqs:SendMessage", "secretsmanager:GetSecretValue", "s3:GetObject"},
+    "MediaFunction": {"s3:PutObject", "secretsmanager:GetSecretValue"},
     "SweeperFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "WebSocketFunction": {
         "dynamodb:PutItem",
@@ -138,7 +140,7 @@ def test_provider_secrets_are_read_only_where_they_are_used() -> None:
         if "secretsmanager:GetSecretValue" in as_list(s["Action"])
         and f"Fn::Sub:{TENANT_SECRETS}" in [resource_text(r) for r in as_list(s["Resource"])]
     }
-    assert readers == {"OutboundFunction", "WebhookFunction"}
+    assert readers == {"OutboundFunction", "WebhookFunction", "MediaFunction"}
 
 
 def test_subscription_secrets_are_read_only_by_what_delivers_webhooks() -> None:

@@ -21,6 +21,7 @@ from tests.support.webhook_samples import (
     signed_event,
     twilio_json_event,
     with_body,
+    with_form_param,
     with_json,
 )
 from tether.domain.events import InboundMessage, StatusUpdate
@@ -316,3 +317,33 @@ def test_a_malformed_twilio_form_cannot_be_verified() -> None:
     event["body"] = base64.b64encode(b"\xff\xfe=\xff").decode()
     with pytest.raises(InvalidSignature):
         verify(event)
+
+
+# inbound media (issue 18): each URL with the Content-Type the provider declared
+
+
+def test_twilio_mms_keeps_each_media_url_with_its_declared_type() -> None:
+    event = with_form_param(load_sample("twilio_inbound"), "MediaContentType0", "IMAGE/JPEG")
+    body = (
+        event["body"] + "&MediaUrl1=https%3A%2F%2Fapi.twilio.com%2Fm%2F2&MediaContentType1=%00%FF"
+    )
+    parsed = parse(with_body(event, body))
+    assert isinstance(parsed.event, InboundMessage)
+    assert len(parsed.event.media_urls) == 2
+    assert parsed.event.media_types == ("image/jpeg", "")  # an odd type is no type
+
+
+def test_telnyx_mms_reads_media_url_and_content_type() -> None:
+    def add_media(body: dict[str, Any]) -> None:
+        body["data"]["payload"]["media"] = [
+            {"url": "https://media.telnyx.example/a", "content_type": "image/png", "size": 10},
+            {"url": "https://media.telnyx.example/b", "content_type": 12},
+        ]
+
+    parsed = parse(with_json(load_sample("telnyx_inbound"), add_media))
+    assert isinstance(parsed.event, InboundMessage)
+    assert parsed.event.media_urls == (
+        "https://media.telnyx.example/a",
+        "https://media.telnyx.example/b",
+    )
+    assert parsed.event.media_types == ("image/png", "")

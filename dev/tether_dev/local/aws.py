@@ -103,7 +103,7 @@ def client(service: str, endpoint: str) -> Any:
 
 
 def provision(stack: Stack, endpoint: str) -> dict[str, str]:
-    """Create the template's tables, queues and event buses (idempotent: a second run
+    """Create the template's tables, queues, event buses and buckets (idempotent: a second run
     finds them). Returns each queue's URL by logical id."""
     dynamodb = client("dynamodb", endpoint)
     existing = set(dynamodb.list_tables().get("TableNames", []))
@@ -135,6 +135,11 @@ def provision(stack: Stack, endpoint: str) -> dict[str, str]:
             QueueName=queue.name, Attributes=queue.attributes
         )["QueueUrl"]
     provision_buses(stack, endpoint)
+    s3 = client("s3", endpoint)
+    existing_buckets = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    for bucket in stack.buckets:
+        if bucket not in existing_buckets:
+            s3.create_bucket(Bucket=bucket)
     return urls
 
 

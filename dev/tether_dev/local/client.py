@@ -101,14 +101,23 @@ class LocalStack:
         text: str,
         account_id: str | None = None,
         channel: str = "sms",
+        media: list[tuple[str, bytes]] | None = None,
     ) -> Any:
         """A lead texts one of our numbers (or writes on WhatsApp, `channel` 'whatsapp');
-        the sandbox posts it, signed, to the webhook."""
-        payload = {"from": lead, "to": to, "body": text}
+        the sandbox posts it, signed, to the webhook. `media` (content type, bytes) makes
+        it an MMS: the sandbox serves each file."""
+        import base64
+
+        payload: dict[str, Any] = {"from": lead, "to": to, "body": text}
         if account_id:
             payload["account_id"] = account_id
         if channel != "sms":
             payload["channel"] = channel
+        if media:
+            payload["media"] = [
+                {"content_type": kind, "base64": base64.b64encode(data).decode()}
+                for kind, data in media
+            ]
         answer = _request(
             "POST",
             f"{self.sandbox_url}/sandbox/replies",

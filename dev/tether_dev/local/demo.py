@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import urllib3
+
 from tether.domain.outbox import EventType
 from tether_dev.local.client import LocalStack
 from tether_dev.local.listeners import BellListener, EventReceiver
@@ -50,6 +52,11 @@ WHATSAPP_TEMPLATE = {
     "provider_template_id": "HX00000000000000000000000000000001",
     "body": "Hi {{1}}, it's Gianna from Acme Homes on WhatsApp. Shall we talk about {{2}}?",
 }
+# the MMS step's lead (added after the launch, so the day's other counts stay as they
+# are), the photo it is sent and the one it sends back (a real PNG's first bytes)
+MMS_LEAD = ("Fay", "+12065550116")
+MMS_OUT_URL = "https://images.example.com/listings/42/front.jpg"
+MMS_PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
 TIMER_CLOCK_AHEAD = timedelta(days=8)
 
 
@@ -76,6 +83,10 @@ class DemoRun:
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     # the WhatsApp step: the free-form refusal's status, and the messages it sent
     whatsapp: dict[str, Any] = field(default_factory=dict)
+    # the MMS step: Fay's lead id, her inbound MMS, and the bytes its presigned URL read
+    mms_lead: str = ""
+    mms_message: dict[str, Any] = field(default_factory=dict)
+    mms_fetched: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -245,6 +256,7 @@ def _day(
 
     _call_step(stack, api, run, say, step, wait_seconds)
     _whatsapp_step(stack, api, run, say, step, wait_seconds)
+    _mms_step(stack, api, run, say, step, wait_seconds)
 
     step("Where everything stands")
     _trace_table(api, say, "Dan", run.leads["Dan"])
@@ -379,6 +391,61 @@ def _whatsapp_read(api: DemoApi, lead_id: str, message_id: str) -> bool:
     return any(m["id"] == message_id and m["status"] == "read" for m in messages)
 
 
+def _mms_step(
+    stack: LocalStack,
+    api: DemoApi,
+    run: DemoRun,
+    say: Callable[[str], None],
+    step: Callable[[str], None],
+    wait_seconds: float,
+) -> None:
+    """MMS (issue 18): a photo goes out as one MMS from the lead's bound number; the lead
+    answers with a photo of her own, which Tether copies into its media bucket and hands
+    back through a short-lived presigned URL."""
+    step("MMS: a photo out, a photo back, copied into the media bucket")
+    name, phone = MMS_LEAD
+    api(
+        "POST",
+        f"/v1/campaigns/{run.gianna}/leads",
+        {"leads": [{"phone": phone, "first_name": name}]},
+    )
+    found = api("GET", f"/v1/leads?campaign_id={run.gianna}&limit=100")["items"]
+    run.mms_lead = next(lead["id"] for lead in found if lead["phone"] == phone)
+    sent = api("POST", "/v1/messages", {"campaign_id": run.gianna, "lead_id": run.mms_lead,
+               "body": "Here's the listing we talked about", "media_urls": [MMS_OUT_URL]},
+               expect=(202,))  # fmt: skip
+    say(f"{name} is sent an MMS from {sent['from_number']}: {MMS_OUT_URL}")
+    _wait(lambda: _outbound_delivered(api, run.mms_lead), f"{name}'s MMS delivered", wait_seconds)
+    stack.reply(lead=phone, to=sent["from_number"], text="Love it, here's my place",
+                account_id=run.account_id, media=[("image/png", MMS_PHOTO)])  # fmt: skip
+    say(f"{name} ({phone}) → an MMS with a {len(MMS_PHOTO)}-byte PNG")
+
+    def copied() -> dict[str, Any] | None:
+        messages = api("GET", f"/v1/leads/{run.mms_lead}/trace")["messages"]
+        for message in messages:
+            if message["direction"] == "inbound" and message["channel"] == "mms":
+                stored = [a for a in message["attachments"] if a["copy_state"] == "stored"]
+                return message if stored else None
+        return None
+
+    run.mms_message = _wait(copied, f"{name}'s photo copied into the media bucket", wait_seconds)
+    [attachment] = run.mms_message["attachments"]
+    answer = urllib3.request("GET", attachment["url"], retries=False, timeout=10)
+    if answer.status != 200:
+        raise DemoError(f"the presigned URL answered {answer.status}")
+    run.mms_fetched = answer.data
+    say(f"copied: {attachment['content_type']}, {attachment['size_bytes']} bytes; the presigned"
+        f" URL (until {attachment['expires_at']}) reads back {len(run.mms_fetched)} bytes,"
+        f" {'the same' if run.mms_fetched == MMS_PHOTO else 'NOT the same'}")  # fmt: skip
+    _trace_table(api, say, name, run.mms_lead)
+
+
+def _outbound_delivered(api: DemoApi, lead_id: str) -> bool:
+    messages = api("GET", f"/v1/leads/{lead_id}/trace")["messages"]
+    outbound = [m for m in messages if m["direction"] == "outbound"]
+    return bool(outbound) and all(m["status"] == "delivered" for m in outbound)
+
+
 def _all_received(api: DemoApi, run: DemoRun, receiver: EventReceiver) -> int | None:
     """The delivery log's count once every delivery in it is done and at the receiver."""
     path = f"/v1/event-subscriptions/{run.subscription}/deliveries?limit=100"
@@ -487,10 +554,11 @@ def _trace_table(api: DemoApi, say: Callable[[str], None], name: str, lead_id: s
                  [[b["campaign_name"], b["phone_number"], b["is_primary"], b["bound_at"][:19]]
                   for b in trace["bindings"]])  # fmt: skip
     _print_table(say, f"{name}'s messages: each from its campaign's bound number",
-                 ["campaign", "from", "to", "SID", "statuses", "text"],
-                 [[campaigns.get(m["campaign_id"], ""), m["from_address"], m["to_address"],
-                   (m["external_id"] or "")[:14], " → ".join(s["status"] for s in m["status_history"]),
-                   m["body"][:40]] for m in trace["messages"]])  # fmt: skip
+                 ["campaign", "channel", "from", "to", "SID", "statuses", "media", "text"],
+                 [[campaigns.get(m["campaign_id"], ""), m["channel"], m["from_address"],
+                   m["to_address"], (m["external_id"] or "")[:14],
+                   " → ".join(s["status"] for s in m["status_history"]),
+                   len(m["attachments"]), m["body"][:40]] for m in trace["messages"]])  # fmt: skip
     _print_table(say, f"{name}'s events", ["event", "from", "to", "detail"],
                  [[e["event_type"], e["previous_state"] or "", e["new_state"] or "",
                    _event_detail(e["payload"], campaigns)] for e in trace["events"]])  # fmt: skip

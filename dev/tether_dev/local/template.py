@@ -197,6 +197,7 @@ class Stack:
     routes: list[Route]
     stage: str
     buses: list[str] = field(default_factory=list)  # EventBridge buses' names
+    buckets: list[str] = field(default_factory=list)  # S3 buckets' names
     rules: list[EventRule] = field(default_factory=list)
     websocket: WebSocketApi | None = None
 
@@ -229,6 +230,7 @@ def read_stack(
     globals_ = (document.get("Globals") or {}).get("Function") or {}
     tables, queues, functions = [], [], []
     buses: list[str] = []
+    buckets: list[str] = []
     rules: list[EventRule] = []
     routes: list[Route] = []
     for logical_id, resource in resources.items():
@@ -242,6 +244,8 @@ def read_stack(
             functions.append(_function(logical_id, props, globals_, resolver))
         elif kind == "AWS::Events::EventBus":
             buses.append(str(resolver.ref(logical_id)))
+        elif kind == "AWS::S3::Bucket":
+            buckets.append(str(resolver.ref(logical_id)))
         elif kind == "AWS::Events::Rule" and "EventBusName" in props:
             rules.append(
                 EventRule(
@@ -261,6 +265,7 @@ def read_stack(
         routes=routes,
         stage=parameters.get("Stage", "dev"),
         buses=buses,
+        buckets=buckets,
         rules=rules,
         websocket=websocket_api(resources),
     )
@@ -618,6 +623,11 @@ class _Resolver:
         if kind == "AWS::Events::EventBus":
             props = resource.get("Properties") or {}
             return str(self.resolve(props["Name"])) if "Name" in props else local_name(name)
+        if kind == "AWS::S3::Bucket":
+            props = resource.get("Properties") or {}
+            # bucket names are lower case (CloudFormation lowers the ones it makes)
+            named = props.get("BucketName")
+            return str(self.resolve(named)) if named else local_name(name).lower()
         return f"local-{name}"
 
     def get_att(self, name: str, attribute: str) -> Any:
@@ -635,6 +645,8 @@ class _Resolver:
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}"
         if kind == "AWS::Serverless::Function" and attribute == "Arn":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{self.ref(name)}"
         if kind == "AWS::Events::EventBus" and attribute == "Arn":
             return f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/{self.ref(name)}"
         return ABSENT

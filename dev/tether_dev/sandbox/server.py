@@ -23,7 +23,12 @@ that URL (a text without one gets none, as at every real provider), and, with a
   event's id, account and the webhook's HTTP status. No token: it stands for the phone
   network, not for the API. ``"channel": "whatsapp"`` makes it a WhatsApp message (its
   addresses ``whatsapp:+E164``, as Twilio's), and ``sent_at`` (ISO 8601, in the past)
-  says when the person sent it.
+  says when the person sent it. An MMS adds ``media``, a list of ``{"content_type",
+  "base64"}``: the sandbox keeps each file and lists its URL in the event's
+  ``media_urls`` (and ``media_urls`` given as they are), as providers do.
+- ``GET /sandbox/media/{account_id}/{id}``: a file an MMS carried, for HTTP Basic auth
+  with the account id and the API token (as Twilio's media answer the account SID and
+  auth token); 401 without them.
 
 WhatsApp (issue 18): a send with ``"channel": "whatsapp"`` goes as Twilio's does. Free-
 form text (no ``content_sid``) is taken only within 24 hours of the person's last
@@ -34,12 +39,16 @@ refuses it: 400 with code ``63016``. A template send (``content_sid`` and
 ``POST /sandbox/calls`` posts how a call ended, as the voice side would (a VAPI
 end-of-call report or a Twilio/SignalWire call status callback): tether_dev.sandbox.calls.
 
+A send's ``media_urls`` must be http(s) URLs, at most 10 (Twilio's limit): else 400.
+
 With ``open_accounts`` any account id is served (one sandbox for every tenant's
 provider account locally: the account id in the URL is Tether's provider account id).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import secrets
@@ -63,6 +72,8 @@ _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _MESSAGES_PATH = re.compile(r"^/v1/accounts/(?P<account_id>[^/]+)/messages/?$")
 _REPLIES_PATH = "/sandbox/replies"
 _CALLS_PATH = "/sandbox/calls"
+_MEDIA_PATH = re.compile(r"^/sandbox/media/(?P<account_id>[^/]+)/(?P<media_id>[A-Za-z0-9]+)$")
+MAX_MEDIA = 10
 MAX_BODY_CHARS = 1600
 WHATSAPP_MAX_BODY_CHARS = 4096
 # WhatsApp's customer-service window, as the providers enforce it
@@ -167,6 +178,8 @@ class SandboxServer:
         self._replies: dict[str, _Reply] = {}
         # (our number, their number): when the person last wrote on WhatsApp
         self._whatsapp_inbound: dict[tuple[str, str], datetime] = {}
+        # media MMS replies carried, by id: (account id, content type, bytes)
+        self._media: dict[str, tuple[str, str, bytes]] = {}
         self._stopping = threading.Event()
         self._httpd: _SandboxHttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -344,8 +357,11 @@ class SandboxServer:
                 raise _RequestRefused(
                     400, SandboxErrorCode.INVALID_NUMBER, f"'{name}' must be E.164"
                 )
-        if not isinstance(body, str) or not body:
-            raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'body' is required")
+        has_media = bool(request.get("media") or request.get("media_urls"))
+        if not isinstance(body, str) or not (body or has_media):
+            raise _RequestRefused(
+                400, SandboxErrorCode.INVALID_REQUEST, "'body' (or media) is required"
+            )
         if not config.webhook_url:
             raise _RequestRefused(
                 409, SandboxErrorCode.INVALID_REQUEST, "no webhook_url configured"
@@ -358,9 +374,10 @@ class SandboxServer:
                 SandboxErrorCode.ACCOUNT_NOT_FOUND,
                 f"no account has sent from {to_number}; give account_id",
             )
-        sid = f"SM{secrets.token_hex(16)}"
+        media_urls = self._take_media(account_id, request.get("media"), request.get("media_urls"))
+        sid = f"{'MM' if media_urls else 'SM'}{secrets.token_hex(16)}"
         data: dict[str, Any] = {
-            "id": sid, "from": from_number, "to": to_number, "body": body, "media_urls": [],
+            "id": sid, "from": from_number, "to": to_number, "body": body, "media_urls": media_urls,
         }  # fmt: skip
         if channel == "whatsapp":
             # addressed as Twilio addresses WhatsApp, and opening the window for replies
@@ -405,6 +422,44 @@ class SandboxServer:
                 "Failed to send freeform message because you are outside the allowed window."
                 " If you are using WhatsApp, please use a Message Template.",
             )
+
+    def add_media(self, account_id: str, content_type: str, data: bytes) -> str:
+        """Keep a file as an MMS's media; its URL (Basic auth with the account's id and
+        the API token reads it)."""
+        media_id = f"ME{secrets.token_hex(16)}"
+        with self._lock:
+            self._media[media_id] = (account_id, content_type, data)
+        return f"{self.url}/sandbox/media/{account_id}/{media_id}"
+
+    def answer_media(
+        self, account_id: str, media_id: str, headers: Mapping[str, str]
+    ) -> tuple[int, str, bytes]:
+        token = base64.b64encode(f"{account_id}:{self._config.api_token}".encode()).decode()
+        if headers.get("authorization") != f"Basic {token}":
+            return 401, "application/json", b'{"error": {"code": "unauthorized"}}'
+        with self._lock:
+            found = self._media.get(media_id)
+        if found is None or found[0] != account_id:
+            return 404, "application/json", b'{"error": {"code": "not_found"}}'
+        return 200, found[1], found[2]
+
+    def _take_media(self, account_id: str, media: object, urls: object) -> list[str]:
+        kept: list[str] = []
+        for item in media if isinstance(media, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("content_type"), str):
+                raise _RequestRefused(
+                    400, SandboxErrorCode.INVALID_REQUEST, "each media needs a content_type"
+                )
+            try:
+                data = base64.b64decode(str(item.get("base64", "")), validate=True)
+            except binascii.Error as error:
+                raise _RequestRefused(
+                    400, SandboxErrorCode.INVALID_REQUEST, "media base64 does not decode"
+                ) from error
+            kept.append(self.add_media(account_id, item["content_type"], data))
+        if isinstance(urls, list):
+            kept.extend(str(u) for u in urls if _is_http_url(u))
+        return kept
 
     def account_of(self, number: str) -> str | None:
         """The account that last sent a text from `number`."""
@@ -496,6 +551,12 @@ def _parse_send(raw_body: bytes) -> dict[str, Any]:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'body' must be a string")
     if not isinstance(media_urls, list) or not all(isinstance(u, str) for u in media_urls):
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "'media_urls' must be a list")
+    if len(media_urls) > MAX_MEDIA or not all(_is_http_url(u) for u in media_urls):
+        raise _RequestRefused(
+            400,
+            SandboxErrorCode.INVALID_REQUEST,
+            f"'media_urls': at most {MAX_MEDIA} http(s) URLs",
+        )
     if not body and not media_urls:
         raise _RequestRefused(400, SandboxErrorCode.INVALID_REQUEST, "a body or media is required")
     limit = WHATSAPP_MAX_BODY_CHARS if channel == "whatsapp" else MAX_BODY_CHARS
@@ -579,6 +640,13 @@ class _SandboxHandler(WholeResponseHandler):
         match = _MESSAGES_PATH.match(parts.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
         try:
+            media = _MEDIA_PATH.match(parts.path)
+            if method == "GET" and media is not None:
+                status, content_type, data = self.server.sandbox.answer_media(
+                    media["account_id"], media["media_id"], headers
+                )
+                self.respond(status, [("Content-Type", content_type)], data)
+                return
             if method == "POST" and parts.path == _REPLIES_PATH:
                 length = int(self.headers.get("Content-Length") or 0)
                 status, payload = self.server.sandbox.answer_reply(self.rfile.read(length))

@@ -133,6 +133,26 @@ class EventsQueueSettings(Settings):
     events_queue_url: str | None = None
 
 
+class MediaQueueSettings(Settings):
+    """MediaQueue (issue 18): where inbound media waiting for its copy goes. Unset, the
+    copies wait for the sweeper's re-drive."""
+
+    media_queue_url: str | None = None
+
+
+class MediaBucketSettings(Settings):
+    """The media bucket: Tether's copies of inbound media (template.yaml, MediaBucket)."""
+
+    media_bucket_name: str
+
+
+class MediaSettings(MediaBucketSettings):
+    """The media function's environment (template.yaml, MediaFunction)."""
+
+
+media_settings = cache(MediaSettings)
+
+
 class DeliverEventsSettings(Settings):
     """The deliver_events function's environment (template.yaml, DeliverEventsFunction)."""
 
@@ -151,7 +171,9 @@ class WebhookSettings(InboundQueueSettings, IdempotencySettings):
     """The webhook function's environment (template.yaml, WebhookFunction)."""
 
 
-class SweeperSettings(InboundQueueSettings, OutboundQueueSettings, EventsQueueSettings):
+class SweeperSettings(
+    InboundQueueSettings, OutboundQueueSettings, EventsQueueSettings, MediaQueueSettings
+):
     """The sweeper's environment (template.yaml, SweeperFunction)."""
 
     # must exceed the webhook function's timeout, so a sweep never races its own enqueue
@@ -201,7 +223,7 @@ class OutboundSettings(OutboundQueueSettings, WebhookBaseSettings):
     status callbacks at the stack's webhook URL."""
 
 
-class InboundSettings(OutboundQueueSettings):
+class InboundSettings(OutboundQueueSettings, MediaQueueSettings):
     """The inbound function's environment (template.yaml, InboundFunction): an answer to
     a reply (opt-out confirmation, auto reply) goes to the outbound queue at once."""
 
@@ -214,6 +236,9 @@ class ApiSettings(OutboundQueueSettings, LaunchQueueSettings):
     max_body_bytes: int = 1024 * 1024
     # the WebSocket API the console connects to (wss://...; unset: the console polls)
     websocket_url: str | None = None
+    # the media bucket its presigned attachment URLs read (unset: attachments have none)
+    media_bucket_name: str | None = None
+    media_url_expires_seconds: int = Field(default=300, ge=1, le=3600)
 
 
 class LaunchSettings(OutboundQueueSettings, LaunchQueueSettings):

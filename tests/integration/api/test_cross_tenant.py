@@ -21,6 +21,7 @@ ID_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/v1/campaigns/{campaign_id}/launches/{launch_id}", None),
     ("POST", "/v1/campaigns/{campaign_id}/launches/{launch_id}/cancel", {}),
     ("POST", "/v1/messages/{message_id}/cancel", {}),
+    ("GET", "/v1/messages/{message_id}/attachments", None),
     ("POST", "/v1/campaigns/{campaign_id}/pause", {}),
     ("POST", "/v1/campaigns/{campaign_id}/resume", {}),
     ("POST", "/v1/campaigns/{campaign_id}/leads", {"leads": [{"phone": "+14155550134"}]}),

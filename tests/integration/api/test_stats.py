@@ -175,6 +175,7 @@ def expected(plans: list[LeadPlan]) -> dict[str, Any]:
         "opt_outs": opt_outs,
         "opt_out_rate": round(opt_outs / contacts, 4) if contacts else None,
         "median_seconds_to_first_reply": statistics.median(waits) if waits else None,
+        "mms": 0,  # the plans send text only (tests/integration/test_media.py counts MMS)
     }
 
 

@@ -15,6 +15,7 @@ from tether.db.unit_of_work import EventRelay, UnitOfWork
 from tether.queues import MessageQueue, queue_at
 from tether.secrets import SecretStore
 from tether.services.api_keys import Principal
+from tether.storage import MediaStore, media_store
 
 
 def utc_now() -> datetime:
@@ -36,6 +37,9 @@ class ApiPorts:
     secrets: SecretStore = field(default_factory=SecretStore)
     # where committed events go (EventsQueue; None: the sweeper relays them)
     relay: EventRelay | None = None
+    # the media bucket attachments' presigned URLs read (None: attachments have no URL)
+    media: MediaStore | None = None
+    media_url_expires_seconds: int = 300
 
 
 @lru_cache(maxsize=1)
@@ -52,6 +56,8 @@ def api_ports() -> ApiPorts:
         max_body_bytes=settings.max_body_bytes,
         launch_queue=queue_at(settings.launch_queue_url),
         relay=event_relay(),
+        media=media_store(settings.media_bucket_name) if settings.media_bucket_name else None,
+        media_url_expires_seconds=settings.media_url_expires_seconds,
     )
 
 
@@ -113,3 +119,9 @@ def launch_queue() -> MessageQueue | None:
 
 def secrets() -> SecretStore:
     return scope().ports.secrets
+
+
+def media() -> tuple[MediaStore | None, int]:
+    """The media bucket and how long its presigned URLs read."""
+    ports = scope().ports
+    return ports.media, ports.media_url_expires_seconds

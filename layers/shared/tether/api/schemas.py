@@ -531,6 +531,24 @@ class TraceBinding(BaseModel):
     )
 
 
+class MessageAttachment(BaseModel):
+    """A message's media: Tether's copy (inbound media, once copied) read through a
+    presigned URL that works for a few minutes; outbound media is the URL it was sent
+    with, which Tether only passed on."""
+
+    id: UUID
+    content_type: str | None
+    size_bytes: int | None
+    copy_state: str = Field(
+        description="none (outbound: passed on, not copied), pending, stored or refused"
+    )
+    url: str | None = Field(
+        description="a presigned URL of Tether's copy (short-lived), or for outbound media"
+        " the URL it was sent with; null while the copy is pending or when it was refused"
+    )
+    expires_at: datetime | None = Field(description="when a presigned url stops working")
+
+
 class StatusChange(BaseModel):
     """One delivery status a provider reported. A message's history lists them by
     status rank and occurrence time; reports can arrive out of order."""
@@ -564,6 +582,12 @@ class TraceMessage(BaseModel):
     sent_at: datetime | None
     delivered_at: datetime | None
     received_at: datetime | None
+    channel: str = Field(description="what the message went as: sms, mms, whatsapp or email")
+    our_address: str = Field(
+        description="the tenant's address it was bound to: the number it went from or came"
+        " to (a mailbox for email)"
+    )
+    attachments: list[MessageAttachment]
     status_history: list[StatusChange]
 
 
@@ -734,6 +758,14 @@ class ThreadMessage(BaseModel):
     sent_at: datetime | None
     delivered_at: datetime | None
     received_at: datetime | None
+    channel: str = Field(description="what the message went as: sms, mms, whatsapp or email")
+    our_address: str = Field(description="the tenant's number (or mailbox) it is bound to")
+    attachments: list[MessageAttachment]
+
+
+class MessageAttachments(BaseModel):
+    message_id: UUID
+    attachments: list[MessageAttachment]
 
 
 class ThreadDetail(BaseModel):
@@ -1146,6 +1178,9 @@ class ResultFigures(BaseModel):
     delivered: int = Field(description="sends whose last status is delivered (or read)")
     failed: int = Field(description="sends that ended failed, undelivered or canceled")
     waiting: int = Field(description="sends neither accepted nor failed yet")
+    mms: int = Field(
+        default=0, description="of the sends stored, those that went as MMS (with media)"
+    )
     failed_by_kind: dict[str, int] = Field(
         description="failed sends by kind: opt_out, invalid_number, carrier_filtered,"
         " temporary, account, rejected, not_sent, unknown"

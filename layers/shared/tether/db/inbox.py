@@ -167,7 +167,7 @@ class ThreadRepository:
         return self._conn.execute(
             "SELECT * FROM (SELECT id, direction, from_address, to_address, body, media_urls,"
             " status, error_code, error_reason, not_before, external_id, lead_id, campaign_id,"
-            " created_at, sent_at, delivered_at, received_at"
+            " created_at, sent_at, delivered_at, received_at, channel, our_address"
             " FROM messages WHERE thread_id = %s ORDER BY created_at DESC, id DESC LIMIT %s) AS latest"
             " ORDER BY created_at, id",
             (thread_id, limit),

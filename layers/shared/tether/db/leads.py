@@ -268,7 +268,7 @@ class LeadRepository:
             "SELECT m.id, m.direction, m.campaign_id, m.campaign_phone_assignment_id AS assignment_id,"
             " m.outbound_number_id AS phone_number_id, m.from_address, m.to_address, m.body,"
             " m.status, m.provider, m.external_id, m.send_key, m.error_code, m.error_reason,"
-            " m.created_at, m.sent_at, m.delivered_at, m.received_at,"
+            " m.created_at, m.sent_at, m.delivered_at, m.received_at, m.channel, m.our_address,"
             # statuses in the order they happened (rank, then the provider's time); the
             # order they arrived in, which the queue does not keep, is each one's field
             " coalesce((SELECT jsonb_agg(jsonb_build_object('status', h.status,"

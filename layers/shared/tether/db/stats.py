@@ -20,15 +20,16 @@ _SCOPES: dict[Scope, str] = {
 
 _COUNTS = """
 SELECT nullif(g.variant, '') AS variant, pa.provider, g.status,
-       nullif(g.error_code, '') AS error_code, g.accepted, g.sends, g.contacts
+       nullif(g.error_code, '') AS error_code, g.accepted, g.sends, g.contacts, g.mms
 FROM (
     SELECT variant, number_id, status, error_code, accepted,
-           sum(sends)::bigint AS sends, sum(contacts)::bigint AS contacts
+           sum(sends)::bigint AS sends, sum(contacts)::bigint AS contacts,
+           sum(mms)::bigint AS mms
     FROM (
-        SELECT variant, number_id, status, error_code, accepted, sends, contacts
+        SELECT variant, number_id, status, error_code, accepted, sends, contacts, mms
         FROM result_counts WHERE {scope}
         UNION ALL
-        SELECT variant, number_id, status, error_code, accepted, sends, contacts
+        SELECT variant, number_id, status, error_code, accepted, sends, contacts, mms
         FROM result_deltas WHERE {scope}
     ) both_tables
     GROUP BY 1, 2, 3, 4, 5
@@ -76,6 +77,7 @@ class StatsRepository:
                         row["error_code"],
                         row["accepted"],
                         row["sends"],
+                        row["mms"],
                     )
                 )
         return outcomes, contacts

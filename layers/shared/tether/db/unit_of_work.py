@@ -25,6 +25,7 @@ from tether.domain.outbox import OutboxEvent
 
 if TYPE_CHECKING:
     from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
+    from tether.db.attachments import AttachmentRepository
     from tether.db.calls import CallOutcomeRepository
     from tether.db.campaigns import CampaignRepository
     from tether.db.consents import ConsentRepository
@@ -83,6 +84,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "provider_accounts": ("tether.db.webhook_repositories", "ProviderAccountRepository"),
     "webhook_receipts": ("tether.db.webhook_repositories", "WebhookReceiptRepository"),
     "messages": ("tether.db.messages", "MessageRepository"),
+    "attachments": ("tether.db.attachments", "AttachmentRepository"),
     "timers": ("tether.db.timers", "TimerRepository"),
     "suppressions": ("tether.db.repositories", "SuppressionRepository"),
     "statuses": ("tether.db.messages", "StatusRepository"),
@@ -120,6 +122,7 @@ class UnitOfWork:
     provider_accounts: ProviderAccountRepository
     webhook_receipts: WebhookReceiptRepository
     messages: MessageRepository
+    attachments: AttachmentRepository
     timers: TimerRepository
     suppressions: SuppressionRepository
     statuses: StatusRepository

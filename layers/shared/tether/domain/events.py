@@ -40,6 +40,10 @@ class _ProviderEvent(BaseModel):
     to_address: str | None = None
     body: str | None = None
     media_urls: tuple[str, ...] = ()
+    # each media URL's Content-Type as the provider declared it ("" when it did not):
+    # Twilio's MediaContentTypeN, Telnyx's media[].content_type; the copy records the
+    # type the file itself is served with
+    media_types: tuple[str, ...] = ()
     # the message channel (tether.domain.channels): a parser that reads a `whatsapp:`
     # address says "whatsapp" and keeps the address without the prefix
     channel: Literal["sms", "mms", "whatsapp", "email"] = "sms"

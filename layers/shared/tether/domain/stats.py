@@ -12,6 +12,7 @@ opt-out confirmations answer a lead, they are not outreach):
 - ``failed``: sends that ended failed, undelivered or canceled, before or after the
   provider took them; ``failed_by_kind`` splits them (`FailureKind`).
 - ``waiting``: neither accepted nor failed yet (queued, deferred, sending).
+- ``mms``: of the sends stored, those that went as MMS (with media; each one message).
 - ``contacts``: leads sent at least one text (a lead counts once per campaign).
 - ``replies``: contacts who texted back after their first text; ``reply_rate`` is
   replies / contacts.
@@ -91,6 +92,7 @@ class SendOutcomes:
     failed: int = 0
     waiting: int = 0
     failed_by_kind: Mapping[FailureKind, int] = field(default_factory=dict)
+    mms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ class ResultFigures:
     opt_outs: int
     opt_out_rate: float | None
     median_seconds_to_first_reply: float | None
+    mms: int = 0
 
     @classmethod
     def of(cls, outcomes: SendOutcomes, engagement: Engagement) -> ResultFigures:
@@ -135,6 +138,7 @@ class ResultFigures:
             opt_outs=engagement.opt_outs,
             opt_out_rate=rate(engagement.opt_outs, engagement.contacts),
             median_seconds_to_first_reply=engagement.median_seconds_to_first_reply,
+            mms=outcomes.mms,
         )
 
 
@@ -153,6 +157,7 @@ def add_outcomes(
     accepted: bool,
     status: str,
     failure: FailureKind | None,
+    mms: int = 0,
 ) -> SendOutcomes:
     """`into` with `count` more sends that are `accepted` (or not) and in `status`;
     `failure` is their kind when the status is a failure."""
@@ -169,6 +174,7 @@ def add_outcomes(
         failed=into.failed + (count if failed else 0),
         waiting=into.waiting + (count if not accepted and not failed else 0),
         failed_by_kind=kinds,
+        mms=into.mms + mms,
     )
 
 
@@ -186,6 +192,7 @@ class OutcomeCount:
     error_code: str | None
     accepted: bool
     count: int
+    mms: int = 0  # of `count`, the sends that went as MMS
 
 
 @dataclass(frozen=True, slots=True)

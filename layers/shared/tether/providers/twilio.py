@@ -66,6 +66,11 @@ TWILIO_ERROR_KINDS: dict[str, ProviderErrorKind] = {
     "21612": K.NOT_SMS_CAPABLE,  # 'To' cannot be reached by SMS from this 'From'
     "21614": K.NOT_SMS_CAPABLE,  # 'To' is not a valid mobile number
     "21617": K.REJECTED,  # body over 1600 characters
+    "21620": K.REJECTED,  # invalid media URL(s)
+    "21623": K.REJECTED,  # more media files than a message may carry
+    "11751": K.REJECTED,  # media over the channel's size limit (MMS 5 MB)
+    "12300": K.REJECTED,  # media Content-Type not accepted
+    "30019": K.REJECTED,  # content size over the carrier's limit
     "21635": K.LANDLINE,  # 'To' cannot be a landline
     "21659": K.AUTH,  # 'From' is not a Twilio number
     "30001": K.RETRYABLE,  # queue overflow

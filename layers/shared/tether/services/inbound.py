@@ -20,6 +20,7 @@ from tether.domain.errors import NotFound
 from tether.domain.events import CallOutcomeReport, CanonicalEvent, ProviderEvent, StatusUpdate
 from tether.observability import logger
 from tether.queues import MessageQueue
+from tether.services.media import enqueue_copies
 from tether.services.outbound import enqueue_sends
 from tether.services.receipts import ReceiptMessage
 from tether.services.replies import apply_reply
@@ -33,22 +34,28 @@ def process_receipt(
     message: ReceiptMessage,
     now: datetime,
     outbound: MessageQueue | None = None,
+    media: MessageQueue | None = None,
 ) -> str:
-    """Apply the receipt's event, in one transaction with the mark that it was applied.
-    Returns what happened, for the log."""
+    """Apply the receipt's event, in one transaction with the mark that it was applied;
+    then hand what it left for later to its queues: an answer to OutboundQueue, inbound
+    media to MediaQueue (either's failure leaves it to the sweeper). Returns what
+    happened, for the log."""
     with uow:
         logger.append_keys(tenant_id=str(message.tenant_id), receipt_id=str(message.receipt_id))
-        outcome, answer_id = _apply_receipt(uow, message, now)
+        outcome, answer_id, media_ids = _apply_receipt(uow, message, now)
         uow.commit()
         if answer_id is not None and outbound is not None:
             enqueue_sends(uow, outbound, [(message.tenant_id, answer_id)], now)
+            uow.commit()
+        if media_ids and media is not None:
+            enqueue_copies(uow, media, [(message.tenant_id, m) for m in media_ids], now)
             uow.commit()
     return outcome
 
 
 def _apply_receipt(
     uow: UnitOfWork, message: ReceiptMessage, now: datetime
-) -> tuple[str, UUID | None]:
+) -> tuple[str, UUID | None, tuple[UUID, ...]]:
     """The receipt's effects and its mark, or nothing when it was applied before: the
     effects commit with the mark, so a crash in between replays both or neither. Also
     the answer a reply queued, if any."""
@@ -56,12 +63,13 @@ def _apply_receipt(
     if receipt is None:
         raise NotFound("webhook receipt", message.receipt_id)
     if receipt.processed_at is not None:
-        return "already processed", None
+        return "already processed", None, ()
     if not receipt.applicable:
         uow.webhook_receipts.mark_processed(message.receipt_id, now)
-        return "unknown event: kept, nothing to apply", None
+        return "unknown event: kept, nothing to apply", None, ()
     event = _EVENT.validate_python(receipt.event)
     answer_id: UUID | None = None
+    media_ids: tuple[UUID, ...] = ()
     if isinstance(event, StatusUpdate):
         applied = apply_status_update(uow, message.tenant_id, event, message.receipt_id, now)
         outcome = f"status {applied.outcome.value}"
@@ -72,5 +80,6 @@ def _apply_receipt(
     else:
         handled = apply_reply(uow, message.tenant_id, event, message.receipt_id, now)
         outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id
+        media_ids = handled.media_ids
     uow.webhook_receipts.mark_processed(message.receipt_id, now)
-    return outcome, answer_id
+    return outcome, answer_id, media_ids

@@ -15,6 +15,7 @@ from tether.domain.model import CallEntry, Thread
 from tether.domain.outbox import EventType, reply_received_data
 from tether.domain.pagination import Page, Position, RankedPosition, page_of
 from tether.observability import logger, metrics
+from tether.services.media import with_attachments
 from tether.services.replies import apply_to_lead
 
 THREAD_MESSAGES = 200
@@ -44,7 +45,9 @@ def get_thread(uow: UnitOfWork, thread_id: UUID) -> ThreadView:
         thread = uow.threads.get(thread_id)
         if thread is None:
             raise NotFound("thread", thread_id)
-        return ThreadView(thread, uow.threads.messages(thread_id, THREAD_MESSAGES))
+        return ThreadView(
+            thread, with_attachments(uow, uow.threads.messages(thread_id, THREAD_MESSAGES))
+        )
 
 
 def list_notifications(

@@ -36,7 +36,7 @@ from tether.config import stage_settings
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.campaigns import Campaign, Composed
-from tether.domain.channels import capabilities, message_channel
+from tether.domain.channels import Channel, capabilities, message_channel
 from tether.domain.errors import (
     ConfigurationError,
     Conflict,
@@ -49,6 +49,7 @@ from tether.domain.errors import (
     TetherError,
 )
 from tether.domain.lead_state import LeadState
+from tether.domain.media import check_outbound_media
 from tether.domain.messages import StoredSend
 from tether.domain.model import Lead
 from tether.domain.outbox import EventType, status_changed_data
@@ -126,7 +127,8 @@ class SendRequest(BaseModel):
     lead_id: UUID
     template: str = Field(default="message", min_length=1, max_length=100, pattern=r"^[^:\s]+$")
     body: str | None = Field(default=None, max_length=1600)
-    media_urls: list[str] = Field(default_factory=list, max_length=10)
+    # how many a channel carries is its capabilities' (tether.domain.media checks it)
+    media_urls: list[str] = Field(default_factory=list, max_length=100)
     send_key: str | None = Field(default=None, max_length=200)
     # the body is a template with merge fields, to be rendered for the lead (a
     # campaign's follow-up); with no body, the campaign's template always is
@@ -256,6 +258,11 @@ class _Ready:
     whatsapp_template: WhatsAppTemplate | None = None
     template_variables: dict[str, str] | None = None
 
+    @property
+    def sends_as(self) -> Channel:
+        """The message channel: its conversation's, an SMS with media going as an MMS."""
+        return message_channel(self.channel, bool(self.media_urls))
+
 
 def request_sends(
     uow: UnitOfWork,
@@ -323,6 +330,7 @@ def store_sends(
                 if request.send_key
                 else default_send_key(lead.id, request.template, now)
             )
+            check_outbound_media(request.media_urls, send_channel(request))
         except TetherError as error:
             results[index] = SendRefused(request, error)
             continue
@@ -537,23 +545,49 @@ def _store(
                 template=send.template,
                 body=send.body,
                 media_urls=send.media_urls,
-                segments=count_segments(send.body).segments,
+                segments=_segments(send),
                 # valid from when it may go
                 expires_at=(send.send_at or now) + timedelta(hours=validity[send.tenant_id]),
                 purpose=send.purpose,
                 variant=send.variant,
                 not_before=send.send_at,
-                channel=message_channel(send.channel, bool(send.media_urls)).value,
+                channel=send.sends_as.value,
                 whatsapp_template_id=send.whatsapp_template.id if send.whatsapp_template else None,
                 template_variables=send.template_variables,
             )
         )
     made = uow.messages.insert_outbound_many(drafts)
+    _link_media(uow, sends, made)
     # a key another transaction stored first (its insert waited for that one's commit)
     raced = uow.messages.by_send_keys(
         [(s.tenant_id, s.send_key) for s in sends if s.send_key not in made]
     )
     return [made.get(s.send_key) or raced.get((s.tenant_id, s.send_key)) for s in sends]
+
+
+def send_channel(request: SendRequest) -> Channel:
+    """The channel a send goes as: its conversation's, an SMS with media going as an
+    MMS."""
+    return message_channel(request.channel, bool(request.media_urls))
+
+
+def _segments(send: _Ready) -> int:
+    """What a send counts for pacing and the daily cap: an MMS is one message whatever
+    its text (carriers take it whole, not in 160-character parts); else its segments."""
+    if send.sends_as is Channel.MMS:
+        return 1
+    return count_segments(send.body).segments
+
+
+def _link_media(uow: UnitOfWork, sends: Sequence[_Ready], made: dict[str, UUID]) -> None:
+    """The new sends' media as the tenant's attachments (outbound media is passed on,
+    never copied), in the transaction that stores them."""
+    by_tenant: dict[UUID, list[tuple[UUID, Sequence[str]]]] = {}
+    for send in sends:
+        if send.media_urls and send.send_key in made:
+            by_tenant.setdefault(send.tenant_id, []).append((made[send.send_key], send.media_urls))
+    for tenant_id, media in by_tenant.items():
+        uow.attachments.link(tenant_id, media, copy=False)
 
 
 def _compose(request: SendRequest, campaign: Campaign, lead: Lead) -> Composed:

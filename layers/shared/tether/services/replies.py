@@ -34,6 +34,7 @@ from tether.domain.classification import (
 from tether.domain.consent import ConsentKind
 from tether.domain.events import InboundMessage
 from tether.domain.lead_state import RESUBSCRIBED, LeadState, leaves_suppression
+from tether.domain.media import copyable_media, inbound_channel
 from tether.domain.model import Lead
 from tether.domain.outbox import (
     EventType,
@@ -80,6 +81,9 @@ class HandledReply:
     state: LeadState | None = None
     decision: WorkerDecision | None = None
     answer_id: UUID | None = None  # the answer queued (opt-out confirmation or auto reply)
+    # the reply's attachments waiting for their copy into the media bucket (MediaQueue's,
+    # once the transaction has committed)
+    media_ids: tuple[UUID, ...] = ()
 
 
 _CLASSIFIER = RuleBasedClassifier()
@@ -139,11 +143,20 @@ def apply_reply(
             campaign_id=match.campaign_id if match.assignment_id else None,
             assignment_id=match.assignment_id,
             number_id=match.number_id if match.assignment_id else None,
-            channel=reply.channel,
+            channel=inbound_channel(reply.channel, reply.media_urls),
         )
     )
     if message_id is None:  # stored before: its effects were applied then
         return HandledReply(ReplyOutcome.DUPLICATE)
+    media_ids = tuple(
+        uow.attachments.link(
+            tenant_id,
+            [(message_id, copyable_media(reply.media_urls))],
+            copy=True,
+            receipt_id=receipt_id,
+            declared=dict(zip(reply.media_urls, reply.media_types, strict=False)),
+        )
+    )
     # Every reply is classified, matched or not: an opt-out never waits for a lead.
     classification = (classifier or _CLASSIFIER).classify(reply.body, region)
     answer_id = _honour_phone_wide(
@@ -162,7 +175,11 @@ def apply_reply(
             },
         )
         return HandledReply(
-            ReplyOutcome.UNMATCHED, message_id, classification=classification, answer_id=answer_id
+            ReplyOutcome.UNMATCHED,
+            message_id,
+            classification=classification,
+            answer_id=answer_id,
+            media_ids=media_ids,
         )
     uow.threads.note_reply(thread_id, reply.occurred_at)
     uow.leads.note_message(lead.id, reply.occurred_at)
@@ -226,7 +243,14 @@ def apply_reply(
         },
     )
     return HandledReply(
-        ReplyOutcome.MATCHED, message_id, lead.id, classification, state, decision, answer_id
+        ReplyOutcome.MATCHED,
+        message_id,
+        lead.id,
+        classification,
+        state,
+        decision,
+        answer_id,
+        media_ids,
     )
 
 

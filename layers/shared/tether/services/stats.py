@@ -93,4 +93,6 @@ def _failure(row: OutcomeCount) -> FailureKind | None:
 
 
 def _add(into: SendOutcomes, row: OutcomeCount, failure: FailureKind | None) -> SendOutcomes:
-    return add_outcomes(into, row.count, accepted=row.accepted, status=row.status, failure=failure)
+    return add_outcomes(
+        into, row.count, accepted=row.accepted, status=row.status, failure=failure, mms=row.mms
+    )

@@ -11,6 +11,7 @@ from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import NotFound
 from tether.domain.pagination import Page, Position, page_of
 from tether.domain.phone import normalize_or_keep
+from tether.services.media import with_attachments
 
 MAX_TRACE_ROWS = 1000
 
@@ -51,7 +52,7 @@ def lead_trace(uow: UnitOfWork, tenant_id: UUID, lead_id: UUID) -> LeadTrace:
         return LeadTrace(
             _lead_view(uow, lead_id),
             uow.leads.trace_bindings(lead_id),
-            uow.leads.trace_messages(tenant_id, lead_id, MAX_TRACE_ROWS),
+            with_attachments(uow, uow.leads.trace_messages(tenant_id, lead_id, MAX_TRACE_ROWS)),
             uow.lead_events.page_for_lead(tenant_id, lead_id, MAX_TRACE_ROWS),
         )
 

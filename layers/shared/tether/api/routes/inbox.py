@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tether.api import context, scopes
+from tether.api.attachments import with_attachment_views
 from tether.api.openapi import responses
 from tether.api.params import Cursor, Limit
 from tether.api.schemas import (
@@ -72,7 +73,7 @@ def get_thread(thread_id: Annotated[UUID, Path()]) -> ThreadDetail:
     view = inbox.get_thread(context.tenant_uow(), thread_id)
     return ThreadDetail(
         thread=Thread.model_validate(view.thread, from_attributes=True),
-        messages=[ThreadMessage.model_validate(m) for m in view.messages],
+        messages=[ThreadMessage.model_validate(m) for m in with_attachment_views(view.messages)],
     )
 
 

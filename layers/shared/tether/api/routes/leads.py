@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from tether.api import context, scopes
+from tether.api.attachments import with_attachment_views
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import Cursor, IdempotencyKey, Limit
@@ -112,7 +113,7 @@ def trace(lead_id: LeadId) -> LeadTrace:
     return LeadTrace(
         lead=Lead.model_validate(found.lead),
         bindings=[TraceBinding.model_validate(b) for b in found.bindings],
-        messages=[TraceMessage.model_validate(m) for m in found.messages],
+        messages=[TraceMessage.model_validate(m) for m in with_attachment_views(found.messages)],
         events=[TraceEvent.model_validate(e) for e in found.events],
     )
 

@@ -1,5 +1,5 @@
 """/v1/messages: send one message to a lead in a campaign, from its bound number, now or
-at a time; cancel one no provider has had yet."""
+at a time; cancel one no provider has had yet; read a message's attachments."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from tether.api import context, scopes
+from tether.api.attachments import attachment_views
 from tether.api.idempotency import idempotent
 from tether.api.openapi import responses
 from tether.api.params import IdempotencyKey
-from tether.api.schemas import CancelledMessage, SendMessage, SendResult
+from tether.api.schemas import CancelledMessage, MessageAttachments, SendMessage, SendResult
 from tether.domain.launches import check_schedule
+from tether.services.media import message_attachments
 from tether.services.outbound import (
     SendRequest,
     WhatsAppTemplateUse,
@@ -72,3 +74,16 @@ def send_message(body: SendMessage, idempotency_key: IdempotencyKey = None) -> S
 def cancel_message(message_id: Annotated[UUID, Path()]) -> CancelledMessage:
     status = cancel_send(context.tenant_uow(), message_id)
     return CancelledMessage(message_id=message_id, status=status)
+
+
+@router.get(
+    "/messages/<message_id>/attachments",
+    openapi_extensions=scopes.READ,
+    tags=["messages"],
+    summary="A message's media: inbound media through short-lived presigned URLs of"
+    " Tether's copy, outbound media as the URL it went with",
+    responses=responses(200, 404),
+)
+def get_message_attachments(message_id: Annotated[UUID, Path()]) -> MessageAttachments:
+    found = message_attachments(context.tenant_uow(), message_id)
+    return MessageAttachments(message_id=message_id, attachments=attachment_views(found))

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tether.domain.events import InboundMessage, Provider, StatusUpdate
+from tether.domain.media import declared_type
 from tether.domain.message_status import MessageStatus
 from tether.webhooks import signatures
 from tether.webhooks.providers.base import (
@@ -55,6 +56,7 @@ class _Media(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     url: str
+    content_type: object = None  # read by declared_type
 
 
 class _Error(BaseModel):
@@ -131,6 +133,7 @@ class Telnyx:
                 channel=channel,
                 body=m.text or "",
                 media_urls=tuple(media.url for media in m.media),
+                media_types=tuple(declared_type(media.content_type) for media in m.media),
                 occurred_at=occurred_at,
             )
             return ParsedDelivery(data.id, inbound, data.event_type, fingerprint)

@@ -13,6 +13,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl
 
 from tether.domain.events import InboundMessage, Provider, StatusUpdate
+from tether.domain.media import declared_type
 from tether.domain.message_status import MessageStatus
 from tether.webhooks import signatures
 from tether.webhooks.errors import InvalidSignature, MalformedPayload
@@ -128,7 +129,9 @@ def parse_compatible(
             raise MalformedPayload(f"an inbound message without {' and '.join(missing)}")
         # the MediaUrlN present, not NumMedia: a count that cannot be read ("²",
         # 5,000 digits) must not lose the message
-        media = [params[f"MediaUrl{i}"] for i in range(MAX_MEDIA) if params.get(f"MediaUrl{i}")]
+        present = [i for i in range(MAX_MEDIA) if params.get(f"MediaUrl{i}")]
+        media = [params[f"MediaUrl{i}"] for i in present]
+        types = [declared_type(params.get(f"MediaContentType{i}")) for i in present]
         # a WhatsApp message comes From and To `whatsapp:+E164` (Twilio's WhatsApp docs)
         channel, (sender, recipient) = channel_addresses(params["From"], params["To"])
         event_in = make_event(
@@ -141,6 +144,7 @@ def parse_compatible(
             channel=channel,
             body=params.get("Body", ""),
             media_urls=tuple(media),
+            media_types=tuple(types),
             occurred_at=received_at,
         )
         return ParsedDelivery(sid, event_in, "inbound", fingerprint)
