@@ -7,6 +7,7 @@ from uuid import UUID
 
 from psycopg import Cursor
 from psycopg.abc import Params, QueryNoTemplate
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 
 from tether.db.connection import Connection
@@ -38,6 +39,23 @@ class Session:
                     )
                 self._scoped = True
             return self.conn.execute(query, params)
+
+    def execute_alone(self, query: QueryNoTemplate, params: Params | None = None) -> list[DictRow]:
+        """`query` as a transaction of its own, committed by the server as it ends
+        (autocommit for this one statement): one round trip where a statement and its
+        COMMIT take two, and as durable. Only between transactions (a RuntimeError
+        otherwise), and only for a statement that scopes itself to its tenant, as
+        claim_lease does: no set_config goes before it (row-level security would let an
+        unscoped statement see nothing)."""
+        if self.conn.info.transaction_status != TransactionStatus.IDLE:
+            raise RuntimeError("execute_alone: a transaction is open; it runs only between them")
+        self._scoped = False
+        with translated_errors():
+            self.conn.autocommit = True
+            try:
+                return self.conn.execute(query, params).fetchall()
+            finally:
+                self.conn.autocommit = False
 
     def commit(self) -> None:
         try:
