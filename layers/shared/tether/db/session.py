@@ -16,8 +16,9 @@ from tether.db.errors import translated_errors
 
 class Session:
     """Sets ``app.tenant_id`` (transaction-local, so safe behind RDS Proxy) before the
-    first statement of each transaction, and only then: a unit of work that commits and
-    ends costs no extra round trip to re-scope a transaction nobody will use.
+    first statement of each transaction, sent with it in one round trip, and only then:
+    a unit of work that commits and ends costs nothing to re-scope a transaction nobody
+    will use.
 
     Every statement, commit and rollback raises domain errors, never the driver's:
     a broken constraint is a Conflict or a ConstraintViolation, a value the database
@@ -32,13 +33,17 @@ class Session:
 
     def execute(self, query: QueryNoTemplate, params: Params | None = None) -> Cursor[DictRow]:
         with translated_errors():
-            if not self._scoped:
-                if self._tenant is not None:
-                    self.conn.execute(
-                        "SELECT set_config('app.tenant_id', %s, true)", (self._tenant,)
-                    )
+            if self._scoped or self._tenant is None:
                 self._scoped = True
-            return self.conn.execute(query, params)
+                return self.conn.execute(query, params)
+            # The scope and the first statement go together (psycopg's pipeline mode):
+            # one round trip, not two. The statement still runs after set_config, in
+            # the same transaction; an error in either raises here.
+            with self.conn.pipeline():
+                self.conn.execute("SELECT set_config('app.tenant_id', %s, true)", (self._tenant,))
+                cursor = self.conn.execute(query, params)
+            self._scoped = True
+            return cursor
 
     def execute_alone(self, query: QueryNoTemplate, params: Params | None = None) -> list[DictRow]:
         """`query` as a transaction of its own, committed by the server as it ends
