@@ -17,8 +17,8 @@ claim's time goes: the whole use case, the bare statement (the difference is the
 client), the statement with synchronous_commit off (the difference is the wait for
 the WAL flush, measured on this one connection only), the server's own execution time
 (EXPLAIN ANALYZE, rolled back) and an empty round trip. Last, the HOT updates of
-``phone_numbers`` and ``leads`` during the claims, and during the delivery counting a
-send does on its number. Prints a table, and last a JSON line of the figures.
+``phone_numbers`` and ``leads`` during the delivery counting a send does on its number
+(first, on the inventory as loaded) and during the claims. Prints a table, and last a JSON line of the figures.
 
     .venv/bin/python bench/pool.py [--seconds 5] [--claimers 1,8,32] [--runs 3]
 """
@@ -332,6 +332,12 @@ def main() -> int:
     parser.add_argument("--claimers", default="1,8,32")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument(
+        "--fillfactor",
+        type=int,
+        default=None,
+        help="phone_numbers' fillfactor before the load (default: as migrated, 80)",
+    )
     args = parser.parse_args()
     # an exhausted pool's warning (the pools run dry between resets) is not a figure
     logger.setLevel("ERROR")
@@ -345,6 +351,8 @@ def main() -> int:
     figures: dict[str, float] = {}
     try:
         with connect(admin_url, autocommit=True) as admin:
+            if args.fillfactor is not None:
+                admin.execute(f"ALTER TABLE phone_numbers SET (fillfactor = {args.fillfactor:d})")
             tenant = load(admin, args.numbers, args.pools, args.leads)
             sample = admin.execute("SELECT id FROM leads ORDER BY random() LIMIT 20000").fetchall()
             leads = [row["id"] for row in sample]
@@ -355,7 +363,12 @@ def main() -> int:
                 ).fetchall()
             ]
             admin.execute("SELECT pg_stat_reset()")
-            hot_before = hot_counts(admin)
+            # first what a send does to its number, on the inventory as loaded
+            hot_loaded = hot_counts(admin)
+            delivery_counts(app_url, tenant, numbers, args.deliveries)
+            hot_delivered = hot_counts(admin)
+            # the tether claims' own updates (the resets and the seed's are left out)
+            claimed: dict[str, list[int]] = {"phone_numbers": [0, 0], "leads": [0, 0]}
             print(f"medians of {args.runs} runs of {args.seconds:g} s, the designs alternated")
             print(f"{'design':8} {'claimers':>8} {'claims/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
             for claimers in (int(n) for n in args.claimers.split(",")):
@@ -363,6 +376,7 @@ def main() -> int:
                 for _ in range(args.runs):
                     for design in ("tether", "seed"):
                         reset(admin)
+                        before = hot_counts(admin) if design == "tether" else {}
                         runs[design].append(
                             run(
                                 design,
@@ -375,6 +389,12 @@ def main() -> int:
                                 args.pools,
                             )
                         )
+                        if design == "tether":
+                            after = hot_counts(admin)
+                            for table, totals in claimed.items():
+                                updates, hot, _ = hot_delta(before, after, table)
+                                totals[0] += updates
+                                totals[1] += hot
                 for design, results in runs.items():
                     median = {
                         name: p50([result[name] for result in results])
@@ -392,7 +412,6 @@ def main() -> int:
                 )
                 figures[f"tether_vs_seed_{claimers}"] = round(ratio, 2)
                 print(f"{'':8} {claimers:>8} tether/seed claims per second: {ratio:.2f}x")
-            hot_claims = hot_counts(admin)
             reset(admin)
             print("\nwhere one claimer's claim goes (p50 of interleaved samples, ms):")
             parts = breakdown(admin_url, app_url, tenant, leads, args.pools)
@@ -403,24 +422,22 @@ def main() -> int:
                 f"  client (use case - statement)      {parts['use_case'] - parts['statement']:8.3f}\n"
                 f"  WAL flush wait (statement - async) {parts['statement'] - parts['statement_no_flush_wait']:8.3f}"
             )
-            reset(admin)
-            hot_reset = hot_counts(admin)
-            delivery_counts(app_url, tenant, numbers, args.deliveries)
-            hot_deliveries = hot_counts(admin)
             print("\nHOT updates (n_tup_hot_upd / n_tup_upd):")
-            for phase, before, after in (
-                ("claims", hot_before, hot_claims),
-                ("delivery counts", hot_reset, hot_deliveries),
-            ):
-                for table in ("phone_numbers", "leads"):
-                    updates, hot, ratio = hot_delta(before, after, table)
-                    if not updates:
-                        continue
-                    print(f"  {phase:16} {table:14} {hot:>8} / {updates:<8} = {ratio:.3f}")
-                    key = phase.replace(" ", "_")
-                    figures[f"{key}_{table}_updates"] = updates
-                    figures[f"{key}_{table}_hot_updates"] = hot
-                    figures[f"{key}_{table}_hot_ratio"] = round(ratio, 3)
+            phases: list[tuple[str, str, int, int]] = []
+            for table in ("phone_numbers", "leads"):
+                updates, hot, _ = hot_delta(hot_loaded, hot_delivered, table)
+                phases.append(("delivery counts", table, updates, hot))
+            for table, (updates, hot) in claimed.items():
+                phases.append(("claims", table, updates, hot))
+            for phase, table, updates, hot in phases:
+                if not updates:
+                    continue
+                ratio = hot / updates
+                print(f"  {phase:16} {table:14} {hot:>8} / {updates:<8} = {ratio:.3f}")
+                key = phase.replace(" ", "_")
+                figures[f"{key}_{table}_updates"] = updates
+                figures[f"{key}_{table}_hot_updates"] = hot
+                figures[f"{key}_{table}_hot_ratio"] = round(ratio, 3)
     finally:
         drop_database(server, DATABASE)
     print(json.dumps(figures))
