@@ -53,10 +53,12 @@ def claim_number(
         claim = uow.numbers.claim(tenant_id, lead_id, pool, now, alone=alone)
     except Conflict:
         # The claim's steps each see what committed before them, so a claim that waited
-        # for another of the same lead finds its number; this retry is a safety net for
-        # a collision on the one-lease-per-lead index all the same.
+        # for another of the same lead finds its number. A collision on the
+        # one-lease-per-lead index all the same is retried when the claim is the whole
+        # transaction; inside a caller's transaction it fails that transaction, whose
+        # other writes a retry here would lose.
         if not alone:
-            uow.rollback()
+            raise
         claim = uow.numbers.claim(tenant_id, lead_id, pool, now, alone=alone)
     if claim.pool is None:
         raise InvalidInput("the lead has no campaign: name the pool to lease from")
