@@ -1709,7 +1709,8 @@ CREATE TABLE public.leads (
     CONSTRAINT leads_company_check CHECK (((length(company) >= 1) AND (length(company) <= 200))),
     CONSTRAINT leads_custom_fields_shape CHECK (public.lead_custom_fields_ok(attributes)),
     CONSTRAINT leads_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text))
-);
+)
+WITH (fillfactor='90');
 
 ALTER TABLE ONLY public.leads FORCE ROW LEVEL SECURITY;
 

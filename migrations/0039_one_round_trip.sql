@@ -133,6 +133,9 @@ DROP FUNCTION lease_number(uuid, uuid, text, timestamptz);
 -- ones as they are rewritten). The LRU index keeps only rested, active numbers, without
 -- assignment_status in its key: smaller, and a claim walks no leased numbers.
 ALTER TABLE phone_numbers SET (fillfactor = 80);
+-- A claim's own update of its lead (the number it was given, and when) touches no
+-- indexed column: with room on the page it is heap-only too.
+ALTER TABLE leads SET (fillfactor = 90);
 DROP INDEX phone_numbers_pool_lru;
 CREATE INDEX phone_numbers_pool_free
     ON phone_numbers (tenant_id, pool, last_leased_at NULLS FIRST)
