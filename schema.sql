@@ -321,6 +321,108 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Name: claim_lease(uuid, uuid, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.claim_lease(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) RETURNS TABLE(lead_found boolean, pool text, phone_number_id uuid, e164 text, assigned_at timestamp with time zone, release_at timestamp with time zone, already_held boolean, event_id uuid, event_data jsonb)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_scope uuid := app_current_tenant();
+    v_lead uuid;
+    v_pool text;
+    v_id uuid;
+    v_e164 text;
+    v_assigned_at timestamptz;
+    v_release_at timestamptz;
+    v_event uuid;
+    v_data jsonb;
+BEGIN
+    IF p_tenant_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+            MESSAGE = 'claim_lease needs the tenant';
+    END IF;
+    IF v_scope IS NULL THEN
+        PERFORM set_config('app.tenant_id', p_tenant_id::text, true);
+    ELSIF v_scope <> p_tenant_id THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+            MESSAGE = 'claim_lease: this transaction works for another tenant';
+    END IF;
+
+    -- the lead first, locked: the order every lease writer takes its locks in
+    SELECT l.id, coalesce(p_pool, c.pool) INTO v_lead, v_pool
+    FROM leads l LEFT JOIN campaigns c ON c.id = l.campaign_id
+    WHERE l.id = p_lead_id AND l.tenant_id = p_tenant_id
+    FOR NO KEY UPDATE OF l;
+    IF v_lead IS NULL THEN
+        RETURN QUERY SELECT false, p_pool, NULL::uuid, NULL::text, NULL::timestamptz,
+                            NULL::timestamptz, NULL::boolean, NULL::uuid, NULL::jsonb;
+        RETURN;
+    END IF;
+    IF v_pool IS NULL THEN  -- no pool named and no campaign to take it from
+        RETURN QUERY SELECT true, NULL::text, NULL::uuid, NULL::text, NULL::timestamptz,
+                            NULL::timestamptz, NULL::boolean, NULL::uuid, NULL::jsonb;
+        RETURN;
+    END IF;
+
+    -- a lead holding a number of the pool gets it back
+    SELECT p.id, p.e164, p.assigned_at, p.release_at
+    INTO v_id, v_e164, v_assigned_at, v_release_at
+    FROM phone_numbers p
+    WHERE p.tenant_id = p_tenant_id AND p.pool = v_pool AND p.currently_assigned_to = p_lead_id;
+    IF v_id IS NOT NULL THEN
+        RETURN QUERY SELECT true, v_pool, v_id, v_e164, v_assigned_at, v_release_at, true,
+                            NULL::uuid, NULL::jsonb;
+        RETURN;
+    END IF;
+
+    -- else the least recently used rested number (a number another claim is taking is
+    -- passed over, never waited for)
+    SELECT f.id INTO v_id FROM phone_numbers f
+    WHERE f.tenant_id = p_tenant_id AND f.pool = v_pool AND f.status = 'active'
+      AND f.assignment_status = 'available'
+      AND (f.cooldown_until IS NULL OR f.cooldown_until <= p_now)
+    ORDER BY f.last_leased_at NULLS FIRST
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED;
+    IF v_id IS NOT NULL THEN
+        UPDATE phone_numbers AS p
+        SET assignment_status = 'assigned', currently_assigned_to = p_lead_id,
+            assigned_at = p_now, last_leased_at = p_now,
+            release_at = p_now + make_interval(hours => (
+                SELECT c.lease_hours_without_booking FROM tenant_config c
+                WHERE c.tenant_id = p_tenant_id)),
+            last_call_outcome = NULL, appointment_scheduled_at = NULL, no_answer_count = 0
+        WHERE p.id = v_id
+        RETURNING p.e164, p.assigned_at, p.release_at INTO v_e164, v_assigned_at, v_release_at;
+    END IF;
+
+    IF v_id IS NULL THEN
+        INSERT INTO audit_log (tenant_id, kind, subject_type, subject_id, detail)
+        VALUES (p_tenant_id, 'pool_exhausted', 'lead', p_lead_id::text,
+                jsonb_build_object('pool', v_pool));
+        RETURN QUERY SELECT true, v_pool, NULL::uuid, NULL::text, NULL::timestamptz,
+                            NULL::timestamptz, NULL::boolean, NULL::uuid, NULL::jsonb;
+        RETURN;
+    END IF;
+
+    UPDATE leads l SET assigned_phone_number_id = v_id, phone_assigned_at = v_assigned_at
+    WHERE l.id = p_lead_id;
+    INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
+    VALUES (p_tenant_id, p_lead_id, 'NUMBER_LEASED',
+            jsonb_build_object('phone_number_id', v_id, 'phone_number', v_e164,
+                               'pool', v_pool, 'release_at', v_release_at),
+            'lease:' || v_id || ':' || p_lead_id || ':' || p_now, p_now);
+    -- lease.acquired (tether.domain.outbox.lease_data), in the lease's transaction
+    INSERT INTO outbox_events (tenant_id, type, lead_id, occurred_at, data)
+    VALUES (p_tenant_id, 'lease.acquired', p_lead_id, v_assigned_at,
+            jsonb_build_object('lead_id', p_lead_id, 'number_id', v_id, 'number', v_e164,
+                               'pool', v_pool, 'release_at', v_release_at))
+    RETURNING id, data INTO v_event, v_data;
+    RETURN QUERY SELECT true, v_pool, v_id, v_e164, v_assigned_at, v_release_at, false,
+                        v_event, v_data;
+END $$;
+
 -- Name: compact_result_deltas(integer); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.compact_result_deltas(batch integer) RETURNS bigint
@@ -909,105 +1011,58 @@ CREATE FUNCTION public.lead_custom_fields_ok(fields jsonb) RETURNS boolean
               OR length(f.value #>> '{}') > 1000)
 $_$;
 
--- Name: lease_number(uuid, uuid, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) RETURNS TABLE(lead_found boolean, phone_number_id uuid, e164 text, assigned_at timestamp with time zone, release_at timestamp with time zone, already_held boolean)
-    LANGUAGE plpgsql
-    AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    WITH lead AS (
-        SELECT l.id FROM leads l WHERE l.id = p_lead_id FOR NO KEY UPDATE
-    ), held AS (
-        SELECT p.id, p.e164, p.assigned_at, p.release_at FROM phone_numbers p
-        WHERE p.tenant_id = p_tenant_id AND p.pool = p_pool AND p.currently_assigned_to = p_lead_id
-    ), candidate AS (
-        SELECT p.id FROM phone_numbers p
-        WHERE p.tenant_id = p_tenant_id AND p.pool = p_pool AND p.status = 'active'
-          AND p.assignment_status = 'available'
-          AND (p.cooldown_until IS NULL OR p.cooldown_until <= p_now)
-          AND EXISTS (SELECT 1 FROM lead) AND NOT EXISTS (SELECT 1 FROM held)
-        ORDER BY p.last_leased_at NULLS FIRST
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-    ), leased AS (
-        UPDATE phone_numbers AS p
-        SET assignment_status = 'assigned', currently_assigned_to = p_lead_id,
-            assigned_at = p_now, last_leased_at = p_now,
-            release_at = p_now + make_interval(hours => c.lease_hours_without_booking),
-            last_call_outcome = NULL, appointment_scheduled_at = NULL, no_answer_count = 0
-        FROM candidate, tenant_config c
-        WHERE p.id = candidate.id AND c.tenant_id = p_tenant_id
-        RETURNING p.id, p.e164, p.assigned_at, p.release_at
-    ), on_lead AS (
-        UPDATE leads l SET assigned_phone_number_id = leased.id, phone_assigned_at = leased.assigned_at
-        FROM leased
-        WHERE l.id = p_lead_id
-    ), event AS (
-        INSERT INTO lead_events (tenant_id, lead_id, event_type, payload, dedupe_key, occurred_at)
-        SELECT p_tenant_id, p_lead_id, 'NUMBER_LEASED',
-               jsonb_build_object('phone_number_id', leased.id, 'phone_number', leased.e164,
-                                  'pool', p_pool, 'release_at', leased.release_at),
-               'lease:' || leased.id || ':' || p_lead_id || ':' || p_now, p_now
-        FROM leased
-    )
-    SELECT EXISTS (SELECT 1 FROM lead), x.id, x.e164, x.assigned_at, x.release_at, x.already_held
-    FROM (SELECT 1) AS one
-    LEFT JOIN (
-        SELECT leased.id, leased.e164, leased.assigned_at, leased.release_at, false AS already_held FROM leased
-        UNION ALL
-        SELECT held.id, held.e164, held.assigned_at, held.release_at, true FROM held
-    ) AS x ON true;
-END $$;
-
 -- Name: match_inbound(uuid, text, text, text); Type: FUNCTION; Schema: public; Owner: -
 
-CREATE FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text DEFAULT 'sms'::text) RETURNS TABLE(number_id uuid, assignment_id uuid, campaign_id uuid, lead_id uuid, matched_by text)
+CREATE FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text) RETURNS TABLE(number_id uuid, assignment_id uuid, campaign_id uuid, lead_id uuid, matched_by text)
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
+DECLARE
+    v_number uuid;
+    v_assignment uuid;
+    v_campaign uuid;
+    v_lead uuid;
+    v_lead_campaign uuid;
 BEGIN
-    RETURN QUERY
-    WITH ours AS (
-        SELECT id FROM phone_numbers WHERE tenant_id = p_tenant_id AND e164 = p_to
-    ), candidates AS (
-        SELECT id, campaign_id, last_message_at FROM leads WHERE tenant_id = p_tenant_id AND phone = p_from
-    ), bound AS (
-        SELECT b.lead_id, b.campaign_id, b.campaign_phone_assignment_id AS assignment_id
-        FROM candidates c
-        JOIN lead_sender_bindings b ON b.lead_id = c.id AND b.channel = p_channel
-        JOIN ours ON ours.id = b.phone_number_id
-        ORDER BY b.bound_at DESC
-        LIMIT 1
-    ), assigned AS (
-        SELECT a.id AS assignment_id, a.campaign_id
-        FROM campaign_phone_assignments a
-        JOIN ours ON ours.id = a.phone_number_id
-        JOIN campaigns cm ON cm.id = a.campaign_id
-        WHERE a.channel = p_channel
-        ORDER BY cm.status IN ('staged', 'active', 'paused') DESC, a.assigned_at DESC
-        LIMIT 1
-    ), in_campaign AS (
-        SELECT c.id AS lead_id
-        FROM candidates c JOIN assigned ON assigned.campaign_id = c.campaign_id
-        ORDER BY c.last_message_at DESC NULLS LAST
-        LIMIT 1
-    ), anywhere AS (
-        SELECT c.id AS lead_id, c.campaign_id
-        FROM candidates c
-        ORDER BY c.last_message_at DESC NULLS LAST
-        LIMIT 1
-    )
-    SELECT (SELECT id FROM ours) AS number_id,
-           coalesce((SELECT assignment_id FROM bound), (SELECT assignment_id FROM assigned)) AS assignment_id,
-           coalesce((SELECT campaign_id FROM bound), (SELECT campaign_id FROM assigned),
-                    (SELECT campaign_id FROM anywhere)) AS campaign_id,
-           coalesce((SELECT lead_id FROM bound), (SELECT lead_id FROM in_campaign),
-                    (SELECT lead_id FROM anywhere)) AS lead_id,
-           CASE WHEN EXISTS (SELECT 1 FROM bound) THEN 'binding'
-                WHEN EXISTS (SELECT 1 FROM in_campaign) THEN 'campaign'
-                WHEN EXISTS (SELECT 1 FROM anywhere) THEN 'tenant' END AS matched_by;
+    -- the hard rule's own record: this number texted this lead, on this channel
+    SELECT b.phone_number_id, b.campaign_phone_assignment_id, b.campaign_id, b.lead_id
+    INTO v_number, v_assignment, v_campaign, v_lead
+    FROM leads l
+    JOIN lead_sender_bindings b ON b.lead_id = l.id
+    WHERE l.tenant_id = p_tenant_id AND l.phone = p_from
+      AND b.phone_number = p_to AND b.channel = p_channel AND b.tenant_id = p_tenant_id
+    ORDER BY b.bound_at DESC
+    LIMIT 1;
+    IF v_lead IS NOT NULL THEN
+        RETURN QUERY SELECT v_number, v_assignment, v_campaign, v_lead, 'binding'::text;
+        RETURN;
+    END IF;
+
+    SELECT p.id INTO v_number FROM phone_numbers p WHERE p.tenant_id = p_tenant_id AND p.e164 = p_to;
+    -- the campaign the receiving number works for on this channel: a live one first
+    SELECT a.id, a.campaign_id INTO v_assignment, v_campaign
+    FROM campaign_phone_assignments a
+    JOIN campaigns cm ON cm.id = a.campaign_id
+    WHERE a.phone_number_id = v_number AND a.channel = p_channel
+    ORDER BY cm.status IN ('staged', 'active', 'paused') DESC, a.assigned_at DESC
+    LIMIT 1;
+    IF v_campaign IS NOT NULL THEN
+        SELECT l.id INTO v_lead FROM leads l
+        WHERE l.tenant_id = p_tenant_id AND l.phone = p_from AND l.campaign_id = v_campaign
+        ORDER BY l.last_message_at DESC NULLS LAST
+        LIMIT 1;
+        IF v_lead IS NOT NULL THEN
+            RETURN QUERY SELECT v_number, v_assignment, v_campaign, v_lead, 'campaign'::text;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT l.id, l.campaign_id INTO v_lead, v_lead_campaign FROM leads l
+    WHERE l.tenant_id = p_tenant_id AND l.phone = p_from
+    ORDER BY l.last_message_at DESC NULLS LAST
+    LIMIT 1;
+    RETURN QUERY SELECT v_number, v_assignment, coalesce(v_campaign, v_lead_campaign), v_lead,
+                        CASE WHEN v_lead IS NOT NULL THEN 'tenant' END;
 END $$;
 
 -- Name: message_for_send(uuid); Type: FUNCTION; Schema: public; Owner: -
@@ -1774,7 +1829,8 @@ CREATE TABLE public.leads (
     CONSTRAINT leads_company_check CHECK (((length(company) >= 1) AND (length(company) <= 200))),
     CONSTRAINT leads_custom_fields_shape CHECK (public.lead_custom_fields_ok(attributes)),
     CONSTRAINT leads_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text))
-);
+)
+WITH (fillfactor='90');
 
 ALTER TABLE ONLY public.leads FORCE ROW LEVEL SECURITY;
 
@@ -1823,7 +1879,8 @@ CREATE TABLE public.phone_numbers (
     CONSTRAINT phone_numbers_retired_not_leased CHECK (((status = 'active'::text) OR (currently_assigned_to IS NULL))),
     CONSTRAINT phone_numbers_sent_count_check CHECK ((sent_count >= 0)),
     CONSTRAINT phone_numbers_status_check CHECK ((status = ANY (ARRAY['active'::text, 'retired'::text])))
-);
+)
+WITH (fillfactor='80');
 
 ALTER TABLE ONLY public.phone_numbers FORCE ROW LEVEL SECURITY;
 
@@ -2967,9 +3024,9 @@ CREATE INDEX outbox_events_tenant_time ON public.outbox_events USING btree (tena
 
 CREATE UNIQUE INDEX phone_numbers_one_lease_per_lead_per_pool ON public.phone_numbers USING btree (tenant_id, pool, currently_assigned_to) WHERE (currently_assigned_to IS NOT NULL);
 
--- Name: phone_numbers_pool_lru; Type: INDEX; Schema: public; Owner: -
+-- Name: phone_numbers_pool_free; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX phone_numbers_pool_lru ON public.phone_numbers USING btree (tenant_id, pool, assignment_status, last_leased_at NULLS FIRST) WHERE (status = 'active'::text);
+CREATE INDEX phone_numbers_pool_free ON public.phone_numbers USING btree (tenant_id, pool, last_leased_at NULLS FIRST) WHERE ((status = 'active'::text) AND (assignment_status = 'available'::text));
 
 -- Name: phone_numbers_release_due; Type: INDEX; Schema: public; Owner: -
 
@@ -4160,6 +4217,12 @@ REVOKE ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) TO tether_app;
 GRANT ALL ON FUNCTION public.begin_hand_over(p_message_id uuid) TO tether_jobs;
 
+-- Name: FUNCTION claim_lease(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.claim_lease(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_lease(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) TO tether_app;
+GRANT ALL ON FUNCTION public.claim_lease(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) TO tether_jobs;
+
 -- Name: FUNCTION compact_result_deltas(batch integer); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.compact_result_deltas(batch integer) FROM PUBLIC;
@@ -4169,12 +4232,6 @@ GRANT ALL ON FUNCTION public.compact_result_deltas(batch integer) TO tether_jobs
 
 GRANT ALL ON FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) TO tether_app;
 GRANT ALL ON FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) TO tether_jobs;
-
--- Name: FUNCTION lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) TO tether_app;
-GRANT ALL ON FUNCTION public.lease_number(p_tenant_id uuid, p_lead_id uuid, p_pool text, p_now timestamp with time zone) TO tether_jobs;
 
 -- Name: FUNCTION match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text); Type: ACL; Schema: public; Owner: -
 

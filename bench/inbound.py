@@ -8,7 +8,9 @@ its campaign's number) and times, for the same senders:
   that campaign, then ``LIKE '%…%'`` over every lead), on the same tables.
 
 Both for a reply from a lead of the number's campaign (the normal path) and from a lead
-of another campaign (the fallback). Then the whole inbound transaction: a reply
+of another campaign (the fallback), SMS (the number's SMS assignment and bindings).
+Each is timed ``--runs`` times, tether and the seed alternated; the figures are the
+medians of the runs' percentiles. Then the whole inbound transaction: a reply
 handled as the inbound function does (stored, matched, classified, the lead moved,
 timers cancelled, the bell, the insight, the answer queued), committed each time.
 
@@ -130,6 +132,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--seed-fallback-samples", type=int, default=40)
     parser.add_argument("--reply-samples", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
     figures: dict[str, float] = {}
@@ -149,14 +152,53 @@ def main() -> int:
         other = [(r["other_number"], r["phone"]) for r in rows]
         rng.shuffle(other)
 
-        with UnitOfWork(FreshConnections(as_role(admin_url, "tether_app")), tenant) as uow:
-            uow.leads.match(tenant, *own[0])  # the first statement scopes the transaction
-            ours_normal = timed(
-                [partial(uow.leads.match, tenant, to, sender) for to, sender in own]
-            )
-            ours_fallback = timed(
-                [partial(uow.leads.match, tenant, to, sender) for to, sender in other]
-            )
+        with (
+            UnitOfWork(FreshConnections(as_role(admin_url, "tether_app")), tenant) as uow,
+            connect(admin_url, autocommit=True) as seed,
+        ):
+            uow.leads.match(tenant, *own[0], "sms")  # the first statement scopes the transaction
+
+            def seed_match(to: str, sender: str) -> object:
+                assignment = seed.execute(SEED_ASSIGNMENT, (to,)).fetchone()
+                campaign = assignment["campaign_id"] if assignment else None
+                lead = seed.execute(SEED_LEAD, (sender, campaign)).fetchone()
+                return lead or seed.execute(SEED_FALLBACK, (f"%{sender}%",)).fetchone()
+
+            runs: dict[str, list[dict[str, float]]] = {
+                "normal": [], "fallback": [], "seed_normal": [], "seed_fallback": []
+            }  # fmt: skip
+            for _ in range(args.runs):
+                runs["normal"].append(
+                    timed(
+                        [partial(uow.leads.match, tenant, to, sender, "sms") for to, sender in own]
+                    )
+                )
+                runs["seed_normal"].append(
+                    timed([partial(seed_match, to, sender) for to, sender in own])
+                )
+                runs["fallback"].append(
+                    timed(
+                        [
+                            partial(uow.leads.match, tenant, to, sender, "sms")
+                            for to, sender in other
+                        ]
+                    )
+                )
+                runs["seed_fallback"].append(
+                    timed(
+                        [
+                            partial(seed_match, to, sender)
+                            for to, sender in other[: args.seed_fallback_samples]
+                        ]
+                    )
+                )
+        ours_normal, ours_fallback, seed_normal, seed_fallback = (
+            {
+                key: round(statistics.median(r[key] for r in runs[name]), 4)
+                for key in ("p50_ms", "p99_ms")
+            }
+            for name in ("normal", "fallback", "seed_normal", "seed_fallback")
+        )
         replies = [
             InboundMessage(
                 provider="sandbox",
@@ -177,22 +219,6 @@ def main() -> int:
                 return handle_reply(uow, tenant, event, uuid.uuid4(), datetime.now(UTC))
 
             whole = timed([partial(handle, event) for event in replies])
-
-        with connect(admin_url, autocommit=True) as seed:
-
-            def seed_match(to: str, sender: str) -> object:
-                assignment = seed.execute(SEED_ASSIGNMENT, (to,)).fetchone()
-                campaign = assignment["campaign_id"] if assignment else None
-                lead = seed.execute(SEED_LEAD, (sender, campaign)).fetchone()
-                return lead or seed.execute(SEED_FALLBACK, (f"%{sender}%",)).fetchone()
-
-            seed_normal = timed([partial(seed_match, to, sender) for to, sender in own])
-            seed_fallback = timed(
-                [
-                    partial(seed_match, to, sender)
-                    for to, sender in other[: args.seed_fallback_samples]
-                ]
-            )
 
     for name, result in [
         ("whole_inbound_transaction", whole),

@@ -140,23 +140,51 @@ class _Single:
 
 @contextmanager
 def counting_round_trips() -> Iterator[dict[str, int]]:
-    """Count what every connection sends: statements, and commits or rollbacks."""
-    counts = {"statements": 0, "ends": 0}
+    """Count what every connection sends: statements, the commits or rollbacks that
+    end a transaction (one of an idle connection sends nothing), and the round trips:
+    each statement outside a pipeline, each pipeline (its statements go together), and
+    each end."""
+    counts = {"statements": 0, "ends": 0, "round_trips": 0}
     originals = {
-        name: getattr(psycopg.Connection, name) for name in ("execute", "commit", "rollback")
+        name: getattr(psycopg.Connection, name)
+        for name in ("execute", "commit", "rollback", "pipeline")
     }
+    depth: dict[int, int] = {}
 
-    def counting(name: str, key: str) -> Callable[..., Any]:
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["statements"] += 1
+        if not depth.get(id(self)):
+            counts["round_trips"] += 1
+        return originals["execute"](self, *args, **kwargs)
+
+    def ending(name: str) -> Callable[..., Any]:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            counts[key] += 1
+            if self.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                counts["ends"] += 1
+                counts["round_trips"] += 1
             return originals[name](self, *args, **kwargs)
 
         return wrapper
 
-    for name in originals:
-        setattr(
-            psycopg.Connection, name, counting(name, "statements" if name == "execute" else "ends")
-        )
+    @contextmanager
+    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        depth[id(self)] = depth.get(id(self), 0) + 1
+        try:
+            with originals["pipeline"](self, *args, **kwargs) as block:
+                yield block
+        finally:
+            depth[id(self)] -= 1
+            if not depth[id(self)]:
+                counts["round_trips"] += 1
+
+    replacements = {
+        "execute": execute,
+        "commit": ending("commit"),
+        "rollback": ending("rollback"),
+        "pipeline": pipeline,
+    }
+    for name, replacement in replacements.items():
+        setattr(psycopg.Connection, name, replacement)
     try:
         yield counts
     finally:
@@ -233,7 +261,7 @@ def main() -> int:
             ).fetchone()["n"]  # type: ignore[index]
     latencies = [value for result in results for value in result[0]]
     statements = sum(result[1]["statements"] for result in results)
-    ends = sum(result[1]["ends"] for result in results)
+    round_trips = sum(result[1]["round_trips"] for result in results)
     failures = sum(result[2] for result in results)
     cuts = statistics.quantiles(latencies, n=100)
     figures = {
@@ -246,7 +274,7 @@ def main() -> int:
         "p50_ms": round(cuts[49], 3),
         "p99_ms": round(cuts[98], 3),
         "statements_per_send": round(statements / len(messages), 2),
-        "round_trips_per_send": round((statements + ends) / len(messages), 2),
+        "round_trips_per_send": round(round_trips / len(messages), 2),
     }
     print(
         f"{figures['sends']} sends by {args.containers} container(s) in {elapsed:.1f}s:"

@@ -5,20 +5,28 @@ Loads 100,000 numbers in 100 pools and 1,000,000 leads into a fresh database, th
 containers) claims numbers for a fixed time:
 
 - ``tether``: ``lease_number`` as the API calls it (tether_app role, row-level
-  security, one unit of work per claim: the lease statement and its commit);
+  security, one unit of work per claim: ``claim_lease`` sent alone, so the server
+  commits it as it ends: one round trip);
 - ``seed``: seed 001's pool table, composite index and ``FOR UPDATE SKIP LOCKED``
   query, recording the lease in its three places (pool, lead, interactions) in one
   transaction, as the seed describes it.
 
-Between runs every lease is released. Prints a table, the HOT-update ratio of
-``phone_numbers``, and last a JSON line of the figures.
+Between runs every lease is released. Each setting runs ``--runs`` times, the two
+designs alternated, and the figures are the medians. Then, with one claimer, where a
+claim's time goes: the whole use case, the bare statement (the difference is the
+client), the statement with synchronous_commit off (the difference is the wait for
+the WAL flush, measured on this one connection only), the server's own execution time
+(EXPLAIN ANALYZE, rolled back) and an empty round trip. Last, the HOT updates of
+``phone_numbers`` and ``leads`` during the delivery counting a send does on its number
+(first, on the inventory as loaded) and during the claims. Prints a table, and last a JSON line of the figures.
 
-    .venv/bin/python bench/pool.py [--seconds 5] [--claimers 1,8,32]
+    .venv/bin/python bench/pool.py [--seconds 5] [--claimers 1,8,32] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import random
@@ -37,7 +45,10 @@ from tether.db.embedded import create_database, drop_database, start_embedded
 from tether.db.migrations import apply_pending
 from tether.db.unit_of_work import UnitOfWork
 from tether.domain.errors import PoolExhausted
+from tether.observability import logger
 from tether.services.leases import lease_number
+
+BREAKDOWN_SAMPLES = 1500
 
 DATABASE = "tether_bench_pool"
 
@@ -233,13 +244,83 @@ def run(
     }
 
 
-def hot_ratio(admin: Connection) -> float:
+def hot_counts(admin: Connection) -> dict[str, tuple[int, int]]:
+    """(updates, HOT updates) so far of phone_numbers and leads."""
     time.sleep(1.0)  # let the backends' statistics reach the shared counters
-    row = admin.execute(
-        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'phone_numbers'"
-    ).fetchone()
-    assert row is not None
-    return row["n_tup_hot_upd"] / row["n_tup_upd"] if row["n_tup_upd"] else 0.0
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    rows = admin.execute(
+        "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+        " WHERE relname IN ('phone_numbers', 'leads')"
+    ).fetchall()
+    return {row["relname"]: (row["n_tup_upd"], row["n_tup_hot_upd"]) for row in rows}
+
+
+def hot_delta(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], table: str
+) -> tuple[int, int, float]:
+    updates = after[table][0] - before[table][0]
+    hot = after[table][1] - before[table][1]
+    return updates, hot, hot / updates if updates else 0.0
+
+
+def p50(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def breakdown(
+    admin_url: str, app_url: str, tenant: uuid.UUID, leads: list[uuid.UUID], pools: int
+) -> dict[str, float]:
+    """Where one claimer's claim spends its time (p50 of interleaved samples, ms)."""
+    rng = random.Random(11)
+    use_case = ReusedConnection(app_url)
+    bare = connect(app_url, autocommit=True)
+    lazy = connect(app_url, autocommit=True)
+    lazy.execute("SET synchronous_commit = off")  # this connection only: the measurement
+    explain = connect(app_url)
+    claim = "SELECT * FROM claim_lease(%s, %s, %s, %s)"
+    times: dict[str, list[float]] = {
+        "use_case": [],
+        "statement": [],
+        "statement_no_flush_wait": [],
+        "server_execution": [],
+        "round_trip": [],
+    }
+    for _ in range(BREAKDOWN_SAMPLES):
+
+        def args() -> tuple[uuid.UUID, uuid.UUID, str, datetime]:
+            return tenant, rng.choice(leads), f"pool-{rng.randrange(pools)}", datetime.now(UTC)
+
+        began = time.perf_counter()
+        with contextlib.suppress(PoolExhausted):
+            lease_number(UnitOfWork(use_case, tenant), *args())
+        times["use_case"].append((time.perf_counter() - began) * 1000)
+        for name, conn in (("statement", bare), ("statement_no_flush_wait", lazy)):
+            began = time.perf_counter()
+            conn.execute(claim, args()).fetchall()
+            times[name].append((time.perf_counter() - began) * 1000)
+        plan = explain.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + claim, args()).fetchone()
+        explain.rollback()
+        assert plan is not None
+        times["server_execution"].append(plan["QUERY PLAN"][0]["Execution Time"])
+        began = time.perf_counter()
+        bare.execute("SELECT 1").fetchone()
+        times["round_trip"].append((time.perf_counter() - began) * 1000)
+    for conn in (bare, lazy, explain):
+        conn.close()
+    use_case.acquire().close()
+    return {name: round(p50(values), 3) for name, values in times.items()}
+
+
+def delivery_counts(app_url: str, tenant: uuid.UUID, numbers: list[uuid.UUID], n: int) -> None:
+    """What a send does to its number: count the delivery outcome (one unit of work
+    each, as the outbound and status paths do)."""
+    rng = random.Random(5)
+    connection = ReusedConnection(app_url)
+    for _ in range(n):
+        with UnitOfWork(connection, tenant) as uow:
+            uow.numbers.record_delivery(rng.choice(numbers), "sent", datetime.now(UTC))
+            uow.commit()
+    connection.acquire().close()
 
 
 def main() -> int:
@@ -249,7 +330,17 @@ def main() -> int:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--claimers", default="1,8,32")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument(
+        "--fillfactor",
+        type=int,
+        default=None,
+        help="phone_numbers' fillfactor before the load (default: as migrated, 80)",
+    )
     args = parser.parse_args()
+    # an exhausted pool's warning (the pools run dry between resets) is not a figure
+    logger.setLevel("ERROR")
 
     server = server_url()
     drop_database(server, DATABASE)
@@ -260,34 +351,93 @@ def main() -> int:
     figures: dict[str, float] = {}
     try:
         with connect(admin_url, autocommit=True) as admin:
+            if args.fillfactor is not None:
+                admin.execute(f"ALTER TABLE phone_numbers SET (fillfactor = {args.fillfactor:d})")
             tenant = load(admin, args.numbers, args.pools, args.leads)
             sample = admin.execute("SELECT id FROM leads ORDER BY random() LIMIT 20000").fetchall()
             leads = [row["id"] for row in sample]
+            numbers = [
+                row["id"]
+                for row in admin.execute(
+                    "SELECT id FROM phone_numbers ORDER BY random() LIMIT 20000"
+                ).fetchall()
+            ]
             admin.execute("SELECT pg_stat_reset()")
+            # first what a send does to its number, on the inventory as loaded
+            hot_loaded = hot_counts(admin)
+            delivery_counts(app_url, tenant, numbers, args.deliveries)
+            hot_delivered = hot_counts(admin)
+            # the tether claims' own updates (the resets and the seed's are left out)
+            claimed: dict[str, list[int]] = {"phone_numbers": [0, 0], "leads": [0, 0]}
+            print(f"medians of {args.runs} runs of {args.seconds:g} s, the designs alternated")
             print(f"{'design':8} {'claimers':>8} {'claims/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
             for claimers in (int(n) for n in args.claimers.split(",")):
-                for design in ("tether", "seed"):
-                    reset(admin)
-                    result = run(
-                        design,
-                        claimers,
-                        args.seconds,
-                        admin_url,
-                        app_url,
-                        tenant,
-                        leads,
-                        args.pools,
-                    )
+                runs: dict[str, list[dict[str, float]]] = {"tether": [], "seed": []}
+                for _ in range(args.runs):
+                    for design in ("tether", "seed"):
+                        reset(admin)
+                        before = hot_counts(admin) if design == "tether" else {}
+                        runs[design].append(
+                            run(
+                                design,
+                                claimers,
+                                args.seconds,
+                                admin_url,
+                                app_url,
+                                tenant,
+                                leads,
+                                args.pools,
+                            )
+                        )
+                        if design == "tether":
+                            after = hot_counts(admin)
+                            for table, totals in claimed.items():
+                                updates, hot, _ = hot_delta(before, after, table)
+                                totals[0] += updates
+                                totals[1] += hot
+                for design, results in runs.items():
+                    median = {
+                        name: p50([result[name] for result in results])
+                        for name in ("claims_per_s", "p50_ms", "p99_ms")
+                    }
                     print(
-                        f"{design:8} {claimers:>8} {result['claims_per_s']:>10.0f}"
-                        f" {result['p50_ms']:>8.3f} {result['p99_ms']:>8.3f}"
+                        f"{design:8} {claimers:>8} {median['claims_per_s']:>10.0f}"
+                        f" {median['p50_ms']:>8.3f} {median['p99_ms']:>8.3f}"
                     )
-                    for name in ("claims_per_s", "p50_ms", "p99_ms"):
-                        figures[f"{design}_{claimers}_{name}"] = round(result[name], 3)
-            figures["phone_numbers_hot_update_ratio"] = round(hot_ratio(admin), 3)
+                    for name, value in median.items():
+                        figures[f"{design}_{claimers}_{name}"] = round(value, 3)
+                ratio = (
+                    figures[f"tether_{claimers}_claims_per_s"]
+                    / figures[f"seed_{claimers}_claims_per_s"]
+                )
+                figures[f"tether_vs_seed_{claimers}"] = round(ratio, 2)
+                print(f"{'':8} {claimers:>8} tether/seed claims per second: {ratio:.2f}x")
+            reset(admin)
+            print("\nwhere one claimer's claim goes (p50 of interleaved samples, ms):")
+            parts = breakdown(admin_url, app_url, tenant, leads, args.pools)
+            for name, value in parts.items():
+                print(f"  {name:26} {value:8.3f}")
+                figures[f"breakdown_{name}_ms"] = value
             print(
-                f"HOT-update ratio of phone_numbers: {figures['phone_numbers_hot_update_ratio']:.3f}"
+                f"  client (use case - statement)      {parts['use_case'] - parts['statement']:8.3f}\n"
+                f"  WAL flush wait (statement - async) {parts['statement'] - parts['statement_no_flush_wait']:8.3f}"
             )
+            print("\nHOT updates (n_tup_hot_upd / n_tup_upd):")
+            phases: list[tuple[str, str, int, int]] = []
+            for table in ("phone_numbers", "leads"):
+                updates, hot, _ = hot_delta(hot_loaded, hot_delivered, table)
+                phases.append(("delivery counts", table, updates, hot))
+            for table, (updates, hot) in claimed.items():
+                phases.append(("claims", table, updates, hot))
+            for phase, table, updates, hot in phases:
+                if not updates:
+                    continue
+                ratio = hot / updates
+                print(f"  {phase:16} {table:14} {hot:>8} / {updates:<8} = {ratio:.3f}")
+                key = phase.replace(" ", "_")
+                figures[f"{key}_{table}_updates"] = updates
+                figures[f"{key}_{table}_hot_updates"] = hot
+                figures[f"{key}_{table}_hot_ratio"] = round(ratio, 3)
     finally:
         drop_database(server, DATABASE)
     print(json.dumps(figures))

@@ -7,15 +7,18 @@ import threading
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from psycopg import errors as pg
+from psycopg.pq import TransactionStatus
 
 from functions.pool_release import app as pool_release_function
-from tests.support.factories import MigratedDatabase, make_lead, make_tenant
+from tests.support.factories import MigratedDatabase, make_campaign, make_lead, make_tenant
 from tests.support.lambda_context import LambdaContextStub
-from tether.db.connection import Connection, FreshConnections, ReusedConnection
+from tether.db.connection import Connection, FreshConnections, ReusedConnection, connect
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.errors import NotFound, PoolExhausted
+from tether.domain.errors import InvalidInput, NotFound, PoolExhausted
 from tether.domain.leases import CallOutcome
 from tether.services.leases import (
     lease_number,
@@ -371,3 +374,100 @@ def test_32_threads_never_share_a_number_nor_hold_two_in_a_pool(
 
 def pool_release_event() -> dict[str, object]:
     return {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+
+
+class _CountingSource:
+    """One real connection whose statements are counted: what a claim costs in round
+    trips (each statement is one; a COMMIT of an idle connection sends nothing)."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.inner = ReusedConnection(conninfo)
+        self.statements: list[str] = []
+        self.open_after: list[bool] = []
+
+    def acquire(self) -> Connection:
+        conn = self.inner.acquire()
+        execute = conn.execute
+
+        def counted(query: Any, params: Any = None, **kwargs: Any) -> Any:
+            cursor = execute(query, params, **kwargs)
+            self.statements.append(str(query))
+            # still in a transaction after it: a COMMIT would be a second round trip
+            self.open_after.append(conn.info.transaction_status != TransactionStatus.IDLE)
+            return cursor
+
+        conn.execute = counted  # type: ignore[method-assign]
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        del conn.execute  # the class's own again
+        self.inner.release(conn)
+
+
+def test_a_claim_is_one_statement_committed_as_it_ends(
+    pool: Pool, admin: Connection, app_connections: FreshConnections
+) -> None:
+    source = _CountingSource(app_connections.conninfo)
+    lead_id = pool.lead()
+    try:
+        lease = lease_number(UnitOfWork(source, pool.tenant_id), pool.tenant_id, lead_id, POOL, NOW)
+        assert len(source.statements) == 1
+        assert "claim_lease" in source.statements[0]
+        assert source.open_after == [False]  # committed by the server, no COMMIT to send
+        # ... and durable: another session sees the lease, its event and its outbox event
+        assert pool.holder(lease.phone_number) == lead_id
+        outbox = admin.execute(
+            "SELECT type, data FROM outbox_events WHERE tenant_id = %s AND lead_id = %s",
+            (pool.tenant_id, lead_id),
+        ).fetchall()
+        assert [(row["type"], row["data"]["number"]) for row in outbox] == [
+            ("lease.acquired", lease.phone_number)
+        ]
+        # the lease handed back is one statement too, and writes no second event
+        source.statements.clear()
+        again = lease_number(UnitOfWork(source, pool.tenant_id), pool.tenant_id, lead_id, POOL, NOW)
+        assert (again.phone_number, again.already_held, len(source.statements)) == (
+            lease.phone_number,
+            True,
+            1,
+        )
+    finally:
+        source.inner.acquire().close()
+
+
+def test_a_one_round_trip_claim_never_reaches_another_tenant(
+    admin: Connection, app_connections: FreshConnections, jobs_connections: FreshConnections
+) -> None:
+    ours = Pool(admin, app_connections, jobs_connections, size=1)
+    theirs = Pool(admin, app_connections, jobs_connections, size=3)  # same pool name, free
+    ours.lease(ours.lead())  # our pool is now empty
+    with pytest.raises(PoolExhausted):  # their free numbers of a same-named pool stay theirs
+        ours.lease(ours.lead())
+    their_lead = theirs.lead()
+    with pytest.raises(NotFound):  # their lead, claimed in our name
+        lease_number(ours.uow(), ours.tenant_id, their_lead, POOL, NOW)
+    assert theirs.leased_count() == 0
+    # A transaction scoped to one tenant cannot claim in another's name: the statement
+    # that scopes itself refuses to re-scope.
+    with UnitOfWork(app_connections, theirs.tenant_id) as uow:
+        assert uow.leads.get(their_lead) is not None  # the transaction is theirs now
+        with pytest.raises(pg.InsufficientPrivilege):
+            uow.numbers.claim(ours.tenant_id, ours.lead(), POOL, NOW, alone=False)
+    # nor can the raw function, called after the tenant was set by hand
+    with connect(app_connections.conninfo) as app:
+        app.execute("SELECT set_config('app.tenant_id', %s, true)", (str(theirs.tenant_id),))
+        with pytest.raises(pg.InsufficientPrivilege):
+            app.execute(
+                "SELECT * FROM claim_lease(%s, %s, %s, %s)",
+                (ours.tenant_id, their_lead, POOL, NOW),
+            )
+    assert theirs.leased_count() == 0
+
+
+def test_a_claim_without_a_pool_takes_the_lead_campaigns(pool: Pool, admin: Connection) -> None:
+    campaign_id = make_campaign(admin, pool.tenant_id, POOL)
+    lead_id = make_lead(admin, pool.tenant_id, campaign_id=campaign_id)
+    lease = lease_number(pool.uow(), pool.tenant_id, lead_id, None, NOW)
+    assert (lease.pool, pool.holder(lease.phone_number)) == (POOL, lead_id)
+    with pytest.raises(InvalidInput):  # no campaign and no pool named
+        lease_number(pool.uow(), pool.tenant_id, pool.lead(), None, NOW)

@@ -138,3 +138,54 @@ def test_another_tenants_lead_is_never_matched(
     ours.campaign()
     make_lead(admin, theirs.id, LEAD_PHONE)
     assert ours.match("+14155550100", LEAD_PHONE).lead_id is None
+
+
+def _whatsapp_sender(
+    admin: Connection, tenant: Tenant, campaign_id: uuid.UUID, number: str
+) -> uuid.UUID:
+    """`number` assigned to `campaign_id` as its WhatsApp sender (the SMS one stays)."""
+    row = admin.execute(
+        "INSERT INTO campaign_phone_assignments (tenant_id, campaign_id, phone_number_id, phone_number, channel)"
+        " SELECT tenant_id, %s, id, e164, 'whatsapp' FROM phone_numbers WHERE tenant_id = %s AND e164 = %s"
+        " RETURNING id",
+        (campaign_id, tenant.id, number),
+    ).fetchone()
+    assert row is not None
+    assignment_id: uuid.UUID = row["id"]
+    return assignment_id
+
+
+def test_matching_follows_the_messages_channel(
+    admin: Connection, app_connections: FreshConnections
+) -> None:
+    """One number, texting for one campaign and on WhatsApp for another; one person,
+    a lead in each. An SMS or an MMS to the number is the SMS campaign's lead's, a
+    WhatsApp message the WhatsApp campaign's, bound or not yet bound."""
+    tenant = Tenant(admin, app_connections)
+    texting = tenant.campaign()
+    texting_lead = make_lead(admin, tenant.id, LEAD_PHONE, texting)
+    number = tenant.bind(texting_lead, texting)
+    chatting = make_campaign(admin, tenant.id, "pool", status="active")
+    chatting_lead = make_lead(admin, tenant.id, LEAD_PHONE, chatting)
+    assignment = _whatsapp_sender(admin, tenant, chatting, number)
+    # the WhatsApp lead, recently messaged, is the tenant-wide fallback's pick: only the
+    # channel tells the two apart
+    admin.execute("UPDATE leads SET last_message_at = %s WHERE id = %s", (NOW, chatting_lead))
+
+    def matched(channel: str) -> tuple[uuid.UUID | None, uuid.UUID | None, str | None]:
+        with tenant.uow() as uow:
+            found = match_inbound(uow, tenant.id, number, LEAD_PHONE, channel=channel)
+        return found.lead_id, found.campaign_id, found.matched_by
+
+    assert matched("sms") == (texting_lead, texting, "binding")
+    assert matched("mms") == (texting_lead, texting, "binding")  # MMS goes through SMS's
+    assert matched("whatsapp") == (chatting_lead, chatting, "campaign")  # not bound yet
+    admin.execute(
+        "INSERT INTO lead_sender_bindings (tenant_id, lead_id, campaign_id, campaign_phone_assignment_id,"
+        " phone_number_id, phone_number, channel)"
+        " SELECT tenant_id, %s, campaign_id, id, phone_number_id, phone_number, channel"
+        " FROM campaign_phone_assignments WHERE id = %s",
+        (chatting_lead, assignment),
+    )
+    assert matched("whatsapp") == (chatting_lead, chatting, "binding")
+    assert matched("sms") == (texting_lead, texting, "binding")

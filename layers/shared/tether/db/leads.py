@@ -28,7 +28,7 @@ LEAD_COLUMNS = (
 # What PATCH /v1/leads/{id} may change besides custom fields (services.lead_details).
 EDITABLE_DETAILS = ("first_name", "last_name", "email", "company", "timezone")
 
-# match_inbound() is the SQL function of migration 0011 (a function, so each connection
+# match_inbound() is the SQL function of migration 0039 (a function, so each connection
 # plans it once: planning the statement on every call cost more than running it).
 _MATCH = "SELECT * FROM match_inbound(%(tenant)s, %(to)s, %(from)s, %(channel)s)"
 
@@ -194,13 +194,12 @@ class LeadRepository:
     def match(
         self, tenant_id: UUID, to_number: str, from_number: str, channel: str = "sms"
     ) -> InboundMatch:
-        """Match normalised (E.164) numbers on a sender channel (migration 0036): the
-        receiving number to its assignment on that channel, the sender to its lead:
+        """Match normalised (E.164) numbers on a sender channel ('sms', 'whatsapp'): the
+        receiving number to its assignment for that channel, the sender to its lead:
         first the lead this number texted on it, then the lead in the number's campaign,
         then the tenant's lead most recently messaged."""
         row = self._conn.execute(
-            _MATCH,
-            {"tenant": tenant_id, "to": to_number, "from": from_number, "channel": channel},
+            _MATCH, {"tenant": tenant_id, "to": to_number, "from": from_number, "channel": channel}
         ).fetchone()
         assert row is not None
         return InboundMatch(

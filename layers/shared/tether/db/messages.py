@@ -337,8 +337,9 @@ class MessageRepository:
 
     def start_attempt(self, message_id: UUID, now: datetime) -> None:
         """Open an attempt. An attempt already open keeps its start: the text may be at
-        the provider since then."""
-        self._conn.execute(
+        the provider since then. Sent with the transaction's COMMIT (or its next
+        statement), in one round trip."""
+        self._conn.execute_later(
             "UPDATE messages SET status = 'sending', attempts = attempts + 1,"
             " attempt_started_at = coalesce(attempt_started_at, %s), not_before = NULL WHERE id = %s",
             (now, message_id),

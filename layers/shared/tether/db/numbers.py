@@ -18,6 +18,7 @@ from tether.db.session import Session
 from tether.domain.errors import NotFound
 from tether.domain.leases import CallOutcome, LeaseRules
 from tether.domain.numbers import DeliveryCounted, PhoneNumber
+from tether.domain.outbox import EventType, OutboxEvent
 from tether.domain.sender import SenderCandidate
 
 
@@ -67,10 +68,22 @@ class SenderFacts:
     provider: str
 
 
-# lease_number() is the SQL function of migration 0007 (a function so its plan is
-# cached per connection: the statement is big enough that planning it on every call
-# would cost as much as running it).
-_LEASE = "SELECT * FROM lease_number(%(tenant_id)s, %(lead_id)s, %(pool)s, %(now)s)"
+@dataclass(frozen=True, slots=True)
+class LeaseClaim:
+    """What a claim did: the pool it claimed in (the lead's campaign's when none was
+    named; None when the lead has neither), the lease (None: nothing free, audited),
+    and the lease.acquired event it wrote with a new lease."""
+
+    pool: str | None
+    lease: Lease | None
+    event: OutboxEvent | None
+
+
+# claim_lease() is the SQL function of migration 0039: the whole claim (the tenant's
+# scope, the lease, the lead, its event, the outbox event or the exhaustion's audit
+# row) in one statement, so one round trip; a function so its plans are cached per
+# connection.
+_CLAIM = "SELECT * FROM claim_lease(%(tenant_id)s, %(lead_id)s, %(pool)s, %(now)s)"
 
 # Releases a batch of leases and records each release on its lead, in one statement.
 # The cooldown comes from each number's tenant, so the jobs role can release across
@@ -249,27 +262,47 @@ class NumberRepository:
 
     # leases (seed 001): the pool's numbers lent to leads
 
-    def lease(self, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime) -> Lease | None:
-        """Lease the least recently used rested number of `pool` to the lead, or return
-        the one it holds already. None when the pool has nothing free; NotFound when
-        the lead is not the tenant's."""
-        row = self._conn.execute(
-            _LEASE, {"tenant_id": tenant_id, "lead_id": lead_id, "pool": pool, "now": now}
-        ).fetchone()
-        assert row is not None  # the function always answers one row
+    def claim(
+        self, tenant_id: UUID, lead_id: UUID, pool: str | None, now: datetime, *, alone: bool
+    ) -> LeaseClaim:
+        """Lease the least recently used rested number of `pool` (None: the lead's
+        campaign's) to the lead, or give back the one it holds; NotFound when the lead
+        is not the tenant's. `alone`: the claim is a transaction of its own, committed
+        as the statement ends (one round trip, see Session.execute_alone); else it is a
+        step of the open transaction."""
+        params = {"tenant_id": tenant_id, "lead_id": lead_id, "pool": pool, "now": now}
+        if alone:
+            rows = self._conn.execute_alone(_CLAIM, params)
+        else:
+            rows = self._conn.execute(_CLAIM, params).fetchall()
+        row = rows[0]  # the function always answers one row
         if not row["lead_found"]:
             raise NotFound("lead", lead_id)
         if row["phone_number_id"] is None:
-            return None
-        return Lease(
+            return LeaseClaim(row["pool"], None, None)
+        lease = Lease(
             row["phone_number_id"],
             row["e164"],
             lead_id,
-            pool,
+            row["pool"],
             row["assigned_at"],
             row["release_at"],
             row["already_held"],
         )
+        event = None
+        if row["event_id"] is not None:
+            event = OutboxEvent(
+                row["event_id"],
+                tenant_id,
+                EventType.LEASE_ACQUIRED,
+                1,
+                lead_id,
+                row["assigned_at"],
+                row["event_data"],
+                None,
+                None,
+            )
+        return LeaseClaim(row["pool"], lease, event)
 
     def held(self, lead_id: UUID, pool: str) -> dict[str, Any] | None:
         return self._conn.execute(

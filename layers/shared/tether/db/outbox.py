@@ -56,6 +56,11 @@ class OutboxRepository:
         self.recorded.append(event)
         return event
 
+    def written(self, event: OutboxEvent) -> None:
+        """An event another repository's statement wrote in this transaction (claim_lease
+        writes lease.acquired itself): relayed after the commit as a recorded one is."""
+        self.recorded.append(event)
+
     def record_many(
         self,
         events: Sequence[tuple[UUID, EventType, Mapping[str, Any], UUID | None]],

@@ -16,11 +16,11 @@ from tether.services.leases import apply_call_outcome, claim_number, leased_or_e
 def lease_for_lead(
     uow: UnitOfWork, tenant_id: UUID, lead_id: UUID, pool: str | None, now: datetime
 ) -> Lease:
-    """`lease_number` in `pool`, else in the pool of the lead's campaign."""
+    """`lease_number` in `pool`, else in the pool of the lead's campaign (which the
+    claim's statement looks up itself: one round trip)."""
     with uow:
-        chosen = _pool_of(uow, lead_id, pool)
-        lease = claim_number(uow, tenant_id, lead_id, chosen, now)
-        uow.commit()
+        chosen, lease = claim_number(uow, tenant_id, lead_id, pool or None, now, alone=True)
+        uow.commit()  # the claim committed itself: this relays its lease.acquired
     return leased_or_exhausted(lease, tenant_id, lead_id, chosen)
 
 

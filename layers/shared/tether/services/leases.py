@@ -26,63 +26,46 @@ class ReleaseReport:
 
 
 def lease_number(
-    uow: UnitOfWork, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime
+    uow: UnitOfWork, tenant_id: UUID, lead_id: UUID, pool: str | None, now: datetime
 ) -> Lease:
     """Lease the pool's least recently used rested number to the lead (or give back the
-    one it holds). Raises PoolExhausted, after an audit row and a metric, when none is free."""
+    one it holds); `pool` None: the pool of the lead's campaign. One round trip: the
+    claim is a transaction of its own (see NumberRepository.claim). Raises
+    PoolExhausted, after an audit row and a metric, when none is free."""
     with uow:
-        lease = claim_number(uow, tenant_id, lead_id, pool, now)
-        uow.commit()
+        pool, lease = claim_number(uow, tenant_id, lead_id, pool, now, alone=True)
+        uow.commit()  # the claim committed itself: this relays its lease.acquired
     return leased_or_exhausted(lease, tenant_id, lead_id, pool)
 
 
 def claim_number(
-    uow: UnitOfWork, tenant_id: UUID, lead_id: UUID, pool: str, now: datetime
-) -> Lease | None:
-    """The lease step: the number, or None (and an audit row) when the pool has none
-    free. It may restart the caller's transaction once (see below), so it comes before
-    anything else the caller writes."""
+    uow: UnitOfWork,
+    tenant_id: UUID,
+    lead_id: UUID,
+    pool: str | None,
+    now: datetime,
+    *,
+    alone: bool = False,
+) -> tuple[str, Lease | None]:
+    """The lease step: the pool claimed in and the number, or None (and an audit row)
+    when the pool has none free. `alone`: the claim is the whole transaction, committed
+    by its statement (only with no transaction open)."""
     try:
-        lease = uow.numbers.lease(tenant_id, lead_id, pool, now)
+        claim = uow.numbers.claim(tenant_id, lead_id, pool, now, alone=alone)
     except Conflict:
-        # Another claim for this lead in this pool committed while ours waited for the
-        # lead's lock, so our statement could not see it. Retry with the lock taken
-        # first: the retry's statement then starts after it and sees that number.
-        uow.rollback()
-        if uow.leads.get(lead_id, for_update=True) is None:
-            raise NotFound("lead", lead_id) from None
-        lease = uow.numbers.lease(tenant_id, lead_id, pool, now)
-    if lease is not None:
-        record_lease_acquired(uow, tenant_id, lease)
-    if lease is None:
-        uow.audit.record(
-            "pool_exhausted",
-            tenant_id=tenant_id,
-            subject_type="lead",
-            subject_id=str(lead_id),
-            detail={"pool": pool},
-        )
-    return lease
-
-
-def record_lease_acquired(uow: UnitOfWork, tenant_id: UUID, lease: Lease) -> None:
-    """lease.acquired, in the lease's transaction: once per lease (a lead given back
-    the number it holds records nothing)."""
-    if lease.already_held:
-        return
-    uow.outbox.record(
-        tenant_id,
-        EventType.LEASE_ACQUIRED,
-        lease_data(
-            lease.lead_id,
-            lease.phone_number_id,
-            lease.phone_number,
-            lease.pool,
-            release_at=lease.release_at,
-        ),
-        lease.assigned_at,
-        lead_id=lease.lead_id,
-    )
+        # The claim's steps each see what committed before them, so a claim that waited
+        # for another of the same lead finds its number. A collision on the
+        # one-lease-per-lead index all the same is retried when the claim is the whole
+        # transaction; inside a caller's transaction it fails that transaction, whose
+        # other writes a retry here would lose.
+        if not alone:
+            raise
+        claim = uow.numbers.claim(tenant_id, lead_id, pool, now, alone=alone)
+    if claim.pool is None:
+        raise InvalidInput("the lead has no campaign: name the pool to lease from")
+    if claim.event is not None:  # lease.acquired, once per lease, written with it
+        uow.outbox.written(claim.event)
+    return claim.pool, claim.lease
 
 
 def record_releases(

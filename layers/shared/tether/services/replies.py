@@ -53,7 +53,7 @@ from tether.domain.worker import (
 )
 from tether.observability import logger, metrics
 from tether.services.leads import move_lead
-from tether.services.leases import record_lease_acquired
+from tether.services.leases import claim_number
 from tether.services.matching import match_inbound
 from tether.services.numbers import tenant_number_settings
 from tether.services.outbound import (
@@ -116,7 +116,7 @@ def apply_reply(
     region = tenant_number_settings(uow, tenant_id).default_region
     sender_channel, thread_channel = _channels(reply)
     match = match_inbound(
-        uow, tenant_id, reply.to_address, reply.from_address, region, sender_channel
+        uow, tenant_id, reply.to_address, reply.from_address, region, channel=sender_channel
     )
     ours, theirs = (
         normalize_or_keep(reply.to_address, region),
@@ -530,17 +530,9 @@ def _follow_through(
                 lead_id=lead.id,
             )
         # seed 001: the reply asks for a call, a number of the pool is leased for it
-        lease = uow.numbers.lease(lead.tenant_id, lead.id, context.pool, now)
-        if lease is not None:
-            record_lease_acquired(uow, lead.tenant_id, lease)
-        else:
-            uow.audit.record(
-                "pool_exhausted",
-                tenant_id=lead.tenant_id,
-                subject_type="lead",
-                subject_id=str(lead.id),
-                detail={"pool": context.pool},
-            )
+        # (its event, or the exhaustion's audit row, written by the claim's statement)
+        _, lease = claim_number(uow, lead.tenant_id, lead.id, context.pool, now)
+        if lease is None:
             logger.warning(
                 "no number free for the call",
                 extra={"lead_id": str(lead.id), "pool": context.pool},
