@@ -144,6 +144,10 @@ def _whatsapp_sender(
     admin: Connection, tenant: Tenant, campaign_id: uuid.UUID, number: str
 ) -> uuid.UUID:
     """`number` assigned to `campaign_id` as its WhatsApp sender (the SMS one stays)."""
+    admin.execute(
+        "UPDATE phone_numbers SET whatsapp_enabled = true WHERE tenant_id = %s AND e164 = %s",
+        (tenant.id, number),
+    )
     row = admin.execute(
         "INSERT INTO campaign_phone_assignments (tenant_id, campaign_id, phone_number_id, phone_number, channel)"
         " SELECT tenant_id, %s, id, e164, 'whatsapp' FROM phone_numbers WHERE tenant_id = %s AND e164 = %s"
