@@ -135,6 +135,11 @@ def provision(stack: Stack, endpoint: str) -> dict[str, str]:
             QueueName=queue.name, Attributes=queue.attributes
         )["QueueUrl"]
     provision_buses(stack, endpoint)
+    s3 = client("s3", endpoint)
+    existing_buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in stack.buckets:
+        if bucket.name not in existing_buckets:
+            s3.create_bucket(Bucket=bucket.name)
     return urls
 
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-Service = Literal["sqs", "dynamodb", "secretsmanager", "rds", "events"]
+Service = Literal["sqs", "dynamodb", "secretsmanager", "rds", "events", "s3"]
 
 
 @overload
 def aws_client(service: Literal["sqs"]) -> SQSClient: ...
 @overload
-def aws_client(service: Literal["dynamodb", "secretsmanager", "rds", "events"]) -> Any: ...
+def aws_client(service: Literal["dynamodb", "secretsmanager", "rds", "events", "s3"]) -> Any: ...
 @cache
 def aws_client(service: Service) -> Any:
     import boto3

@@ -42,17 +42,19 @@ class ThreadRepository:
         their_address: str,
         lead_id: UUID | None,
         campaign_id: UUID | None,
+        channel: str = "sms",
     ) -> UUID:
-        """The one thread of this pair of addresses, made on first use; a lead or a
-        campaign it did not name yet is named from now on."""
+        """The one thread of this pair of addresses on `channel` (a conversation:
+        'sms', 'whatsapp', 'email'), made on first use; a lead or a campaign it did not
+        name yet is named from now on."""
         row = self._conn.execute(
             "INSERT INTO threads (tenant_id, channel, our_address, their_address, lead_id, campaign_id)"
-            " VALUES (%s, 'sms', %s, %s, %s, %s)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (tenant_id, channel, our_address, their_address)"
             " DO UPDATE SET lead_id = coalesce(threads.lead_id, EXCLUDED.lead_id),"
             " campaign_id = coalesce(threads.campaign_id, EXCLUDED.campaign_id)"
             " RETURNING id",
-            (tenant_id, our_address, their_address, lead_id, campaign_id),
+            (tenant_id, channel, our_address, their_address, lead_id, campaign_id),
         ).fetchone()
         assert row is not None
         thread_id: UUID = row["id"]

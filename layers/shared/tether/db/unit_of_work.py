@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tether.db.api_keys import ApiKeyRepository, AuthFailureRepository, IdempotencyRepository
     from tether.db.campaigns import CampaignRepository
     from tether.db.consents import ConsentRepository
+    from tether.db.email import MailboxRepository
     from tether.db.erasure import ErasureRepository
     from tether.db.inbound import ReplyEffectsRepository
     from tether.db.inbox import (
@@ -102,6 +103,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "outbox": ("tether.db.outbox", "OutboxRepository"),
     "subscriptions": ("tether.db.subscriptions", "SubscriptionRepository"),
     "deliveries": ("tether.db.subscriptions", "DeliveryRepository"),
+    "mailboxes": ("tether.db.email", "MailboxRepository"),
 }
 
 
@@ -137,6 +139,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
+    mailboxes: MailboxRepository
     _session: Session
 
     def __init__(

@@ -64,6 +64,11 @@ def _apply_receipt(
     if isinstance(event, StatusUpdate):
         applied = apply_status_update(uow, message.tenant_id, event, message.receipt_id, now)
         outcome = f"status {applied.outcome.value}"
+    elif event.channel == "email":
+        from tether.services.email_replies import apply_email_reply
+
+        handled = apply_email_reply(uow, message.tenant_id, event, message.receipt_id, now)
+        outcome = f"email {handled.outcome.value}"
     else:
         handled = apply_reply(uow, message.tenant_id, event, message.receipt_id, now)
         outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id
