@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -88,7 +87,7 @@ class Mailroom:
 @pytest.fixture
 def mailroom(
     deploy: Deploy, queue: Queue, admin: Connection, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Mailroom]:
+) -> Mailroom:
     from tether.config import inbound_email_settings, inbound_settings
     from tether.queues import queue_at
 
@@ -108,7 +107,7 @@ def mailroom(
     )
     lead_email = f"lead.{uuid.uuid4().hex[:8]}@example.com"
     admin.execute("UPDATE leads SET email = %s WHERE id = %s", (lead_email, chain.lead_id))
-    yield Mailroom(admin, chain, mailbox, lead_email, s3, Queue(queue.client, inbound_url))
+    return Mailroom(admin, chain, mailbox, lead_email, s3, Queue(queue.client, inbound_url))
 
 
 def client_mail(
@@ -178,7 +177,8 @@ def test_an_email_with_a_phone_number_leases_a_number_on_the_leads_email_thread(
     assert event["data"]["channel"] == "email"
     assert event["data"]["from"] == room.lead_email
     matched = [line for line in logs.parsed() if line.get("message") == "email reply handled"]
-    assert matched and matched[0]["matched_by"] == "reply_address"
+    assert matched
+    assert matched[0]["matched_by"] == "reply_address"
     assert matched[0]["phone_captured"] is True
 
 
@@ -335,7 +335,9 @@ def test_malformed_and_unroutable_mail_is_kept_and_logged_never_a_crash(
         " FROM webhook_receipts WHERE tenant_id = %s AND provider = 'ses'",
         chain.tenant_id,
     )
-    assert kept["event_type"] == "unknown" and kept["event"] is None and kept["processed"]
+    assert kept["event_type"] == "unknown"
+    assert kept["event"] is None
+    assert kept["processed"]
     assert bytes(kept["raw_bytes"]) == broken
     key = stranger_event["Records"][0]["s3"]["object"]["key"]
     assert room.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == stranger

@@ -41,11 +41,12 @@ _HISTORY_STARTS = (
     re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.IGNORECASE),
     re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE),
     re.compile(r"^\s*_{10,}\s*$"),  # Outlook's rule above the quoted mail
-    re.compile(r"^\s*From:\s.*$"),  # an Outlook header block, after a blank line
+    re.compile(r"^\s*From:\s.*$"),  # an Outlook header block (the next line says)
     re.compile(r"^\s*Le\b.{0,300}\ba écrit\s*:\s*$", re.IGNORECASE),
     re.compile(r"^\s*Am\b.{0,300}\bschrieb\b.{0,300}:\s*$", re.IGNORECASE),
     re.compile(r"^\s*El\b.{0,300}\bescribió:\s*$", re.IGNORECASE),
 )
+_HEADER_BLOCK_NEXT = re.compile(r"^\s*(Sent|Date|To|Cc|Subject):\s", re.IGNORECASE)
 _SIGNATURE = re.compile(r"^-- ?$")  # RFC 3676's delimiter ("-- "), often trimmed to "--"
 
 
@@ -80,6 +81,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     defects: list[str] = []
     message = email.message_from_bytes(raw, policy=email.policy.default)
     defects.extend(type(d).__name__ for d in message.defects)
+    _unfold_transfer_encodings(message)
     sender = _first_address(message, defects)
     recipients = _recipients(message, defects)
     subject = _header(message, "subject", defects)
@@ -97,6 +99,16 @@ def parse_mail(raw: bytes) -> ParsedMail:
     )
 
 
+def _unfold_transfer_encodings(message: Message) -> None:
+    """A Content-Transfer-Encoding folded onto its next line (" quoted-printable", as
+    the standard library's own generator writes it under a short line limit) is read
+    stripped: the payload decoder compares the raw value and would skip decoding."""
+    for part in message.walk():
+        value = part.get("content-transfer-encoding")
+        if value is not None and str(value) != str(value).strip():
+            part.replace_header("content-transfer-encoding", str(value).strip())
+
+
 def reply_part(text: str) -> str:
     """The text above the quoted history and the signature; inline "> " quotes left out."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -107,18 +119,18 @@ def reply_part(text: str) -> str:
         if _SIGNATURE.match(line.rstrip()):
             break
         following = lines[index + 1] if index + 1 < len(lines) else ""
-        if _starts_history(line, kept) or _HISTORY_STARTS[0].match(f"{line} {following}"):
+        if _starts_history(line, following) or _HISTORY_STARTS[0].match(f"{line} {following}"):
             break
         kept.append(line)
     return "\n".join(kept).strip()
 
 
-def _starts_history(line: str, kept: list[str]) -> bool:
+def _starts_history(line: str, following: str) -> bool:
     for index, pattern in enumerate(_HISTORY_STARTS):
         if not pattern.match(line):
             continue
-        # "From:" opens history only as a header block after a blank line, or first
-        if index == 3 and kept and kept[-1].strip():
+        # "From:" opens history only as a header block (Outlook's From:, Sent:, To:)
+        if index == 3 and not _HEADER_BLOCK_NEXT.match(following):
             continue
         return True
     return False
@@ -315,7 +327,7 @@ def html_text(html: str) -> str:
         parser.close()
     lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
     text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return re.sub(r"\n{2,}", "\n", text).strip()  # adjacent blocks make one break
 
 
 def _storable(text: str) -> str:
