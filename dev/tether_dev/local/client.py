@@ -108,6 +108,16 @@ class LocalStack:
             raise RuntimeError(f"sandbox reply: {answer.status} {answer.body.decode()}")
         return answer.json()
 
+    def drop_mail(self, raw: bytes, name: str) -> Path:
+        """A mail into the stack's email drop (`mail_drop` in dev.json), as SES would
+        receive it: written beside the folder, then moved in whole. Its path there."""
+        folder = Path(str(self.state["mail_drop"]))
+        partial = folder.parent / f".{name}.partial"
+        partial.write_bytes(raw)
+        target = folder / f"{name}.eml"
+        partial.replace(target)
+        return target
+
     def texts(self, account_id: str) -> list[dict[str, Any]]:
         """Every text the sandbox accepted for `account_id`, newest first."""
         answer = _request(

@@ -37,6 +37,8 @@ LEADS = {  # name: (phone, what they answer: None for nothing)
     "Eve": ("+13035550115", None),
 }
 STRANGER = "+19175550199"  # a phone that is no lead of the tenant
+# seed 001: a lead who answers by email with a phone number (added to Cathy's campaign)
+EMAIL_LEAD = ("Fay", "+17185550116", "fay@example.com", "Sure, call me at 6505300051 after 5pm")
 TIMER_CLOCK_AHEAD = timedelta(days=8)
 
 
@@ -59,6 +61,9 @@ class DemoRun:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)  # webhook-id: envelope
     forged: int = 0  # deliveries the receiver could not verify
     bells: list[dict[str, Any]] = field(default_factory=list)  # pushed over the WebSocket
+    reply_mailbox: str = ""  # where the tenant's email replies arrive
+    email_lead: str = ""  # the lead who replied by email
+    email_lease: str = ""  # the number leased for that lead's call
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,8 @@ def _day(
         say(f"call {attempt}: no answer → release at {outcome['release_at'] or 'now (released)'}")
     _pool_table(api, say, "pool health after the release")
 
+    _email_step(stack, api, run, say, step, wait_seconds)
+
     step("Where everything stands")
     _trace_table(api, say, "Dan", run.leads["Dan"])
     _print_table(say, "call queue", ["lead", "phone", "priority", "reason", "status"], [
@@ -241,6 +248,56 @@ def _day(
                       wait_seconds)  # fmt: skip
     _print_table(say, f"events your systems received ({delivered} deliveries, each verified)",
                  ["event type", "events"], sorted(receiver.by_type().items()))  # fmt: skip
+
+
+def _email_step(
+    stack: LocalStack,
+    api: DemoApi,
+    run: DemoRun,
+    say: Callable[[str], None],
+    step: Callable[[str], None],
+    wait_seconds: float,
+) -> None:
+    """Seed 001's pool flow by email: a lead answers from her inbox with a phone number,
+    the mail reaches the tenant's reply mailbox (SES → S3 → inbound_email, here the
+    stack's email drop), lands on her email thread, and a number is leased for the call."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    step("A lead replies by email with a phone number (seed 001): a number is leased")
+    run.reply_mailbox = f"replies@t{run.tenant_id[:8]}.reply.tether.example"
+    api("PATCH", "/v1/settings", {"reply_mailbox": run.reply_mailbox})
+    name, phone, address, text = EMAIL_LEAD
+    api("POST", f"/v1/campaigns/{run.cathy}/leads",
+        {"leads": [{"phone": phone, "first_name": name, "email": address}]})  # fmt: skip
+    found = api("GET", f"/v1/leads?campaign_id={run.cathy}&phone={phone.replace('+', '%2B')}")
+    lead = found["items"][0]
+    run.email_lead = lead["id"]
+    say(f"reply mailbox {run.reply_mailbox}; {name}'s reply address is {lead['reply_address']}")
+    mail = EmailMessage()
+    mail["From"] = f"{name} <{address}>"
+    mail["To"] = lead["reply_address"]
+    mail["Subject"] = "Re: Cathy from Acme"
+    mail["Message-ID"] = make_msgid(domain="example.com")
+    mail.set_content(
+        f"{text}\n\nOn Monday, Cathy from Acme wrote:\n> Any questions I can answer?\n"
+    )
+    mail.add_alternative(f"<p>{text}</p><blockquote>Any questions I can answer?</blockquote>",
+                         subtype="html")  # fmt: skip
+    dropped = stack.drop_mail(mail.as_bytes(), f"{name.lower()}-reply")
+    say(f"{name} ({address}) → {text!r}  (dropped as {dropped.name})")
+    held = _wait(
+        lambda: (
+            (found := api("GET", f"/v1/leads/{run.email_lead}"))["assigned_phone_number_id"]
+            and found
+        ),
+        f"{name}'s email applied and a number leased",
+        wait_seconds,
+    )
+    pool = api("GET", "/v1/pools")["pools"]
+    run.email_lease = held["assigned_phone_number_id"]
+    say(f"{name} is {held['state']}; number {run.email_lease} leased from {POOL!r}"
+        f" ({pool[0]['assigned']} leased now)")  # fmt: skip
 
 
 def _all_received(api: DemoApi, run: DemoRun, receiver: EventReceiver) -> int | None:
