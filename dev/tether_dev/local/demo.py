@@ -285,7 +285,7 @@ def _email_step(
     mail.add_alternative(f"<p>{text}</p><blockquote>Any questions I can answer?</blockquote>",
                          subtype="html")  # fmt: skip
     dropped = stack.drop_mail(mail.as_bytes(), f"{name.lower()}-reply")
-    say(f"{name} ({address}) → {text!r}  (dropped as {dropped.name})")
+    say(f"{name} ({address}) → {text!r}  (received as {dropped})")
     held = _wait(
         lambda: (
             (found := api("GET", f"/v1/leads/{run.email_lead}"))["assigned_phone_number_id"]
