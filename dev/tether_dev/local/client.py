@@ -130,7 +130,9 @@ class LocalStack:
 
         bucket, key = str(self.state["mail_bucket"]), f"mail/{name}-{uuid.uuid4().hex}"
         s3 = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - an emulator's, not a secret
+            region_name="us-east-1",
         ).client("s3", endpoint_url=str(self.state["aws_endpoint_url"]))
         s3.put_object(Bucket=bucket, Key=key, Body=raw)
         self.invoke(
