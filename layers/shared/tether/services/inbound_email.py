@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,7 +31,9 @@ from tether.domain.events import EmailDetails, InboundMessage
 from tether.domain.storable import readable_body, storable
 from tether.observability import logger, metrics
 from tether.queues import MessageQueue
-from tether.services.webhooks import Delivery, store_and_enqueue
+
+if TYPE_CHECKING:
+    from tether.services.webhooks import Delivery
 
 PROVIDER = "ses"
 MAX_STORED_RAW_BYTES = 1024 * 1024  # of the raw mail kept with its receipt; S3 keeps it all
@@ -95,6 +97,10 @@ def receive_mail(arrival: MailArrival, ports: MailPorts) -> MailOutcome:
         return MailOutcome.UNROUTED
     tenant_id, recipient = routed
     logger.append_keys(tenant_id=str(tenant_id))
+    # the webhook's own store-once-and-enqueue, imported here: its module brings the
+    # providers' webhook parsers, which a mail never needs at cold start
+    from tether.services.webhooks import store_and_enqueue
+
     delivery = mail_delivery(arrival, raw, parsed, tenant_id, recipient)
     outcome = store_and_enqueue(ports, delivery)
     result = MailOutcome.DUPLICATE if outcome.duplicate else MailOutcome.ACCEPTED
@@ -129,6 +135,7 @@ def mail_delivery(
 ) -> Delivery:
     """The receipt of one mail: the canonical InboundMessage (channel "email") when it
     has a sender, else an unknown event kept as it came."""
+    from tether.services.webhooks import Delivery
     identity = parsed.identity(arrival.key.rsplit("/", 1)[-1])
     event = None
     if parsed.sender is not None:
