@@ -136,6 +136,7 @@ def mail_delivery(
     """The receipt of one mail: the canonical InboundMessage (channel "email") when it
     has a sender, else an unknown event kept as it came."""
     from tether.services.webhooks import Delivery
+
     identity = parsed.identity(arrival.key.rsplit("/", 1)[-1])
     event = None
     if parsed.sender is not None:
