@@ -1011,6 +1011,54 @@ CREATE FUNCTION public.lead_custom_fields_ok(fields jsonb) RETURNS boolean
               OR length(f.value #>> '{}') > 1000)
 $_$;
 
+-- Name: match_email(uuid, text, text[], text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.match_email(p_tenant_id uuid, p_token text, p_message_ids text[], p_from text) RETURNS TABLE(lead_id uuid, campaign_id uuid, matched_by text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+DECLARE
+    found_lead uuid;
+    found_campaign uuid;
+    tied boolean;
+BEGIN
+    IF p_token IS NOT NULL THEN
+        SELECT l.id, l.campaign_id INTO found_lead, found_campaign
+        FROM leads l WHERE l.tenant_id = p_tenant_id AND l.reply_token = p_token;
+        IF found_lead IS NOT NULL THEN
+            RETURN QUERY SELECT found_lead, found_campaign, 'reply_address'::text;
+            RETURN;
+        END IF;
+    END IF;
+    IF cardinality(p_message_ids) > 0 THEN
+        SELECT m.lead_id, l.campaign_id INTO found_lead, found_campaign
+        FROM messages m JOIN leads l ON l.id = m.lead_id
+        WHERE m.tenant_id = p_tenant_id AND m.email_message_id = ANY (p_message_ids)
+          AND m.lead_id IS NOT NULL
+        ORDER BY m.created_at DESC LIMIT 1;
+        IF found_lead IS NOT NULL THEN
+            RETURN QUERY SELECT found_lead, found_campaign, 'in_reply_to'::text;
+            RETURN;
+        END IF;
+    END IF;
+    WITH candidates AS (
+        SELECT l.id, l.campaign_id, l.last_message_at,
+               count(*) OVER (PARTITION BY l.last_message_at) AS peers,
+               rank() OVER (ORDER BY l.last_message_at DESC NULLS LAST) AS place
+        FROM leads l
+        WHERE l.tenant_id = p_tenant_id AND lower(l.email) = p_from AND l.email IS NOT NULL
+    )
+    SELECT c.id, c.campaign_id, c.peers > 1 INTO found_lead, found_campaign, tied
+    FROM candidates c WHERE c.place = 1 LIMIT 1;
+    IF found_lead IS NULL THEN
+        RETURN QUERY SELECT NULL::uuid, NULL::uuid, NULL::text;
+    ELSIF tied THEN
+        RETURN QUERY SELECT NULL::uuid, NULL::uuid, 'ambiguous'::text;
+    ELSE
+        RETURN QUERY SELECT found_lead, found_campaign, 'sender'::text;
+    END IF;
+END $$;
+
 -- Name: match_inbound(uuid, text, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text) RETURNS TABLE(number_id uuid, assignment_id uuid, campaign_id uuid, lead_id uuid, matched_by text)
@@ -1825,10 +1873,12 @@ CREATE TABLE public.leads (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     company text,
     erased_at timestamp with time zone,
+    reply_token text DEFAULT substr(replace((gen_random_uuid())::text, '-'::text, ''::text), 1, 16) NOT NULL,
     CONSTRAINT leads_attributes_check CHECK ((jsonb_typeof(attributes) = 'object'::text)),
     CONSTRAINT leads_company_check CHECK (((length(company) >= 1) AND (length(company) <= 200))),
     CONSTRAINT leads_custom_fields_shape CHECK (public.lead_custom_fields_ok(attributes)),
-    CONSTRAINT leads_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text))
+    CONSTRAINT leads_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT leads_reply_token_format CHECK ((reply_token ~ '^[a-z0-9]{8,32}$'::text))
 )
 WITH (fillfactor='90');
 
@@ -2012,9 +2062,13 @@ CASE channel
 END) STORED NOT NULL,
     whatsapp_template_id uuid,
     template_variables jsonb,
+    email_message_id text,
+    subject text,
     CONSTRAINT messages_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT messages_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'mms'::text, 'whatsapp'::text, 'email'::text]))),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
+    CONSTRAINT messages_email_fields_on_email CHECK (((channel = 'email'::text) OR ((email_message_id IS NULL) AND (subject IS NULL)))),
+    CONSTRAINT messages_email_message_id_length CHECK (((length(email_message_id) >= 1) AND (length(email_message_id) <= 998))),
     CONSTRAINT messages_outbound_bound CHECK (((direction = 'inbound'::text) OR ((campaign_phone_assignment_id IS NOT NULL) AND (outbound_number_id IS NOT NULL) AND (campaign_id IS NOT NULL) AND (send_key IS NOT NULL) AND ((lead_id IS NOT NULL) OR (purpose = 'opt_out_confirmation'::text))))),
     CONSTRAINT messages_outbound_channel CHECK (((direction = 'inbound'::text) OR (channel = ANY (ARRAY['sms'::text, 'mms'::text, 'whatsapp'::text])))),
     CONSTRAINT messages_purpose_check CHECK ((purpose = ANY (ARRAY['campaign'::text, 'auto_reply'::text, 'opt_out_confirmation'::text]))),
@@ -2024,6 +2078,7 @@ CASE direction
     WHEN 'inbound'::text THEN (status = ANY (ARRAY['received'::text, 'read'::text]))
     ELSE (status <> 'received'::text)
 END),
+    CONSTRAINT messages_subject_length CHECK ((length(subject) <= 998)),
     CONSTRAINT messages_template_is_whatsapp CHECK (((whatsapp_template_id IS NULL) OR ((channel = 'whatsapp'::text) AND (direction = 'outbound'::text)))),
     CONSTRAINT messages_template_variables CHECK (((template_variables IS NULL) OR ((whatsapp_template_id IS NOT NULL) AND (jsonb_typeof(template_variables) = 'object'::text)))),
     CONSTRAINT messages_variant_check CHECK ((variant <> ''::text))
@@ -2290,6 +2345,7 @@ CREATE TABLE public.tenant_config (
     retain_webhook_payload_days integer DEFAULT 30 NOT NULL,
     retain_message_body_days integer DEFAULT 365 NOT NULL,
     retain_idempotency_days integer DEFAULT 7 NOT NULL,
+    reply_mailbox text,
     CONSTRAINT tenant_config_brand_name_check CHECK (((btrim(brand_name) <> ''::text) AND (length(brand_name) <= 60))),
     CONSTRAINT tenant_config_check CHECK ((timer_14d_days > timer_7d_days)),
     CONSTRAINT tenant_config_check1 CHECK ((timer_30d_days > timer_14d_days)),
@@ -2306,6 +2362,7 @@ CREATE TABLE public.tenant_config (
     CONSTRAINT tenant_config_preview_max_segments_check CHECK (((preview_max_segments >= 1) AND (preview_max_segments <= 10))),
     CONSTRAINT tenant_config_quiet_hours_by_state_check CHECK ((jsonb_typeof(quiet_hours_by_state) = 'object'::text)),
     CONSTRAINT tenant_config_quiet_hours_floor CHECK ((quiet_hours_wider_attested OR ((quiet_hours_start >= '08:00:00'::time without time zone) AND (quiet_hours_end <= '21:00:00'::time without time zone)))),
+    CONSTRAINT tenant_config_reply_mailbox_format CHECK ((reply_mailbox ~ '^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'::text)),
     CONSTRAINT tenant_config_retain_idempotency_days_check CHECK (((retain_idempotency_days >= 1) AND (retain_idempotency_days <= 3650))),
     CONSTRAINT tenant_config_retain_message_body_days_check CHECK (((retain_message_body_days >= 1) AND (retain_message_body_days <= 3650))),
     CONSTRAINT tenant_config_retain_webhook_payload_days_check CHECK (((retain_webhook_payload_days >= 1) AND (retain_webhook_payload_days <= 3650))),
@@ -2386,7 +2443,7 @@ ALTER TABLE ONLY public.unmatched_inbound FORCE ROW LEVEL SECURITY;
 CREATE TABLE public.webhook_receipts (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     tenant_id uuid NOT NULL,
-    provider_account_id uuid NOT NULL,
+    provider_account_id uuid,
     provider text NOT NULL,
     idempotency_key text NOT NULL,
     event_type text NOT NULL,
@@ -2401,6 +2458,7 @@ CREATE TABLE public.webhook_receipts (
     last_error text,
     raw_bytes bytea NOT NULL,
     redacted_at timestamp with time zone,
+    CONSTRAINT webhook_receipts_account_unless_mail CHECK (((provider_account_id IS NOT NULL) OR (provider = 'ses'::text))),
     CONSTRAINT webhook_receipts_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT webhook_receipts_event_type_check CHECK ((event_type = ANY (ARRAY['inbound_message'::text, 'status_update'::text, 'unknown'::text, 'call_outcome'::text])))
 );
@@ -2618,6 +2676,11 @@ ALTER TABLE ONLY public.leads
 ALTER TABLE ONLY public.leads
     ADD CONSTRAINT leads_tenant_id_id_key UNIQUE (tenant_id, id);
 
+-- Name: leads leads_tenant_reply_token; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_tenant_reply_token UNIQUE (tenant_id, reply_token);
+
 -- Name: message_attachments message_attachments_message_id_position_key; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.message_attachments
@@ -2772,6 +2835,11 @@ ALTER TABLE ONLY public.suppressions
 
 ALTER TABLE ONLY public.tenant_config
     ADD CONSTRAINT tenant_config_pkey PRIMARY KEY (tenant_id);
+
+-- Name: tenant_config tenant_config_reply_mailbox_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.tenant_config
+    ADD CONSTRAINT tenant_config_reply_mailbox_key UNIQUE (reply_mailbox);
 
 -- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -2960,6 +3028,10 @@ CREATE INDEX leads_campaign_phone ON public.leads USING btree (campaign_id, phon
 
 CREATE INDEX leads_phone ON public.leads USING btree (tenant_id, phone, last_message_at DESC NULLS LAST);
 
+-- Name: leads_tenant_email; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX leads_tenant_email ON public.leads USING btree (tenant_id, lower(email)) WHERE (email IS NOT NULL);
+
 -- Name: message_attachments_attachment; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX message_attachments_attachment ON public.message_attachments USING btree (attachment_id);
@@ -2979,6 +3051,10 @@ CREATE INDEX message_status_events_parked ON public.message_status_events USING 
 -- Name: messages_assignment; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX messages_assignment ON public.messages USING btree (campaign_phone_assignment_id);
+
+-- Name: messages_email_message_id; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX messages_email_message_id ON public.messages USING btree (tenant_id, email_message_id) WHERE (email_message_id IS NOT NULL);
 
 -- Name: messages_lead; Type: INDEX; Schema: public; Owner: -
 
@@ -4010,6 +4086,10 @@ ALTER TABLE public.phone_numbers ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.provider_accounts ENABLE ROW LEVEL SECURITY;
 
+-- Name: tenant_config reply_mailbox_lookup; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY reply_mailbox_lookup ON public.tenant_config FOR SELECT TO tether_app USING ((reply_mailbox = NULLIF(current_setting('app.reply_mailbox'::text, true), ''::text)));
+
 -- Name: result_counts; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.result_counts ENABLE ROW LEVEL SECURITY;
@@ -4232,6 +4312,12 @@ GRANT ALL ON FUNCTION public.compact_result_deltas(batch integer) TO tether_jobs
 
 GRANT ALL ON FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) TO tether_app;
 GRANT ALL ON FUNCTION public.consent_in_force(p_tenant_id uuid, p_phone text, p_channel text) TO tether_jobs;
+
+-- Name: FUNCTION match_email(p_tenant_id uuid, p_token text, p_message_ids text[], p_from text); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.match_email(p_tenant_id uuid, p_token text, p_message_ids text[], p_from text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.match_email(p_tenant_id uuid, p_token text, p_message_ids text[], p_from text) TO tether_app;
+GRANT ALL ON FUNCTION public.match_email(p_tenant_id uuid, p_token text, p_message_ids text[], p_from text) TO tether_jobs;
 
 -- Name: FUNCTION match_inbound(p_tenant_id uuid, p_to text, p_from text, p_channel text); Type: ACL; Schema: public; Owner: -
 

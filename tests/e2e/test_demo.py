@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +19,7 @@ import pytest
 from tests.support.dev_stack import DevStack
 from tether.db.connection import connect
 from tether_dev.local.demo import (
+    EMAIL_LEAD,
     LEADS,
     MMS_LEAD,
     MMS_OUT_URL,
@@ -38,10 +40,12 @@ from tether_dev.local.listeners import EventReceiver
 
 @dataclass
 class Demo:
+    """One run of the demo for the module: each channel's test checks its own part."""
+
     run: DemoRun
     lines: list[str]
     receiver: EventReceiver
-    recorded: set[str]  # the tenant's events, by id
+    recorded: set[str]  # the tenant's recorded events, once the receiver holds them
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +65,15 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
 ) -> None:
     run, lines, receiver, recorded = demo.run, demo.lines, demo.receiver, demo.recorded
     assert "demo finished" in lines[-1]
+    sms_leads = [number for number, _ in LEADS.values()]
 
     with connect(dev_stack.database_url, autocommit=True) as admin:
         states = {
             row["phone"]: (row["state"], row["campaign_id"])
             for row in admin.execute(
                 "SELECT phone, state::text AS state, campaign_id::text AS campaign_id FROM leads"
-                " WHERE tenant_id = %s AND phone <> %s",  # the MMS step's lead: its own test
-                (run.tenant_id, MMS_LEAD[1]),
+                " WHERE tenant_id = %s AND phone = ANY(%s)",
+                (run.tenant_id, sms_leads),
             )
         }
         messages = admin.execute(
@@ -88,8 +93,8 @@ def test_the_demo_runs_over_http_and_every_text_went_once_from_its_bound_number(
         ).fetchall()
         calls = admin.execute(
             "SELECT l.phone, c.status FROM call_queue c JOIN leads l ON l.id = c.lead_id"
-            " WHERE c.tenant_id = %s",
-            (run.tenant_id,),
+            " WHERE c.tenant_id = %s AND l.phone = ANY(%s)",
+            (run.tenant_id, sms_leads),
         ).fetchall()
         leases = admin.execute(
             "SELECT count(*) AS held FROM phone_numbers WHERE tenant_id = %s"
@@ -286,6 +291,63 @@ def test_the_demo_sends_an_mms_and_reads_back_the_copy_of_one_it_received(
     assert {r["thread_channel"] for r in rows} == {"sms"}
     sent = [t for t in dev_stack.client.texts(run.account_id) if t["to"] == MMS_LEAD[1]]
     assert [t["media_urls"] for t in sent if t["media_urls"]] == [[MMS_OUT_URL]]
+
+
+def test_a_lead_replies_by_email_with_a_phone_number_and_a_number_is_leased(
+    dev_stack: DevStack, demo: Demo
+) -> None:
+    """The email step (seed 001): the .eml went through the stack's email drop (moto S3,
+    the inbound_email function, InboundQueue, the inbound function) to Gus's email
+    thread, and a number of the pool is leased to him."""
+    run = demo.run
+    name, phone, address, _ = EMAIL_LEAD
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        lead = admin.execute(
+            "SELECT id::text AS id, state::text AS state, assigned_phone_number_id::text AS leased"
+            " FROM leads WHERE tenant_id = %s AND phone = %s",
+            (run.tenant_id, phone),
+        ).fetchone()
+        messages = admin.execute(
+            "SELECT m.channel, m.provider, m.from_address, m.to_address, m.subject,"
+            " t.channel AS thread_channel, t.our_address, t.their_address"
+            " FROM messages m JOIN threads t ON t.id = m.thread_id"
+            " WHERE m.tenant_id = %s AND m.lead_id = %s",
+            (run.tenant_id, run.email_lead),
+        ).fetchall()
+        held = admin.execute(
+            "SELECT id::text AS id FROM phone_numbers WHERE currently_assigned_to = %s",
+            (run.email_lead,),
+        ).fetchall()
+        receipts = admin.execute(
+            "SELECT count(*) AS n FROM webhook_receipts WHERE tenant_id = %s AND provider = 'ses'",
+            (run.tenant_id,),
+        ).fetchone()
+    assert lead == {"id": run.email_lead, "state": "high_intent", "leased": run.email_lease}
+    assert [row["id"] for row in held] == [run.email_lease]
+    assert messages == [
+        {
+            "channel": "email",
+            "provider": "ses",
+            "from_address": address,
+            "to_address": run.reply_mailbox,
+            "subject": "Re: Cathy from Acme",
+            "thread_channel": "email",
+            "our_address": run.reply_mailbox,
+            "their_address": address,
+        }
+    ]
+    assert receipts == {"n": 1}
+    # the drop was taken once, and the event went out with its channel
+    drop = Path(dev_stack.state["mail_drop"])
+    assert [p.name for p in (drop / "done").iterdir()] == [f"{name.lower()}-reply.eml"]
+    assert not list(drop.glob("*.eml"))
+    replies = [
+        e["data"]
+        for e in demo.receiver.events.values()
+        if e["type"] == "reply.received" and e["data"].get("lead_id") == run.email_lead
+    ]
+    assert [(r["channel"], r["from"]) for r in replies] == [("email", address)]
+    assert any(f"{name} is high_intent" in line for line in demo.lines)
 
 
 def _every_event_received(

@@ -78,6 +78,7 @@ def test_a_high_intent_reply_records_its_events_once(
     ).fetchone()
     assert bell is not None
     assert received == {
+        "channel": "sms",
         "lead_id": str(lead_id),
         "campaign_id": str(outbound.campaign_id),
         "thread_id": received["thread_id"],

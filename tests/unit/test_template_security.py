@@ -39,6 +39,7 @@ WRITE_SECRETS = {
 EXPECTED_ACTIONS = {
     "MigrateFunction": {"secretsmanager:GetSecretValue"},
     "InboundFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
+    "InboundEmailFunction": {"s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "OutboundFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "LaunchFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},
     "PoolReleaseFunction": {"sqs:SendMessage", "secretsmanager:GetSecretValue"},

@@ -136,10 +136,10 @@ def provision(stack: Stack, endpoint: str) -> dict[str, str]:
         )["QueueUrl"]
     provision_buses(stack, endpoint)
     s3 = client("s3", endpoint)
-    existing_buckets = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    existing_buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     for bucket in stack.buckets:
-        if bucket not in existing_buckets:
-            s3.create_bucket(Bucket=bucket)
+        if bucket.name not in existing_buckets:
+            s3.create_bucket(Bucket=bucket.name)
     return urls
 
 

@@ -143,6 +143,38 @@ class LocalStack:
             raise RuntimeError(f"sandbox call: {answer.status} {answer.body.decode()}")
         return answer.json()
 
+    def drop_mail(self, raw: bytes, name: str) -> str:
+        """A mail received as SES would store it. Into the local stack's email drop
+        (`mail_drop` in dev.json): written beside the folder, then moved in whole.
+        Against a deployed stack (only `mail_bucket`): put in the bucket under mail/
+        and the inbound_email function invoked with the event S3 sends (if the stack's
+        own notification fires as well, the mail is still stored once). Where it went."""
+        if self.state.get("mail_drop"):
+            folder = Path(str(self.state["mail_drop"]))
+            partial = folder.parent / f".{name}.partial"
+            partial.write_bytes(raw)
+            target = folder / f"{name}.eml"
+            partial.replace(target)
+            return str(target)
+        import uuid
+        from datetime import UTC, datetime
+
+        import boto3
+
+        from tether_dev.local.events import s3_object_created_event
+
+        bucket, key = str(self.state["mail_bucket"]), f"mail/{name}-{uuid.uuid4().hex}"
+        s3 = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - an emulator's, not a secret
+            region_name="us-east-1",
+        ).client("s3", endpoint_url=str(self.state["aws_endpoint_url"]))
+        s3.put_object(Bucket=bucket, Key=key, Body=raw)
+        self.invoke(
+            "inbound_email", s3_object_created_event(bucket, key, len(raw), "-", datetime.now(UTC))
+        )
+        return f"s3://{bucket}/{key}"
+
     def texts(self, account_id: str) -> list[dict[str, Any]]:
         """Every text the sandbox accepted for `account_id`, newest first."""
         answer = _request(

@@ -57,6 +57,8 @@ WHATSAPP_TEMPLATE = {
 MMS_LEAD = ("Fay", "+12065550116")
 MMS_OUT_URL = "https://images.example.com/listings/42/front.jpg"
 MMS_PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
+# seed 001: a lead who answers by email with a phone number (added to Cathy's campaign)
+EMAIL_LEAD = ("Gus", "+17185550116", "gus@example.com", "Sure, call me at 6505300051 after 5pm")
 TIMER_CLOCK_AHEAD = timedelta(days=8)
 
 
@@ -87,6 +89,9 @@ class DemoRun:
     mms_lead: str = ""
     mms_message: dict[str, Any] = field(default_factory=dict)
     mms_fetched: bytes = b""
+    reply_mailbox: str = ""  # where the tenant's email replies arrive
+    email_lead: str = ""  # the lead who replied by email
+    email_lease: str = ""  # the number leased for that lead's call
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,7 @@ def _day(
     _call_step(stack, api, run, say, step, wait_seconds)
     _whatsapp_step(stack, api, run, say, step, wait_seconds)
     _mms_step(stack, api, run, say, step, wait_seconds)
+    _email_step(stack, api, run, say, step, wait_seconds)
 
     step("Where everything stands")
     _trace_table(api, say, "Dan", run.leads["Dan"])
@@ -444,6 +450,56 @@ def _outbound_delivered(api: DemoApi, lead_id: str) -> bool:
     messages = api("GET", f"/v1/leads/{lead_id}/trace")["messages"]
     outbound = [m for m in messages if m["direction"] == "outbound"]
     return bool(outbound) and all(m["status"] == "delivered" for m in outbound)
+
+
+def _email_step(
+    stack: LocalStack,
+    api: DemoApi,
+    run: DemoRun,
+    say: Callable[[str], None],
+    step: Callable[[str], None],
+    wait_seconds: float,
+) -> None:
+    """Seed 001's pool flow by email: a lead answers from his inbox with a phone number,
+    the mail reaches the tenant's reply mailbox (SES → S3 → inbound_email, here the
+    stack's email drop), lands on his email thread, and a number is leased for the call."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    step("A lead replies by email with a phone number (seed 001): a number is leased")
+    run.reply_mailbox = f"replies@t{run.tenant_id[:8]}.reply.tether.example"
+    api("PATCH", "/v1/settings", {"reply_mailbox": run.reply_mailbox})
+    name, phone, address, text = EMAIL_LEAD
+    api("POST", f"/v1/campaigns/{run.cathy}/leads",
+        {"leads": [{"phone": phone, "first_name": name, "email": address}]})  # fmt: skip
+    found = api("GET", f"/v1/leads?campaign_id={run.cathy}&phone={phone.replace('+', '%2B')}")
+    lead = found["items"][0]
+    run.email_lead = lead["id"]
+    say(f"reply mailbox {run.reply_mailbox}; {name}'s reply address is {lead['reply_address']}")
+    mail = EmailMessage()
+    mail["From"] = f"{name} <{address}>"
+    mail["To"] = lead["reply_address"]
+    mail["Subject"] = "Re: Cathy from Acme"
+    mail["Message-ID"] = make_msgid(domain="example.com")
+    mail.set_content(
+        f"{text}\n\nOn Monday, Cathy from Acme wrote:\n> Any questions I can answer?\n"
+    )
+    mail.add_alternative(f"<p>{text}</p><blockquote>Any questions I can answer?</blockquote>",
+                         subtype="html")  # fmt: skip
+    dropped = stack.drop_mail(mail.as_bytes(), f"{name.lower()}-reply")
+    say(f"{name} ({address}) → {text!r}  (received as {dropped})")
+    held = _wait(
+        lambda: (
+            (found := api("GET", f"/v1/leads/{run.email_lead}"))["assigned_phone_number_id"]
+            and found
+        ),
+        f"{name}'s email applied and a number leased",
+        wait_seconds,
+    )
+    pool = api("GET", "/v1/pools")["pools"]
+    run.email_lease = held["assigned_phone_number_id"]
+    say(f"{name} is {held['state']}; number {run.email_lease} leased from {POOL!r}"
+        f" ({pool[0]['assigned']} leased now)")  # fmt: skip
 
 
 def _all_received(api: DemoApi, run: DemoRun, receiver: EventReceiver) -> int | None:

@@ -609,7 +609,10 @@ def run_demo_against(
     webhook_url = f"{gateway_url}/webhooks/sandbox"
     sandbox = SandboxProcess(SandboxOptions("127.0.0.1", 0, webhook_url)).start()
     cleanup.callback(sandbox.stop)
-    names = {"timers": aws.function_name("TimersFunction")}
+    names = {
+        "timers": aws.function_name("TimersFunction"),
+        "inbound_email": aws.function_name("InboundEmailFunction"),
+    }
     stack = LocalStack(
         {
             "gateway_url": gateway_url,
@@ -621,6 +624,8 @@ def run_demo_against(
             "function_names": names,
             "aws_endpoint_url": endpoint,
             "database_url": database_url,
+            # the demo's email arrives as SES would leave it (LocalStack.drop_mail)
+            "mail_bucket": aws.resources()["InboundMailBucket"]["PhysicalResourceId"],
         }
     )
     run_demo(stack, say=lambda line: say(f"   {line}"), wait_seconds=120.0)

@@ -279,3 +279,41 @@ def parse_rate(expression: str) -> timedelta:
     if value < 1 or (value == 1) == unit.endswith("s"):
         raise ValueError(f"not a valid rate: {expression!r}")
     return timedelta(seconds=value * _UNITS[unit.rstrip("s")])
+
+
+def s3_object_created_event(
+    bucket: str, key: str, size: int, etag: str, at: datetime
+) -> dict[str, Any]:
+    """The event S3 sends a function for one new object (ObjectCreated:Put), the key
+    URL-encoded as S3 writes it."""
+    from urllib.parse import quote_plus
+
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:ses.amazonaws.com"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": "local", "x-amz-id-2": "local"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "MailStored",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "local"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": size,
+                        "eTag": etag,
+                        "sequencer": f"{int(at.timestamp() * 1e6):016X}",
+                    },
+                },
+            }
+        ]
+    }

@@ -30,6 +30,7 @@ from tether_dev.local.aws import MotoServer, client, provision, queue_url
 from tether_dev.local.gateway import LocalGateway
 from tether_dev.local.lambda_api import LocalLambdaApi
 from tether_dev.local.logs import stack_logger, use_terminal_logs
+from tether_dev.local.maildrop import MailDrop
 from tether_dev.local.pollers import QueuePoller, Scheduler
 from tether_dev.local.runtime import (
     FunctionRunner,
@@ -42,6 +43,7 @@ from tether_dev.local.websocket import LocalWebSocketApi
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 STATE_FILE_NAME = "dev.json"
+MAIL_DROP_DIR = "maildrop"  # under the data dir: the email drop
 DEMO_TENANT = "Demo"  # the tenant whose key the banner prints
 
 
@@ -82,6 +84,7 @@ class RunningStack:
     state_file: Path
     started_in_seconds: float
     _exit: ExitStack = field(repr=False)
+    mail_drop: MailDrop | None = None  # the email drop (SES + S3), if the template has one
 
     def state(self) -> dict[str, Any]:
         return {
@@ -100,6 +103,9 @@ class RunningStack:
             "queues": {q.logical_id: queue_url(self.moto.url, q.name) for q in self.stack.queues},
             "tables": {t.logical_id: t.name for t in self.stack.tables},
             "event_buses": list(self.stack.buses),
+            # drop a .eml here: it reaches the inbound mail bucket and its function
+            "mail_drop": str(self.mail_drop.folder) if self.mail_drop else None,
+            "mail_bucket": self.mail_drop.bucket if self.mail_drop else None,
         }
 
     def stop(self) -> None:
@@ -209,6 +215,16 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         scheduler = Scheduler(stack.functions, runner.invoke).start()
         exit_stack.callback(scheduler.join, 65)
         exit_stack.callback(scheduler.stop)
+        mail_drop = None
+        if any(function.bucket_sources for function in stack.functions):
+            mail_drop = MailDrop(
+                settings.tether_data_dir / MAIL_DROP_DIR,
+                stack,
+                client("s3", moto.url),
+                runner.invoke,
+            ).start()
+            exit_stack.callback(mail_drop.join, 65)
+            exit_stack.callback(mail_drop.stop)
         lambda_api = LocalLambdaApi(stack, runner.invoke, options.host, options.lambda_port)
         exit_stack.callback(lambda_api.close)
         lambda_api.start()
@@ -228,6 +244,7 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             state_file,
             0.0,
             exit_stack,
+            mail_drop,
         )
         # written before the gateway answers: once it does, scripts find the rest
         state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -275,8 +292,14 @@ def banner(running: RunningStack) -> str:
         "            its account's secrets are sent to the API (kept in moto): `make demo` shows how",
         f"  lambda    {state['lambda_url']}/2015-03-31/functions/<name>/invocations"
         "  (Lambda's Invoke API)",
-        f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, Secrets Manager, EventBridge)",
+        f"  moto      {state['aws_endpoint_url']}  (DynamoDB, SQS, S3, Secrets Manager, EventBridge)",
     ]
+    if running.mail_drop is not None:
+        lines += [
+            f"  mail drop {state['mail_drop']}  (a .eml put here goes to s3://"
+            f"{state['mail_bucket']}/{running.mail_drop.prefix} and"
+            f" {running.mail_drop.function.name}, as SES and S3 would)",
+        ]
     if running.websocket is not None:
         lines += [
             f"  websocket {state['websocket_url']}/?api_key=<key>  (API Gateway WebSocket API:"

@@ -116,6 +116,21 @@ class QueueSource:
 
 
 @dataclass(frozen=True)
+class BucketSource:
+    """An S3 event notification to a function (SAM's S3 event): ObjectCreated in the
+    bucket, under `prefix`."""
+
+    bucket: str  # logical id
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    logical_id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Schedule:
     name: str
     expression: str
@@ -143,6 +158,7 @@ class Function:
     environment: dict[str, str]
     queue_sources: list[QueueSource] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
+    bucket_sources: list[BucketSource] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -197,9 +213,9 @@ class Stack:
     routes: list[Route]
     stage: str
     buses: list[str] = field(default_factory=list)  # EventBridge buses' names
-    buckets: list[str] = field(default_factory=list)  # S3 buckets' names
     rules: list[EventRule] = field(default_factory=list)
     websocket: WebSocketApi | None = None
+    buckets: list[Bucket] = field(default_factory=list)  # S3 buckets, made in moto
 
     def function(self, name: str) -> Function:
         for function in self.functions:
@@ -210,6 +226,9 @@ class Stack:
 
     def queue(self, logical_id: str) -> Queue:
         return next(q for q in self.queues if q.logical_id == logical_id)
+
+    def bucket(self, logical_id: str) -> Bucket:
+        return next(b for b in self.buckets if b.logical_id == logical_id)
 
 
 def read_stack(
@@ -229,8 +248,8 @@ def read_stack(
     resolver = _Resolver(document, parameters, queue_url)
     globals_ = (document.get("Globals") or {}).get("Function") or {}
     tables, queues, functions = [], [], []
+    buckets: list[Bucket] = []
     buses: list[str] = []
-    buckets: list[str] = []
     rules: list[EventRule] = []
     routes: list[Route] = []
     for logical_id, resource in resources.items():
@@ -242,10 +261,10 @@ def read_stack(
             queues.append(_queue(logical_id, props, resolver))
         elif kind == "AWS::Serverless::Function":
             functions.append(_function(logical_id, props, globals_, resolver))
+        elif kind == "AWS::S3::Bucket":
+            buckets.append(Bucket(logical_id, str(resolver.ref(logical_id))))
         elif kind == "AWS::Events::EventBus":
             buses.append(str(resolver.ref(logical_id)))
-        elif kind == "AWS::S3::Bucket":
-            buckets.append(str(resolver.ref(logical_id)))
         elif kind == "AWS::Events::Rule" and "EventBusName" in props:
             rules.append(
                 EventRule(
@@ -265,9 +284,9 @@ def read_stack(
         routes=routes,
         stage=parameters.get("Stage", "dev"),
         buses=buses,
-        buckets=buckets,
         rules=rules,
         websocket=websocket_api(resources),
+        buckets=buckets,
     )
 
 
@@ -342,7 +361,7 @@ def _function(
                 environment.pop(name, None)
             else:
                 environment[name] = _attribute_text(resolved)
-    queue_sources, schedules = [], []
+    queue_sources, schedules, bucket_sources = [], [], []
     for event_name, event in (props.get("Events") or {}).items():
         kind, event_props = event.get("Type"), event.get("Properties") or {}
         if kind == "SQS":
@@ -360,6 +379,13 @@ def _function(
                     ),
                 )
             )
+        elif kind == "S3":
+            bucket = event_props["Bucket"]
+            if not (isinstance(bucket, dict) and "Ref" in bucket):
+                raise TemplateError(f"{logical_id}.{event_name}: Bucket must be !Ref X")
+            rules = ((event_props.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+            prefix = next((str(r["Value"]) for r in rules if r.get("Name") == "prefix"), "")
+            bucket_sources.append(BucketSource(str(bucket["Ref"]), prefix))
         elif kind in ("Schedule", "ScheduleV2"):
             expression = event_props.get("Schedule") or event_props.get("ScheduleExpression")
             enabled = event_props.get("Enabled", True) and event_props.get("State") != "DISABLED"
@@ -373,6 +399,7 @@ def _function(
         environment=environment,
         queue_sources=queue_sources,
         schedules=schedules,
+        bucket_sources=bucket_sources,
     )
 
 
@@ -618,7 +645,7 @@ class _Resolver:
         kind = resource.get("Type")
         if kind == "AWS::SQS::Queue":
             return self._queue_url(self._physical_name(name))
-        if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::Function"):
+        if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::Function", "AWS::S3::Bucket"):
             return self._physical_name(name)
         if kind == "AWS::Events::EventBus":
             props = resource.get("Properties") or {}
@@ -641,6 +668,8 @@ class _Resolver:
                 return physical
             if attribute == "QueueUrl":
                 return self._queue_url(physical)
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{physical}"
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}"
         if kind == "AWS::Serverless::Function" and attribute == "Arn":
@@ -695,7 +724,7 @@ class _Resolver:
 
     def _physical_name(self, logical_id: str) -> str:
         props = (self._resources.get(logical_id) or {}).get("Properties") or {}
-        for key in ("QueueName", "TableName", "FunctionName"):
+        for key in ("QueueName", "TableName", "FunctionName", "BucketName"):
             if key in props:
                 return str(self.resolve(props[key]))
         name = local_name(logical_id)

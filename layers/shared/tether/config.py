@@ -223,6 +223,14 @@ class OutboundSettings(OutboundQueueSettings, WebhookBaseSettings):
     status callbacks at the stack's webhook URL."""
 
 
+class InboundEmailSettings(InboundQueueSettings):
+    """The inbound_email function's environment (template.yaml, InboundEmailFunction):
+    a mail SES stored in S3 is read, stored as a receipt and put on InboundQueue."""
+
+    # SES's S3 action bounces mail over 40 MB itself; a larger object is no SES mail
+    max_mail_bytes: int = 41 * 1024 * 1024
+
+
 class InboundSettings(OutboundQueueSettings, MediaQueueSettings):
     """The inbound function's environment (template.yaml, InboundFunction): an answer to
     a reply (opt-out confirmation, auto reply) goes to the outbound queue at once."""
@@ -254,6 +262,7 @@ sweeper_settings = cache(SweeperSettings)
 timers_settings = cache(TimersSettings)
 outbound_settings = cache(OutboundSettings)
 inbound_settings = cache(InboundSettings)
+inbound_email_settings = cache(InboundEmailSettings)
 api_settings = cache(ApiSettings)
 launch_settings = cache(LaunchSettings)
 events_queue_settings = cache(EventsQueueSettings)

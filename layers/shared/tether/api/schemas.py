@@ -514,6 +514,12 @@ class Lead(BaseModel):
     last_message_at: datetime | None
     attributes: dict[str, Any]
     created_at: datetime
+    reply_address: str | None = Field(
+        default=None,
+        description="where the lead's email replies find it: the tenant's reply_mailbox"
+        " tagged with the lead's token (<local>+<token>@<domain>); null while the tenant"
+        " has no reply_mailbox",
+    )
 
 
 class TraceBinding(BaseModel):
@@ -997,6 +1003,11 @@ class TenantSettings(BaseModel):
     preview_max_segments: int = Field(
         description="a campaign preview warns when a text takes more segments than this"
     )
+    reply_mailbox: str | None = Field(
+        default=None,
+        description="the mailbox email replies reach (SES receives its domain); a lead's"
+        " reply address is it tagged with the lead's token. Tether sends no email",
+    )
     require_consent: bool = Field(
         description="campaign texts go only to phones with consent in force, and a lead"
         " import needs consent columns or an attestation"
@@ -1049,6 +1060,17 @@ class TenantSettingsUpdate(Request):
     send_validity_hours: Annotated[int, Field(ge=1, le=24 * 7)] | None = None
     preview_max_segments: Annotated[int, Field(ge=1, le=10)] | None = None
     require_consent: bool | None = None
+    reply_mailbox: (
+        Annotated[
+            str,
+            Field(
+                max_length=254,
+                pattern=r"^[a-z0-9][a-z0-9._-]{0,63}@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+                description="lower-case, no '+' (it separates a lead's tag); null: none",
+            ),
+        ]
+        | None
+    ) = None
     brand_name: Annotated[Text, Field(min_length=1, max_length=60, pattern=r"\S")] | None = None
     help_contact: Annotated[Text, Field(min_length=1, max_length=100, pattern=r"\S")] | None = None
     retain_webhook_payload_days: RetentionDays | None = None

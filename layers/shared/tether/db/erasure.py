@@ -45,7 +45,8 @@ class ErasureRepository:
         """The texts both ways (migration 0023's one sanctioned change: body to '', once).
         A send not yet handed to a provider keeps its text until it has left."""
         cursor = self._conn.execute(
-            "UPDATE messages SET body = '', media_urls = '{}', template_variables = NULL, erased_at = %(at)s"
+            "UPDATE messages SET body = '', media_urls = '{}', template_variables = NULL,"
+            " subject = NULL, erased_at = %(at)s"
             " WHERE tenant_id = %(tenant)s AND erased_at IS NULL"
             " AND (CASE direction WHEN 'inbound' THEN from_address ELSE to_address END = %(phone)s"
             "      OR lead_id = ANY(%(leads)s))"

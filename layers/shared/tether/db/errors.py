@@ -76,6 +76,7 @@ CONFLICT_WORDS: dict[str, str] = {
     "launches_pkey": "a launch with this id exists already",
     "lead_events_dedupe_key_key": "this lead event was recorded already",
     "lead_events_pkey": "a lead event with this id exists already",
+    "leads_tenant_reply_token": "another lead has this reply token already; retry",
     "lead_events_seq": "the lead changed at the same moment; retry",
     "lead_events_tenant_lead_id": "the lead changed at the same moment; retry",
     "lead_sender_bindings_pkey": (
@@ -117,6 +118,7 @@ CONFLICT_WORDS: dict[str, str] = {
     "suppressions_one_active": "this number is suppressed already",
     "suppressions_pkey": "a suppression with this id exists already",
     "tenant_config_pkey": "the tenant's settings exist already",
+    "tenant_config_reply_mailbox_key": "another tenant has this reply mailbox; choose another",
     "tenants_pkey": "a tenant with this id exists already",
     "thread_insights_pkey": "the thread's insight exists already",
     "threads_pkey": "a thread with this id exists already",

@@ -15,16 +15,18 @@ class ReplyEffectsRepository:
     def __init__(self, conn: Session) -> None:
         self._conn = conn
 
-    def context(self, campaign_id: UUID, number_id: UUID, lead_id: UUID) -> ReplyContext:
+    def context(self, campaign_id: UUID, number_id: UUID | None, lead_id: UUID) -> ReplyContext:
         """The campaign's workspace stage and pool, the worker the reply belongs to (its
-        number's, else its campaign's), the call priorities and the lead's email."""
+        number's, else its campaign's: an email reached no number), the call priorities
+        and the lead's email."""
         row = self._conn.execute(
             "SELECT c.workspace_stage::text AS workspace_stage, c.pool,"
             " coalesce(p.ai_worker, c.ai_worker)::text AS ai_worker,"
             " t.gold_label_priority, t.call_priority, l.email"
-            " FROM campaigns c JOIN tenant_config t ON t.tenant_id = c.tenant_id, phone_numbers p, leads l"
-            " WHERE c.id = %s AND p.id = %s AND l.id = %s",
-            (campaign_id, number_id, lead_id),
+            " FROM campaigns c JOIN tenant_config t ON t.tenant_id = c.tenant_id"
+            " JOIN leads l ON l.id = %s LEFT JOIN phone_numbers p ON p.id = %s"
+            " WHERE c.id = %s",
+            (lead_id, number_id, campaign_id),
         ).fetchone()
         assert row is not None
         return ReplyContext(

@@ -22,7 +22,12 @@ from tether.domain.pagination import Position
 
 LEAD_COLUMNS = (
     "id, campaign_id, phone, first_name, last_name, email, company, timezone, state::text AS state,"
-    " state_changed_at, assigned_phone_number_id, last_message_at, attributes, created_at, updated_at"
+    " state_changed_at, assigned_phone_number_id, last_message_at, attributes, created_at, updated_at,"
+    # the lead's own reply address: the tenant's mailbox tagged with the lead's token
+    # (tether.domain.email.reply_address; migration 0037), null while it has no mailbox
+    " (SELECT split_part(t.reply_mailbox, '@', 1) || '+' || leads.reply_token || '@'"
+    "  || split_part(t.reply_mailbox, '@', 2) FROM tenant_config t"
+    "  WHERE t.tenant_id = leads.tenant_id) AS reply_address"
 )
 
 # What PATCH /v1/leads/{id} may change besides custom fields (services.lead_details).

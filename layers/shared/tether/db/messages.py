@@ -55,7 +55,9 @@ class InboundDraft:
     campaign_id: UUID | None
     assignment_id: UUID | None
     number_id: UUID | None
-    channel: str = "sms"  # the message channel the event says it came as
+    channel: str = "sms"  # the message channel (migration 0034); never changes after
+    email_message_id: str | None = None  # an email's Message-ID (migration 0037)
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,8 +460,9 @@ class MessageRepository:
         row = self._conn.execute(
             "INSERT INTO messages (tenant_id, direction, thread_id, lead_id, campaign_id, from_address,"
             " to_address, outbound_number_id, campaign_phone_assignment_id, provider, external_id, body,"
-            " media_urls, status, received_at, channel)"
-            " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s, %s)"
+            " media_urls, status, received_at, channel, email_message_id, subject)"
+            " VALUES (%s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', %s,"
+            " %s, %s, %s)"
             " ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
             (
                 draft.tenant_id,
@@ -476,6 +479,8 @@ class MessageRepository:
                 draft.media_urls,
                 draft.received_at,
                 draft.channel,
+                draft.email_message_id,
+                draft.subject,
             ),
         ).fetchone()
         return row["id"] if row else None

@@ -75,6 +75,7 @@ TENANT_SETTINGS = (
     "retain_webhook_payload_days",
     "retain_message_body_days",
     "retain_idempotency_days",
+    "reply_mailbox",
 )
 
 

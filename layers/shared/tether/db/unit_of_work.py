@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tether.db.calls import CallOutcomeRepository
     from tether.db.campaigns import CampaignRepository
     from tether.db.consents import ConsentRepository
+    from tether.db.email import MailboxRepository
     from tether.db.erasure import ErasureRepository
     from tether.db.inbound import ReplyEffectsRepository
     from tether.db.inbox import (
@@ -108,6 +109,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "deliveries": ("tether.db.subscriptions", "DeliveryRepository"),
     "call_outcomes": ("tether.db.calls", "CallOutcomeRepository"),
     "whatsapp_templates": ("tether.db.whatsapp", "WhatsAppTemplateRepository"),
+    "mailboxes": ("tether.db.email", "MailboxRepository"),
 }
 
 
@@ -146,6 +148,7 @@ class UnitOfWork:
     deliveries: DeliveryRepository
     call_outcomes: CallOutcomeRepository
     whatsapp_templates: WhatsAppTemplateRepository
+    mailboxes: MailboxRepository
     _session: Session
 
     def __init__(

@@ -22,7 +22,7 @@ from tether.domain.provider_account import ProviderAccount
 @dataclass(frozen=True, slots=True)
 class NewReceipt:
     tenant_id: UUID
-    provider_account_id: UUID
+    provider_account_id: UUID | None  # None only for an inbound mail (migration 0037)
     provider: str
     idempotency_key: str
     event_type: str

@@ -16,7 +16,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from tether.domain.leases import CallOutcome
 from tether.domain.message_status import MessageStatus
 
-Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox", "vapi"]
+# "ses": inbound email (SES stores it in S3); no webhook and no provider account
+Provider = Literal["signalhouse", "twilio", "signalwire", "telnyx", "sandbox", "vapi", "ses"]
 PROVIDERS: tuple[Provider, ...] = (
     "signalhouse",
     "twilio",
@@ -24,6 +25,7 @@ PROVIDERS: tuple[Provider, ...] = (
     "telnyx",
     "sandbox",
     "vapi",
+    "ses",
 )
 
 EventType = Literal["inbound_message", "status_update", "call_outcome", "unknown"]
@@ -54,14 +56,36 @@ class _ProviderEvent(BaseModel):
     occurred_at: AwareDatetime
 
 
+class EmailDetails(BaseModel):
+    """What an inbound email carries besides its text (tether.domain.email): ids are
+    without angle brackets; `reply_text` is the reply without its quoted history, the
+    part classified (the body keeps the whole text)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_id: str | None = None
+    subject: str | None = None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    reply_text: str = ""
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        """The mails this one answers, the nearest first (In-Reply-To, then References
+        newest first)."""
+        return tuple(dict.fromkeys((*self.in_reply_to, *reversed(self.references))))
+
+
 class InboundMessage(_ProviderEvent):
-    """A message a lead sent to one of the tenant's numbers."""
+    """A message a lead sent to one of the tenant's numbers (or, by email, to its
+    reply mailbox: then `email` is set and the addresses are mail addresses)."""
 
     kind: Literal["inbound_message"] = "inbound_message"
     from_address: str
     to_address: str
     body: str = ""
     status: Literal[MessageStatus.RECEIVED] = MessageStatus.RECEIVED
+    email: EmailDetails | None = None
 
 
 class StatusUpdate(_ProviderEvent):

@@ -64,6 +64,7 @@ class TenantConfig:
     retain_webhook_payload_days: int = 30
     retain_message_body_days: int = 365
     retain_idempotency_days: int = 7
+    reply_mailbox: str | None = None  # where email replies arrive (migration 0037)
 
     def check_help_identity(self) -> None:
         """A HELP reply names the sender and a contact (CTIA): a campaign may not go out

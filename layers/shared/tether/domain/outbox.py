@@ -78,10 +78,13 @@ def reply_received_data(
     body: str,
     classification: str,
     received_at: datetime | None,
+    channel: str = "sms",
 ) -> dict[str, Any]:
     """`stage` and `notification_id`: the bell it rang (null when the number it reached
-    is in no campaign, or when it was given its lead by hand later)."""
+    is in no campaign, or when it was given its lead by hand later). `channel`: what
+    the reply came as (sms, mms, whatsapp, email)."""
     return {
+        "channel": channel,
         "lead_id": str(lead_id),
         "campaign_id": _id(campaign_id),
         "thread_id": _id(thread_id),

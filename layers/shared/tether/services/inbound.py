@@ -77,6 +77,11 @@ def _apply_receipt(
         from tether.services.call_outcomes import apply_call_report
 
         outcome = apply_call_report(uow, message.tenant_id, event, message.receipt_id, now)
+    elif event.channel == "email":
+        from tether.services.email_replies import apply_email_reply
+
+        handled = apply_email_reply(uow, message.tenant_id, event, message.receipt_id, now)
+        outcome = f"email {handled.outcome.value}"
     else:
         handled = apply_reply(uow, message.tenant_id, event, message.receipt_id, now)
         outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id

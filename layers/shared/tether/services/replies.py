@@ -482,7 +482,7 @@ def _follow_through(
     uow: UnitOfWork,
     lead: Lead,
     campaign_id: UUID,
-    number_id: UUID,
+    number_id: UUID | None,  # None: an email, which reached no number
     thread_id: UUID,
     message_id: UUID,
     reply: InboundMessage,

@@ -16,7 +16,7 @@ from tether.domain.quiet_hours import QuietHours, SendWindow, check_narrowing
 from tether.observability import logger
 
 # null turns these off: no pacing, no daily cap
-NULLABLE = frozenset({"send_segments_per_second", "send_segments_per_day"})
+NULLABLE = frozenset({"send_segments_per_second", "send_segments_per_day", "reply_mailbox"})
 
 
 def tenant_settings(uow: UnitOfWork, tenant_id: UUID) -> TenantConfig:

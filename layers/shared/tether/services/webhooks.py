@@ -109,7 +109,7 @@ class Delivery(BaseModel):
     idempotency_key: str
     fingerprint: str
     tenant_id: UUID
-    provider_account_id: UUID
+    provider_account_id: UUID | None  # None: an inbound mail (SES is no tenant's account)
     provider: Provider
     event_type: EventType
     external_id: str | None
@@ -262,7 +262,17 @@ def _verified_delivery(
     )
 
 
-def store_and_enqueue(ports: WebhookPorts, delivery: Delivery) -> ReceiptOutcome:
+class ReceiptPorts(Protocol):
+    """What storing and enqueueing a receipt needs (WebhookPorts, and inbound mail's)."""
+
+    @property
+    def unit_of_work(self) -> Callable[[UUID | None], UnitOfWork]: ...
+
+    @property
+    def queue(self) -> MessageQueue: ...
+
+
+def store_and_enqueue(ports: ReceiptPorts, delivery: Delivery) -> ReceiptOutcome:
     """The use case the idempotency guard wraps: store the receipt (once per key), then
     enqueue it and mark it enqueued. Raises only while nothing is committed. Two
     transactions of one unit of work: the receipt's, before the queue is called, and
