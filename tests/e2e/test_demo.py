@@ -25,6 +25,7 @@ from tether_dev.local.demo import (
     MMS_OUT_URL,
     MMS_PHOTO,
     NUMBERS,
+    ONE_LEAD,
     POOL,
     STRANGER,
     WHATSAPP_LEAD,
@@ -318,9 +319,12 @@ def test_a_lead_replies_by_email_with_a_phone_number_and_a_number_is_leased(
             "SELECT id::text AS id FROM phone_numbers WHERE currently_assigned_to = %s",
             (run.email_lead,),
         ).fetchall()
+        # every mail the demo dropped (Gus's, and Ben's on his page) stored once
         receipts = admin.execute(
-            "SELECT count(*) AS n FROM webhook_receipts WHERE tenant_id = %s AND provider = 'ses'",
-            (run.tenant_id,),
+            "SELECT count(*) AS n, (SELECT count(*) FROM messages WHERE tenant_id = %(t)s"
+            " AND channel = 'email') AS mails FROM webhook_receipts"
+            " WHERE tenant_id = %(t)s AND provider = 'ses'",
+            {"t": run.tenant_id},
         ).fetchone()
     assert lead == {"id": run.email_lead, "state": "high_intent", "leased": run.email_lease}
     assert [row["id"] for row in held] == [run.email_lease]
@@ -336,10 +340,10 @@ def test_a_lead_replies_by_email_with_a_phone_number_and_a_number_is_leased(
             "their_address": address,
         }
     ]
-    assert receipts == {"n": 1}
+    assert receipts == {"n": 2, "mails": 2}
     # the drop was taken once, and the event went out with its channel
     drop = Path(dev_stack.state["mail_drop"])
-    assert [p.name for p in (drop / "done").iterdir()] == [f"{name.lower()}-reply.eml"]
+    assert f"{name.lower()}-reply.eml" in [p.name for p in (drop / "done").iterdir()]
     assert not list(drop.glob("*.eml"))
     replies = [
         e["data"]
@@ -396,3 +400,25 @@ def _count(values: Any) -> dict[Any, int]:
     for value in values:
         counts[value] = counts.get(value, 0) + 1
     return counts
+
+
+def test_one_lead_page_lists_every_channel_with_its_bound_address(
+    dev_stack: DevStack, demo: Demo
+) -> None:
+    """Issue 18's lead page: Ben's trace holds his SMS, WhatsApp and email messages, each
+    bound to one address of ours: the SMS sender he is bound to, the WhatsApp sender,
+    the tenant's reply mailbox."""
+    run = demo.run
+    with connect(dev_stack.database_url, autocommit=True) as admin:
+        sms_sender = admin.execute(
+            "SELECT phone_number FROM lead_sender_bindings WHERE lead_id = %s"
+            " AND campaign_id = %s AND channel = 'sms'",
+            (run.leads[ONE_LEAD[0]], run.gianna),
+        ).fetchone()
+    assert sms_sender is not None
+    bound = {(channel, direction): ours for channel, direction, ours in run.one_lead}
+    assert {channel for channel, _ in bound} == {"sms", "whatsapp", "email"}
+    assert bound[("sms", "outbound")] == sms_sender["phone_number"]
+    assert bound[("whatsapp", "outbound")] == bound[("whatsapp", "inbound")] == WHATSAPP_NUMBER
+    assert bound[("email", "inbound")] == run.reply_mailbox
+    assert ("email", "outbound") not in bound  # Tether sends no email

@@ -58,6 +58,8 @@ MMS_LEAD = ("Fay", "+12065550116")
 MMS_OUT_URL = "https://images.example.com/listings/42/front.jpg"
 MMS_PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
 # seed 001: a lead who answers by email with a phone number (added to Cathy's campaign)
+# issue 18's lead page: Ben, texted and written to on WhatsApp, answers by email too
+ONE_LEAD = ("Ben", "ben@example.com", "Thursday at 3 works, thanks.")
 EMAIL_LEAD = ("Gus", "+17185550116", "gus@example.com", "Sure, call me at 6505300051 after 5pm")
 TIMER_CLOCK_AHEAD = timedelta(days=8)
 
@@ -89,6 +91,8 @@ class DemoRun:
     mms_lead: str = ""
     mms_message: dict[str, Any] = field(default_factory=dict)
     mms_fetched: bytes = b""
+    # Ben's page: every (channel, direction, bound address) his trace lists
+    one_lead: list[tuple[str, str, str]] = field(default_factory=list)
     reply_mailbox: str = ""  # where the tenant's email replies arrive
     email_lead: str = ""  # the lead who replied by email
     email_lease: str = ""  # the number leased for that lead's call
@@ -263,6 +267,7 @@ def _day(
     _whatsapp_step(stack, api, run, say, step, wait_seconds)
     _mms_step(stack, api, run, say, step, wait_seconds)
     _email_step(stack, api, run, say, step, wait_seconds)
+    _one_lead_step(stack, api, run, say, step, wait_seconds)
 
     step("Where everything stands")
     _trace_table(api, say, "Dan", run.leads["Dan"])
@@ -602,6 +607,45 @@ def _pool_table(api: DemoApi, say: Callable[[str], None], title: str) -> None:
         for p in api("GET", "/v1/pools")["pools"]])  # fmt: skip
 
 
+def _one_lead_step(
+    stack: LocalStack,
+    api: DemoApi,
+    run: DemoRun,
+    say: Callable[[str], None],
+    step: Callable[[str], None],
+    wait_seconds: float,
+) -> None:
+    """One lead on every channel (issue 18): Ben, texted by SMS and written to on
+    WhatsApp, answers by email as well; his trace lists each channel's messages with the
+    address each is bound to (a number for SMS and WhatsApp, the mailbox for email)."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    name, address, text = ONE_LEAD
+    step(f"One lead, every channel: {name}'s page")
+    lead_id = run.leads[name]
+    api("PATCH", f"/v1/leads/{lead_id}", {"email": address})
+    lead = api("GET", f"/v1/leads/{lead_id}")
+    mail = EmailMessage()
+    mail["From"] = f"{name} <{address}>"
+    mail["To"] = lead["reply_address"]
+    mail["Subject"] = "Re: Spring outreach"
+    mail["Message-ID"] = make_msgid(domain="example.com")
+    mail.set_content(text)
+    stack.drop_mail(mail.as_bytes(), f"{name.lower()}-reply")
+    say(f"{name} ({address}) → {text!r} by email, to {lead['reply_address']}")
+
+    def every_channel() -> list[tuple[str, str, str]] | None:
+        messages = api("GET", f"/v1/leads/{lead_id}/trace")["messages"]
+        seen = sorted({(m["channel"], m["direction"], m["our_address"]) for m in messages})
+        return seen if any(channel == "email" for channel, _, _ in seen) else None
+
+    run.one_lead = _wait(every_channel, f"{name}'s email on his page", wait_seconds)
+    _print_table(say, f"{name}'s channels: each message bound to one address of ours",
+                 ["channel", "direction", "bound address"], [list(r) for r in run.one_lead])  # fmt: skip
+    _trace_table(api, say, name, lead_id)
+
+
 def _trace_table(api: DemoApi, say: Callable[[str], None], name: str, lead_id: str) -> None:
     trace = api("GET", f"/v1/leads/{lead_id}/trace")
     campaigns = {b["campaign_id"]: b["campaign_name"] for b in trace["bindings"]}
@@ -610,8 +654,8 @@ def _trace_table(api: DemoApi, say: Callable[[str], None], name: str, lead_id: s
                  [[b["campaign_name"], b["phone_number"], b["is_primary"], b["bound_at"][:19]]
                   for b in trace["bindings"]])  # fmt: skip
     _print_table(say, f"{name}'s messages: each from its campaign's bound number",
-                 ["campaign", "channel", "from", "to", "SID", "statuses", "media", "text"],
-                 [[campaigns.get(m["campaign_id"], ""), m["channel"], m["from_address"],
+                 ["campaign", "channel", "bound to", "from", "to", "SID", "statuses", "media", "text"],
+                 [[campaigns.get(m["campaign_id"], ""), m["channel"], m["our_address"], m["from_address"],
                    m["to_address"], (m["external_id"] or "")[:14],
                    " → ".join(s["status"] for s in m["status_history"]),
                    len(m["attachments"]), m["body"][:40]] for m in trace["messages"]])  # fmt: skip
