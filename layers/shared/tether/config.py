@@ -129,6 +129,26 @@ class StageSettings(Settings):
 stage_settings = cache(StageSettings.read)
 
 
+class TracingSettings(Settings):
+    """Whether this process sends X-Ray traces, decided as Powertools' Tracer decides it:
+    in Lambda (``LAMBDA_TASK_ROOT`` set), not under ``sam local`` (``AWS_SAM_LOCAL``),
+    and not turned off by ``POWERTOOLS_TRACE_DISABLED``. Decided here so that a process
+    that traces nothing never loads the X-Ray SDK."""
+
+    lambda_task_root: str | None = None
+    aws_sam_local: bool = False
+    powertools_trace_disabled: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.lambda_task_root) and not (
+            self.aws_sam_local or self.powertools_trace_disabled
+        )
+
+
+tracing_settings = cache(TracingSettings.read)
+
+
 class InboundQueueSettings(Settings):
     """InboundQueue: where stored webhook receipts go to be applied."""
 

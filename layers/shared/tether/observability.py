@@ -6,9 +6,11 @@ numbers masked to their last four digits, except with LogLevel=DEBUG on the loca
 (where a developer needs to see which lead is which).
 
 The tracer (X-Ray; the template sets `Tracing: Active`) is made on a handler's first
-invocation, not at import: the X-Ray SDK loads botocore, about a third of a second, and
-importing a handler (tests, the local stack, `make openapi`) needs none of it. Outside
-Lambda, or with POWERTOOLS_TRACE_DISABLED=true, Powertools makes it a no-op."""
+invocation, not at import, and only where it sends traces (tether.config.TracingSettings:
+in Lambda, POWERTOOLS_TRACE_DISABLED not set): elsewhere (tests, the local stack, `make
+openapi`) the X-Ray SDK is never loaded. It patches http.client at once (the providers'
+HTTP) and botocore when the first boto3 client is made (tether.aws.clients), so a cold
+start that calls no AWS service loads no botocore for the tracer's sake."""
 
 from __future__ import annotations
 
@@ -43,9 +45,12 @@ ResultT = TypeVar("ResultT")
 # The API Gateway request id (requestContext.requestId): the correlation id of every
 # line an API or webhook request logs, and what API Gateway's access log records.
 API_GATEWAY_REQUEST = correlation_paths.API_GATEWAY_REST
-# What X-Ray records of the calls a handler makes: AWS services (SQS, DynamoDB, Secrets
-# Manager) and HTTP to the providers. Postgres shows as the time between them.
-TRACED_MODULES = ("botocore", "httplib")
+# What X-Ray records of the calls a handler makes: HTTP to the providers (httplib,
+# patched when the tracer is made) and AWS services (SQS, DynamoDB, Secrets Manager:
+# botocore, patched by `trace_aws_calls` when the first client is made). Postgres shows
+# as the time between them.
+PATCHED_AT_ONCE = ("httplib",)
+PATCHED_WITH_THE_FIRST_CLIENT = ("botocore",)
 
 # Keys Powertools fills itself: never a phone number or a key, and left as they are.
 _OWN_KEYS = frozenset(
@@ -149,18 +154,32 @@ metrics: Metrics = _Metrics(namespace="Tether", service="tether")
 
 @functools.cache
 def tracer() -> Tracer:
-    """The container's tracer, made on first use."""
+    """The container's tracer, made on first use: call it only where tracing is active."""
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service="tether", patch_modules=TRACED_MODULES)
+    return Tracer(service="tether", patch_modules=PATCHED_AT_ONCE)
+
+
+def tracing_active() -> bool:
+    from tether.config import tracing_settings
+
+    return tracing_settings().active
+
+
+def trace_aws_calls() -> None:
+    """X-Ray records each AWS call from now on, where tracing is active. Called before
+    the first boto3 client is made; botocore is loaded by then anyway."""
+    if tracing_active():
+        tracer().patch(PATCHED_WITH_THE_FIRST_CLIENT)
 
 
 def capture_lambda_handler(
     handler: Callable[[EventT, LambdaContext], ResultT],
 ) -> Callable[[EventT, LambdaContext], ResultT]:
-    """`tracer().capture_lambda_handler` around `handler`, the tracer made on the first
-    invocation. Neither the response nor an error's text goes into the trace: both can
-    hold phone numbers, which the logs redact and X-Ray would not."""
+    """`tracer().capture_lambda_handler` around `handler` where tracing is active, the
+    tracer made on the first invocation; elsewhere `handler` itself. Neither the response
+    nor an error's text goes into the trace: both can hold phone numbers, which the logs
+    redact and X-Ray would not."""
     traced: list[Callable[[EventT, LambdaContext], ResultT]] = []
 
     @functools.wraps(handler)
@@ -170,6 +189,8 @@ def capture_lambda_handler(
                 tracer().capture_lambda_handler(
                     handler, capture_response=False, capture_error=False
                 )
+                if tracing_active()
+                else handler
             )
         return traced[0](event, context)
 
