@@ -30,8 +30,11 @@ event = proxy_event("GET", "/v1/openapi.json", {}, None)
 response = app.handler(event, LambdaContextStub(function_name="tether-api"))
 answer = {"status": response["statusCode"]}
 if "--then-sqs" in sys.argv:
-    # the first AWS call, after the tracer was made: a queue nothing answers
+    # the first AWS call and the first provider request, after the tracer was made: a
+    # queue and a provider nothing answers
     answer["botocore_loaded_by_the_tracer"] = "botocore.client" in sys.modules
+    # (http.client is never patched: urllib3 2 requests do not pass X-Ray's patch)
+    answer["httplib_patched"] = "aws_xray_sdk.ext.httplib" in sys.modules
     from tether.aws.clients import aws_client
     try:
         aws_client("sqs").send_message(QueueUrl="http://127.0.0.1:9/1/q", MessageBody="x")
@@ -117,6 +120,7 @@ def test_an_aws_call_is_a_subsegment_though_botocore_was_patched_after_the_trace
     assert answer == {
         "status": 200,
         "botocore_loaded_by_the_tracer": False,
+        "httplib_patched": False,
         "sqs": "EndpointConnectionError",
         "xray_loaded": True,
     }
@@ -140,6 +144,7 @@ def test_where_nothing_is_traced_nothing_is_sent_and_the_sdk_is_not_loaded(
     assert answer == {
         "status": 200,
         "botocore_loaded_by_the_tracer": False,
+        "httplib_patched": False,
         "sqs": "EndpointConnectionError",
         "xray_loaded": False,
     }

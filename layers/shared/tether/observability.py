@@ -8,9 +8,12 @@ numbers masked to their last four digits, except with LogLevel=DEBUG on the loca
 The tracer (X-Ray; the template sets `Tracing: Active`) is made on a handler's first
 invocation, not at import, and only where it sends traces (tether.config.TracingSettings:
 in Lambda, POWERTOOLS_TRACE_DISABLED not set): elsewhere (tests, the local stack, `make
-openapi`) the X-Ray SDK is never loaded. It patches http.client at once (the providers'
-HTTP) and botocore when the first boto3 client is made (tether.aws.clients), so a cold
-start that calls no AWS service loads no botocore for the tracer's sake."""
+openapi`) the X-Ray SDK is never loaded. botocore is patched when the first AWS client
+is made (tether.aws.clients), so a cold start that calls no AWS service loads no
+botocore for the tracer's sake. http.client is not patched: the providers and the
+webhook sender speak urllib3 2, whose requests X-Ray's httplib patch does not see (it
+wraps `HTTPConnection._send_request`, which urllib3 2 no longer calls), and importing
+the patch loads urllib3 (about 40 ms)."""
 
 from __future__ import annotations
 
@@ -45,12 +48,9 @@ ResultT = TypeVar("ResultT")
 # The API Gateway request id (requestContext.requestId): the correlation id of every
 # line an API or webhook request logs, and what API Gateway's access log records.
 API_GATEWAY_REQUEST = correlation_paths.API_GATEWAY_REST
-# What X-Ray records of the calls a handler makes: HTTP to the providers (httplib,
-# patched when the tracer is made) and AWS services (SQS, DynamoDB, Secrets Manager:
-# botocore, patched by `trace_aws_calls` when the first client is made). Postgres shows
-# as the time between them.
-PATCHED_AT_ONCE = ("httplib",)
-PATCHED_WITH_THE_FIRST_CLIENT = ("botocore",)
+# What X-Ray records of the calls a handler makes: AWS services (SQS, DynamoDB, Secrets
+# Manager). Postgres and the providers show as the time between them.
+AWS_CALLS = ("botocore",)
 
 # Keys Powertools fills itself: never a phone number or a key, and left as they are.
 _OWN_KEYS = frozenset(
@@ -157,7 +157,7 @@ def tracer() -> Tracer:
     """The container's tracer, made on first use: call it only where tracing is active."""
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service="tether", patch_modules=PATCHED_AT_ONCE)
+    return Tracer(service="tether", auto_patch=False)  # botocore: `trace_aws_calls`
 
 
 def tracing_active() -> bool:
@@ -168,9 +168,9 @@ def tracing_active() -> bool:
 
 def trace_aws_calls() -> None:
     """X-Ray records each AWS call from now on, where tracing is active. Called before
-    the first boto3 client is made; botocore is loaded by then anyway."""
+    the first AWS client is made; botocore is loaded by then anyway."""
     if tracing_active():
-        tracer().patch(PATCHED_WITH_THE_FIRST_CLIENT)
+        tracer().patch(AWS_CALLS)
 
 
 def capture_lambda_handler(
