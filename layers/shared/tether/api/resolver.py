@@ -49,7 +49,6 @@ from tether.domain.errors import (
 )
 from tether.observability import logger
 from tether.services.api_keys import authenticate
-from tether.services.inbox import record_access_denied
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
@@ -224,6 +223,9 @@ def invalid_request(error: RequestValidationError) -> Response[Any]:
 def not_found(error: NotFound) -> Response[Any]:
     request = context.current()
     if request is not None:
+        # (the inbox service brings the reply and send paths: loaded for a 404 only)
+        from tether.services.inbox import record_access_denied
+
         # unknown or another tenant's: the same 404, and the same audit row
         event = app.current_event
         record_access_denied(
