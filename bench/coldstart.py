@@ -27,8 +27,12 @@ read-only.
 Also printed: the CPU time of each child (its process time), steadier than the wall clock
 when other work shares the machine.
 
+`--baseline DIR` times another commit's tree too (`git worktree add DIR <commit>`), its
+children alternating with this tree's so that both meet the same load; its medians are
+printed above this tree's.
+
 The last line is a JSON object: `<function>_import_ms`, `<function>_total_ms` and
-`<function>_cpu_ms`.
+`<function>_cpu_ms` (and `<function>_baseline_total_ms`, `_baseline_cpu_ms`).
 """
 
 from __future__ import annotations
@@ -115,20 +119,57 @@ def main() -> int:
     parser.add_argument(
         "--no-bytecode", action="store_true", help="compile every module in every child"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another commit's tree (git worktree add / git archive): its children"
+        " alternate with this tree's, so both see the same load",
+    )
     args = parser.parse_args()
     names = args.functions or sorted(
         path.parent.name for path in (ROOT / "functions").glob("*/app.py")
     )
     with tempfile.TemporaryDirectory(prefix="coldstart-pycache-") as cache:
-        return measure(names, args.runs, args.top, Path(cache), compiled=not args.no_bytecode)
+        return measure(
+            names,
+            args.runs,
+            args.top,
+            Path(cache),
+            compiled=not args.no_bytecode,
+            baseline=args.baseline.resolve() if args.baseline else None,
+        )
 
 
-def measure(names: list[str], runs_each: int, top: int, cache: Path, *, compiled: bool) -> int:
+def measure(
+    names: list[str],
+    runs_each: int,
+    top: int,
+    cache: Path,
+    *,
+    compiled: bool,
+    baseline: Path | None,
+) -> int:
     figures: dict[str, float] = {}
     for name in names:
+        trees = [ROOT] if baseline is None else [baseline, ROOT]
         if compiled:
-            child(name, cache, write_bytecode=True)  # fills the cache; not timed
-        runs = [child(name, cache) for _ in range(runs_each)]
+            for tree in trees:
+                child(name, cache, write_bytecode=True, tree=tree)  # fills the cache; not timed
+        pairs = [[child(name, cache, tree=tree) for tree in trees] for _ in range(runs_each)]
+        if baseline is not None:
+            before = [pair[0] for pair in pairs]
+            print(
+                f"{name} (baseline {baseline.name}): import + first invocation"
+                f" {statistics.median(run['total_ms'] for run in before):.0f} ms"
+                f" ({statistics.median(run['cpu_ms'] for run in before):.0f} ms CPU)"
+            )
+            figures[f"{name}_baseline_total_ms"] = round(
+                statistics.median(run["total_ms"] for run in before), 1
+            )
+            figures[f"{name}_baseline_cpu_ms"] = round(
+                statistics.median(run["cpu_ms"] for run in before), 1
+            )
+        runs = [pair[-1] for pair in pairs]
         import_ms = statistics.median(run["import_ms"] for run in runs)
         total_ms = statistics.median(run["total_ms"] for run in runs)
         cpu_ms = statistics.median(run["cpu_ms"] for run in runs)
@@ -154,12 +195,12 @@ def measure(names: list[str], runs_each: int, top: int, cache: Path, *, compiled
     return 0
 
 
-def child_script(name: str) -> str:
-    event = ROOT / "events" / EVENTS.get(name, f"{name}.json")
+def child_script(name: str, tree: Path = ROOT) -> str:
+    event = tree / "events" / EVENTS.get(name, f"{name}.json")
     return CHILD.format(name=name, event=str(event), absent=NOT_IN_LAMBDA)
 
 
-def child_env(cache: Path, *, write_bytecode: bool = False) -> dict[str, str]:
+def child_env(cache: Path, *, write_bytecode: bool = False, tree: Path = ROOT) -> dict[str, str]:
     keep = {
         key: value
         for key, value in os.environ.items()
@@ -168,14 +209,20 @@ def child_env(cache: Path, *, write_bytecode: bool = False) -> dict[str, str]:
     bytecode = {"PYTHONPYCACHEPREFIX": str(cache)}
     if not write_bytecode:
         bytecode["PYTHONDONTWRITEBYTECODE"] = "1"
-    return {**keep, **ENVIRONMENT, **bytecode}
+    # another tree's layer and tools ahead of this one's (the virtual environment's .pth)
+    paths = [str(tree / "layers" / "shared"), str(tree / "dev"), str(tree)]
+    if tree == ROOT:
+        paths = []
+    return {**keep, **ENVIRONMENT, **bytecode, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def child(name: str, cache: Path, *, write_bytecode: bool = False) -> dict[str, Any]:
+def child(
+    name: str, cache: Path, *, write_bytecode: bool = False, tree: Path = ROOT
+) -> dict[str, Any]:
     ran = subprocess.run(
-        [sys.executable, "-c", child_script(name)],
-        cwd=ROOT,
-        env=child_env(cache, write_bytecode=write_bytecode),
+        [sys.executable, "-c", child_script(name, tree)],
+        cwd=tree,
+        env=child_env(cache, write_bytecode=write_bytecode, tree=tree),
         capture_output=True,
         text=True,
         timeout=120,
