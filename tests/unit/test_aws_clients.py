@@ -17,15 +17,9 @@ def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)  # no tracer
-    _forget_every_client()
+    clients.forget_every_client()
     yield clients
-    _forget_every_client()
-
-
-def _forget_every_client() -> None:
-    clients.aws_session.cache_clear()
-    clients.aws_client.cache_clear()  # type: ignore[attr-defined]  # (its overloads hide it)
-    clients.management_client.cache_clear()
+    clients.forget_every_client()
 
 
 def test_every_client_comes_from_one_session(

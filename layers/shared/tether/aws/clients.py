@@ -57,3 +57,11 @@ def management_client(endpoint_url: str) -> Any:
             endpoint_url=endpoint_url,
             config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}),
         )
+
+
+def forget_every_client() -> None:
+    """Make the session and its clients again on next use (tests that change the
+    credentials: a session reads them once, as Lambda's never change in a container)."""
+    aws_session.cache_clear()
+    aws_client.cache_clear()  # type: ignore[attr-defined]  # (its overloads hide it)
+    management_client.cache_clear()
