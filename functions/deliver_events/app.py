@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
@@ -25,18 +19,13 @@ from tether.config import deliver_events_settings
 from tether.db.unit_of_work import UnitOfWork
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.services.events import EventSink, EventsMessage, deliver_events
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from tether.sqs_batch import PartialItemFailureResponse, SqsRecord, process_sqs_batch
 
 
-class EventsRecord(SqsRecordModel):
+class EventsRecord(SqsRecord):
     """An EventsQueue record: its body names the events."""
 
     body: Json[EventsMessage]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=EventsRecord)
 
 
 def unit_of_work(tenant_id: UUID | None) -> UnitOfWork:
@@ -74,6 +63,4 @@ def record_handler(record: EventsRecord) -> None:
 @metrics.log_metrics
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_sqs_batch(event, EventsRecord, record_handler)

@@ -6,14 +6,8 @@ visibility timeout; five times, the DLQ."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
@@ -23,18 +17,13 @@ from tether.queues import queue_at
 from tether.services.events import event_relay
 from tether.services.inbound import process_receipt
 from tether.services.receipts import ReceiptMessage
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from tether.sqs_batch import PartialItemFailureResponse, SqsRecord, process_sqs_batch
 
 
-class ReceiptRecord(SqsRecordModel):
+class ReceiptRecord(SqsRecord):
     """An InboundQueue record: its body is the receipt to apply."""
 
     body: Json[ReceiptMessage]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=ReceiptRecord)
 
 
 def record_handler(record: ReceiptRecord) -> None:
@@ -57,6 +46,4 @@ def record_handler(record: ReceiptRecord) -> None:
 @metrics.log_metrics
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_sqs_batch(event, ReceiptRecord, record_handler)

@@ -7,14 +7,8 @@ returns after the queue's visibility timeout, after five receives to the DLQ."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
@@ -25,18 +19,13 @@ from tether.observability import capture_lambda_handler, logger, metrics
 from tether.queues import queue_at
 from tether.services.events import event_relay
 from tether.services.launches import LaunchChunk, run_launch_chunk
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from tether.sqs_batch import PartialItemFailureResponse, SqsRecord, process_sqs_batch
 
 
-class ChunkRecord(SqsRecordModel):
+class ChunkRecord(SqsRecord):
     """A LaunchQueue record: its body names the launch and the chunk."""
 
     body: Json[LaunchChunk]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=ChunkRecord)
 
 
 def record_handler(record: ChunkRecord) -> None:
@@ -69,6 +58,4 @@ def record_handler(record: ChunkRecord) -> None:
 @metrics.log_metrics
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_sqs_batch(event, ChunkRecord, record_handler)

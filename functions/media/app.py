@@ -5,33 +5,22 @@ batch failure) and returns after the visibility timeout; five times, the DLQ."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from tether.config import media_settings, stage_settings
 from tether.observability import capture_lambda_handler, logger, metrics
 from tether.services.media import MediaCopyMessage, copy_attachment
+from tether.sqs_batch import PartialItemFailureResponse, SqsRecord, process_sqs_batch
 from tether.storage import media_store
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-
-class MediaRecord(SqsRecordModel):
+class MediaRecord(SqsRecord):
     """A MediaQueue record: its body names the attachment to copy."""
 
     body: Json[MediaCopyMessage]
-
-
-processor = BatchProcessor(event_type=EventType.SQS, model=MediaRecord)
 
 
 def record_handler(record: MediaRecord) -> None:
@@ -53,6 +42,8 @@ def record_handler(record: MediaRecord) -> None:
 @metrics.log_metrics
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    # One record per batch (BatchSize 1): a copy that fails is reported back, as one of
+    # many would be, not raised as the invocation's error.
+    return process_sqs_batch(
+        event, MediaRecord, record_handler, raise_when_every_record_fails=False
     )

@@ -7,14 +7,8 @@ five receives it goes to the DLQ."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
@@ -29,22 +23,13 @@ from tether.services.outbound import (
     account_provider,
     handle_queued_sends,
 )
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from tether.sqs_batch import PartialItemFailureResponse, SqsRecord, process_sqs_batch
 
 
-class SendRecord(SqsRecordModel):
+class SendRecord(SqsRecord):
     """An OutboundQueue record: its body names the send, or a bundle of sends."""
 
     body: Json[OutboundMessage | OutboundBundle]
-
-
-# One record per batch (BatchSize 1): a record that fails is reported back, as one of
-# many would be, not raised as the invocation's error.
-processor = BatchProcessor(
-    event_type=EventType.SQS, model=SendRecord, raise_on_entire_batch_failure=False
-)
 
 
 def record_handler(record: SendRecord) -> None:
@@ -68,6 +53,6 @@ def record_handler(record: SendRecord) -> None:
 @metrics.log_metrics
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    # One record per batch (BatchSize 1): a record that fails is reported back, as one
+    # of many would be, not raised as the invocation's error.
+    return process_sqs_batch(event, SendRecord, record_handler, raise_when_every_record_fails=False)

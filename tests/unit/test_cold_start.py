@@ -133,3 +133,46 @@ def test_importing_a_handler_loads_no_provider_adapter(function: str) -> None:
         check=True,
     )
     assert json.loads(ran.stdout) == []
+
+
+def test_the_webhook_ports_load_no_idempotency_utility_until_the_guard_runs() -> None:
+    """The idempotency store loads Powertools idempotency, boto3 and its DynamoDB client
+    on its first use: a webhook refused before the guard (bad signature, unknown
+    account, database down) loads none of them."""
+    heavy = ["aws_lambda_powertools.utilities.idempotency", "boto3", "botocore.session"]
+    script = (
+        "import json, os, sys;"
+        " os.environ.update(INBOUND_QUEUE_URL='https://sqs.example/q',"
+        " IDEMPOTENCY_TABLE_NAME='idempotency');"
+        " import functions.webhook.app as app; app.webhook_ports();"
+        f" print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []
+
+
+def test_the_queue_functions_load_no_powertools_batch_or_parser() -> None:
+    """tether.sqs_batch reads Lambda's SQS records: Powertools' batch utility would
+    bring every event source's parser models and data classes."""
+    heavy = ["aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parser"]
+    script = (
+        "import json, sys; import functions.inbound.app, functions.outbound.app,"
+        " functions.launch.app, functions.deliver_events.app, functions.media.app;"
+        f" print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []

@@ -12,7 +12,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
-from tether.aws.clients import aws_client
+from tether.aws.clients import forget_every_client
 from tether.config import DatabaseSettings
 from tether.db.connection import conninfo_for
 
@@ -29,10 +29,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_SECRET_ACCESS_KEY": "example",
     }.items():
         monkeypatch.setenv(name, value)
-    # a client made for other credentials would sign the token with them
-    aws_client.cache_clear()  # type: ignore[attr-defined]
+    # a session made for other credentials would sign the token with them
+    forget_every_client()
     yield
-    aws_client.cache_clear()  # type: ignore[attr-defined]
+    forget_every_client()
 
 
 def params(conninfo: str) -> dict[str, str]:

@@ -3,6 +3,11 @@ per container, and given every variable it needs by template.yaml. One queue get
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,7 +91,51 @@ def test_a_missing_variable_is_refused_by_name(monkeypatch: Any) -> None:
     monkeypatch.delenv("INBOUND_QUEUE_URL", raising=False)
     monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "idempotency")
     with pytest.raises(ValidationError, match="inbound_queue_url"):
-        WebhookSettings()
+        WebhookSettings.read()
+
+
+def test_the_environment_is_read_as_pydantic_settings_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plain base keeps what pydantic-settings did: a variable in any case, strings
+    read in lax mode, arguments over the environment, errors naming the field."""
+    for name in list(os.environ):
+        if name.lower().startswith("db_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("db_port", "6543")  # lower case is read too
+    monkeypatch.setenv("DB_AUTH", "iam")
+    monkeypatch.setenv("DB_HOST", "proxy.example")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT_SECONDS", "9")
+    monkeypatch.setenv("TETHER_DATA_DIR", "/srv/tether-data")
+    monkeypatch.setenv("UNRELATED", "ignored")
+    settings = DatabaseSettings.read()
+    assert (settings.db_port, settings.db_auth, settings.db_host) == (6543, "iam", "proxy.example")
+    assert settings.db_connect_timeout_seconds == 9
+    assert settings.tether_data_dir == Path("/srv/tether-data")
+    assert DatabaseSettings(db_port=1).db_port == 1  # an argument wins
+    monkeypatch.setenv("DB_PORT", "not a port")
+    with pytest.raises(ValidationError, match="db_port"):
+        DatabaseSettings.read()
+    monkeypatch.setenv("DB_PORT", "5432")
+    monkeypatch.setenv("DB_AUTH", "password")
+    with pytest.raises(ValidationError, match="db_auth"):
+        DatabaseSettings.read()
+
+
+def test_reading_settings_loads_no_pydantic_settings() -> None:
+    script = (
+        "import json, sys; from tether.config import stage_settings; stage_settings();"
+        " print(json.dumps('pydantic_settings' in sys.modules))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=config.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(ran.stdout) is False
 
 
 @pytest.mark.parametrize(("function", "model"), list(FUNCTIONS.items()))
@@ -128,8 +177,9 @@ def test_the_settings_refuse_a_webhook_base_that_is_not_an_absolute_http_url(
     for wrong in ("api.example.com/dev", "ftp://api.example.com", "https://x/dev?a=1", ""):
         monkeypatch.setenv("WEBHOOK_BASE_URL", wrong)
         with pytest.raises(ValidationError, match="WEBHOOK_BASE_URL"):
-            OutboundSettings()
+            OutboundSettings.read()
     monkeypatch.setenv("WEBHOOK_BASE_URL", "https://abc.execute-api.us-east-1.amazonaws.com/dev/")
     assert (
-        OutboundSettings().webhook_base_url == "https://abc.execute-api.us-east-1.amazonaws.com/dev"
+        OutboundSettings.read().webhook_base_url
+        == "https://abc.execute-api.us-east-1.amazonaws.com/dev"
     )

@@ -3,19 +3,25 @@
 One frozen base, `Settings`, and mixins for what functions share (the database, the
 stage, the queues, the idempotency store). Each function's model composes the mixins it
 needs and adds its own limits; each is read once per container by its cached reader
-(`webhook_settings()`, ...: the class itself behind functools.cache). The database and
+(`webhook_settings()`, ...: the model's `read` behind functools.cache). The database and
 stage slices are read by the adapters that use them (tether.db.connection,
-tether.secrets), once per container too."""
+tether.secrets), once per container too.
+
+The base is a plain pydantic model that takes its fields from the environment, not
+pydantic-settings: that read environment variables, .env files and secrets directories
+through a dozen sources, and its import cost a cold start about 25 ms. Each model's
+validators are built when it is first read (`defer_build`), so a function pays only
+for the few it uses of the many defined here."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,11 +31,27 @@ SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-
 TLS_MODES: frozenset[str] = frozenset({"require", "verify-ca", "verify-full"})
 
 
-class Settings(BaseSettings):
-    """The base of every settings model: frozen, read from the environment (names
-    are the fields' in upper case), other variables ignored."""
+class Settings(BaseModel):
+    """The base of every settings model: frozen, read from the environment (a field's
+    variable is its name in any case, DB_HOST for db_host; values given as arguments
+    win), other variables ignored. Values are validated as pydantic's lax mode reads
+    strings: "5432" is an int, "true" a bool."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+    @classmethod
+    def read(cls) -> Self:
+        """The model as the environment gives it (what the cached readers below keep)."""
+        return cls()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, given: Any) -> Any:
+        if not isinstance(given, dict):
+            return given
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        found = {field: environment[field] for field in cls.model_fields if field in environment}
+        return {**found, **given}
 
 
 class DatabaseSettings(Settings):
@@ -81,7 +103,7 @@ class DatabaseSettings(Settings):
 
 # Readers: the model read on first use and kept for the container (cache_clear()
 # reads it again, as tests do after changing the environment).
-database_settings = cache(DatabaseSettings)
+database_settings = cache(DatabaseSettings.read)
 
 
 LOCAL_STAGE = "local"
@@ -104,7 +126,27 @@ class StageSettings(Settings):
         return self.tether_stage == LOCAL_STAGE
 
 
-stage_settings = cache(StageSettings)
+stage_settings = cache(StageSettings.read)
+
+
+class TracingSettings(Settings):
+    """Whether this process sends X-Ray traces, decided as Powertools' Tracer decides it:
+    in Lambda (``LAMBDA_TASK_ROOT`` set), not under ``sam local`` (``AWS_SAM_LOCAL``),
+    and not turned off by ``POWERTOOLS_TRACE_DISABLED``. Decided here so that a process
+    that traces nothing never loads the X-Ray SDK."""
+
+    lambda_task_root: str | None = None
+    aws_sam_local: bool = False
+    powertools_trace_disabled: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.lambda_task_root) and not (
+            self.aws_sam_local or self.powertools_trace_disabled
+        )
+
+
+tracing_settings = cache(TracingSettings.read)
 
 
 class InboundQueueSettings(Settings):
@@ -150,7 +192,7 @@ class MediaSettings(MediaBucketSettings):
     """The media function's environment (template.yaml, MediaFunction)."""
 
 
-media_settings = cache(MediaSettings)
+media_settings = cache(MediaSettings.read)
 
 
 class DeliverEventsSettings(Settings):
@@ -257,16 +299,16 @@ class LaunchSettings(OutboundQueueSettings, LaunchQueueSettings):
     launch_chunk_size: int = Field(default=1000, ge=1, le=5000)
 
 
-webhook_settings = cache(WebhookSettings)
-sweeper_settings = cache(SweeperSettings)
-timers_settings = cache(TimersSettings)
-outbound_settings = cache(OutboundSettings)
-inbound_settings = cache(InboundSettings)
-inbound_email_settings = cache(InboundEmailSettings)
-api_settings = cache(ApiSettings)
-launch_settings = cache(LaunchSettings)
-events_queue_settings = cache(EventsQueueSettings)
-deliver_events_settings = cache(DeliverEventsSettings)
+webhook_settings = cache(WebhookSettings.read)
+sweeper_settings = cache(SweeperSettings.read)
+timers_settings = cache(TimersSettings.read)
+outbound_settings = cache(OutboundSettings.read)
+inbound_settings = cache(InboundSettings.read)
+inbound_email_settings = cache(InboundEmailSettings.read)
+api_settings = cache(ApiSettings.read)
+launch_settings = cache(LaunchSettings.read)
+events_queue_settings = cache(EventsQueueSettings.read)
+deliver_events_settings = cache(DeliverEventsSettings.read)
 
 
 class ConnectionsSettings(Settings):
@@ -297,5 +339,5 @@ class PushSettings(ConnectionsSettings):
         return value.rstrip("/")
 
 
-websocket_settings = cache(WebSocketSettings)
-push_settings = cache(PushSettings)
+websocket_settings = cache(WebSocketSettings.read)
+push_settings = cache(PushSettings.read)

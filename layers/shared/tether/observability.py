@@ -6,9 +6,14 @@ numbers masked to their last four digits, except with LogLevel=DEBUG on the loca
 (where a developer needs to see which lead is which).
 
 The tracer (X-Ray; the template sets `Tracing: Active`) is made on a handler's first
-invocation, not at import: the X-Ray SDK loads botocore, about a third of a second, and
-importing a handler (tests, the local stack, `make openapi`) needs none of it. Outside
-Lambda, or with POWERTOOLS_TRACE_DISABLED=true, Powertools makes it a no-op."""
+invocation, not at import, and only where it sends traces (tether.config.TracingSettings:
+in Lambda, POWERTOOLS_TRACE_DISABLED not set): elsewhere (tests, the local stack, `make
+openapi`) the X-Ray SDK is never loaded. botocore is patched when the first AWS client
+is made (tether.aws.clients), so a cold start that calls no AWS service loads no
+botocore for the tracer's sake. http.client is not patched: the providers and the
+webhook sender speak urllib3 2, whose requests X-Ray's httplib patch does not see (it
+wraps `HTTPConnection._send_request`, which urllib3 2 no longer calls), and importing
+the patch loads urllib3 (about 40 ms)."""
 
 from __future__ import annotations
 
@@ -44,8 +49,8 @@ ResultT = TypeVar("ResultT")
 # line an API or webhook request logs, and what API Gateway's access log records.
 API_GATEWAY_REQUEST = correlation_paths.API_GATEWAY_REST
 # What X-Ray records of the calls a handler makes: AWS services (SQS, DynamoDB, Secrets
-# Manager) and HTTP to the providers. Postgres shows as the time between them.
-TRACED_MODULES = ("botocore", "httplib")
+# Manager). Postgres and the providers show as the time between them.
+AWS_CALLS = ("botocore",)
 
 # Keys Powertools fills itself: never a phone number or a key, and left as they are.
 _OWN_KEYS = frozenset(
@@ -149,18 +154,32 @@ metrics: Metrics = _Metrics(namespace="Tether", service="tether")
 
 @functools.cache
 def tracer() -> Tracer:
-    """The container's tracer, made on first use."""
+    """The container's tracer, made on first use: call it only where tracing is active."""
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service="tether", patch_modules=TRACED_MODULES)
+    return Tracer(service="tether", auto_patch=False)  # botocore: `trace_aws_calls`
+
+
+def tracing_active() -> bool:
+    from tether.config import tracing_settings
+
+    return tracing_settings().active
+
+
+def trace_aws_calls() -> None:
+    """X-Ray records each AWS call from now on, where tracing is active. Called before
+    the first AWS client is made; botocore is loaded by then anyway."""
+    if tracing_active():
+        tracer().patch(AWS_CALLS)
 
 
 def capture_lambda_handler(
     handler: Callable[[EventT, LambdaContext], ResultT],
 ) -> Callable[[EventT, LambdaContext], ResultT]:
-    """`tracer().capture_lambda_handler` around `handler`, the tracer made on the first
-    invocation. Neither the response nor an error's text goes into the trace: both can
-    hold phone numbers, which the logs redact and X-Ray would not."""
+    """`tracer().capture_lambda_handler` around `handler` where tracing is active, the
+    tracer made on the first invocation; elsewhere `handler` itself. Neither the response
+    nor an error's text goes into the trace: both can hold phone numbers, which the logs
+    redact and X-Ray would not."""
     traced: list[Callable[[EventT, LambdaContext], ResultT]] = []
 
     @functools.wraps(handler)
@@ -170,6 +189,8 @@ def capture_lambda_handler(
                 tracer().capture_lambda_handler(
                     handler, capture_response=False, capture_error=False
                 )
+                if tracing_active()
+                else handler
             )
         return traced[0](event, context)
 

@@ -131,6 +131,13 @@ _cache = _SecretCache()
 clear_secret_cache = _cache.clear
 
 
+def database_login(secret_arn: str) -> str:
+    """The database login secret of this function's role (DB_SECRET_ARN, the
+    template's, not a tenant's: no path check), kept CACHE_SECONDS like the rest and
+    read through the container's one AWS session."""
+    return _cache.get(SecretLocation(secret_arn, previous=False))
+
+
 def read_secret(where: SecretLocation) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 

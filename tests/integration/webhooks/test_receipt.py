@@ -298,8 +298,8 @@ def test_the_real_wiring_reads_its_settings_once(
     caches = (database_settings, webhook_settings, lambda_connection, webhook_app.webhook_ports)
     for getter in caches:
         getter.cache_clear()
-    for where in ("tether.aws.clients.aws_client", "tether.aws.idempotency.aws_client"):
-        monkeypatch.setattr(where, lambda service: getattr(aws, service))
+    # (the idempotency store takes its client from there on its first use)
+    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: getattr(aws, service))
     try:
         event = sample_for(add_account, load_sample("sandbox_inbound"))
         assert webhook_app.handler(event, FakeLambdaContext())["statusCode"] == 200

@@ -85,8 +85,8 @@ def test_a_failed_enqueue_is_200_and_the_sweeper_re_drives_it(
     )
     for getter in caches:
         getter.cache_clear()
-    for where in ("tether.aws.clients.aws_client", "tether.aws.idempotency.aws_client"):
-        monkeypatch.setattr(where, lambda service: getattr(aws, service))
+    # (the idempotency store takes its client from there on its first use)
+    monkeypatch.setattr("tether.aws.clients.aws_client", lambda service: getattr(aws, service))
     try:
         scheduled = json.loads((EVENTS_DIR.parent / "sweeper.json").read_text())
         report = sweeper_app.handler(scheduled, FakeLambdaContext())

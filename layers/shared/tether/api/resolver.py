@@ -1,21 +1,30 @@
 """The API's resolver: its routers under /v1, the error table, the OpenAPI document
 (/v1/openapi.json, Swagger UI at /v1/docs), and `serve`, which checks the body's size,
 the API key and the body's encoding before any route runs; each route's scope is
-checked by `scopes.check_scope` before the route's own middlewares."""
+checked by `scopes.check_scope` before the route's own middlewares.
+
+A cold start imports only the routes its first request needs: each route module (an
+"area", with the services and schemas it imports) is included when a request first
+reaches a path its routes serve, as `SEGMENTS` says by the path's first segment under
+/v1. Areas sharing a segment are included together, in `AREAS` order, so routes that
+could match the same path are tried in the order they always were. The OpenAPI
+document and the Swagger UI include every area first; so does a path no area serves.
+Powertools' OpenAPI models (about 50 ms to import) load only for those two."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import re
 import threading
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tether.api import console, context, scopes
@@ -25,23 +34,6 @@ from tether.api.errors import (
     error_response,
     proxy_error,
     validation_response,
-)
-from tether.api.routes import (
-    campaigns,
-    consents,
-    event_subscriptions,
-    inbox,
-    inventory,
-    keys,
-    launches,
-    leads,
-    messages,
-    privacy,
-    settings,
-    stats,
-    suppressions,
-    timers,
-    whatsapp,
 )
 from tether.config import api_settings
 from tether.db.unit_of_work import UnitOfWork
@@ -57,7 +49,9 @@ from tether.domain.errors import (
 )
 from tether.observability import logger
 from tether.services.api_keys import authenticate
-from tether.services.inbox import record_access_denied
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
 
 PREFIX = "/v1"
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
@@ -83,33 +77,105 @@ _one_at_a_time = threading.Lock()
 
 # Response validation failing is Tether's bug, never the client's: 500, not 422.
 app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
-app.configure_openapi(
-    title=TITLE,
-    version=VERSION,
-    description=DESCRIPTION,
-    security_schemes={"bearer": HTTPBearer(bearerFormat="tth_...")},
-    security=[{"bearer": []}],
-)
 app.use([scopes.check_scope])
-for area in (
-    keys,
-    inventory,
-    campaigns,
-    launches,
-    leads,
-    consents,
-    messages,
-    inbox,
-    timers,
-    settings,
-    suppressions,
-    privacy,
-    stats,
-    event_subscriptions,
-    whatsapp,
-):
-    app.include_router(area.router, prefix=PREFIX)
-app.enable_swagger(path=DOCS_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
+
+# The route modules (tether.api.routes.*), in the order their routes are registered.
+AREAS = (
+    "keys",
+    "inventory",
+    "campaigns",
+    "launches",
+    "leads",
+    "consents",
+    "messages",
+    "inbox",
+    "timers",
+    "settings",
+    "suppressions",
+    "privacy",
+    "stats",
+    "event_subscriptions",
+    "whatsapp",
+)
+# The first segment of a path under /v1 → the areas with routes there (a test checks
+# this against the routes: a new route under a new segment needs its line here).
+SEGMENTS: dict[str, tuple[str, ...]] = {
+    "api-keys": ("keys",),
+    "audit-log": ("inbox",),
+    "call-queue": ("inbox",),
+    "campaigns": ("campaigns", "launches", "stats"),
+    "consents": ("consents",),
+    "erasures": ("privacy",),
+    "escalations": ("timers",),
+    "event-subscriptions": ("event_subscriptions",),
+    "leads": ("consents", "leads", "privacy", "timers"),
+    "messages": ("messages",),
+    "notifications": ("inbox",),
+    "phone-numbers": ("inventory", "stats"),
+    "pools": ("inventory",),
+    "provider-accounts": ("inventory",),
+    "settings": ("settings",),
+    "suppressions": ("suppressions",),
+    "threads": ("inbox",),
+    "unmatched-inbound": ("inbox",),
+    "call-outcomes": ("inbox",),
+    "whatsapp-templates": ("whatsapp",),
+}
+_included: set[str] = set()
+
+
+def _together(areas: Iterable[str]) -> set[str]:
+    """`areas` and every area sharing a segment with one of them, and so on."""
+    wanted = set(areas)
+    while True:
+        more = {area for group in SEGMENTS.values() if wanted & set(group) for area in group}
+        if more <= wanted:
+            return wanted
+        wanted |= more
+
+
+def include_areas(areas: Iterable[str]) -> None:
+    """Register the routes of `areas` (and of the areas sharing their segments) that are
+    not registered yet, in AREAS order. Callers hold `_one_at_a_time` or run before any
+    request (tests, `make openapi`)."""
+    wanted = _together(areas) - _included
+    for area in AREAS:
+        if area in wanted:
+            module = importlib.import_module(f"tether.api.routes.{area}")
+            app.include_router(module.router, prefix=PREFIX)
+            _included.add(area)
+
+
+def include_every_area() -> None:
+    include_areas(AREAS)
+
+
+def _areas_for(path: str) -> tuple[str, ...]:
+    """The areas whose routes may answer `path`: all of them for a path no area serves,
+    so that such a request is answered as it always was."""
+    first = path.removeprefix(f"{PREFIX}/").split("/", 1)[0]
+    return SEGMENTS.get(first, AREAS) if path.startswith(f"{PREFIX}/") else AREAS
+
+
+def _security() -> tuple[dict[str, SecurityScheme], list[dict[str, list[str]]]]:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return {"bearer": HTTPBearer(bearerFormat="tth_...")}, [{"bearer": []}]
+
+
+@cache
+def _enable_docs() -> None:
+    """The Swagger UI at /v1/docs, added on its first request: every route first."""
+    include_every_area()
+    security_schemes, security = _security()
+    app.enable_swagger(
+        path=DOCS_PATH,
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        security_schemes=security_schemes,
+        security=security,
+    )
 
 
 @app.get(OPENAPI_PATH, include_in_schema=False)
@@ -122,19 +188,23 @@ def openapi_document() -> Response[str]:
 @cache
 def openapi_json() -> str:
     """The document as committed in openapi.json (`make openapi`); made once per
-    container, the routes being fixed at import."""
+    container, every route included first."""
+    include_every_area()
+    security_schemes, security = _security()
     return app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        security_schemes={"bearer": HTTPBearer(bearerFormat="tth_...")},
-        security=[{"bearer": []}],
+        security_schemes=security_schemes,
+        security=security,
     )
 
 
 def served_routes() -> list[tuple[str, str]]:
     """(method, path) of every route the resolver answers, paths in OpenAPI form
     (/v1/leads/{lead_id}); what API Gateway must hand to this function."""
+    include_every_area()
+    _enable_docs()
     routes = [*app._static_routes, *app._dynamic_routes]
     return sorted(
         [
@@ -156,6 +226,9 @@ def invalid_request(error: RequestValidationError) -> Response[Any]:
 def not_found(error: NotFound) -> Response[Any]:
     request = context.current()
     if request is not None:
+        # (the inbox service brings the reply and send paths: loaded for a 404 only)
+        from tether.services.inbox import record_access_denied
+
         # unknown or another tenant's: the same 404, and the same audit row
         event = app.current_event
         record_access_denied(
@@ -206,6 +279,8 @@ def serve(
         )
     if path in PUBLIC_PATHS:
         with _one_at_a_time:
+            if path == DOCS_PATH:
+                _enable_docs()
             return app.resolve(event, lambda_context)
     try:
         principal = authenticate(
@@ -228,6 +303,7 @@ def serve(
     token = context.enter(context.RequestScope(principal, ports))
     try:
         with _one_at_a_time:
+            include_areas(_areas_for(path))
             response = app.resolve(event, lambda_context)
     finally:
         context.leave(token)

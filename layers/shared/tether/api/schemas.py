@@ -65,23 +65,30 @@ LeadStateName = Literal[
 ItemT = TypeVar("ItemT")
 
 
-class Request(BaseModel):
+class Schema(BaseModel):
+    """The base of every body here: each model's validator and serializer are built when
+    it is first used (defer_build), so a cold start builds its own route's models only."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Request(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
-class Page(BaseModel, Generic[ItemT]):
+class Page(Schema, Generic[ItemT]):
     items: list[ItemT]
     next_cursor: str | None = Field(
         description="pass as `cursor` for the next page; null on the last"
     )
 
 
-class ErrorField(BaseModel):
+class ErrorField(Schema):
     field: str
     reason: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Schema):
     error: str
     message: str
     fields: list[ErrorField] = Field(default_factory=list)
@@ -102,7 +109,7 @@ class NewApiKey(Request):
     )
 
 
-class ApiKey(BaseModel):
+class ApiKey(Schema):
     id: UUID
     name: str
     prefix: str
@@ -115,7 +122,7 @@ class ApiKey(BaseModel):
     revoked_at: datetime | None = None
 
 
-class IssuedApiKey(BaseModel):
+class IssuedApiKey(Schema):
     id: UUID
     name: str
     prefix: str
@@ -161,7 +168,7 @@ class ProviderAccountSecrets(Request):
     )
 
 
-class ProviderAccount(BaseModel):
+class ProviderAccount(Schema):
     id: UUID
     provider: str
     name: str
@@ -206,19 +213,19 @@ class WhatsAppSender(Request):
     )
 
 
-class RejectedRow(BaseModel):
+class RejectedRow(Schema):
     row: int
     value: str
     reason: str
 
 
-class RegistrationResult(BaseModel):
+class RegistrationResult(Schema):
     stored: list[str]
     already_registered: list[str]
     rejected: list[RejectedRow]
 
 
-class PhoneNumber(BaseModel):
+class PhoneNumber(Schema):
     id: UUID
     provider_account_id: UUID
     e164: str
@@ -240,18 +247,18 @@ class PhoneNumber(BaseModel):
     whatsapp_enabled: bool = False
 
 
-class LeadToRehome(BaseModel):
+class LeadToRehome(Schema):
     lead_id: UUID
     campaign_id: UUID
 
 
-class RetiredNumber(BaseModel):
+class RetiredNumber(Schema):
     number: str
     released_lease: bool
     leads_to_rehome: list[LeadToRehome]
 
 
-class PoolHealth(BaseModel):
+class PoolHealth(Schema):
     pool: str
     available: int
     assigned: int
@@ -259,7 +266,7 @@ class PoolHealth(BaseModel):
     total: int
 
 
-class PoolHealthList(BaseModel):
+class PoolHealthList(Schema):
     pools: list[PoolHealth]
 
 
@@ -291,7 +298,7 @@ class VariantIn(Request):
     weight: int = Field(default=1, ge=1, le=1000, description="its share of the leads")
 
 
-class VariantOut(BaseModel):
+class VariantOut(Schema):
     name: str
     template: str
     weight: int
@@ -337,7 +344,7 @@ class PreviewRequest(Request):
     )
 
 
-class Preview(BaseModel):
+class Preview(Schema):
     text: str = Field(description="the text as a send to this lead would store it")
     variant: str | None = Field(description="the variant it was made from")
     encoding: Literal["GSM-7", "UCS-2"]
@@ -346,7 +353,7 @@ class Preview(BaseModel):
     warnings: list[str]
 
 
-class Progress(BaseModel):
+class Progress(Schema):
     leads: int = Field(description="leads in the campaign")
     requested: int = Field(description="first messages stored (launch)")
     waiting: int
@@ -356,7 +363,7 @@ class Progress(BaseModel):
     failed: int
 
 
-class Campaign(BaseModel):
+class Campaign(Schema):
     id: UUID
     name: str
     workspace_stage: str
@@ -380,7 +387,7 @@ class StageRequest(Request):
     rotation_numbers: int = Field(default=0, ge=0, le=20)
 
 
-class Assignment(BaseModel):
+class Assignment(Schema):
     id: UUID
     phone_number: str
     phone_number_id: UUID
@@ -397,7 +404,7 @@ class AssignmentRequest(Request):
     )
 
 
-class StagedCampaign(BaseModel):
+class StagedCampaign(Schema):
     campaign: Campaign
     assignments: list[Assignment]
 
@@ -410,7 +417,7 @@ class LaunchRequest(Request):
     )
 
 
-class Launch(BaseModel):
+class Launch(Schema):
     id: UUID
     campaign_id: UUID
     status: str = Field(
@@ -487,19 +494,19 @@ class LeadImport(Request):
     )
 
 
-class RejectedLead(BaseModel):
+class RejectedLead(Schema):
     row: int
     value: str
     reason: str
 
 
-class ImportResult(BaseModel):
+class ImportResult(Schema):
     imported: int
     merged: int
     rejected: list[RejectedLead]
 
 
-class Lead(BaseModel):
+class Lead(Schema):
     id: UUID
     campaign_id: UUID | None
     phone: str
@@ -522,7 +529,7 @@ class Lead(BaseModel):
     )
 
 
-class TraceBinding(BaseModel):
+class TraceBinding(Schema):
     campaign_id: UUID
     campaign_name: str
     campaign_status: str
@@ -555,7 +562,7 @@ class MessageAttachment(BaseModel):
     expires_at: datetime | None = Field(description="when a presigned url stops working")
 
 
-class StatusChange(BaseModel):
+class StatusChange(Schema):
     """One delivery status a provider reported. A message's history lists them by
     status rank and occurrence time; reports can arrive out of order."""
 
@@ -569,7 +576,7 @@ class StatusChange(BaseModel):
     received_at: datetime = Field(description="when Tether received the report")
 
 
-class TraceMessage(BaseModel):
+class TraceMessage(Schema):
     id: UUID
     direction: str
     campaign_id: UUID | None
@@ -597,7 +604,7 @@ class TraceMessage(BaseModel):
     status_history: list[StatusChange]
 
 
-class TraceEvent(BaseModel):
+class TraceEvent(Schema):
     id: UUID
     event_type: str
     previous_state: str | None
@@ -606,7 +613,7 @@ class TraceEvent(BaseModel):
     occurred_at: datetime
 
 
-class LeadTrace(BaseModel):
+class LeadTrace(Schema):
     lead: Lead
     bindings: list[TraceBinding]
     messages: list[TraceMessage]
@@ -620,7 +627,7 @@ class LeaseRequest(Request):
     pool: Pool | None = Field(default=None, description="default: the lead's campaign's pool")
 
 
-class Lease(BaseModel):
+class Lease(Schema):
     phone_number_id: UUID
     phone_number: str
     lead_id: UUID
@@ -638,7 +645,7 @@ class CallOutcomeRequest(Request):
     pool: Pool | None = Field(default=None, description="default: the lead's campaign's pool")
 
 
-class CallOutcomeResult(BaseModel):
+class CallOutcomeResult(Schema):
     lead_id: UUID
     outcome: str
     release_at: datetime | None = Field(description="null: the number was released now")
@@ -711,14 +718,14 @@ class WhatsAppTemplate(BaseModel):
     status: str
 
 
-class SendResult(BaseModel):
+class SendResult(Schema):
     message_id: UUID
     send_key: str
     from_number: str
     duplicate: bool
 
 
-class CancelledMessage(BaseModel):
+class CancelledMessage(Schema):
     message_id: UUID
     status: str
 
@@ -726,7 +733,7 @@ class CancelledMessage(BaseModel):
 # --- threads, notifications, call queue, unmatched, audit
 
 
-class Thread(BaseModel):
+class Thread(Schema):
     id: UUID
     channel: str
     our_address: str
@@ -744,7 +751,7 @@ class Thread(BaseModel):
     created_at: datetime
 
 
-class ThreadMessage(BaseModel):
+class ThreadMessage(Schema):
     id: UUID
     direction: str
     from_address: str
@@ -774,12 +781,12 @@ class MessageAttachments(BaseModel):
     attachments: list[MessageAttachment]
 
 
-class ThreadDetail(BaseModel):
+class ThreadDetail(Schema):
     thread: Thread
     messages: list[ThreadMessage]
 
 
-class Notification(BaseModel):
+class Notification(Schema):
     id: UUID
     workspace_stage: str
     kind: str
@@ -793,12 +800,12 @@ class Notification(BaseModel):
     created_at: datetime
 
 
-class UnreadCounts(BaseModel):
+class UnreadCounts(Schema):
     counts: dict[str, int] = Field(description="unread notifications per workspace stage")
     total: int
 
 
-class CallEntry(BaseModel):
+class CallEntry(Schema):
     id: UUID
     lead_id: UUID
     lead_phone: str
@@ -817,11 +824,11 @@ class ClaimRequest(Request):
     claimed_by: Name
 
 
-class ClaimResult(BaseModel):
+class ClaimResult(Schema):
     entry: CallEntry | None = Field(description="null: nothing is due")
 
 
-class UnmatchedReply(BaseModel):
+class UnmatchedReply(Schema):
     message_id: UUID
     reason: str
     from_address: str
@@ -860,7 +867,7 @@ class AssignRequest(Request):
     lead_id: UUID
 
 
-class AssignResult(BaseModel):
+class AssignResult(Schema):
     message_id: UUID
     lead_id: UUID
     thread_id: UUID | None
@@ -869,7 +876,7 @@ class AssignResult(BaseModel):
     lead_state: str = Field(description="the lead's state after the reply was applied")
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Schema):
     id: UUID
     kind: str
     actor: str | None
@@ -899,14 +906,14 @@ class EscalationStepRequest(Request):
         return self
 
 
-class EscalationStep(BaseModel):
+class EscalationStep(Schema):
     timer_type: EscalationTimer
     action: Literal["move", "follow_up", "close"]
     campaign_id: UUID | None
     configured: bool = Field(description="false: the default (7D, 14D follow up; 30D closes)")
 
 
-class EscalationMap(BaseModel):
+class EscalationMap(Schema):
     steps: list[EscalationStep]
 
 
@@ -915,7 +922,7 @@ class TimerRequest(Request):
     trigger_at: AwareDatetime = Field(description="when it fires; a pending one of the type moves")
 
 
-class Timer(BaseModel):
+class Timer(Schema):
     id: UUID
     timer_type: TimerTypeName
     trigger_at: datetime
@@ -929,11 +936,11 @@ class Timer(BaseModel):
     message_id: UUID | None
 
 
-class TimerList(BaseModel):
+class TimerList(Schema):
     items: list[Timer]
 
 
-class TimersCancelled(BaseModel):
+class TimersCancelled(Schema):
     cancelled: int
 
 
@@ -950,7 +957,7 @@ def _time_of_day(value: Any) -> Any:
     return value.isoformat() if isinstance(value, time) else value
 
 
-class StateWindow(BaseModel):
+class StateWindow(Schema):
     """A tenant's own sending window for one state, recipient's local time, every day."""
 
     model_config = ConfigDict(extra="forbid")
@@ -966,7 +973,7 @@ Hours = Annotated[int, Field(ge=0, le=24 * 30)]
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 
 
-class TenantSettings(BaseModel):
+class TenantSettings(Schema):
     timezone: str = Field(
         description="IANA zone of the tenant (a no-answer lease ends at its midnight)"
     )
@@ -1103,7 +1110,7 @@ class ConsentIn(Request):
     lead_id: UUID | None = None
 
 
-class ConsentOut(BaseModel):
+class ConsentOut(Schema):
     id: UUID
     phone: str | None = Field(description="null once the person was erased")
     channel: str
@@ -1130,7 +1137,7 @@ class PhoneResubscribeRequest(Request):
     consent_id: UUID = Field(description="a consent this phone gave after its suppressions")
 
 
-class PhoneResubscribed(BaseModel):
+class PhoneResubscribed(Schema):
     phone: str
     suppressions_lifted: int
     leads_resubscribed: list[UUID]
@@ -1146,7 +1153,7 @@ class SuppressionIn(Request):
     )
 
 
-class SuppressionOut(BaseModel):
+class SuppressionOut(Schema):
     id: UUID
     phone: str | None = Field(
         description="null once the number was erased (its hash still matches)"
@@ -1164,14 +1171,14 @@ class SuppressionOut(BaseModel):
     lifted_by: dict[str, Any] | None
 
 
-class SuppressionImportRow(BaseModel):
+class SuppressionImportRow(Schema):
     row: int
     value: str
     outcome: Literal["added", "already", "invalid"]
     reason: str | None
 
 
-class SuppressionImportResult(BaseModel):
+class SuppressionImportResult(Schema):
     added: int
     already: int
     invalid: int
@@ -1187,12 +1194,12 @@ class ErasureRequest(Request):
     )
 
 
-class ErasureResult(BaseModel):
+class ErasureResult(Schema):
     phone_hash: str = Field(description="sha256 of tenant id and E.164: what is kept")
     erased: dict[str, int] = Field(description="rows cleared, by kind of record")
 
 
-class ResultFigures(BaseModel):
+class ResultFigures(Schema):
     """One group's results (README, "Results", says what each figure counts)."""
 
     requested: int = Field(description="campaign sends stored")
@@ -1217,7 +1224,7 @@ class ResultFigures(BaseModel):
     )
 
 
-class Results(BaseModel):
+class Results(Schema):
     """Results overall and per variant (a send without a variant is `default`)."""
 
     overall: ResultFigures
@@ -1265,7 +1272,7 @@ class NewEventSubscription(Request):
     event_types: list[EventTypeName] = Field(min_length=1, max_length=9)
 
 
-class EventSubscriptionOut(BaseModel):
+class EventSubscriptionOut(Schema):
     id: UUID
     url: str
     event_types: list[EventTypeName]
@@ -1289,7 +1296,7 @@ class EventSubscriptionPatch(Request):
     status: Literal["active", "disabled"]
 
 
-class EventDeliveryOut(BaseModel):
+class EventDeliveryOut(Schema):
     id: UUID
     event_id: UUID
     webhook_id: str = Field(description="the webhook-id header: the same on every attempt")
@@ -1310,7 +1317,7 @@ class ReplayRequest(Request):
     to: AwareDatetime = Field(description="end of the range (exclusive); at most 31 days on")
 
 
-class ReplayResult(BaseModel):
+class ReplayResult(Schema):
     replayed: int = Field(description="events delivered again (at most 1,000 a call)")
     next_from: datetime | None = Field(
         description="where the rest of the range begins: replay again from here; null when done"

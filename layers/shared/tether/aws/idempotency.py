@@ -7,33 +7,27 @@ invocation, so a crash does not block the key for long); once it has finished, t
 other gets the first call's result back without running anything. The payload's
 fingerprint is validated: the same key with different content is IdempotencyKeyReused.
 
-Imported on first use (a function's cached getter): Powertools idempotency loads boto3.
+Powertools idempotency (which loads boto3) and the DynamoDB client are loaded on the
+first `run`, not when the store is made: a webhook refused before it reaches the guard
+(a bad signature, an unknown account, the database down) loads neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
-from tether.aws.clients import aws_client
 from tether.domain.errors import DependencyUnavailable, IdempotencyKeyReused, InProgress
 from tether.observability import logger
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+    )
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 DataT = TypeVar("DataT", bound=BaseModel)
@@ -51,26 +45,58 @@ class DynamoDbExactlyOnce:
         expires_after_seconds: int,
         client: Any = None,
     ) -> None:
+        self._table_name = table_name
         self._key_prefix = key_prefix
-        self._config = IdempotencyConfig(
+        self._expires_after_seconds = expires_after_seconds
+        self._client = client
+        self._lambda_context: LambdaContext | None = None
+
+    @cached_property
+    def _config(self) -> IdempotencyConfig:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+        config = IdempotencyConfig(
             event_key_jmespath="idempotency_key",
             payload_validation_jmespath="fingerprint",
             raise_on_no_idempotency_key=True,
-            expires_after_seconds=expires_after_seconds,
+            expires_after_seconds=self._expires_after_seconds,
         )
-        self._store = DynamoDBPersistenceLayer(
-            table_name=table_name, boto3_client=client or aws_client("dynamodb")
+        if self._lambda_context is not None:
+            config.register_lambda_context(self._lambda_context)
+        return config
+
+    @cached_property
+    def _store(self) -> DynamoDBPersistenceLayer:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        from tether.aws.clients import aws_client
+
+        return DynamoDBPersistenceLayer(
+            table_name=self._table_name, boto3_client=self._client or aws_client("dynamodb")
         )
 
     def register_lambda_context(self, context: LambdaContext) -> None:
         """An in-progress record then expires when this invocation would time out."""
-        self._config.register_lambda_context(context)
+        self._lambda_context = context
+        if "_config" in self.__dict__:  # made: it keeps the invocation's context itself
+            self._config.register_lambda_context(context)
 
     def run(
         self, use_case: Callable[[DataT], ResultT], data: DataT, result_type: type[ResultT]
     ) -> tuple[ResultT, bool]:
         """`use_case(data)` unless it already ran for this key. Returns the result and
         whether it was replayed from the store (True: nothing ran this time)."""
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyInconsistentStateError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+        from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
+            PydanticSerializer,
+        )
+
         ran: list[ResultT] = []
 
         def once(*, data: DataT) -> ResultT:
