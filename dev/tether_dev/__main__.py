@@ -32,7 +32,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     create.add_argument("name")
     _add_local_commands(commands)
+    soak = commands.add_parser("soak", help="the whole system under many faults at once")
+    soak.add_argument("--seed", type=int, help="of every drawn fault (default: random)")
+    soak.add_argument("--short", action="store_true", help="the 2-minute version")
+    soak.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
+
+    if args.command == "soak":
+        from tether_dev.soak import main as soak_main
+
+        return soak_main(args.seed, args.short, args.keep)
 
     if args.command == "tenant":
         return _create_tenant(args.name)

@@ -41,7 +41,7 @@ class SqsSendFaults:
         from botocore.client import BaseClient
         from botocore.exceptions import EndpointConnectionError
 
-        original = BaseClient._make_api_call
+        original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - untyped in the stubs
         faults = self
 
         def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:

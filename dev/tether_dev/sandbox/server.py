@@ -265,6 +265,7 @@ class SandboxServer:
             except Exception:
                 logger.exception("sandbox listener failed", extra={"sid": text.sid})
         if fault == SandboxFault.TIMEOUT:
+            logger.info("sandbox stalls its answer", extra={"sid": text.sid, "send_key": key})
             self._stopping.wait(config.stall_seconds)
         return 201, payload
 
