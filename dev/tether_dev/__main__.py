@@ -191,6 +191,9 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     serve.add_argument("--rate-limited-rate", type=float, default=0.0, help="answered 429")
     serve.add_argument("--latency-jitter", type=float, default=0.0, help="plus up to this")
     serve.add_argument("--stall", type=float, default=30.0, help="how late a timeout answers")
+    serve.add_argument(
+        "--intermediate-statuses", default="queued,sent", help="called back before the last"
+    )
     moto = commands.add_parser("moto", help="moto's server alone: DynamoDB, SQS, ... (the soak)")
     moto.add_argument("--host", default="127.0.0.1")
     moto.add_argument("--port", type=int, default=3002)

@@ -124,6 +124,7 @@ def serve(args: Any) -> int:
         latency_jitter_seconds=args.latency_jitter,
         stall_seconds=args.stall,
         callback_delay_seconds=args.callback_delay,
+        intermediate_statuses=tuple(s for s in args.intermediate_statuses.split(",") if s),
     )
     sandbox = SandboxServer(config, host=args.host, port=args.port).start()
     parent = os.getppid()

@@ -147,8 +147,12 @@ class StatusCallbacks:
         delay_seconds: float = 0.5,
         undelivered_rate: float = 0.0,
         seed: int = 0,
+        intermediate: tuple[str, ...] = ("queued", "sent"),
     ) -> None:
+        """`intermediate`: the statuses posted before the last one (a provider may skip
+        some: the soak asks for fewer to spend its time on more texts)."""
         self._poster = poster
+        self._intermediate = intermediate
         self._delay = delay_seconds
         self._undelivered_rate = undelivered_rate
         self._random = random.Random(seed)  # noqa: S311 - a simulation, not a secret
@@ -185,7 +189,8 @@ class StatusCallbacks:
             }
         start = time.monotonic()
         base = {"id": sid, "from": from_number, "to": to_number}
-        for step, extra in enumerate(({"status": "queued"}, {"status": "sent"}, final), 1):
+        steps = [{"status": status} for status in self._intermediate] + [final]
+        for step, extra in enumerate(steps, 1):
             data = tuple({**base, **extra}.items())
             self._schedule(
                 _Due(start + step * self._delay, next(self._sequence), callback_url, data)

@@ -76,6 +76,7 @@ class SandboxConfig:
     signing_secret: str = DEV_SIGNING_SECRET
     callback_delay_seconds: float = 0.5  # between a send's answer and each next status
     undelivered_rate: float = 0.0  # the share of texts whose last status is undelivered
+    intermediate_statuses: tuple[str, ...] = ("queued", "sent")  # called back before the last
     open_accounts: bool = False  # serve any account id, not only `account_id`
 
 
@@ -159,6 +160,7 @@ class SandboxServer:
             self._poster(self._config),
             delay_seconds=self._config.callback_delay_seconds,
             undelivered_rate=self._config.undelivered_rate,
+            intermediate=self._config.intermediate_statuses,
             seed=self._config.seed,
         ).start()
         # A short poll interval keeps stop() quick; it is the loop's idle wake-up only.

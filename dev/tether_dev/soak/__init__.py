@@ -27,10 +27,11 @@ from tether_dev.soak.drive import Day, Plan, scheduled
 from tether_dev.soak.processes import Faults, SoakProcesses
 
 FULL = Plan(leads=5000, numbers_per_tenant=20, kills=4, database_restarts=2,
-            drive_seconds=480, quiesce_seconds=240)  # fmt: skip
-SHORT = Plan(leads=60, numbers_per_tenant=9, kills=1, database_restarts=1,
-             drive_seconds=30, quiesce_seconds=75, replies_per_tick=2,
-             duplicate_webhooks=10, late_statuses=15, leases=4)  # fmt: skip
+            drive_seconds=480, quiesce_seconds=240, intermediate_statuses="")  # fmt: skip
+SHORT = Plan(leads=40, numbers_per_tenant=9, kills=1, database_restarts=1,
+             drive_seconds=25, quiesce_seconds=90, replies_per_tick=2,
+             duplicate_webhooks=10, late_statuses=15, leases=4,
+             provider_timeout_rate=0.006)  # fmt: skip
 MUST_BE_ZERO = ("lost", "doubled", "stuck", "opt_out_violations", "webhook_violations",
                 "timer_violations", "lease_violations", "event_violations",
                 "dead_letter_violations")  # fmt: skip
@@ -41,13 +42,21 @@ def run_soak(
 ) -> dict[str, Any]:
     started = time.monotonic()
     work_dir = Path(tempfile.mkdtemp(prefix=f"tether-soak-{seed}-"))
-    processes = SoakProcesses(work_dir, Faults(seed))
+    processes = SoakProcesses(
+        work_dir,
+        Faults(
+            seed,
+            provider_timeout_rate=plan.provider_timeout_rate,
+            intermediate_statuses=plan.intermediate_statuses,
+        ),
+    )
     day = Day(processes, plan, random.Random(seed), say)  # noqa: S311 - a simulation
     try:
         processes.start()
         say(f"soak {seed}: stack up in {time.monotonic() - started:.1f}s ({work_dir})")
         day.set_up()
         day.drive()
+        day.end_of_day()
         say(f"drive done (+{time.monotonic() - started:.0f}s); settling")
         settle(day)
         texts = day._sandbox_texts()
@@ -80,25 +89,29 @@ def settle(day: Day) -> None:
     """No more faults: the functions up, the sweeper and the timers (at the day's last
     clock) run until nothing is queued, in flight, or waiting in the database."""
     processes = day.processes
-    if not processes.functions_running():
-        processes.start_functions()
+    processes.stop_functions()  # and again without the SQS faults
+    processes.start_functions(faults=False)
     deadline = time.monotonic() + day.plan.quiesce_seconds
+    said = time.monotonic()
+    rounds = 0
     while time.monotonic() < deadline:
         try:
-            day.stack.invoke("sweeper", scheduled(datetime.now(UTC)))
-            if day.timer_clock is not None:
+            if rounds % 3 == 0:
+                day.stack.invoke("sweeper", scheduled(datetime.now(UTC)))
+            if day.timer_clock is not None and rounds % 10 == 0:
                 day.stack.invoke("timers", scheduled(day.timer_clock))
         except (RuntimeError, urllib3.exceptions.HTTPError) as error:
             day.say(f"settling: {error}")
-        if settled(day):
-            day.say("settled")
+        left = unsettled(day)
+        if not left:
+            day.say(f"settled (+{day.elapsed():.0f}s)")
             return
+        if time.monotonic() - said > 15:
+            day.say(f"settling (+{day.elapsed():.0f}s): {left}")
+            said = time.monotonic()
+        rounds += 1
         time.sleep(3)
     day.say(f"not settled by the deadline; checking as it stands: {unsettled(day)}")
-
-
-def settled(day: Day) -> bool:
-    return not unsettled(day)
 
 
 def unsettled(day: Day) -> dict[str, int]:
@@ -124,7 +137,8 @@ def unsettled(day: Day) -> dict[str, int]:
     with psycopg.connect(day.processes.database_url) as conn:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM messages WHERE direction = 'outbound'"
-            "        AND status IN ('pending', 'queued', 'sending')),"
+            "        AND status IN ('pending', 'queued', 'sending')"
+            "        AND (not_before IS NULL OR not_before <= now())),"
             " (SELECT count(*) FROM webhook_receipts WHERE processed_at IS NULL),"
             " (SELECT count(*) FROM outbox_events WHERE relayed_at IS NULL),"
             " (SELECT count(*) FROM event_deliveries WHERE status = 'pending')"

@@ -47,22 +47,24 @@ def sends(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) -> dict[st
     carry the message's id as their idempotency key), or failed with a reason."""
     by_key = Counter(str(t.get("idempotency_key")) for t in texts)
     rows = conn.execute(
-        "SELECT id::text, status, external_id, error_reason, not_before FROM messages"
-        " WHERE direction = 'outbound'"
+        "SELECT id::text, status, external_id, error_reason,"
+        " coalesce(not_before > now(), false) AS held FROM messages WHERE direction = 'outbound'"
     ).fetchall()
     ids = {row["id"] for row in rows}
     lost = doubled = stuck = waiting = unexplained = 0
     for row in rows:
         accepted = by_key.get(row["id"], 0)
         doubled += max(0, accepted - 1)
-        if row["status"] == "sending":
+        if row["status"] in ("pending", "queued", "sending") and row["held"]:
+            waiting += 1  # held for later (a paused campaign, a retry's back-off)
+        elif row["status"] == "sending":
             stuck += 1
         elif row["external_id"] is not None and accepted == 0:
             lost += 1  # Tether says sent; the provider never had it
         elif row["status"] in ("failed", "canceled") and not row["error_reason"]:
             unexplained += 1
         elif row["status"] in ("pending", "queued"):
-            waiting += 1
+            lost += 1  # due, and nothing at the end will send it
     doubled += sum(n for key, n in by_key.items() if key not in ids)  # texts of no message
     return {
         "messages": len(rows),
@@ -70,7 +72,7 @@ def sends(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) -> dict[st
         "lost": lost + unexplained,
         "doubled": doubled,
         "stuck": stuck,
-        "unsent_at_end": waiting,
+        "held_for_later": waiting,
     }
 
 

@@ -46,8 +46,9 @@ class Faults:
     provider_latency_jitter: float = 0.05
     undelivered_rate: float = 0.03
     sqs_send_failure_rate: float = 0.02
-    stall_seconds: float = 6.0  # a timed-out send's answer comes this late
+    stall_seconds: float = 12.0  # past the adapter's 10 s read timeout
     queue_visibility_seconds: int = 20
+    intermediate_statuses: str = "queued,sent"  # the status callbacks before the last
 
 
 def free_port() -> int:
@@ -66,6 +67,7 @@ class SoakProcesses:
     _sandbox: subprocess.Popen[bytes] | None = None
     _functions: subprocess.Popen[bytes] | None = None
     _logs: list[IO[str]] = field(default_factory=list)
+    _state: dict[str, Any] = field(default_factory=dict)
 
     # -- addresses ------------------------------------------------------------------
 
@@ -90,8 +92,11 @@ class SoakProcesses:
         return self.work_dir / "functions.log"
 
     def state(self) -> dict[str, Any]:
-        state: dict[str, Any] = json.loads((self.work_dir / STATE_FILE_NAME).read_text())
-        return state
+        """Where the stack listens (its dev.json, as the first start wrote it: every
+        restart listens on the same ports)."""
+        if not self._state:
+            self._state = json.loads((self.work_dir / STATE_FILE_NAME).read_text())
+        return self._state
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -126,7 +131,8 @@ class SoakProcesses:
              "--latency", str(f.provider_latency),
              "--latency-jitter", str(f.provider_latency_jitter),
              "--stall", str(f.stall_seconds),
-             "--callback-delay", "0.3", "--seed", str(f.seed)],
+             "--callback-delay", "0.3", "--seed", str(f.seed),
+             "--intermediate-statuses", f.intermediate_statuses],
         )  # fmt: skip
         self._wait_http(f"{self.sandbox_url}/health", self._sandbox, "the sandbox")
         self.start_functions()
@@ -153,7 +159,8 @@ class SoakProcesses:
         time.sleep(down_seconds)
         self.start_database()
 
-    def start_functions(self) -> None:
+    def start_functions(self, faults: bool = True) -> None:
+        """Start the functions (ports as before); `faults` False: with no SQS faults."""
         (self.work_dir / STATE_FILE_NAME).unlink(missing_ok=True)
         f = self.faults
         self.functions_starts += 1
@@ -164,13 +171,24 @@ class SoakProcesses:
              "--websocket-port", str(self.ports["websocket"]),
              "--websocket-management-port", str(self.ports["management"]),
              "--aws-endpoint-url", self.moto_url, "--sandbox-url", self.sandbox_url,
-             "--sqs-send-failure-rate", str(f.sqs_send_failure_rate),
+             "--sqs-send-failure-rate", str(f.sqs_send_failure_rate if faults else 0.0),
              # each start draws other SQS faults, still from the seed
              "--fault-seed", str(f.seed * 1000 + self.functions_starts),
              "--queue-visibility", str(f.queue_visibility_seconds),
              "--log-level", "WARNING"],
         )  # fmt: skip
         self._wait_http(f"{self.gateway_url}/v1/health", self._functions, "the functions")
+
+    def stop_functions(self) -> None:
+        """SIGTERM: the functions finish what they run and stop."""
+        process, self._functions = self._functions, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def kill_functions(self) -> None:
         """kill -9: no handler, no flush, an invocation cut wherever it was."""
