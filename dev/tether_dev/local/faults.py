@@ -26,6 +26,7 @@ class SqsSendFaults:
         self.injected = 0
         self._random = random.Random(seed)  # noqa: S311 - a simulation, not a secret
         self._lock = threading.Lock()
+        self._original: Any = None
 
     def should_fail(self, service: str, operation: str) -> bool:
         if service != "sqs" or operation not in SQS_SENDS or self.rate <= 0:
@@ -42,6 +43,7 @@ class SqsSendFaults:
         from botocore.exceptions import EndpointConnectionError
 
         original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - untyped in the stubs
+        self._original = original
         faults = self
 
         def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
@@ -56,3 +58,11 @@ class SqsSendFaults:
 
         setattr(BaseClient, "_make_api_call", make_api_call)  # noqa: B010
         return self
+
+    def uninstall(self) -> None:
+        """botocore as it was (a test's process outlives the faults)."""
+        from botocore.client import BaseClient
+
+        if self._original is not None:
+            setattr(BaseClient, "_make_api_call", self._original)  # noqa: B010
+            self._original = None
