@@ -78,7 +78,8 @@ def sends(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) -> dict[st
 
 def after_opt_out(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) -> int:
     """Texts the provider accepted after the phone's opt-out committed (its commit time,
-    track_commit_timestamp), other than the confirmation of the opt-out itself."""
+    track_commit_timestamp): campaign texts and auto-replies, not the confirmation of the
+    opt-out itself."""
     suppressed = conn.execute(
         "SELECT s.tenant_id::text, s.phone, s.lifted_at,"
         " coalesce(pg_xact_commit_timestamp(s.xmin), s.created_at) AS committed"
@@ -98,7 +99,7 @@ def after_opt_out(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) ->
     violations = 0
     for text in texts:
         message = messages.get(str(text.get("idempotency_key")))
-        if message is None or message["purpose"] != "campaign":
+        if message is None or message["purpose"] == "opt_out_confirmation":
             continue
         sent = datetime.fromisoformat(text["date_created"])
         for committed, lifted in windows.get((message["tenant_id"], text["to"]), []):
