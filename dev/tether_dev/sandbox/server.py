@@ -291,7 +291,10 @@ class SandboxServer:
         matching = [
             text.as_json()
             for text in reversed(self.texts())
-            if (from_number is None or text.from_number == from_number)
+            # an account lists its own texts only, as at every provider (with open
+            # accounts, one sandbox serves every tenant's account locally)
+            if text.account_id == account_id
+            and (from_number is None or text.from_number == from_number)
             and (to_number is None or text.to_number == to_number)
             and (after is None or text.created_at >= after)
         ]

@@ -247,12 +247,12 @@ class Day:
             self._reply(text, "STOP")
 
     def _sandbox_texts(self) -> list[dict[str, Any]]:
-        """Every text the sandbox accepted (its list serves every account at once)."""
-        if not self.tenants:
-            return []
-        with contextlib.suppress(urllib3.exceptions.HTTPError, KeyError, ValueError):
-            return self.stack.texts(self.tenants[0].account_id)
-        return []
+        """Every text the sandbox accepted for the tenants' accounts."""
+        texts: list[dict[str, Any]] = []
+        for tenant in self.tenants:
+            with contextlib.suppress(urllib3.exceptions.HTTPError, KeyError, ValueError):
+                texts += self.stack.texts(tenant.account_id)
+        return texts
 
     def _replies(self, texts: list[dict[str, Any]]) -> None:
         for text in self.rng.sample(texts, min(self.plan.replies_per_tick, len(texts))):
