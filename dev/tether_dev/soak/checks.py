@@ -51,7 +51,7 @@ def sends(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) -> dict[st
         " coalesce(not_before > now(), false) AS held FROM messages WHERE direction = 'outbound'"
     ).fetchall()
     ids = {row["id"] for row in rows}
-    lost = doubled = stuck = waiting = unexplained = 0
+    lost = doubled = stuck = waiting = unexplained = failed_but_accepted = 0
     for row in rows:
         accepted = by_key.get(row["id"], 0)
         doubled += max(0, accepted - 1)
@@ -63,6 +63,9 @@ def sends(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) -> dict[st
             lost += 1  # Tether says sent; the provider never had it
         elif row["status"] in ("failed", "canceled") and not row["error_reason"]:
             unexplained += 1
+        elif row["status"] in ("failed", "canceled") and accepted:
+            # the provider had it after all (a timeout, then no attempt left): told apart
+            failed_but_accepted += 1
         elif row["status"] in ("pending", "queued"):
             lost += 1  # due, and nothing at the end will send it
     doubled += sum(n for key, n in by_key.items() if key not in ids)  # texts of no message
@@ -73,6 +76,7 @@ def sends(conn: psycopg.Connection[Any], texts: list[dict[str, Any]]) -> dict[st
         "doubled": doubled,
         "stuck": stuck,
         "held_for_later": waiting,
+        "failed_but_accepted": failed_but_accepted,
     }
 
 
