@@ -128,11 +128,21 @@ def webhooks(conn: psycopg.Connection[Any]) -> dict[str, int]:
         " WHERE direction = 'inbound' GROUP BY provider, external_id HAVING count(*) > 1) d"
     ).fetchone()
     receipts = conn.execute("SELECT count(*) AS n FROM webhook_receipts").fetchone()
+    parts = {
+        "webhooks_stored_twice": int(stored_twice["n"] if stored_twice else 0),
+        "webhooks_unprocessed": int(unprocessed["n"] if unprocessed else 0),
+        "inbound_applied_twice": int(inbound_twice["n"] if inbound_twice else 0),
+    }
+    if any(parts.values()):
+        for row in conn.execute(
+            "SELECT id, event_type, received_at, enqueued_at, attempts, last_error"
+            " FROM webhook_receipts WHERE processed_at IS NULL LIMIT 10"
+        ).fetchall():
+            print(f"unprocessed receipt: {row}", flush=True)
     return {
         "webhooks": int(receipts["n"]) if receipts else 0,
-        "webhook_violations": int(stored_twice["n"] if stored_twice else 0)
-        + int(unprocessed["n"] if unprocessed else 0)
-        + int(inbound_twice["n"] if inbound_twice else 0),
+        "webhook_violations": sum(parts.values()),
+        **parts,
     }
 
 
