@@ -59,7 +59,7 @@ def run_soak(
         day.end_of_day()
         say(f"drive done (+{time.monotonic() - started:.0f}s); settling")
         settle(day)
-        texts = day._sandbox_texts()
+        texts = day._sandbox_texts()  # the sandbox outlives the functions
         state = processes.state()
         result: dict[str, Any] = {f"faults_{k}": v for k, v in sorted(day.faults.items())}
         result.update(fault_counts(processes))
@@ -104,6 +104,11 @@ def settle(day: Day) -> None:
             day.say(f"settling: {error}")
         left = unsettled(day)
         if not left:
+            # and still so a little later: a provider's late callback may be on its way
+            time.sleep(5)
+            left = unsettled(day)
+        if not left:
+            processes.stop_functions()  # what the checks read no longer moves
             day.say(f"settled (+{day.elapsed():.0f}s)")
             return
         if time.monotonic() - said > 15:
@@ -111,7 +116,9 @@ def settle(day: Day) -> None:
             said = time.monotonic()
         rounds += 1
         time.sleep(3)
-    day.say(f"not settled by the deadline; checking as it stands: {unsettled(day)}")
+    left = unsettled(day)
+    processes.stop_functions()
+    day.say(f"not settled by the deadline; checking as it stands: {left}")
 
 
 def unsettled(day: Day) -> dict[str, int]:
@@ -141,9 +148,11 @@ def unsettled(day: Day) -> dict[str, int]:
             "        AND (not_before IS NULL OR not_before <= now())),"
             " (SELECT count(*) FROM webhook_receipts WHERE processed_at IS NULL),"
             " (SELECT count(*) FROM outbox_events WHERE relayed_at IS NULL),"
-            " (SELECT count(*) FROM event_deliveries WHERE status = 'pending')"
+            " (SELECT count(*) FROM event_deliveries WHERE status = 'pending'),"
+            " (SELECT count(*) FROM webhook_receipts WHERE received_at > now() - interval '8s')"
         ).fetchone()
-    for key, value in zip(("sends", "receipts", "events", "deliveries"), row or (), strict=False):
+    names = ("sends", "receipts", "events", "deliveries", "webhooks_arriving")
+    for key, value in zip(names, row or (), strict=False):
         if value:
             left[key] = int(value)
     return left
