@@ -36,12 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     soak.add_argument("--seed", type=int, help="of every drawn fault (default: random)")
     soak.add_argument("--short", action="store_true", help="the 2-minute version")
     soak.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    soak.add_argument("--leads", type=int, help="over the plan's (full: 5,000; short: 40)")
     args = parser.parse_args(argv)
 
     if args.command == "soak":
         from tether_dev.soak import main as soak_main
 
-        return soak_main(args.seed, args.short, args.keep)
+        return soak_main(args.seed, args.short, args.keep, args.leads)
 
     if args.command == "tenant":
         return _create_tenant(args.name)

@@ -18,6 +18,8 @@ def test_short_soak_loses_doubles_and_strands_nothing() -> None:
     result = run_soak(seed, SHORT, say=said.append)
 
     broken = {name: result[name] for name in MUST_BE_ZERO if result.get(name)}
+    if not result["settled"]:
+        broken["settled"] = False
     assert not broken, f"seed {seed}: {broken}\n{result}\n" + "\n".join(said)
     # the run did what it is for: sends went out and every kind of fault landed
     for count in ("texts_at_provider", "webhooks", "events"):

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def run_soak(
         day.drive()
         day.end_of_day()
         say(f"drive done (+{time.monotonic() - started:.0f}s); settling")
-        settle(day)
+        settled = settle(day)
         texts = day._sandbox_texts()  # the sandbox outlives the functions
         state = processes.state()
         result: dict[str, Any] = {f"faults_{k}": v for k, v in sorted(day.faults.items())}
@@ -74,6 +75,8 @@ def run_soak(
                 dict(state["queues"]),
             )
         )
+        # not settled: what is still on its way counts as lost or stuck; the run fails
+        result["settled"] = settled
         result["seed"] = seed
         result["seconds"] = round(time.monotonic() - started, 1)
         return result
@@ -85,7 +88,7 @@ def run_soak(
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def settle(day: Day) -> None:
+def settle(day: Day) -> bool:
     """No more faults: the functions up, the sweeper and the timers (at the day's last
     clock) run until nothing is queued, in flight, or waiting in the database."""
     processes = day.processes
@@ -110,7 +113,7 @@ def settle(day: Day) -> None:
         if not left:
             processes.stop_functions()  # what the checks read no longer moves
             day.say(f"settled (+{day.elapsed():.0f}s)")
-            return
+            return True
         if time.monotonic() - said > 15:
             day.say(f"settling (+{day.elapsed():.0f}s): {left}")
             said = time.monotonic()
@@ -119,6 +122,7 @@ def settle(day: Day) -> None:
     left = unsettled(day)
     processes.stop_functions()
     day.say(f"not settled by the deadline; checking as it stands: {left}")
+    return False
 
 
 def unsettled(day: Day) -> dict[str, int]:
@@ -177,10 +181,15 @@ def _read(path: Path) -> str:
         return ""
 
 
-def main(seed: int | None, short: bool, keep: bool) -> int:
+def main(seed: int | None, short: bool, keep: bool, leads: int | None = None) -> int:
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
-    result = run_soak(seed, SHORT if short else FULL, keep=keep)
+    plan = SHORT if short else FULL
+    if leads is not None:
+        plan = replace(plan, leads=leads)
+    result = run_soak(seed, plan, keep=keep)
     failed = [name for name in MUST_BE_ZERO if result.get(name)]
+    if not result["settled"]:
+        failed.append("settled")
     if failed:
         print(f"soak {seed}: FAILED {failed}", file=sys.stderr, flush=True)
     print(as_line(result), flush=True)
