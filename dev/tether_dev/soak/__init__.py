@@ -110,6 +110,12 @@ def settle(day: Day) -> bool:
             # and still so a little later: a provider's late callback may be on its way
             time.sleep(5)
             left = unsettled(day)
+        if not left and day.timer_clock is not None:
+            # the timers once more at the day's last clock: sends settled since may have
+            # made timers already due by it (a first touch's 7-, 14- and 30-day timers)
+            fired = day.stack.invoke("timers", scheduled(day.timer_clock))
+            if fired.get("fired") or fired.get("sends"):
+                left = {"timers_fired": int(fired.get("fired", 0))}
         if not left:
             processes.stop_functions()  # what the checks read no longer moves
             day.say(f"settled (+{day.elapsed():.0f}s)")
