@@ -32,11 +32,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     create.add_argument("name")
     _add_local_commands(commands)
+    soak = commands.add_parser("soak", help="the whole system under many faults at once")
+    soak.add_argument("--seed", type=int, help="of every drawn fault (default: random)")
+    soak.add_argument("--short", action="store_true", help="the 2-minute version")
+    soak.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    soak.add_argument("--leads", type=int, help="over the plan's (full: 5,000; short: 40)")
     args = parser.parse_args(argv)
+
+    if args.command == "soak":
+        from tether_dev.soak import main as soak_main
+
+        return soak_main(args.seed, args.short, args.keep, args.leads)
 
     if args.command == "tenant":
         return _create_tenant(args.name)
-    if args.command in ("dev", "invoke", "sandbox", "demo", "deploy-check"):
+    if args.command in ("dev", "invoke", "sandbox", "demo", "deploy-check", "moto"):
         from tether_dev.local import cli
 
         return cli.run(args)
@@ -121,6 +131,20 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     dev.add_argument(
         "--sandbox-callback-delay", type=float, default=0.5, help="seconds between statuses"
     )
+    dev.add_argument(
+        "--aws-endpoint-url", help="moto serving elsewhere (python -m tether_dev moto)"
+    )
+    dev.add_argument("--sandbox-url", help="a sandbox serving elsewhere (sandbox serve)")
+    dev.add_argument(
+        "--sqs-send-failure-rate",
+        type=float,
+        default=0.0,
+        help="share of the functions' SQS sends that fail (fault injection)",
+    )
+    dev.add_argument("--fault-seed", type=int, default=0, help="seed of the injected faults")
+    dev.add_argument(
+        "--queue-visibility", type=int, help="seconds, over every queue's VisibilityTimeout"
+    )
     dev.add_argument("--log-level", default="INFO")
     dev.add_argument("--json-logs", action="store_true", help="Powertools JSON, as in Lambda")
     demo = commands.add_parser(
@@ -163,6 +187,17 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     serve.add_argument("--undelivered-rate", type=float, default=0.0)
     serve.add_argument("--latency", type=float, default=0.0)
     serve.add_argument("--callback-delay", type=float, default=0.5)
+    serve.add_argument("--seed", type=int, default=0, help="of the faults drawn at a rate")
+    serve.add_argument("--timeout-rate", type=float, default=0.0, help="accepted, answered late")
+    serve.add_argument("--rate-limited-rate", type=float, default=0.0, help="answered 429")
+    serve.add_argument("--latency-jitter", type=float, default=0.0, help="plus up to this")
+    serve.add_argument("--stall", type=float, default=30.0, help="how late a timeout answers")
+    serve.add_argument(
+        "--intermediate-statuses", default="queued,sent", help="called back before the last"
+    )
+    moto = commands.add_parser("moto", help="moto's server alone: DynamoDB, SQS, ... (the soak)")
+    moto.add_argument("--host", default="127.0.0.1")
+    moto.add_argument("--port", type=int, default=3002)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,24 @@ class MotoServer:
             self._server = None
 
 
+def serve_moto(host: str, port: int) -> int:
+    """`python -m tether_dev moto`: moto's server in a process of its own, until SIGINT
+    or SIGTERM, so that what is queued outlives the functions' process (the soak kills
+    it). The stack given --aws-endpoint-url provisions its tables and queues there."""
+    import signal
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server = MotoServer(host, port).start()
+    print(f"moto serving at {server.url}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+    return 0
+
+
 def claim_port(host: str, port: int) -> int:
     """`port` if it is free on `host`, any free port for 0; OSError when taken. (Another
     program may still take it before we bind again: unlikely, and then binding fails.)"""

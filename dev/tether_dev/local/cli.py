@@ -42,8 +42,17 @@ def _run(args: argparse.Namespace) -> int:
                 log_level=args.log_level.upper(),
                 json_logs=args.json_logs,
                 parameter_overrides=tuple(parameter_pairs(args.parameter_overrides)),
+                aws_endpoint_url=args.aws_endpoint_url,
+                sandbox_url=args.sandbox_url,
+                sqs_send_failure_rate=args.sqs_send_failure_rate,
+                fault_seed=args.fault_seed,
+                queue_visibility_seconds=args.queue_visibility,
             )
         )
+    if args.command == "moto":
+        from tether_dev.local.aws import serve_moto
+
+        return serve_moto(args.host, args.port)
     if args.command == "demo":
         return demo(args.wait)
     if args.command == "deploy-check":

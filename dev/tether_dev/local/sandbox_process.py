@@ -109,13 +109,22 @@ def serve(args: Any) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    rates = {
+        SandboxFault.SERVER_ERROR: args.failure_rate,
+        SandboxFault.TIMEOUT: args.timeout_rate,
+        SandboxFault.RATE_LIMITED: args.rate_limited_rate,
+    }
     config = SandboxConfig(
         open_accounts=True,
         webhook_url=args.webhook_url,
-        fault_rates={SandboxFault.SERVER_ERROR: args.failure_rate} if args.failure_rate else {},
+        fault_rates={fault: rate for fault, rate in rates.items() if rate},
+        seed=args.seed,
         undelivered_rate=args.undelivered_rate,
         latency_seconds=args.latency,
+        latency_jitter_seconds=args.latency_jitter,
+        stall_seconds=args.stall,
         callback_delay_seconds=args.callback_delay,
+        intermediate_statuses=tuple(s for s in args.intermediate_statuses.split(",") if s),
     )
     sandbox = SandboxServer(config, host=args.host, port=args.port).start()
     parent = os.getppid()

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
 from tether_dev.local.aws import MotoServer, client, provision, queue_url
+from tether_dev.local.faults import SqsSendFaults
 from tether_dev.local.gateway import LocalGateway
 from tether_dev.local.lambda_api import LocalLambdaApi
 from tether_dev.local.logs import stack_logger, use_terminal_logs
@@ -63,6 +65,15 @@ class DevOptions:
     sandbox_callback_delay_seconds: float = 0.5
     log_level: str = "INFO"
     json_logs: bool = False
+    # services in processes of their own (the soak: they outlive a kill -9 of this one):
+    # moto's endpoint and the sandbox's URL, started elsewhere, instead of our own
+    aws_endpoint_url: str | None = None
+    sandbox_url: str | None = None
+    sqs_send_failure_rate: float = 0.0  # the functions' SQS sends that fail (local.faults)
+    fault_seed: int = 0
+    # every queue's visibility timeout, over the template's (6 x its function's timeout):
+    # the soak kills the functions mid-batch and would wait minutes for the batch again
+    queue_visibility_seconds: int | None = None
     # template parameters, as `sam local --parameter-overrides` (those without a
     # default, the secret ARNs, have no local value unless given one here)
     parameter_overrides: tuple[tuple[str, str], ...] = ()
@@ -124,6 +135,26 @@ def sandbox_webhook_url(routes: list[Route], gateway_url: str) -> str:
     raise RuntimeError("template.yaml has no /.../{provider}/.../{account_id} webhook route")
 
 
+def external_moto(endpoint: str | None) -> MotoServer | None:
+    """moto already serving at `endpoint` (not ours to start or stop), or None."""
+    if endpoint is None:
+        return None
+    parts = urlsplit(endpoint)
+    return MotoServer(parts.hostname or "127.0.0.1", parts.port or 80)
+
+
+def external_sandbox(url: str | None) -> SandboxProcess | None:
+    """The sandbox already serving at `url` with the development secret and token (not
+    ours to start or stop), or None."""
+    if url is None:
+        return None
+    from tether_dev.sandbox.server import DEV_SIGNING_SECRET, SandboxConfig
+
+    parts = urlsplit(url)
+    options = SandboxOptions(parts.hostname or "127.0.0.1", parts.port or 80, webhook_url="")
+    return SandboxProcess(options, None, DEV_SIGNING_SECRET, SandboxConfig().api_token)
+
+
 def local_parameters(
     settings: DatabaseSettings, overrides: Iterable[tuple[str, str]]
 ) -> dict[str, str]:
@@ -143,13 +174,21 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
     stack_logger().info("database migrated", extra={"applied": len(applied)})
 
     with ExitStack() as exit_stack:
-        moto = MotoServer(options.host, options.moto_port).start()
+        moto = (
+            external_moto(options.aws_endpoint_url)
+            or MotoServer(options.host, options.moto_port).start()
+        )
         exit_stack.callback(moto.stop)
+        if options.sqs_send_failure_rate:
+            SqsSendFaults(options.sqs_send_failure_rate, options.fault_seed).install()
         stack = read_stack(
             load_template(options.template),
             lambda name: queue_url(moto.url, name),
             local_parameters(settings, options.parameter_overrides),
         )
+        if options.queue_visibility_seconds is not None:
+            for queue in stack.queues:
+                queue.attributes["VisibilityTimeout"] = str(options.queue_visibility_seconds)
         provision(stack, moto.url)
 
         def invoke_api(logical_id: str, event: dict[str, Any], request_id: str) -> Invocation:
@@ -184,17 +223,20 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             ),
         )
         runner.warm()
-        sandbox = SandboxProcess(
-            SandboxOptions(
-                host=options.host,
-                port=options.sandbox_port,
-                webhook_url=sandbox_webhook_url(stack.routes, gateway.url),
-                failure_rate=options.sandbox_failure_rate,
-                undelivered_rate=options.sandbox_undelivered_rate,
-                latency_seconds=options.sandbox_latency_seconds,
-                callback_delay_seconds=options.sandbox_callback_delay_seconds,
-            )
-        ).start()
+        sandbox = (
+            external_sandbox(options.sandbox_url)
+            or SandboxProcess(
+                SandboxOptions(
+                    host=options.host,
+                    port=options.sandbox_port,
+                    webhook_url=sandbox_webhook_url(stack.routes, gateway.url),
+                    failure_rate=options.sandbox_failure_rate,
+                    undelivered_rate=options.sandbox_undelivered_rate,
+                    latency_seconds=options.sandbox_latency_seconds,
+                    callback_delay_seconds=options.sandbox_callback_delay_seconds,
+                )
+            ).start()
+        )
         exit_stack.callback(sandbox.stop)
         sqs = client("sqs", moto.url)
         pollers = []

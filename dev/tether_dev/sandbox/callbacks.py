@@ -160,8 +160,12 @@ class StatusCallbacks:
         delay_seconds: float = 0.5,
         undelivered_rate: float = 0.0,
         seed: int = 0,
+        intermediate: tuple[str, ...] = ("queued", "sent"),
     ) -> None:
+        """`intermediate`: the statuses posted before the last one (a provider may skip
+        some: the soak asks for fewer to spend its time on more texts)."""
         self._poster = poster
+        self._intermediate = intermediate
         self._delay = delay_seconds
         self._undelivered_rate = undelivered_rate
         self._random = random.Random(seed)  # noqa: S311 - a simulation, not a secret
@@ -206,7 +210,8 @@ class StatusCallbacks:
             }
         start = time.monotonic()
         base = {"id": sid, "from": from_number, "to": to_number}
-        steps: list[dict[str, Any]] = [{"status": "queued"}, {"status": "sent"}, final]
+        steps: list[dict[str, Any]] = [{"status": status} for status in self._intermediate]
+        steps.append(final)
         if channel == "whatsapp":
             base["channel"] = "whatsapp"
             if delivered:

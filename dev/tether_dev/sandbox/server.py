@@ -103,6 +103,7 @@ class SandboxConfig:
     signing_secret: str = DEV_SIGNING_SECRET
     callback_delay_seconds: float = 0.5  # between a send's answer and each next status
     undelivered_rate: float = 0.0  # the share of texts whose last status is undelivered
+    intermediate_statuses: tuple[str, ...] = ("queued", "sent")  # called back before the last
     open_accounts: bool = False  # serve any account id, not only `account_id`
 
 
@@ -196,6 +197,7 @@ class SandboxServer:
             self._poster(self._config),
             delay_seconds=self._config.callback_delay_seconds,
             undelivered_rate=self._config.undelivered_rate,
+            intermediate=self._config.intermediate_statuses,
             seed=self._config.seed,
         ).start()
         # A short poll interval keeps stop() quick; it is the loop's idle wake-up only.
@@ -304,6 +306,7 @@ class SandboxServer:
             except Exception:
                 logger.exception("sandbox listener failed", extra={"sid": text.sid})
         if fault == SandboxFault.TIMEOUT:
+            logger.info("sandbox stalls its answer", extra={"sid": text.sid, "send_key": key})
             self._stopping.wait(config.stall_seconds)
         return 201, payload
 
@@ -327,7 +330,10 @@ class SandboxServer:
         matching = [
             text.as_json()
             for text in reversed(self.texts())
-            if (from_number is None or text.from_number == from_number)
+            # an account lists its own texts only, as at every provider (with open
+            # accounts, one sandbox serves every tenant's account locally)
+            if text.account_id == account_id
+            and (from_number is None or text.from_number == from_number)
             and (to_number is None or text.to_number == to_number)
             and (after is None or text.created_at >= after)
         ]

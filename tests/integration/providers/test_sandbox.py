@@ -290,6 +290,27 @@ def test_the_messages_list_filters_by_number_pair_and_time(
     assert listed(to=TO, date_sent_after=middle.isoformat()) == ["b"]
 
 
+def test_an_account_lists_its_own_texts_only() -> None:
+    """Found by the soak: with open accounts (one sandbox for every tenant locally) the
+    list answered every account's texts, so one tenant read another's."""
+    with SandboxServer(SandboxConfig(open_accounts=True)) as server:
+        SandboxProvider(server.url, "acct-a", "sandbox-token").send(command(key="a"))
+        SandboxProvider(server.url, "acct-b", "sandbox-token").send(command(key="b"))
+        http = urllib3.PoolManager(retries=False)
+
+        def listed(account: str) -> list[str]:
+            response = http.request(
+                "GET",
+                f"{server.url}/v1/accounts/{account}/messages",
+                headers={"Authorization": "Bearer sandbox-token"},
+            )
+            return [m["idempotency_key"] for m in json.loads(response.data)["messages"]]
+
+        assert listed("acct-a") == ["a"]
+        assert listed("acct-b") == ["b"]
+        assert listed("acct-c") == []
+
+
 def test_accepted_texts_reach_the_listener_seam() -> None:
     heard: list[SandboxText] = []
     with SandboxServer(on_text_accepted=heard.append) as server:
