@@ -298,6 +298,28 @@ def test_a_timeout_leaves_the_attempt_in_doubt_and_the_retry_does_not_send_twice
     assert outbound.texts_to("+15005550007") == 1
 
 
+def test_a_text_the_provider_took_before_an_opt_out_is_sent_not_failed_on_retry(
+    admin: Connection, app_connections: FreshConnections, sandbox_without_keys: SandboxServer
+) -> None:
+    """Found by the soak (issue 21): the attempt timed out after the provider took the
+    text, the lead opted out, and the retry's gate marked failed a text the lead had got.
+    An attempt left in doubt asks the provider first; what it took is recorded as sent,
+    and nothing goes a second time."""
+    sandbox_without_keys.configure(stall_seconds=1.5)
+    outbound = Outbound(admin, app_connections, sandbox_without_keys)
+    lead = outbound.lead("+15005550007")
+    message_id = outbound.request(lead)
+    outcome = outbound.process(message_id)
+    assert outcome.outcome is Outcome.RETRY  # accepted, answered too late
+    time.sleep(1.0)  # the sandbox records the stalled text
+    admin.execute("UPDATE leads SET state = 'suppressed' WHERE id = %s", (lead,))
+    assert outbound.process(message_id, outcome.not_before or NOW).outcome is Outcome.SENT
+    message = outbound.message(message_id)
+    assert message["status"] == "sent"
+    assert message["external_id"] is not None
+    assert outbound.texts_to("+15005550007") == 1
+
+
 def test_suppressed_and_closed_leads_get_nothing(outbound: Outbound, admin: Connection) -> None:
     suppressed, closed = outbound.lead(), outbound.lead("+14155550124")
     admin.execute("UPDATE leads SET state = 'suppressed' WHERE id = %s", (suppressed,))

@@ -868,6 +868,14 @@ def _process(
     # text) asks the provider again with the same key; it passes every gate first, as
     # any attempt does: hours may have passed since (quiet hours, validity, a pause).
     in_doubt = ctx.status == "sending" and ctx.attempt_started_at is not None
+    callback_url = status_callback_url(webhook_base_url, ctx.provider, ctx.provider_account_id)
+    if in_doubt:
+        # But first: did the provider take it before the attempt was left open? Then the
+        # lead has the text, and a gate that refuses it now (an opt-out since, its
+        # validity passed) must not mark it failed (found by the soak, issue 21).
+        taken = _taken_before(ctx, providers, callback_url)
+        if taken is not None:
+            return _record_taken(uow, ctx, taken, now)
     gated = _gate(uow, ctx, now)
     if gated is not None:
         uow.commit()
@@ -875,8 +883,41 @@ def _process(
     uow.messages.start_attempt(ctx.id, now)
     uow.commit()
     jitter = rng or random.Random()  # noqa: S311 - back-off jitter, not a secret
-    callback_url = status_callback_url(webhook_base_url, ctx.provider, ctx.provider_account_id)
     return _hand_over(uow, ctx, providers, now, in_doubt, jitter, callback_url)
+
+
+def _taken_before(
+    ctx: SendContext, providers: ProviderSource, callback_url: str
+) -> tuple[str, SendAccepted] | None:
+    """The provider's record of an attempt left in doubt, if it has one: (provider, what
+    it accepted). None when it has none or cannot say now (then the gates and the usual
+    retry decide, as before)."""
+    assert ctx.attempt_started_at is not None
+    try:
+        provider = providers(ctx)
+        found = provider.find_sent(
+            _command(ctx, callback_url), ctx.attempt_started_at - RECONCILE_MARGIN
+        )
+    except ProviderError:
+        return None
+    return (provider.name, found) if found is not None else None
+
+
+def _record_taken(
+    uow: UnitOfWork, claimed: SendContext, taken: tuple[str, SendAccepted], now: datetime
+) -> SendOutcome:
+    check = uow.messages.begin_hand_over(claimed.id)
+    assert check is not None  # locked a moment ago
+    if check.external_id is not None:
+        uow.rollback()
+        return SendOutcome(Outcome.ALREADY_DONE)
+    ctx = replace(
+        claimed,
+        attempts=check.attempts,
+        lead_state=check.lead.state.value if check.lead else None,
+    )
+    provider_name, accepted = taken
+    return _record_sent(uow, ctx, check.lead, provider_name, accepted, now, reconciled=True)
 
 
 def _gate(uow: UnitOfWork, ctx: SendContext, now: datetime) -> SendOutcome | None:
@@ -967,7 +1008,16 @@ def _hand_over(
         provider = providers(ctx)
     except ProviderError as error:  # no usable credentials: an operator must act
         return _provider_refused(uow, ctx, error, now, rng)
-    command = SendCommand(
+    command = _command(ctx, callback_url)
+    try:
+        accepted = _deliver(provider, command, in_doubt, claimed.attempt_started_at)
+    except ProviderError as error:
+        return _provider_refused(uow, ctx, error, now, rng)
+    return _record_sent(uow, ctx, lead, provider.name, accepted, now, reconciled=in_doubt)
+
+
+def _command(ctx: SendContext, callback_url: str) -> SendCommand:
+    return SendCommand(
         from_number=ctx.from_number,
         to_number=ctx.to_number,
         body=ctx.body,
@@ -984,15 +1034,25 @@ def _hand_over(
         if ctx.template is not None
         else None,
     )
-    try:
-        accepted = _deliver(provider, command, in_doubt, claimed.attempt_started_at)
-    except ProviderError as error:
-        return _provider_refused(uow, ctx, error, now, rng)
+
+
+def _record_sent(
+    uow: UnitOfWork,
+    ctx: SendContext,
+    lead: Lead | None,
+    provider_name: str,
+    accepted: SendAccepted,
+    now: datetime,
+    *,
+    reconciled: bool,
+) -> SendOutcome:
+    """The provider took the text: record it, its status event, the reports that came
+    first, the lead's first touch and the number's count, and commit."""
     before = uow.messages.record_sent(
-        ctx.id, provider.name, accepted.external_id, accepted.segments, now
+        ctx.id, provider_name, accepted.external_id, accepted.segments, now
     )
     _status_changed(uow, ctx, "sent", before, None, now)
-    apply_parked_statuses(uow, ctx.id, provider.name, accepted.external_id, now)
+    apply_parked_statuses(uow, ctx.id, provider_name, accepted.external_id, now)
     if lead is not None and lead.state is LeadState.NEW:
         _first_touch(uow, ctx, lead, now)
     record_number_delivery(uow, ctx.tenant_id, ctx.number_id, "sent", now)
@@ -1006,9 +1066,9 @@ def _hand_over(
             "message_id": str(ctx.id),
             "send_key": ctx.send_key,
             "from": ctx.from_number,
-            "provider": provider.name,
+            "provider": provider_name,
             "external_id": accepted.external_id,
-            "reconciled": in_doubt,
+            "reconciled": reconciled,
         },
     )
     return SendOutcome(Outcome.SENT)
