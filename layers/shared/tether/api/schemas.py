@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from tether.domain.whatsapp import check_template_use
+
 
 def _storable(value: str) -> str:
     if "\x00" in value:
@@ -688,11 +690,9 @@ class SendMessage(Request):
 
     @model_validator(mode="after")
     def _template_is_whatsapp(self) -> SendMessage:
-        if self.whatsapp_template is not None:
-            if self.channel != "whatsapp":
-                raise ValueError("whatsapp_template goes with channel 'whatsapp'")
-            if self.body is not None or self.media_urls:
-                raise ValueError("a WhatsApp template send has no body or media of its own")
+        check_template_use(
+            self.channel, self.whatsapp_template is not None, self.body, self.media_urls
+        )
         return self
 
 

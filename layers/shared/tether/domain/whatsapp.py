@@ -10,7 +10,7 @@ their body for the record, while the provider is sent the template's id and the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -26,6 +26,18 @@ ADDRESS_PREFIX = "whatsapp:"
 PLACEHOLDER = re.compile(r"\{\{\s*([0-9]{1,2})\s*\}\}")
 MAX_VARIABLE_LENGTH = 1024
 TEMPLATE_STATUSES = ("approved", "pending", "rejected", "paused", "disabled")
+
+
+def check_template_use(
+    channel: str, templated: bool, body: str | None, media_urls: Sequence[str]
+) -> None:
+    """A WhatsApp template send goes on channel 'whatsapp' and brings no body or media of
+    its own (ValueError, which the request models turn into a 422)."""
+    if templated:
+        if channel != "whatsapp":
+            raise ValueError("whatsapp_template goes with channel 'whatsapp'")
+        if body is not None or media_urls:
+            raise ValueError("a WhatsApp template send has no body or media of its own")
 
 
 def carries_whatsapp(provider: str) -> bool:

@@ -38,11 +38,11 @@ from tether.domain.consent import ConsentKind
 from tether.domain.email import mailbox_parts
 from tether.domain.events import InboundMessage
 from tether.domain.model import Lead
-from tether.domain.outbox import EventType, opted_out_data, reply_received_data
+from tether.domain.outbox import EventType, reply_received_data
 from tether.domain.worker import decide
 from tether.observability import logger
 from tether.services.numbers import tenant_number_settings
-from tether.services.replies import HandledReply, ReplyOutcome
+from tether.services.replies import HandledReply, ReplyOutcome, record_lead_opted_out
 from tether.services.replies import _act as act_on_lead
 from tether.services.replies import _follow_through as follow_through_reply
 
@@ -190,19 +190,5 @@ def _suppress_phone(
         source_message_id=message_id,
         receipt_id=receipt_id,
     )
-    if suppression is None:
-        return  # suppressed already
-    uow.outbox.record(
-        lead.tenant_id,
-        EventType.LEAD_OPTED_OUT,
-        opted_out_data(
-            lead.id,
-            lead.phone,
-            number_id=None,
-            number=None,
-            keyword=classification.keyword,
-            source="reply",
-        ),
-        now,
-        lead_id=lead.id,
-    )
+    if suppression is not None:  # else suppressed already
+        record_lead_opted_out(uow, lead, classification.keyword, now)

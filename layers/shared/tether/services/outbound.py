@@ -75,7 +75,12 @@ from tether.domain.send_gates import (
 )
 from tether.domain.send_key import check_send_key, default_send_key
 from tether.domain.status_callbacks import status_callback_url
-from tether.domain.whatsapp import SessionWindowClosed, WhatsAppTemplate, carries_whatsapp
+from tether.domain.whatsapp import (
+    SessionWindowClosed,
+    WhatsAppTemplate,
+    carries_whatsapp,
+    check_template_use,
+)
 from tether.domain.worker import OPT_OUT_CONFIRMATION
 from tether.observability import logger, metrics
 from tether.providers.base import (
@@ -147,11 +152,9 @@ class SendRequest(BaseModel):
 
     @model_validator(mode="after")
     def _template_is_whatsapp(self) -> SendRequest:
-        if self.whatsapp_template is not None:
-            if self.channel != "whatsapp":
-                raise ValueError("whatsapp_template goes with channel 'whatsapp'")
-            if self.body is not None or self.media_urls:
-                raise ValueError("a WhatsApp template send has no body or media of its own")
+        check_template_use(
+            self.channel, self.whatsapp_template is not None, self.body, self.media_urls
+        )
         return self
 
 

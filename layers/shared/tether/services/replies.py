@@ -425,20 +425,7 @@ def apply_to_lead(
             source_message_id=message_id,
         )
     ):
-        uow.outbox.record(
-            lead.tenant_id,
-            EventType.LEAD_OPTED_OUT,
-            opted_out_data(
-                lead.id,
-                lead.phone,
-                number_id=None,
-                number=None,
-                keyword=classification.keyword,
-                source="reply",
-            ),
-            now,
-            lead_id=lead.id,
-        )
+        record_lead_opted_out(uow, lead, classification.keyword, now)
     uow.timers.cancel(lead.id, now, "lead replied")
     state = _act(uow, lead, classification, message_id, dedupe_key)
     return classification, state
@@ -582,3 +569,17 @@ def _auto_reply(
         channel="whatsapp" if channel == "whatsapp" else "sms",
     )
     return store_send(uow, request, now).message_id
+
+
+def record_lead_opted_out(uow: UnitOfWork, lead: Lead, keyword: str | None, now: datetime) -> None:
+    """The lead.opted_out event of an opt-out a reply made phone-wide (no number of ours
+    names it: it holds for every one)."""
+    uow.outbox.record(
+        lead.tenant_id,
+        EventType.LEAD_OPTED_OUT,
+        opted_out_data(
+            lead.id, lead.phone, number_id=None, number=None, keyword=keyword, source="reply"
+        ),
+        now,
+        lead_id=lead.id,
+    )
