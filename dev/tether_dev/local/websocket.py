@@ -374,9 +374,14 @@ class LocalWebSocketApi:
         return True
 
     def drop(self, connection_id: str) -> bool:
-        socket = self.socket(connection_id)
-        if socket is None or socket.connection is None:
-            return False
+        """Forget the connection before closing it, as API Gateway does: a GET or POST
+        that follows the DELETE is already 410, while the close handshake and the
+        $disconnect run on the connection's own thread."""
+        with self._lock:
+            socket = self._sockets.get(connection_id)
+            if socket is None or socket.connection is None:
+                return False
+            del self._sockets[connection_id]
         socket.connection.close()
         return True
 
