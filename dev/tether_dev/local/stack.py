@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,22 +299,41 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
     return running
 
 
-def demo_api_key(running: RunningStack) -> str:
+def demo_api_key(database_url: str) -> str:
     """A fresh API key of the tenant "Demo" (made on the first start), for trying the
     API by hand; keys are kept hashed, so each start issues a new one."""
     from tether.db.connection import FreshConnections, as_role
     from tether.db.unit_of_work import UnitOfWork
     from tether.services.api_keys import create_tenant, issue_operator_key
 
-    jobs = FreshConnections(as_role(running.database_url, "tether_jobs"))
+    jobs = FreshConnections(as_role(database_url, "tether_jobs"))
     with UnitOfWork(jobs) as uow:
         tenant_id = uow.tenants.named(DEMO_TENANT)
     if tenant_id is None:
         return create_tenant(UnitOfWork(jobs), DEMO_TENANT)[1].key
-    app = FreshConnections(as_role(running.database_url, "tether_app"))
+    app = FreshConnections(as_role(database_url, "tether_app"))
     return issue_operator_key(
         UnitOfWork(app, tenant_id), tenant_id, f"make dev {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     ).key
+
+
+def demo_key_line(database_url: str, waits: tuple[float, ...] = (0.5, 1, 2, 4, 5, 5)) -> str:
+    """The banner's key line. The stack is already serving when it is printed, so a
+    database that is down for a moment (a restart) is waited for, and one that stays
+    down is said, never fatal: the stack goes on serving and recovers with it."""
+    from tether.domain.errors import DependencyUnavailable
+
+    def line(key: str) -> str:
+        return f"  API key   {key}  (tenant {DEMO_TENANT!r}; try GET /v1/settings)"
+
+    for wait in waits:
+        with suppress(DependencyUnavailable):
+            return line(demo_api_key(database_url))
+        time.sleep(wait)
+    try:
+        return line(demo_api_key(database_url))
+    except DependencyUnavailable as error:
+        return f"  API key   none issued: {error}  (restart the stack for one)"
 
 
 def banner(running: RunningStack) -> str:
@@ -365,7 +384,7 @@ def banner(running: RunningStack) -> str:
         for function, schedule, _ in running.scheduler.entries
     ]
     lines += [
-        f"  API key   {demo_api_key(running)}  (tenant {DEMO_TENANT!r}; try GET /v1/settings)",
+        demo_key_line(running.database_url),
         f"  state     {running.state_file}",
         "Ctrl-C stops it; the embedded PostgreSQL keeps running (make db-stop).",
     ]

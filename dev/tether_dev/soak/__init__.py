@@ -35,7 +35,7 @@ SHORT = Plan(leads=40, numbers_per_tenant=9, kills=1, database_restarts=1,
              provider_timeout_rate=0.006)  # fmt: skip
 MUST_BE_ZERO = ("lost", "doubled", "stuck", "opt_out_violations", "webhook_violations",
                 "timer_violations", "lease_violations", "event_violations",
-                "dead_letter_violations")  # fmt: skip
+                "dead_letter_violations", "functions_crashes")  # fmt: skip
 
 
 def run_soak(
@@ -98,6 +98,8 @@ def settle(day: Day) -> bool:
     said = time.monotonic()
     rounds = 0
     while time.monotonic() < deadline:
+        if processes.revive_functions():
+            day.say(f"the functions exited on their own; started again (+{day.elapsed():.0f}s)")
         try:
             if rounds % 3 == 0:
                 day.stack.invoke("sweeper", scheduled(datetime.now(UTC)))
@@ -177,6 +179,7 @@ def fault_counts(processes: SoakProcesses) -> dict[str, int]:
         "faults_provider_error": sandbox.count("sandbox answered a fault"),
         "faults_provider_timeout": sandbox.count("sandbox stalls its answer"),
         "faults_functions_starts": processes.functions_starts,
+        "functions_crashes": processes.functions_crashes,
     }
 
 

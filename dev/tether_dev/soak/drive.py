@@ -184,6 +184,8 @@ class Day:
         texts: list[dict[str, Any]] = []
         last_texts = 0.0
         while (elapsed := time.monotonic() - began) < span:
+            if self.processes.revive_functions():
+                self.say(f"the functions exited on their own; started again (+{elapsed:.0f}s)")
             while schedule and schedule[0][0] <= elapsed:
                 _, what = schedule.pop(0)
                 self._act(what, texts)

@@ -62,12 +62,14 @@ class SoakProcesses:
     ports: dict[str, int] = field(default_factory=dict)
     database_url: str = ""
     functions_starts: int = 0
+    functions_crashes: int = 0  # exits nobody asked for: each one is a finding
     consumed: set[str] = field(default_factory=set)  # queues a function reads (logical ids)
     _moto: subprocess.Popen[bytes] | None = None
     _sandbox: subprocess.Popen[bytes] | None = None
     _functions: subprocess.Popen[bytes] | None = None
     _logs: list[IO[str]] = field(default_factory=list)
     _state: dict[str, Any] = field(default_factory=dict)
+    _faulty: bool = True
 
     # -- addresses ------------------------------------------------------------------
 
@@ -163,6 +165,7 @@ class SoakProcesses:
         """Start the functions (ports as before); `faults` False: with no SQS faults."""
         (self.work_dir / STATE_FILE_NAME).unlink(missing_ok=True)
         f = self.faults
+        self._faulty = faults
         self.functions_starts += 1
         self._functions = self._spawn(
             "functions",
@@ -196,6 +199,16 @@ class SoakProcesses:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()
+
+    def revive_functions(self) -> bool:
+        """Start the functions again if they exited on their own (a crash: never a fault
+        the soak injects, so each one is counted, and the run fails on it)."""
+        process = self._functions
+        if process is None or process.poll() is None:
+            return False
+        self.functions_crashes += 1
+        self.start_functions(faults=self._faulty)
+        return True
 
     def functions_running(self) -> bool:
         return self._functions is not None and self._functions.poll() is None
