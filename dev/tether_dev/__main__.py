@@ -145,6 +145,13 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     dev.add_argument(
         "--queue-visibility", type=int, help="seconds, over every queue's VisibilityTimeout"
     )
+    dev.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="invocations at once: more than 1 runs the functions in that many containers"
+        " (processes) and polls each queue with as many pollers, as Lambda scales out",
+    )
     dev.add_argument("--log-level", default="INFO")
     dev.add_argument("--json-logs", action="store_true", help="Powertools JSON, as in Lambda")
     demo = commands.add_parser(

@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
                 sqs_send_failure_rate=args.sqs_send_failure_rate,
                 fault_seed=args.fault_seed,
                 queue_visibility_seconds=args.queue_visibility,
+                concurrency=args.concurrency,
             )
         )
     if args.command == "moto":

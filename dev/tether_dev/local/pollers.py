@@ -38,26 +38,33 @@ class QueuePoller:
         queue_url: str,
         sqs: Any,
         invoke: Invoke,
+        threads: int = 1,
     ) -> None:
+        """`threads` poll at once, each invoking the function on its own batch, as
+        Lambda's event source mapping scales out on a busy queue."""
         self.function, self.source = function, source
         self.queue_url = queue_url
         self.queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}"
         self._sqs = sqs
         self._invoke = invoke
         self._stopping = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"poller-{function.name}", daemon=True
-        )
+        self._threads = [
+            threading.Thread(target=self._run, name=f"poller-{function.name}-{n}", daemon=True)
+            for n in range(max(1, threads))
+        ]
 
     def start(self) -> QueuePoller:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
 
     def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        ends = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, ends - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stopping.is_set():

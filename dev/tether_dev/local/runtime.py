@@ -54,6 +54,19 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class RemoteError(Exception):
+    """An invocation's exception as another process reported it (a container of
+    `tether_dev.local.containers`): its class's name, message and last frames."""
+
+    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.stack_trace = stack_trace or []
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RemoteError, (self.error_type, str(self), self.stack_trace))
+
+
 @dataclass(frozen=True)
 class Invocation:
     function: str
@@ -72,6 +85,12 @@ class Invocation:
             return {"errorMessage": f"Task timed out after {self.duration_ms / 1000:.2f} seconds"}
         error = self.error
         assert error is not None
+        if isinstance(error, RemoteError):
+            return {
+                "errorMessage": str(error),
+                "errorType": error.error_type,
+                "stackTrace": error.stack_trace,
+            }
         return {
             "errorMessage": str(error),
             "errorType": type(error).__name__,

@@ -28,12 +28,13 @@ from urllib.parse import urlsplit
 
 from tether.config import PROJECT_ROOT, DatabaseSettings
 from tether_dev.local.aws import MotoServer, client, provision, queue_url
+from tether_dev.local.containers import ContainerPool, ContainerSetup
 from tether_dev.local.faults import SqsSendFaults
 from tether_dev.local.gateway import LocalGateway
 from tether_dev.local.lambda_api import LocalLambdaApi
 from tether_dev.local.logs import stack_logger, use_terminal_logs
 from tether_dev.local.maildrop import MailDrop
-from tether_dev.local.pollers import QueuePoller, Scheduler
+from tether_dev.local.pollers import Invoke, QueuePoller, Scheduler
 from tether_dev.local.runtime import (
     FunctionRunner,
     Invocation,
@@ -74,6 +75,9 @@ class DevOptions:
     # every queue's visibility timeout, over the template's (6 x its function's timeout):
     # the soak kills the functions mid-batch and would wait minutes for the batch again
     queue_visibility_seconds: int | None = None
+    # invocations at once (tether_dev.local.containers): 1 runs them in this process, one
+    # at a time; more runs a pool of containers and as many pollers per queue
+    concurrency: int = 1
     # template parameters, as `sam local --parameter-overrides` (those without a
     # default, the secret ARNs, have no local value unless given one here)
     parameter_overrides: tuple[tuple[str, str], ...] = ()
@@ -192,7 +196,7 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
         provision(stack, moto.url)
 
         def invoke_api(logical_id: str, event: dict[str, Any], request_id: str) -> Invocation:
-            return runner.invoke(stack.function(logical_id), event, request_id)
+            return invoke(stack.function(logical_id), event, request_id)
 
         # bound now (its URL is the stack's webhook base and the sandbox's), serving last
         gateway = LocalGateway(
@@ -211,18 +215,28 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
                 options.websocket_management_port,
             )
             exit_stack.callback(websocket.close)
-        runner = FunctionRunner(
-            stack,
-            PROJECT_ROOT,
-            local_environment(
-                aws_endpoint_url=moto.url,
-                database_url=database_url,
-                webhook_base_url=gateway.url,
-                websocket_management_url=websocket.management_url if websocket else None,
-                websocket_url=websocket.url if websocket else None,
-            ),
+        environment = local_environment(
+            aws_endpoint_url=moto.url,
+            database_url=database_url,
+            webhook_base_url=gateway.url,
+            websocket_management_url=websocket.management_url if websocket else None,
+            websocket_url=websocket.url if websocket else None,
         )
-        runner.warm()
+        invoke: Invoke
+        if options.concurrency > 1:
+            setup = ContainerSetup(
+                options.log_level,
+                options.json_logs,
+                options.sqs_send_failure_rate,
+                options.fault_seed,
+            )
+            pool = ContainerPool(stack, PROJECT_ROOT, environment, options.concurrency, setup)
+            exit_stack.callback(pool.close)  # after the pollers: registered before them
+            invoke = pool.start().invoke
+        else:
+            runner = FunctionRunner(stack, PROJECT_ROOT, environment)
+            runner.warm()
+            invoke = runner.invoke
         sandbox = (
             external_sandbox(options.sandbox_url)
             or SandboxProcess(
@@ -249,12 +263,13 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
                     queue.name,
                     queue_url(moto.url, queue.name),
                     sqs,
-                    runner.invoke,
+                    invoke,
+                    threads=options.concurrency,
                 )
                 pollers.append(poller.start())
                 exit_stack.callback(poller.join, 35)  # an invocation in flight finishes
                 exit_stack.callback(poller.stop)
-        scheduler = Scheduler(stack.functions, runner.invoke).start()
+        scheduler = Scheduler(stack.functions, invoke).start()
         exit_stack.callback(scheduler.join, 65)
         exit_stack.callback(scheduler.stop)
         mail_drop = None
@@ -263,11 +278,11 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
                 settings.tether_data_dir / MAIL_DROP_DIR,
                 stack,
                 client("s3", moto.url),
-                runner.invoke,
+                invoke,
             ).start()
             exit_stack.callback(mail_drop.join, 65)
             exit_stack.callback(mail_drop.stop)
-        lambda_api = LocalLambdaApi(stack, runner.invoke, options.host, options.lambda_port)
+        lambda_api = LocalLambdaApi(stack, invoke, options.host, options.lambda_port)
         exit_stack.callback(lambda_api.close)
         lambda_api.start()
         if websocket is not None:

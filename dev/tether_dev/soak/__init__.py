@@ -50,6 +50,7 @@ def run_soak(
             provider_timeout_rate=plan.provider_timeout_rate,
             intermediate_statuses=plan.intermediate_statuses,
         ),
+        concurrency=plan.concurrency,
     )
     day = Day(processes, plan, random.Random(seed), say)  # noqa: S311 - a simulation
     try:

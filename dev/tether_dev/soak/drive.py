@@ -77,6 +77,8 @@ class Plan:
     # one-at-a-time local runtime for the adapter's read timeout
     provider_timeout_rate: float = 0.001
     intermediate_statuses: str = "queued,sent"
+    # invocations at once (the local stack's containers and pollers per queue)
+    concurrency: int = 4
 
 
 @dataclass

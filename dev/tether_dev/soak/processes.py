@@ -6,6 +6,7 @@ in moto and what the sandbox accepted outlive it, as in AWS."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -59,6 +60,7 @@ def free_port() -> int:
 class SoakProcesses:
     work_dir: Path
     faults: Faults
+    concurrency: int = 1  # the functions' containers (dev --concurrency)
     ports: dict[str, int] = field(default_factory=dict)
     database_url: str = ""
     functions_starts: int = 0
@@ -178,7 +180,9 @@ class SoakProcesses:
              # each start draws other SQS faults, still from the seed
              "--fault-seed", str(f.seed * 1000 + self.functions_starts),
              "--queue-visibility", str(f.queue_visibility_seconds),
+             "--concurrency", str(self.concurrency),
              "--log-level", "WARNING"],
+            session=True,
         )  # fmt: skip
         self._wait_http(f"{self.gateway_url}/v1/health", self._functions, "the functions")
 
@@ -194,10 +198,12 @@ class SoakProcesses:
                 process.wait()
 
     def kill_functions(self) -> None:
-        """kill -9: no handler, no flush, an invocation cut wherever it was."""
+        """kill -9 of the functions and their containers at once (their own process
+        group): no handler, no flush, every invocation cut wherever it was."""
         process, self._functions = self._functions, None
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
     def revive_functions(self) -> bool:
@@ -239,7 +245,10 @@ class SoakProcesses:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
 
-    def _spawn(self, name: str, arguments: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, arguments: list[str], session: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """`session`: in a process group of its own, which a kill -9 takes whole."""
         log = (self.work_dir / f"{name}.log").open("a")
         self._logs.append(log)
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -248,6 +257,7 @@ class SoakProcesses:
             env=self.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=session,
         )
 
     @staticmethod
