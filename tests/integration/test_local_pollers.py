@@ -120,3 +120,33 @@ def test_a_failed_invocation_returns_the_whole_batch(moto: MotoServer, stack: St
     time.sleep(1.2)
     again = sqs.receive_message(QueueUrl=work, AttributeNames=["All"])["Messages"]
     assert [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in again] == [("ok", "2")]
+
+
+def test_moto_sends_and_receives_without_counting_the_whole_queue(
+    moto: MotoServer, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send and a received message each read one queue setting; moto built the whole
+    attribute map for it, counting every message queued (O(queue) per message: the
+    soak's moto sat at full CPU). GetQueueAttributes still counts."""
+    from moto.sqs import models
+
+    counted: list[int] = []
+    real = models.Queue.approximate_number_of_messages_delayed
+
+    def counting(queue: Any) -> int:
+        counted.append(1)
+        return int(real.fget(queue))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(models.Queue, "approximate_number_of_messages_delayed", property(counting))
+    sqs = client("sqs", moto.url)
+    url = queue_url(moto.url, stack.queue("Work").name)
+    for n in range(20):
+        sqs.send_message(QueueUrl=url, MessageBody=f"message {n}")
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(received) == 10
+    assert counted == []
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert counted
+    assert attributes["ApproximateNumberOfMessages"] == "10"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "10"
+    assert attributes["MessageRetentionPeriod"] == "345600"

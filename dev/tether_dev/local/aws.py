@@ -14,34 +14,43 @@ from tether_dev.local.template import ACCOUNT_ID, REGION, Stack
 
 
 @cache
-def moto_sends_in_constant_time() -> None:
-    """moto's SendMessage reads one setting (ContentBasedDeduplication) through
+def moto_queues_in_constant_time() -> None:
+    """moto's SendMessage reads one setting (ContentBasedDeduplication), and its
+    ReceiveMessage one per message received (MessageRetentionPeriod), through
     `Queue.attributes`, which counts every message on the queue to build the whole
-    attribute map: each send costs O(messages queued), and 100,000 sends would take
-    hours (a launch of that size queues them). SQS has no such cost. While a send is
-    being stored, `attributes` answers that one setting only; everything else about moto
-    (GetQueueAttributes included) is unchanged. Applied once per process."""
+    attribute map (three times over, through GetQueueAttributes). So each send and each
+    received message cost O(messages queued): 100,000 sends would take hours, and a
+    busy queue read by several pollers kept moto's process at full CPU (the soak). SQS
+    has no such cost. While a send or a receive is being served, `attributes` answers
+    those two settings only; everything else about moto (GetQueueAttributes included)
+    is unchanged. Applied once per process."""
     from moto.sqs import models
 
-    sending = threading.local()
+    serving = threading.local()
     full = models.Queue.attributes
-    send = models.SQSBackend.send_message
 
     def attributes(queue: Any) -> dict[str, Any]:
-        if getattr(sending, "on", False):
-            value = getattr(queue, "content_based_deduplication", False)
-            return {"ContentBasedDeduplication": str(value).lower()}
+        if getattr(serving, "on", False):
+            deduplicates = getattr(queue, "content_based_deduplication", False)
+            return {
+                "ContentBasedDeduplication": str(deduplicates).lower(),
+                "MessageRetentionPeriod": queue.message_retention_period,
+            }
         return full.fget(queue)  # type: ignore[attr-defined,no-any-return]
 
-    def send_message(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        sending.on = True
-        try:
-            return send(backend, *args, **kwargs)
-        finally:
-            sending.on = False
+    def served(operation: Any) -> Any:
+        def serve(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            serving.on = True
+            try:
+                return operation(backend, *args, **kwargs)
+            finally:
+                serving.on = False
+
+        return serve
 
     setattr(models.Queue, "attributes", property(attributes))  # noqa: B010
-    setattr(models.SQSBackend, "send_message", send_message)  # noqa: B010
+    for name in ("send_message", "receive_message"):
+        setattr(models.SQSBackend, name, served(getattr(models.SQSBackend, name)))
 
 
 @dataclass
@@ -57,7 +66,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         from moto.server import ThreadedMotoServer
 
-        moto_sends_in_constant_time()
+        moto_queues_in_constant_time()
 
         # ThreadedMotoServer waits forever for a server that failed to bind: find out first
         self.port = claim_port(self.host, self.port)
