@@ -152,7 +152,9 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="invocations at once: more than 1 runs the functions in that many containers"
         " (processes) and polls each queue with as many pollers, as Lambda scales out",
     )
-    dev.add_argument("--log-level", default="INFO")
+    dev.add_argument(
+        "--log-level", help="the stack's and the functions' (default: INFO and the template's)"
+    )
     dev.add_argument("--json-logs", action="store_true", help="Powertools JSON, as in Lambda")
     demo = commands.add_parser(
         "demo", help="the demo scenario against the running stack (or one started for it)"

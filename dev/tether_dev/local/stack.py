@@ -65,6 +65,7 @@ class DevOptions:
     sandbox_latency_seconds: float = 0.0
     sandbox_callback_delay_seconds: float = 0.5
     log_level: str = "INFO"
+    functions_log_level: str | None = None  # None: the template's (its LogLevel)
     json_logs: bool = False
     # services in processes of their own (the soak: they outlive a kill -9 of this one):
     # moto's endpoint and the sandbox's URL, started elsewhere, instead of our own
@@ -222,6 +223,8 @@ def start_stack(options: DevOptions, settings: DatabaseSettings | None = None) -
             websocket_management_url=websocket.management_url if websocket else None,
             websocket_url=websocket.url if websocket else None,
         )
+        if options.functions_log_level:  # over the template's LogLevel
+            environment["POWERTOOLS_LOG_LEVEL"] = options.functions_log_level
         invoke: Invoke
         if options.concurrency > 1:
             setup = ContainerSetup(
