@@ -204,6 +204,9 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     serve.add_argument(
         "--intermediate-statuses", default="queued,sent", help="called back before the last"
     )
+    serve.add_argument(
+        "--callback-lanes", type=int, default=1, help="status callbacks posted at once"
+    )
     moto = commands.add_parser("moto", help="moto's server alone: DynamoDB, SQS, ... (the soak)")
     moto.add_argument("--host", default="127.0.0.1")
     moto.add_argument("--port", type=int, default=3002)

@@ -125,6 +125,7 @@ def serve(args: Any) -> int:
         stall_seconds=args.stall,
         callback_delay_seconds=args.callback_delay,
         intermediate_statuses=tuple(s for s in args.intermediate_statuses.split(",") if s),
+        callback_lanes=args.callback_lanes,
     )
     sandbox = SandboxServer(config, host=args.host, port=args.port).start()
     parent = os.getppid()

@@ -20,6 +20,7 @@ import random
 import secrets
 import threading
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -150,8 +151,10 @@ class _Due:
 
 
 class StatusCallbacks:
-    """Posts the statuses of each accepted text that asked for them, later, in order,
-    from one thread."""
+    """Posts the statuses of each accepted text that asked for them, later, in order.
+    `lanes` threads post at once, as a provider's webhook senders do; a text's statuses
+    all go through one lane (by its id), so they still arrive in order, and one slow or
+    retried post holds back its own lane only."""
 
     def __init__(
         self,
@@ -161,24 +164,33 @@ class StatusCallbacks:
         undelivered_rate: float = 0.0,
         seed: int = 0,
         intermediate: tuple[str, ...] = ("queued", "sent"),
+        lanes: int = 1,
     ) -> None:
         """`intermediate`: the statuses posted before the last one (a provider may skip
         some: the soak asks for fewer to spend its time on more texts)."""
+        if lanes < 1:
+            raise ValueError("status callbacks need at least one lane")
         self._poster = poster
         self._intermediate = intermediate
         self._delay = delay_seconds
         self._undelivered_rate = undelivered_rate
         self._random = random.Random(seed)  # noqa: S311 - a simulation, not a secret
-        self._due: list[_Due] = []
+        self._due: list[list[_Due]] = [[] for _ in range(lanes)]  # a heap per lane
         self._sequence = itertools.count()
         self._wake = threading.Condition()
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.deliveries: list[Delivery] = []
 
     def start(self) -> StatusCallbacks:
-        self._thread = threading.Thread(target=self._run, name="sandbox-callbacks", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(due,), name=f"sandbox-callbacks-{lane}", daemon=True
+            )
+            for lane, due in enumerate(self._due)
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
@@ -186,8 +198,9 @@ class StatusCallbacks:
             self._stopping = True
             self._wake.notify_all()
         self._poster.close()
-        if self._thread is not None:
-            self._thread.join(timeout=POST_TIMEOUT_SECONDS + 1)
+        ends = time.monotonic() + POST_TIMEOUT_SECONDS + 1
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, ends - time.monotonic()))
 
     def text_accepted(
         self,
@@ -216,25 +229,26 @@ class StatusCallbacks:
             base["channel"] = "whatsapp"
             if delivered:
                 steps.append({"status": "read"})
+        lane = self._due[zlib.crc32(sid.encode()) % len(self._due)]
         for step, extra in enumerate(steps, 1):
             data = tuple({**base, **extra}.items())
             self._schedule(
-                _Due(start + step * self._delay, next(self._sequence), callback_url, data)
+                lane, _Due(start + step * self._delay, next(self._sequence), callback_url, data)
             )
 
-    def _schedule(self, due: _Due) -> None:
+    def _schedule(self, lane: list[_Due], due: _Due) -> None:
         with self._wake:
-            heapq.heappush(self._due, due)
+            heapq.heappush(lane, due)
             self._wake.notify_all()
 
-    def _run(self) -> None:
+    def _run(self, lane: list[_Due]) -> None:
         while True:
             with self._wake:
-                while not self._stopping and (not self._due or self._due[0].at > time.monotonic()):
-                    timeout = self._due[0].at - time.monotonic() if self._due else None
+                while not self._stopping and (not lane or lane[0].at > time.monotonic()):
+                    timeout = lane[0].at - time.monotonic() if lane else None
                     self._wake.wait(timeout)
                 if self._stopping:
                     return
-                due = heapq.heappop(self._due)
+                due = heapq.heappop(lane)
             delivery = self._poster.post_to(due.url, "message.status", dict(due.data))
             self.deliveries.append(delivery)

@@ -104,6 +104,7 @@ class SandboxConfig:
     callback_delay_seconds: float = 0.5  # between a send's answer and each next status
     undelivered_rate: float = 0.0  # the share of texts whose last status is undelivered
     intermediate_statuses: tuple[str, ...] = ("queued", "sent")  # called back before the last
+    callback_lanes: int = 1  # status callbacks posted at once (each text's in order)
     open_accounts: bool = False  # serve any account id, not only `account_id`
 
 
@@ -198,6 +199,7 @@ class SandboxServer:
             delay_seconds=self._config.callback_delay_seconds,
             undelivered_rate=self._config.undelivered_rate,
             intermediate=self._config.intermediate_statuses,
+            lanes=self._config.callback_lanes,
             seed=self._config.seed,
         ).start()
         # A short poll interval keeps stop() quick; it is the loop's idle wake-up only.

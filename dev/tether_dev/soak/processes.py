@@ -136,7 +136,8 @@ class SoakProcesses:
              "--latency-jitter", str(f.provider_latency_jitter),
              "--stall", str(f.stall_seconds),
              "--callback-delay", "0.3", "--seed", str(f.seed),
-             "--intermediate-statuses", f.intermediate_statuses],
+             "--intermediate-statuses", f.intermediate_statuses,
+             "--callback-lanes", str(self.concurrency)],
         )  # fmt: skip
         self._wait_http(f"{self.sandbox_url}/health", self._sandbox, "the sandbox")
         self.start_functions()

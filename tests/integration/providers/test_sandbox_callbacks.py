@@ -249,3 +249,37 @@ def test_a_status_callback_that_is_not_an_http_url_is_refused(
         sandbox.stop()
     assert [a.status for a in answers] == [400] * 4
     assert sandbox.texts() == []
+
+
+def test_lanes_post_at_once_each_texts_statuses_still_in_order(
+    receiver: Receiver, talking_sandbox: Callable[..., SandboxServer]
+) -> None:
+    """The first post is answered 503, so its lane waits a second to retry: the other
+    lanes' texts are called back meanwhile, and every text's statuses arrive in order."""
+    receiver.failures = 1
+    sandbox = talking_sandbox(callback_lanes=4)
+    try:
+        provider = SandboxProvider(sandbox.url, "acct-9", sandbox.config.api_token)
+        sids = [
+            provider.send(
+                SendCommand(
+                    FROM, TO, f"Hi {n}", f"key-{n}", status_callback_url=f"{receiver.url}/acct-9"
+                )
+            ).external_id
+            for n in range(12)
+        ]
+        events = wait_for(receiver, 12 * 3 + 1)
+    finally:
+        sandbox.stop()
+
+    posted = [(e["data"]["id"], e["data"]["status"]) for e in events]
+    retried = [n for n, post in enumerate(posted) if post == (sids[0], "queued")][-1]
+    assert any(status == "delivered" for _, status in posted[:retried])
+    for sid in sids:
+        statuses = [status for posted_sid, status in posted if posted_sid == sid]
+        assert [s for n, s in enumerate(statuses) if s not in statuses[:n]] == [
+            "queued",
+            "sent",
+            "delivered",
+        ]
+        assert statuses[-3:] == ["queued", "sent", "delivered"]
