@@ -28,7 +28,7 @@ from tether_dev.soak.drive import Day, Plan, scheduled
 from tether_dev.soak.processes import Faults, SoakProcesses
 
 FULL = Plan(leads=5000, numbers_per_tenant=20, kills=4, database_restarts=2,
-            drive_seconds=300, quiesce_seconds=420, intermediate_statuses="")  # fmt: skip
+            drive_seconds=300, quiesce_seconds=540, intermediate_statuses="")  # fmt: skip
 SHORT = Plan(leads=40, numbers_per_tenant=9, kills=1, database_restarts=1,
              drive_seconds=25, quiesce_seconds=120, replies_per_tick=2,
              duplicate_webhooks=10, late_statuses=15, leases=4,
