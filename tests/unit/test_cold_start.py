@@ -234,3 +234,22 @@ def test_the_event_sinks_load_neither_the_reply_path_nor_the_send_path() -> None
         check=True,
     )
     assert json.loads(ran.stdout) == []
+
+
+def test_importing_the_outbound_handler_builds_no_provider_event_model() -> None:
+    """The provider events' validators (tether.domain.events) are built on their first
+    use, by a webhook's parse or inbound's receipt; outbound never validates one."""
+    script = (
+        "import json, sys; import functions.outbound.app; import tether.domain.events as e;"
+        " print(json.dumps(sorted(n for n in ('InboundMessage', 'StatusUpdate',"
+        " 'CallOutcomeReport', 'EmailDetails') if getattr(e, n).__pydantic_complete__)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []
