@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,11 @@ class Tree:
         assert self.built is not None
         return self.built / function_logical_ids(self.root)[name]
 
+    def cwd(self, name: str) -> Path:
+        """The child's working directory, first on its path (`-c`): Lambda's is the task
+        root."""
+        return self.root if self.built is None else self.function_folder(name)
+
     def layer(self) -> Path:
         return (
             self.root / "layers" / "shared"
@@ -233,6 +239,7 @@ def main() -> int:
         )
 
 
+@cache
 def function_logical_ids(root: Path) -> dict[str, str]:
     """functions/<name> → its resource in the tree's template.yaml."""
     from tether_dev.local.template import load_template
@@ -346,7 +353,7 @@ def measure(
 def child(name: str, cache: Path, tree: Tree, *, write_bytecode: bool = False) -> dict[str, Any]:
     ran = subprocess.run(
         [tree.python, "-c", tree.script(name)],
-        cwd=tree.root,
+        cwd=tree.cwd(name),
         env=tree.env(name, cache, write_bytecode=write_bytecode),
         capture_output=True,
         text=True,
@@ -369,7 +376,7 @@ def importtime_top(name: str, top: int, cache: Path, tree: Tree) -> list[tuple[s
         return []
     trace = subprocess.run(
         [tree.python, "-X", "importtime", "-c", tree.script(name)],
-        cwd=tree.root,
+        cwd=tree.cwd(name),
         env=tree.env(name, cache),
         capture_output=True,
         text=True,
