@@ -188,6 +188,8 @@ LATER = {
         "phonenumbers",
     ],
     "webhook": ["tether.services.outbound", "phonenumbers"],
+    # a send parses the recipient's number only for quiet hours
+    "outbound": ["tether.services.replies", "phonenumbers"],
     "api": ["tether.services.replies", "tether.services.outbound", "phonenumbers"],
 }
 
