@@ -189,7 +189,7 @@ LATER = {
     ],
     "webhook": ["tether.services.outbound", "phonenumbers"],
     # a send parses the recipient's number only for quiet hours
-    "outbound": ["tether.services.replies", "phonenumbers"],
+    "outbound": ["tether.services.replies", "tether.domain.classification", "phonenumbers"],
     "api": ["tether.services.replies", "tether.services.outbound", "phonenumbers"],
 }
 
