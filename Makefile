@@ -203,6 +203,10 @@ soak: $(STAMP)
 	  $(BIN)/python -m tether_dev soak $(if $(SEED),--seed $(SEED)) $(ARGS)
 
 # Every function's import plus first invocation in fresh processes, medians, with the
-# -X importtime top ten (bench/coldstart.py); last line JSON.
-bench-coldstart: $(STAMP)
+# -X importtime top ten (bench/coldstart.py); last line JSON. ARGS="--built" measures
+# what `sam build` ships, on the emulator's Python 3.12 (the Lambda runtime's).
+bench-coldstart: $(STAMP) $(if $(findstring --built,$(ARGS)),$(MINISTACK_STAMP))
+	@if ! python3.12 --version >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then \
+	  export PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.12' | tail -n 1)"; \
+	fi; \
 	POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/coldstart.py $(ARGS)

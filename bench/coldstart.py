@@ -1,6 +1,7 @@
 """Cold start of every function: import plus first invocation, in fresh processes.
 
     make bench-coldstart     (or .venv/bin/python bench/coldstart.py [--runs 5] [functions...])
+    make bench-coldstart ARGS="--built [--baseline DIR] webhook"     (as deployed)
 
 For each functions/<name>/app.py, in a new interpreter each time (as a Lambda container
 starts; the layer and the functions importable through the virtual environment's .pth,
@@ -21,8 +22,17 @@ the part lazy imports can change.
 Bytecode: the children read every module's compiled bytecode from a cache of the bench's
 own (PYTHONPYCACHEPREFIX, filled by one untimed run per function), whatever the caller's
 environment says, so runs compare. `--no-bytecode` compiles every module from source in
-each child instead: what a layer built without .pyc files pays in Lambda, whose /opt is
-read-only.
+each child instead (the standard library and boto3 too, which Lambda ships compiled: an
+upper bound).
+
+`--built` measures what `sam build` ships instead: the template built for this machine's
+architecture (.aws-sam/coldstart/ of each tree, `sam build --cached`), each child on
+Python 3.12 (the Lambda runtime's; .venv-ministack's, whose boto3 stands for the one
+the runtime provides) importing `app` from the function's build folder and everything
+else from the built layer, with only the bytecode the build holds and none written
+(Lambda's /opt and /var/task are read-only), as Lambda imports them. With `--baseline`
+the other tree is built the same way: an older build's figures are what its deployed
+layer costs.
 
 Also printed: the CPU time of each child (its process time), steadier than the wall clock
 when other work shares the machine.
@@ -40,10 +50,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +72,6 @@ CLOSED = "127.0.0.1:9"  # the discard port: nothing listens, a connect is refuse
 ENVIRONMENT = {
     "TETHER_STAGE": "bench",
     "AWS_LAMBDA_FUNCTION_NAME": "tether-coldstart",  # Powertools: "in Lambda"
-    "LAMBDA_TASK_ROOT": str(ROOT),  # the X-Ray SDK: "in Lambda" (its local sampler)
     "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
@@ -89,26 +101,104 @@ ENVIRONMENT = {
 # Lambda's runtime: botocore and urllib3 import them when present (about 80 ms), so each
 # child imports as if they were absent, as a Lambda container does.
 NOT_IN_LAMBDA = ("awscrt", "OpenSSL")
-# One container's cold start; prints the two times and what the handler answered.
+# The interpreter of --built's children: Python 3.12 with the boto3 the runtime provides
+RUNTIME_PYTHON = ROOT / ".venv-ministack" / "bin" / "python"
+# One container's cold start; prints the two times, what the handler answered and where
+# the tether package came from.
 CHILD = """
 import json, sys, time
 sys.modules.update(dict.fromkeys({absent!r}))  # None there: `import` raises ImportError
 started, cpu_started = time.perf_counter(), time.process_time()
-import functions.{name}.app as app
+import {module} as app
 imported = time.perf_counter()
-from tests.support.lambda_context import LambdaContextStub
+class Context:  # what Lambda hands a handler
+    function_name = "tether-{name}"
+    memory_limit_in_mb = 512
+    aws_request_id = "5d4a1e5c-0b6e-4a4c-9e0f-1f0c3d5e7a11"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tether-{name}"
+    def get_remaining_time_in_millis(self):
+        return 30_000
 event = json.loads(open({event!r}).read())
 try:
-    answer = app.handler(event, LambdaContextStub(function_name="tether-{name}"))
+    answer = app.handler(event, Context())
     outcome = str(answer.get("statusCode", "ok")) if isinstance(answer, dict) else "ok"
 except Exception as error:
     outcome = type(error).__name__
 done, cpu_done = time.perf_counter(), time.process_time()
 print(json.dumps({{"import_ms": (imported - started) * 1000,
                   "total_ms": (done - started) * 1000,
-                  "cpu_ms": (cpu_done - cpu_started) * 1000, "outcome": outcome}}),
+                  "cpu_ms": (cpu_done - cpu_started) * 1000, "outcome": outcome,
+                  "tether": sys.modules["tether"].__file__}}),
       file=sys.__stdout__)
 """
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Where a child's functions and layer come from: a source tree through the virtual
+    environment (its pycache the bench's own), or that tree's `sam build` (--built)."""
+
+    root: Path
+    built: Path | None = None  # the build folder: <logical id>/ and SharedLayer/python
+
+    @property
+    def python(self) -> str:
+        return sys.executable if self.built is None else str(RUNTIME_PYTHON)
+
+    def function_folder(self, name: str) -> Path:
+        assert self.built is not None
+        return self.built / function_logical_ids(self.root)[name]
+
+    def cwd(self, name: str) -> Path:
+        """The child's working directory, first on its path (`-c`): Lambda's is the task
+        root."""
+        return self.root if self.built is None else self.function_folder(name)
+
+    def layer(self) -> Path:
+        return (
+            self.root / "layers" / "shared"
+            if self.built is None
+            else self.built / "SharedLayer" / "python"
+        )
+
+    def script(self, name: str) -> str:
+        event = self.root / "events" / EVENTS.get(name, f"{name}.json")
+        module = f"functions.{name}.app" if self.built is None else "app"
+        return CHILD.format(name=name, module=module, event=str(event), absent=NOT_IN_LAMBDA)
+
+    def env(self, name: str, cache: Path, *, write_bytecode: bool = False) -> dict[str, str]:
+        keep = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(
+                ("AWS_", "DB_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONPATH")
+            )
+        }
+        if self.built is not None:
+            # Lambda's order: the task root, then the layer, then the runtime's packages;
+            # the build's own bytecode only, none written (both folders are read-only there)
+            task = self.function_folder(name)
+            return {
+                **keep,
+                **ENVIRONMENT,
+                "LAMBDA_TASK_ROOT": str(task),
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONPATH": os.pathsep.join([str(task), str(self.layer())]),
+            }
+        bytecode = {"PYTHONPYCACHEPREFIX": str(cache)}
+        if not write_bytecode:
+            bytecode["PYTHONDONTWRITEBYTECODE"] = "1"
+        # another tree's layer and tools ahead of this one's (the virtual environment's .pth)
+        paths = (
+            [] if self.root == ROOT else [str(self.layer()), str(self.root / "dev"), str(self.root)]
+        )
+        return {
+            **keep,
+            **ENVIRONMENT,
+            "LAMBDA_TASK_ROOT": str(self.root),  # the X-Ray SDK: "in Lambda" (its local sampler)
+            **bytecode,
+            "PYTHONPATH": os.pathsep.join(paths),
+        }
 
 
 def main() -> int:
@@ -120,24 +210,90 @@ def main() -> int:
         "--no-bytecode", action="store_true", help="compile every module in every child"
     )
     parser.add_argument(
+        "--built",
+        action="store_true",
+        help="as deployed: the `sam build` output for this machine, on Python 3.12",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         help="another commit's tree (git worktree add / git archive): its children"
         " alternate with this tree's, so both see the same load",
     )
     args = parser.parse_args()
+    if args.built and args.no_bytecode:
+        parser.error("--built runs with the bytecode the build holds: no --no-bytecode")
     names = args.functions or sorted(
         path.parent.name for path in (ROOT / "functions").glob("*/app.py")
     )
+    roots = [ROOT] if args.baseline is None else [args.baseline.resolve(), ROOT]
+    if args.built:
+        if not RUNTIME_PYTHON.exists():
+            parser.error(f"--built runs on {RUNTIME_PYTHON}: make .venv-ministack/.installed")
+        trees = [Tree(root, built=sam_build(root)) for root in roots]
+    else:
+        trees = [Tree(root) for root in roots]
     with tempfile.TemporaryDirectory(prefix="coldstart-pycache-") as cache:
         return measure(
-            names,
-            args.runs,
-            args.top,
-            Path(cache),
-            compiled=not args.no_bytecode,
-            baseline=args.baseline.resolve() if args.baseline else None,
+            names, args.runs, args.top, Path(cache), trees, compiled=not args.no_bytecode
         )
+
+
+@cache
+def function_logical_ids(root: Path) -> dict[str, str]:
+    """functions/<name> → its resource in the tree's template.yaml."""
+    from tether_dev.local.template import load_template
+
+    resources = load_template(root / "template.yaml")["Resources"]
+    return {
+        str(r["Properties"]["CodeUri"]).strip("/").removeprefix("functions/"): logical_id
+        for logical_id, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def sam_build(root: Path) -> Path:
+    """`sam build --cached` of the tree's template for this machine's architecture (as
+    deploy-check builds it) into <root>/.aws-sam/coldstart/build; that folder."""
+    from tether_dev.local.deploy_check import host_architecture, host_template
+
+    work = root / ".aws-sam" / "coldstart"
+    work.mkdir(parents=True, exist_ok=True)
+    architecture = host_architecture()
+    copy = work / "template.yaml"
+    copy.write_text(host_template((root / "template.yaml").read_text(), architecture))
+    sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or "sam"
+    log = work / "sam-build.log"
+    with log.open("w") as output:
+        built = subprocess.run(
+            [
+                sam,
+                "build",
+                "--template-file",
+                str(copy),
+                "--base-dir",
+                str(root),
+                "--build-dir",
+                str(work / "build"),
+                "--cached",
+                "--cache-dir",
+                str(work / "cache"),
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # the layer's Makefile reads the architecture here (SAM does not pass it on)
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0", "LAYER_ARCHITECTURE": architecture},
+            cwd=root,
+            check=False,
+        )
+    if built.returncode != 0:
+        raise RuntimeError(f"sam build of {root} failed: {log}\n{log.read_text()[-3000:]}")
+    pyc = list((work / "build" / "SharedLayer" / "python" / "tether").rglob("*.cpython-312.pyc"))
+    print(
+        f"{root}: sam build for {architecture} in {work / 'build'} (layer: tether with"
+        f" {len(pyc)} .pyc)"
+    )
+    return work / "build"
 
 
 def measure(
@@ -145,21 +301,20 @@ def measure(
     runs_each: int,
     top: int,
     cache: Path,
+    trees: list[Tree],
     *,
     compiled: bool,
-    baseline: Path | None,
 ) -> int:
     figures: dict[str, float] = {}
     for name in names:
-        trees = [ROOT] if baseline is None else [baseline, ROOT]
-        if compiled:
-            for tree in trees:
-                child(name, cache, write_bytecode=True, tree=tree)  # fills the cache; not timed
-        pairs = [[child(name, cache, tree=tree) for tree in trees] for _ in range(runs_each)]
-        if baseline is not None:
+        for tree in trees:
+            # not timed: fills the bench's pycache (source trees), warms the file cache
+            child(name, cache, tree, write_bytecode=compiled)
+        pairs = [[child(name, cache, tree) for tree in trees] for _ in range(runs_each)]
+        if len(trees) > 1:
             before = [pair[0] for pair in pairs]
             print(
-                f"{name} (baseline {baseline.name}): import + first invocation"
+                f"{name} (baseline {trees[0].root.name}): import + first invocation"
                 f" {statistics.median(run['total_ms'] for run in before):.0f} ms"
                 f" ({statistics.median(run['cpu_ms'] for run in before):.0f} ms CPU)"
             )
@@ -186,7 +341,7 @@ def measure(
             f" ({cpu_ms:.0f} ms CPU; medians of {len(runs)}; outcome {', '.join(outcomes)})"
             f"{verdict}"
         )
-        for module, ms in importtime_top(name, top, cache):
+        for module, ms in importtime_top(name, top, cache, trees[-1]):
             print(f"    {ms:8.1f} ms  {module}")
         figures[f"{name}_import_ms"] = round(import_ms, 1)
         figures[f"{name}_total_ms"] = round(total_ms, 1)
@@ -195,34 +350,11 @@ def measure(
     return 0
 
 
-def child_script(name: str, tree: Path = ROOT) -> str:
-    event = tree / "events" / EVENTS.get(name, f"{name}.json")
-    return CHILD.format(name=name, event=str(event), absent=NOT_IN_LAMBDA)
-
-
-def child_env(cache: Path, *, write_bytecode: bool = False, tree: Path = ROOT) -> dict[str, str]:
-    keep = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "DB_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"))
-    }
-    bytecode = {"PYTHONPYCACHEPREFIX": str(cache)}
-    if not write_bytecode:
-        bytecode["PYTHONDONTWRITEBYTECODE"] = "1"
-    # another tree's layer and tools ahead of this one's (the virtual environment's .pth)
-    paths = [str(tree / "layers" / "shared"), str(tree / "dev"), str(tree)]
-    if tree == ROOT:
-        paths = []
-    return {**keep, **ENVIRONMENT, **bytecode, "PYTHONPATH": os.pathsep.join(paths)}
-
-
-def child(
-    name: str, cache: Path, *, write_bytecode: bool = False, tree: Path = ROOT
-) -> dict[str, Any]:
+def child(name: str, cache: Path, tree: Tree, *, write_bytecode: bool = False) -> dict[str, Any]:
     ran = subprocess.run(
-        [sys.executable, "-c", child_script(name, tree)],
-        cwd=tree,
-        env=child_env(cache, write_bytecode=write_bytecode, tree=tree),
+        [tree.python, "-c", tree.script(name)],
+        cwd=tree.cwd(name),
+        env=tree.env(name, cache, write_bytecode=write_bytecode),
         capture_output=True,
         text=True,
         timeout=120,
@@ -231,18 +363,21 @@ def child(
     if ran.returncode != 0:
         raise RuntimeError(f"{name}: the child failed:\n{ran.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(ran.stdout.strip().splitlines()[-1])
+    # the package measured is the tree's (or its build's), never another on the path
+    if not Path(result["tether"]).is_relative_to(tree.layer()):
+        raise RuntimeError(f"{name}: tether came from {result['tether']}, not {tree.layer()}")
     return result
 
 
-def importtime_top(name: str, top: int, cache: Path) -> list[tuple[str, float]]:
+def importtime_top(name: str, top: int, cache: Path, tree: Tree) -> list[tuple[str, float]]:
     """The modules with the largest cumulative import time, import and first call both
     (python -X importtime; a package's figure includes what it imports)."""
     if top <= 0:
         return []
     trace = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", child_script(name)],
-        cwd=ROOT,
-        env=child_env(cache),
+        [tree.python, "-X", "importtime", "-c", tree.script(name)],
+        cwd=tree.cwd(name),
+        env=tree.env(name, cache),
         capture_output=True,
         text=True,
         timeout=120,
@@ -256,13 +391,13 @@ def importtime_top(name: str, top: int, cache: Path) -> list[tuple[str, float]]:
         module = columns[2].rstrip()
         depth = (len(module) - len(module.lstrip())) // 2
         cumulative.append((module.strip(), int(columns[1]) / 1000, depth))
-    # the top ten outside the test support and the handler itself, each with its depth
-    # shown so a reader sees which sit inside which
+    # the top ten outside the handler itself, each with its depth shown so a reader sees
+    # which sit inside which
     ranked = sorted(
         (
             (module, ms)
             for module, ms, _depth in cumulative
-            if not module.startswith(("functions", "tests"))
+            if not module.startswith("functions") and module != "app"
         ),
         key=lambda item: -item[1],
     )

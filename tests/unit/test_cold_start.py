@@ -176,3 +176,82 @@ def test_the_queue_functions_load_no_powertools_batch_or_parser() -> None:
         check=True,
     )
     assert json.loads(ran.stdout) == []
+
+
+# what a function's import (and, for deliver_events, its sinks) leaves for the branch
+# that needs it: the reply path and the send path behind it, media, phonenumbers
+LATER = {
+    "inbound": [
+        "tether.services.replies",
+        "tether.services.outbound",
+        "tether.services.media",
+        "phonenumbers",
+    ],
+    "webhook": ["tether.services.outbound", "phonenumbers"],
+    # a send parses the recipient's number only for quiet hours
+    "outbound": ["tether.services.replies", "tether.domain.classification", "phonenumbers"],
+    "api": ["tether.services.replies", "tether.services.outbound", "phonenumbers"],
+}
+
+
+@pytest.mark.parametrize("function", sorted(LATER))
+def test_importing_a_handler_leaves_the_reply_and_send_paths_for_later(function: str) -> None:
+    """A delivery status (most of inbound's receipts) needs neither the reply path nor
+    the send path; a webhook parses no phone number. Each loads on its branch."""
+    script = (
+        f"import json, sys; import functions.{function}.app;"
+        f" print(json.dumps(sorted(m for m in {LATER[function]!r} if m in sys.modules)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []
+
+
+def test_the_event_sinks_load_neither_the_reply_path_nor_the_send_path() -> None:
+    """deliver_events makes its sinks on its first record: the bell's sink reads unread
+    counts (tether.services.inbox), which once loaded the reply path and the send path
+    behind it for the one use that assigns an unmatched reply."""
+    heavy = ["tether.services.replies", "tether.services.outbound", "phonenumbers"]
+    script = (
+        "import json, os, sys;"
+        " os.environ.update(EVENT_BUS_NAME='bus', CONNECTIONS_TABLE_NAME='connections',"
+        " WEBSOCKET_MANAGEMENT_URL='https://ws.example/prod');"
+        " import functions.deliver_events.app as app; sinks = app.sinks();"
+        " assert [type(s).__name__ for s in sinks] =="
+        " ['EventBridgeSink', 'WebSocketSink', 'WebhookSink'], sinks;"
+        f" print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []
+
+
+def test_importing_the_outbound_handler_builds_no_provider_event_model() -> None:
+    """The provider events' validators (tether.domain.events) are built on their first
+    use, by a webhook's parse or inbound's receipt; outbound never validates one."""
+    script = (
+        "import json, sys; import functions.outbound.app; import tether.domain.events as e;"
+        " print(json.dumps(sorted(n for n in ('InboundMessage', 'StatusUpdate',"
+        " 'CallOutcomeReport', 'EmailDetails') if getattr(e, n).__pydantic_complete__)))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ran.stdout) == []

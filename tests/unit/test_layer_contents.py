@@ -81,7 +81,9 @@ def test_the_layer_holds_no_development_tools() -> None:
         assert not list((package / dev_only).rglob("*.py")), f"{dev_only} is back in the layer"
     for dev_only in ("__main__.py", "db/scratch.py"):
         assert not (package / dev_only).exists(), f"{dev_only} is back in the layer"
+    # (the Makefile is how `sam build` builds the layer, not part of it)
     assert sorted(p.name for p in _layer_root().iterdir() if not p.name.startswith(".")) == [
+        "Makefile",
         "requirements.txt",
         "tether",
     ]

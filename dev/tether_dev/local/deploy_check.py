@@ -99,6 +99,10 @@ def run_deploy_check(say: Callable[[str], None] = print) -> DeployReport:
     with ExitStack() as cleanup:
         say("== sam build for this machine's architecture (a copy of the template)")
         built = build(host_architecture())
+        say(
+            f"   the layer's {check_layer_bytecode(built.parent / 'SharedLayer')} modules"
+            " ship their Python 3.12 bytecode"
+        )
         done("build")
 
         say("== the emulator, and what a user creates before deploying")
@@ -207,8 +211,29 @@ def build(architecture: str) -> Path:
             str(WORK_DIR / "cache"),
         ],
         "sam build",
+        # the shared layer's Makefile installs wheels for this (SAM does not pass it on)
+        env={"LAYER_ARCHITECTURE": architecture},
     )
     return build_dir / "template.yaml"
+
+
+def check_layer_bytecode(layer: Path) -> int:
+    """Every module of the built layer has its Python 3.12 bytecode beside it, checked
+    by nothing (Lambda's /opt is read-only: a module without it is compiled on every cold
+    start, and the zip's timestamps must not make Python recompile one); their number."""
+    sources = sorted((layer / "python").rglob("*.py"))
+    missing = []
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        # the flags word after the magic number: 0b01 is hash-based and unchecked (PEP 552)
+        if not compiled.is_file() or compiled.read_bytes()[4:8] != b"\x01\0\0\0":
+            missing.append(str(source.relative_to(layer)))
+    if not sources or missing:
+        raise DeployCheckFailed(
+            f"the layer ships {len(missing)} of {len(sources)} modules without unchecked"
+            f" Python 3.12 bytecode: {missing[:5]}"
+        )
+    return len(sources)
 
 
 # -- the public URL ---------------------------------------------------------------------

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-import phonenumbers
-
 from tether.domain.errors import InvalidPhoneNumber
 from tether.domain.phone import DEFAULT_REGION, normalize_phone
 
@@ -657,6 +655,8 @@ def _find_email(body: str) -> str | None:
 
 
 def _find_phone(text: str, region: str) -> str | None:
+    import phonenumbers  # on the first reply read, not with the worker's rules (outbound)
+
     for match in phonenumbers.PhoneNumberMatcher(text, region.upper()):
         try:
             return normalize_phone(match.raw_string, region)

@@ -34,7 +34,9 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _ProviderEvent(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # validators built on first use (a webhook's parse, inbound's receipt): outbound,
+    # timers and the API import these names but never validate one (cold starts)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     provider: Provider
     external_id: ExternalId  # the provider's message id (Twilio's SID, Telnyx's message id)
@@ -61,7 +63,7 @@ class EmailDetails(BaseModel):
     without angle brackets; `reply_text` is the reply without its quoted history, the
     part classified (the body keeps the whole text)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     message_id: str | None = None
     subject: str | None = None
@@ -99,7 +101,7 @@ class CallOutcomeReport(BaseModel):
     VAPI end-of-call report or a Twilio/SignalWire call status callback, read into
     seed 001's three outcomes (tether.domain.calls says how)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: Literal["call_outcome"] = "call_outcome"
     provider: Provider

@@ -24,8 +24,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
 from tether.domain.errors import InvalidInput
 from tether.domain.sender import time_zones
 
@@ -269,6 +267,7 @@ def _zone(name: str) -> ZoneInfo | None:
 @lru_cache(maxsize=4096)
 def recipient_state(phone: str) -> str | None:
     """The US state (two letters) of a number's range, from the geocoder; None elsewhere."""
+    import phonenumbers  # on the first number read, not at import (a cold start)
     from phonenumbers import geocoder  # large data, loaded only for tenants with state rules
 
     try:

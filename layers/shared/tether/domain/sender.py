@@ -13,9 +13,6 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from uuid import UUID
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezone
-
 NANP_PREFIX = "+1"
 
 
@@ -37,6 +34,11 @@ def area_code(e164: str) -> str | None:
 @lru_cache(maxsize=4096)
 def time_zones(e164: str) -> frozenset[str]:
     """The time zones the number's range is assigned to (empty when unknown)."""
+    # phonenumbers loads on the first number whose zones are asked for (a choice of
+    # sender, quiet hours), not with every module that names a SenderCandidate
+    import phonenumbers
+    from phonenumbers import timezone as phone_timezone
+
     try:
         parsed = phonenumbers.parse(e164)
     except phonenumbers.NumberParseException:

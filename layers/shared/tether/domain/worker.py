@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from tether.domain.classification import Classification, Intent
+# the classifier's rules (its patterns are compiled at import) load with the first
+# decision: the send path imports this module for OPT_OUT_CONFIRMATION only
+if TYPE_CHECKING:
+    from tether.domain.classification import Classification
 
 FOLLOW_UP_AFTER = timedelta(days=1)
 
@@ -27,6 +31,8 @@ def decide(classification: Classification) -> WorkerDecision:
     """High intent goes to a person at once; a question or a plain answer gets the
     worker's reply; a captured email earns a follow-up; an opt-out, a "not interested"
     or a wrong number ends it (an opt-out's one confirmation is compliance, not a step)."""
+    from tether.domain.classification import Intent
+
     if classification.intent in {
         Intent.OPT_OUT,
         Intent.NOT_INTERESTED,
@@ -67,6 +73,8 @@ def auto_reply_text(
     """What the worker answers (a model can take this over behind ReplyClassifier's
     sibling; the rule-based default answers HELP as the carriers require, naming the
     tenant's brand and contact)."""
+    from tether.domain.classification import Intent
+
     if classification.intent is Intent.HELP:
         return help_reply(brand_name, help_contact)
     return AUTO_REPLY

@@ -20,10 +20,7 @@ from tether.domain.errors import NotFound
 from tether.domain.events import CallOutcomeReport, CanonicalEvent, ProviderEvent, StatusUpdate
 from tether.observability import logger
 from tether.queues import MessageQueue
-from tether.services.media import enqueue_copies
-from tether.services.outbound import enqueue_sends
 from tether.services.receipts import ReceiptMessage
-from tether.services.replies import apply_reply
 from tether.services.statuses import apply_status_update
 
 _EVENT: TypeAdapter[ProviderEvent] = TypeAdapter(CanonicalEvent)
@@ -44,10 +41,16 @@ def process_receipt(
         logger.append_keys(tenant_id=str(message.tenant_id), receipt_id=str(message.receipt_id))
         outcome, answer_id, media_ids = _apply_receipt(uow, message, now)
         uow.commit()
+        # the send path, the reply path and media load on the branch that needs them: a
+        # delivery status, most receipts, needs none of them (a shorter cold start)
         if answer_id is not None and outbound is not None:
+            from tether.services.outbound import enqueue_sends
+
             enqueue_sends(uow, outbound, [(message.tenant_id, answer_id)], now)
             uow.commit()
         if media_ids and media is not None:
+            from tether.services.media import enqueue_copies
+
             enqueue_copies(uow, media, [(message.tenant_id, m) for m in media_ids], now)
             uow.commit()
     return outcome
@@ -83,6 +86,8 @@ def _apply_receipt(
         handled = apply_email_reply(uow, message.tenant_id, event, message.receipt_id, now)
         outcome = f"email {handled.outcome.value}"
     else:
+        from tether.services.replies import apply_reply
+
         handled = apply_reply(uow, message.tenant_id, event, message.receipt_id, now)
         outcome, answer_id = f"reply {handled.outcome.value}", handled.answer_id
         media_ids = handled.media_ids

@@ -16,7 +16,6 @@ from tether.domain.outbox import EventType, reply_received_data
 from tether.domain.pagination import Page, Position, RankedPosition, page_of
 from tether.observability import logger, metrics
 from tether.services.media import with_attachments
-from tether.services.replies import apply_to_lead
 
 THREAD_MESSAGES = 200
 
@@ -109,6 +108,10 @@ def assign_unmatched(
 ) -> dict[str, Any]:
     """Give a reply that matched nothing to its lead: the message and its thread name the
     lead from now on, and the lead's events say who was given what."""
+    # the reply path (and the send path behind it) only for this: the bell's counts, read
+    # by the push on every cold start of deliver_events, need neither
+    from tether.services.replies import apply_to_lead
+
     with uow:
         entry = uow.unmatched.lock(message_id)
         if entry is None:

@@ -115,7 +115,7 @@ PAUSED_RECHECK = timedelta(hours=1)
 class WhatsAppTemplateUse(BaseModel):
     """An approved WhatsApp template of the tenant to send, with its variables' values."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
@@ -125,7 +125,9 @@ class WhatsAppTemplateUse(BaseModel):
 class SendRequest(BaseModel):
     """What the API and the timers ask for, and what OutboundQueue carries."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # its validator is built on first use: the outbound function sends stored sends and
+    # never validates a request (a shorter cold start)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     tenant_id: UUID
     campaign_id: UUID
