@@ -54,7 +54,7 @@ WHATSAPP_TEMPLATE = {
 }
 # the MMS step's lead (added after the launch, so the day's other counts stay as they
 # are), the photo it is sent and the one it sends back (a real PNG's first bytes)
-MMS_LEAD = ("Fay", "+12065550116")
+MMS_LEAD = ("Fay", "+15035550116")  # Oregon: no state hours of its own
 MMS_OUT_URL = "https://images.example.com/listings/42/front.jpg"
 MMS_PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
 # seed 001: a lead who answers by email with a phone number (added to Cathy's campaign)
