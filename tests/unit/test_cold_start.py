@@ -31,13 +31,9 @@ HANDLERS = [
 HEAVY = ["aws_xray_sdk", "wrapt", "boto3", "botocore.session", "botocore.client"]
 
 
-@pytest.mark.parametrize("function", HANDLERS)
-def test_importing_a_handler_loads_no_sdk(function: str) -> None:
-    script = (
-        f"import json, sys; import functions.{function}.app;"
-        f" print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
-    )
-    ran = subprocess.run(
+def _in_a_fresh_process(script: str) -> subprocess.CompletedProcess[str]:
+    """`script` run by a new interpreter in the project, as a cold start imports."""
+    return subprocess.run(
         [sys.executable, "-c", script],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -45,6 +41,15 @@ def test_importing_a_handler_loads_no_sdk(function: str) -> None:
         timeout=120,
         check=True,
     )
+
+
+@pytest.mark.parametrize("function", HANDLERS)
+def test_importing_a_handler_loads_no_sdk(function: str) -> None:
+    script = (
+        f"import json, sys; import functions.{function}.app;"
+        f" print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
 
 
@@ -63,14 +68,7 @@ def test_importing_the_webhook_handler_loads_no_unused_repository() -> None:
         "import json, sys; import functions.webhook.app;"
         f" print(json.dumps(sorted(m for m in {UNUSED_BY_WEBHOOK!r} if m in sys.modules)))"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
 
 
@@ -124,14 +122,7 @@ def test_importing_a_handler_loads_no_provider_adapter(function: str) -> None:
         f"import json, sys; import functions.{function}.app;"
         f" print(json.dumps(sorted(m for m in {adapters!r} if m in sys.modules)))"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
 
 
@@ -147,14 +138,7 @@ def test_the_webhook_ports_load_no_idempotency_utility_until_the_guard_runs() ->
         " import functions.webhook.app as app; app.webhook_ports();"
         f" print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
 
 
@@ -167,14 +151,7 @@ def test_the_queue_functions_load_no_powertools_batch_or_parser() -> None:
         " functions.launch.app, functions.deliver_events.app, functions.media.app;"
         f" print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
 
 
@@ -202,14 +179,7 @@ def test_importing_a_handler_leaves_the_reply_and_send_paths_for_later(function:
         f"import json, sys; import functions.{function}.app;"
         f" print(json.dumps(sorted(m for m in {LATER[function]!r} if m in sys.modules)))"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
 
 
@@ -227,14 +197,7 @@ def test_the_event_sinks_load_neither_the_reply_path_nor_the_send_path() -> None
         " ['EventBridgeSink', 'WebSocketSink', 'WebhookSink'], sinks;"
         f" print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
 
 
@@ -246,12 +209,5 @@ def test_importing_the_outbound_handler_builds_no_provider_event_model() -> None
         " print(json.dumps(sorted(n for n in ('InboundMessage', 'StatusUpdate',"
         " 'CallOutcomeReport', 'EmailDetails') if getattr(e, n).__pydantic_complete__)))"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    ran = _in_a_fresh_process(script)
     assert json.loads(ran.stdout) == []
