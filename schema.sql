@@ -2131,6 +2131,7 @@ CREATE TABLE public.outbox_events (
     relayed_at timestamp with time zone,
     erased_at timestamp with time zone,
     seq bigint NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT outbox_events_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
     CONSTRAINT outbox_events_type_check CHECK ((type = ANY (ARRAY['reply.received'::text, 'lead.state_changed'::text, 'lead.opted_out'::text, 'lead.resubscribed'::text, 'message.status_changed'::text, 'call.queued'::text, 'lease.acquired'::text, 'lease.released'::text, 'campaign.launch_progress'::text]))),
     CONSTRAINT outbox_events_version_check CHECK ((version >= 1))
@@ -3090,7 +3091,7 @@ CREATE INDEX outbox_events_lead ON public.outbox_events USING btree (tenant_id, 
 
 -- Name: outbox_events_not_relayed; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX outbox_events_not_relayed ON public.outbox_events USING btree (occurred_at) WHERE (relayed_at IS NULL);
+CREATE INDEX outbox_events_not_relayed ON public.outbox_events USING btree (recorded_at) WHERE (relayed_at IS NULL);
 
 -- Name: outbox_events_tenant_time; Type: INDEX; Schema: public; Owner: -
 

@@ -142,8 +142,9 @@ def test_the_commit_hands_its_events_to_the_queue_and_the_sweeper_redrives_a_mis
         missed = record_two(uow, chain)
         uow.commit()
     assert relayed_at(admin, missed) == [None, None]
-    # ... and the sweeper relays what it missed, once its grace has passed
-    sweep_at = datetime.now(UTC)
+    # ... and the sweeper relays what it missed, once its grace has passed since they
+    # were written (on the database's clock, whatever time the effect gave them)
+    sweep_at = datetime.now(UTC) + timedelta(seconds=11)
     assert (
         redrive_unrelayed_events(
             UnitOfWork(jobs_connections), queue, sweep_at, grace=timedelta(seconds=10)
@@ -161,6 +162,29 @@ def test_the_commit_hands_its_events_to_the_queue_and_the_sweeper_redrives_a_mis
         UnitOfWork(jobs_connections), queue, sweep_at, grace=timedelta(seconds=10)
     )
     assert [m for m in aws.take(aws.events_queue) if m["tenant_id"] == str(chain.tenant_id)] == []
+
+
+def test_an_event_a_job_dated_ahead_is_redriven_once_the_grace_has_passed(
+    aws: Aws, chain: Chain, admin: Connection, app_connections: FreshConnections,
+    jobs_connections: FreshConnections,
+) -> None:  # fmt: skip
+    """The timers run at a clock days ahead (the soak's; a skewed host's): an event of
+    theirs whose hand-over failed was re-driven only once that time came. The grace
+    counts from when it was written (found by the short soak, seed 664471)."""
+    ahead = datetime.now(UTC) + timedelta(days=30)
+    gone = QueueRelay(SqsQueue(aws.events_queue + "-deleted", aws.sqs), lambda: ahead)
+    with UnitOfWork(app_connections, chain.tenant_id, relay=gone) as uow:
+        missed = uow.outbox.record(chain.tenant_id, EventType.CALL_QUEUED, {}, ahead)
+        uow.commit()
+    assert relayed_at(admin, [missed]) == [None]
+    queue = SqsQueue(aws.events_queue, aws.sqs)
+    sweep_at = datetime.now(UTC) + timedelta(seconds=11)
+    redrive_unrelayed_events(
+        UnitOfWork(jobs_connections), queue, sweep_at, grace=timedelta(seconds=10)
+    )
+    sent = [m for m in aws.take(aws.events_queue) if m["tenant_id"] == str(chain.tenant_id)]
+    assert sent == [{"tenant_id": str(chain.tenant_id), "event_ids": [str(missed.id)]}]
+    assert relayed_at(admin, [missed]) == [sweep_at]
 
 
 def test_an_event_recorded_within_the_grace_waits_for_its_own_relay(

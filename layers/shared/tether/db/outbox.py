@@ -94,12 +94,14 @@ class OutboxRepository:
         )
 
     def unrelayed(self, before: datetime, limit: int) -> list[tuple[UUID, UUID]]:
-        """(tenant, event) of the events committed before `before` but never handed to
-        EventsQueue, oldest first; rows another sweeper holds are skipped."""
+        """(tenant, event) of the events written before `before` (on the database's
+        clock: recorded_at, never the effect's own, which a job may set ahead) but never
+        handed to EventsQueue, in the order they were recorded; rows another sweeper
+        holds are skipped."""
         rows = self._conn.execute(
             "SELECT tenant_id, id FROM outbox_events"
-            " WHERE relayed_at IS NULL AND occurred_at < %s"
-            " ORDER BY occurred_at, seq LIMIT %s FOR UPDATE SKIP LOCKED",
+            " WHERE relayed_at IS NULL AND recorded_at < %s"
+            " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
             (before, limit),
         ).fetchall()
         return [(row["tenant_id"], row["id"]) for row in rows]
