@@ -300,12 +300,19 @@ def forwarder() -> Iterator[_Forwarder]:
 
 @contextmanager
 def emulator() -> Iterator[str]:
-    """ministack on a free port, stopped (with its function workers) afterwards."""
+    """ministack on a free port, stopped (with its function workers) afterwards. Its
+    workers unpack each function and the layer (about 170 MB each) into a temporary
+    folder that ministack never removes: the emulator gets a folder of its own, removed
+    after it stops (left behind, a few runs filled the disk and the workers failed)."""
+    import shutil
+    import tempfile
+
     import urllib3
 
     if not EMULATOR.exists():
         raise DeployCheckFailed(f"{EMULATOR} is missing: run `make deploy-check`")
     port = claim_port("127.0.0.1", 0)
+    scratch = Path(tempfile.mkdtemp(prefix="tether-deploy-check-"))
     log = (WORK_DIR / "ministack.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - the pinned emulator
         [str(EMULATOR)],
@@ -314,6 +321,7 @@ def emulator() -> Iterator[str]:
             **EMULATOR_CREDENTIALS,
             "GATEWAY_PORT": str(port),
             "MINISTACK_REGION": REGION,
+            "TMPDIR": str(scratch),
         },
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -342,6 +350,7 @@ def emulator() -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class _Aws:
