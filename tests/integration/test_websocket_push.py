@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.factories import Chain, MigratedDatabase, make_chain
+from tether.aws.clients import forget_every_client
 from tether.aws.connections import ConnectionsApi, ConnectionTable
 from tether.config import PROJECT_ROOT
 from tether.db.connection import Connection, FreshConnections
@@ -83,6 +84,9 @@ def push_stack(test_database: MigratedDatabase) -> Iterator[PushStack]:
             os.environ[name] = value
         for getter in cached:
             getter.cache_clear()
+        # and the one botocore session: one an earlier test made read an environment
+        # without this region (NoRegionError, by the order xdist gave the files)
+        forget_every_client()
         moto = MotoServer("127.0.0.1", 0).start()
         try:
             stack = read_stack(
@@ -118,6 +122,7 @@ def push_stack(test_database: MigratedDatabase) -> Iterator[PushStack]:
             lambda_connection("app").acquire().close()
             for getter in cached:
                 getter.cache_clear()
+            forget_every_client()
 
 
 @pytest.fixture
