@@ -95,6 +95,7 @@ ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL": "CRITICAL",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "tether",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
     "POWERTOOLS_METRICS_NAMESPACE": "Tether",
 }
 # Installed here for the development tools (aws-sam-cli) but neither in the layer nor in

@@ -29,13 +29,16 @@ import argparse
 import contextlib
 import json
 import multiprocessing
+import os
 import random
+import re
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -155,9 +158,9 @@ def reset(admin: Connection) -> None:
     admin.execute("VACUUM ANALYZE phone_numbers, signalwire_phone_numbers, leads")
 
 
-def tether_claimer(app_url: str, tenant: uuid.UUID) -> Callable[[uuid.UUID, str], bool]:
-    connection = ReusedConnection(app_url)
-
+def tether_claimer(
+    connection: ReusedConnection, tenant: uuid.UUID
+) -> Callable[[uuid.UUID, str], bool]:
     def claim(lead: uuid.UUID, pool: str) -> bool:
         try:
             lease_number(UnitOfWork(connection, tenant), tenant, lead, pool, datetime.now(UTC))
@@ -168,9 +171,7 @@ def tether_claimer(app_url: str, tenant: uuid.UUID) -> Callable[[uuid.UUID, str]
     return claim
 
 
-def seed_claimer(admin_url: str) -> Callable[[uuid.UUID, str], bool]:
-    conn = connect(admin_url)
-
+def seed_claimer(conn: Connection) -> Callable[[uuid.UUID, str], bool]:
     def claim(lead: uuid.UUID, pool: str) -> bool:
         row = conn.execute(SEED_CLAIM, {"pool": pool, "lead": lead}).fetchone()
         if row is not None:  # "tracked in 3 places": pool, lead, interactions
@@ -202,7 +203,11 @@ def worker(
     args: tuple[str, str, str, uuid.UUID, list[uuid.UUID], int, float, float, int],
 ) -> list[float]:
     design, admin_url, app_url, tenant, leads, pools, start_at, seconds, seed = args
-    claim = tether_claimer(app_url, tenant) if design == "tether" else seed_claimer(admin_url)
+    claim = (
+        tether_claimer(ReusedConnection(app_url), tenant)
+        if design == "tether"
+        else seed_claimer(connect(admin_url))
+    )
     rng = random.Random(seed)
     latencies: list[float] = []
     while time.time() < start_at:
@@ -311,6 +316,120 @@ def breakdown(
     return {name: round(p50(values), 3) for name, values in times.items()}
 
 
+# claim_lease's bookkeeping beyond taking the number, each cut out of a copy of the
+# function (in the bench's database only) to measure what it costs a claim
+BOOKKEEPING = {
+    "lead_event": r"INSERT INTO lead_events .*?;",  # NUMBER_LEASED on the lead's timeline
+    "outbox_event": r"INSERT INTO outbox_events .*?;",  # lease.acquired, for delivery
+    "lead_copy": r"UPDATE leads l SET assigned_phone_number_id .*?;",  # the lead's last number
+}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def claim_without(admin: Connection, parts: tuple[str, ...]) -> str:
+    """A copy of claim_lease without `parts` of its bookkeeping, granted as the original
+    is; its name."""
+    body = admin.execute("SELECT pg_get_functiondef('claim_lease'::regproc) AS d").fetchone()["d"]  # type: ignore[index]
+    for part in parts:
+        body, cuts = re.subn(BOOKKEEPING[part], "", body, count=1, flags=re.S)
+        if not cuts:
+            raise SystemExit(f"claim_lease no longer has its {part} step: update BOOKKEEPING")
+    name = "claim_without_" + "_".join(parts)
+    admin.execute(body.replace("FUNCTION public.claim_lease(", f"FUNCTION public.{name}("))
+    admin.execute(f"GRANT EXECUTE ON FUNCTION {name} TO tether_app")
+    return name
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """The CPU time so far of the server process `pid`, when it runs on this machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def wal_totals(admin: Connection) -> tuple[int, int, int]:
+    """(bytes, records, full-page images) the server has written to its WAL so far."""
+    time.sleep(1.1)  # a backend reports its WAL statistics at most once a second
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS bytes,"
+        " wal_records, wal_fpi FROM pg_stat_wal"
+    ).fetchone()
+    assert row is not None
+    return row["bytes"], row["wal_records"], row["wal_fpi"]
+
+
+def claim_costs(
+    admin: Connection,
+    admin_url: str,
+    app_url: str,
+    tenant: uuid.UUID,
+    leads: list[uuid.UUID],
+    pools: int,
+    claims: int,
+    runs: int,
+) -> dict[str, dict[str, float]]:
+    """What one claim costs, one claimer: the CPU of its server process and of this
+    client, its wall time and the WAL it writes. For the seed's design, Tether's use
+    case, its statement alone, and the statement without each part of its bookkeeping
+    (then without all of it). Medians of `runs`, each after a reset and a checkpoint."""
+    statements = {"statement": "claim_lease"}
+    for part in BOOKKEEPING:
+        statements[f"without {part}"] = claim_without(admin, (part,))
+    statements["without all three"] = claim_without(admin, tuple(BOOKKEEPING))
+    rng = random.Random(7)
+
+    def claimer(kind: str) -> tuple[Callable[[uuid.UUID, str], object], Connection]:
+        if kind == "seed":
+            conn = connect(admin_url)
+            return seed_claimer(conn), conn
+        if kind == "use case":
+            reused = ReusedConnection(app_url)
+            return tether_claimer(reused, tenant), reused.acquire()
+        conn = connect(app_url, autocommit=True)
+        sql = f"SELECT * FROM {statements[kind]}(%s, %s, %s, %s)"
+        return (
+            lambda lead, pool: conn.execute(sql, (tenant, lead, pool, datetime.now(UTC))).fetchall()
+        ), conn
+
+    samples: dict[str, list[dict[str, float]]] = {}
+    for _ in range(runs):
+        for kind in ("seed", "use case", *statements):
+            reset(admin)
+            admin.execute("CHECKPOINT")  # every kind starts with the same full-page images due
+            claim, conn = claimer(kind)
+            pid = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]  # type: ignore[index]
+            conn.commit()
+            for _ in range(100):  # warm: the function's plans, the connection's caches
+                claim(rng.choice(leads), f"pool-{rng.randrange(pools)}")
+            conn.execute("SELECT pg_stat_force_next_flush()")  # the warm-up's WAL reported
+            conn.commit()
+            wal_before, server_before = wal_totals(admin), server_cpu_seconds(pid)
+            cpu_before, wall_before = time.process_time(), time.perf_counter()
+            for _ in range(claims):
+                claim(rng.choice(leads), f"pool-{rng.randrange(pools)}")
+            cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
+            server_after = server_cpu_seconds(pid)
+            conn.close()  # its server process reports the last of its WAL statistics
+            wal_after = wal_totals(admin)
+            sample = {
+                "client_cpu_us": cpu / claims * 1e6,
+                "wall_us": wall / claims * 1e6,
+                "wal_bytes": (wal_after[0] - wal_before[0]) / claims,
+                "wal_records": (wal_after[1] - wal_before[1]) / claims,
+                "wal_fpi": (wal_after[2] - wal_before[2]) / claims,
+            }
+            if server_before is not None and server_after is not None:
+                sample["server_cpu_us"] = (server_after - server_before) / claims * 1e6
+            samples.setdefault(kind, []).append(sample)
+    return {
+        kind: {name: p50([sample[name] for sample in runs_]) for name in runs_[0]}
+        for kind, runs_ in samples.items()
+    }
+
+
 def delivery_counts(app_url: str, tenant: uuid.UUID, numbers: list[uuid.UUID], n: int) -> None:
     """What a send does to its number: count the delivery outcome (one unit of work
     each, as the outbound and status paths do)."""
@@ -332,6 +451,9 @@ def main() -> int:
     parser.add_argument("--claimers", default="1,8,32")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument(
+        "--cost-claims", type=int, default=3000, help="claims per run of the per-claim costs"
+    )
     parser.add_argument(
         "--fillfactor",
         type=int,
@@ -422,6 +544,44 @@ def main() -> int:
                 f"  client (use case - statement)      {parts['use_case'] - parts['statement']:8.3f}\n"
                 f"  WAL flush wait (statement - async) {parts['statement'] - parts['statement_no_flush_wait']:8.3f}"
             )
+            print(
+                "\nwhat one claim costs, one claimer (medians of"
+                f" {args.runs} runs of {args.cost_claims} claims, each after a checkpoint):"
+            )
+            print(
+                f"  {'':24} {'server CPU µs':>13} {'client CPU µs':>13} {'wall µs':>8}"
+                f" {'WAL bytes':>9} {'records':>7} {'FPI':>5}"
+            )
+            costs = claim_costs(
+                admin,
+                admin_url,
+                app_url,
+                tenant,
+                leads,
+                args.pools,
+                args.cost_claims,
+                args.runs,
+            )
+            for kind, cost in costs.items():
+                server_cpu = cost.get("server_cpu_us")
+                print(
+                    f"  {kind:24} {'-' if server_cpu is None else f'{server_cpu:.0f}':>13}"
+                    f" {cost['client_cpu_us']:>13.0f} {cost['wall_us']:>8.0f}"
+                    f" {cost['wal_bytes']:>9.0f} {cost['wal_records']:>7.1f} {cost['wal_fpi']:>5.2f}"
+                )
+                key = kind.replace(" ", "_")
+                for name, value in cost.items():
+                    figures[f"cost_{key}_{name}"] = round(value, 2)
+            if all("server_cpu_us" in costs[kind] for kind in ("seed", "use case")):
+                cpu = {
+                    kind: costs[kind]["server_cpu_us"] + costs[kind]["client_cpu_us"]
+                    for kind in ("seed", "use case")
+                }
+                figures["cpu_seed_vs_tether"] = round(cpu["seed"] / cpu["use case"], 2)
+                print(
+                    f"  CPU per claim, server and client: seed {cpu['seed']:.0f} µs,"
+                    f" Tether {cpu['use case']:.0f} µs ({cpu['seed'] / cpu['use case']:.2f}x)"
+                )
             print("\nHOT updates (n_tup_hot_upd / n_tup_upd):")
             phases: list[tuple[str, str, int, int]] = []
             for table in ("phone_numbers", "leads"):
