@@ -27,6 +27,7 @@ AURORA_SERVERLESS_V2_PER_ACU_HOUR = 0.12  # Aurora Standard (I/O billed apart, n
 RDS_PROXY_PER_ACU_HOUR = 0.015  # RDS Proxy in front of Aurora Serverless v2
 EVENTBRIDGE_PER_MILLION_EVENTS = 1.00  # custom events put on a bus, per 64 KB chunk
 API_GATEWAY_REST_PER_MILLION_REQUESTS = 3.50  # REST API, first 333 million a month
+SECRETS_MANAGER_PER_MILLION_CALLS = 5.00  # $0.05 per 10,000 API calls
 
 # -- assumptions that turn local measurements into Lambda's billed duration ----------
 # Locally the database answers over loopback (tens of microseconds); in AWS each round
@@ -63,12 +64,13 @@ class MessageUse:
     priced services it made, per message."""
 
     functions: list[FunctionUse]
-    db_busy_ms: float  # time inside database calls, summed over the message's invocations
+    db_cpu_ms: float  # the database server's CPU time (backends and its own processes)
     sqs_requests: float  # billed requests: 64 KB chunks, at least one a call
     dynamodb_wru: float
     dynamodb_rru: float
     eventbridge_events: float
     api_gateway_requests: float
+    secrets_manager_calls: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,14 +130,14 @@ def dynamodb_read_units(item_bytes: int, *, consistent: bool) -> float:
 
 
 def acu_seconds(
-    db_busy_ms: float,
+    db_cpu_ms: float,
     *,
     vcpu_per_acu: float = VCPU_PER_ACU,
     utilisation: float = AURORA_TARGET_UTILISATION,
 ) -> float:
-    """ACU-seconds Aurora Serverless v2 bills for `db_busy_ms` of database work: the
-    busy time as vCPU-seconds, over the vCPU an ACU gives, over the utilisation it keeps."""
-    return db_busy_ms / 1000 / vcpu_per_acu / utilisation
+    """ACU-seconds Aurora Serverless v2 bills for `db_cpu_ms` of the database server's
+    CPU time: as vCPU-seconds, over the vCPU an ACU gives, over the utilisation it keeps."""
+    return db_cpu_ms / 1000 / vcpu_per_acu / utilisation
 
 
 def concurrency(per_second: float, duration_ms: float) -> float:
@@ -193,12 +195,19 @@ def cost_per_million(use: MessageUse, memory_mb: Mapping[str, int]) -> CostBreak
             f"{use.eventbridge_events:.2f} events",
         )
     )
-    acu_hours = acu_seconds(use.db_busy_ms) / 3600
+    lines.append(
+        CostLine(
+            "Secrets Manager",
+            use.secrets_manager_calls * SECRETS_MANAGER_PER_MILLION_CALLS,
+            f"{use.secrets_manager_calls:.3f} calls",
+        )
+    )
+    acu_hours = acu_seconds(use.db_cpu_ms) / 3600
     lines.append(
         CostLine(
             "Aurora Serverless v2",
             acu_hours * AURORA_SERVERLESS_V2_PER_ACU_HOUR * 1e6,
-            f"{acu_seconds(use.db_busy_ms) * 1000:.2f} ACU-ms",
+            f"{acu_seconds(use.db_cpu_ms) * 1000:.2f} ACU-ms",
         )
     )
     lines.append(CostLine("RDS Proxy", acu_hours * RDS_PROXY_PER_ACU_HOUR * 1e6, "per ACU-hour"))

@@ -51,7 +51,7 @@ def test_modelled_duration_adds_the_network_to_the_local_wall_time() -> None:
 
 
 def test_acu_seconds_divide_busy_time_by_an_acus_cpu_and_the_utilisation() -> None:
-    # 100 ms busy = 0.1 vCPU-s; a quarter vCPU per ACU: 0.4 ACU-s; at 50 %: 0.8
+    # 100 ms of CPU = 0.1 vCPU-s; a quarter vCPU per ACU: 0.4 ACU-s; at 50 %: 0.8
     assert model.acu_seconds(100.0, vcpu_per_acu=0.25, utilisation=0.5) == pytest.approx(0.8)
 
 
@@ -69,7 +69,7 @@ def test_a_whole_breakdown_by_hand() -> None:
             # 0.1 invocations of 0 ms + 0 round trips + 1 provider call (200 ms) at 512 MB
             FunctionUse("outbound", 0.1, 0.0, 0.0, provider_calls=1.0),
         ],
-        db_busy_ms=3.0,
+        db_cpu_ms=3.0,
         sqs_requests=2.0,
         dynamodb_wru=2.0,
         dynamodb_rru=1.0,
