@@ -648,6 +648,9 @@ def phase_figures(phase: Phase, memory: Mapping[str, int]) -> dict[str, Any]:
             "dynamodb_wru": round(use.dynamodb_wru, 3),
             "dynamodb_rru": round(use.dynamodb_rru, 3),
             "eventbridge_events": round(use.eventbridge_events, 3),
+            "eventbridge_put_events_calls": round(
+                sum(1 for c in billed if c.operation == "PutEvents") / phase.messages, 3
+            ),
             "api_gateway_requests": round(use.api_gateway_requests, 3),
             "secrets_manager_calls": round(use.secrets_manager_calls, 3),
         },
@@ -675,6 +678,18 @@ def phase_figures(phase: Phase, memory: Mapping[str, int]) -> dict[str, Any]:
             }
             for name, f in functions.items()
         },
+        "peak_concurrency_at_100m_a_day": round(
+            sum(
+                model.concurrency(
+                    model.per_second(model.MESSAGES_PER_DAY_AT_SCALE)
+                    * model.PEAK_TO_AVERAGE
+                    * f["invocations_per_message"],
+                    f["modelled_ms"],
+                )
+                for f in functions.values()
+            ),
+            1,
+        ),
         "_cost_lines": cost.lines,
     }
 
@@ -716,7 +731,8 @@ def report(phases: list[Phase], memory: Mapping[str, int]) -> dict[str, Any]:
         )
         print(
             f"  per message: {per['sqs_requests']} SQS requests, {per['dynamodb_wru']} WRU,"
-            f" {per['dynamodb_rru']} RRU, {per['eventbridge_events']} EventBridge events,"
+            f" {per['dynamodb_rru']} RRU, {per['eventbridge_events']} EventBridge events in"
+            f" {per['eventbridge_put_events_calls']} PutEvents,"
             f" {per['api_gateway_requests']} API Gateway requests,"
             f" {per['secrets_manager_calls']} Secrets Manager calls"
         )
@@ -729,7 +745,10 @@ def report(phases: list[Phase], memory: Mapping[str, int]) -> dict[str, Any]:
             print(f"    {line.item:<22}{line.dollars_per_million:>9.2f}  {line.detail}")
         print(f"    {'total':<22}{result['cost_per_million']['total']:>9.2f}")
         print(
-            "  concurrency (= database connections) at 100 million a day, average / peak: "
+            f"  concurrency (= database connections) at 100 million a day"
+            f" ({model.per_second(model.MESSAGES_PER_DAY_AT_SCALE):.0f}/s, peak"
+            f" x{model.PEAK_TO_AVERAGE:g}), average / peak, {result['peak_concurrency_at_100m_a_day']}"
+            " at peak in all: "
             + ", ".join(
                 f"{k} {v['average']:g}/{v['peak']:g}" for k, v in result["at_100m_a_day"].items()
             )
