@@ -24,6 +24,8 @@ sends, and each AWS request it made, with its billed units (SQS's 64 KB chunks,
 DynamoDB's units from the item's size). The local SQS poller's receives and deletes are
 the event source mapping's, counted for the queue's function. The scheduled functions
 (timers, sweeper, pool_release) run on their own clock: shown, never counted per message.
+The functions log at INFO, as the template deploys them, into a scratch file: the bytes
+are what CloudWatch Logs would ingest.
 
 Prints a table per phase (medians per invocation), the cost per million messages and
 the concurrency at 100 million a day; the last line is one JSON object.
@@ -52,7 +54,6 @@ import psycopg
 
 from bench import cost_model as model
 from bench.outbound import counting_round_trips
-from bench.webhook import quiet_stdout
 
 DATABASE = "tether_bench_cost"
 POOL = "Cost Pool"
@@ -322,6 +323,28 @@ def measuring_handlers(counts: Mapping[str, int]) -> Iterator[None]:
         FunctionRunner.handler = original  # type: ignore[method-assign]
 
 
+@contextmanager
+def stdout_to_file() -> Iterator[Callable[[], int]]:
+    """The functions' log lines (this process's stdout, at the file-descriptor level:
+    the logger holds its own handle) into a scratch file, still written and so still
+    paid for; yields how many bytes so far (what CloudWatch Logs would ingest)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.NamedTemporaryFile(prefix="tether-bench-cost-", suffix=".log") as log:
+        os.dup2(log.fileno(), 1)
+
+        def written() -> int:
+            sys.stdout.flush()
+            return os.fstat(1).st_size
+
+        try:
+            yield written
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 # -- the database server's CPU --------------------------------------------------------
 
 
@@ -361,6 +384,7 @@ class Phase:
     ended: float
     load: tuple[float, float]  # 1-minute load average at its start and its end
     db_cpu_s: float  # the database server's CPU time over the phase
+    log_bytes: int  # what the functions logged over the phase
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:
@@ -403,7 +427,9 @@ def count(admin: psycopg.Connection[Any], query: str, *params: Any) -> int:
     return 0 if row is None else int(row[0])
 
 
-def run(leads: int) -> tuple[list[Phase], dict[str, int]]:
+def run(
+    leads: int, log_level: str, logged: Callable[[], int]
+) -> tuple[list[Phase], dict[str, int]]:
     from tether.config import DatabaseSettings
     from tether_dev.local.aws import client
     from tether_dev.local.client import LocalStack
@@ -423,7 +449,7 @@ def run(leads: int) -> tuple[list[Phase], dict[str, int]]:
             websocket_management_port=0,
             sandbox_callback_delay_seconds=0.05,
             log_level="ERROR",
-            functions_log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            functions_log_level=log_level,
         )
         running = start_stack(options, DatabaseSettings())
         try:
@@ -442,10 +468,11 @@ def run(leads: int) -> tuple[list[Phase], dict[str, int]]:
                     name: str, messages: int, work: Callable[[], object], done: Callable[[], bool]
                 ) -> None:
                     """Run `work`, wait until `done` and every queue has settled."""
-                    started, load, db_cpu = (
+                    started, load, db_cpu, log_bytes = (
                         time.monotonic(),
                         os.getloadavg()[0],
                         postgres_cpu_seconds(postmaster),
+                        logged(),
                     )
                     work()
                     wait_for(settled(sqs, urls, done), f"the {name} phase to settle")
@@ -457,6 +484,7 @@ def run(leads: int) -> tuple[list[Phase], dict[str, int]]:
                             time.monotonic(),
                             (load, os.getloadavg()[0]),
                             postgres_cpu_seconds(postmaster) - db_cpu,
+                            logged() - log_bytes,
                         )
                     )
 
@@ -621,6 +649,7 @@ def phase_figures(phase: Phase, memory: Mapping[str, int]) -> dict[str, Any]:
         eventbridge_events=units("events", ("PutEvents",)) / phase.messages,
         api_gateway_requests=sum(1 for i in counted if i.function in SYNC_API) / phase.messages,
         secrets_manager_calls=units("secretsmanager") / phase.messages,
+        log_bytes=phase.log_bytes / phase.messages,
     )
     cost = model.cost_per_million(use, memory)
     return {
@@ -653,6 +682,7 @@ def phase_figures(phase: Phase, memory: Mapping[str, int]) -> dict[str, Any]:
             ),
             "api_gateway_requests": round(use.api_gateway_requests, 3),
             "secrets_manager_calls": round(use.secrets_manager_calls, 3),
+            "log_bytes": round(use.log_bytes),
         },
         "cost_per_million": {line.item: round(line.dollars_per_million, 2) for line in cost.lines}
         | {"total": round(cost.total, 2)},
@@ -703,7 +733,7 @@ def background(phases: list[Phase]) -> dict[str, int]:
     return found
 
 
-def report(phases: list[Phase], memory: Mapping[str, int]) -> dict[str, Any]:
+def report(phases: list[Phase], memory: Mapping[str, int], log_level: str) -> dict[str, Any]:
     results = {phase.name: phase_figures(phase, memory) for phase in phases}
     for name, result in results.items():
         print(
@@ -734,7 +764,8 @@ def report(phases: list[Phase], memory: Mapping[str, int]) -> dict[str, Any]:
             f" {per['dynamodb_rru']} RRU, {per['eventbridge_events']} EventBridge events in"
             f" {per['eventbridge_put_events_calls']} PutEvents,"
             f" {per['api_gateway_requests']} API Gateway requests,"
-            f" {per['secrets_manager_calls']} Secrets Manager calls"
+            f" {per['secrets_manager_calls']} Secrets Manager calls,"
+            f" {per['log_bytes']} bytes of log lines"
         )
         print(
             "  SQS requests per message: "
@@ -768,12 +799,19 @@ def report(phases: list[Phase], memory: Mapping[str, int]) -> dict[str, Any]:
             "aurora_utilisation": model.AURORA_TARGET_UTILISATION,
             "peak_to_average": model.PEAK_TO_AVERAGE,
         },
+        "functions_log_level": log_level,
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=100)
+    parser.add_argument(
+        "--functions-log-level",
+        default="INFO",
+        help="the functions' log level; INFO, the template's LogLevel, by default (their"
+        " lines go to a scratch file, counted for CloudWatch Logs, never to the terminal)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
@@ -785,9 +823,9 @@ def main() -> int:
         counting_provider_sends(),
         measuring_handlers(counts),
     ):
-        with quiet_stdout():  # the functions' own log lines (WARNING and up) are not figures
-            phases, memory = run(args.leads)
-        figures = report(phases, memory)
+        with stdout_to_file() as logged:  # the functions' log lines are not figures
+            phases, memory = run(args.leads, args.functions_log_level, logged)
+        figures = report(phases, memory, args.functions_log_level)
     print(json.dumps(figures))
     return 0
 

@@ -28,6 +28,7 @@ RDS_PROXY_PER_ACU_HOUR = 0.015  # RDS Proxy in front of Aurora Serverless v2
 EVENTBRIDGE_PER_MILLION_EVENTS = 1.00  # custom events put on a bus, per 64 KB chunk
 API_GATEWAY_REST_PER_MILLION_REQUESTS = 3.50  # REST API, first 333 million a month
 SECRETS_MANAGER_PER_MILLION_CALLS = 5.00  # $0.05 per 10,000 API calls
+CLOUDWATCH_LOGS_PER_GB_INGESTED = 0.50  # standard log class
 
 # -- assumptions that turn local measurements into Lambda's billed duration ----------
 # Locally the database answers over loopback (tens of microseconds); in AWS each round
@@ -71,6 +72,7 @@ class MessageUse:
     eventbridge_events: float
     api_gateway_requests: float
     secrets_manager_calls: float = 0.0
+    log_bytes: float = 0.0  # the functions' log lines (CloudWatch Logs ingests them)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,13 @@ def cost_per_million(use: MessageUse, memory_mb: Mapping[str, int]) -> CostBreak
             "Secrets Manager",
             use.secrets_manager_calls * SECRETS_MANAGER_PER_MILLION_CALLS,
             f"{use.secrets_manager_calls:.3f} calls",
+        )
+    )
+    lines.append(
+        CostLine(
+            "CloudWatch Logs",
+            use.log_bytes * 1e6 / 1e9 * CLOUDWATCH_LOGS_PER_GB_INGESTED,
+            f"{use.log_bytes:.0f} bytes",
         )
     )
     acu_hours = acu_seconds(use.db_cpu_ms) / 3600

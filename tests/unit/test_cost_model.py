@@ -75,6 +75,7 @@ def test_a_whole_breakdown_by_hand() -> None:
         dynamodb_rru=1.0,
         eventbridge_events=1.0,
         api_gateway_requests=2.0,
+        log_bytes=2000.0,
     )
     lines = {
         line.item: line.dollars_per_million
@@ -93,7 +94,9 @@ def test_a_whole_breakdown_by_hand() -> None:
         2 * model.DYNAMODB_ON_DEMAND_PER_MILLION_WRU + model.DYNAMODB_ON_DEMAND_PER_MILLION_RRU
     )
     assert lines["EventBridge"] == pytest.approx(model.EVENTBRIDGE_PER_MILLION_EVENTS)
-    # 3 ms busy: 0.003 / 0.25 / 0.5 = 0.024 ACU-s a message
+    # 2,000 bytes of log lines a message: 2 GB a million
+    assert lines["CloudWatch Logs"] == pytest.approx(2 * model.CLOUDWATCH_LOGS_PER_GB_INGESTED)
+    # 3 ms of CPU: 0.003 / 0.25 / 0.5 = 0.024 ACU-s a message
     acu_hours = 0.024 / 3600
     assert lines["Aurora Serverless v2"] == pytest.approx(
         acu_hours * model.AURORA_SERVERLESS_V2_PER_ACU_HOUR * 1e6
