@@ -124,6 +124,9 @@ def measured(
             function, len(records) if records else 1, time.monotonic(), thread=threading.get_ident()
         )
         before = (counts["statements"], counts["round_trips"], LEDGER.db_ms)
+        # the thread's CPU is the function's own (moto and the gateway run in other threads
+        # of this process: they are in the process's); a thread the function starts
+        # (SqsQueue.send_batch's, past 10 bodies) is only in the process's
         cpu, process_cpu, wall = time.thread_time(), time.process_time(), time.perf_counter()
         LEDGER.running = record
         try:
