@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.paths
 .PHONY: dev e2e demo soak
 .PHONY: deploy-check
 
-.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch bench-events bench-gateway bench-coldstart
+.PHONY: venv test lint format typecheck validate checkov unit integration migrate db-url db-stop openapi schema build clean bench-pool bench-webhook bench-outbound bench-inbound bench-timers bench-retention bench-stats bench-launch bench-events bench-gateway bench-coldstart bench-cost
 
 # the virtual environment itself, once: the two below then install into it side by side
 $(VENV)/pyvenv.cfg:
@@ -193,6 +193,14 @@ bench-events: $(STAMP)
 # 401 over one keep-alive connection, p50/p90/p99; last line JSON.
 bench-gateway: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/gateway.py $(ARGS)
+
+# What a message sent (by a launch, by the API) and a message received costs: each
+# function's invocations, wall and CPU time, database round trips, SQS/DynamoDB/EventBridge
+# requests, measured on the local stack in process; then $ per million messages and the
+# concurrency at 100 million a day (bench/cost.py, prices in bench/cost_model.py); last
+# line JSON. ARGS="--leads 50" for a shorter run.
+bench-cost: $(STAMP)
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/cost.py $(ARGS)
 
 # The whole system under many faults at once (dev/tether_dev/soak): two tenants, 5,000
 # leads, kill -9 of the functions, PostgreSQL restarts, provider and SQS faults; last
