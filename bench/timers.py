@@ -137,6 +137,8 @@ def main() -> int:
         os.environ["OUTBOUND_QUEUE_URL"] = (
             "https://sqs.us-east-1.amazonaws.com/123456789012/outbound"
         )
+        # the function also hands due launches to LaunchQueue (none here: nothing is sent)
+        os.environ["LAUNCH_QUEUE_URL"] = "https://sqs.us-east-1.amazonaws.com/123456789012/launch"
         from functions.timers import app
         from tether.aws.sqs import SqsQueue
 
