@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import resource
@@ -149,7 +150,9 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 def serve_moto(port: int, stop: Any) -> None:
     """SQS in a process of its own, as it is a service of its own in AWS: its work does
-    not share the launch function's interpreter (and GIL)."""
+    not share the launch function's interpreter (and GIL). Its access log (a line per
+    SQS call, thousands a launch) stays off the terminal; warnings and errors do not."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = MotoServer("127.0.0.1", port).start()
     stop.wait()
     server.stop()
