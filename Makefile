@@ -148,8 +148,9 @@ build: $(STAMP)
 	$(BIN)/sam build
 
 # Benchmarks: not part of `make test`; each prints its figures and last a JSON line of
-# them, nothing else (tests/integration/test_bench_output.py). They run as the local
-# stage (`local:` secrets, the sandbox), with WARNING logs and no EMF; ARGS="--help".
+# them, nothing else (tests/unit/test_bench_targets.py, tests/integration/
+# test_bench_output.py). They run as the local stage (`local:` secrets, the sandbox),
+# with WARNING logs and no EMF; ARGS passes a bench's options (ARGS=--help).
 bench-pool: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/pool.py
 

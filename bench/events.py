@@ -26,7 +26,7 @@ webhook and inbound functions, deliver_events), so near 5 a second it is saturat
 a faster pace measures the queue in front of that lock, not the push (at 20 asked, the
 sandbox's answers pace it to about 5, and p99 is seconds).
 
-    .venv/bin/python bench/events.py [--replies 200] [--rate 5] [--leads 20]
+    make bench-events [ARGS="--replies 200 --rate 5 --leads 20"]
 """
 
 from __future__ import annotations

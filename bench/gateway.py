@@ -12,7 +12,7 @@ p50 ≤ 5 ms for the cached-key GET.
 It prints the load average (the machine is shared) with the figures; the last line is
 one JSON object.
 
-    .venv/bin/python bench/gateway.py [--requests 500]
+    make bench-gateway [ARGS="--requests 500"]
 """
 
 from __future__ import annotations

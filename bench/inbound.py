@@ -14,7 +14,7 @@ medians of the runs' percentiles. Then the whole inbound transaction: a reply
 handled as the inbound function does (stored, matched, classified, the lead moved,
 timers cancelled, the bell, the insight, the answer queued), committed each time.
 
-    .venv/bin/python bench/inbound.py [--leads 1000000] [--campaigns 1000]
+    make bench-inbound [ARGS="--leads 1000000 --campaigns 1000"]
 """
 
 from __future__ import annotations

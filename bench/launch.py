@@ -18,7 +18,7 @@ Concurrent consumers: one. The local stack runs one invocation at a time (one pr
 as one Lambda container), and a launch has one chunk in flight by design (its chain; see
 tether.services.launches), so more pollers would only take turns.
 
-    .venv/bin/python bench/launch.py [--leads 100000] [--chunk-size 1000]
+    make bench-launch [ARGS="--leads 100000 --chunk-size 1000"]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ of `--batch` rows, a transaction each) until nothing is left, and reports the ro
 purged per kind and the rows/s overall; last, a JSON line. Afterwards it checks that
 nothing past its window holds its words and nothing inside it was touched.
 
-    .venv/bin/python bench/retention.py [--rows 100000] [--batch 500]
+    make bench-retention [ARGS="--rows 100000 --batch 500"]
 """
 
 from __future__ import annotations
