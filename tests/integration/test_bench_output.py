@@ -1,11 +1,12 @@
-"""Benchmarks print their figures and nothing else (issue 20): three of them run as a
+"""Benchmarks print their figures and nothing else (issue 20): four of them run as a
 user runs them, `make bench-…` at a small size, on this session's PostgreSQL server.
 
 Their output is read as a person reads it: a few lines of figures, the last one JSON;
 nothing on stderr; no Powertools log line, EMF, warning, traceback or access log on
 either. Picked for what can make noise: the timers function invoked in process (its
-logs and metrics), the retention purge (its figures printed as JSON), and a launch
-through the local gateway, moto's server and LaunchQueue's poller (their chatter).
+logs and metrics), a reply's whole transaction (a service's warnings), the retention
+purge (its figures printed as JSON), and a launch through the local gateway, moto's
+server and LaunchQueue's poller (their chatter).
 tests/unit/test_bench_targets.py holds every target and script to the same rules
 without running them."""
 
@@ -25,6 +26,12 @@ from tether.config import PROJECT_ROOT
 
 RUNS = {  # target: ARGS (a small size), a figure its JSON line holds
     "bench-timers": ("--timers 300 --batch 100 --sqs-ms 1", "timers_per_s"),
+    # more replies asking for a call than campaigns (a number each): the pool must last
+    "bench-inbound": (
+        "--leads 300 --campaigns 5 --samples 60 --seed-fallback-samples 5"
+        " --reply-samples 60 --runs 1",
+        "tether_normal_p50_ms",
+    ),
     "bench-retention": ("--rows 200 --batch 100", "rows_per_second"),
     "bench-launch": ("--leads 200 --chunk-size 100 --timeout 120", "leads_per_s"),
 }
