@@ -377,6 +377,7 @@ def handler_output() -> Iterator[None]:
     try:
         yield
     except Exception:
+        sys.stdout.flush()
         tail = path.read_text(errors="replace").splitlines()[-20:]
         print(f"the handler's output ({path}), last lines:", *tail, sep="\n", file=sys.stderr)
         raise
