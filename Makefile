@@ -147,37 +147,40 @@ build: $(STAMP)
 	fi; \
 	$(BIN)/sam build
 
-# Benchmarks: not part of `make test`; each prints a JSON line of its figures last.
-# They run as the local stage: their accounts use `local:` secrets and the sandbox.
+# Benchmarks: not part of `make test`; each prints its figures and last a JSON line of
+# them, nothing else (tests/unit/test_bench_targets.py, tests/integration/
+# test_bench_output.py). They run as the local stage (`local:` secrets, the sandbox),
+# with WARNING logs and no EMF; ARGS passes a bench's options (ARGS=--help).
 bench-pool: $(STAMP)
 	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/pool.py
 
-# Latency, throughput and import time of the webhook function (not part of `make test`).
+# Latency, throughput and import time of the webhook function (not part of `make test`);
+# the handler's own log lines and EMF, paid for as in Lambda, go to a file.
 bench-webhook: $(STAMP)
-	TETHER_STAGE=local $(BIN)/python bench/webhook.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/webhook.py $(ARGS)
 
 # Sends through the outbound function against the sandbox provider (4 containers).
 bench-outbound: $(STAMP)
-	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/outbound.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/outbound.py $(ARGS)
 
 # Inbound matching on 1,000,000 leads beside seed 000's algorithm.
 bench-inbound: $(STAMP)
-	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/inbound.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/inbound.py $(ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(MINISTACK_VENV)
 
 # 100,000 due timers worked through by the timers function (moto SQS in process).
 bench-timers: $(STAMP)
-	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/timers.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/timers.py $(ARGS)
 
 # The retention purge's rate (rows/s), and that it leaves nothing past a window.
 bench-retention: $(STAMP)
-	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/retention.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/retention.py $(ARGS)
 
 # The two stats reads at 1,000,000 messages (bench/stats.py): p50/p99, last line JSON.
 bench-stats: $(STAMP)
-	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/stats.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/stats.py $(ARGS)
 
 # 100,000 leads from one launch request (local gateway) to every first send queued, the
 # launch function fed by LaunchQueue's local poller (one consumer)

@@ -26,7 +26,7 @@ webhook and inbound functions, deliver_events), so near 5 a second it is saturat
 a faster pace measures the queue in front of that lock, not the push (at 20 asked, the
 sandbox's answers pace it to about 5, and p99 is seconds).
 
-    .venv/bin/python bench/events.py [--replies 200] [--rate 5] [--leads 20]
+    make bench-events [ARGS="--replies 200 --rate 5 --leads 20"]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,29 @@ def start_stack(database_url: str, data_dir: Path, log_path: Path) -> subprocess
         )
 
 
+@contextlib.contextmanager
+def local_stack(database_url: str, data_dir: Path) -> Iterator[LocalStack]:
+    """The local stack serving (start_stack), stopped when the block ends. Its output
+    goes to `data_dir`/dev.log, not the terminal (a bench prints its figures only):
+    when the block fails, the log's path and last lines go to stderr."""
+    log_path = data_dir / "dev.log"
+    process = start_stack(database_url, data_dir, log_path)
+    try:
+        try:
+            yield wait_until_serving(process, data_dir / "dev.json")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    except Exception:
+        tail = log_path.read_text(errors="replace").splitlines()[-40:]
+        print(f"the local stack's log ({log_path}), last lines:", *tail, sep="\n", file=sys.stderr)
+        raise
+
+
 def wait_until_serving(process: subprocess.Popen[str], state_file: Path) -> LocalStack:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
@@ -248,9 +272,7 @@ def run(
     database_url: str, replies: int, rate: float, leads: int, *, keep: bool = False
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="tether-bench-events-"))
-    process = start_stack(database_url, data_dir, data_dir / "dev.log")
-    try:
-        stack = wait_until_serving(process, data_dir / "dev.json")
+    with local_stack(database_url, data_dir) as stack:
         tenant_id, api, pairs = prepare(stack, leads)
         with TimedReceiver() as receiver:
             created = api("POST", "/v1/event-subscriptions", {
@@ -286,13 +308,6 @@ def run(
             hooked = receiver.replies()
             rang = bells.arrivals()
             deliveries, forged = receiver.deliveries, receiver.refused
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)  # kept (its dev.log) when the run failed
     latencies = [(rang[body] - at) * 1000 for body, at in asked.items()]

@@ -12,7 +12,7 @@ p50 ≤ 5 ms for the cached-key GET.
 It prints the load average (the machine is shared) with the figures; the last line is
 one JSON object.
 
-    .venv/bin/python bench/gateway.py [--requests 500]
+    make bench-gateway [ARGS="--requests 500"]
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ import json
 import math
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from bench.events import percentile, start_stack, wait_until_serving
+from bench.events import local_stack, percentile
 from tether.domain.api_keys import KEY_PREFIX
 from tether.services.api_keys import FAILURES_PER_MINUTE
 from tether_dev.local.client import LocalStack
@@ -97,21 +95,12 @@ def figures(name: str, values: list[float]) -> dict[str, float]:
 
 def run(database_url: str, requests: int) -> dict[str, object]:
     data_dir = Path(tempfile.mkdtemp(prefix="tether-bench-gateway-"))
-    process = start_stack(database_url, data_dir, data_dir / "dev.log")
-    try:
-        stack = wait_until_serving(process, data_dir / "dev.json")
+    with local_stack(database_url, data_dir) as stack:
         _, key = create_tenant(stack, "bench gateway")
         load_before = os.getloadavg()
         get_times = gets(stack, key, requests)
         unauthorized_times = unauthorized(stack, requests)
         load_after = os.getloadavg()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     shutil.rmtree(data_dir, ignore_errors=True)
     return {
         "requests": requests,

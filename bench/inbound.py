@@ -14,7 +14,7 @@ medians of the runs' percentiles. Then the whole inbound transaction: a reply
 handled as the inbound function does (stored, matched, classified, the lead moved,
 timers cancelled, the bell, the insight, the answer queued), committed each time.
 
-    .venv/bin/python bench/inbound.py [--leads 1000000] [--campaigns 1000]
+    make bench-inbound [ARGS="--leads 1000000 --campaigns 1000"]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ SEED_LEAD = "SELECT id FROM leads WHERE phone = %s AND campaign_id = %s LIMIT 1"
 SEED_FALLBACK = "SELECT id FROM leads WHERE phone LIKE %s LIMIT 1"
 
 
-def load(admin_url: str, leads: int, campaigns: int) -> uuid.UUID:
+def load(admin_url: str, leads: int, campaigns: int, spare_numbers: int) -> uuid.UUID:
     started = time.monotonic()
     with connect(admin_url, autocommit=True) as admin:
         tenant = admin.execute(
@@ -69,10 +69,12 @@ def load(admin_url: str, leads: int, campaigns: int) -> uuid.UUID:
             " FROM generate_series(1, %s) g",
             (tenant, campaigns),
         )
+        # one number per campaign, and one spare for each reply that asks for a call
+        # (it leases a number of the pool): none runs out, whatever the sizes
         admin.execute(
             "INSERT INTO phone_numbers (tenant_id, provider_account_id, e164, pool)"
             " SELECT %s, %s, '+1415' || lpad(g::text, 7, '0'), 'pool' FROM generate_series(1, %s) g",
-            (tenant, account, campaigns),
+            (tenant, account, campaigns + spare_numbers),
         )
         admin.execute(
             "INSERT INTO campaign_phone_assignments (tenant_id, campaign_id, phone_number_id, phone_number)"
@@ -137,7 +139,7 @@ def main() -> int:
 
     figures: dict[str, float] = {}
     with scratch_database(DATABASE) as admin_url:
-        tenant = load(admin_url, args.leads, args.campaigns)
+        tenant = load(admin_url, args.leads, args.campaigns, args.reply_samples)
         with connect(admin_url, autocommit=True) as admin:
             rows = admin.execute(
                 "SELECT l.phone, a.phone_number AS own_number,"

@@ -18,13 +18,14 @@ Concurrent consumers: one. The local stack runs one invocation at a time (one pr
 as one Lambda container), and a launch has one chunk in flight by design (its chain; see
 tether.services.launches), so more pollers would only take turns.
 
-    .venv/bin/python bench/launch.py [--leads 100000] [--chunk-size 1000]
+    make bench-launch [ARGS="--leads 100000 --chunk-size 1000"]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import resource
@@ -149,7 +150,9 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 def serve_moto(port: int, stop: Any) -> None:
     """SQS in a process of its own, as it is a service of its own in AWS: its work does
-    not share the launch function's interpreter (and GIL)."""
+    not share the launch function's interpreter (and GIL). Its access log (a line per
+    SQS call, thousands a launch) stays off the terminal; warnings and errors do not."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = MotoServer("127.0.0.1", port).start()
     stop.wait()
     server.stop()

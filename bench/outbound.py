@@ -5,7 +5,7 @@ as SQS batch events of 10 records, the way Lambda would, with pacing off and the
 day a sending window. The sandbox runs in its own process. Prints sends/s, p50/p99 per
 send, and the Postgres statements and round trips per send; last, a JSON line.
 
-    .venv/bin/python bench/outbound.py [--sends 10000]
+    make bench-outbound [ARGS="--sends 10000"]
 """
 
 from __future__ import annotations

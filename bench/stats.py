@@ -11,7 +11,7 @@ autovacuum would. Then times `campaign_results` (100,000 first texts each) and
 row-level security), each call its own transaction, round-robin over the campaigns and
 numbers. Prints p50/p99 per route and last a JSON line of the figures.
 
-    .venv/bin/python bench/stats.py [--calls 200] [--leads 800000]
+    make bench-stats [ARGS="--calls 200 --leads 800000"]
 """
 
 from __future__ import annotations

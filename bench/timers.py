@@ -17,7 +17,7 @@ the real SqsQueue adapter over a client that only waits a round trip per
 SendMessageBatch (--sqs-ms, 15 ms by default) and counts. Prints timers/s, the claim query's p50/p99 and what the run did;
 last, a JSON line.
 
-    .venv/bin/python bench/timers.py [--timers 100000] [--batch 500]
+    make bench-timers [ARGS="--timers 100000 --batch 500"]
 """
 
 from __future__ import annotations
@@ -137,6 +137,8 @@ def main() -> int:
         os.environ["OUTBOUND_QUEUE_URL"] = (
             "https://sqs.us-east-1.amazonaws.com/123456789012/outbound"
         )
+        # the function also hands due launches to LaunchQueue (none here: nothing is sent)
+        os.environ["LAUNCH_QUEUE_URL"] = "https://sqs.us-east-1.amazonaws.com/123456789012/launch"
         from functions.timers import app
         from tether.aws.sqs import SqsQueue
 

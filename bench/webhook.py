@@ -8,6 +8,10 @@ event, so every request stores and enqueues). Prints p50/p99 latency, throughput
 where the time goes, and the fresh-process import time of functions/webhook/app.py;
 the last line is a JSON object of the figures. Exits non-zero only when it could not run.
 
+The handler logs at template.yaml's default LogLevel (INFO) and prints its EMF, as in
+Lambda, so each request pays for its lines; they go to a file, named (with its last
+lines) when the bench fails and removed when it does not.
+
 moto answers SendMessage in time proportional to the queue's depth (it counts every
 message), which SQS does not, so the queue is drained after each request, outside the
 timed part. moto itself costs a few milliseconds a call, all of it counted.
@@ -22,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 25.0
 TARGET_IMPORT_MS = 400.0
+HANDLER_LOG_LEVEL = "INFO"  # template.yaml's LogLevel default
 
 
 def main() -> int:
@@ -42,6 +48,8 @@ def main() -> int:
     os.environ.update(
         AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench"
     )
+    # the bench's own setup (the database, its migrations) logs nothing below WARNING
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
     import_ms, first_call_import_ms, import_top = measure_import(args.import_runs)
     with bench_database() as (admin_url, app_url), moto_aws() as aws:
@@ -52,7 +60,7 @@ def main() -> int:
         def run(event: dict[str, Any]) -> Callable[[], None]:
             return lambda: check(handler(event))
 
-        with quiet_stdout():
+        with handler_output():
             first_ms = timed(run(events[0]))
             drain()
             for event in events[1 : args.warmup]:
@@ -140,28 +148,17 @@ def measure_import(runs: int) -> tuple[float, float, list[tuple[str, float]]]:
         " print((u - t) * 1000, (time.perf_counter() - u) * 1000)"
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'shared'}"}
-    runs_ms = [
-        [
-            float(ms)
-            for ms in subprocess.run(
-                [sys.executable, "-c", code],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()
-        ]
-        for _ in range(runs)
-    ]
-    trace = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import functions.webhook.app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
+
+    def python(*arguments: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, *arguments], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if done.returncode:  # its traceback is why
+            raise RuntimeError(f"python {' '.join(arguments)}:\n{done.stderr[-2000:]}")
+        return done
+
+    runs_ms = [[float(ms) for ms in python("-c", code).stdout.split()] for _ in range(runs)]
+    trace = python("-X", "importtime", "-c", "import functions.webhook.app").stderr
     by_package: dict[str, float] = {}  # each module's own time, summed by top-level package
     for line in trace.splitlines():
         columns = line.removeprefix("import time:").split("|")
@@ -364,19 +361,33 @@ def breakdown(
 
 
 @contextlib.contextmanager
-def quiet_stdout() -> Iterator[None]:
-    """Send the handler's log lines and metrics to /dev/null (still written, so still
-    paid for), at the file-descriptor level: the logger holds its own stdout handle."""
+def handler_output() -> Iterator[None]:
+    """The handler's log lines and EMF at the deployed level, written to a file (so
+    still paid for) at the file-descriptor level: the logger holds its own stdout
+    handle. When the block fails, the file's path and last lines go to stderr."""
+    from tether.observability import logger
+
+    output, name = tempfile.mkstemp(prefix="bench-webhook-", suffix=".log")
+    path = Path(name)
+    level = logger.log_level
     sys.stdout.flush()
     saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
+    os.dup2(output, 1)
+    logger.setLevel(HANDLER_LOG_LEVEL)
     try:
         yield
+    except Exception:
+        sys.stdout.flush()
+        tail = path.read_text(errors="replace").splitlines()[-20:]
+        print(f"the handler's output ({path}), last lines:", *tail, sep="\n", file=sys.stderr)
+        raise
+    else:
+        path.unlink()
     finally:
+        logger.setLevel(level)
         sys.stdout.flush()
         os.dup2(saved, 1)
-        os.close(devnull)
+        os.close(output)
         os.close(saved)
 
 
