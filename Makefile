@@ -152,7 +152,7 @@ build: $(STAMP)
 # test_bench_output.py). They run as the local stage (`local:` secrets, the sandbox),
 # with WARNING logs and no EMF; ARGS passes a bench's options (ARGS=--help).
 bench-pool: $(STAMP)
-	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING $(BIN)/python bench/pool.py
+	TETHER_STAGE=local POWERTOOLS_LOG_LEVEL=WARNING POWERTOOLS_METRICS_DISABLED=true $(BIN)/python bench/pool.py $(ARGS)
 
 # Latency, throughput and import time of the webhook function (not part of `make test`);
 # the handler's own log lines and EMF, paid for as in Lambda, go to a file.
