@@ -165,8 +165,16 @@ LATER = {
         "phonenumbers",
     ],
     "webhook": ["tether.services.outbound", "phonenumbers"],
-    # a send parses the recipient's number only for quiet hours
-    "outbound": ["tether.services.replies", "tether.domain.classification", "phonenumbers"],
+    # a send parses the recipient's number only for quiet hours; composing and checking
+    # a send's text and media is the storing side's (the API, launches, replies, timers)
+    "outbound": [
+        "tether.services.replies",
+        "tether.domain.classification",
+        "phonenumbers",
+        "tether.domain.campaigns",
+        "tether.domain.templates",
+        "tether.domain.media",
+    ],
     "api": ["tether.services.replies", "tether.services.outbound", "phonenumbers"],
 }
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -35,7 +35,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tether.config import stage_settings
 from tether.db.messages import OutboundDraft, SendContext
 from tether.db.unit_of_work import UnitOfWork
-from tether.domain.campaigns import Campaign, Composed
 from tether.domain.channels import Channel, capabilities, message_channel
 from tether.domain.errors import (
     ConfigurationError,
@@ -49,7 +48,6 @@ from tether.domain.errors import (
     TetherError,
 )
 from tether.domain.lead_state import LeadState
-from tether.domain.media import check_outbound_media
 from tether.domain.messages import StoredSend
 from tether.domain.model import Lead
 from tether.domain.outbox import EventType, status_changed_data
@@ -96,6 +94,9 @@ from tether.secrets import resolve_secret
 from tether.services.leads import move_held_lead
 from tether.services.numbers import SenderWanted, record_number_delivery, resolve_senders_on
 from tether.services.statuses import apply_parked_statuses
+
+if TYPE_CHECKING:
+    from tether.domain.campaigns import Campaign, Composed
 
 # A reconciling lookup searches from a little before the attempt began: clocks differ.
 RECONCILE_MARGIN = timedelta(minutes=2)
@@ -317,6 +318,11 @@ def store_sends(
     its lead's sticky number in its campaign (bound now on a first send); the whole
     batch is read, bound and stored with a few set-based statements. A stored send waits
     for its commit; the caller enqueues it then, or the sweeper does."""
+    # the storing side's own domain, loaded at its first use: the outbound function only
+    # hands stored sends over and never needs it (a cold start's import)
+    from tether.domain.campaigns import Composed
+    from tether.domain.media import check_outbound_media
+
     leads = uow.messages.recipients(r.lead_id for r in requests)
     campaigns = uow.campaigns.get_many({r.campaign_id for r in requests})
     results: list[SendReceipt | SendRefused | None] = [None] * len(requests)
@@ -599,6 +605,8 @@ def _compose(request: SendRequest, campaign: Campaign, lead: Lead) -> Composed:
     """The text a request sends its lead: its own body as written; or, with no body,
     the lead's variant of the campaign's template rendered for it (recorded with the
     variant's name); or, asked to `render`, its body rendered as a template."""
+    from tether.domain.campaigns import Composed
+
     if request.body is not None and not request.render:
         if not request.body.strip():
             raise InvalidInput("the message has no body: give one, or a campaign template")
