@@ -26,6 +26,7 @@ the WAL flush, measured on this one connection only), the server's own execution
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import multiprocessing
@@ -34,9 +35,10 @@ import random
 import re
 import statistics
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -225,6 +227,36 @@ def worker(
     return latencies
 
 
+WAITS_SQL = """
+SELECT coalesce(wait_event_type || ':' || wait_event, 'running') AS wait, count(*) AS n
+FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()
+GROUP BY 1
+"""
+
+
+@contextlib.contextmanager
+def sampling_waits(admin_url: str) -> Iterator[collections.Counter[str]]:
+    """What the bench database's active server processes are doing, sampled every 5 ms
+    until the block ends: a wait event, or `running` (on a CPU, or waiting for one)."""
+    waits: collections.Counter[str] = collections.Counter()
+    done = threading.Event()
+
+    def sample() -> None:
+        with connect(admin_url, autocommit=True) as conn:
+            while not done.wait(0.005):
+                for row in conn.execute(WAITS_SQL).fetchall():
+                    waits[row["wait"]] += row["n"]
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield waits
+    finally:
+        done.set()
+        sampler.join()
+
+
 def run(
     design: str,
     claimers: int,
@@ -234,13 +266,17 @@ def run(
     tenant: uuid.UUID,
     leads: list[uuid.UUID],
     pools: int,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], collections.Counter[str]]:
+    """The claims' rate and latency, and the server's wait events sampled meanwhile."""
     start_at = time.time() + 1.0  # every process connected and waiting
     jobs = [
         (design, admin_url, app_url, tenant, leads, pools, start_at, seconds, n)
         for n in range(claimers)
     ]
-    with multiprocessing.get_context("fork").Pool(claimers) as processes:
+    with (
+        multiprocessing.get_context("fork").Pool(claimers) as processes,
+        sampling_waits(admin_url) as waits,
+    ):
         results = processes.map(worker, jobs)
     latencies = sorted(value for result in results for value in result)
     cuts = statistics.quantiles(latencies, n=100)
@@ -249,7 +285,7 @@ def run(
         "p50_ms": cuts[49],
         "p99_ms": cuts[98],
         "claims": len(latencies),
-    }
+    }, waits
 
 
 def hot_counts(admin: Connection) -> dict[str, tuple[int, int]]:
@@ -501,6 +537,9 @@ def main() -> int:
             hot_delivered = hot_counts(admin)
             # the tether claims' own updates (the resets and the seed's are left out)
             claimed: dict[str, list[int]] = {"phone_numbers": [0, 0], "leads": [0, 0]}
+            waits: dict[tuple[str, int], collections.Counter[str]] = collections.defaultdict(
+                collections.Counter
+            )
             print(f"medians of {args.runs} runs of {args.seconds:g} s, the designs alternated")
             print(f"{'design':8} {'claimers':>8} {'claims/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
             for claimers in (int(n) for n in args.claimers.split(",")):
@@ -509,18 +548,18 @@ def main() -> int:
                     for design in ("tether", "seed"):
                         reset(admin)
                         before = hot_counts(admin) if design == "tether" else {}
-                        runs[design].append(
-                            run(
-                                design,
-                                claimers,
-                                args.seconds,
-                                admin_url,
-                                app_url,
-                                tenant,
-                                leads,
-                                args.pools,
-                            )
+                        result, sampled = run(
+                            design,
+                            claimers,
+                            args.seconds,
+                            admin_url,
+                            app_url,
+                            tenant,
+                            leads,
+                            args.pools,
                         )
+                        runs[design].append(result)
+                        waits[(design, claimers)].update(sampled)
                         if design == "tether":
                             after = hot_counts(admin)
                             for table, totals in claimed.items():
@@ -544,6 +583,21 @@ def main() -> int:
                 )
                 figures[f"tether_vs_seed_{claimers}"] = round(ratio, 2)
                 print(f"{'':8} {claimers:>8} tether/seed claims per second: {ratio:.2f}x")
+            print(
+                "\nwhat the server processes were doing while they claimed (share of 5 ms"
+                " samples of pg_stat_activity, every run; `running`: on a CPU or waiting"
+                " for one):"
+            )
+            for (design, claimers), counts in waits.items():
+                total = sum(counts.values())
+                top = ", ".join(
+                    f"{wait} {n / total:.0%}"
+                    for wait, n in counts.most_common(5)
+                    if n / total >= 0.01
+                )
+                print(f"  {design:8} {claimers:>3}  {top}")
+                for wait, n in counts.items():
+                    figures[f"waits_{design}_{claimers}_{wait}"] = round(n / total, 3)
             reset(admin)
             print("\nwhere one claimer's claim goes (interleaved samples, ms):")
             print(f"  {'':34} {'p50':>8} {'p99':>8}")
