@@ -549,30 +549,10 @@ def run(
 def prepare(stack: Any, leads: int) -> tuple[str, Any]:
     """A tenant as bench/events.py sets one up (sandbox account, pool, staged campaign,
     leads), not yet launched: its campaign and its API."""
-    from tether_dev.local.demo import DemoApi, create_tenant
+    from bench.events import staged_campaign
 
-    _, key = create_tenant(stack, "bench cost")
-    api = DemoApi(stack, key)
-    api("PATCH", "/v1/settings", {"quiet_hours_start": "00:00", "quiet_hours_end": "23:59:59",
-                                   "quiet_hours_wider_attested": True,
-                                   "send_segments_per_second": None,
-                                   "brand_name": "Bench", "help_contact": "help@bench.example"})  # fmt: skip
-    account = api("POST", "/v1/provider-accounts", {
-        "provider": "sandbox", "name": "Sandbox",
-        "signing_secret": str(stack.state["sandbox_signing_secret"])})["id"]  # fmt: skip
-    api("PUT", f"/v1/provider-accounts/{account}/secrets", {"credentials": {
-        "account_id": account, "api_token": str(stack.state["sandbox_api_token"]),
-        "base_url": stack.sandbox_url}})  # fmt: skip
-    api("POST", "/v1/phone-numbers", {"provider_account_id": account, "pool": POOL,
-                                      "numbers": [{"number": n} for n in NUMBERS]})  # fmt: skip
-    campaign = api("POST", "/v1/campaigns", {
-        "name": "Cost", "workspace_stage": "initial_message", "ai_worker": "gianna",
-        "pool": POOL, "template": "Hi {first_name|there}, still thinking of selling?"})["id"]  # fmt: skip
-    api("POST", f"/v1/campaigns/{campaign}/stage", {"rotation_numbers": len(NUMBERS) - 1})
-    phones = [f"+1212555{n:04d}" for n in range(1000, 1000 + leads)]
-    api("POST", f"/v1/campaigns/{campaign}/leads",
-        {"leads": [{"phone": p, "first_name": "Lead"} for p in phones]})  # fmt: skip
-    return str(campaign), api
+    _, api, campaign = staged_campaign(stack, "bench cost", POOL, NUMBERS, len(NUMBERS) - 1, leads)
+    return campaign, api
 
 
 # -- the figures ---------------------------------------------------------------------

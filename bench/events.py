@@ -203,10 +203,13 @@ def wait(check: Any, what: str, seconds: float) -> Any:
     raise RuntimeError(f"waited {seconds:.0f}s for {what}")
 
 
-def prepare(stack: LocalStack, leads: int) -> tuple[str, DemoApi, list[tuple[str, str]]]:
-    """A tenant whose campaign's leads have had their first text: its id, its API, and
-    each lead's (phone, the number bound to it)."""
-    tenant_id, key = create_tenant(stack, "bench events")
+def staged_campaign(
+    stack: LocalStack, name: str, pool: str, numbers: list[str], rotation: int, leads: int
+) -> tuple[str, DemoApi, str]:
+    """A tenant named `name` with the sandbox as its provider, `numbers` in `pool`, no
+    quiet hours or pacing, and a campaign staged on `rotation` of the numbers with
+    `leads` leads, not yet launched: the tenant's id, its API and the campaign's id."""
+    tenant_id, key = create_tenant(stack, name)
     api = DemoApi(stack, key)
     api("PATCH", "/v1/settings", {"quiet_hours_start": "00:00", "quiet_hours_end": "23:59:59",
                                    "quiet_hours_wider_attested": True,
@@ -218,15 +221,22 @@ def prepare(stack: LocalStack, leads: int) -> tuple[str, DemoApi, list[tuple[str
     api("PUT", f"/v1/provider-accounts/{account}/secrets", {"credentials": {
         "account_id": account, "api_token": str(stack.state["sandbox_api_token"]),
         "base_url": stack.sandbox_url}})  # fmt: skip
-    api("POST", "/v1/phone-numbers", {"provider_account_id": account, "pool": POOL,
-                                      "numbers": [{"number": n} for n in NUMBERS]})  # fmt: skip
+    api("POST", "/v1/phone-numbers", {"provider_account_id": account, "pool": pool,
+                                      "numbers": [{"number": n} for n in numbers]})  # fmt: skip
     campaign = api("POST", "/v1/campaigns", {
-        "name": "Bench", "workspace_stage": "initial_message", "ai_worker": "gianna",
-        "pool": POOL, "template": "Hi {first_name|there}, still thinking of selling?"})["id"]  # fmt: skip
-    api("POST", f"/v1/campaigns/{campaign}/stage", {"rotation_numbers": 1})
+        "name": name, "workspace_stage": "initial_message", "ai_worker": "gianna",
+        "pool": pool, "template": "Hi {first_name|there}, still thinking of selling?"})["id"]  # fmt: skip
+    api("POST", f"/v1/campaigns/{campaign}/stage", {"rotation_numbers": rotation})
     phones = [f"+1212555{n:04d}" for n in range(1000, 1000 + leads)]
     api("POST", f"/v1/campaigns/{campaign}/leads",
         {"leads": [{"phone": p, "first_name": "Lead"} for p in phones]})  # fmt: skip
+    return tenant_id, api, str(campaign)
+
+
+def prepare(stack: LocalStack, leads: int) -> tuple[str, DemoApi, list[tuple[str, str]]]:
+    """A tenant whose campaign's leads have had their first text: its id, its API, and
+    each lead's (phone, the number bound to it)."""
+    tenant_id, api, campaign = staged_campaign(stack, "bench events", POOL, NUMBERS, 1, leads)
     launch = api("POST", f"/v1/campaigns/{campaign}/launch", expect=(202,))
     path = f"/v1/campaigns/{campaign}/launches/{launch['id']}"
     wait(lambda: api("GET", path)["status"] == "complete", "the launch", 120)
