@@ -47,12 +47,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from bench import cost_model as model
+from bench import procs
 from bench.outbound import counting_round_trips
 
 DATABASE = "tether_bench_cost"
@@ -353,27 +353,18 @@ def stdout_to_file() -> Iterator[Callable[[], int]]:
 
 def postgres_cpu_seconds(postmaster: int) -> float:
     """CPU time (user + system) of the PostgreSQL server: the postmaster and every process
-    it started (backends, WAL writer, checkpointer, autovacuum), from /proc. Read at a
-    phase's start and end, the difference is the server's work for the phase."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+    it started, from /proc. Read at a phase's start and end, the difference is the
+    server's work for the phase."""
+    return procs.family_cpu_seconds(postmaster)
 
 
 def postmaster_of(admin: psycopg.Connection[Any]) -> int:
     """The server's postmaster: the parent of this connection's backend."""
     row = admin.cursor().execute("SELECT pg_backend_pid()").fetchone()
     assert row is not None
-    return int((Path("/proc") / str(row[0]) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    parent = procs.parent_of(int(row[0]))
+    assert parent is not None, "the database server does not run on this machine"
+    return parent
 
 
 # -- the run -------------------------------------------------------------------------

@@ -12,11 +12,16 @@ containers) claims numbers for a fixed time:
   transaction, as the seed describes it.
 
 Between runs every lease is released. Each setting runs ``--runs`` times, the two
-designs alternated, and the figures are the medians. Then, with one claimer, where a
-claim's time goes: the whole use case, the bare statement (the difference is the
+designs alternated, and the figures are the medians; meanwhile the server's wait events
+are sampled (pg_stat_activity every 5 ms). Then, with one claimer, where a claim's time
+goes (p50 and p99): the whole use case, the bare statement (the difference is the
 client), the statement with synchronous_commit off (the difference is the wait for
 the WAL flush, measured on this one connection only), the server's own execution time
-(EXPLAIN ANALYZE, rolled back) and an empty round trip. Last, the HOT updates of
+(EXPLAIN ANALYZE, rolled back), an empty round trip, and a one-row INSERT committed (the
+floor of any durable write). Then what one claim costs, one claimer: its server process's
+CPU (from /proc, when the server runs here), the client's, and the WAL it writes, for
+the seed, the use case, the statement, and copies of claim_lease without each part of
+its bookkeeping (lead event, outbox event, the lead's copy of its number). Last, the HOT updates of
 ``phone_numbers`` and ``leads`` during the delivery counting a send does on its number
 (first, on the inventory as loaded) and during the claims. Prints a table, and last a JSON line of the figures.
 
@@ -30,7 +35,6 @@ import collections
 import contextlib
 import json
 import multiprocessing
-import os
 import random
 import re
 import statistics
@@ -40,10 +44,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench import procs
 from tether.config import DatabaseSettings
 from tether.db.connection import Connection, ReusedConnection, as_role, connect
 from tether.db.embedded import create_database, drop_database, start_embedded
@@ -369,7 +373,6 @@ BOOKKEEPING = {
     "outbox_event": r"INSERT INTO outbox_events .*?;",  # lease.acquired, for delivery
     "lead_copy": r"UPDATE leads l SET assigned_phone_number_id .*?;",  # the lead's last number
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def claim_without(admin: Connection, parts: tuple[str, ...]) -> str:
@@ -384,15 +387,6 @@ def claim_without(admin: Connection, parts: tuple[str, ...]) -> str:
     admin.execute(body.replace("FUNCTION public.claim_lease(", f"FUNCTION public.{name}("))
     admin.execute(f"GRANT EXECUTE ON FUNCTION {name} TO tether_app")
     return name
-
-
-def server_cpu_seconds(pid: int) -> float | None:
-    """The CPU time so far of the server process `pid`, when it runs on this machine."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 def wal_totals(admin: Connection) -> tuple[int, int, int]:
@@ -452,12 +446,12 @@ def claim_costs(
                 claim(rng.choice(leads), f"pool-{rng.randrange(pools)}")
             conn.execute("SELECT pg_stat_force_next_flush()")  # the warm-up's WAL reported
             conn.commit()
-            wal_before, server_before = wal_totals(admin), server_cpu_seconds(pid)
+            wal_before, server_before = wal_totals(admin), procs.cpu_seconds(pid)
             cpu_before, wall_before = time.process_time(), time.perf_counter()
             for _ in range(claims):
                 claim(rng.choice(leads), f"pool-{rng.randrange(pools)}")
             cpu, wall = time.process_time() - cpu_before, time.perf_counter() - wall_before
-            server_after = server_cpu_seconds(pid)
+            server_after = procs.cpu_seconds(pid)
             conn.close()  # its server process reports the last of its WAL statistics
             wal_after = wal_totals(admin)
             sample = {
